@@ -1,0 +1,155 @@
+/*
+ * catalog.c
+ *		The registry as the serving path reads it.
+ *
+ * Prediction must be cheap, must work in parallel workers and on standbys,
+ * and must see deployments exactly as the statement's snapshot does.  So it
+ * reads maas.model and maas.version with plain index scans under the active
+ * snapshot: no SPI, no planning, no writes.  A deploy committed before the
+ * statement took its snapshot is seen; one committed later is not, so a
+ * statement never switches versions half-way.
+ *
+ * The attribute numbers follow the CREATE TABLE statements in the install
+ * script, which only ever adds columns at the end.
+ */
+#include "maas.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "catalog/namespace.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+
+/* maas.model */
+#define Anum_model_model_id			1
+#define Anum_model_name				2
+#define Anum_model_deployed_version 5
+
+/* maas.version */
+#define Anum_version_version_id		1
+#define Anum_version_model_id		2
+#define Anum_version_version		3
+#define Anum_version_config			8
+#define Anum_version_weights		9
+
+static Oid
+maas_relid(const char *relname)
+{
+	Oid			nsp = get_namespace_oid("maas", true);
+	Oid			relid = InvalidOid;
+
+	if (OidIsValid(nsp))
+		relid = get_relname_relid(relname, nsp);
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("the maas registry is missing from this database"),
+				 errhint("Run CREATE EXTENSION maas.")));
+	return relid;
+}
+
+/* the one tuple matching the keys through index, copied, or NULL */
+static HeapTuple
+fetch_one(Relation rel, const char *index, int nkeys, ScanKey keys)
+{
+	Oid			indexid = get_relname_relid(index, RelationGetNamespace(rel));
+	SysScanDesc scan;
+	HeapTuple	tup;
+
+	if (!OidIsValid(indexid))
+		elog(ERROR, "index maas.%s is missing", index);
+	scan = systable_beginscan(rel, indexid, true, GetActiveSnapshot(), nkeys, keys);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+		tup = heap_copytuple(tup);
+	systable_endscan(scan);
+	return tup;
+}
+
+/*
+ * Resolve a model name and a version number (0: the deployed one) to the
+ * version's immutable id, under the active snapshot.
+ */
+void
+maas_lookup_version(const char *model, int32 version, MaasVersionRef *ref)
+{
+	Relation	rel;
+	ScanKeyData keys[2];
+	HeapTuple	tup;
+	bool		isnull;
+	int64		model_id;
+	Datum		d;
+
+	rel = table_open(maas_relid("model"), AccessShareLock);
+	ScanKeyInit(&keys[0], Anum_model_name, BTEqualStrategyNumber,
+				F_TEXTEQ, CStringGetTextDatum(model));
+	tup = fetch_one(rel, "model_name_key", 1, keys);
+	if (tup == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("model \"%s\" does not exist", model)));
+	model_id = DatumGetInt64(heap_getattr(tup, Anum_model_model_id,
+										  RelationGetDescr(rel), &isnull));
+	if (version == 0)
+	{
+		d = heap_getattr(tup, Anum_model_deployed_version,
+						 RelationGetDescr(rel), &isnull);
+		if (isnull)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("model \"%s\" has no deployed version", model),
+					 errhint("Deploy one with maas_deploy('%s', 'latest'), or name a version.",
+							 model)));
+		version = DatumGetInt32(d);
+	}
+	table_close(rel, AccessShareLock);
+
+	rel = table_open(maas_relid("version"), AccessShareLock);
+	ScanKeyInit(&keys[0], Anum_version_model_id, BTEqualStrategyNumber,
+				F_INT8EQ, Int64GetDatum(model_id));
+	ScanKeyInit(&keys[1], Anum_version_version, BTEqualStrategyNumber,
+				F_INT4EQ, Int32GetDatum(version));
+	tup = fetch_one(rel, "version_model_version_key", 2, keys);
+	if (tup == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("version %d of model \"%s\" does not exist", version, model)));
+	ref->catalog = RelationGetRelid(rel);
+	ref->version_id = DatumGetInt64(heap_getattr(tup, Anum_version_version_id,
+												 RelationGetDescr(rel), &isnull));
+	ref->version = version;
+	table_close(rel, AccessShareLock);
+}
+
+/*
+ * The config and weights of a version, detoasted into the current memory
+ * context.
+ */
+void
+maas_fetch_version(const MaasVersionRef *ref, Jsonb **config, bytea **weights)
+{
+	Relation	rel;
+	ScanKeyData key;
+	HeapTuple	tup;
+	bool		isnull;
+
+	rel = table_open(ref->catalog, AccessShareLock);
+	ScanKeyInit(&key, Anum_version_version_id, BTEqualStrategyNumber,
+				F_INT8EQ, Int64GetDatum(ref->version_id));
+	tup = fetch_one(rel, "version_pkey", 1, &key);
+	if (tup == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("model version %lld was dropped while in use",
+						(long long) ref->version_id)));
+	*config = DatumGetJsonbP(heap_getattr(tup, Anum_version_config,
+										  RelationGetDescr(rel), &isnull));
+	*weights = DatumGetByteaP(heap_getattr(tup, Anum_version_weights,
+										   RelationGetDescr(rel), &isnull));
+	table_close(rel, AccessShareLock);
+}

@@ -1,0 +1,80 @@
+/*
+ * maas.h
+ *		Declarations shared by the SQL-facing files of maas.
+ *
+ * The files under src/ split in two.  Kernels (net.c, safetensors.c,
+ * blas.c) know nothing of PostgreSQL.  The rest, declared here, is the glue:
+ * maas.c (module load, settings), catalog.c (reading the registry on the
+ * serving path), model.c (config + weights -> runtime model), cache.c (the
+ * per-backend model cache), registry.c (register, deploy, drop, export) and
+ * predict.c (the maas_predict family).
+ */
+#ifndef MAAS_H
+#define MAAS_H
+
+#include "postgres.h"
+
+#include "utils/jsonb.h"
+
+#include "blas.h"
+#include "net.h"
+#include "safetensors.h"
+
+#define MAAS_MODEL_NAME_MAX		200
+
+/* settings (maas.c) */
+extern int	maas_cache_size_kb;
+extern int	maas_blas_threads;
+extern char *maas_blas_library_setting;
+
+typedef enum MaasTask
+{
+	MAAS_TASK_CLASSIFICATION,
+	MAAS_TASK_REGRESSION
+} MaasTask;
+
+/*
+ * A model ready to run: the net plus what is needed to read its output.
+ * Everything it points to lives in one memory context.
+ */
+typedef struct MaasModel
+{
+	MaasTask	task;
+	MaasNet		net;
+	int			n_classes;		/* classification: 2 for a sigmoid output */
+	bool		sigmoid_binary; /* one sigmoid output: p(class 1) */
+	bool		outputs_proba;	/* the last layer yields probabilities */
+	char	  **labels;			/* n_classes texts, or NULL */
+	float8	   *label_values;	/* n_classes numbers if labels are numeric */
+	float	   *row_work;		/* workspace for one row */
+} MaasModel;
+
+/* maas.c */
+extern const MaasBlas *maas_get_blas(void);
+
+/* model.c */
+extern const char *maas_task_name(MaasTask task);
+extern MaasModel *maas_model_build(Jsonb *config, const StFile *weights);
+extern void maas_parse_safetensors(bytea *weights, StFile *file);
+
+/* catalog.c: the registry as the serving path reads it, without SPI */
+typedef struct MaasVersionRef
+{
+	Oid			catalog;		/* OID of maas.version: part of the cache key */
+	int64		version_id;		/* immutable, never reused */
+	int32		version;		/* number within the model */
+} MaasVersionRef;
+
+extern void maas_lookup_version(const char *model, int32 version,
+								MaasVersionRef *ref);
+extern void maas_fetch_version(const MaasVersionRef *ref,
+							   Jsonb **config, bytea **weights);
+
+/* cache.c */
+typedef struct MaasCacheEntry MaasCacheEntry;
+
+extern MaasCacheEntry *maas_cache_pin(const MaasVersionRef *ref);
+extern void maas_cache_unpin(MaasCacheEntry *entry);
+extern MaasModel *maas_cache_model(MaasCacheEntry *entry);
+
+#endif							/* MAAS_H */

@@ -1,0 +1,314 @@
+/*
+ * predict.c
+ *		The maas_predict family: one row in, one prediction out.
+ *
+ * Each call site keeps a PredictState in fn_extra.  The model name is
+ * resolved to a version, and the version's model pinned in the cache, once
+ * per snapshot: a statement runs under one snapshot, so that is once per
+ * statement, and a deploy committed meanwhile is seen by the next statement
+ * and never half-way through this one.  Per row, what remains is checking
+ * the array and running the net on one row (sgemv).  Nothing here writes,
+ * so these functions are PARALLEL SAFE and run on hot standbys.
+ */
+#include "maas.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/snapmgr.h"
+
+typedef struct PredictState
+{
+	/* what was asked for */
+	char	   *model;
+	int32		version;		/* 0: the deployed version */
+
+	/* the snapshot the lookup was made under */
+	TransactionId xmin;
+	TransactionId xmax;
+	CommandId	curcid;
+	uint64		completions;
+
+	/* what it resolved to */
+	MaasVersionRef ref;
+	MaasCacheEntry *entry;
+	MaasModel  *m;
+	float	   *input;			/* n_in floats, for double precision input */
+	MemoryContextCallback unpin;
+} PredictState;
+
+static void
+predict_state_release(void *arg)
+{
+	PredictState *st = (PredictState *) arg;
+
+	if (st->entry)
+		maas_cache_unpin(st->entry);
+	st->entry = NULL;
+	st->m = NULL;
+}
+
+static bool
+same_snapshot(PredictState *st, Snapshot snap)
+{
+	return st->entry != NULL &&
+		st->xmin == snap->xmin && st->xmax == snap->xmax &&
+		st->curcid == snap->curcid &&
+		st->completions == snap->snapXactCompletionCount;
+}
+
+/*
+ * The model for this call: looked up again only when the model named, the
+ * version asked for or the snapshot differs from the last call's.
+ */
+static PredictState *
+predict_setup(FunctionCallInfo fcinfo)
+{
+	PredictState *st = (PredictState *) fcinfo->flinfo->fn_extra;
+	text	   *name;
+	int32		version = 0;
+	Snapshot	snap;
+	MaasVersionRef ref;
+
+	if (st == NULL)
+	{
+		st = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(PredictState));
+		st->unpin.func = predict_state_release;
+		st->unpin.arg = st;
+		MemoryContextRegisterResetCallback(fcinfo->flinfo->fn_mcxt, &st->unpin);
+		fcinfo->flinfo->fn_extra = st;
+	}
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("model name must not be null")));
+	name = PG_GETARG_TEXT_PP(0);
+
+	if (PG_NARGS() == 3)
+	{
+		if (PG_ARGISNULL(1))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("version must not be null")));
+		version = PG_GETARG_INT32(1);
+		if (version <= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("version must be a positive number")));
+	}
+
+	snap = GetActiveSnapshot();
+	if (same_snapshot(st, snap) && st->version == version &&
+		strlen(st->model) == VARSIZE_ANY_EXHDR(name) &&
+		memcmp(st->model, VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name)) == 0)
+		return st;
+
+	/* (re)resolve */
+	if (st->model)
+		pfree(st->model);
+	st->model = MemoryContextStrdup(fcinfo->flinfo->fn_mcxt, text_to_cstring(name));
+	st->version = version;
+	maas_lookup_version(st->model, version, &ref);
+
+	if (st->entry == NULL ||
+		st->ref.catalog != ref.catalog || st->ref.version_id != ref.version_id)
+	{
+		MaasCacheEntry *entry = maas_cache_pin(&ref);
+
+		predict_state_release(st);
+		st->entry = entry;
+		st->m = maas_cache_model(entry);
+		if (st->input)
+			pfree(st->input);
+		st->input = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt,
+									   sizeof(float) * st->m->net.n_in);
+	}
+	st->ref = ref;
+	st->xmin = snap->xmin;
+	st->xmax = snap->xmax;
+	st->curcid = snap->curcid;
+	st->completions = snap->snapXactCompletionCount;
+	return st;
+}
+
+/*
+ * The features argument as n_in finite floats, or an error that says what
+ * is wrong with it.  real[] is used in place; double precision[] converted.
+ */
+static const float *
+predict_features(FunctionCallInfo fcinfo, PredictState *st)
+{
+	int			argno = PG_NARGS() - 1;
+	ArrayType  *arr;
+	int			n;
+	int			n_in = st->m->net.n_in;
+	const float *x;
+
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("features must not be null")));
+	arr = PG_GETARG_ARRAYTYPE_P(argno);
+
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("features must be a one-dimensional array"),
+				 errdetail("The array has %d dimensions.", ARR_NDIM(arr))));
+	n = ARR_NDIM(arr) == 0 ? 0 : ARR_DIMS(arr)[0];
+	if (n != n_in)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("wrong number of features for model \"%s\"", st->model),
+				 errdetail("The model takes %d features; the array has %d.", n_in, n)));
+	if (ARR_HASNULL(arr))
+	{
+		bits8	   *bitmap = ARR_NULLBITMAP(arr);
+		int			i = 0;
+
+		while (i < n && (bitmap[i / 8] & (1 << (i % 8))))
+			i++;
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("features must not contain nulls"),
+				 errdetail("Feature %d is null.", i + 1)));
+	}
+
+	if (ARR_ELEMTYPE(arr) == FLOAT4OID)
+		x = (const float *) ARR_DATA_PTR(arr);
+	else if (ARR_ELEMTYPE(arr) == FLOAT8OID)
+	{
+		const float8 *d = (const float8 *) ARR_DATA_PTR(arr);
+
+		for (int i = 0; i < n; i++)
+			st->input[i] = (float) d[i];
+		x = st->input;
+	}
+	else
+		elog(ERROR, "unexpected array element type %u", ARR_ELEMTYPE(arr));
+
+	if (!maas_all_finite(x, n))
+	{
+		int			i = 0;
+
+		while (isfinite(x[i]))
+			i++;
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("features must be finite numbers"),
+				 errdetail("Feature %d is %s.", i + 1,
+						   isnan(x[i]) ? "NaN" :
+						   ARR_ELEMTYPE(arr) == FLOAT8OID && isfinite(((const float8 *) ARR_DATA_PTR(arr))[i]) ?
+						   "out of range for real" : "infinite")));
+	}
+	return x;
+}
+
+/* run the model on one row; returns its n_out outputs */
+static const float *
+predict_row(FunctionCallInfo fcinfo, PredictState **stp)
+{
+	PredictState *st = predict_setup(fcinfo);
+	const float *x = predict_features(fcinfo, st);
+
+	*stp = st;
+	return maas_net_forward(&st->m->net, maas_get_blas(), 1, x, st->m->row_work);
+}
+
+static int
+predicted_class(const MaasModel *m, const float *out)
+{
+	if (m->sigmoid_binary)
+		return out[0] >= 0.5f ? 1 : 0;
+	return maas_argmax(out, m->n_classes);
+}
+
+static void
+require_classifier(PredictState *st)
+{
+	if (st->m->task != MAAS_TASK_CLASSIFICATION)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("model \"%s\" is a regression model", st->model),
+				 errhint("Use maas_predict for its value.")));
+}
+
+/*
+ * maas_predict(model, [version,] features): the predicted value, or for a
+ * classifier the class (its label when labels are numbers, else its index).
+ */
+PG_FUNCTION_INFO_V1(maas_predict);
+Datum
+maas_predict(PG_FUNCTION_ARGS)
+{
+	PredictState *st;
+	const float *out = predict_row(fcinfo, &st);
+	const MaasModel *m = st->m;
+	int			cls;
+
+	if (m->task == MAAS_TASK_REGRESSION)
+		PG_RETURN_FLOAT8((float8) out[0]);
+
+	cls = predicted_class(m, out);
+	if (m->label_values)
+		PG_RETURN_FLOAT8(m->label_values[cls]);
+	PG_RETURN_FLOAT8((float8) cls);
+}
+
+/*
+ * maas_predict_proba(model, [version,] features): class probabilities, in
+ * the order of the model's labels.
+ */
+PG_FUNCTION_INFO_V1(maas_predict_proba);
+Datum
+maas_predict_proba(PG_FUNCTION_ARGS)
+{
+	PredictState *st;
+	const float *out = predict_row(fcinfo, &st);
+	const MaasModel *m = st->m;
+	Datum	   *values;
+
+	require_classifier(st);
+	values = palloc(sizeof(Datum) * m->n_classes);
+	if (m->sigmoid_binary)
+	{
+		values[0] = Float4GetDatum(1.0f - out[0]);
+		values[1] = Float4GetDatum(out[0]);
+	}
+	else
+	{
+		float	   *p = (float *) out;
+
+		/* logits: the output buffer is ours to normalise in place */
+		if (!m->outputs_proba)
+			maas_softmax(p, m->n_classes);
+		for (int i = 0; i < m->n_classes; i++)
+			values[i] = Float4GetDatum(p[i]);
+	}
+	PG_RETURN_ARRAYTYPE_P(construct_array(values, m->n_classes, FLOAT4OID,
+										  sizeof(float4), true, TYPALIGN_INT));
+}
+
+/*
+ * maas_predict_label(model, [version,] features): the predicted class as
+ * text: its label, or its index when the model has no labels.
+ */
+PG_FUNCTION_INFO_V1(maas_predict_label);
+Datum
+maas_predict_label(PG_FUNCTION_ARGS)
+{
+	PredictState *st;
+	const float *out = predict_row(fcinfo, &st);
+	const MaasModel *m = st->m;
+	int			cls;
+
+	require_classifier(st);
+	cls = predicted_class(m, out);
+	if (m->labels)
+		PG_RETURN_TEXT_P(cstring_to_text(m->labels[cls]));
+	PG_RETURN_TEXT_P(cstring_to_text(psprintf("%d", cls)));
+}

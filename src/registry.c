@@ -1,0 +1,640 @@
+/*
+ * registry.c
+ *		Registering, deploying, dropping and exporting model versions.
+ *
+ * The catalog tables belong to the extension's owner and nobody else may
+ * write them.  These functions check the caller's right (EXECUTE, granted
+ * by a DBA, and for an existing model its ownership), then do their SPI
+ * work as the catalog's owner, in a restricted security context with
+ * search_path pinned to pg_catalog, in the caller's transaction: a failed
+ * call leaves the registry as it was.
+ *
+ * Version numbers come from maas.model.last_version under a row lock, so
+ * concurrent registrations of one model serialize and numbers are never
+ * reused, even after a drop.
+ */
+#include "maas.h"
+
+#include "access/htup_details.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_authid.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+
+/* a session of catalog work as the catalog's owner */
+typedef struct CatalogSession
+{
+	Oid			caller;
+	Oid			save_userid;
+	int			save_sec_context;
+	int			save_nestlevel;
+	MemoryContext caller_cxt;
+} CatalogSession;
+
+static Oid
+catalog_owner(void)
+{
+	Oid			nsp = get_namespace_oid("maas", true);
+	Oid			relid = OidIsValid(nsp) ? get_relname_relid("model", nsp) : InvalidOid;
+	HeapTuple	tup;
+	Oid			owner;
+
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("the maas registry is missing from this database"),
+				 errhint("Run CREATE EXTENSION maas.")));
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+	return owner;
+}
+
+static void
+catalog_begin(CatalogSession *cs)
+{
+	Oid			owner = catalog_owner();
+
+	cs->caller_cxt = CurrentMemoryContext;
+	GetUserIdAndSecContext(&cs->save_userid, &cs->save_sec_context);
+	cs->caller = cs->save_userid;
+	SetUserIdAndSecContext(owner, cs->save_sec_context |
+						   SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	cs->save_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+}
+
+static void
+catalog_end(CatalogSession *cs)
+{
+	SPI_finish();
+	AtEOXact_GUC(true, cs->save_nestlevel);
+	SetUserIdAndSecContext(cs->save_userid, cs->save_sec_context);
+}
+
+/* run a query with arguments; returns the number of rows */
+static uint64
+catalog_exec(const char *sql, int nargs, Oid *types, Datum *values,
+			 const char *nulls, int expect)
+{
+	int			rc = SPI_execute_with_args(sql, nargs, types, values, nulls,
+										   false, 0);
+
+	if (rc != expect)
+		elog(ERROR, "catalog query failed (%d): %s", rc, sql);
+	return SPI_processed;
+}
+
+static Datum
+result_value(int row, int col, bool *isnull)
+{
+	return SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc,
+						 col, isnull);
+}
+
+static char *
+arg_text(FunctionCallInfo fcinfo, int argno, const char *what)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", what)));
+	return text_to_cstring(PG_GETARG_TEXT_PP(argno));
+}
+
+static char *
+arg_model_name(FunctionCallInfo fcinfo)
+{
+	char	   *name = arg_text(fcinfo, 0, "model name");
+	size_t		len = strlen(name);
+
+	if (len == 0 || len > MAAS_MODEL_NAME_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_NAME),
+				 errmsg("invalid model name \"%s\"", name),
+				 errdetail("A model name has 1 to %d bytes.", MAAS_MODEL_NAME_MAX)));
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char) name[i] < 0x20 || name[i] == 0x7f)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_NAME),
+					 errmsg("invalid model name \"%s\"", name),
+					 errdetail("A model name cannot contain control characters.")));
+	return name;
+}
+
+/* the caller must be the model's owner, a member of it, or a superuser */
+static void
+check_owner(CatalogSession *cs, const char *model, const char *owner)
+{
+	Oid			owner_id = get_role_oid(owner, true);
+
+	if (superuser_arg(cs->caller))
+		return;
+	if (OidIsValid(owner_id) && has_privs_of_role(cs->caller, owner_id))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("must be owner of model \"%s\"", model),
+			 errdetail("The model belongs to role \"%s\".", owner)));
+}
+
+/*
+ * Lock the model's row and check the caller owns it.  Returns false if
+ * there is no such model and missing_ok; raises otherwise.
+ */
+static bool
+lock_model(CatalogSession *cs, const char *model, bool missing_ok,
+		   int64 *model_id, int32 *last_version, int32 *deployed)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(model)};
+	bool		isnull;
+
+	if (catalog_exec("SELECT model_id, owner::text, last_version, deployed_version "
+					 "FROM maas.model WHERE name = $1 FOR UPDATE",
+					 1, types, values, NULL, SPI_OK_SELECT) == 0)
+	{
+		if (missing_ok)
+			return false;
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("model \"%s\" does not exist", model)));
+	}
+	check_owner(cs, model, TextDatumGetCString(result_value(0, 2, &isnull)));
+	*model_id = DatumGetInt64(result_value(0, 1, &isnull));
+	*last_version = DatumGetInt32(result_value(0, 3, &isnull));
+	*deployed = DatumGetInt32(result_value(0, 4, &isnull));
+	if (isnull)
+		*deployed = 0;
+	return true;
+}
+
+/* a version of the model must exist; says so if it was dropped */
+static void
+require_version(const char *model, int64 model_id, int32 last_version,
+				int32 version)
+{
+	Oid			types[2] = {INT8OID, INT4OID};
+	Datum		values[2] = {Int64GetDatum(model_id), Int32GetDatum(version)};
+
+	if (catalog_exec("SELECT 1 FROM maas.version WHERE model_id = $1 AND version = $2",
+					 2, types, values, NULL, SPI_OK_SELECT) > 0)
+		return;
+	if (version >= 1 && version <= last_version)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("version %d of model \"%s\" does not exist", version, model),
+				 errdetail("It was dropped.")));
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_OBJECT),
+			 errmsg("version %d of model \"%s\" does not exist", version, model)));
+}
+
+/*
+ * Safetensors bytes holding the same tensors, floating ones as F32 when
+ * to_f32, with the file's metadata minus maas.* keys, plus the given keys.
+ */
+static bytea *
+rewrite_safetensors(const StFile *file, bool to_f32,
+					const char **add_keys, const char **add_values, int n_add)
+{
+	StWriteTensor *tensors = palloc0(sizeof(StWriteTensor) * Max(file->n_tensors, 1));
+	const char **keys = palloc(sizeof(char *) * (file->n_meta + n_add + 1));
+	const char **vals = palloc(sizeof(char *) * (file->n_meta + n_add + 1));
+	int			n_meta = 0;
+	char		err[ST_ERRLEN];
+	uint8_t    *out;
+	size_t		len;
+	bytea	   *result;
+
+	for (int i = 0; i < file->n_tensors; i++)
+	{
+		const StTensor *t = &file->tensors[i];
+		StWriteTensor *w = &tensors[i];
+
+		w->name = t->name;
+		w->ndim = t->ndim;
+		w->shape = t->shape;
+		w->dtype = t->dtype;
+		w->data = t->data;
+		if (to_f32 && (t->dtype == ST_F64 || t->dtype == ST_F16 || t->dtype == ST_BF16))
+		{
+			float	   *f = palloc_extended(sizeof(float) * Max(t->numel, 1), MCXT_ALLOC_HUGE);
+
+			st_to_f32(t, f);
+			w->dtype = ST_F32;
+			w->data = f;
+		}
+	}
+	for (int i = 0; i < file->n_meta; i++)
+	{
+		if (strncmp(file->meta_keys[i], "maas.", 5) == 0)
+			continue;
+		keys[n_meta] = file->meta_keys[i];
+		vals[n_meta++] = file->meta_values[i];
+	}
+	for (int i = 0; i < n_add; i++)
+	{
+		keys[n_meta] = add_keys[i];
+		vals[n_meta++] = add_values[i];
+	}
+
+	out = st_write(tensors, file->n_tensors, keys, vals, n_meta, &len, err);
+	if (out == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("could not write safetensors data"),
+				 errdetail("%s", err)));
+	if (len > MaxAllocSize - VARHDRSZ)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("model weights are too large to store"),
+				 errdetail("The weights take %zu bytes; a value holds at most 1 GB.", len)));
+	result = palloc(len + VARHDRSZ);
+	SET_VARSIZE(result, len + VARHDRSZ);
+	memcpy(VARDATA(result), out, len);
+	return result;
+}
+
+static bool
+valid_algorithm(const char *a)
+{
+	size_t		len = strlen(a);
+
+	if (len == 0 || len > 63)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!(isalnum((unsigned char) a[i]) || a[i] == '_' || a[i] == '-' || a[i] == '.'))
+			return false;
+	return true;
+}
+
+/*
+ * maas_register(model, algorithm, weights, config): store a model trained
+ * elsewhere as the model's next version; returns the version number.  The
+ * config may be omitted when the weights carry one (maas_export writes it
+ * into the safetensors metadata).
+ */
+PG_FUNCTION_INFO_V1(maas_register);
+Datum
+maas_register(PG_FUNCTION_ARGS)
+{
+	char	   *model = arg_model_name(fcinfo);
+	char	   *algorithm = arg_text(fcinfo, 1, "algorithm");
+	bytea	   *weights;
+	Jsonb	   *config;
+	StFile		file;
+	MaasModel  *built;
+	bool		rewrite = false;
+	CatalogSession cs;
+	int64		model_id;
+	int32		version;
+	char	   *owner;
+	bool		isnull;
+
+	if (!valid_algorithm(algorithm))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid algorithm name \"%s\"", algorithm),
+				 errdetail("An algorithm name has 1 to 63 letters, digits, '_', '-' or '.'.")));
+	if (PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("weights must not be null")));
+	weights = PG_GETARG_BYTEA_P(2);
+	maas_parse_safetensors(weights, &file);
+
+	if (!PG_ARGISNULL(3))
+		config = PG_GETARG_JSONB_P(3);
+	else
+	{
+		const char *embedded = st_meta(&file, "maas.config");
+
+		if (embedded == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("config must not be null"),
+					 errhint("Pass the model's config, or register a file written by maas_export, which carries one.")));
+		config = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(embedded)));
+	}
+
+	/* everything is checked before anything is written */
+	built = maas_model_build(config, &file);
+
+	for (int i = 0; i < file.n_tensors; i++)
+		if (file.tensors[i].dtype == ST_F64 || file.tensors[i].dtype == ST_F16 ||
+			file.tensors[i].dtype == ST_BF16)
+			rewrite = true;
+	for (int i = 0; i < file.n_meta; i++)
+		if (strncmp(file.meta_keys[i], "maas.", 5) == 0)
+			rewrite = true;
+	if (rewrite)
+		weights = rewrite_safetensors(&file, true, NULL, NULL, 0);
+
+	catalog_begin(&cs);
+	{
+		Oid			types[2] = {TEXTOID, NAMEOID};
+		Datum		values[2];
+
+		values[0] = CStringGetTextDatum(model);
+		values[1] = DirectFunctionCall1(namein,
+										CStringGetDatum(GetUserNameFromId(cs.caller, false)));
+		catalog_exec("INSERT INTO maas.model (name, owner) VALUES ($1, $2) "
+					 "ON CONFLICT (name) DO NOTHING",
+					 2, types, values, NULL, SPI_OK_INSERT);
+		catalog_exec("UPDATE maas.model SET last_version = last_version + 1 "
+					 "WHERE name = $1 RETURNING model_id, last_version, owner::text",
+					 1, types, values, NULL, SPI_OK_UPDATE_RETURNING);
+		model_id = DatumGetInt64(result_value(0, 1, &isnull));
+		version = DatumGetInt32(result_value(0, 2, &isnull));
+		owner = TextDatumGetCString(result_value(0, 3, &isnull));
+		check_owner(&cs, model, owner);
+	}
+	{
+		Oid			types[10] = {INT8OID, INT4OID, TEXTOID, TEXTOID, INT4OID,
+		INT4OID, JSONBOID, BYTEAOID, INT8OID, NAMEOID};
+		Datum		values[10];
+
+		values[0] = Int64GetDatum(model_id);
+		values[1] = Int32GetDatum(version);
+		values[2] = CStringGetTextDatum(algorithm);
+		values[3] = CStringGetTextDatum(maas_task_name(built->task));
+		values[4] = Int32GetDatum(built->net.n_in);
+		values[5] = Int32GetDatum(built->task == MAAS_TASK_CLASSIFICATION ?
+								  built->n_classes : 1);
+		values[6] = JsonbPGetDatum(config);
+		values[7] = PointerGetDatum(weights);
+		values[8] = Int64GetDatum((int64) VARSIZE_ANY_EXHDR(weights));
+		values[9] = DirectFunctionCall1(namein,
+										CStringGetDatum(GetUserNameFromId(cs.caller, false)));
+		catalog_exec("INSERT INTO maas.version (model_id, version, algorithm, task, "
+					 "n_features, n_outputs, config, weights, sha256, bytes, dtype, created_by) "
+					 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, sha256($8), $9, 'F32', $10)",
+					 10, types, values, NULL, SPI_OK_INSERT);
+	}
+	catalog_end(&cs);
+
+	PG_RETURN_INT32(version);
+}
+
+/* the version a deploy strategy names, under the model's row lock */
+static int32
+resolve_strategy(const char *model, int64 model_id, int32 last_version,
+				 const char *strategy)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(model_id)};
+	bool		isnull;
+	Datum		d;
+
+	if (strcmp(strategy, "latest") == 0)
+	{
+		catalog_exec("SELECT max(version) FROM maas.version WHERE model_id = $1",
+					 1, types, values, NULL, SPI_OK_SELECT);
+		d = result_value(0, 1, &isnull);
+		if (isnull)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("model \"%s\" has no versions", model)));
+		return DatumGetInt32(d);
+	}
+	if (strcmp(strategy, "previous") == 0)
+	{
+		int32		version;
+
+		if (catalog_exec("SELECT previous_version FROM maas.deployment "
+						 "WHERE model_id = $1 ORDER BY deployment_id DESC LIMIT 1",
+						 1, types, values, NULL, SPI_OK_SELECT) == 0 ||
+			(d = result_value(0, 1, &isnull), isnull))
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("model \"%s\" has no previous deployment to roll back to", model)));
+		version = DatumGetInt32(d);
+		require_version(model, model_id, last_version, version);
+		return version;
+	}
+	if (strcmp(strategy, "best") == 0)
+	{
+		/* the task's primary metric: macro F1 for classifiers, R² otherwise */
+		catalog_exec("SELECT version FROM maas.version WHERE model_id = $1 "
+					 "AND (metrics->>(CASE task WHEN 'classification' THEN 'f1' ELSE 'r2' END)) IS NOT NULL "
+					 "ORDER BY (metrics->>(CASE task WHEN 'classification' THEN 'f1' ELSE 'r2' END))::float8 DESC, "
+					 "version DESC LIMIT 1",
+					 1, types, values, NULL, SPI_OK_SELECT);
+		if (SPI_processed == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("no version of model \"%s\" has metrics to compare", model),
+					 errhint("Deploy a version by number, or train versions with maas_train, which records metrics.")));
+		return DatumGetInt32(result_value(0, 1, &isnull));
+	}
+	if (strspn(strategy, "0123456789") == strlen(strategy) && strlen(strategy) > 0 &&
+		strlen(strategy) < 10)
+		return (int32) atoi(strategy);
+
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("unknown deploy strategy \"%s\"", strategy),
+			 errhint("Use a version number, 'latest', 'previous' or 'best'.")));
+	return 0;					/* keep compiler quiet */
+}
+
+/*
+ * maas_deploy(model, version | strategy): make a version the one that
+ * maas_predict serves.  It takes effect when the transaction commits, for
+ * every backend's next statement.  Returns the deployed version.
+ */
+PG_FUNCTION_INFO_V1(maas_deploy);
+Datum
+maas_deploy(PG_FUNCTION_ARGS)
+{
+	char	   *model = arg_model_name(fcinfo);
+	bool		by_number = get_fn_expr_argtype(fcinfo->flinfo, 1) == INT4OID;
+	char	   *strategy;
+	CatalogSession cs;
+	int64		model_id;
+	int32		last_version;
+	int32		deployed;
+	int32		version;
+
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", by_number ? "version" : "strategy")));
+	strategy = by_number ? psprintf("%d", PG_GETARG_INT32(1))
+		: text_to_cstring(PG_GETARG_TEXT_PP(1));
+
+	catalog_begin(&cs);
+	lock_model(&cs, model, false, &model_id, &last_version, &deployed);
+	if (by_number)
+		version = PG_GETARG_INT32(1);
+	else
+		version = resolve_strategy(model, model_id, last_version, strategy);
+	require_version(model, model_id, last_version, version);
+
+	if (version == deployed)
+		ereport(NOTICE,
+				(errmsg("version %d of model \"%s\" is already deployed", version, model)));
+	else
+	{
+		Oid			types[5] = {INT8OID, INT4OID, INT4OID, TEXTOID, NAMEOID};
+		Datum		values[5];
+		char		nulls[5] = {' ', ' ', deployed ? ' ' : 'n', ' ', ' '};
+
+		values[0] = Int64GetDatum(model_id);
+		values[1] = Int32GetDatum(version);
+		values[2] = Int32GetDatum(deployed);
+		values[3] = CStringGetTextDatum(by_number ? "version" : strategy);
+		values[4] = DirectFunctionCall1(namein,
+										CStringGetDatum(GetUserNameFromId(cs.caller, false)));
+		catalog_exec("UPDATE maas.model SET deployed_version = $2 WHERE model_id = $1",
+					 2, types, values, NULL, SPI_OK_UPDATE);
+		catalog_exec("INSERT INTO maas.deployment (model_id, version, previous_version, "
+					 "strategy, deployed_by) VALUES ($1, $2, $3, $4, $5)",
+					 5, types, values, nulls, SPI_OK_INSERT);
+	}
+	catalog_end(&cs);
+
+	PG_RETURN_INT32(version);
+}
+
+/*
+ * maas_drop(model [, version]): remove one version that is not deployed,
+ * or with no version the whole model.  Returns the number of versions
+ * removed.  Version numbers are not reused afterwards.
+ */
+PG_FUNCTION_INFO_V1(maas_drop);
+Datum
+maas_drop(PG_FUNCTION_ARGS)
+{
+	char	   *model = arg_model_name(fcinfo);
+	CatalogSession cs;
+	int64		model_id;
+	int32		last_version;
+	int32		deployed;
+	uint64		removed;
+	Oid			types[2] = {INT8OID, INT4OID};
+	Datum		values[2];
+
+	catalog_begin(&cs);
+	lock_model(&cs, model, false, &model_id, &last_version, &deployed);
+	values[0] = Int64GetDatum(model_id);
+
+	if (PG_ARGISNULL(1))
+	{
+		removed = catalog_exec("DELETE FROM maas.version WHERE model_id = $1",
+							   1, types, values, NULL, SPI_OK_DELETE);
+		catalog_exec("DELETE FROM maas.model WHERE model_id = $1",
+					 1, types, values, NULL, SPI_OK_DELETE);
+	}
+	else
+	{
+		int32		version = PG_GETARG_INT32(1);
+
+		require_version(model, model_id, last_version, version);
+		if (version == deployed)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_IN_USE),
+					 errmsg("cannot drop version %d of model \"%s\" because it is deployed",
+							version, model),
+					 errhint("Deploy another version first, or drop the whole model with maas_drop('%s').",
+							 model)));
+		values[1] = Int32GetDatum(version);
+		removed = catalog_exec("DELETE FROM maas.version WHERE model_id = $1 AND version = $2",
+							   2, types, values, NULL, SPI_OK_DELETE);
+	}
+	catalog_end(&cs);
+
+	PG_RETURN_INT32((int32) removed);
+}
+
+/*
+ * maas_export(model [, version]): a version's algorithm, weights and
+ * config.  The weights are safetensors that also carry the config and
+ * algorithm in their metadata, so the file alone registers again.  Without
+ * a version, the deployed one, or the latest when none is deployed.
+ */
+PG_FUNCTION_INFO_V1(maas_export);
+Datum
+maas_export(PG_FUNCTION_ARGS)
+{
+	char	   *model = arg_model_name(fcinfo);
+	CatalogSession cs;
+	TupleDesc	tupdesc;
+	Datum		result[3];
+	bool		nulls[3] = {false, false, false};
+	bool		isnull;
+	int32		version;
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+
+	catalog_begin(&cs);
+	{
+		Oid			types[2] = {TEXTOID, INT4OID};
+		Datum		values[2] = {CStringGetTextDatum(model), Int32GetDatum(0)};
+
+		if (catalog_exec("SELECT m.model_id, m.owner::text, m.last_version, "
+						 "COALESCE(m.deployed_version, "
+						 "(SELECT max(version) FROM maas.version v WHERE v.model_id = m.model_id)) "
+						 "FROM maas.model m WHERE m.name = $1",
+						 1, types, values, NULL, SPI_OK_SELECT) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("model \"%s\" does not exist", model)));
+		check_owner(&cs, model, TextDatumGetCString(result_value(0, 2, &isnull)));
+		if (!PG_ARGISNULL(1))
+			version = PG_GETARG_INT32(1);
+		else
+		{
+			version = DatumGetInt32(result_value(0, 4, &isnull));
+			if (isnull)
+				ereport(ERROR,
+						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						 errmsg("model \"%s\" has no versions", model)));
+		}
+		require_version(model, DatumGetInt64(result_value(0, 1, &isnull)),
+						DatumGetInt32(result_value(0, 3, &isnull)), version);
+
+		values[1] = Int32GetDatum(version);
+		catalog_exec("SELECT v.algorithm, v.weights, v.config::text, v.config "
+					 "FROM maas.version v JOIN maas.model m USING (model_id) "
+					 "WHERE m.name = $1 AND v.version = $2",
+					 2, types, values, NULL, SPI_OK_SELECT);
+	}
+	{
+		MemoryContext spi_cxt = MemoryContextSwitchTo(cs.caller_cxt);
+		char	   *algorithm = TextDatumGetCString(result_value(0, 1, &isnull));
+		bytea	   *weights = DatumGetByteaP(result_value(0, 2, &isnull));
+		char	   *config_text = TextDatumGetCString(result_value(0, 3, &isnull));
+		Jsonb	   *config = DatumGetJsonbPCopy(result_value(0, 4, &isnull));
+		char	   *version_text = psprintf("%d", version);
+		const char *keys[4] = {"maas.config", "maas.algorithm", "maas.model", "maas.version"};
+		const char *vals[4] = {config_text, algorithm, model, version_text};
+		StFile		file;
+
+		maas_parse_safetensors(weights, &file);
+		result[0] = CStringGetTextDatum(algorithm);
+		result[1] = PointerGetDatum(rewrite_safetensors(&file, false, keys, vals, 4));
+		result[2] = JsonbPGetDatum(config);
+		MemoryContextSwitchTo(spi_cxt);
+	}
+	catalog_end(&cs);
+
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, result, nulls)));
+}

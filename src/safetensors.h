@@ -1,0 +1,101 @@
+/*
+ * safetensors.h
+ *		Reader and writer of the safetensors format, without PostgreSQL.
+ *
+ * Layout: an 8-byte little-endian header length N, N bytes of UTF-8 JSON
+ * (an object: tensor name -> {"dtype", "shape", "data_offsets": [begin, end]},
+ * plus an optional "__metadata__" object of string -> string), then the
+ * tensor bytes.  Offsets are relative to the first byte after the header.
+ *
+ * st_parse() trusts nothing in the buffer: every length, offset and shape
+ * is checked against the buffer, with overflow-checked arithmetic, before
+ * anything is read through it.  On failure it returns false and writes a
+ * message in PostgreSQL's error style (lower case, no period) to err.
+ */
+#ifndef MAAS_SAFETENSORS_H
+#define MAAS_SAFETENSORS_H
+
+#include "kernel.h"
+
+#define ST_MAX_DIMS			8
+#define ST_MAX_HEADER		(100 * 1024 * 1024)	/* as the reference reader */
+#define ST_ERRLEN			256
+
+typedef enum StDtype
+{
+	ST_BOOL,
+	ST_U8,
+	ST_I8,
+	ST_I16,
+	ST_U16,
+	ST_F16,
+	ST_BF16,
+	ST_I32,
+	ST_U32,
+	ST_F32,
+	ST_F64,
+	ST_I64,
+	ST_U64
+} StDtype;
+
+typedef struct StTensor
+{
+	char	   *name;			/* NUL-terminated, unescaped */
+	StDtype		dtype;
+	int			ndim;			/* 0 .. ST_MAX_DIMS; 0 is a scalar */
+	int64_t		shape[ST_MAX_DIMS];
+	int64_t		numel;			/* product of shape (1 for a scalar) */
+	size_t		offset;			/* of the data, from the start of the buffer */
+	size_t		nbytes;
+	const uint8_t *data;		/* points into the parsed buffer */
+} StTensor;
+
+typedef struct StFile
+{
+	int			n_tensors;
+	StTensor   *tensors;		/* in order of data_offsets */
+	int			n_meta;
+	char	  **meta_keys;
+	char	  **meta_values;
+	size_t		header_len;		/* N */
+} StFile;
+
+/* parse buf[0..len); tensors point into buf, which must outlive out */
+extern bool st_parse(const uint8_t *buf, size_t len, StFile *out, char *err);
+
+extern const StTensor *st_find(const StFile *file, const char *name);
+extern const char *st_meta(const StFile *file, const char *key);
+
+extern const char *st_dtype_name(StDtype dtype);
+extern bool st_dtype_from_name(const char *name, size_t len, StDtype *dtype);
+extern size_t st_dtype_size(StDtype dtype);
+
+/*
+ * Convert a floating tensor (F32, F64, F16, BF16) to float32 in dst, which
+ * holds numel floats.  Returns false for other dtypes.  Reads the source
+ * with memcpy, so unaligned data is fine.
+ */
+extern bool st_to_f32(const StTensor *t, float *dst);
+
+/*
+ * Writing.  A tensor to write names its bytes in data (little-endian,
+ * nbytes = numel * dtype size).  Tensors are laid out in the order given,
+ * the header padded with spaces to a multiple of 8 bytes as the reference
+ * writer does.  st_write() returns a maas_kalloc'd buffer and its length,
+ * or NULL with err set.
+ */
+typedef struct StWriteTensor
+{
+	const char *name;
+	StDtype		dtype;
+	int			ndim;
+	const int64_t *shape;
+	const void *data;
+} StWriteTensor;
+
+extern uint8_t *st_write(const StWriteTensor *tensors, int n_tensors,
+						 const char *const *meta_keys,
+						 const char *const *meta_values, int n_meta,
+						 size_t *len, char *err);
+
+#endif							/* MAAS_SAFETENSORS_H */
