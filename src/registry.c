@@ -123,11 +123,16 @@ arg_model_name(FunctionCallInfo fcinfo)
 	char	   *name = arg_text(fcinfo, 0, "model name");
 	size_t		len = strlen(name);
 
-	if (len == 0 || len > MAAS_MODEL_NAME_MAX)
+	if (len == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_NAME),
-				 errmsg("invalid model name \"%s\"", name),
-				 errdetail("A model name has 1 to %d bytes.", MAAS_MODEL_NAME_MAX)));
+				 errmsg("model name must not be empty")));
+	if (len > MAAS_MODEL_NAME_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_NAME_TOO_LONG),
+				 errmsg("model name is too long"),
+				 errdetail("A model name has at most %d bytes; this one has %zu.",
+						   MAAS_MODEL_NAME_MAX, len)));
 	for (size_t i = 0; i < len; i++)
 		if ((unsigned char) name[i] < 0x20 || name[i] == 0x7f)
 			ereport(ERROR,
@@ -392,6 +397,15 @@ maas_register(PG_FUNCTION_ARGS)
 	PG_RETURN_INT32(version);
 }
 
+/* a strategy that is a version number written as text ('2') */
+static bool
+strategy_is_number(const char *strategy)
+{
+	size_t		len = strlen(strategy);
+
+	return len > 0 && len < 10 && strspn(strategy, "0123456789") == len;
+}
+
 /* the version a deploy strategy names, under the model's row lock */
 static int32
 resolve_strategy(const char *model, int64 model_id, int32 last_version,
@@ -443,8 +457,7 @@ resolve_strategy(const char *model, int64 model_id, int32 last_version,
 					 errhint("Deploy a version by number, or train versions with maas_train, which records metrics.")));
 		return DatumGetInt32(result_value(0, 1, &isnull));
 	}
-	if (strspn(strategy, "0123456789") == strlen(strategy) && strlen(strategy) > 0 &&
-		strlen(strategy) < 10)
+	if (strategy_is_number(strategy))
 		return (int32) atoi(strategy);
 
 	ereport(ERROR,
@@ -499,7 +512,8 @@ maas_deploy(PG_FUNCTION_ARGS)
 		values[0] = Int64GetDatum(model_id);
 		values[1] = Int32GetDatum(version);
 		values[2] = Int32GetDatum(deployed);
-		values[3] = CStringGetTextDatum(by_number ? "version" : strategy);
+		values[3] = CStringGetTextDatum(by_number || strategy_is_number(strategy) ?
+										"version" : strategy);
 		values[4] = DirectFunctionCall1(namein,
 										CStringGetDatum(GetUserNameFromId(cs.caller, false)));
 		catalog_exec("UPDATE maas.model SET deployed_version = $2 WHERE model_id = $1",
