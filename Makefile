@@ -1,8 +1,11 @@
 # maas: PostgreSQL as a model server (PGXS)
 
 EXTENSION = maas
+EXTVERSION = 0.1
 MODULE_big = maas
-DATA = $(wildcard sql/maas--*.sql)
+# the install script is assembled from sql/install/*.sql, in name order
+DATA_built = sql/maas--$(EXTVERSION).sql
+DATA = $(filter-out $(DATA_built),$(wildcard sql/maas--*--*.sql))
 PGFILEDESC = "maas - machine-learning models served in SQL"
 
 # kernels (no PostgreSQL headers) and the SQL glue above them
@@ -30,5 +33,8 @@ include $(PGXS)
 .PHONY: unittest
 unittest:
 	$(MAKE) -C test/unit
+
+sql/maas--$(EXTVERSION).sql: $(sort $(wildcard sql/install/*.sql))
+	cat $^ > $@
 
 EXTRA_CLEAN = tmp_check results output_iso log regression.diffs regression.out

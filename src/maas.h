@@ -14,6 +14,8 @@
 
 #include "postgres.h"
 
+#include "fmgr.h"
+#include "utils/array.h"
 #include "utils/jsonb.h"
 
 #include "blas.h"
@@ -57,6 +59,14 @@ extern const char *maas_task_name(MaasTask task);
 extern MaasModel *maas_model_build(Jsonb *config, const StFile *weights);
 extern void maas_parse_safetensors(bytea *weights, StFile *file);
 
+/* registry.c: writing the registry (as its owner, after checking the caller) */
+extern void maas_check_model_name(const char *name);
+extern int32 maas_store_version(const char *model, const char *algorithm,
+								bytea *weights, Jsonb *config, Jsonb *metrics,
+								Jsonb *train_stats, int32 parent_version);
+extern int32 maas_deploy_version(const char *model, int32 version,
+								 const char *strategy);
+
 /* catalog.c: the registry as the serving path reads it, without SPI */
 typedef struct MaasVersionRef
 {
@@ -69,6 +79,38 @@ extern void maas_lookup_version(const char *model, int32 version,
 								MaasVersionRef *ref);
 extern void maas_fetch_version(const MaasVersionRef *ref,
 							   Jsonb **config, bytea **weights);
+
+/*
+ * predict.c: the serving state of one call site (fn_extra).  The per-row
+ * functions and the batch path both use it: resolve the model once per
+ * snapshot, then check and copy each row's features.
+ */
+typedef struct MaasServeState
+{
+	MemoryContext cxt;			/* fn_mcxt: lives as long as the call site */
+
+	/* what was asked for */
+	char	   *model;
+	int32		version;		/* 0: the deployed version */
+
+	/* the snapshot the lookup was made under */
+	TransactionId xmin;
+	TransactionId xmax;
+	CommandId	curcid;
+	uint64		completions;
+
+	/* what it resolved to */
+	MaasVersionRef ref;
+	struct MaasCacheEntry *entry;
+	MaasModel  *m;
+	float	   *input;			/* n_in floats: the row being predicted */
+
+	MemoryContextCallback release;	/* unpins when the call site goes away */
+} MaasServeState;
+
+extern MaasServeState *maas_serve_state(FmgrInfo *flinfo);
+extern void maas_serve_resolve(MaasServeState *st, text *model, int32 version);
+extern void maas_serve_features(MaasServeState *st, ArrayType *arr, float *dst);
 
 /* cache.c */
 typedef struct MaasCacheEntry MaasCacheEntry;

@@ -2,7 +2,7 @@
  * predict.c
  *		The maas_predict family: one row in, one prediction out.
  *
- * Each call site keeps a PredictState in fn_extra.  The model name is
+ * Each call site keeps a MaasServeState in fn_extra.  The model name is
  * resolved to a version, and the version's model pinned in the cache, once
  * per snapshot: a statement runs under one snapshot, so that is once per
  * statement, and a deploy committed meanwhile is seen by the next statement
@@ -20,30 +20,10 @@
 #include "utils/builtins.h"
 #include "utils/snapmgr.h"
 
-typedef struct PredictState
-{
-	/* what was asked for */
-	char	   *model;
-	int32		version;		/* 0: the deployed version */
-
-	/* the snapshot the lookup was made under */
-	TransactionId xmin;
-	TransactionId xmax;
-	CommandId	curcid;
-	uint64		completions;
-
-	/* what it resolved to */
-	MaasVersionRef ref;
-	MaasCacheEntry *entry;
-	MaasModel  *m;
-	float	   *input;			/* n_in floats, for double precision input */
-	MemoryContextCallback unpin;
-} PredictState;
-
 static void
-predict_state_release(void *arg)
+serve_state_release(void *arg)
 {
-	PredictState *st = (PredictState *) arg;
+	MaasServeState *st = (MaasServeState *) arg;
 
 	if (st->entry)
 		maas_cache_unpin(st->entry);
@@ -51,66 +31,52 @@ predict_state_release(void *arg)
 	st->m = NULL;
 }
 
+/* the serving state of a call site, made on first use */
+MaasServeState *
+maas_serve_state(FmgrInfo *flinfo)
+{
+	MaasServeState *st = (MaasServeState *) flinfo->fn_extra;
+
+	if (st == NULL)
+	{
+		st = MemoryContextAllocZero(flinfo->fn_mcxt, sizeof(MaasServeState));
+		st->cxt = flinfo->fn_mcxt;
+		st->release.func = serve_state_release;
+		st->release.arg = st;
+		MemoryContextRegisterResetCallback(flinfo->fn_mcxt, &st->release);
+		flinfo->fn_extra = st;
+	}
+	return st;
+}
+
 static bool
-same_snapshot(PredictState *st, Snapshot snap)
+same_lookup(MaasServeState *st, Snapshot snap, text *model, int32 version)
 {
 	return st->entry != NULL &&
 		st->xmin == snap->xmin && st->xmax == snap->xmax &&
 		st->curcid == snap->curcid &&
-		st->completions == snap->snapXactCompletionCount;
+		st->completions == snap->snapXactCompletionCount &&
+		st->version == version &&
+		strlen(st->model) == VARSIZE_ANY_EXHDR(model) &&
+		memcmp(st->model, VARDATA_ANY(model), VARSIZE_ANY_EXHDR(model)) == 0;
 }
 
 /*
- * The model for this call: looked up again only when the model named, the
- * version asked for or the snapshot differs from the last call's.
+ * Resolve the model (and version, 0 for the deployed one) and pin it; done
+ * again only when the model named, the version or the snapshot changes.
  */
-static PredictState *
-predict_setup(FunctionCallInfo fcinfo)
+void
+maas_serve_resolve(MaasServeState *st, text *model, int32 version)
 {
-	PredictState *st = (PredictState *) fcinfo->flinfo->fn_extra;
-	text	   *name;
-	int32		version = 0;
-	Snapshot	snap;
+	Snapshot	snap = GetActiveSnapshot();
 	MaasVersionRef ref;
 
-	if (st == NULL)
-	{
-		st = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(PredictState));
-		st->unpin.func = predict_state_release;
-		st->unpin.arg = st;
-		MemoryContextRegisterResetCallback(fcinfo->flinfo->fn_mcxt, &st->unpin);
-		fcinfo->flinfo->fn_extra = st;
-	}
+	if (same_lookup(st, snap, model, version))
+		return;
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("model name must not be null")));
-	name = PG_GETARG_TEXT_PP(0);
-
-	if (PG_NARGS() == 3)
-	{
-		if (PG_ARGISNULL(1))
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("version must not be null")));
-		version = PG_GETARG_INT32(1);
-		if (version <= 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("version must be a positive number")));
-	}
-
-	snap = GetActiveSnapshot();
-	if (same_snapshot(st, snap) && st->version == version &&
-		strlen(st->model) == VARSIZE_ANY_EXHDR(name) &&
-		memcmp(st->model, VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name)) == 0)
-		return st;
-
-	/* (re)resolve */
 	if (st->model)
 		pfree(st->model);
-	st->model = MemoryContextStrdup(fcinfo->flinfo->fn_mcxt, text_to_cstring(name));
+	st->model = MemoryContextStrdup(st->cxt, text_to_cstring(model));
 	st->version = version;
 	maas_lookup_version(st->model, version, &ref);
 
@@ -119,40 +85,30 @@ predict_setup(FunctionCallInfo fcinfo)
 	{
 		MaasCacheEntry *entry = maas_cache_pin(&ref);
 
-		predict_state_release(st);
+		serve_state_release(st);
 		st->entry = entry;
 		st->m = maas_cache_model(entry);
 		if (st->input)
 			pfree(st->input);
-		st->input = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt,
-									   sizeof(float) * st->m->net.n_in);
+		st->input = MemoryContextAlloc(st->cxt, sizeof(float) * st->m->net.n_in);
 	}
 	st->ref = ref;
 	st->xmin = snap->xmin;
 	st->xmax = snap->xmax;
 	st->curcid = snap->curcid;
 	st->completions = snap->snapXactCompletionCount;
-	return st;
 }
 
 /*
- * The features argument as n_in finite floats, or an error that says what
- * is wrong with it.  real[] is used in place; double precision[] converted.
+ * Check one row's features (a real[] or double precision[]) against the
+ * model and copy them to dst as n_in floats, or raise an error that says
+ * what is wrong with them.
  */
-static const float *
-predict_features(FunctionCallInfo fcinfo, PredictState *st)
+void
+maas_serve_features(MaasServeState *st, ArrayType *arr, float *dst)
 {
-	int			argno = PG_NARGS() - 1;
-	ArrayType  *arr;
 	int			n;
 	int			n_in = st->m->net.n_in;
-	const float *x;
-
-	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("features must not be null")));
-	arr = PG_GETARG_ARRAYTYPE_P(argno);
 
 	if (ARR_NDIM(arr) > 1)
 		ereport(ERROR,
@@ -179,44 +135,72 @@ predict_features(FunctionCallInfo fcinfo, PredictState *st)
 	}
 
 	if (ARR_ELEMTYPE(arr) == FLOAT4OID)
-		x = (const float *) ARR_DATA_PTR(arr);
+		memcpy(dst, ARR_DATA_PTR(arr), sizeof(float) * n);
 	else if (ARR_ELEMTYPE(arr) == FLOAT8OID)
 	{
 		const float8 *d = (const float8 *) ARR_DATA_PTR(arr);
 
 		for (int i = 0; i < n; i++)
-			st->input[i] = (float) d[i];
-		x = st->input;
+			dst[i] = (float) d[i];
 	}
 	else
-		elog(ERROR, "unexpected array element type %u", ARR_ELEMTYPE(arr));
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("features must be real[] or double precision[]")));
 
-	if (!maas_all_finite(x, n))
+	if (!maas_all_finite(dst, n))
 	{
 		int			i = 0;
 
-		while (isfinite(x[i]))
+		while (isfinite(dst[i]))
 			i++;
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("features must be finite numbers"),
 				 errdetail("Feature %d is %s.", i + 1,
-						   isnan(x[i]) ? "NaN" :
+						   isnan(dst[i]) ? "NaN" :
 						   ARR_ELEMTYPE(arr) == FLOAT8OID && isfinite(((const float8 *) ARR_DATA_PTR(arr))[i]) ?
 						   "out of range for real" : "infinite")));
 	}
-	return x;
 }
 
-/* run the model on one row; returns its n_out outputs */
+/*
+ * The arguments (model, [version,] features) of a per-row call: resolve,
+ * check, and run the model on the row.  Returns its n_out outputs.
+ */
 static const float *
-predict_row(FunctionCallInfo fcinfo, PredictState **stp)
+predict_row(FunctionCallInfo fcinfo, MaasServeState **stp)
 {
-	PredictState *st = predict_setup(fcinfo);
-	const float *x = predict_features(fcinfo, st);
+	MaasServeState *st = maas_serve_state(fcinfo->flinfo);
+	int			argno = PG_NARGS() - 1;
+	int32		version = 0;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("model name must not be null")));
+	if (PG_NARGS() == 3)
+	{
+		if (PG_ARGISNULL(1))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("version must not be null")));
+		version = PG_GETARG_INT32(1);
+		if (version <= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("version must be a positive number")));
+	}
+	maas_serve_resolve(st, PG_GETARG_TEXT_PP(0), version);
+
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("features must not be null")));
+	maas_serve_features(st, PG_GETARG_ARRAYTYPE_P(argno), st->input);
 
 	*stp = st;
-	return maas_net_forward(&st->m->net, maas_get_blas(), 1, x, st->m->row_work);
+	return maas_net_forward(&st->m->net, maas_get_blas(), 1, st->input, st->m->row_work);
 }
 
 static int
@@ -228,7 +212,7 @@ predicted_class(const MaasModel *m, const float *out)
 }
 
 static void
-require_classifier(PredictState *st)
+require_classifier(MaasServeState *st)
 {
 	if (st->m->task != MAAS_TASK_CLASSIFICATION)
 		ereport(ERROR,
@@ -245,7 +229,7 @@ PG_FUNCTION_INFO_V1(maas_predict);
 Datum
 maas_predict(PG_FUNCTION_ARGS)
 {
-	PredictState *st;
+	MaasServeState *st;
 	const float *out = predict_row(fcinfo, &st);
 	const MaasModel *m = st->m;
 	int			cls;
@@ -267,7 +251,7 @@ PG_FUNCTION_INFO_V1(maas_predict_proba);
 Datum
 maas_predict_proba(PG_FUNCTION_ARGS)
 {
-	PredictState *st;
+	MaasServeState *st;
 	const float *out = predict_row(fcinfo, &st);
 	const MaasModel *m = st->m;
 	Datum	   *values;
@@ -301,7 +285,7 @@ PG_FUNCTION_INFO_V1(maas_predict_label);
 Datum
 maas_predict_label(PG_FUNCTION_ARGS)
 {
-	PredictState *st;
+	MaasServeState *st;
 	const float *out = predict_row(fcinfo, &st);
 	const MaasModel *m = st->m;
 	int			cls;

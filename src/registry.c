@@ -117,10 +117,10 @@ arg_text(FunctionCallInfo fcinfo, int argno, const char *what)
 	return text_to_cstring(PG_GETARG_TEXT_PP(argno));
 }
 
-static char *
-arg_model_name(FunctionCallInfo fcinfo)
+/* raise if a model name is empty, too long or has control characters */
+void
+maas_check_model_name(const char *name)
 {
-	char	   *name = arg_text(fcinfo, 0, "model name");
 	size_t		len = strlen(name);
 
 	if (len == 0)
@@ -139,6 +139,14 @@ arg_model_name(FunctionCallInfo fcinfo)
 					(errcode(ERRCODE_INVALID_NAME),
 					 errmsg("invalid model name \"%s\"", name),
 					 errdetail("A model name cannot contain control characters.")));
+}
+
+static char *
+arg_model_name(FunctionCallInfo fcinfo)
+{
+	char	   *name = arg_text(fcinfo, 0, "model name");
+
+	maas_check_model_name(name);
 	return name;
 }
 
@@ -290,19 +298,17 @@ valid_algorithm(const char *a)
 }
 
 /*
- * maas_register(model, algorithm, weights, config): store a model trained
- * elsewhere as the model's next version; returns the version number.  The
- * config may be omitted when the weights carry one (maas_export writes it
- * into the safetensors metadata).
+ * Store a new version of a model, creating the model if it is new: the
+ * common path of maas_register and of the trainers.  Everything is checked
+ * (weights, config, the caller's ownership) before anything is written;
+ * floating tensors are stored as F32.  metrics, train_stats may be NULL;
+ * parent_version 0 means none.  Returns the version number.
  */
-PG_FUNCTION_INFO_V1(maas_register);
-Datum
-maas_register(PG_FUNCTION_ARGS)
+int32
+maas_store_version(const char *model, const char *algorithm, bytea *weights,
+				   Jsonb *config, Jsonb *metrics, Jsonb *train_stats,
+				   int32 parent_version)
 {
-	char	   *model = arg_model_name(fcinfo);
-	char	   *algorithm = arg_text(fcinfo, 1, "algorithm");
-	bytea	   *weights;
-	Jsonb	   *config;
 	StFile		file;
 	MaasModel  *built;
 	bool		rewrite = false;
@@ -312,33 +318,13 @@ maas_register(PG_FUNCTION_ARGS)
 	char	   *owner;
 	bool		isnull;
 
+	maas_check_model_name(model);
 	if (!valid_algorithm(algorithm))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid algorithm name \"%s\"", algorithm),
 				 errdetail("An algorithm name has 1 to 63 letters, digits, '_', '-' or '.'.")));
-	if (PG_ARGISNULL(2))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("weights must not be null")));
-	weights = PG_GETARG_BYTEA_P(2);
 	maas_parse_safetensors(weights, &file);
-
-	if (!PG_ARGISNULL(3))
-		config = PG_GETARG_JSONB_P(3);
-	else
-	{
-		const char *embedded = st_meta(&file, "maas.config");
-
-		if (embedded == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("config must not be null"),
-					 errhint("Pass the model's config, or register a file written by maas_export, which carries one.")));
-		config = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(embedded)));
-	}
-
-	/* everything is checked before anything is written */
 	built = maas_model_build(config, &file);
 
 	for (int i = 0; i < file.n_tensors; i++)
@@ -371,10 +357,12 @@ maas_register(PG_FUNCTION_ARGS)
 		check_owner(&cs, model, owner);
 	}
 	{
-		Oid			types[10] = {INT8OID, INT4OID, TEXTOID, TEXTOID, INT4OID,
-		INT4OID, JSONBOID, BYTEAOID, INT8OID, NAMEOID};
-		Datum		values[10];
+		Oid			types[13] = {INT8OID, INT4OID, TEXTOID, TEXTOID, INT4OID,
+			INT4OID, JSONBOID, BYTEAOID, INT8OID, NAMEOID, JSONBOID, JSONBOID, INT4OID};
+		Datum		values[13];
+		char		nulls[13];
 
+		memset(nulls, ' ', sizeof(nulls));
 		values[0] = Int64GetDatum(model_id);
 		values[1] = Int32GetDatum(version);
 		values[2] = CStringGetTextDatum(algorithm);
@@ -387,14 +375,62 @@ maas_register(PG_FUNCTION_ARGS)
 		values[8] = Int64GetDatum((int64) VARSIZE_ANY_EXHDR(weights));
 		values[9] = DirectFunctionCall1(namein,
 										CStringGetDatum(GetUserNameFromId(cs.caller, false)));
+		values[10] = metrics ? JsonbPGetDatum(metrics) : (Datum) 0;
+		nulls[10] = metrics ? ' ' : 'n';
+		values[11] = train_stats ? JsonbPGetDatum(train_stats) : (Datum) 0;
+		nulls[11] = train_stats ? ' ' : 'n';
+		values[12] = Int32GetDatum(parent_version);
+		nulls[12] = parent_version > 0 ? ' ' : 'n';
 		catalog_exec("INSERT INTO maas.version (model_id, version, algorithm, task, "
-					 "n_features, n_outputs, config, weights, sha256, bytes, dtype, created_by) "
-					 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, sha256($8), $9, 'F32', $10)",
-					 10, types, values, NULL, SPI_OK_INSERT);
+					 "n_features, n_outputs, config, weights, sha256, bytes, dtype, created_by, "
+					 "metrics, train_stats, parent_version) "
+					 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, sha256($8), $9, 'F32', $10, $11, $12, $13)",
+					 13, types, values, nulls, SPI_OK_INSERT);
 	}
 	catalog_end(&cs);
+	return version;
+}
 
-	PG_RETURN_INT32(version);
+/*
+ * maas_register(model, algorithm, weights, config): store a model trained
+ * elsewhere as the model's next version; returns the version number.  The
+ * config may be omitted when the weights carry one (maas_export writes it
+ * into the safetensors metadata).
+ */
+PG_FUNCTION_INFO_V1(maas_register);
+Datum
+maas_register(PG_FUNCTION_ARGS)
+{
+	char	   *model = arg_model_name(fcinfo);
+	char	   *algorithm = arg_text(fcinfo, 1, "algorithm");
+	bytea	   *weights;
+	Jsonb	   *config;
+
+	if (PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("weights must not be null")));
+	weights = PG_GETARG_BYTEA_P(2);
+
+	if (!PG_ARGISNULL(3))
+		config = PG_GETARG_JSONB_P(3);
+	else
+	{
+		StFile		file;
+		const char *embedded;
+
+		maas_parse_safetensors(weights, &file);
+		embedded = st_meta(&file, "maas.config");
+		if (embedded == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("config must not be null"),
+					 errhint("Pass the model's config, or register a file written by maas_export, which carries one.")));
+		config = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(embedded)));
+	}
+
+	PG_RETURN_INT32(maas_store_version(model, algorithm, weights, config,
+									   NULL, NULL, 0));
 }
 
 /* a strategy that is a version number written as text ('2') */
@@ -468,35 +504,22 @@ resolve_strategy(const char *model, int64 model_id, int32 last_version,
 }
 
 /*
- * maas_deploy(model, version | strategy): make a version the one that
- * maas_predict serves.  It takes effect when the transaction commits, for
- * every backend's next statement.  Returns the deployed version.
+ * Deploy a version of a model, chosen by number (version > 0) or by a
+ * strategy ('latest', 'previous', 'best', or digits); the common path of
+ * maas_deploy and of the trainers' deploy rule.  Returns the version.
  */
-PG_FUNCTION_INFO_V1(maas_deploy);
-Datum
-maas_deploy(PG_FUNCTION_ARGS)
+int32
+maas_deploy_version(const char *model, int32 version, const char *strategy)
 {
-	char	   *model = arg_model_name(fcinfo);
-	bool		by_number = get_fn_expr_argtype(fcinfo->flinfo, 1) == INT4OID;
-	char	   *strategy;
 	CatalogSession cs;
 	int64		model_id;
 	int32		last_version;
 	int32		deployed;
-	int32		version;
-
-	if (PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%s must not be null", by_number ? "version" : "strategy")));
-	strategy = by_number ? psprintf("%d", PG_GETARG_INT32(1))
-		: text_to_cstring(PG_GETARG_TEXT_PP(1));
+	bool		by_number = (strategy == NULL);
 
 	catalog_begin(&cs);
 	lock_model(&cs, model, false, &model_id, &last_version, &deployed);
-	if (by_number)
-		version = PG_GETARG_INT32(1);
-	else
+	if (!by_number)
 		version = resolve_strategy(model, model_id, last_version, strategy);
 	require_version(model, model_id, last_version, version);
 
@@ -523,8 +546,29 @@ maas_deploy(PG_FUNCTION_ARGS)
 					 5, types, values, nulls, SPI_OK_INSERT);
 	}
 	catalog_end(&cs);
+	return version;
+}
 
-	PG_RETURN_INT32(version);
+/*
+ * maas_deploy(model, version | strategy): make a version the one that
+ * maas_predict serves.  It takes effect when the transaction commits, for
+ * every backend's next statement.  Returns the deployed version.
+ */
+PG_FUNCTION_INFO_V1(maas_deploy);
+Datum
+maas_deploy(PG_FUNCTION_ARGS)
+{
+	char	   *model = arg_model_name(fcinfo);
+	bool		by_number = get_fn_expr_argtype(fcinfo->flinfo, 1) == INT4OID;
+
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", by_number ? "version" : "strategy")));
+	if (by_number)
+		PG_RETURN_INT32(maas_deploy_version(model, PG_GETARG_INT32(1), NULL));
+	PG_RETURN_INT32(maas_deploy_version(model, 0,
+										text_to_cstring(PG_GETARG_TEXT_PP(1))));
 }
 
 /*
