@@ -8,20 +8,23 @@ DATA_built = sql/maas--$(EXTVERSION).sql
 DATA = $(filter-out $(DATA_built),$(wildcard sql/maas--*--*.sql))
 PGFILEDESC = "maas - machine-learning models served in SQL"
 
-# kernels (no PostgreSQL headers) and the SQL glue above them
-KERNEL_OBJS = src/net.o src/safetensors.o src/blas.o
-OBJS = src/maas.o src/catalog.o src/model.o src/cache.o src/registry.o \
-	src/predict.o $(KERNEL_OBJS)
+# every src/*.c: kernels (no PostgreSQL headers) and the SQL glue above them
+OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 
 # OpenBLAS is opened at run time (src/blas.h), so it is not linked here
 SHLIB_LINK = -ldl -lm
 PG_CFLAGS = -Wextra -Wno-unused-parameter -Wno-sign-compare \
 	-Wno-missing-field-initializers -Wno-clobbered
 
-REGRESS = register predict deploy errors safetensors privileges
-REGRESS_OPTS = --inputdir=. --load-extension=maas
-ISOLATION = deploy_while_predicting
-ISOLATION_OPTS = --load-extension=maas
+# pg_regress: the core tests in this order (each builds on the last), then
+# every other sql/*.sql, each of which sets up and removes what it needs
+CORE_REGRESS = register predict deploy errors safetensors privileges
+REGRESS = $(CORE_REGRESS) $(sort $(filter-out $(CORE_REGRESS) maas--%, \
+	$(basename $(notdir $(wildcard sql/*.sql)))))
+REGRESS_OUTDIR ?= .
+REGRESS_OPTS = --inputdir=. --outputdir=$(REGRESS_OUTDIR) --load-extension=maas
+ISOLATION = $(basename $(notdir $(wildcard specs/*.spec)))
+ISOLATION_OPTS = --outputdir=$(REGRESS_OUTDIR)/output_iso --load-extension=maas
 
 # no JIT bitcode: it would need clang at build time for no gain here
 override with_llvm = no
