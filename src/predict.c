@@ -70,28 +70,42 @@ maas_serve_resolve(MaasServeState *st, text *model, int32 version)
 {
 	Snapshot	snap = GetActiveSnapshot();
 	MaasVersionRef ref;
+	char	   *name;
 
 	if (same_lookup(st, snap, model, version))
 		return;
 
-	if (st->model)
-		pfree(st->model);
-	st->model = MemoryContextStrdup(st->cxt, text_to_cstring(model));
-	st->version = version;
-	maas_lookup_version(st->model, version, &ref);
+	name = text_to_cstring(model);
+	maas_lookup_version(name, version, &ref);
 
 	if (st->entry == NULL ||
 		st->ref.catalog != ref.catalog || st->ref.version_id != ref.version_id)
 	{
 		MaasCacheEntry *entry = maas_cache_pin(&ref);
+		MaasModel  *m = maas_cache_model(entry);
+		float	   *input = MemoryContextAllocExtended(st->cxt,
+													   sizeof(float) * m->net.n_in,
+													   MCXT_ALLOC_NO_OOM);
 
+		if (input == NULL)
+		{
+			maas_cache_unpin(entry);
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("out of memory")));
+		}
 		serve_state_release(st);
-		st->entry = entry;
-		st->m = maas_cache_model(entry);
 		if (st->input)
 			pfree(st->input);
-		st->input = MemoryContextAlloc(st->cxt, sizeof(float) * st->m->net.n_in);
+		st->entry = entry;
+		st->m = m;
+		st->input = input;
 	}
+	/* only now that everything succeeded does the state change */
+	if (st->model)
+		pfree(st->model);
+	st->model = MemoryContextStrdup(st->cxt, name);
+	st->version = version;
 	st->ref = ref;
 	st->xmin = snap->xmin;
 	st->xmax = snap->xmax;

@@ -23,6 +23,7 @@
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "tcop/utility.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -103,6 +104,9 @@ catalog_exec(const char *sql, int nargs, Oid *types, Datum *values,
 static Datum
 result_value(int row, int col, bool *isnull)
 {
+	if (SPI_tuptable == NULL || row >= SPI_processed)
+		elog(ERROR, "catalog query returned %llu rows, row %d wanted",
+			 (unsigned long long) SPI_processed, row + 1);
 	return SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc,
 						 col, isnull);
 }
@@ -318,6 +322,7 @@ maas_store_version(const char *model, const char *algorithm, bytea *weights,
 	char	   *owner;
 	bool		isnull;
 
+	PreventCommandIfReadOnly("maas_register()");
 	maas_check_model_name(model);
 	if (!valid_algorithm(algorithm))
 		ereport(ERROR,
@@ -345,12 +350,14 @@ maas_store_version(const char *model, const char *algorithm, bytea *weights,
 		values[0] = CStringGetTextDatum(model);
 		values[1] = DirectFunctionCall1(namein,
 										CStringGetDatum(GetUserNameFromId(cs.caller, false)));
-		catalog_exec("INSERT INTO maas.model (name, owner) VALUES ($1, $2) "
-					 "ON CONFLICT (name) DO NOTHING",
-					 2, types, values, NULL, SPI_OK_INSERT);
-		catalog_exec("UPDATE maas.model SET last_version = last_version + 1 "
-					 "WHERE name = $1 RETURNING model_id, last_version, owner::text",
-					 1, types, values, NULL, SPI_OK_UPDATE_RETURNING);
+		/*
+		 * One statement creates the model or takes the next number under
+		 * the row lock, so a concurrent drop or register cannot come between.
+		 */
+		catalog_exec("INSERT INTO maas.model AS m (name, owner, last_version) VALUES ($1, $2, 1) "
+					 "ON CONFLICT (name) DO UPDATE SET last_version = m.last_version + 1 "
+					 "RETURNING model_id, last_version, owner::text",
+					 2, types, values, NULL, SPI_OK_INSERT_RETURNING);
 		model_id = DatumGetInt64(result_value(0, 1, &isnull));
 		version = DatumGetInt32(result_value(0, 2, &isnull));
 		owner = TextDatumGetCString(result_value(0, 3, &isnull));
@@ -517,6 +524,7 @@ maas_deploy_version(const char *model, int32 version, const char *strategy)
 	int32		deployed;
 	bool		by_number = (strategy == NULL);
 
+	PreventCommandIfReadOnly("maas_deploy()");
 	catalog_begin(&cs);
 	lock_model(&cs, model, false, &model_id, &last_version, &deployed);
 	if (!by_number)
@@ -589,6 +597,7 @@ maas_drop(PG_FUNCTION_ARGS)
 	Oid			types[2] = {INT8OID, INT4OID};
 	Datum		values[2];
 
+	PreventCommandIfReadOnly("maas_drop()");
 	catalog_begin(&cs);
 	lock_model(&cs, model, false, &model_id, &last_version, &deployed);
 	values[0] = Int64GetDatum(model_id);

@@ -760,7 +760,7 @@ js_expect(JsonCursor *js, int c, const char *what)
 	return true;
 }
 
-/* after an element: true with *more set at ',', false... at the closer */
+/* after an element: a comma (*more = true) or the closer (*more = false) */
 static bool
 js_next(JsonCursor *js, int close, bool *more)
 {

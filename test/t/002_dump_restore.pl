@@ -1,0 +1,83 @@
+# The registry survives pg_dump / pg_restore.
+#
+# maas.model, maas.version, maas.deployment and their sequences are
+# extension configuration (pg_extension_config_dump): a dump carries every
+# version (weights included), the deployment history and the counters, so a
+# restored database serves the same predictions and goes on numbering
+# versions where the original stopped.
+
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use MaasTest;
+
+my $predict_sql =
+  "SELECT string_agg(maas_predict('digits', features)::text, ',' ORDER BY id) FROM digits_test";
+my $predict_v1_sql =
+  "SELECT string_agg(maas_predict('digits', 1, features)::text, ',' ORDER BY id) FROM digits_test";
+my $versions_sql =
+  "SELECT string_agg(format('%s v%s %s %s %s %s %s deployed=%s', model, version, algorithm, task, n_features, bytes, sha256, deployed), E'\\n' ORDER BY model, version) FROM maas.versions";
+my $deployments_sql =
+  "SELECT string_agg(format('%s %s %s->%s %s %s', id, model, previous_version, version, strategy, deployed_at), E'\\n' ORDER BY id) FROM maas.deployments";
+my $models_sql =
+  "SELECT string_agg(format('%s %s %s %s %s %s', model, owner, deployed_version, latest_version, versions, bytes), E'\\n' ORDER BY model) FROM maas.models";
+
+my $v1_classes = expected_column('digits_mlp_expected.csv', 'class');
+my $v2_classes = expected_column('digits_mlp_v2_expected.csv', 'class');
+
+my $node = PostgreSQL::Test::Cluster->new('main');
+$node->init;
+$node->append_conf('postgresql.conf', "shared_preload_libraries = 'maas'\n");
+$node->start;
+
+$node->safe_psql('postgres', 'CREATE DATABASE src');
+$node->safe_psql('src', 'CREATE EXTENSION maas');
+$node->safe_psql('src', table_from_csv_sql('digits_test', 'digits_test.csv'));
+is($node->safe_psql('src', register_sql('digits', 'mlp', 'digits_mlp.safetensors', 'digits_mlp.json')),
+	'1', 'digits v1 registered');
+is($node->safe_psql('src', register_sql('digits', 'mlp', 'digits_mlp_v2.safetensors', 'digits_mlp_v2.json')),
+	'2', 'digits v2 registered');
+# a dropped version: numbering must go on after it, not reuse it
+is($node->safe_psql('src', register_sql('digits', 'mlp', 'digits_mlp_f16.safetensors', 'digits_mlp.json')),
+	'3', 'digits v3 (F16 copy of v1) registered');
+is($node->safe_psql('src', register_sql('cancer', 'logreg', 'cancer_logreg.safetensors', 'cancer_logreg.json')),
+	'1', 'cancer v1 registered');
+$node->safe_psql('src', "SELECT maas_deploy('digits', 1); SELECT maas_deploy('digits', 2); SELECT maas_drop('digits', 3)");
+is($node->safe_psql('src', $predict_sql), $v2_classes, 'source: v2 deployed and serving');
+
+my %before = map { $_ => $node->safe_psql('src', $_) }
+  ($versions_sql, $deployments_sql, $models_sql);
+
+# dump, restore into a new database
+my $dump = $node->basedir . '/src.dump';
+$node->command_ok([ 'pg_dump', '-Fc', '-d', 'src', '-f', $dump ], 'pg_dump');
+$node->safe_psql('postgres', 'CREATE DATABASE dst');
+$node->command_ok([ 'pg_restore', '--exit-on-error', '-d', 'dst', $dump ], 'pg_restore');
+
+is($node->safe_psql('dst', $versions_sql), $before{$versions_sql},
+	'restored: same versions (sha256, sizes, deployed flag)');
+is($node->safe_psql('dst', $deployments_sql), $before{$deployments_sql},
+	'restored: same deployment history');
+is($node->safe_psql('dst', $models_sql), $before{$models_sql},
+	'restored: same models');
+is($node->safe_psql('dst', $predict_sql), $v2_classes, 'restored: deployed v2 serves the same predictions');
+is($node->safe_psql('dst', $predict_v1_sql), $v1_classes, 'restored: v1 by number too');
+
+# the counters came along: version 4 next (3 was dropped, never reused), and
+# new rows get fresh ids
+is($node->safe_psql('dst', register_sql('digits', 'mlp', 'digits_mlp.safetensors', 'digits_mlp.json')),
+	'4', 'restored: next digits version is 4');
+is($node->safe_psql('dst', register_sql('diabetes', 'linear', 'diabetes_linear.safetensors', 'diabetes_linear.json')),
+	'1', 'restored: a new model can be registered');
+is($node->safe_psql('dst', "SELECT maas_deploy('digits', 'previous')"),
+	'1', 'restored: rollback follows the restored history');
+is($node->safe_psql('dst', $predict_sql), $v1_classes, 'restored: rolled back to v1');
+
+# the source is untouched by all this
+is($node->safe_psql('src', $versions_sql), $before{$versions_sql}, 'source registry unchanged');
+
+$node->stop;
+done_testing();
