@@ -18,7 +18,7 @@ PG_CFLAGS = -Wextra -Wno-unused-parameter -Wno-sign-compare \
 
 # pg_regress: the core tests in this order (each builds on the last), then
 # every other sql/*.sql, each of which sets up and removes what it needs
-CORE_REGRESS = register predict deploy errors safetensors privileges
+CORE_REGRESS = register predict deploy errors safetensors privileges extension
 REGRESS = $(CORE_REGRESS) $(sort $(filter-out $(CORE_REGRESS) maas--%, \
 	$(basename $(notdir $(wildcard sql/*.sql)))))
 REGRESS_OUTDIR ?= .

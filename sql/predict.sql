@@ -67,3 +67,21 @@ SELECT count(*) FROM scored s JOIN digits_expected e USING (id) WHERE s.class = 
 
 SELECT proname, provolatile, proparallel FROM pg_proc
  WHERE proname LIKE 'maas\_predict%' GROUP BY 1, 2, 3 ORDER BY 1;
+
+-- the model cache: with no room, models are reloaded per statement and
+-- predictions do not change; BLAS threads do not change them either
+SET maas.cache_size = 0;
+SELECT count(*) FILTER (WHERE maas_predict('digits', t.features) = e.class) AS same_class
+  FROM digits_test t JOIN digits_expected e USING (id);
+SELECT count(*) FILTER (WHERE maas_predict('digits', 2, t.features) = e.class) AS same_class
+  FROM digits_test t JOIN digits_v2_expected e USING (id);
+RESET maas.cache_size;
+SET maas.blas_threads = 2;
+SELECT max(pg_temp.max_abs_diff(maas_predict_proba('digits', t.features), e.proba)) < 1e-5 AS same
+  FROM digits_test t JOIN digits_expected e USING (id);
+RESET maas.blas_threads;
+-- settings are checked, and the maas prefix is reserved
+SET maas.cache_size = -1;
+SET maas.blas_threads = 0;
+SET maas.cache_sise = '1MB';
+SHOW maas.cache_size;
