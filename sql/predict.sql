@@ -66,7 +66,8 @@ CREATE TEMP VIEW scored AS
 SELECT count(*) FROM scored s JOIN digits_expected e USING (id) WHERE s.class = e.class;
 
 SELECT proname, provolatile, proparallel FROM pg_proc
- WHERE proname LIKE 'maas\_predict%' GROUP BY 1, 2, 3 ORDER BY 1;
+ WHERE proname IN ('maas_predict', 'maas_predict_proba', 'maas_predict_label')
+ GROUP BY 1, 2, 3 ORDER BY 1;
 
 -- the model cache: with no room, models are reloaded per statement and
 -- predictions do not change; BLAS threads do not change them either
