@@ -19,6 +19,8 @@
 #include "access/stratnum.h"
 #include "access/table.h"
 #include "catalog/namespace.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
@@ -28,7 +30,9 @@
 /* maas.model */
 #define Anum_model_model_id			1
 #define Anum_model_name				2
+#define Anum_model_owner			3
 #define Anum_model_deployed_version 5
+#define Anum_model_acl				7
 
 /* maas.version */
 #define Anum_version_version_id		1
@@ -72,6 +76,27 @@ fetch_one(Relation rel, const char *index, int nkeys, ScanKey keys)
 }
 
 /*
+ * May the current user predict with the model?  Its owner and members of
+ * the owner role may, superusers may, and so may roles granted USAGE in
+ * the model's acl (directly, through a role they have the privileges of,
+ * or through PUBLIC).
+ */
+bool
+maas_model_usable(const char *owner, Datum acl, bool acl_isnull)
+{
+	Oid			user = GetUserId();
+	Oid			owner_id = get_role_oid(owner, true);
+
+	if (superuser_arg(user))
+		return true;
+	if (OidIsValid(owner_id) && has_privs_of_role(user, owner_id))
+		return true;
+	if (acl_isnull)
+		return false;
+	return aclmask(DatumGetAclP(acl), user, owner_id, ACL_USAGE, ACLMASK_ANY) != 0;
+}
+
+/*
  * Resolve a model name and a version number (0: the deployed one) to the
  * version's immutable id, under the active snapshot.
  */
@@ -95,6 +120,19 @@ maas_lookup_version(const char *model, int32 version, MaasVersionRef *ref)
 				 errmsg("model \"%s\" does not exist", model)));
 	model_id = DatumGetInt64(heap_getattr(tup, Anum_model_model_id,
 										  RelationGetDescr(rel), &isnull));
+	{
+		Name		owner = DatumGetName(heap_getattr(tup, Anum_model_owner,
+													  RelationGetDescr(rel), &isnull));
+		Datum		acl = heap_getattr(tup, Anum_model_acl,
+									   RelationGetDescr(rel), &isnull);
+
+		if (!maas_model_usable(NameStr(*owner), acl, isnull))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("permission denied for model \"%s\"", model),
+					 errhint("The model's owner can grant it with maas_grant('%s', role).",
+							 model)));
+	}
 	if (version == 0)
 	{
 		d = heap_getattr(tup, Anum_model_deployed_version,

@@ -75,6 +75,7 @@ typedef struct MaasVersionRef
 	int32		version;		/* number within the model */
 } MaasVersionRef;
 
+extern bool maas_model_usable(const char *owner, Datum acl, bool acl_isnull);
 extern void maas_lookup_version(const char *model, int32 version,
 								MaasVersionRef *ref);
 extern void maas_fetch_version(const MaasVersionRef *ref,

@@ -630,6 +630,70 @@ maas_drop(PG_FUNCTION_ARGS)
 	PG_RETURN_INT32((int32) removed);
 }
 
+/* the role named by a grantee argument: a role name, or PUBLIC (InvalidOid) */
+static Oid
+grantee_oid(const char *grantee)
+{
+	if (pg_strcasecmp(grantee, "public") == 0)
+		return ACL_ID_PUBLIC;
+	return get_role_oid(grantee, false);
+}
+
+/* add (grant) or take away (revoke) the grantee's USAGE on the model */
+static void
+change_usage(FunctionCallInfo fcinfo, bool grant)
+{
+	char	   *model = arg_model_name(fcinfo);
+	Oid			grantee = grantee_oid(arg_text(fcinfo, 1, "grantee"));
+	CatalogSession cs;
+	int64		model_id;
+	int32		last_version;
+	int32		deployed;
+	Oid			types[3] = {INT8OID, OIDOID, OIDOID};
+	Datum		values[3];
+
+	PreventCommandIfReadOnly(grant ? "maas_grant()" : "maas_revoke()");
+	catalog_begin(&cs);
+	lock_model(&cs, model, false, &model_id, &last_version, &deployed);
+	values[0] = Int64GetDatum(model_id);
+	values[1] = ObjectIdGetDatum(grantee);
+	values[2] = ObjectIdGetDatum(cs.caller);
+
+	/* drop the grantee's entry, then add it back when granting */
+	catalog_exec("UPDATE maas.model SET acl = NULLIF(ARRAY("
+				 "SELECT a FROM unnest(acl) a "
+				 "WHERE (SELECT e.grantee FROM aclexplode(ARRAY[a]) e LIMIT 1) <> $2"
+				 "), '{}') WHERE model_id = $1",
+				 2, types, values, NULL, SPI_OK_UPDATE);
+	if (grant)
+		catalog_exec("UPDATE maas.model SET acl = "
+					 "COALESCE(acl, '{}') || makeaclitem($2, $3, 'USAGE', false) "
+					 "WHERE model_id = $1",
+					 3, types, values, NULL, SPI_OK_UPDATE);
+	catalog_end(&cs);
+}
+
+/*
+ * maas_grant(model, grantee): let a role (or PUBLIC) predict with the
+ * model.  Its owner may always; managing it stays with the owner.
+ */
+PG_FUNCTION_INFO_V1(maas_grant);
+Datum
+maas_grant(PG_FUNCTION_ARGS)
+{
+	change_usage(fcinfo, true);
+	PG_RETURN_VOID();
+}
+
+/* maas_revoke(model, grantee): take a grant of maas_grant back */
+PG_FUNCTION_INFO_V1(maas_revoke);
+Datum
+maas_revoke(PG_FUNCTION_ARGS)
+{
+	change_usage(fcinfo, false);
+	PG_RETURN_VOID();
+}
+
 /*
  * maas_export(model [, version]): a version's algorithm, weights and
  * config.  The weights are safetensors that also carry the config and

@@ -26,6 +26,7 @@ CREATE TABLE maas.model (
 	last_version	 integer NOT NULL DEFAULT 0,
 	deployed_version integer,
 	created_at		 timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	acl				 aclitem[],	-- USAGE: who besides the owner may predict
 	CONSTRAINT model_pkey PRIMARY KEY (model_id),
 	CONSTRAINT model_name_key UNIQUE (name)
 );
@@ -122,7 +123,8 @@ SELECT m.name AS model,
 	   m.last_version AS latest_version,
 	   s.versions,
 	   s.bytes,
-	   m.created_at
+	   m.created_at,
+	   m.acl
   FROM maas.model m
   LEFT JOIN maas.version d
 	ON d.model_id OPERATOR(pg_catalog.=) m.model_id
@@ -183,14 +185,28 @@ RETURNS record
 AS 'MODULE_PATHNAME', 'maas_export'
 LANGUAGE C STABLE PARALLEL SAFE;
 
+CREATE FUNCTION maas_grant(model text, grantee text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'maas_grant'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION maas_revoke(model text, grantee text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'maas_revoke'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
 REVOKE ALL ON FUNCTION maas_register(text, text, bytea, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION maas_grant(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION maas_revoke(text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION maas_deploy(text, integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION maas_deploy(text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION maas_drop(text, integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION maas_export(text, integer) FROM PUBLIC;
 
 /*
- * Serving.  STABLE: within one statement the deployed version does not
+ * Serving.  Executable by PUBLIC, but a model serves only its owner (and
+ * members of the owner role), superusers, and roles granted USAGE on it
+ * with maas_grant.  STABLE: within one statement the deployed version does not
  * change.  PARALLEL SAFE: they write nothing, so they also run on standbys.
  * Not STRICT, so that a NULL gets an error rather than a silent NULL.
  */
