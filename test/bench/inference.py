@@ -208,6 +208,9 @@ def report(r):
                  rate(b) / ort_batch, ">= 1.00", rate(b) >= ort_batch)
         line(f"batch 10k, {name.upper() if name == 'external' else 'default (pglz)'} storage",
              rate(b), rate(floor), "floor: scan + sgemm", b / floor, "<= 1.25x time", b <= 1.25 * floor)
+    line("batch 10k, EXTERNAL, maas.blas_threads = 1", rate(r["batch_external_1thread"]),
+         rate(r["scan_external"] + r["floor1"][f"batch{a.batch_size}"]), "floor: scan + sgemm 1 thread",
+         r["batch_external_1thread"] / (r["scan_external"] + r["floor1"][f"batch{a.batch_size}"]), "(info)", True)
     line("batch 10k, PLAIN storage", rate(r["batch_plain"]), rate(r["scan_plain"] + sgemm),
          "floor: scan + sgemm", r["batch_plain"] / (r["scan_plain"] + sgemm), "(info)", True)
     pr = r["row_default"]
