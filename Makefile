@@ -41,3 +41,9 @@ sql/maas--$(EXTVERSION).sql: $(sort $(wildcard sql/install/*.sql))
 	cat $^ > $@
 
 EXTRA_CLEAN = tmp_check results output_iso log regression.diffs regression.out
+
+# inference benchmark against the peers (installs, starts its own cluster;
+# run it under flock /tmp/maas-install.lock on a shared machine)
+.PHONY: bench
+bench:
+	test/bench/inference

@@ -4,6 +4,8 @@
  */
 #include "maas.h"
 
+#include "batch.h"
+
 #include "fmgr.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
@@ -47,6 +49,8 @@ _PG_init(void)
 							   PGC_SUSET,
 							   0,
 							   NULL, NULL, NULL);
+
+	maas_batch_init();
 
 	MarkGUCPrefixReserved("maas");
 }

@@ -225,8 +225,51 @@ predicted_class(const MaasModel *m, const float *out)
 	return maas_argmax(out, m->n_classes);
 }
 
-static void
-require_classifier(MaasServeState *st)
+/*
+ * What maas_predict returns for one row's outputs: the value of a
+ * regression, or the class (its label when labels are numbers, else its
+ * index).  The batch path uses it too, so both give the same answer.
+ */
+float8
+maas_serve_value(const MaasModel *m, const float *out)
+{
+	int			cls;
+
+	if (m->task == MAAS_TASK_REGRESSION)
+		return (float8) out[0];
+	cls = predicted_class(m, out);
+	if (m->label_values)
+		return m->label_values[cls];
+	return (float8) cls;
+}
+
+/*
+ * The class probabilities of one row's outputs, in the order of the
+ * model's labels.  Logits are normalised in place: out is the caller's.
+ */
+ArrayType *
+maas_serve_proba(const MaasModel *m, float *out)
+{
+	Datum	   *values = palloc(sizeof(Datum) * m->n_classes);
+
+	if (m->sigmoid_binary)
+	{
+		values[0] = Float4GetDatum(1.0f - out[0]);
+		values[1] = Float4GetDatum(out[0]);
+	}
+	else
+	{
+		if (!m->outputs_proba)
+			maas_softmax(out, m->n_classes);
+		for (int i = 0; i < m->n_classes; i++)
+			values[i] = Float4GetDatum(out[i]);
+	}
+	return construct_array(values, m->n_classes, FLOAT4OID,
+						   sizeof(float4), true, TYPALIGN_INT);
+}
+
+void
+maas_serve_require_classifier(MaasServeState *st)
 {
 	if (st->m->task != MAAS_TASK_CLASSIFICATION)
 		ereport(ERROR,
@@ -245,16 +288,8 @@ maas_predict(PG_FUNCTION_ARGS)
 {
 	MaasServeState *st;
 	const float *out = predict_row(fcinfo, &st);
-	const MaasModel *m = st->m;
-	int			cls;
 
-	if (m->task == MAAS_TASK_REGRESSION)
-		PG_RETURN_FLOAT8((float8) out[0]);
-
-	cls = predicted_class(m, out);
-	if (m->label_values)
-		PG_RETURN_FLOAT8(m->label_values[cls]);
-	PG_RETURN_FLOAT8((float8) cls);
+	PG_RETURN_FLOAT8(maas_serve_value(st->m, out));
 }
 
 /*
@@ -267,28 +302,10 @@ maas_predict_proba(PG_FUNCTION_ARGS)
 {
 	MaasServeState *st;
 	const float *out = predict_row(fcinfo, &st);
-	const MaasModel *m = st->m;
-	Datum	   *values;
 
-	require_classifier(st);
-	values = palloc(sizeof(Datum) * m->n_classes);
-	if (m->sigmoid_binary)
-	{
-		values[0] = Float4GetDatum(1.0f - out[0]);
-		values[1] = Float4GetDatum(out[0]);
-	}
-	else
-	{
-		float	   *p = (float *) out;
-
-		/* logits: the output buffer is ours to normalise in place */
-		if (!m->outputs_proba)
-			maas_softmax(p, m->n_classes);
-		for (int i = 0; i < m->n_classes; i++)
-			values[i] = Float4GetDatum(p[i]);
-	}
-	PG_RETURN_ARRAYTYPE_P(construct_array(values, m->n_classes, FLOAT4OID,
-										  sizeof(float4), true, TYPALIGN_INT));
+	maas_serve_require_classifier(st);
+	/* the output buffer is the model's workspace: ours to normalise */
+	PG_RETURN_ARRAYTYPE_P(maas_serve_proba(st->m, (float *) out));
 }
 
 /*
@@ -304,7 +321,7 @@ maas_predict_label(PG_FUNCTION_ARGS)
 	const MaasModel *m = st->m;
 	int			cls;
 
-	require_classifier(st);
+	maas_serve_require_classifier(st);
 	cls = predicted_class(m, out);
 	if (m->labels)
 		PG_RETURN_TEXT_P(cstring_to_text(m->labels[cls]));
