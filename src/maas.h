@@ -111,7 +111,8 @@ typedef struct MaasServeState
 
 extern MaasServeState *maas_serve_state(FmgrInfo *flinfo);
 extern void maas_serve_resolve(MaasServeState *st, text *model, int32 version);
-extern void maas_serve_features(MaasServeState *st, ArrayType *arr, float *dst);
+extern const float *maas_serve_features(MaasServeState *st, ArrayType *arr,
+										float *dst);
 extern float8 maas_serve_value(const MaasModel *m, const float *out);
 extern ArrayType *maas_serve_proba(const MaasModel *m, float *out);
 extern void maas_serve_require_classifier(MaasServeState *st);

@@ -182,6 +182,41 @@ maas_softmax(float *v, int n)
 		v[j] /= sum;
 }
 
+/*
+ * A layer this small (a logistic regression's, say) costs less in a plain
+ * loop than in a BLAS call's set-up.  Four accumulators keep the adds
+ * independent.
+ */
+#define SMALL_LAYER 2048
+
+static void
+dense_row_small(const MaasLayer *l, const float *restrict x,
+				float *restrict y, bool add)
+{
+	int			n_in = l->n_in;
+
+	for (int j = 0; j < l->n_out; j++)
+	{
+		const float *restrict w = l->w + (size_t) j * n_in;
+		float		s0 = 0,
+					s1 = 0,
+					s2 = 0,
+					s3 = 0;
+		int			k = 0;
+
+		for (; k + 4 <= n_in; k += 4)
+		{
+			s0 += w[k] * x[k];
+			s1 += w[k + 1] * x[k + 1];
+			s2 += w[k + 2] * x[k + 2];
+			s3 += w[k + 3] * x[k + 3];
+		}
+		for (; k < n_in; k++)
+			s0 += w[k] * x[k];
+		y[j] = (add ? y[j] : 0.0f) + ((s0 + s1) + (s2 + s3));
+	}
+}
+
 static void
 dense(const MaasBlas *blas, const MaasLayer *l, int n_rows,
 	  const float *x, float *y)
@@ -195,7 +230,9 @@ dense(const MaasBlas *blas, const MaasLayer *l, int n_rows,
 		beta = 1.0f;
 	}
 
-	if (n_rows == 1)
+	if (n_rows == 1 && (size_t) l->n_in * l->n_out <= SMALL_LAYER)
+		dense_row_small(l, x, y, beta != 0.0f);
+	else if (n_rows == 1)
 		blas->sgemv(MAAS_CBLAS_ROW_MAJOR, MAAS_CBLAS_NO_TRANS,
 					l->n_out, l->n_in, 1.0f, l->w, l->n_in,
 					x, 1, beta, y, 1);

@@ -115,10 +115,12 @@ maas_serve_resolve(MaasServeState *st, text *model, int32 version)
 
 /*
  * Check one row's features (a real[] or double precision[]) against the
- * model and copy them to dst as n_in floats, or raise an error that says
- * what is wrong with them.
+ * model, or raise an error that says what is wrong with them.  Returns the
+ * n_in floats: copied to dst when dst is given (the batch path fills its
+ * matrix so), else read in place from a real[] and converted into the
+ * state's buffer from a double precision[].
  */
-void
+const float *
 maas_serve_features(MaasServeState *st, ArrayType *arr, float *dst)
 {
 	int			n;
@@ -149,11 +151,18 @@ maas_serve_features(MaasServeState *st, ArrayType *arr, float *dst)
 	}
 
 	if (ARR_ELEMTYPE(arr) == FLOAT4OID)
-		memcpy(dst, ARR_DATA_PTR(arr), sizeof(float) * n);
+	{
+		if (dst)
+			memcpy(dst, ARR_DATA_PTR(arr), sizeof(float) * n);
+		else
+			dst = (float *) ARR_DATA_PTR(arr);
+	}
 	else if (ARR_ELEMTYPE(arr) == FLOAT8OID)
 	{
 		const float8 *d = (const float8 *) ARR_DATA_PTR(arr);
 
+		if (dst == NULL)
+			dst = st->input;
 		for (int i = 0; i < n; i++)
 			dst[i] = (float) d[i];
 	}
@@ -176,6 +185,7 @@ maas_serve_features(MaasServeState *st, ArrayType *arr, float *dst)
 						   ARR_ELEMTYPE(arr) == FLOAT8OID && isfinite(((const float8 *) ARR_DATA_PTR(arr))[i]) ?
 						   "out of range for real" : "infinite")));
 	}
+	return dst;
 }
 
 /*
@@ -188,6 +198,7 @@ predict_row(FunctionCallInfo fcinfo, MaasServeState **stp)
 	MaasServeState *st = maas_serve_state(fcinfo->flinfo);
 	int			argno = PG_NARGS() - 1;
 	int32		version = 0;
+	const float *x;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -211,10 +222,10 @@ predict_row(FunctionCallInfo fcinfo, MaasServeState **stp)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("features must not be null")));
-	maas_serve_features(st, PG_GETARG_ARRAYTYPE_P(argno), st->input);
+	x = maas_serve_features(st, PG_GETARG_ARRAYTYPE_P(argno), NULL);
 
 	*stp = st;
-	return maas_net_forward(&st->m->net, maas_get_blas(), 1, st->input, st->m->row_work);
+	return maas_net_forward(&st->m->net, maas_get_blas(), 1, x, st->m->row_work);
 }
 
 static int

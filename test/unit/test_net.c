@@ -48,10 +48,8 @@ run(MaasNet *net, int n_rows, const float *x)
 
 /* a dense layer y = x W^T + b, against a double-precision reference */
 static void
-test_dense(void)
+dense_case(int in, int out)
 {
-	int			in = 37,
-				out = 11;
 	float	   *w = rnd_vec((size_t) in * out);
 	float	   *b = rnd_vec(out);
 	MaasLayer	l = {.op = MAAS_OP_DENSE, .n_in = in, .n_out = out, .w = w, .b = b};
@@ -84,6 +82,16 @@ test_dense(void)
 			ref += (double) x[k] * w[k];
 		CHECK(fabs(y[0] - ref) < 1e-5);
 	}
+}
+
+/* small layers run in a plain loop, larger ones through sgemv / sgemm */
+static void
+test_dense(void)
+{
+	dense_case(37, 11);
+	dense_case(50, 1);
+	dense_case(300, 40);
+	dense_case(784, 64);
 }
 
 /* standardize and the elementwise ops */
