@@ -183,7 +183,7 @@ CREATE FUNCTION maas_export(model text, version integer DEFAULT NULL,
 							OUT algorithm text, OUT weights bytea, OUT config jsonb)
 RETURNS record
 AS 'MODULE_PATHNAME', 'maas_export'
-LANGUAGE C STABLE PARALLEL SAFE;
+LANGUAGE C STABLE PARALLEL UNSAFE;
 
 CREATE FUNCTION maas_grant(model text, grantee text)
 RETURNS void
