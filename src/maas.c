@@ -3,6 +3,7 @@
  *		Module load, settings, and the services kernels get from the server.
  */
 #include "maas.h"
+#include "stats.h"
 
 #include "fmgr.h"
 #include "utils/guc.h"
@@ -47,6 +48,8 @@ _PG_init(void)
 							   PGC_SUSET,
 							   0,
 							   NULL, NULL, NULL);
+
+	maas_stats_init();
 
 	MarkGUCPrefixReserved("maas");
 }

@@ -20,11 +20,14 @@
 #include "utils/builtins.h"
 #include "utils/snapmgr.h"
 
+#include "stats.h"
+
 static void
 serve_state_release(void *arg)
 {
 	MaasServeState *st = (MaasServeState *) arg;
 
+	maas_stats_flush(st);
 	if (st->entry)
 		maas_cache_unpin(st->entry);
 	st->entry = NULL;
@@ -73,6 +76,8 @@ maas_serve_resolve(MaasServeState *st, text *model, int32 version)
 
 	if (same_lookup(st, snap, model, version))
 		return;
+	/* a new statement: what the last one counted goes to shared memory */
+	maas_stats_flush(st);
 
 	if (st->model)
 		pfree(st->model);
@@ -97,6 +102,7 @@ maas_serve_resolve(MaasServeState *st, text *model, int32 version)
 	st->xmax = snap->xmax;
 	st->curcid = snap->curcid;
 	st->completions = snap->snapXactCompletionCount;
+	maas_stats_attach(st);
 }
 
 /*
@@ -192,6 +198,7 @@ predict_row(FunctionCallInfo fcinfo, MaasServeState **stp)
 					 errmsg("version must be a positive number")));
 	}
 	maas_serve_resolve(st, PG_GETARG_TEXT_PP(0), version);
+	maas_stats_begin(st, false);
 
 	if (PG_ARGISNULL(argno))
 		ereport(ERROR,
@@ -234,6 +241,7 @@ maas_predict(PG_FUNCTION_ARGS)
 	const MaasModel *m = st->m;
 	int			cls;
 
+	maas_stats_end(st, 1, st->input, out);
 	if (m->task == MAAS_TASK_REGRESSION)
 		PG_RETURN_FLOAT8((float8) out[0]);
 
@@ -257,6 +265,7 @@ maas_predict_proba(PG_FUNCTION_ARGS)
 	Datum	   *values;
 
 	require_classifier(st);
+	maas_stats_end(st, 1, st->input, out);
 	values = palloc(sizeof(Datum) * m->n_classes);
 	if (m->sigmoid_binary)
 	{
@@ -291,6 +300,7 @@ maas_predict_label(PG_FUNCTION_ARGS)
 	int			cls;
 
 	require_classifier(st);
+	maas_stats_end(st, 1, st->input, out);
 	cls = predicted_class(m, out);
 	if (m->labels)
 		PG_RETURN_TEXT_P(cstring_to_text(m->labels[cls]));
