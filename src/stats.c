@@ -246,7 +246,7 @@ entry_evict(void)
  */
 static MaasStatsEntry *
 entry_alloc(const MaasStatsKey *key, const char *model, int32 version,
-			int n_in, int n_features, int n_classes)
+			int n_in, int n_features, int n_classes, TimestampTz now)
 {
 	MaasStatsEntry *e;
 	bool		found;
@@ -265,7 +265,7 @@ entry_alloc(const MaasStatsKey *key, const char *model, int32 version,
 	e->n_in = n_in;
 	e->n_features = Min(n_features, maas_stats_shared->n_features);
 	e->n_classes = Min(n_classes, MAAS_STATS_CLASSES);
-	e->stats_since = GetCurrentTimestamp();
+	e->stats_since = now;
 	return e;
 }
 
@@ -406,7 +406,7 @@ maas_stats_flush(MaasServeState *st)
 		LWLockRelease(maas_stats_shared->lock);
 		LWLockAcquire(maas_stats_shared->lock, LW_EXCLUSIVE);
 		e = entry_alloc(&key, s->model, s->version, s->n_in, s->n_features,
-						s->n_classes);
+						s->n_classes, now);
 	}
 	if (e != NULL)
 	{

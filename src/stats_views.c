@@ -437,13 +437,13 @@ put_drift_row(ReturnSetInfo *rsinfo, const Seen *s, const char *kind,
 }
 
 /*
- * maas_drift(): per version, a row per tracked feature, one for the
+ * maas_stats_drift(): per version, a row per tracked feature, one for the
  * predictions and one for the model, each with its drift score (the
  * maas.drift view).
  */
-PG_FUNCTION_INFO_V1(maas_drift);
+PG_FUNCTION_INFO_V1(maas_stats_drift);
 Datum
-maas_drift(PG_FUNCTION_ARGS)
+maas_stats_drift(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	List	   *seen;
@@ -545,12 +545,12 @@ maas_drift(PG_FUNCTION_ARGS)
 }
 
 /*
- * maas_prediction_distribution(): per classifier version, per class, how
+ * maas_stats_predictions(): per classifier version, per class, how
  * often serving predicted it and how often training saw it.
  */
-PG_FUNCTION_INFO_V1(maas_prediction_distribution);
+PG_FUNCTION_INFO_V1(maas_stats_predictions);
 Datum
-maas_prediction_distribution(PG_FUNCTION_ARGS)
+maas_stats_predictions(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	List	   *seen;

@@ -23,22 +23,22 @@ RETURNS record
 AS 'MODULE_PATHNAME', 'maas_stats_info'
 LANGUAGE C VOLATILE PARALLEL SAFE;
 
-CREATE FUNCTION maas_drift(
+CREATE FUNCTION maas_stats_drift(
 	OUT model text, OUT version integer, OUT kind text,
 	OUT feature integer, OUT feature_name text,
 	OUT train_mean double precision, OUT serve_mean double precision,
 	OUT train_std double precision, OUT serve_std double precision,
 	OUT score double precision, OUT rows_seen bigint, OUT note text)
 RETURNS SETOF record
-AS 'MODULE_PATHNAME', 'maas_drift'
+AS 'MODULE_PATHNAME', 'maas_stats_drift'
 LANGUAGE C VOLATILE PARALLEL SAFE;
 
-CREATE FUNCTION maas_prediction_distribution(
+CREATE FUNCTION maas_stats_predictions(
 	OUT model text, OUT version integer, OUT class integer, OUT label text,
 	OUT train_count bigint, OUT train_share double precision,
 	OUT serve_count bigint, OUT serve_share double precision)
 RETURNS SETOF record
-AS 'MODULE_PATHNAME', 'maas_prediction_distribution'
+AS 'MODULE_PATHNAME', 'maas_stats_predictions'
 LANGUAGE C VOLATILE PARALLEL SAFE;
 
 -- forgets counters: all of them, or one model's (or version's) here
@@ -67,12 +67,12 @@ SELECT model, version, kind, feature, feature_name,
 								   ORDER BY score DESC)
 	   END AS rank,
 	   rows_seen, note
-  FROM maas_drift();
+  FROM maas_stats_drift();
 
 CREATE VIEW maas.prediction_distribution AS
 SELECT model, version, class, label, train_count, train_share,
 	   serve_count, serve_share
-  FROM maas_prediction_distribution();
+  FROM maas_stats_predictions();
 
 GRANT SELECT ON maas.stats, maas.stats_info, maas.drift,
 	  maas.prediction_distribution TO PUBLIC;
