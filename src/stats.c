@@ -21,14 +21,20 @@
  *
  * At a clean shutdown the postmaster writes the table to
  * pg_stat/maas_stats.stat; at startup it reads and deletes it.  After a
- * crash there is no file, so counting starts again from zero.  A standby
- * keeps its own table, for its own traffic.
+ * crash there is no file, so counting starts again from zero: a backend
+ * crash reinitializes shared memory without saving it, and after an
+ * immediate shutdown (which will need crash recovery) the control file
+ * does not say "shut down", so nothing is written either, as with
+ * PostgreSQL's own statistics.  A standby keeps its own table, for its
+ * own traffic.
  */
 #include "maas.h"
 
 #include <math.h>
 #include <unistd.h>
 
+#include "catalog/pg_control.h"
+#include "common/controldata_utils.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "storage/fd.h"
@@ -83,6 +89,31 @@ stats_memsize(void)
 void
 maas_stats_init(void)
 {
+	DefineCustomBoolVariable("maas.stats_track",
+							 "Counts calls of the prediction functions in maas.stats.",
+							 NULL,
+							 &maas_stats_track,
+							 true,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("maas.stats_save",
+							 "Saves serving statistics across server shutdowns.",
+							 NULL,
+							 &maas_stats_save,
+							 true,
+							 PGC_SIGHUP,
+							 0,
+							 NULL, NULL, NULL);
+
+	/*
+	 * The shared table exists only when loaded with the postmaster, and only
+	 * then can its size be set.
+	 */
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+
 	DefineCustomIntVariable("maas.stats_max",
 							"Model versions whose serving statistics are kept.",
 							"Counted per database and version; the least recently "
@@ -102,28 +133,6 @@ maas_stats_init(void)
 							PGC_POSTMASTER,
 							0,
 							NULL, NULL, NULL);
-
-	DefineCustomBoolVariable("maas.stats_track",
-							 "Counts calls of the prediction functions in maas.stats.",
-							 NULL,
-							 &maas_stats_track,
-							 true,
-							 PGC_SUSET,
-							 0,
-							 NULL, NULL, NULL);
-
-	DefineCustomBoolVariable("maas.stats_save",
-							 "Saves serving statistics across server shutdowns.",
-							 NULL,
-							 &maas_stats_save,
-							 true,
-							 PGC_SIGHUP,
-							 0,
-							 NULL, NULL, NULL);
-
-	/* the shared table exists only when loaded with the postmaster */
-	if (!process_shared_preload_libraries_in_progress)
-		return;
 
 #if PG_VERSION_NUM >= 150000
 	prev_shmem_request_hook = shmem_request_hook;
@@ -497,6 +506,22 @@ typedef struct StatsFileHeader
 	int64		dealloc;
 } StatsFileHeader;
 
+/*
+ * Did the server just shut down cleanly?  An immediate shutdown also exits
+ * the postmaster normally, but leaves the control file "in production"
+ * (or "in archive recovery" on a standby): the next start recovers from a
+ * crash, and the counters should start afresh.
+ */
+static bool
+shut_down_cleanly(void)
+{
+	bool		crc_ok;
+	ControlFileData *cf = get_controlfile(DataDir, &crc_ok);
+
+	return crc_ok && (cf->state == DB_SHUTDOWNED ||
+					  cf->state == DB_SHUTDOWNED_IN_RECOVERY);
+}
+
 static void
 stats_shmem_shutdown(int code, Datum arg)
 {
@@ -508,7 +533,7 @@ stats_shmem_shutdown(int code, Datum arg)
 	/* after a crash the table may be inconsistent: do not save it */
 	if (code != 0 || !maas_stats_shared || !maas_stats_hash)
 		return;
-	if (!maas_stats_save)
+	if (!maas_stats_save || !shut_down_cleanly())
 		return;
 
 	file = AllocateFile(STATS_FILE ".tmp", PG_BINARY_W);
