@@ -8,7 +8,9 @@
  * statement, and a deploy committed meanwhile is seen by the next statement
  * and never half-way through this one.  Per row, what remains is checking
  * the array and running the net on one row (sgemv).  Nothing here writes,
- * so these functions are PARALLEL SAFE and run on hot standbys.
+ * so these functions are PARALLEL SAFE and run on hot standbys.  Each call
+ * is counted for maas.stats between maas_stats_begin() and
+ * maas_stats_end() (stats.h), in local memory flushed once per statement.
  */
 #include "maas.h"
 

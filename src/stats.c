@@ -313,6 +313,9 @@ maas_stats_attach(MaasServeState *st)
 	s->n_features = Min(m->net.n_in, maas_stats_shared->n_features);
 	s->n_classes = m->task == MAAS_TASK_CLASSIFICATION ? m->n_classes : 0;
 	s->sigmoid_binary = m->sigmoid_binary;
+	s->rng = (uint32) (MyProcPid * 2654435761u) ^ (uint32) s->version_id;
+	if (s->rng == 0)
+		s->rng = 1;
 	if (s->n_features > 0)
 	{
 		s->shift = MemoryContextAllocZero(st->cxt, sizeof(double) * 3 * s->n_features);
@@ -322,34 +325,66 @@ maas_stats_attach(MaasServeState *st)
 	st->stats = s;
 }
 
+/* a timed call ends: add its time */
 void
-maas_stats_rows(MaasStatsLocal *s, int rows, const float *x, const float *out)
+maas_stats_timed(MaasStatsLocal *s)
 {
-	if (rows <= 0)
-		return;
-	if (!s->have_shift)
+	instr_time	now;
+	double		ms;
+
+	INSTR_TIME_SET_CURRENT(now);
+	INSTR_TIME_SUBTRACT(now, s->start);
+	ms = INSTR_TIME_GET_MILLISEC(now);
+	s->timed = false;
+	s->timed_calls++;
+	s->timed_ms += ms;
+	if (ms > s->max_ms)
+		s->max_ms = ms;
+}
+
+/* the next gap between sampled rows: 1 to 2 * MAAS_STATS_SAMPLE_GAP - 1 */
+static int
+next_gap(MaasStatsLocal *s)
+{
+	uint32		x = s->rng;
+
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	s->rng = x;
+	return 1 + (int) (x % (2 * MAAS_STATS_SAMPLE_GAP - 1));
+}
+
+/* add one row to the moments of the features and of a regression output */
+static void
+add_sample(MaasStatsLocal *s, const float *x, const float *out)
+{
+	if (s->sampled == 0)
 	{
 		for (int j = 0; j < s->n_features; j++)
 			s->shift[j] = x[j];
 		s->out_shift = s->n_classes == 0 ? out[0] : 0;
-		s->have_shift = true;
 	}
-	s->rows += rows;
+	s->sampled++;
 	if (s->n_features > 0)
-		maas_moments_add(s->n_features, rows, s->n_in, x, s->shift, s->sum, s->sumsq);
+		maas_moments_add(s->n_features, 1, s->n_in, x, s->shift, s->sum, s->sumsq);
+	if (s->n_classes == 0)
+	{
+		double		d = (double) out[0] - s->out_shift;
 
+		s->out_sum += d;
+		s->out_sumsq += d * d;
+	}
+}
+
+void
+maas_stats_rows(MaasStatsLocal *s, int rows, const float *x, const float *out)
+{
 	for (int r = 0; r < rows; r++)
 	{
 		const float *o = out + (size_t) r * s->n_out;
 
-		if (s->n_classes == 0)
-		{
-			double		d = (double) o[0] - s->out_shift;
-
-			s->out_sum += d;
-			s->out_sumsq += d * d;
-		}
-		else
+		if (s->n_classes > 0)
 		{
 			int			cls = s->sigmoid_binary ? (o[0] >= 0.5f ? 1 : 0) :
 				maas_argmax(o, s->n_classes);
@@ -357,7 +392,13 @@ maas_stats_rows(MaasStatsLocal *s, int rows, const float *x, const float *out)
 			if (cls < MAAS_STATS_CLASSES)
 				s->classes[cls]++;
 		}
+		if (s->sampled >= MAAS_STATS_EXACT_ROWS && --s->gap > 0)
+			continue;
+		if (s->sampled >= MAAS_STATS_EXACT_ROWS)
+			s->gap = next_gap(s);
+		add_sample(s, x + (size_t) r * s->n_in, o);
 	}
+	s->rows += rows;
 }
 
 /*
@@ -377,25 +418,19 @@ maas_stats_flush(MaasServeState *st)
 	double		out_m2 = 0;
 	TimestampTz now;
 
-	if (s == NULL)
+	if (s == NULL || s->started == 0)
 		return;
-	if (s->in_call)
-	{
-		s->errors++;
-		s->in_call = false;
-	}
-	if (s->calls == 0 && s->errors == 0)
-		return;
+	s->timed = false;
 	if (maas_stats_hash == NULL)
 		goto done;
 
 	/* local moments, computed before taking any lock */
-	if (s->rows > 0)
+	if (s->sampled > 0)
 	{
 		if (s->n_features > 0)
-			maas_moments_finish(s->n_features, s->rows, s->shift, s->sum, s->sumsq);
+			maas_moments_finish(s->n_features, s->sampled, s->shift, s->sum, s->sumsq);
 		if (s->n_classes == 0)
-			maas_moments_finish(1, s->rows, &s->out_shift, &s->out_sum, &s->out_sumsq);
+			maas_moments_finish(1, s->sampled, &s->out_shift, &s->out_sum, &s->out_sumsq);
 		out_mean = s->out_sum;
 		out_m2 = s->out_sumsq;
 	}
@@ -426,28 +461,29 @@ maas_stats_flush(MaasServeState *st)
 
 		SpinLockAcquire(&e->mutex);
 		e->calls += s->calls;
-		e->errors += s->errors;
+		e->errors += s->started - s->calls;
 		e->total_ms += total_ms;
 		if (s->max_ms > e->max_ms)
 			e->max_ms = s->max_ms;
 		e->last_call = now;
-		if (s->rows > 0)
+		if (s->sampled > 0)
 		{
-			maas_moments_merge(nf, e->rows, mean, m2, s->rows, s->sum, s->sumsq);
-			maas_moments_merge(1, e->rows, &e->out_mean, &e->out_m2, s->rows,
+			maas_moments_merge(nf, e->sampled, mean, m2, s->sampled, s->sum, s->sumsq);
+			maas_moments_merge(1, e->sampled, &e->out_mean, &e->out_m2, s->sampled,
 							   &out_mean, &out_m2);
-			for (int c = 0; c < nc; c++)
-				e->classes[c] += s->classes[c];
-			e->rows += s->rows;
+			e->sampled += s->sampled;
 		}
+		for (int c = 0; c < nc; c++)
+			e->classes[c] += s->classes[c];
+		e->rows += s->rows;
 		SpinLockRelease(&e->mutex);
 	}
 	LWLockRelease(maas_stats_shared->lock);
 
 done:
-	s->calls = s->errors = s->rows = s->timed_calls = 0;
+	s->started = s->calls = s->rows = s->sampled = s->timed_calls = 0;
+	s->gap = 0;
 	s->timed_ms = s->max_ms = 0;
-	s->have_shift = false;
 	if (s->n_features > 0)
 		memset(s->sum, 0, sizeof(double) * 2 * s->n_features);
 	memset(s->classes, 0, sizeof(s->classes));

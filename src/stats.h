@@ -6,11 +6,13 @@
  * A call site (MaasServeState) that has resolved a model version carries a
  * MaasStatsLocal.  Each call brackets its work with maas_stats_begin() and
  * maas_stats_end(); these only bump counters in backend-local memory and
- * add the rows' features to running sums.  maas_stats_flush() moves the
+ * add the rows' features to running sums (every row's for the first
+ * MAAS_STATS_EXACT_ROWS rows of a statement, then a random one in about
+ * MAAS_STATS_SAMPLE_GAP: a mean needs no more).  maas_stats_flush() moves the
  * lot into the shared table (stats.c) once per statement: when the call
  * site re-resolves (a new snapshot, another model or version) and when it
  * goes away, which happens on error too.  A call that began and never
- * ended raised an error, and is counted in errors.
+ * ended raised an error: errors are the calls started less those ended.
  *
  * A batch path calls maas_stats_begin(st, true) once per batch and
  * maas_stats_end(st, rows, x, out) with all the batch's rows.
@@ -27,7 +29,13 @@
 #include "utils/timestamp.h"
 
 /* per-row calls read the clock on one call in this many (a power of 2) */
-#define MAAS_STATS_TIME_EVERY	8
+#define MAAS_STATS_TIME_EVERY	32
+
+/* rows of a statement whose features are all added to the drift sums */
+#define MAAS_STATS_EXACT_ROWS	1024
+
+/* beyond them, the mean gap between rows whose features are added */
+#define MAAS_STATS_SAMPLE_GAP	8
 
 /* classes whose predictions are counted, per version */
 #define MAAS_STATS_CLASSES		64
@@ -52,23 +60,24 @@ typedef struct MaasStatsLocal
 	bool		sigmoid_binary; /* one output, p(class 1) */
 
 	/* the call under way */
-	bool		in_call;
-	bool		timed;
+	bool		timed;			/* its clock was read at start */
 	instr_time	start;
 
 	/* since the last flush */
-	int64		calls;			/* calls that returned */
-	int64		errors;			/* calls that raised an error */
+	int64		started;		/* calls begun */
+	int64		calls;			/* calls that returned; the others raised errors */
 	int64		rows;			/* rows scored by the calls that returned */
+	int64		sampled;		/* rows added to the sums below */
+	int			gap;			/* rows until the next one sampled */
+	uint32		rng;			/* xorshift state for the gaps */
 	int64		timed_calls;
 	double		timed_ms;
 	double		max_ms;
-	bool		have_shift;
 	double	   *shift;			/* n_features: the first row seen */
 	double	   *sum;			/* n_features: sum of x - shift */
 	double	   *sumsq;			/* n_features: sum of (x - shift)^2 */
 	int64		classes[MAAS_STATS_CLASSES];	/* predictions per class */
-	double		out_shift;		/* regression: the output, as above */
+	double		out_shift;		/* regression: the output, as the features */
 	double		out_sum;
 	double		out_sumsq;
 } MaasStatsLocal;
@@ -85,6 +94,8 @@ extern void maas_stats_flush(MaasServeState *st);
 extern void maas_stats_rows(MaasStatsLocal *s, int rows, const float *x,
 							const float *out);
 
+extern void maas_stats_timed(MaasStatsLocal *s);
+
 /*
  * A call on st starts (after maas_serve_resolve).  timed: read the clock
  * for this call; otherwise one per-row call in MAAS_STATS_TIME_EVERY is.
@@ -96,15 +107,14 @@ maas_stats_begin(MaasServeState *st, bool timed)
 
 	if (s == NULL)
 		return;
-	if (s->in_call)
+	if (timed || (s->started & (MAAS_STATS_TIME_EVERY - 1)) == 0)
 	{
-		/* the last call never ended: it raised an error that was caught */
-		s->errors++;
-	}
-	s->in_call = true;
-	s->timed = timed || ((s->calls + s->errors) & (MAAS_STATS_TIME_EVERY - 1)) == 0;
-	if (s->timed)
+		s->timed = true;
 		INSTR_TIME_SET_CURRENT(s->start);
+	}
+	else if (unlikely(s->timed))
+		s->timed = false;		/* the timed call before raised an error */
+	s->started++;
 }
 
 /*
@@ -118,20 +128,16 @@ maas_stats_end(MaasServeState *st, int rows, const float *x, const float *out)
 
 	if (s == NULL)
 		return;
-	s->in_call = false;
 	s->calls++;
-	if (s->timed)
+	if (unlikely(s->timed))
+		maas_stats_timed(s);
+	/* the common case of a per-row call on a regression model, inline */
+	if (rows == 1 && s->n_classes == 0 && s->gap > 1 &&
+		s->sampled >= MAAS_STATS_EXACT_ROWS)
 	{
-		instr_time	now;
-		double		ms;
-
-		INSTR_TIME_SET_CURRENT(now);
-		INSTR_TIME_SUBTRACT(now, s->start);
-		ms = INSTR_TIME_GET_MILLISEC(now);
-		s->timed_calls++;
-		s->timed_ms += ms;
-		if (ms > s->max_ms)
-			s->max_ms = ms;
+		s->gap--;
+		s->rows++;
+		return;
 	}
 	maas_stats_rows(s, rows, x, out);
 }
@@ -158,6 +164,7 @@ typedef struct MaasStatsEntry
 	int64		calls;
 	int64		errors;
 	int64		rows;
+	int64		sampled;		/* rows the moments below are over */
 	double		total_ms;
 	double		max_ms;
 	TimestampTz last_call;

@@ -458,7 +458,7 @@ maas_stats_drift(PG_FUNCTION_ARGS)
 		int			nf = e->n_features;
 		const double *mean = e->data;
 		const double *m2 = e->data + nf;
-		double		rows = (double) e->rows;
+		double		rows = (double) e->sampled;	/* the moments are over these */
 		TrainStats	t;
 		bool		have_train = train_stats_read(s->info.train_stats, e->n_in, &t);
 		double		best = NAN;
@@ -529,11 +529,11 @@ maas_stats_drift(PG_FUNCTION_ARGS)
 		}
 		if (!have_train)
 			note = "no training statistics for this version";
-		else if (e->rows == 0)
+		else if (e->sampled == 0)
 			note = "no rows scored yet";
 		else if (nf < e->n_in)
 			note = psprintf("only the first %d of %d features are tracked", nf, e->n_in);
-		else if (e->rows < DRIFT_MIN_ROWS)
+		else if (e->sampled < DRIFT_MIN_ROWS)
 			note = psprintf("fewer than %d rows scored: scores are rough", DRIFT_MIN_ROWS);
 		else if (!isnan(best) && best_feature == 0)
 			note = "the predictions moved most";
