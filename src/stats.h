@@ -70,7 +70,9 @@ typedef struct MaasStatsLocal
 	int64		sampled;		/* rows added to the sums below */
 	int			gap;			/* rows until the next one sampled */
 	uint32		rng;			/* xorshift state for the gaps */
-	int64		timed_calls;
+	double		first_ms;		/* the first call, timed (it may be slow) */
+	bool		first_timed;
+	int64		timed_calls;	/* the other calls timed */
 	double		timed_ms;
 	double		max_ms;
 	double	   *shift;			/* n_features: the first row seen */

@@ -27,6 +27,7 @@ DROP EXTENSION IF EXISTS maas CASCADE;
 CREATE EXTENSION maas;
 \i test/fixtures/load.psql
 \set QUIET on
+\set ECHO none
 SELECT maas_register('bench_digits', 'mlp', decode(:'digits_w', 'base64'), :'digits_c') \gset
 SELECT maas_deploy('bench_digits', 1) \gset
 SELECT maas_register('bench_diabetes', 'linear', decode(:'diabetes_w', 'base64'), :'diabetes_c') \gset
