@@ -37,6 +37,9 @@ include $(PGXS)
 unittest:
 	$(MAKE) -C test/unit
 
+# PGXS tracks no header dependencies: every object depends on every header
+$(OBJS): $(wildcard src/*.h)
+
 sql/maas--$(EXTVERSION).sql: $(sort $(wildcard sql/install/*.sql))
 	cat $^ > $@
 

@@ -20,7 +20,8 @@
  * The model is resolved with the per-row serving state (maas_serve_resolve)
  * under the statement's snapshot, so the batch and per-row paths agree on
  * which version serves, and their answers come from the same functions
- * (maas_serve_value, maas_serve_proba).
+ * (maas_serve_value, maas_serve_proba).  Each batch counts as one call
+ * in maas.stats, with all its rows.
  */
 #include "maas.h"
 
@@ -37,6 +38,7 @@
 #include "utils/tuplestore.h"
 
 #include "batch.h"
+#include "stats.h"
 
 int			maas_batch_size = 1024;
 
@@ -107,6 +109,7 @@ batch_flush(BatchScorer *b)
 	CHECK_FOR_INTERRUPTS();
 
 	y = maas_net_forward(&m->net, b->blas, b->n, b->x, b->work);
+	maas_stats_end(b->st, b->n, b->x, y);
 
 	old = MemoryContextSwitchTo(b->out_cxt);
 	for (int r = 0; r < b->n; r++)
@@ -199,6 +202,9 @@ batch_receive(TupleTableSlot *slot, DestReceiver *self)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("features must not be null")));
+	/* a batch is one call for maas.stats; a bad row makes it an error */
+	if (b->n == 0)
+		maas_stats_begin(b->st, true);
 	old = MemoryContextSwitchTo(b->row_cxt);
 	maas_serve_features(b->st, DatumGetArrayTypeP(d),
 						b->x + (size_t) b->n * b->st->m->net.n_in);

@@ -40,6 +40,7 @@
 #define Anum_version_version		3
 #define Anum_version_config			8
 #define Anum_version_weights		9
+#define Anum_version_train_stats	14
 
 static Oid
 maas_relid(const char *relname)
@@ -190,4 +191,66 @@ maas_fetch_version(const MaasVersionRef *ref, Jsonb **config, bytea **weights)
 	*weights = DatumGetByteaP(heap_getattr(tup, Anum_version_weights,
 										   RelationGetDescr(rel), &isnull));
 	table_close(rel, AccessShareLock);
+}
+
+/*
+ * What the monitoring views show of a version (stats_views.c): its model,
+ * the model's owner, its config and training statistics, copied into the
+ * current memory context.  False if the version is not in the registry
+ * under the active snapshot, or belongs to an earlier maas.version.
+ */
+bool
+maas_version_info(const MaasVersionRef *ref, MaasVersionInfo *info)
+{
+	Oid			nsp = get_namespace_oid("maas", true);
+	Relation	rel;
+	ScanKeyData key;
+	HeapTuple	tup;
+	bool		isnull;
+	Datum		d;
+	int64		model_id;
+
+	if (!OidIsValid(nsp) || get_relname_relid("version", nsp) != ref->catalog)
+		return false;
+
+	rel = table_open(ref->catalog, AccessShareLock);
+	ScanKeyInit(&key, Anum_version_version_id, BTEqualStrategyNumber,
+				F_INT8EQ, Int64GetDatum(ref->version_id));
+	tup = fetch_one(rel, "version_pkey", 1, &key);
+	if (tup == NULL)
+	{
+		table_close(rel, AccessShareLock);
+		return false;
+	}
+	model_id = DatumGetInt64(heap_getattr(tup, Anum_version_model_id,
+										  RelationGetDescr(rel), &isnull));
+	info->version = DatumGetInt32(heap_getattr(tup, Anum_version_version,
+											   RelationGetDescr(rel), &isnull));
+	info->config = DatumGetJsonbPCopy(heap_getattr(tup, Anum_version_config,
+												   RelationGetDescr(rel), &isnull));
+	d = heap_getattr(tup, Anum_version_train_stats, RelationGetDescr(rel), &isnull);
+	info->train_stats = isnull ? NULL : DatumGetJsonbPCopy(d);
+	table_close(rel, AccessShareLock);
+
+	rel = table_open(maas_relid("model"), AccessShareLock);
+	ScanKeyInit(&key, Anum_model_model_id, BTEqualStrategyNumber,
+				F_INT8EQ, Int64GetDatum(model_id));
+	tup = fetch_one(rel, "model_pkey", 1, &key);
+	if (tup == NULL)
+	{
+		table_close(rel, AccessShareLock);
+		return false;
+	}
+	info->model = TextDatumGetCString(heap_getattr(tup, Anum_model_name,
+												   RelationGetDescr(rel), &isnull));
+	info->owner = pstrdup(NameStr(*DatumGetName(heap_getattr(tup, Anum_model_owner,
+															 RelationGetDescr(rel),
+															 &isnull))));
+	{
+		Datum		acl = heap_getattr(tup, Anum_model_acl, RelationGetDescr(rel), &isnull);
+
+		info->usable = maas_model_usable(info->owner, acl, isnull);
+	}
+	table_close(rel, AccessShareLock);
+	return true;
 }

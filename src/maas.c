@@ -3,6 +3,7 @@
  *		Module load, settings, and the services kernels get from the server.
  */
 #include "maas.h"
+#include "stats.h"
 
 #include "batch.h"
 
@@ -51,6 +52,7 @@ _PG_init(void)
 							   NULL, NULL, NULL);
 
 	maas_batch_init();
+	maas_stats_init();
 
 	MarkGUCPrefixReserved("maas");
 }

@@ -81,6 +81,19 @@ extern void maas_lookup_version(const char *model, int32 version,
 extern void maas_fetch_version(const MaasVersionRef *ref,
 							   Jsonb **config, bytea **weights);
 
+/* what the monitoring views show of a version (stats_views.c) */
+typedef struct MaasVersionInfo
+{
+	char	   *model;
+	char	   *owner;			/* role name, as maas.model keeps it */
+	bool		usable;			/* may the current user predict with it */
+	int32		version;
+	Jsonb	   *config;
+	Jsonb	   *train_stats;	/* NULL when training stored none */
+} MaasVersionInfo;
+
+extern bool maas_version_info(const MaasVersionRef *ref, MaasVersionInfo *info);
+
 /*
  * predict.c: the serving state of one call site (fn_extra).  The per-row
  * functions and the batch path both use it: resolve the model once per
@@ -105,6 +118,7 @@ typedef struct MaasServeState
 	struct MaasCacheEntry *entry;
 	MaasModel  *m;
 	float	   *input;			/* n_in floats: the row being predicted */
+	struct MaasStatsLocal *stats;	/* serving statistics (stats.h), or NULL */
 
 	MemoryContextCallback release;	/* unpins when the call site goes away */
 } MaasServeState;

@@ -8,7 +8,9 @@
  * statement, and a deploy committed meanwhile is seen by the next statement
  * and never half-way through this one.  Per row, what remains is checking
  * the array and running the net on one row (sgemv).  Nothing here writes,
- * so these functions are PARALLEL SAFE and run on hot standbys.
+ * so these functions are PARALLEL SAFE and run on hot standbys.  Each call
+ * is counted for maas.stats between maas_stats_begin() and
+ * maas_stats_end() (stats.h), in local memory flushed once per statement.
  */
 #include "maas.h"
 
@@ -20,11 +22,14 @@
 #include "utils/builtins.h"
 #include "utils/snapmgr.h"
 
+#include "stats.h"
+
 static void
 serve_state_release(void *arg)
 {
 	MaasServeState *st = (MaasServeState *) arg;
 
+	maas_stats_flush(st);
 	if (st->entry)
 		maas_cache_unpin(st->entry);
 	st->entry = NULL;
@@ -74,6 +79,8 @@ maas_serve_resolve(MaasServeState *st, text *model, int32 version)
 
 	if (same_lookup(st, snap, model, version))
 		return;
+	/* a new statement: what the last one counted goes to shared memory */
+	maas_stats_flush(st);
 
 	name = text_to_cstring(model);
 	maas_lookup_version(name, version, &ref);
@@ -111,6 +118,7 @@ maas_serve_resolve(MaasServeState *st, text *model, int32 version)
 	st->xmax = snap->xmax;
 	st->curcid = snap->curcid;
 	st->completions = snap->snapXactCompletionCount;
+	maas_stats_attach(st);
 }
 
 /*
@@ -190,10 +198,11 @@ maas_serve_features(MaasServeState *st, ArrayType *arr, float *dst)
 
 /*
  * The arguments (model, [version,] features) of a per-row call: resolve,
- * check, and run the model on the row.  Returns its n_out outputs.
+ * check, and run the model on the row.  Returns its n_out outputs, and the
+ * row's features through xp.
  */
 static const float *
-predict_row(FunctionCallInfo fcinfo, MaasServeState **stp)
+predict_row(FunctionCallInfo fcinfo, MaasServeState **stp, const float **xp)
 {
 	MaasServeState *st = maas_serve_state(fcinfo->flinfo);
 	int			argno = PG_NARGS() - 1;
@@ -217,6 +226,7 @@ predict_row(FunctionCallInfo fcinfo, MaasServeState **stp)
 					 errmsg("version must be a positive number")));
 	}
 	maas_serve_resolve(st, PG_GETARG_TEXT_PP(0), version);
+	maas_stats_begin(st, false);
 
 	if (PG_ARGISNULL(argno))
 		ereport(ERROR,
@@ -225,6 +235,7 @@ predict_row(FunctionCallInfo fcinfo, MaasServeState **stp)
 	x = maas_serve_features(st, PG_GETARG_ARRAYTYPE_P(argno), NULL);
 
 	*stp = st;
+	*xp = x;
 	return maas_net_forward(&st->m->net, maas_get_blas(), 1, x, st->m->row_work);
 }
 
@@ -298,8 +309,10 @@ Datum
 maas_predict(PG_FUNCTION_ARGS)
 {
 	MaasServeState *st;
-	const float *out = predict_row(fcinfo, &st);
+	const float *x;
+	const float *out = predict_row(fcinfo, &st, &x);
 
+	maas_stats_end(st, 1, x, out);
 	PG_RETURN_FLOAT8(maas_serve_value(st->m, out));
 }
 
@@ -312,9 +325,11 @@ Datum
 maas_predict_proba(PG_FUNCTION_ARGS)
 {
 	MaasServeState *st;
-	const float *out = predict_row(fcinfo, &st);
+	const float *x;
+	const float *out = predict_row(fcinfo, &st, &x);
 
 	maas_serve_require_classifier(st);
+	maas_stats_end(st, 1, x, out);
 	/* the output buffer is the model's workspace: ours to normalise */
 	PG_RETURN_ARRAYTYPE_P(maas_serve_proba(st->m, (float *) out));
 }
@@ -328,11 +343,13 @@ Datum
 maas_predict_label(PG_FUNCTION_ARGS)
 {
 	MaasServeState *st;
-	const float *out = predict_row(fcinfo, &st);
+	const float *x;
+	const float *out = predict_row(fcinfo, &st, &x);
 	const MaasModel *m = st->m;
 	int			cls;
 
 	maas_serve_require_classifier(st);
+	maas_stats_end(st, 1, x, out);
 	cls = predicted_class(m, out);
 	if (m->labels)
 		PG_RETURN_TEXT_P(cstring_to_text(m->labels[cls]));
