@@ -146,6 +146,14 @@ REVOKE EXECUTE ON FUNCTION maas_stats_reset(text, integer) FROM regress_maas_sta
 DROP ROLE regress_maas_stats_owner;
 DROP ROLE regress_maas_stats_other;
 
+-- batch scoring: one call per batch, every row counted, bad batches are errors
+SELECT maas_stats_reset('stats_digits') IS NOT NULL AS reset;
+SELECT count(*) FROM maas_predict_batch('stats_digits', 'SELECT id, features FROM digits_test', 16);
+SELECT maas_predict_batch('stats_digits', 'SELECT 1, ARRAY[1]::real[]');
+SELECT calls, rows, errors FROM maas.stats WHERE model = 'stats_digits' AND version = 1;
+SELECT sum(serve_count) AS predicted FROM maas.prediction_distribution
+ WHERE model = 'stats_digits' AND version = 1;
+
 -- a dropped version's counters are no longer shown
 SELECT count(maas_predict('stats_digits', 2, features)) FROM digits_test WHERE id <= 3;
 SELECT maas_drop('stats_digits', 2);
