@@ -1,0 +1,114 @@
+/*
+ * arena.c
+ *		maas_kalloc() for the unit tests, and the harness functions of
+ *		unit.h.
+ *
+ * Each block is malloc'd with a header that links it into a list, so
+ * arena_reset() can free everything (LeakSanitizer stays quiet) and ASan
+ * sees every block on its own, with redzones.  New blocks are filled with
+ * 0x7f so that code relying on zeroed memory shows up.  arena_fail_after()
+ * makes a chosen allocation return NULL, to test out-of-memory paths.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernel.h"
+#include "unit.h"
+
+typedef union ArenaBlock
+{
+	union ArenaBlock *next;
+	long double align_ld;		/* keep the payload maximally aligned */
+	uint64_t	align_u64;
+	void	   *align_ptr;
+} ArenaBlock;
+
+static ArenaBlock *arena_head = NULL;
+static size_t arena_bytes = 0;
+static long arena_countdown = -1;
+
+void *
+maas_kalloc(size_t size)
+{
+	ArenaBlock *block;
+
+	if (arena_countdown == 0)
+		return NULL;
+	if (arena_countdown > 0)
+		arena_countdown--;
+	if (size > ((size_t) 1 << 34) || size > SIZE_MAX - sizeof(ArenaBlock))
+		return NULL;			/* like a server allocation limit */
+	block = malloc(sizeof(ArenaBlock) + size);
+	if (block == NULL)
+		return NULL;
+	block->next = arena_head;
+	arena_head = block;
+	arena_bytes += size;
+	memset(block + 1, 0x7f, size);
+	return block + 1;
+}
+
+void
+arena_reset(void)
+{
+	while (arena_head != NULL)
+	{
+		ArenaBlock *next = arena_head->next;
+
+		free(arena_head);
+		arena_head = next;
+	}
+	arena_bytes = 0;
+	arena_countdown = -1;
+}
+
+size_t
+arena_in_use(void)
+{
+	return arena_bytes;
+}
+
+void
+arena_fail_after(long n)
+{
+	arena_countdown = n;
+}
+
+
+/* the harness */
+
+static int	unit_passed = 0;
+static int	unit_failed = 0;
+static int	unit_failures_now = 0;
+static const char *unit_current = "?";
+
+void
+unit_fail(const char *file, int line, const char *what)
+{
+	fprintf(stderr, "FAIL %s: %s:%d: %s\n", unit_current, file, line, what);
+	unit_failures_now++;
+}
+
+void
+unit_run(const char *name, void (*fn) (void))
+{
+	unit_current = name;
+	unit_failures_now = 0;
+	fn();
+	arena_reset();
+	if (unit_failures_now == 0)
+		unit_passed++;
+	else
+		unit_failed++;
+	printf("%s %s\n", unit_failures_now == 0 ? "ok  " : "FAIL", name);
+	fflush(stdout);
+}
+
+int
+unit_finish(const char *suite)
+{
+	printf("RESULT %s %d %d\n", suite, unit_passed, unit_failed);
+	fflush(stdout);
+	return unit_failed == 0 ? 0 : 1;
+}
