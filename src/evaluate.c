@@ -321,8 +321,13 @@ maas_evaluate(PG_FUNCTION_ARGS)
 	memset(&opts, 0, sizeof(opts));
 	opts.read_only = true;
 	opts.dest = (DestReceiver *) ej;
-	if (SPI_execute_extended(sql, &opts) != SPI_OK_SELECT)
-		elog(ERROR, "could not read the source");
+	{
+		int			rc = SPI_execute_extended(sql, &opts);
+
+		/* with a receiver of type DestNone, SPI reports a SELECT as utility */
+		if (rc != SPI_OK_SELECT && rc != SPI_OK_UTILITY)
+			elog(ERROR, "could not read the source");
+	}
 	flush_chunk(ej);
 	SPI_finish();
 

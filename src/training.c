@@ -837,7 +837,8 @@ load_rows(TrainJob *job)
 	opts.read_only = true;
 	opts.dest = (DestReceiver *) &r;
 	rc = SPI_execute_extended(job->source_sql, &opts);
-	if (rc != SPI_OK_SELECT)
+	/* with a receiver of type DestNone, SPI reports a SELECT as utility */
+	if (rc != SPI_OK_SELECT && rc != SPI_OK_UTILITY)
 		elog(ERROR, "could not read the source: %s", SPI_result_code_string(rc));
 	maas_progress_phase(MAAS_PHASE_PREPROCESSING, job->n);
 	job->peak = Max(job->peak, MemoryContextMemAllocated(job->cxt, true));
