@@ -9,7 +9,7 @@
  * the outputs and the true labels are kept, not the rows.
  */
 #include "maas.h"
-#include "features.h"
+#include "inputs.h"
 
 #include <math.h>
 

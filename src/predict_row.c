@@ -4,14 +4,14 @@
  *		row: maas_predict('m', t) with t a table's row (or any record).
  *
  * The model's config names the columns it reads ("inputs", written by
- * maas_train; see features.h).  Each call site keeps, next to the usual
+ * maas_train; see inputs.h).  Each call site keeps, next to the usual
  * serving state (predict.c), the inputs of the version it resolved and
  * their binding to the row type it was last given, so per row what is left
  * is reading those columns, encoding them (imputing NULLs, one-hot
  * categories) into the input vector and running the net on it.
  */
 #include "maas.h"
-#include "features.h"
+#include "inputs.h"
 
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"

@@ -158,6 +158,7 @@ typedef struct MaasNnConfig
 	int			patience;
 	double		tol;
 	bool		monitor_val;	/* monitor the validation loss (else training) */
+	bool		halve_on_plateau;	/* halve lr after an epoch without improvement */
 } MaasNnConfig;
 
 /* the weights of layer l are w[l] [n_out, n_in] (torch layout) and b[l] */

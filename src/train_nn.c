@@ -70,6 +70,7 @@ typedef struct NnState
 	float	   *eval_work;
 	float	   *eval_out;
 	uint64_t	rng;
+	float		lr;				/* the current learning rate */
 } NnState;
 
 /* ---- elementwise kernels ---- */
@@ -431,6 +432,7 @@ state_init(NnState *st, const MaasNnConfig *cfg, int64_t n_train, bool train)
 	st->cfg = cfg;
 	layer_shapes(cfg, st);
 	st->rng = cfg->seed;
+	st->lr = cfg->lr;
 	if ((st->eval_work = alloc_floats((size_t) EVAL_ROWS * 2 * st->max_width)) == NULL ||
 		(st->eval_out = alloc_floats((size_t) EVAL_ROWS * st->max_width)) == NULL)
 		return false;
@@ -580,12 +582,12 @@ optimizer_step(NnState *st, int64_t t)
 
 				adam_step(n, st->params + off, st->grads + off, st->m1 + off,
 						  st->m2 + off, cfg->beta1, cfg->beta2,
-						  (float) (cfg->lr / bc1), (float) (1.0 / sqrt(bc2)),
+						  (float) (st->lr / bc1), (float) (1.0 / sqrt(bc2)),
 						  cfg->eps, wd);
 			}
 			else
 				sgd_step(n, st->params + off, st->grads + off, st->m1 + off,
-						 cfg->lr, cfg->momentum, wd);
+						 st->lr, cfg->momentum, wd);
 		}
 	}
 }
@@ -784,6 +786,8 @@ maas_nn_fit(const MaasBlas *blas, const MaasNnConfig *cfg,
 			since_best++;
 			if (monitored < best)
 				best = monitored;
+			if (cfg->halve_on_plateau)
+				st.lr *= 0.5f;
 		}
 		if (hooks && hooks->epoch)
 			hooks->epoch(hooks->arg, &rep);

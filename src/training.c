@@ -31,7 +31,7 @@
  * every way out.
  */
 #include "maas.h"
-#include "features.h"
+#include "inputs.h"
 #include "progress.h"
 #include "train.h"
 
@@ -74,6 +74,13 @@ typedef enum Algorithm
 #define ALG_ALL		(ALG_AUTO | ALG_LINEAR | ALG_LOGISTIC | ALG_MLP)
 #define ALG_NN		(ALG_LOGISTIC | ALG_MLP)
 
+/* how features are scaled: a standardize layer (x - shift) / div */
+#define SCALE_STANDARD	0		/* shift mean, divide by std */
+#define SCALE_MINMAX	1		/* shift min, divide by max - min */
+#define SCALE_NONE		2
+
+static const char *const scale_names[] = {"standard", "minmax", "none"};
+
 typedef enum DeployRule
 {
 	DEPLOY_IF_BETTER,
@@ -90,7 +97,7 @@ static const struct
 	int			algorithms;
 }			param_table[] = {
 	{"task", ALG_ALL}, {"test_size", ALG_ALL}, {"seed", ALG_ALL},
-	{"impute", ALG_ALL}, {"standardize", ALG_ALL}, {"features", ALG_ALL},
+	{"impute", ALG_ALL}, {"scale", ALG_ALL}, {"features", ALG_ALL},
 	{"deploy", ALG_ALL},
 	{"l2", ALG_LINEAR | ALG_LOGISTIC},
 	{"lr", ALG_NN}, {"epochs", ALG_NN}, {"batch_size", ALG_NN},
@@ -109,7 +116,7 @@ typedef struct TrainParams
 	double		test_size;
 	uint64		seed;
 	MaasImpute	impute;
-	bool		standardize;
+	int			scale;			/* SCALE_* */
 	int			n_features;		/* named in params.features, or 0 */
 	char	  **features;
 	DeployRule	deploy;
@@ -176,6 +183,8 @@ typedef struct TrainJob
 	float	   *mean;			/* per input slot, training rows */
 	float	   *std;
 	double	   *var;
+	float	   *shift;			/* the standardize layer: (x - shift) / div */
+	float	   *div;
 
 	/* training */
 	const char *algorithm_name;
@@ -305,9 +314,9 @@ parse_params(Jsonb *params, TrainParams *p)
 	p->test_size = 0.2;
 	p->seed = 42;
 	p->impute = MAAS_IMPUTE_MEAN;
-	p->standardize = true;
+	p->scale = SCALE_STANDARD;
 	p->deploy = DEPLOY_IF_BETTER;
-	p->l2 = p->algorithm == ALG_LOGISTIC ? 1e-4 : 0.0;
+	p->l2 = 0.0;				/* logistic: 1 / n_train unless given */
 	p->lr = p->algorithm == ALG_LOGISTIC ? 0.01 : 0.001;
 	p->batch_size = p->algorithm == ALG_LOGISTIC ? 64 : 32;
 	p->optimizer = MAAS_OPTIM_ADAM;
@@ -355,8 +364,8 @@ parse_params(Jsonb *params, TrainParams *p)
 			p->task_set = true;
 		}
 		else if (strcmp(key, "test_size") == 0)
-			p->test_size = param_number(key, &v, 0.0, 0.9, true,
-										"a number greater than 0 and at most 0.9");
+			p->test_size = param_number(key, &v, 0.0, 0.9, false,
+										"a number from 0 to 0.9");
 		else if (strcmp(key, "seed") == 0)
 			p->seed = (uint64) param_number(key, &v, 0, 9007199254740991.0, false,
 											"an integer from 0 to 2^53 - 1");
@@ -367,8 +376,9 @@ parse_params(Jsonb *params, TrainParams *p)
 			p->impute = (MaasImpute) param_choice(key, &v, names, 3,
 												  "\"mean\", \"zero\" or \"error\"");
 		}
-		else if (strcmp(key, "standardize") == 0)
-			p->standardize = param_bool(key, &v);
+		else if (strcmp(key, "scale") == 0)
+			p->scale = param_choice(key, &v, scale_names, 3,
+									"\"standard\", \"minmax\" or \"none\"");
 		else if (strcmp(key, "deploy") == 0)
 			p->deploy = (DeployRule) param_choice(key, &v, deploy_names, 3,
 												  "\"if_better\", \"always\" or \"never\"");
@@ -1060,7 +1070,8 @@ split_order(TrainJob *job)
 	}
 	job->n_test = n_test;
 	job->n_train = n - n_test;
-	if (job->n_test < 1 || job->n_train < 2)
+	/* test_size 0: no holdout, asked for */
+	if ((job->n_test < 1 && job->p.test_size > 0) || job->n_train < 2)
 		too_few_rows(job, job->n_train, job->n_test);
 	return order;
 }
@@ -1300,6 +1311,11 @@ preprocess(TrainJob *job)
 	{
 		double	   *sum = palloc0(sizeof(double) * w);
 		double	   *ss = palloc0(sizeof(double) * w);
+		float	   *lo = palloc(sizeof(float) * w);
+		float	   *hi = palloc(sizeof(float) * w);
+
+		memcpy(lo, x, sizeof(float) * w);
+		memcpy(hi, x, sizeof(float) * w);
 
 		job->mean = palloc(sizeof(float) * w);
 		job->std = palloc(sizeof(float) * w);
@@ -1311,7 +1327,11 @@ preprocess(TrainJob *job)
 			if ((r & 4095) == 0)
 				CHECK_FOR_INTERRUPTS();
 			for (int j = 0; j < w; j++)
+			{
 				sum[j] += v[j];
+				lo[j] = v[j] < lo[j] ? v[j] : lo[j];
+				hi[j] = v[j] > hi[j] ? v[j] : hi[j];
+			}
 		}
 		for (int j = 0; j < w; j++)
 			sum[j] /= (double) nt;
@@ -1337,15 +1357,29 @@ preprocess(TrainJob *job)
 			job->mean[j] = (float) sum[j];
 			job->std[j] = (float) (sd > 1e-6 * Max(1.0, fabs(sum[j])) ? sd : 1.0);
 		}
+		/* what the standardize layer stores: shift and divisor */
+		job->shift = job->mean;
+		job->div = job->std;
+		if (job->p.scale == SCALE_MINMAX)
+		{
+			job->shift = lo;
+			job->div = hi;
+			for (int j = 0; j < w; j++)
+			{
+				double		range = (double) hi[j] - (double) lo[j];
+
+				job->div[j] = (float) (range > 1e-6 * Max(1.0, fabs(lo[j])) ? range : 1.0);
+			}
+		}
 	}
 
-	if (job->p.standardize)
+	if (job->p.scale != SCALE_NONE)
 	{
-		float	   *shift = job->mean;
+		float	   *shift = job->shift;
 		float	   *scale = palloc(sizeof(float) * w);
 
 		for (int j = 0; j < w; j++)
-			scale[j] = 1.0f / job->std[j];	/* as the runtime computes it */
+			scale[j] = 1.0f / job->div[j];	/* as the runtime computes it */
 		for (int64 r = 0; r < n; r++)
 		{
 			float	   *v = x + (size_t) r * w;
@@ -1445,7 +1479,13 @@ nn_config(TrainJob *job, MaasNnConfig *c, int64 n_fit)
 		c->weight_decay = (float) p->weight_decay;
 	}
 	else
+	{
+		/* logistic: l2 by default 1 / n, the penalty of scikit-learn's C = 1 */
+		if (!p->l2_set)
+			p->l2 = 1.0 / (double) n_fit;
 		c->weight_decay = (float) p->l2;
+		c->halve_on_plateau = true;
+	}
 	c->optimizer = p->optimizer;
 	c->lr = (float) p->lr;
 	c->momentum = (float) p->momentum;
@@ -1616,8 +1656,8 @@ params_json(TrainJob *job)
 	initStringInfo(&s);
 	appendStringInfo(&s, "{\"task\": \"%s\", \"test_size\": ", maas_task_name(job->task));
 	append_double(&s, p->test_size);
-	appendStringInfo(&s, ", \"seed\": " UINT64_FORMAT ", \"impute\": \"%s\", \"standardize\": %s, \"deploy\": \"%s\"",
-					 p->seed, maas_impute_name(p->impute), p->standardize ? "true" : "false",
+	appendStringInfo(&s, ", \"seed\": " UINT64_FORMAT ", \"impute\": \"%s\", \"scale\": \"%s\", \"deploy\": \"%s\"",
+					 p->seed, maas_impute_name(p->impute), scale_names[p->scale],
 					 deploy_names[p->deploy]);
 	if (p->algorithm == ALG_LINEAR || p->algorithm == ALG_LOGISTIC)
 	{
@@ -1698,16 +1738,16 @@ build_model(TrainJob *job, const MaasNnConfig *c, const MaasNnModel *m,
 	initStringInfo(&s);
 	appendStringInfo(&s, "{\"task\": \"%s\", \"n_features\": %d, \"layers\": [",
 					 maas_task_name(job->task), job->width);
-	if (job->p.standardize)
+	if (job->p.scale != SCALE_NONE)
 	{
 		shapes[0] = job->width;
 		t[k++] = (StWriteTensor)
 		{
-			"scaler.mean", ST_F32, 1, &shapes[0], job->mean
+			"scaler.mean", ST_F32, 1, &shapes[0], job->shift
 		};
 		t[k++] = (StWriteTensor)
 		{
-			"scaler.std", ST_F32, 1, &shapes[0], job->std
+			"scaler.std", ST_F32, 1, &shapes[0], job->div
 		};
 		appendStringInfoString(&s, "{\"op\": \"standardize\", \"mean\": \"scaler.mean\", \"std\": \"scaler.std\"}, ");
 	}
@@ -1854,6 +1894,13 @@ apply_deploy_rule(TrainJob *job, int32 version, double primary)
 					 errdetail("The deployed version %d has no %s to compare with.", current, key),
 					 errhint("Deploy it with maas_deploy('%s', %d), or train with params.deploy \"always\".",
 							 job->model, version)));
+			return false;
+		}
+		if (isnan(primary))
+		{
+			ereport(NOTICE,
+					(errmsg("version %d of model \"%s\" was not deployed", version, job->model),
+					 errdetail("It has no %s to compare with the deployed version %d.", key, current)));
 			return false;
 		}
 		if (!(primary > value))
@@ -2064,7 +2111,7 @@ fit(TrainJob *job, MaasNnConfig *c, MaasNnModel *m, float **out)
 		else
 		{
 			/* the holdout, only watched: nothing is chosen by it */
-			val.n = job->n_test;
+			val.n = job->n_test;	/* may be 0 */
 			val.x = job->x + (size_t) nt * job->width;
 			val.cls = job->cls ? job->cls + nt : NULL;
 			val.y = ys ? ys + nt : NULL;
@@ -2199,25 +2246,29 @@ maas_train(PG_FUNCTION_ARGS)
 
 		maas_progress_phase(MAAS_PHASE_TRAINING, job->n);
 		fit(job, &c, &m, &out);
-		metrics = metrics_json(job, out);
+		if (job->n_test > 0)
+			metrics = metrics_json(job, out);
+		else
+			ereport(NOTICE,
+					(errmsg("no holdout: version of model \"%s\" has no metrics", job->model),
+					 errhint("Measure it with maas_evaluate on labelled rows it was not trained on.")));
 		stats = train_stats_json(job);
 
 		maas_progress_phase(MAAS_PHASE_STORING, -1);
 		build_model(job, &c, &m, &weights, &config);
 		MemoryContextSwitchTo(caller);
-		version = maas_store_version(job->model, job->algorithm_name, weights, config,
-									 DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(metrics))),
-									 DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(stats))),
-									 0);
 		{
-			Jsonb	   *mj = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(metrics)));
-			JsonbValue *pv = getKeyJsonValueFromContainer(&mj->root,
-														  job->task == MAAS_TASK_CLASSIFICATION ? "f1" : "r2",
-														  2, NULL);
+			Jsonb	   *mj = metrics ? DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(metrics))) : NULL;
+			JsonbValue *pv = mj ? getKeyJsonValueFromContainer(&mj->root,
+															   job->task == MAAS_TASK_CLASSIFICATION ? "f1" : "r2",
+															   2, NULL) : NULL;
 			double		primary = pv && pv->type == jbvNumeric ?
 				DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow,
 												   NumericGetDatum(pv->val.numeric))) : NAN;
 
+			version = maas_store_version(job->model, job->algorithm_name, weights, config, mj,
+										 DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(stats))),
+										 0);
 			deployed = apply_deploy_rule(job, version, primary);
 		}
 		record_run(job, version, deployed, source, job->width);
@@ -2233,7 +2284,10 @@ maas_train(PG_FUNCTION_ARGS)
 	result[1] = Int32GetDatum(version);
 	result[2] = CStringGetTextDatum(maas_task_name(job->task));
 	result[3] = CStringGetTextDatum(job->algorithm_name);
-	result[4] = DirectFunctionCall1(jsonb_in, CStringGetDatum(metrics));
+	if (metrics)
+		result[4] = DirectFunctionCall1(jsonb_in, CStringGetDatum(metrics));
+	else
+		nulls[4] = true;
 	result[5] = BoolGetDatum(deployed);
 	MemoryContextDelete(job->cxt);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, result, nulls)));

@@ -294,6 +294,124 @@ test_mlp_regression_early_stop(void)
 	CHECK(res.val_loss[res.best_epoch - 1] < 0.01);
 }
 
+/* mean cross-entropy of a 1-hidden-layer relu net, in double */
+static double
+mlp_loss(int n, int d, int h, int k, const float *x, const int32_t *y,
+		 const double *w1, const double *b1, const double *w2, const double *b2)
+{
+	double		total = 0;
+
+	for (int r = 0; r < n; r++)
+	{
+		double		hid[64],
+					z[8],
+					max = -1e300,
+					s = 0;
+
+		for (int j = 0; j < h; j++)
+		{
+			double		a = b1[j];
+
+			for (int i = 0; i < d; i++)
+				a += w1[j * d + i] * x[r * d + i];
+			hid[j] = a > 0 ? a : 0;
+		}
+		for (int c = 0; c < k; c++)
+		{
+			z[c] = b2[c];
+			for (int j = 0; j < h; j++)
+				z[c] += w2[c * h + j] * hid[j];
+			if (z[c] > max)
+				max = z[c];
+		}
+		for (int c = 0; c < k; c++)
+			s += exp(z[c] - max);
+		total += log(s) + max - z[y[r]];
+	}
+	return total / n;
+}
+
+/*
+ * One full-batch SGD step moves every weight by -lr * gradient: compare
+ * with finite differences, on inputs that are not centred.
+ */
+static void
+test_gradient(void)
+{
+	enum
+	{
+		N = 40, D = 6, H = 5, K = 3
+	};
+	float	   *x = maas_kalloc(sizeof(float) * N * D);
+	int32_t    *y = maas_kalloc(sizeof(int32_t) * N);
+	MaasNnConfig c = base_config(D, K, MAAS_LOSS_SOFTMAX_CE);
+	MaasTrainSet data = {N, D, x, y, NULL};
+	MaasNnResult a,
+				b;
+	char		err[MAAS_TRAIN_ERRLEN];
+	uint64_t	seed = 11;
+	double		w1[H * D],
+				b1[H],
+				w2[K * H],
+				b2[K];
+	double		lr = 1e-3,
+				worst = 0;
+
+	for (int i = 0; i < N * D; i++)
+		x[i] = (float) maas_rng_uniform(&seed) * 3.0f + 1.0f;
+	for (int r = 0; r < N; r++)
+		y[r] = r % K;
+	c.n_hidden = 1;
+	c.hidden[0] = H;
+	c.optimizer = MAAS_OPTIM_SGD;
+	c.batch_size = N;
+	c.epochs = 1;
+	c.lr = 1e-30f;
+	CHECK(maas_nn_fit(blas, &c, &data, NULL, NULL, &a, err) == MAAS_TRAIN_OK);
+	c.lr = (float) lr;
+	CHECK(maas_nn_fit(blas, &c, &data, NULL, NULL, &b, err) == MAAS_TRAIN_OK);
+
+	for (int i = 0; i < H * D; i++)
+		w1[i] = a.model.w[0][i];
+	for (int i = 0; i < H; i++)
+		b1[i] = a.model.b[0][i];
+	for (int i = 0; i < K * H; i++)
+		w2[i] = a.model.w[1][i];
+	for (int i = 0; i < K; i++)
+		b2[i] = a.model.b[1][i];
+
+	/* every parameter: the step taken vs the numerical gradient */
+	for (int t = 0; t < 4; t++)
+	{
+		double	   *p = t == 0 ? w1 : t == 1 ? b1 : t == 2 ? w2 : b2;
+		int			np = t == 0 ? H * D : t == 1 ? H : t == 2 ? K * H : K;
+		const float *pa = t == 0 ? a.model.w[0] : t == 1 ? a.model.b[0] : t == 2 ? a.model.w[1] : a.model.b[1];
+		const float *pb = t == 0 ? b.model.w[0] : t == 1 ? b.model.b[0] : t == 2 ? b.model.w[1] : b.model.b[1];
+
+		for (int i = 0; i < np; i++)
+		{
+			double		save = p[i],
+						up,
+						down,
+						num,
+						got;
+
+			p[i] = save + 1e-5;
+			up = mlp_loss(N, D, H, K, x, y, w1, b1, w2, b2);
+			p[i] = save - 1e-5;
+			down = mlp_loss(N, D, H, K, x, y, w1, b1, w2, b2);
+			p[i] = save;
+			num = (up - down) / 2e-5;
+			got = ((double) pa[i] - (double) pb[i]) / lr;
+			if (fabs(num - got) > worst)
+				worst = fabs(num - got);
+		}
+	}
+	if (worst > 2e-3)
+		fprintf(stderr, "    worst gradient error %g\n", worst);
+	CHECK(worst < 2e-3);
+}
+
 static void
 test_diverges(void)
 {
@@ -371,6 +489,7 @@ main(void)
 	UNIT_RUN(test_logistic_binary);
 	UNIT_RUN(test_mlp_xor_deterministic);
 	UNIT_RUN(test_mlp_regression_early_stop);
+	UNIT_RUN(test_gradient);
 	UNIT_RUN(test_diverges);
 	UNIT_RUN(test_memory_estimate);
 	UNIT_RUN(test_shuffle);

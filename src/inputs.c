@@ -1,8 +1,8 @@
 /*
- * features.c
- *		Encoding table columns as model input slots (see features.h).
+ * inputs.c
+ *		Encoding table columns as model input slots (see inputs.h).
  */
-#include "features.h"
+#include "inputs.h"
 
 #include <math.h>
 

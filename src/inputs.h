@@ -1,5 +1,5 @@
 /*
- * features.h
+ * inputs.h
  *		From table columns to a model's input row, and back to the config.
  *
  * A trained model records in its config which columns it reads and how
@@ -16,8 +16,8 @@
  * maas_predict(model, row) read it to encode rows by column name, so the
  * three agree on what a row means.
  */
-#ifndef MAAS_FEATURES_H
-#define MAAS_FEATURES_H
+#ifndef MAAS_INPUTS_H
+#define MAAS_INPUTS_H
 
 #include "maas.h"
 #include "train.h"
@@ -128,4 +128,4 @@ extern char *maas_source_sql(const char *source);
 extern void maas_append_class_metrics(StringInfo s, const MaasClassMetrics *m);
 extern void maas_append_reg_metrics(StringInfo s, const MaasRegMetrics *m);
 
-#endif							/* MAAS_FEATURES_H */
+#endif							/* MAAS_INPUTS_H */
