@@ -276,6 +276,8 @@ maas_evaluate(PG_FUNCTION_ARGS)
 	sql = maas_source_sql(source);
 	if (SPI_execute(psprintf("%s LIMIT 0", sql), true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not describe the source");
+	/* SPI returns to its own context, which SPI_finish frees */
+	MemoryContextSwitchTo(ej->cxt);
 	td = CreateTupleDescCopy(SPI_tuptable->tupdesc);
 	for (int i = 0; i < td->natts; i++)
 		if (!TupleDescAttr(td, i)->attisdropped &&
@@ -327,6 +329,7 @@ maas_evaluate(PG_FUNCTION_ARGS)
 		/* with a receiver of type DestNone, SPI reports a SELECT as utility */
 		if (rc != SPI_OK_SELECT && rc != SPI_OK_UTILITY)
 			elog(ERROR, "could not read the source");
+		MemoryContextSwitchTo(ej->cxt);
 	}
 	flush_chunk(ej);
 	SPI_finish();

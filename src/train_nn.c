@@ -690,6 +690,7 @@ maas_nn_fit(const MaasBlas *blas, const MaasNnConfig *cfg,
 	int64_t		n = data->n;
 	int64_t		step = 0;
 	double		best = INFINITY;
+	double		lowest = INFINITY;
 	int			since_best = 0;
 	bool		has_val = val != NULL && val->n > 0;
 
@@ -772,23 +773,22 @@ maas_nn_fit(const MaasBlas *blas, const MaasNnConfig *cfg,
 					 epoch);
 			return MAAS_TRAIN_DIVERGED;
 		}
+		/* a loss worse than the best so far: the step is too large */
+		if (cfg->halve_on_plateau && epoch > 1 && monitored > lowest)
+			st.lr *= 0.5f;
+		if (monitored < lowest)
+			lowest = monitored;
 		if (monitored < best - cfg->tol || epoch == 1)
 		{
 			rep.improved = true;
-			best = monitored < best ? monitored : best;
+			best = monitored;
 			result->best_epoch = epoch;
 			since_best = 0;
 			if (cfg->patience > 0)
 				memcpy(st.best, st.params, sizeof(float) * st.n_params);
 		}
 		else
-		{
 			since_best++;
-			if (monitored < best)
-				best = monitored;
-			if (cfg->halve_on_plateau)
-				st.lr *= 0.5f;
-		}
 		if (hooks && hooks->epoch)
 			hooks->epoch(hooks->arg, &rep);
 		if (cfg->patience > 0 && since_best >= cfg->patience)

@@ -348,7 +348,9 @@ parse_params(Jsonb *params, TrainParams *p)
 		for (int i = 0; i < lengthof(param_table); i++)
 			if (strcmp(param_table[i].name, key) == 0)
 				allowed = param_table[i].algorithms;
-		if (allowed < 0 || !(allowed & p->algorithm))
+		/* auto accepts what linear or logistic do, checked again once chosen */
+		if (allowed < 0 ||
+			!(allowed & (p->algorithm == ALG_AUTO ? ALG_AUTO | ALG_LINEAR | ALG_LOGISTIC : p->algorithm)))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("unknown parameter \"%s\" for algorithm \"%s\"",
@@ -571,6 +573,8 @@ plan_feature(TrainJob *job, MaasInput *in, TupleDesc td, int attno)
 
 				if (SPI_execute(q, true, 1) != SPI_OK_SELECT)
 					elog(ERROR, "could not read the length of array column \"%s\"", in->name);
+				/* SPI returns to its own context, which SPI_finish frees */
+				MemoryContextSwitchTo(job->cxt);
 				if (SPI_processed == 1)
 					len = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
 													  SPI_tuptable->tupdesc, 1, &isnull));
@@ -595,6 +599,8 @@ plan_columns(TrainJob *job)
 
 	if (SPI_execute(psprintf("%s LIMIT 0", job->source_sql), true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not describe the source");
+	/* SPI returns to its own context, which SPI_finish frees */
+	MemoryContextSwitchTo(job->cxt);
 	td = CreateTupleDescCopy(SPI_tuptable->tupdesc);
 
 	job->target_attno = find_column(td, job->target);
@@ -850,6 +856,7 @@ load_rows(TrainJob *job)
 	/* with a receiver of type DestNone, SPI reports a SELECT as utility */
 	if (rc != SPI_OK_SELECT && rc != SPI_OK_UTILITY)
 		elog(ERROR, "could not read the source: %s", SPI_result_code_string(rc));
+	MemoryContextSwitchTo(job->cxt);
 	maas_progress_phase(MAAS_PHASE_PREPROCESSING, job->n);
 	job->peak = Max(job->peak, MemoryContextMemAllocated(job->cxt, true));
 }
@@ -2037,7 +2044,7 @@ fit(TrainJob *job, MaasNnConfig *c, MaasNnModel *m, float **out)
 			train_failed(job, st, err, 0);
 		if (lr.jitter > 0)
 			ereport(NOTICE,
-					(errmsg("the features are collinear; a ridge of %g was added", lr.jitter),
+					(errmsg("the features are collinear; a small ridge was added to solve for them"),
 					 errhint("Leave out redundant columns, or set params.l2.")));
 		memset(c, 0, sizeof(*c));
 		c->n_in = job->width;
@@ -2209,6 +2216,7 @@ maas_train(PG_FUNCTION_ARGS)
 		/* SPI_connect moved to its own context, which SPI_finish frees */
 		MemoryContextSwitchTo(job->cxt);
 		check_may_train(job->model);
+		MemoryContextSwitchTo(job->cxt);
 		job->source_sql = MemoryContextStrdup(job->cxt, maas_source_sql(source));
 		plan_columns(job);
 		load_rows(job);
