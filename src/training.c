@@ -1001,7 +1001,7 @@ resolve_task(TrainJob *job)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("target column \"%s\" has only one class", job->target),
-				 errdetail("Every row with a target has the value %s.", job->label_text[0]),
+				 errdetail("Every row with a target has the value \"%s\".", job->label_text[0]),
 				 errhint("A classifier needs at least two classes.")));
 }
 
