@@ -1,6 +1,8 @@
 -- maas_train on bad input: a clear error, and nothing stored
 \i test/fixtures/load_train.psql
+\set QUIET on
 CREATE TEMP TABLE versions_before AS SELECT model, version FROM maas.versions;
+\set QUIET off
 CREATE TEMP TABLE t (id int, x real, y real, arr real[], txt text[], d date, label text);
 INSERT INTO t SELECT i, i, i * 2, ARRAY[i, i + 1], ARRAY['a'], '2020-01-01', CASE WHEN i % 2 = 0 THEN 'even' ELSE 'odd' END
   FROM generate_series(1, 20) i;

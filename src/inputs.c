@@ -88,7 +88,10 @@ maas_bind_column(TupleDesc tupdesc, int attno, MaasBinding *b)
 	b->typid = getBaseType(typid);
 	b->elemtype = get_element_type(b->typid);
 	if (OidIsValid(b->elemtype))
+	{
 		get_typlenbyvalalign(b->elemtype, &b->elmlen, &b->elmbyval, &b->elmalign);
+		b->elembase = getBaseType(b->elemtype);
+	}
 	b->text_like = type_is_text_like(b->typid);
 	getTypeOutputInfo(b->typid, &b->outfunc, &varlena);
 }
@@ -120,10 +123,11 @@ maas_bind_input(const MaasInput *in, TupleDesc tupdesc, MaasBinding *b,
 			 missing_hint ? errhint("%s", missing_hint) : 0));
 }
 
+/* typid is a base type (MaasBinding.typid): no lookup per value */
 double
 maas_datum_number(Datum value, Oid typid)
 {
-	switch (getBaseType(typid))
+	switch (typid)
 	{
 		case INT2OID:
 			return (double) DatumGetInt16(value);
@@ -338,7 +342,7 @@ maas_encode(const MaasInputs *inputs, MaasInput *in, const MaasBinding *b,
 						if (nulls[j])
 							encode_null(inputs, in, dst, j, 1, fill, rowno);
 						else
-							dst[j] = checked_float(in, maas_datum_number(elems[j], ARR_ELEMTYPE(arr)),
+							dst[j] = checked_float(in, maas_datum_number(elems[j], b->elembase),
 												   rowno);
 					}
 					pfree(elems);

@@ -79,6 +79,7 @@ typedef struct MaasBinding
 	int			attno;			/* 1-based */
 	Oid			typid;
 	Oid			elemtype;		/* arrays */
+	Oid			elembase;		/* its base type */
 	int16		elmlen;
 	bool		elmbyval;
 	char		elmalign;
@@ -108,7 +109,8 @@ extern void maas_encode(const MaasInputs *inputs, MaasInput *in,
 						const MaasBinding *b, Datum value, bool isnull,
 						float *dst, bool fill, int64 rowno);
 
-/* a value as a double, for number columns and numeric targets */
+/* a value as a double, for number columns and numeric targets; typid is
+ * the base type, as in MaasBinding */
 extern double maas_datum_number(Datum value, Oid typid);
 
 /* the text of a value, for categories and text labels */

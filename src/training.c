@@ -764,9 +764,39 @@ load_receive(TupleTableSlot *slot, DestReceiver *self)
 	{
 		MaasInput  *in = &job->inputs.in[i];
 		int			a = job->bind[i].attno - 1;
+		Datum		d = slot->tts_values[a];
 
-		maas_encode(&job->inputs, in, &job->bind[i], slot->tts_values[a],
-					slot->tts_isnull[a], row + in->offset, false, rowno);
+		/* the common scalar types inline; anything else, or trouble, encodes */
+		if (in->kind == MAAS_INPUT_NUMBER && !slot->tts_isnull[a])
+		{
+			float		f;
+
+			switch (job->bind[i].typid)
+			{
+				case FLOAT4OID:
+					f = DatumGetFloat4(d);
+					break;
+				case FLOAT8OID:
+					f = (float) DatumGetFloat8(d);
+					break;
+				case INT4OID:
+					f = (float) DatumGetInt32(d);
+					break;
+				case INT8OID:
+					f = (float) DatumGetInt64(d);
+					break;
+				default:
+					f = NAN;
+					break;
+			}
+			if (isfinite(f))
+			{
+				row[in->offset] = f;
+				continue;
+			}
+		}
+		maas_encode(&job->inputs, in, &job->bind[i], d, slot->tts_isnull[a],
+					row + in->offset, false, rowno);
 	}
 
 	if (job->target_is_text)
@@ -1153,58 +1183,72 @@ preprocess(TrainJob *job)
 	float	   *x;
 	int			w = 0;
 
-	/* fill values: means (or 0) of the training rows' raw slots */
-	for (int i = 0; i < job->inputs.n; i++)
+	/*
+	 * Fill values: means (or 0) of the training rows' raw slots, in one
+	 * row-major pass (a category's slot holds its index, never NaN).
+	 */
 	{
-		MaasInput  *in = &job->inputs.in[i];
-		double	   *sum;
-		int64	   *cnt;
+		double	   *sum = palloc0(sizeof(double) * rw);
+		int64	   *cnt = palloc0(sizeof(int64) * rw);
+		float	   *fill = palloc0(sizeof(float) * rw);
 		bool		any_nan = false;
 
-		if (in->kind == MAAS_INPUT_CATEGORY)
-		{
-			expand = true;
-			continue;
-		}
-		sum = palloc0(sizeof(double) * in->width);
-		cnt = palloc0(sizeof(int64) * in->width);
 		for (int64 r = 0; r < nt; r++)
 		{
-			const float *v = job->x + (size_t) r * rw + in->offset;
+			const float *v = job->x + (size_t) r * rw;
 
 			if ((r & 4095) == 0)
 				CHECK_FOR_INTERRUPTS();
-			for (int j = 0; j < in->width; j++)
-				if (!isnan(v[j]))
-				{
-					sum[j] += v[j];
-					cnt[j]++;
-				}
-				else
-					any_nan = true;
+			for (int j = 0; j < rw; j++)
+			{
+				bool		nan = isnan(v[j]);
+
+				sum[j] += nan ? 0.0 : v[j];
+				cnt[j] += !nan;
+				any_nan |= nan;
+			}
 		}
 		for (int64 r = nt; r < n && !any_nan; r++)
-			any_nan = !maas_all_finite(job->x + (size_t) r * rw + in->offset, in->width);
-		if (job->p.impute != MAAS_IMPUTE_ERROR)
+			any_nan = !maas_all_finite(job->x + (size_t) r * rw, rw);
+
+		for (int i = 0; i < job->inputs.n; i++)
 		{
-			in->fill = palloc(sizeof(float) * in->width);
+			MaasInput  *in = &job->inputs.in[i];
+
+			if (in->kind == MAAS_INPUT_CATEGORY)
+			{
+				expand = true;
+				continue;
+			}
 			for (int j = 0; j < in->width; j++)
-				in->fill[j] = job->p.impute == MAAS_IMPUTE_MEAN && cnt[j] > 0 ?
-					(float) (sum[j] / cnt[j]) : 0.0f;
+			{
+				int			k = in->offset + j;
+
+				fill[k] = job->p.impute == MAAS_IMPUTE_MEAN && cnt[k] > 0 ?
+					(float) (sum[k] / cnt[k]) : 0.0f;
+			}
+			if (job->p.impute != MAAS_IMPUTE_ERROR)
+			{
+				in->fill = palloc(sizeof(float) * in->width);
+				memcpy(in->fill, fill + in->offset, sizeof(float) * in->width);
+			}
 		}
 		if (any_nan)
 		{
 			for (int64 r = 0; r < n; r++)
 			{
-				float	   *v = job->x + (size_t) r * rw + in->offset;
+				float	   *v = job->x + (size_t) r * rw;
 
-				for (int j = 0; j < in->width; j++)
+				if ((r & 4095) == 0)
+					CHECK_FOR_INTERRUPTS();
+				for (int j = 0; j < rw; j++)
 					if (isnan(v[j]))
-						v[j] = in->fill[j];
+						v[j] = fill[j];
 			}
 		}
 		pfree(sum);
 		pfree(cnt);
+		pfree(fill);
 	}
 
 	/* categories: keep those seen in training rows, sorted */
@@ -1327,6 +1371,11 @@ preprocess(TrainJob *job)
 		job->mean = palloc(sizeof(float) * w);
 		job->std = palloc(sizeof(float) * w);
 		job->var = palloc(sizeof(double) * w);
+		/*
+		 * One pass: sums and sums of squares of each slot shifted by its
+		 * value in the first row (which keeps the variance accurate when the
+		 * mean is large against the spread), and the range.
+		 */
 		for (int64 r = 0; r < nt; r++)
 		{
 			const float *v = x + (size_t) r * w;
@@ -1335,25 +1384,22 @@ preprocess(TrainJob *job)
 				CHECK_FOR_INTERRUPTS();
 			for (int j = 0; j < w; j++)
 			{
-				sum[j] += v[j];
+				double		d = (double) v[j] - (double) x[j];
+
+				sum[j] += d;
+				ss[j] += d * d;
 				lo[j] = v[j] < lo[j] ? v[j] : lo[j];
 				hi[j] = v[j] > hi[j] ? v[j] : hi[j];
 			}
 		}
 		for (int j = 0; j < w; j++)
-			sum[j] /= (double) nt;
-		for (int64 r = 0; r < nt; r++)
 		{
-			const float *v = x + (size_t) r * w;
+			double		m = sum[j] / (double) nt;
 
-			if ((r & 4095) == 0)
-				CHECK_FOR_INTERRUPTS();
-			for (int j = 0; j < w; j++)
-			{
-				double		d = v[j] - sum[j];
-
-				ss[j] += d * d;
-			}
+			ss[j] = ss[j] - m * m * (double) nt;
+			if (ss[j] < 0)
+				ss[j] = 0;
+			sum[j] = m + (double) x[j];
 		}
 		for (int j = 0; j < w; j++)
 		{

@@ -5,7 +5,7 @@ Run inside a throw-away cluster, with the library preloaded (progress view) and
 under the install lock (the machine is shared):
 
     flock /tmp/maas-install.lock sh -c 'make -s install && \
-        pg_virtualenv -o shared_preload_libraries=maas /usr/bin/python3 test/bench/bench_train.py'
+        pg_virtualenv -t -o shared_preload_libraries=maas /usr/bin/python3 test/bench/bench_train.py'
 
 It prints figures and ratios; it never passes or fails on time.
 
@@ -125,10 +125,11 @@ def bench_logistic(threads, skip_peers):
 def bench_ridge(threads):
     cols = ", ".join("random()::real AS x%d" % i for i in range(1, 51))
     expr = " + ".join("%g * x%d" % (((i * 37) % 19 - 9) / 3.0, i) for i in range(1, 51))
+    psql("CREATE EXTENSION IF NOT EXISTS maas")
     psql("DROP TABLE IF EXISTS ridge_1m")
     _, gen = psql("CREATE TABLE ridge_1m AS SELECT *, (%s + 0.1 * random())::real AS y "
-                  "FROM (SELECT %s FROM generate_series(1, 1000000)) s; VACUUM ANALYZE ridge_1m"
-                  % (expr, cols))
+                  "FROM (SELECT %s FROM generate_series(1, 1000000)) s" % (expr, cols))
+    psql("VACUUM ANALYZE ridge_1m")
     print("made ridge_1m (1,000,000 x 50 real + y): %.1f s" % gen)
     scans = []
     for _ in range(3):
