@@ -59,6 +59,9 @@ maas_blas_load(const char *library, int threads, char *err, size_t errlen)
 		blas.sgemm = (maas_sgemm_fn) dlsym(blas_handle, "cblas_sgemm");
 		blas.sgemv = (maas_sgemv_fn) dlsym(blas_handle, "cblas_sgemv");
 		blas.set_num_threads = (void (*) (int)) dlsym(blas_handle, "openblas_set_num_threads");
+		blas.dsyrk = (maas_dsyrk_fn) dlsym(blas_handle, "cblas_dsyrk");
+		blas.dpotrf = (maas_dpotrf_fn) dlsym(blas_handle, "dpotrf_");
+		blas.dpotrs = (maas_dpotrs_fn) dlsym(blas_handle, "dpotrs_");
 		if (blas.sgemm == NULL || blas.sgemv == NULL)
 		{
 			snprintf(err, errlen, "library \"%s\" has no cblas_sgemm or cblas_sgemv", blas_opened);

@@ -22,17 +22,33 @@ typedef void (*maas_sgemv_fn) (int order, int trans, int m, int n, float alpha,
 							   const float *a, int lda, const float *x, int incx,
 							   float beta, float *y, int incy);
 
+typedef void (*maas_dsyrk_fn) (int order, int uplo, int trans, int n, int k,
+							   double alpha, const double *a, int lda,
+							   double beta, double *c, int ldc);
+/* LAPACK (Fortran calling convention, column-major), as OpenBLAS exports it */
+typedef void (*maas_dpotrf_fn) (const char *uplo, const int *n, double *a,
+								const int *lda, int *info);
+typedef void (*maas_dpotrs_fn) (const char *uplo, const int *n, const int *nrhs,
+								const double *a, const int *lda, double *b,
+								const int *ldb, int *info);
+
 typedef struct MaasBlas
 {
 	maas_sgemm_fn sgemm;
 	maas_sgemv_fn sgemv;
 	void		(*set_num_threads) (int n);	/* NULL if the library has none */
+	/* used by the trainers; NULL when the library lacks them */
+	maas_dsyrk_fn dsyrk;
+	maas_dpotrf_fn dpotrf;
+	maas_dpotrs_fn dpotrs;
 } MaasBlas;
 
 /* CBLAS enum values, fixed by the CBLAS standard */
 #define MAAS_CBLAS_ROW_MAJOR	101
 #define MAAS_CBLAS_NO_TRANS		111
 #define MAAS_CBLAS_TRANS		112
+#define MAAS_CBLAS_UPPER		121
+#define MAAS_CBLAS_LOWER		122
 
 /*
  * Open the library (first call only) and return its entry points, or NULL

@@ -53,6 +53,7 @@ _PG_init(void)
 
 	maas_batch_init();
 	maas_stats_init();
+	maas_training_init();
 
 	MarkGUCPrefixReserved("maas");
 }

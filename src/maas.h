@@ -54,6 +54,9 @@ typedef struct MaasModel
 /* maas.c */
 extern const MaasBlas *maas_get_blas(void);
 
+/* training.c: settings and the progress segment, from _PG_init */
+extern void maas_training_init(void);
+
 /* model.c */
 extern const char *maas_task_name(MaasTask task);
 extern MaasModel *maas_model_build(Jsonb *config, const StFile *weights);
@@ -66,6 +69,8 @@ extern int32 maas_store_version(const char *model, const char *algorithm,
 								Jsonb *train_stats, int32 parent_version);
 extern int32 maas_deploy_version(const char *model, int32 version,
 								 const char *strategy);
+extern void maas_catalog_execute(const char *sql, int nargs, Oid *types,
+								 Datum *values, const char *nulls, int expect);
 
 /* catalog.c: the registry as the serving path reads it, without SPI */
 typedef struct MaasVersionRef
@@ -129,6 +134,7 @@ extern const float *maas_serve_features(MaasServeState *st, ArrayType *arr,
 										float *dst);
 extern float8 maas_serve_value(const MaasModel *m, const float *out);
 extern ArrayType *maas_serve_proba(const MaasModel *m, float *out);
+extern text *maas_serve_label(const MaasModel *m, const float *out);
 extern void maas_serve_require_classifier(MaasServeState *st);
 
 /* cache.c */

@@ -290,6 +290,17 @@ maas_serve_proba(const MaasModel *m, float *out)
 						   sizeof(float4), true, TYPALIGN_INT);
 }
 
+/* the predicted class of one row's outputs as text: its label, or index */
+text *
+maas_serve_label(const MaasModel *m, const float *out)
+{
+	int			cls = predicted_class(m, out);
+
+	if (m->labels)
+		return cstring_to_text(m->labels[cls]);
+	return cstring_to_text(psprintf("%d", cls));
+}
+
 void
 maas_serve_require_classifier(MaasServeState *st)
 {
@@ -345,13 +356,8 @@ maas_predict_label(PG_FUNCTION_ARGS)
 	MaasServeState *st;
 	const float *x;
 	const float *out = predict_row(fcinfo, &st, &x);
-	const MaasModel *m = st->m;
-	int			cls;
 
 	maas_serve_require_classifier(st);
 	maas_stats_end(st, 1, x, out);
-	cls = predicted_class(m, out);
-	if (m->labels)
-		PG_RETURN_TEXT_P(cstring_to_text(m->labels[cls]));
-	PG_RETURN_TEXT_P(cstring_to_text(psprintf("%d", cls)));
+	PG_RETURN_TEXT_P(maas_serve_label(st->m, out));
 }

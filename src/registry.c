@@ -399,6 +399,22 @@ maas_store_version(const char *model, const char *algorithm, bytea *weights,
 }
 
 /*
+ * Run one statement on the catalog as its owner (for parts of maas that
+ * keep their own catalog tables, e.g. maas.training_run), in the caller's
+ * transaction.  expect is the SPI result code it must give.
+ */
+void
+maas_catalog_execute(const char *sql, int nargs, Oid *types, Datum *values,
+					 const char *nulls, int expect)
+{
+	CatalogSession cs;
+
+	catalog_begin(&cs);
+	catalog_exec(sql, nargs, types, values, nulls, expect);
+	catalog_end(&cs);
+}
+
+/*
  * maas_register(model, algorithm, weights, config): store a model trained
  * elsewhere as the model's next version; returns the version number.  The
  * config may be omitted when the weights carry one (maas_export writes it

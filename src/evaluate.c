@@ -1,0 +1,361 @@
+/*
+ * evaluate.c
+ *		maas_evaluate: a model version's metrics on new labelled rows.
+ *
+ * The rows are read like maas_train reads them (a table, view or query,
+ * through SPI into a DestReceiver) and encoded by the model's own inputs,
+ * the way maas_predict(model, row) does; they are scored in chunks through
+ * the serving runtime, so the numbers are those of the served model.  Only
+ * the outputs and the true labels are kept, not the rows.
+ */
+#include "maas.h"
+#include "inputs.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "tcop/dest.h"
+#include "utils/builtins.h"
+#include "utils/float.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+
+#define EVAL_CHUNK	256
+
+typedef struct EvalJob
+{
+	DestReceiver pub;
+	MaasServeState *st;
+	MaasInputs *inputs;
+	MaasBinding *bind;
+	MaasBinding target_b;
+	int			target_attno;
+	const char *target;
+	const MaasBlas *blas;
+	int			k;				/* outputs kept per row */
+	MemoryContext cxt;
+	MemoryContext row_cxt;
+	/* the chunk being filled */
+	float	   *chunk;
+	int			in_chunk;
+	float	   *work;
+	/* kept */
+	float	   *out;
+	int32	   *cls;
+	float	   *y;
+	int64		n;
+	int64		cap;
+} EvalJob;
+
+/* inputs for a model that does not name its columns: every other column */
+static MaasInputs *
+positional_inputs(EvalJob *ej, TupleDesc td)
+{
+	MaasInputs *inputs = palloc0(sizeof(MaasInputs));
+	int			n_in = ej->st->m->net.n_in;
+	int			numbers = 0,
+				arrays = 0,
+				offset = 0;
+
+	inputs->in = palloc0(sizeof(MaasInput) * Max(td->natts, 1));
+	inputs->impute = MAAS_IMPUTE_ERROR;
+	for (int i = 0; i < td->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(td, i);
+		MaasInput  *in;
+
+		if (att->attisdropped || i + 1 == ej->target_attno)
+			continue;
+		in = &inputs->in[inputs->n++];
+		in->name = pstrdup(NameStr(att->attname));
+		if (!maas_feature_kind(att->atttypid, &in->kind) || in->kind == MAAS_INPUT_CATEGORY)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("column \"%s\" has type %s, which cannot be a feature of this model",
+							in->name, format_type_be(att->atttypid)),
+					 errdetail("Model \"%s\" does not name its columns, so every column but the target is a feature, in order: numbers or numeric arrays.",
+							   ej->st->model)));
+		if (in->kind == MAAS_INPUT_NUMBER)
+			numbers++;
+		else
+			arrays++;
+	}
+	if (arrays > 1 || (arrays == 0 && numbers != n_in) || (arrays == 1 && numbers >= n_in))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the source's columns do not make the %d features model \"%s\" takes",
+						n_in, ej->st->model),
+				 errdetail("The model does not name its columns; the source must have, besides the target, "
+						   "one numeric array column or %d number columns.", n_in)));
+	for (int i = 0; i < inputs->n; i++)
+	{
+		MaasInput  *in = &inputs->in[i];
+
+		in->width = in->kind == MAAS_INPUT_NUMBER ? 1 : n_in - numbers;
+		in->length = in->width;
+		in->offset = offset;
+		offset += in->width;
+	}
+	inputs->width = offset;
+	return inputs;
+}
+
+static int32
+target_class(EvalJob *ej, Datum v)
+{
+	const MaasModel *m = ej->st->m;
+	bool		number = maas_type_is_number(ej->target_b.typid);
+	char	   *text;
+
+	if (number && (m->label_values || m->labels == NULL))
+	{
+		double		d = maas_datum_number(v, ej->target_b.typid);
+
+		if (m->label_values)
+		{
+			for (int i = 0; i < m->n_classes; i++)
+				if (m->label_values[i] == d)
+					return i;
+		}
+		else if (d == floor(d) && d >= 0 && d < m->n_classes)
+			return (int32) d;
+		text = float8out_internal(d);
+	}
+	else
+	{
+		text = maas_datum_text(v, &ej->target_b);
+		if (m->labels)
+			for (int i = 0; i < m->n_classes; i++)
+				if (strcmp(m->labels[i], text) == 0)
+					return i;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("target column \"%s\" holds \"%s\", which is not a class of model \"%s\"",
+					ej->target, text, ej->st->model),
+			 errhint("maas_evaluate scores rows whose labels the model knows.")));
+	return 0;
+}
+
+static void
+flush_chunk(EvalJob *ej)
+{
+	const MaasModel *m = ej->st->m;
+	const float *o;
+
+	if (ej->in_chunk == 0)
+		return;
+	CHECK_FOR_INTERRUPTS();
+	o = maas_net_forward(&m->net, ej->blas, ej->in_chunk, ej->chunk, ej->work);
+	for (int r = 0; r < ej->in_chunk; r++)
+	{
+		float	   *dst = ej->out + (ej->n - ej->in_chunk + r) * ej->k;
+		const float *src = o + (size_t) r * m->net.n_out;
+
+		if (m->task == MAAS_TASK_REGRESSION)
+			dst[0] = src[0];
+		else if (m->sigmoid_binary)
+		{
+			dst[0] = 1.0f - src[0];
+			dst[1] = src[0];
+		}
+		else
+		{
+			memcpy(dst, src, sizeof(float) * ej->k);
+			if (!m->outputs_proba)
+				maas_softmax(dst, ej->k);
+		}
+	}
+	ej->in_chunk = 0;
+}
+
+static bool
+eval_receive(TupleTableSlot *slot, DestReceiver *self)
+{
+	EvalJob    *ej = (EvalJob *) self;
+	MemoryContext old;
+	float	   *row;
+	int			t = ej->target_attno - 1;
+
+	slot_getallattrs(slot);
+	if (slot->tts_isnull[t])
+		return true;
+	if (ej->n == ej->cap)
+	{
+		int64		cap = ej->cap * 2;
+
+		ej->out = repalloc_huge(ej->out, sizeof(float) * ej->k * cap);
+		ej->cls = repalloc_huge(ej->cls, sizeof(int32) * cap);
+		ej->y = repalloc_huge(ej->y, sizeof(float) * cap);
+		ej->cap = cap;
+	}
+	old = MemoryContextSwitchTo(ej->row_cxt);
+	row = ej->chunk + (size_t) ej->in_chunk * ej->inputs->width;
+	for (int i = 0; i < ej->inputs->n; i++)
+	{
+		MaasInput  *in = &ej->inputs->in[i];
+		int			a = ej->bind[i].attno - 1;
+
+		maas_encode(ej->inputs, in, &ej->bind[i], slot->tts_values[a], slot->tts_isnull[a],
+					row + in->offset, true, ej->n + 1);
+	}
+	if (ej->st->m->task == MAAS_TASK_REGRESSION)
+		ej->y[ej->n] = (float) maas_datum_number(slot->tts_values[t], ej->target_b.typid);
+	else
+		ej->cls[ej->n] = target_class(ej, slot->tts_values[t]);
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(ej->row_cxt);
+	ej->n++;
+	if (++ej->in_chunk == EVAL_CHUNK)
+		flush_chunk(ej);
+	return true;
+}
+
+static void
+eval_nothing(DestReceiver *self)
+{
+}
+
+static void
+eval_startup(DestReceiver *self, int operation, TupleDesc typeinfo)
+{
+}
+
+/*
+ * maas_evaluate(model, source, target [, version]): metrics of the
+ * deployed (or given) version on the labelled rows of source, as jsonb.
+ */
+PG_FUNCTION_INFO_V1(maas_evaluate);
+Datum
+maas_evaluate(PG_FUNCTION_ARGS)
+{
+	EvalJob    *ej = palloc0(sizeof(EvalJob));
+	MaasServeState *st = maas_serve_state(fcinfo->flinfo);
+	char	   *source;
+	char	   *sql;
+	int32		version = 0;
+	TupleDesc	td;
+	Jsonb	   *config;
+	bytea	   *weights;
+	SPIExecuteOptions opts;
+	StringInfoData s;
+	size_t		nwork;
+
+	for (int i = 0; i < 3; i++)
+		if (PG_ARGISNULL(i))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("%s must not be null",
+							i == 0 ? "model name" : i == 1 ? "source" : "target")));
+	if (PG_NARGS() > 3 && !PG_ARGISNULL(3))
+	{
+		version = PG_GETARG_INT32(3);
+		if (version <= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("version must be a positive number")));
+	}
+	maas_serve_resolve(st, PG_GETARG_TEXT_PP(0), version);
+	source = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	ej->target = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	ej->st = st;
+	ej->blas = maas_get_blas();
+	ej->cxt = CurrentMemoryContext;
+	ej->row_cxt = AllocSetContextCreate(CurrentMemoryContext, "maas evaluate row",
+										ALLOCSET_SMALL_SIZES);
+	ej->k = st->m->task == MAAS_TASK_REGRESSION ? 1 : st->m->n_classes;
+	maas_fetch_version(&st->ref, &config, &weights);
+	ej->inputs = maas_inputs_from_config(config);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	MemoryContextSwitchTo(ej->cxt);
+	sql = maas_source_sql(source);
+	if (SPI_execute(psprintf("%s LIMIT 0", sql), true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not describe the source");
+	/* SPI returns to its own context, which SPI_finish frees */
+	MemoryContextSwitchTo(ej->cxt);
+	td = CreateTupleDescCopy(SPI_tuptable->tupdesc);
+	for (int i = 0; i < td->natts; i++)
+		if (!TupleDescAttr(td, i)->attisdropped &&
+			strcmp(NameStr(TupleDescAttr(td, i)->attname), ej->target) == 0)
+			ej->target_attno = i + 1;
+	if (ej->target_attno == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("target column \"%s\" does not exist", ej->target)));
+	maas_bind_column(td, ej->target_attno, &ej->target_b);
+	if (st->m->task == MAAS_TASK_REGRESSION && !maas_type_is_number(ej->target_b.typid))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("target column \"%s\" is not numeric, but model \"%s\" is a regression model",
+						ej->target, st->model)));
+	if (ej->inputs == NULL)
+		ej->inputs = positional_inputs(ej, td);
+	if (ej->inputs->width != st->m->net.n_in)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid model config"),
+				 errdetail("The inputs make %d features; the model takes %d.",
+						   ej->inputs->width, st->m->net.n_in)));
+	ej->bind = palloc0(sizeof(MaasBinding) * Max(ej->inputs->n, 1));
+	for (int i = 0; i < ej->inputs->n; i++)
+		maas_bind_input(&ej->inputs->in[i], td, &ej->bind[i],
+						"maas_evaluate reads the columns the model was trained on, by name.");
+
+	ej->cap = 1024;
+	ej->out = palloc_extended(sizeof(float) * ej->k * ej->cap, MCXT_ALLOC_HUGE);
+	ej->cls = palloc_extended(sizeof(int32) * ej->cap, MCXT_ALLOC_HUGE);
+	ej->y = palloc_extended(sizeof(float) * ej->cap, MCXT_ALLOC_HUGE);
+	ej->chunk = palloc(sizeof(float) * (size_t) EVAL_CHUNK * ej->inputs->width);
+	if (!maas_net_workspace(&st->m->net, EVAL_CHUNK, &nwork))
+		elog(ERROR, "model too large");
+	ej->work = palloc_extended(sizeof(float) * nwork, MCXT_ALLOC_HUGE);
+
+	ej->pub.receiveSlot = eval_receive;
+	ej->pub.rStartup = eval_startup;
+	ej->pub.rShutdown = eval_nothing;
+	ej->pub.rDestroy = eval_nothing;
+	ej->pub.mydest = DestNone;
+	memset(&opts, 0, sizeof(opts));
+	opts.read_only = true;
+	opts.dest = (DestReceiver *) ej;
+	{
+		int			rc = SPI_execute_extended(sql, &opts);
+
+		/* with a receiver of type DestNone, SPI reports a SELECT as utility */
+		if (rc != SPI_OK_SELECT && rc != SPI_OK_UTILITY)
+			elog(ERROR, "could not read the source");
+		MemoryContextSwitchTo(ej->cxt);
+	}
+	flush_chunk(ej);
+	SPI_finish();
+
+	if (ej->n == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("the source has no rows with a target")));
+
+	initStringInfo(&s);
+	appendStringInfoChar(&s, '{');
+	if (st->m->task == MAAS_TASK_CLASSIFICATION)
+	{
+		MaasClassMetrics m;
+
+		if (!maas_class_metrics(ej->n, ej->k, ej->cls, ej->out, &m))
+			elog(ERROR, "out of memory computing metrics");
+		maas_append_class_metrics(&s, &m);
+	}
+	else
+	{
+		MaasRegMetrics m;
+
+		maas_reg_metrics(ej->n, ej->y, ej->out, &m);
+		maas_append_reg_metrics(&s, &m);
+	}
+	appendStringInfo(&s, ", \"n\": " INT64_FORMAT ", \"version\": %d}", ej->n, st->ref.version);
+	PG_RETURN_JSONB_P(DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(s.data))));
+}

@@ -1,0 +1,211 @@
+/*
+ * predict_row.c
+ *		maas_predict, maas_predict_proba and maas_predict_label for a whole
+ *		row: maas_predict('m', t) with t a table's row (or any record).
+ *
+ * The model's config names the columns it reads ("inputs", written by
+ * maas_train; see inputs.h).  Each call site keeps, next to the usual
+ * serving state (predict.c), the inputs of the version it resolved and
+ * their binding to the row type it was last given, so per row what is left
+ * is reading those columns, encoding them (imputing NULLs, one-hot
+ * categories) into the input vector and running the net on it.
+ */
+#include "maas.h"
+#include "stats.h"
+#include "inputs.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "funcapi.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/typcache.h"
+
+typedef struct RowState
+{
+	FmgrInfo	shim;			/* fn_extra holds the serving state */
+	MemoryContext spec_cxt;		/* the current version's inputs and binding */
+	Oid			catalog;
+	int64		version_id;
+	MaasInputs *inputs;
+	Oid			tuptype;
+	int32		tuptypmod;
+	TupleDesc	tupdesc;
+	MaasBinding *bind;
+} RowState;
+
+static RowState *
+row_state(FmgrInfo *flinfo)
+{
+	RowState   *rs = (RowState *) flinfo->fn_extra;
+
+	if (rs == NULL)
+	{
+		rs = MemoryContextAllocZero(flinfo->fn_mcxt, sizeof(RowState));
+		rs->shim.fn_mcxt = flinfo->fn_mcxt;
+		rs->spec_cxt = AllocSetContextCreate(flinfo->fn_mcxt, "maas row inputs",
+											 ALLOCSET_SMALL_SIZES);
+		rs->version_id = -1;
+		flinfo->fn_extra = rs;
+	}
+	return rs;
+}
+
+/* the inputs of the resolved version, read from its config once */
+static void
+load_inputs(RowState *rs, MaasServeState *st)
+{
+	MemoryContext old;
+	Jsonb	   *config;
+	bytea	   *weights;
+
+	if (rs->version_id == st->ref.version_id && rs->catalog == st->ref.catalog)
+		return;
+	MemoryContextReset(rs->spec_cxt);
+	rs->inputs = NULL;
+	rs->tuptype = InvalidOid;
+	rs->version_id = -1;
+	old = MemoryContextSwitchTo(rs->spec_cxt);
+	maas_fetch_version(&st->ref, &config, &weights);
+	rs->inputs = maas_inputs_from_config(config);
+	MemoryContextSwitchTo(old);
+	if (rs->inputs == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("model \"%s\" does not name the columns it reads", st->model),
+				 errdetail("Only models trained by maas_train record their input columns."),
+				 errhint("Pass the features as an array: maas_predict('%s', ARRAY[...]).",
+						 st->model)));
+	if (rs->inputs->width != st->m->net.n_in)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid model config"),
+				 errdetail("The inputs make %d features; the model takes %d.",
+						   rs->inputs->width, st->m->net.n_in)));
+	rs->catalog = st->ref.catalog;
+	rs->version_id = st->ref.version_id;
+}
+
+/* bind the inputs to the row's type, when it changes */
+static void
+bind_row(RowState *rs, MaasServeState *st, HeapTupleHeader th)
+{
+	Oid			tuptype = HeapTupleHeaderGetTypeId(th);
+	int32		tuptypmod = HeapTupleHeaderGetTypMod(th);
+	TupleDesc	td;
+	MemoryContext old;
+	char	   *hint;
+
+	if (rs->tuptype == tuptype && rs->tuptypmod == tuptypmod && OidIsValid(tuptype))
+		return;
+	rs->tuptype = InvalidOid;
+	td = lookup_rowtype_tupdesc(tuptype, tuptypmod);
+	old = MemoryContextSwitchTo(rs->spec_cxt);
+	rs->tupdesc = CreateTupleDescCopy(td);
+	ReleaseTupleDesc(td);
+	rs->bind = palloc0(sizeof(MaasBinding) * Max(rs->inputs->n, 1));
+	hint = psprintf("Model \"%s\" reads the columns it was trained on, by name.", st->model);
+	for (int i = 0; i < rs->inputs->n; i++)
+		maas_bind_input(&rs->inputs->in[i], rs->tupdesc, &rs->bind[i], hint);
+	MemoryContextSwitchTo(old);
+	rs->tuptype = tuptype;
+	rs->tuptypmod = tuptypmod;
+}
+
+/*
+ * The arguments (model, [version,] row): resolve, encode the row, run the
+ * model.  Returns its n_out outputs.
+ */
+static const float *
+predict_record(FunctionCallInfo fcinfo, MaasServeState **stp)
+{
+	RowState   *rs = row_state(fcinfo->flinfo);
+	MaasServeState *st = maas_serve_state(&rs->shim);
+	int			argno = PG_NARGS() - 1;
+	int32		version = 0;
+	HeapTupleHeader th;
+	HeapTupleData tup;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("model name must not be null")));
+	if (PG_NARGS() == 3)
+	{
+		if (PG_ARGISNULL(1))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("version must not be null")));
+		version = PG_GETARG_INT32(1);
+		if (version <= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("version must be a positive number")));
+	}
+	maas_serve_resolve(st, PG_GETARG_TEXT_PP(0), version);
+	maas_stats_begin(st, false);
+	load_inputs(rs, st);
+
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("features must not be null")));
+	th = PG_GETARG_HEAPTUPLEHEADER(argno);
+	bind_row(rs, st, th);
+
+	tup.t_len = HeapTupleHeaderGetDatumLength(th);
+	ItemPointerSetInvalid(&tup.t_self);
+	tup.t_tableOid = InvalidOid;
+	tup.t_data = th;
+	for (int i = 0; i < rs->inputs->n; i++)
+	{
+		MaasInput  *in = &rs->inputs->in[i];
+		bool		isnull;
+		Datum		d = heap_getattr(&tup, rs->bind[i].attno, rs->tupdesc, &isnull);
+
+		maas_encode(rs->inputs, in, &rs->bind[i], d, isnull, st->input + in->offset,
+					true, 0);
+	}
+
+	*stp = st;
+	return maas_net_forward(&st->m->net, maas_get_blas(), 1, st->input, st->m->row_work);
+}
+
+/* maas_predict(model, [version,] row): as maas_predict with an array */
+PG_FUNCTION_INFO_V1(maas_predict_row);
+Datum
+maas_predict_row(PG_FUNCTION_ARGS)
+{
+	MaasServeState *st;
+	const float *out = predict_record(fcinfo, &st);
+
+	maas_stats_end(st, 1, st->input, out);
+	PG_RETURN_FLOAT8(maas_serve_value(st->m, out));
+}
+
+/* maas_predict_proba(model, [version,] row): class probabilities */
+PG_FUNCTION_INFO_V1(maas_predict_proba_row);
+Datum
+maas_predict_proba_row(PG_FUNCTION_ARGS)
+{
+	MaasServeState *st;
+	const float *out = predict_record(fcinfo, &st);
+
+	maas_serve_require_classifier(st);
+	maas_stats_end(st, 1, st->input, out);
+	PG_RETURN_ARRAYTYPE_P(maas_serve_proba(st->m, (float *) out));
+}
+
+/* maas_predict_label(model, [version,] row): the class as text */
+PG_FUNCTION_INFO_V1(maas_predict_label_row);
+Datum
+maas_predict_label_row(PG_FUNCTION_ARGS)
+{
+	MaasServeState *st;
+	const float *out = predict_record(fcinfo, &st);
+
+	maas_serve_require_classifier(st);
+	maas_stats_end(st, 1, st->input, out);
+	PG_RETURN_TEXT_P(maas_serve_label(st->m, out));
+}

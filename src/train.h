@@ -1,0 +1,254 @@
+/*
+ * train.h
+ *		The trainers and metrics of maas_train, without PostgreSQL.
+ *
+ * A trainer takes a float32 matrix of rows that are already preprocessed
+ * (imputed, one-hot encoded, standardized) and produces the weights of a
+ * layer program the runtime in net.h serves: dense layers, activations,
+ * and a softmax or sigmoid head.  Two trainers cover the algorithms:
+ *
+ *	- maas_linear_fit: least squares with an optional L2 penalty, solved
+ *	  from the normal equations (Gram matrix by dsyrk over chunks of rows
+ *	  widened to double, Cholesky by LAPACK's dpotrf);
+ *	- maas_nn_fit: a stack of dense layers trained by mini-batch gradient
+ *	  descent (Adam or SGD with momentum), which is the logistic regression
+ *	  (no hidden layer) and the MLP.
+ *
+ * The caller sees progress, and can stop a training, through the hooks:
+ * tick is called at every mini-batch (in the server it checks for
+ * interrupts and may not return), epoch after every epoch.  Memory comes
+ * from maas_kalloc; a failed allocation or a diverging loss is returned as
+ * a status with a message, never an exit.
+ */
+#ifndef MAAS_TRAIN_H
+#define MAAS_TRAIN_H
+
+#include "blas.h"
+#include "kernel.h"
+#include "net.h"
+
+#define MAAS_TRAIN_ERRLEN		256
+#define MAAS_NN_MAX_HIDDEN		16
+
+typedef enum MaasTrainStatus
+{
+	MAAS_TRAIN_OK,
+	MAAS_TRAIN_NOMEM,			/* maas_kalloc failed */
+	MAAS_TRAIN_DIVERGED,		/* the loss or the weights stopped being finite */
+	MAAS_TRAIN_NOLAPACK			/* the BLAS library has no dsyrk/dpotrf/dpotrs */
+} MaasTrainStatus;
+
+/* a deterministic generator (splitmix64): same seed, same model, anywhere */
+static inline uint64_t
+maas_rng_next(uint64_t *state)
+{
+	uint64_t	z = (*state += UINT64_C(0x9E3779B97F4A7C15));
+
+	z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+	z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
+	return z ^ (z >> 31);
+}
+
+/* uniform in [0, 1) */
+static inline double
+maas_rng_uniform(uint64_t *state)
+{
+	return (double) (maas_rng_next(state) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+/* uniform integer in [0, n) */
+static inline uint32_t
+maas_rng_below(uint64_t *state, uint32_t n)
+{
+	return (uint32_t) (((maas_rng_next(state) >> 32) * (uint64_t) n) >> 32);
+}
+
+/* Fisher-Yates shuffle of idx[0..n) */
+extern void maas_shuffle(int32_t *idx, int64_t n, uint64_t *rng);
+
+/*
+ * The rows a trainer learns from: n rows of d features (row-major), and
+ * either class indices (classification) or target values (regression).
+ */
+typedef struct MaasTrainSet
+{
+	int64_t		n;
+	int			d;
+	const float *x;
+	const int32_t *cls;			/* classification: 0 .. n_classes-1 */
+	const float *y;				/* regression */
+} MaasTrainSet;
+
+/* what a trainer reports after each epoch */
+typedef struct MaasEpochReport
+{
+	int			epoch;			/* 1-based */
+	int			epochs;			/* the most that will run */
+	double		loss;			/* mean training loss over the epoch */
+	bool		has_val;
+	double		val_loss;
+	double		val_score;		/* accuracy (classification) or R^2 */
+	bool		improved;		/* best validation (or training) loss so far */
+} MaasEpochReport;
+
+typedef struct MaasTrainHooks
+{
+	void	   *arg;
+	void		(*tick) (void *arg);	/* every mini-batch; may not return */
+	void		(*epoch) (void *arg, const MaasEpochReport *report);
+} MaasTrainHooks;
+
+/* ---- linear least squares ---- */
+
+typedef struct MaasLinearResult
+{
+	float	   *w;				/* d coefficients */
+	float		b;				/* intercept */
+	int			dropped;		/* columns with no variance: coefficient 0 */
+	double		jitter;			/* ridge added to make the system solvable */
+} MaasLinearResult;
+
+/*
+ * Minimise ||y - X w - b||^2 + l2 ||w||^2 (b not penalised), rows of X in
+ * any scale.  Columns without variance get a zero coefficient; when the
+ * remaining system is singular (collinear columns) a small ridge is added
+ * and reported in jitter.  Calls hooks->tick between chunks.
+ */
+extern MaasTrainStatus maas_linear_fit(const MaasBlas *blas,
+									   const MaasTrainSet *data, double l2,
+									   const MaasTrainHooks *hooks,
+									   MaasLinearResult *result, char *err);
+
+/* ---- dense networks (logistic regression, MLP) ---- */
+
+typedef enum MaasLoss
+{
+	MAAS_LOSS_SOFTMAX_CE,		/* k outputs, softmax, cross-entropy */
+	MAAS_LOSS_SIGMOID_CE,		/* 1 output, sigmoid, binary cross-entropy */
+	MAAS_LOSS_MSE				/* 1 output, squared error (reported as MSE) */
+} MaasLoss;
+
+typedef enum MaasOptimizer
+{
+	MAAS_OPTIM_ADAM,
+	MAAS_OPTIM_SGD				/* with (optional) momentum */
+} MaasOptimizer;
+
+typedef struct MaasNnConfig
+{
+	int			n_in;
+	int			n_hidden;		/* hidden layers, 0 for logistic regression */
+	int			hidden[MAAS_NN_MAX_HIDDEN];
+	MaasOp		activation;		/* MAAS_OP_RELU, _TANH or _SIGMOID */
+	float		dropout;		/* after each hidden activation, [0, 1) */
+	int			n_out;
+	MaasLoss	loss;
+	MaasOptimizer optimizer;
+	float		lr;
+	float		momentum;		/* SGD */
+	float		beta1;			/* Adam */
+	float		beta2;
+	float		eps;
+	float		weight_decay;	/* L2 on weights (not biases), added to the gradient */
+	int			batch_size;
+	int			epochs;
+	uint64_t	seed;
+	/* stopping: after patience epochs whose monitored loss did not improve
+	 * by more than tol, stop and keep the best weights; patience 0: never */
+	int			patience;
+	double		tol;
+	bool		monitor_val;	/* monitor the validation loss (else training) */
+	bool		halve_on_plateau;	/* halve lr after an epoch without improvement */
+} MaasNnConfig;
+
+/* the weights of layer l are w[l] [n_out, n_in] (torch layout) and b[l] */
+typedef struct MaasNnModel
+{
+	int			n_layers;		/* dense layers: n_hidden + 1 */
+	int			n_in[MAAS_NN_MAX_HIDDEN + 1];
+	int			n_out[MAAS_NN_MAX_HIDDEN + 1];
+	float	   *w[MAAS_NN_MAX_HIDDEN + 1];
+	float	   *b[MAAS_NN_MAX_HIDDEN + 1];
+} MaasNnModel;
+
+typedef struct MaasNnResult
+{
+	MaasNnModel model;			/* the best weights seen */
+	int			epochs_run;
+	int			best_epoch;
+	double	   *loss;			/* epochs_run training losses */
+	double	   *val_loss;		/* epochs_run validation losses, or NULL */
+	double	   *val_score;
+	int			diverged_epoch; /* MAAS_TRAIN_DIVERGED: where */
+} MaasNnResult;
+
+/*
+ * Bytes maas_nn_fit allocates for a config (weights, gradients, optimizer
+ * state, best copy, one mini-batch of activations, the shuffle index), or
+ * false on overflow.  The caller checks this against its memory budget
+ * before training.
+ */
+extern bool maas_nn_memory(const MaasNnConfig *cfg, int64_t n_train,
+						   size_t *bytes);
+
+/*
+ * Train on data; val (n may be 0) gives the per-epoch validation loss and
+ * score, and is what cfg->monitor_val stops on.
+ */
+extern MaasTrainStatus maas_nn_fit(const MaasBlas *blas, const MaasNnConfig *cfg,
+								   const MaasTrainSet *data,
+								   const MaasTrainSet *val,
+								   const MaasTrainHooks *hooks,
+								   MaasNnResult *result, char *err);
+
+/*
+ * Outputs of a trained net for n rows: class probabilities (n * k, k = 2
+ * for a sigmoid head: 1-p, p) or regression values (n).  Rows go through
+ * in chunks; tick is called between them.
+ */
+extern MaasTrainStatus maas_nn_predict(const MaasBlas *blas,
+									   const MaasNnConfig *cfg,
+									   const MaasNnModel *model,
+									   const float *x, int64_t n,
+									   const MaasTrainHooks *hooks,
+									   float *out, char *err);
+
+/* ---- metrics ---- */
+
+typedef struct MaasClassMetrics
+{
+	int64_t		n;
+	int			k;
+	double		accuracy;
+	double		precision;		/* macro averages over the k classes */
+	double		recall;
+	double		f1;
+	double		log_loss;
+	bool		has_auc;		/* binary only */
+	double		roc_auc;
+	int64_t    *confusion;		/* k * k: row = true class, column = predicted */
+} MaasClassMetrics;
+
+typedef struct MaasRegMetrics
+{
+	int64_t		n;
+	double		mse;
+	double		mae;
+	double		r2;
+} MaasRegMetrics;
+
+/*
+ * Metrics of class probabilities proba (n * k) against true classes y.
+ * Precision of a class never predicted counts as 0, as scikit-learn does.
+ * Log loss clips probabilities to [1e-15, 1 - 1e-15].  ROC AUC (k = 2)
+ * ranks proba[:, 1], ties sharing their mean rank.  False if n is 0 or an
+ * allocation fails.
+ */
+extern bool maas_class_metrics(int64_t n, int k, const int32_t *y,
+							   const float *proba, MaasClassMetrics *out);
+
+/* MSE, MAE and R^2 (0 when y has no variance and the fit is not exact) */
+extern void maas_reg_metrics(int64_t n, const float *y, const float *pred,
+							 MaasRegMetrics *out);
+
+#endif							/* MAAS_TRAIN_H */
