@@ -52,4 +52,4 @@ EXTRA_CLEAN = tmp_check results output_iso log regression.diffs regression.out
 # run it under flock /tmp/maas-install.lock on a shared machine)
 .PHONY: bench
 bench:
-	test/bench/inference
+	test/bench/run
