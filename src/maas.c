@@ -74,15 +74,16 @@ maas_kalloc(size_t size)
 
 /*
  * BLAS, opened on first use in this backend (never in the postmaster, see
- * blas.h), with the thread count of the moment.
+ * blas.h), with the given number of threads (0: maas.blas_threads).
  */
 const MaasBlas *
-maas_get_blas(void)
+maas_get_blas_threads(int threads)
 {
 	char		err[256];
 	const MaasBlas *blas;
 
-	blas = maas_blas_load(maas_blas_library_setting, maas_blas_threads,
+	blas = maas_blas_load(maas_blas_library_setting,
+						  threads > 0 ? threads : maas_blas_threads,
 						  err, sizeof(err));
 	if (blas == NULL)
 		ereport(ERROR,
@@ -91,4 +92,10 @@ maas_get_blas(void)
 				 errdetail("%s", err),
 				 errhint("Install libopenblas0 or set maas.blas_library.")));
 	return blas;
+}
+
+const MaasBlas *
+maas_get_blas(void)
+{
+	return maas_get_blas_threads(0);
 }

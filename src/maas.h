@@ -53,6 +53,7 @@ typedef struct MaasModel
 
 /* maas.c */
 extern const MaasBlas *maas_get_blas(void);
+extern const MaasBlas *maas_get_blas_threads(int threads);
 
 /* training.c: settings and the progress segment, from _PG_init */
 extern void maas_training_init(void);
@@ -61,6 +62,9 @@ extern void maas_training_init(void);
 extern const char *maas_task_name(MaasTask task);
 extern MaasModel *maas_model_build(Jsonb *config, const StFile *weights);
 extern void maas_parse_safetensors(bytea *weights, StFile *file);
+extern bytea *maas_write_safetensors(const StWriteTensor *tensors, int n_tensors,
+									 const char *const *meta_keys,
+									 const char *const *meta_values, int n_meta);
 
 /* registry.c: writing the registry (as its owner, after checking the caller) */
 extern void maas_check_model_name(const char *name);
@@ -130,6 +134,7 @@ typedef struct MaasServeState
 
 extern MaasServeState *maas_serve_state(FmgrInfo *flinfo);
 extern void maas_serve_resolve(MaasServeState *st, text *model, int32 version);
+extern void maas_serve_call(FunctionCallInfo fcinfo, MaasServeState *st);
 extern const float *maas_serve_features(MaasServeState *st, ArrayType *arr,
 										float *dst);
 extern float8 maas_serve_value(const MaasModel *m, const float *out);

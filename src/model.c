@@ -14,6 +14,7 @@
 #include <math.h>
 
 #include "utils/builtins.h"
+#include "utils/memutils.h"
 #include "utils/numeric.h"
 
 static const char *const task_names[] = {
@@ -39,6 +40,37 @@ maas_parse_safetensors(bytea *weights, StFile *file)
 				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
 				 errmsg("invalid safetensors data"),
 				 errdetail("%s", err)));
+}
+
+/*
+ * Safetensors bytes as a bytea, or an error: st_write with the metadata
+ * given, checked against the size a value can hold.
+ */
+bytea *
+maas_write_safetensors(const StWriteTensor *tensors, int n_tensors,
+					   const char *const *meta_keys,
+					   const char *const *meta_values, int n_meta)
+{
+	char		err[ST_ERRLEN];
+	size_t		len;
+	uint8_t    *out;
+	bytea	   *result;
+
+	out = st_write(tensors, n_tensors, meta_keys, meta_values, n_meta, &len, err);
+	if (out == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("could not write safetensors data"),
+				 errdetail("%s", err)));
+	if (len > MaxAllocSize - VARHDRSZ)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("model weights are too large to store"),
+				 errdetail("The weights take %zu bytes; a value holds at most 1 GB.", len)));
+	result = palloc(len + VARHDRSZ);
+	SET_VARSIZE(result, len + VARHDRSZ);
+	memcpy(VARDATA(result), out, len);
+	return result;
 }
 
 #define config_error(...) \

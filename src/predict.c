@@ -197,17 +197,14 @@ maas_serve_features(MaasServeState *st, ArrayType *arr, float *dst)
 }
 
 /*
- * The arguments (model, [version,] features) of a per-row call: resolve,
- * check, and run the model on the row.  Returns its n_out outputs, and the
- * row's features through xp.
+ * The arguments (model, [version,] features or row) of a per-row call:
+ * checked, the model resolved (once per statement), and the call begun for
+ * maas.stats.  The features argument is checked for NULL only.
  */
-static const float *
-predict_row(FunctionCallInfo fcinfo, MaasServeState **stp, const float **xp)
+void
+maas_serve_call(FunctionCallInfo fcinfo, MaasServeState *st)
 {
-	MaasServeState *st = maas_serve_state(fcinfo->flinfo);
-	int			argno = PG_NARGS() - 1;
 	int32		version = 0;
-	const float *x;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -228,11 +225,25 @@ predict_row(FunctionCallInfo fcinfo, MaasServeState **stp, const float **xp)
 	maas_serve_resolve(st, PG_GETARG_TEXT_PP(0), version);
 	maas_stats_begin(st, false);
 
-	if (PG_ARGISNULL(argno))
+	if (PG_ARGISNULL(PG_NARGS() - 1))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("features must not be null")));
-	x = maas_serve_features(st, PG_GETARG_ARRAYTYPE_P(argno), NULL);
+}
+
+/*
+ * The arguments (model, [version,] features) of a per-row call: resolve,
+ * check, and run the model on the row.  Returns its n_out outputs, and the
+ * row's features through xp.
+ */
+static const float *
+predict_row(FunctionCallInfo fcinfo, MaasServeState **stp, const float **xp)
+{
+	MaasServeState *st = maas_serve_state(fcinfo->flinfo);
+	const float *x;
+
+	maas_serve_call(fcinfo, st);
+	x = maas_serve_features(st, PG_GETARG_ARRAYTYPE_P(PG_NARGS() - 1), NULL);
 
 	*stp = st;
 	*xp = x;

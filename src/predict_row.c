@@ -123,34 +123,11 @@ predict_record(FunctionCallInfo fcinfo, MaasServeState **stp)
 	RowState   *rs = row_state(fcinfo->flinfo);
 	MaasServeState *st = maas_serve_state(&rs->shim);
 	int			argno = PG_NARGS() - 1;
-	int32		version = 0;
 	HeapTupleHeader th;
 	HeapTupleData tup;
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("model name must not be null")));
-	if (PG_NARGS() == 3)
-	{
-		if (PG_ARGISNULL(1))
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("version must not be null")));
-		version = PG_GETARG_INT32(1);
-		if (version <= 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("version must be a positive number")));
-	}
-	maas_serve_resolve(st, PG_GETARG_TEXT_PP(0), version);
-	maas_stats_begin(st, false);
+	maas_serve_call(fcinfo, st);
 	load_inputs(rs, st);
-
-	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("features must not be null")));
 	th = PG_GETARG_HEAPTUPLEHEADER(argno);
 	bind_row(rs, st, th);
 

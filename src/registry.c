@@ -234,10 +234,6 @@ rewrite_safetensors(const StFile *file, bool to_f32,
 	const char **keys = palloc(sizeof(char *) * (file->n_meta + n_add + 1));
 	const char **vals = palloc(sizeof(char *) * (file->n_meta + n_add + 1));
 	int			n_meta = 0;
-	char		err[ST_ERRLEN];
-	uint8_t    *out;
-	size_t		len;
-	bytea	   *result;
 
 	for (int i = 0; i < file->n_tensors; i++)
 	{
@@ -271,21 +267,7 @@ rewrite_safetensors(const StFile *file, bool to_f32,
 		vals[n_meta++] = add_values[i];
 	}
 
-	out = st_write(tensors, file->n_tensors, keys, vals, n_meta, &len, err);
-	if (out == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("could not write safetensors data"),
-				 errdetail("%s", err)));
-	if (len > MaxAllocSize - VARHDRSZ)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("model weights are too large to store"),
-				 errdetail("The weights take %zu bytes; a value holds at most 1 GB.", len)));
-	result = palloc(len + VARHDRSZ);
-	SET_VARSIZE(result, len + VARHDRSZ);
-	memcpy(VARDATA(result), out, len);
-	return result;
+	return maas_write_safetensors(tensors, file->n_tensors, keys, vals, n_meta);
 }
 
 static bool

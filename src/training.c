@@ -1784,9 +1784,6 @@ build_model(TrainJob *job, const MaasNnConfig *c, const MaasNnModel *m,
 	StringInfoData s;
 	const char *meta_keys[1] = {"format"};
 	const char *meta_vals[1] = {"pt"};
-	uint8_t    *buf;
-	size_t		len;
-	char		err[ST_ERRLEN];
 
 	initStringInfo(&s);
 	appendStringInfo(&s, "{\"task\": \"%s\", \"n_features\": %d, \"layers\": [",
@@ -1852,20 +1849,7 @@ build_model(TrainJob *job, const MaasNnConfig *c, const MaasNnModel *m,
 	appendStringInfo(&s, ", \"algorithm\": \"%s\", \"params\": %s}",
 					 job->algorithm_name, params_json(job));
 
-	buf = st_write(t, k, meta_keys, meta_vals, 1, &len, err);
-	if (buf == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("could not write safetensors data"),
-				 errdetail("%s", err)));
-	if (len > MaxAllocSize - VARHDRSZ)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("model weights are too large to store"),
-				 errdetail("The weights take %zu bytes; a value holds at most 1 GB.", len)));
-	*weights = palloc(len + VARHDRSZ);
-	SET_VARSIZE(*weights, len + VARHDRSZ);
-	memcpy(VARDATA(*weights), buf, len);
+	*weights = maas_write_safetensors(t, k, meta_keys, meta_vals, 1);
 	*config = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(s.data)));
 }
 
@@ -2034,19 +2018,7 @@ parse_algorithm(const char *name)
 static const MaasBlas *
 training_blas(void)
 {
-	char		err[256];
-	const MaasBlas *blas;
-
-	blas = maas_blas_load(maas_blas_library_setting,
-						  training_threads > 0 ? training_threads : maas_blas_threads,
-						  err, sizeof(err));
-	if (blas == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_FILE),
-				 errmsg("could not load the BLAS library"),
-				 errdetail("%s", err),
-				 errhint("Install libopenblas0 or set maas.blas_library.")));
-	return blas;
+	return maas_get_blas_threads(training_threads);
 }
 
 /*
