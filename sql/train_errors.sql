@@ -88,3 +88,21 @@ SELECT maas_drop('ok');
 SELECT v.model, v.version FROM maas.versions v
   EXCEPT SELECT model, version FROM versions_before;
 SELECT count(*) AS runs FROM maas.training_runs WHERE model = 'bad';
+
+-- several statements in a source are refused (their rows would not have the
+-- shape planned from the last one)
+SELECT maas_train('te_multi', 'SELECT 1::float8 AS x, 2::float8 AS y; SELECT 3::float8 AS x, 4::float8 AS y', 'y', 'linear');
+SELECT maas_train('te_multi', 'SELECT 12345::int8 AS x, 1::float8 AS y) s; SELECT ''a''::text AS x, 1::float8 AS y FROM (SELECT 1', 'y', 'linear');
+SELECT maas_train('te_multi', 'SELECT 1 AS x;', 'x', 'linear');
+-- a binary target with a single input: the validation pass expands the
+-- sigmoid output to two columns (used to overflow its buffer)
+SELECT model, version, task, algorithm, (metrics->>'accuracy')::float8 > 0.9 AS accurate
+  FROM maas_train('te_binary1', 'SELECT x::float8 AS x, (x > 0) AS y FROM generate_series(-1000, 1000) x',
+                  'y', 'logistic', '{"epochs": 3, "seed": 1}');
+SELECT maas_drop('te_binary1');
+-- -0 and 0 are one class
+SELECT model, task
+  FROM maas_train('te_zero', 'SELECT x::float8 AS x, CASE WHEN x % 3 = 0 THEN ''-0''::float8 WHEN x % 3 = 1 THEN 0::float8 ELSE 1::float8 END AS y FROM generate_series(1, 300) x',
+                  'y', 'logistic', '{"epochs": 2, "seed": 1, "task": "classification"}');
+SELECT n_outputs AS classes FROM maas.versions WHERE model = 'te_zero';
+SELECT maas_drop('te_zero');

@@ -48,6 +48,7 @@ typedef struct EvalJob
 	float	   *y;
 	int64		n;
 	int64		cap;
+	TupleDesc	source_desc;	/* the source's columns, as planned */
 } EvalJob;
 
 /* inputs for a model that does not name its columns: every other column */
@@ -203,7 +204,17 @@ eval_receive(TupleTableSlot *slot, DestReceiver *self)
 					row + in->offset, true, ej->n + 1);
 	}
 	if (ej->st->m->task == MAAS_TASK_REGRESSION)
-		ej->y[ej->n] = (float) maas_datum_number(slot->tts_values[t], ej->target_b.typid);
+	{
+		float		v = (float) maas_datum_number(slot->tts_values[t], ej->target_b.typid);
+
+		if (!isfinite(v))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("target column \"%s\" holds a value that is not finite", ej->target),
+					 errdetail("The value in row %lld is %s.", (long long) ej->n + 1,
+							   isnan(v) ? "NaN" : "infinite")));
+		ej->y[ej->n] = v;
+	}
 	else
 		ej->cls[ej->n] = target_class(ej, slot->tts_values[t]);
 	MemoryContextSwitchTo(old);
@@ -222,6 +233,7 @@ eval_nothing(DestReceiver *self)
 static void
 eval_startup(DestReceiver *self, int operation, TupleDesc typeinfo)
 {
+	maas_check_source_shape(((EvalJob *) self)->source_desc, typeinfo);
 }
 
 /*
@@ -279,6 +291,7 @@ maas_evaluate(PG_FUNCTION_ARGS)
 	/* SPI returns to its own context, which SPI_finish frees */
 	MemoryContextSwitchTo(ej->cxt);
 	td = CreateTupleDescCopy(SPI_tuptable->tupdesc);
+	ej->source_desc = td;
 	for (int i = 0; i < td->natts; i++)
 		if (!TupleDescAttr(td, i)->attisdropped &&
 			strcmp(NameStr(TupleDescAttr(td, i)->attname), ej->target) == 0)
@@ -312,7 +325,7 @@ maas_evaluate(PG_FUNCTION_ARGS)
 	ej->y = palloc_extended(sizeof(float) * ej->cap, MCXT_ALLOC_HUGE);
 	ej->chunk = palloc(sizeof(float) * (size_t) EVAL_CHUNK * ej->inputs->width);
 	if (!maas_net_workspace(&st->m->net, EVAL_CHUNK, &nwork))
-		elog(ERROR, "model too large");
+		ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED), errmsg("model is too large to evaluate in one chunk")));
 	ej->work = palloc_extended(sizeof(float) * nwork, MCXT_ALLOC_HUGE);
 
 	ej->pub.receiveSlot = eval_receive;

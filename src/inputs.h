@@ -127,6 +127,7 @@ extern MaasInputs *maas_inputs_from_config(Jsonb *config);
 
 /* training.c, shared with evaluate.c */
 extern char *maas_source_sql(const char *source);
+extern void maas_check_source_shape(TupleDesc planned, TupleDesc actual);
 extern void maas_append_class_metrics(StringInfo s, const MaasClassMetrics *m);
 extern void maas_append_reg_metrics(StringInfo s, const MaasRegMetrics *m);
 

@@ -109,9 +109,13 @@ maas_serve_resolve(MaasServeState *st, text *model, int32 version)
 		st->input = input;
 	}
 	/* only now that everything succeeded does the state change */
-	if (st->model)
-		pfree(st->model);
-	st->model = MemoryContextStrdup(st->cxt, name);
+	{
+		char	   *copy = MemoryContextStrdup(st->cxt, name);
+
+		if (st->model)
+			pfree(st->model);
+		st->model = copy;
+	}
 	st->version = version;
 	st->ref = ref;
 	st->xmin = snap->xmin;

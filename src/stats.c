@@ -651,9 +651,6 @@ stats_load(void)
 	if (hdr.magic != STATS_FILE_MAGIC || hdr.format != STATS_FILE_FORMAT ||
 		hdr.fixed_size != offsetof(MaasStatsEntry, data))
 		goto data_error;
-	maas_stats_shared->stats_reset = hdr.stats_reset;
-	maas_stats_shared->dealloc = hdr.dealloc;
-
 	buf = palloc(maas_stats_entry_size());
 	for (int i = 0; i < hdr.count; i++)
 	{
@@ -663,8 +660,13 @@ stats_load(void)
 
 		if (fread(buf, offsetof(MaasStatsEntry, data), 1, file) != 1)
 			goto read_error;
-		if (buf->n_features < 0 || buf->n_features > 100000 ||
-			buf->n_classes < 0 || buf->n_classes > MAAS_STATS_CLASSES)
+		/* every count the views index with must be sane, and consistent */
+		if (buf->n_in < 0 || buf->n_in > 100000000 ||
+			buf->n_features < 0 || buf->n_features > 100000 ||
+			buf->n_features > buf->n_in ||
+			buf->n_classes < 0 || buf->n_classes > MAAS_STATS_CLASSES ||
+			buf->calls < 0 || buf->errors < 0 || buf->rows < 0 ||
+			buf->sampled < 0 || buf->version < 0)
 			goto data_error;
 		feat = repalloc(feat ? feat : palloc(1), 2 * sizeof(double) * Max(buf->n_features, 1));
 		if (buf->n_features > 0 &&
@@ -689,6 +691,8 @@ stats_load(void)
 	pfree(buf);
 	if (feat)
 		pfree(feat);
+	maas_stats_shared->stats_reset = hdr.stats_reset;
+	maas_stats_shared->dealloc = hdr.dealloc;
 	unlink(STATS_FILE);
 	return;
 

@@ -428,7 +428,7 @@ maas_stats_drift(PG_FUNCTION_ARGS)
 	{
 		Seen	   *s = lfirst(lc);
 		MaasStatsEntry *e = s->e;
-		int			nf = e->n_features;
+		int			nf = Min(e->n_features, Max(e->n_in, 0));	/* never past n_in */
 		const double *mean = e->data;
 		const double *m2 = e->data + nf;
 		double		rows = (double) e->sampled;	/* the moments are over these */

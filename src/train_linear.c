@@ -174,6 +174,8 @@ maas_linear_fit(const MaasBlas *blas, const MaasTrainSet *data, double l2,
 
 		for (ridge = 1e-10 * mean_diag; ridge < mean_diag; ridge *= 100.0)
 		{
+			if (hooks && hooks->tick)
+				hooks->tick(hooks->arg);
 			if (try_cholesky(blas, d, g, keep, ridge, a))
 			{
 				ok = true;

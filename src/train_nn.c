@@ -334,8 +334,10 @@ batch_floats(const MaasNnConfig *cfg, const NnState *st, size_t *total)
 			!maas_add_size(sum, t, &sum))
 			return false;
 	}
-	/* evaluation: workspace of two buffers and the outputs */
-	if (!maas_mul_size((size_t) EVAL_ROWS, 3 * (size_t) st->max_width, &t) ||
+	/* evaluation: workspace of two buffers and the outputs (at least 2 wide) */
+	if (!maas_mul_size((size_t) EVAL_ROWS,
+					   2 * (size_t) st->max_width + (st->max_width > 2 ? st->max_width : 2),
+					   &t) ||
 		!maas_add_size(sum, t, &sum))
 		return false;
 	*total = sum;
@@ -433,8 +435,9 @@ state_init(NnState *st, const MaasNnConfig *cfg, int64_t n_train, bool train)
 	layer_shapes(cfg, st);
 	st->rng = cfg->seed;
 	st->lr = cfg->lr;
+	/* a sigmoid head's outputs are expanded to two columns (1 - p, p) */
 	if ((st->eval_work = alloc_floats((size_t) EVAL_ROWS * 2 * st->max_width)) == NULL ||
-		(st->eval_out = alloc_floats((size_t) EVAL_ROWS * st->max_width)) == NULL)
+		(st->eval_out = alloc_floats((size_t) EVAL_ROWS * (st->max_width > 2 ? st->max_width : 2))) == NULL)
 		return false;
 	if (!train)
 		return true;

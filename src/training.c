@@ -43,6 +43,8 @@
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "parser/parser.h"
 #include "tcop/dest.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
@@ -193,6 +195,7 @@ typedef struct TrainJob
 	double	   *loss;
 	double	   *val_loss;
 	bool		val_is_holdout;
+	TupleDesc	source_desc;	/* the source's columns, as planned */
 } TrainJob;
 
 /* ---- settings ---- */
@@ -506,13 +509,63 @@ maas_source_sql(const char *source)
 	Oid			relid;
 
 	if (source_is_query(source))
+	{
+		/*
+		 * Exactly one SELECT: several statements would send rows of other
+		 * shapes than the one planned to the receivers.
+		 */
+		List	   *stmts = NIL;
+		MemoryContext cxt = CurrentMemoryContext;
+
+		PG_TRY();
+		{
+			stmts = raw_parser(source, RAW_PARSE_DEFAULT);
+		}
+		PG_CATCH();
+		{
+			ErrorData  *e;
+
+			MemoryContextSwitchTo(cxt);
+			e = CopyErrorData();
+			FlushErrorState();
+			ereport(ERROR,
+					(errcode(ERRCODE_SYNTAX_ERROR),
+					 errmsg("source is not a valid query"),
+					 errdetail("%s", e->message)));
+		}
+		PG_END_TRY();
+
+		if (list_length(stmts) != 1 ||
+			!IsA(((RawStmt *) linitial(stmts))->stmt, SelectStmt))
+			ereport(ERROR,
+					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+					 errmsg("source must be a table, a view or a single query"),
+					 errhint("Pass the text of one SELECT, VALUES, TABLE or WITH command, without a semicolon.")));
 		return psprintf("SELECT * FROM (%s) AS maas_source", source);
+	}
 	names = stringToQualifiedNameList(source);
 	rv = makeRangeVarFromNameList(names);
-	relid = RangeVarGetRelid(rv, NoLock, false);
+	relid = RangeVarGetRelid(rv, AccessShareLock, false);
 	return psprintf("SELECT * FROM %s",
 					quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
 											   get_rel_name(relid)));
+}
+
+/*
+ * The rows a receiver gets must have the shape the columns were planned
+ * from; they always do for one SELECT, and this keeps it so.
+ */
+void
+maas_check_source_shape(TupleDesc planned, TupleDesc actual)
+{
+	bool		same = planned->natts == actual->natts;
+
+	for (int i = 0; same && i < planned->natts; i++)
+		same = TupleDescAttr(planned, i)->atttypid == TupleDescAttr(actual, i)->atttypid;
+	if (!same)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("source returned rows of another shape than it was planned with")));
 }
 
 /* ---- planning the columns ---- */
@@ -602,6 +655,7 @@ plan_columns(TrainJob *job)
 	/* SPI returns to its own context, which SPI_finish frees */
 	MemoryContextSwitchTo(job->cxt);
 	td = CreateTupleDescCopy(SPI_tuptable->tupdesc);
+	job->source_desc = td;
 
 	job->target_attno = find_column(td, job->target);
 	if (job->target_attno == 0)
@@ -816,6 +870,8 @@ load_receive(TupleTableSlot *slot, DestReceiver *self)
 	{
 		double		v = maas_datum_number(tv, job->target_b.typid);
 
+		if (v == 0)
+			v = 0;				/* -0 and 0 are one value, and one class */
 		if (!isfinite(v))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -835,6 +891,7 @@ load_receive(TupleTableSlot *slot, DestReceiver *self)
 static void
 load_startup(DestReceiver *self, int operation, TupleDesc typeinfo)
 {
+	maas_check_source_shape(((LoadReceiver *) self)->job->source_desc, typeinfo);
 }
 
 static void

@@ -153,5 +153,39 @@ is($plain->safe_psql($db, predict_sql(1) . '; SHOW maas.stats_track'), "1\non",
 	'the session settings exist without preloading');
 $plain->stop;
 
+# --- a damaged stats file is ignored, never trusted ------------------------
+# Garble every entry byte of a saved file (keeping its header), and cut
+# another short: the server starts, the views work, the counters start over.
+my $stat_file = $primary->data_dir . '/pg_stat/maas_stats.stat';
+is($primary->safe_psql($db, predict_sql(3)), '3', 'primary predicts before the damage');
+foreach my $damage ('garble', 'truncate')
+{
+	$primary->stop;
+	ok(-e $stat_file, "a clean stop saves the file ($damage)");
+	my $bytes = slurp_file($stat_file);
+	if ($damage eq 'garble')
+	{
+		my $seed = 7;
+		for my $i (32 .. length($bytes) - 1)
+		{
+			$seed = ($seed * 1103515245 + 12345) % 2147483648;
+			substr($bytes, $i, 1) = chr(($seed >> 16) & 255);
+		}
+	}
+	else
+	{
+		$bytes = substr($bytes, 0, 40 + length($bytes) / 3);
+	}
+	open(my $fh, '>', $stat_file) or die "cannot write $stat_file: $!";
+	binmode $fh;
+	print $fh $bytes;
+	close $fh;
+	$primary->start;
+	is($primary->safe_psql($db, $stats_sql), 'none', "a $damage" . 'd file is ignored');
+	is($primary->safe_psql($db, 'SELECT count(*) >= 0 FROM maas.drift'), 't',
+		"maas.drift works after a $damage" . 'd file');
+	is($primary->safe_psql($db, predict_sql(2)), '2', "predictions work after a $damage" . 'd file');
+}
+
 $primary->stop;
 done_testing();
