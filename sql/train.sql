@@ -88,6 +88,19 @@ SELECT model, version, algorithm, task, rows_train, rows_test, n_features,
        seconds >= 0 AS timed, peak_memory > 0 AS measured, outcome
   FROM maas.training_runs ORDER BY id;
 
+-- a role sees the runs of the models it may use, not others' sources
+CREATE ROLE regress_maas_runs_viewer;
+SET ROLE regress_maas_runs_viewer;
+SELECT count(*) AS runs_seen FROM maas.training_runs;
+RESET ROLE;
+SELECT maas_grant('t_iris', 'regress_maas_runs_viewer');
+SET ROLE regress_maas_runs_viewer;
+SELECT model, version FROM maas.training_runs ORDER BY id;
+SELECT maas_may_use('t_iris') AS iris, maas_may_use('t_wine') AS wine, maas_may_use('nosuch') AS nosuch;
+RESET ROLE;
+SELECT maas_revoke('t_iris', 'regress_maas_runs_viewer');
+DROP ROLE regress_maas_runs_viewer;
+
 -- nothing in flight
 SELECT count(*) FROM maas.training_progress;
 

@@ -98,6 +98,37 @@ maas_model_usable(const char *owner, Datum acl, bool acl_isnull)
 }
 
 /*
+ * maas_may_use(model): may the current user predict with the model?  false
+ * for a model that does not exist.  Views use it to show a role only the
+ * rows of models it may use.
+ */
+PG_FUNCTION_INFO_V1(maas_may_use);
+Datum
+maas_may_use(PG_FUNCTION_ARGS)
+{
+	Relation	rel;
+	ScanKeyData key;
+	HeapTuple	tup;
+	bool		usable = false;
+
+	rel = table_open(maas_relid("model"), AccessShareLock);
+	ScanKeyInit(&key, Anum_model_name, BTEqualStrategyNumber,
+				F_TEXTEQ, PG_GETARG_DATUM(0));
+	tup = fetch_one(rel, "model_name_key", 1, &key);
+	if (tup != NULL)
+	{
+		bool		isnull;
+		Name		owner = DatumGetName(heap_getattr(tup, Anum_model_owner,
+													  RelationGetDescr(rel), &isnull));
+		Datum		acl = heap_getattr(tup, Anum_model_acl, RelationGetDescr(rel), &isnull);
+
+		usable = maas_model_usable(NameStr(*owner), acl, isnull);
+	}
+	table_close(rel, AccessShareLock);
+	PG_RETURN_BOOL(usable);
+}
+
+/*
  * Resolve a model name and a version number (0: the deployed one) to the
  * version's immutable id, under the active snapshot.
  */

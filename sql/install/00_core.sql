@@ -185,6 +185,12 @@ RETURNS record
 AS 'MODULE_PATHNAME', 'maas_export'
 LANGUAGE C STABLE PARALLEL UNSAFE;
 
+-- may the current user predict with the model (false if there is none)
+CREATE FUNCTION maas_may_use(model text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'maas_may_use'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+
 CREATE FUNCTION maas_grant(model text, grantee text)
 RETURNS void
 AS 'MODULE_PATHNAME', 'maas_grant'

@@ -58,7 +58,9 @@ SELECT r.run_id AS id,
 	   r.trained_by,
 	   r.started_at,
 	   r.finished_at
-  FROM maas.training_run r;
+  FROM maas.training_run r
+ WHERE pg_catalog.pg_has_role('pg_read_all_stats', 'USAGE')
+	OR maas_may_use(r.model);
 
 /* trainings in flight, in every database (needs shared_preload_libraries) */
 CREATE FUNCTION maas_training_progress(
