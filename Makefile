@@ -8,8 +8,10 @@ DATA_built = sql/maas--$(EXTVERSION).sql
 DATA = $(filter-out $(DATA_built),$(wildcard sql/maas--*--*.sql))
 PGFILEDESC = "maas - machine-learning models served in SQL"
 
-# every src/*.c: kernels (no PostgreSQL headers) and the SQL glue above them
-OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
+# every src/*.c and src/kernel/*.c: kernels (no PostgreSQL headers) and the
+# SQL glue above them
+OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c src/kernel/*.c)))
+PG_CPPFLAGS = -I$(srcdir)/src/kernel
 
 # OpenBLAS is opened at run time (src/blas.h), so it is not linked here
 SHLIB_LINK = -ldl -lm
@@ -41,7 +43,7 @@ unittest:
 	$(MAKE) -C test/unit
 
 # PGXS tracks no header dependencies: every object depends on every header
-$(OBJS): $(wildcard src/*.h)
+$(OBJS): $(wildcard src/*.h src/kernel/*.h)
 
 sql/maas--$(EXTVERSION).sql: $(sort $(wildcard sql/install/*.sql))
 	cat $^ > $@
