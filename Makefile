@@ -18,8 +18,8 @@ SHLIB_LINK = -ldl -lm
 PG_CFLAGS = -Wextra -Wno-unused-parameter -Wno-sign-compare \
 	-Wno-missing-field-initializers -Wno-clobbered
 
-# the trainers' elementwise kernels must vectorise (src/train_nn.c)
-src/train_nn.o: CFLAGS += -O3 -fno-math-errno
+# the trainers' elementwise kernels must vectorise (src/kernel/train_nn.c)
+src/kernel/train_nn.o: CFLAGS += -O3 -fno-math-errno
 
 # pg_regress: the core tests in this order (each builds on the last), then
 # every other sql/*.sql, each of which sets up and removes what it needs
