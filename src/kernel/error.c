@@ -39,6 +39,7 @@ maas_error(MaasError *err, MaasStatus status, const char *fmt,...)
 	if (err == NULL)
 		return false;
 	err->status = status;
+	err->hint = NULL;
 	va_start(ap, fmt);
 	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 	va_end(ap);
@@ -59,6 +60,14 @@ maas_error(MaasError *err, MaasStatus status, const char *fmt,...)
 		if (len - (i - 1) < need)
 			err->msg[i - 1] = '\0';
 	}
+	return false;
+}
+
+bool
+maas_error_hint(MaasError *err, const char *hint)
+{
+	if (err != NULL)
+		err->hint = hint;
 	return false;
 }
 

@@ -84,6 +84,8 @@ typedef struct MaasError
 {
 	MaasStatus	status;
 	char		msg[MAAS_ERRLEN];
+	const char *hint;			/* a sentence the server adds as errhint, or
+								 * NULL; static or maas_kalloc memory */
 } MaasError;
 
 /*
@@ -92,6 +94,9 @@ typedef struct MaasError
  */
 extern bool maas_error(MaasError *err, MaasStatus status, const char *fmt,...)
 			__attribute__((format(printf, 3, 4)));
+
+/* maas_error, then a hint (a full sentence); returns false */
+extern bool maas_error_hint(MaasError *err, const char *hint);
 
 /* maas_error(err, MAAS_ERR_NOMEM, "out of memory") */
 extern bool maas_error_nomem(MaasError *err);
