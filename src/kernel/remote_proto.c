@@ -861,21 +861,7 @@ maas_kserve_infer_response(const char *body, size_t len, const char *output_name
 	data = member(t, at, "data", MAAS_JSON_ARRAY, true, &failed, err);
 	if (data == NULL)
 		return false;
-	if ((size_t) data->n == total &&
-		(data->n == 0 || data->u.items[0].type != MAAS_JSON_ARRAY))
-	{
-		/* flat, row-major */
-		for (size_t i = 0; i < total; i++)
-		{
-			snprintf(path, sizeof(path), "%s.data[%zu]", at, i);
-			if (!tensor_value(&data->u.items[i], boolean, path, &out[i], err))
-				return false;
-			if ((i & 4095) == 4095)
-				maas_tick(tick);
-		}
-		return true;
-	}
-	if (data->n == n && shape->n == 2)
+	if (shape->n == 2 && data->n == n && data->u.items[0].type == MAAS_JSON_ARRAY)
 	{
 		/* nested by the shape: n rows of n_out */
 		for (int i = 0; i < n; i++)
@@ -892,6 +878,19 @@ maas_kserve_infer_response(const char *body, size_t len, const char *output_name
 								  &out[(size_t) i * (size_t) n_out + (size_t) j], err))
 					return false;
 			}
+		}
+		return true;
+	}
+	if ((size_t) data->n == total)
+	{
+		/* flat, row-major */
+		for (size_t i = 0; i < total; i++)
+		{
+			snprintf(path, sizeof(path), "%s.data[%zu]", at, i);
+			if (!tensor_value(&data->u.items[i], boolean, path, &out[i], err))
+				return false;
+			if ((i & 4095) == 4095)
+				maas_tick(tick);
 		}
 		return true;
 	}

@@ -9,11 +9,13 @@
  * resolve somewhere resolve through curl's fixed-resolution list.  The
  * server logs every request it gets (with a time stamp and a connection
  * number), so the tests count attempts and measure backoff from its side.
+ * The protocol tests at the end go through client and parser together.
  */
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -27,6 +29,7 @@
 
 #include "http.h"
 #include "json.h"
+#include "remote_proto.h"
 #include "sha256.h"
 #include "unit.h"
 
@@ -1530,6 +1533,225 @@ test_download(void)
 	maas_http_free(h);
 }
 
+/* ---- the protocols, end to end ---- */
+
+static bool
+post(MaasHttp *h, const MaasHttpOptions *opt, const char *path, const MaasBuf *body)
+{
+	bool		ok = maas_http_post_json(h, url(path), body->data, body->len, opt, &res, &err);
+
+	if (!ok)
+		fprintf(stderr, "    POST %s: %s\n", path, err.msg);
+	return ok;
+}
+
+static void
+test_kserve_end_to_end(void)
+{
+	MaasHttp   *h = client();
+	MaasHttpOptions opt;
+	MaasBuf		b;
+	float		x[40];
+	float		out[20];
+	int			n = 10;
+	static const double w[4] = {1.0, -2.0, 0.5, 3.0};
+	MaasKserveMeta meta;
+	static const struct
+	{
+		const char *bad;
+		const char *msg;
+	}			bad[] = {
+		{"shape", "response field \"outputs[0].shape\" is [10, 3], not [10, 2]"},
+		{"datatype", "response field \"outputs[0].datatype\" is \"BYTES\", not a numeric type"},
+		{"count", "response field \"outputs[0].data\" has 19 values, not 20"},
+		{"type", "response field \"outputs[0].data[0]\" is not a number"},
+		{"nonfinite", "response field \"outputs[0].data[0]\" is not a finite float"},
+		{"nan", "response is not valid JSON"},
+		{"missing", "response field \"outputs[0].data\" is missing"},
+		{"nooutputs", "response field \"outputs\" is empty"},
+		{"ragged", "response field \"outputs[0].data[0]\" is not a number"},
+	};
+
+	if (h == NULL)
+		return;
+	local_options(&opt);
+	for (int i = 0; i < n * 4; i++)
+		x[i] = (float) ((i * 37 % 17) - 8) / 4.0f;
+
+	/* logistic: [1 - p, p] with p = sigmoid(x w + b), as the server's model */
+	CHECK(maas_kserve_infer_request(&b, "input-0", n, 4, x, &err));
+	CHECK(post(h, &opt, "/v2/models/logistic/infer", &b));
+	CHECK(maas_kserve_infer_response(res.body, res.len, "probabilities", n, 2, out, NULL, &err));
+	for (int i = 0; i < n; i++)
+	{
+		double		z = -0.5;
+		double		p;
+
+		for (int j = 0; j < 4; j++)
+			z += w[j] * x[i * 4 + j];
+		p = 1 / (1 + exp(-z));
+		CHECK(fabs(out[2 * i + 1] - p) < 1e-6 && fabs(out[2 * i] - (1 - p)) < 1e-6);
+	}
+	/* the wrong output name, the wrong width */
+	CHECK_FAILS(maas_kserve_infer_response(res.body, res.len, "label", n, 2, out, NULL, &err),
+				"response has no output named \"label\"");
+	CHECK_FAILS(maas_kserve_infer_response(res.body, res.len, NULL, n, 1, out, NULL, &err),
+				"response field \"outputs[0].shape\" is [10, 2], not [10, 1]");
+
+	/* linear, one value a row */
+	CHECK(maas_kserve_infer_request(&b, "input-0", 2, 3, x, &err));
+	CHECK(post(h, &opt, "/v2/models/linear/infer", &b));
+	CHECK(maas_kserve_infer_response(res.body, res.len, NULL, 2, 1, out, NULL, &err));
+	CHECK(fabs(out[0] - (0.5 * x[0] - 1.25 * x[1] + 2 * x[2] + 0.25)) < 1e-6);
+	CHECK(fabs(out[1] - (0.5 * x[3] - 1.25 * x[4] + 2 * x[5] + 0.25)) < 1e-6);
+
+	/* the server refuses rows of the wrong width, and says why */
+	CHECK_FAILS(maas_http_post_json(h, url("/v2/models/logistic/infer"), b.data, b.len, &opt, &res, &err),
+				"answered HTTP 400: bad request: expected 4 features, got 3");
+	CHECK(res.attempts == 1);
+
+	/* every wrong body, with its message */
+	CHECK(maas_kserve_infer_request(&b, "input-0", n, 4, x, &err));
+	for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++)
+	{
+		CHECK(post(h, &opt, fmt("/v2/models/logistic/infer?bad=%s", bad[k].bad), &b));
+		CHECK_FAILS(maas_kserve_infer_response(res.body, res.len, NULL, n, 2, out, NULL, &err),
+					bad[k].msg);
+	}
+	CHECK(post(h, &opt, "/v2/models/logistic/infer?malformed=1", &b));
+	CHECK_FAILS(maas_kserve_infer_response(res.body, res.len, NULL, n, 2, out, NULL, &err),
+				"response is not valid JSON");
+
+	/* metadata, for registration */
+	CHECK(maas_http_get(h, url("/v2/models/logistic"), &opt, &res, &err));
+	CHECK(maas_kserve_metadata_parse(res.body, res.len, &meta, &err));
+	CHECK(maas_kserve_metadata_check(&meta, 4, "probabilities", 2, &err));
+	CHECK_FAILS(maas_kserve_metadata_check(&meta, 30, NULL, 2, &err),
+				"the remote model's input does not take rows of 30 features");
+	CHECK(maas_http_get(h, url("/v2/models/logistic?bad=datatype"), &opt, &res, &err));
+	CHECK(maas_kserve_metadata_parse(res.body, res.len, &meta, &err));
+	CHECK_FAILS(maas_kserve_metadata_check(&meta, 4, NULL, 2, &err),
+				"the remote model's input has datatype \"BYTES\", not FP32");
+	CHECK(maas_http_get(h, url("/v2/models/logistic?bad=type"), &opt, &res, &err));
+	CHECK_FAILS(maas_kserve_metadata_parse(res.body, res.len, &meta, &err),
+				"response field \"inputs\" must be an array, not an object");
+	CHECK_FAILS(maas_http_get(h, url("/v2/models/fraud"), &opt, &res, &err),
+				"answered HTTP 404: model 'fraud' not found");
+	maas_http_free(h);
+}
+
+static void
+test_openai_end_to_end(void)
+{
+	MaasHttp   *h = client();
+	MaasHttpOptions opt;
+	MaasBuf		b;
+	const char *texts[5] = {"alpha", "beta", "\xc3\xa9t\xc3\xa9", "a \"quoted\"\nline", "e"};
+	MaasChatMessage msgs[2] = {{"system", "You echo."}, {"user", "Summarize: caf\xc3\xa9"}};
+	MaasGenParams p = {0, NAN};
+	MaasGenOutput g;
+	MaasGenOutput gs[5];
+	float	   *e;
+	int			d;
+	static const struct
+	{
+		const char *bad;
+		const char *msg;
+	}			bad_emb[] = {
+		{"count", "response field \"data\" has 4 embeddings, not 5"},
+		{"index", "response field \"data[4].index\" repeats index 0"},
+		{"dims", "response field \"data[4].embedding\" has 7 values, not 8"},
+		{"type", "response field \"data[0].embedding[0]\" is not a number"},
+		{"nonfinite", "response field \"data[0].embedding[0]\" is not a finite float"},
+		{"nodata", "response field \"data\" is missing"},
+	}, bad_chat[] = {
+		{"null", "response field \"choices[0].message.content\" is null"},
+		{"type", "response field \"choices[0].message.content\" must be a string, not a number"},
+		{"nochoices", "response field \"choices\" is empty"},
+		{"choices", "response field \"choices\" must be an array, not an object"},
+		{"nomessage", "response field \"choices[0].message\" is missing"},
+	}, bad_cmpl[] = {
+		{"count", "response field \"choices\" has 4 entries, not 5"},
+		{"index", "response field \"choices[4].index\" repeats index 0"},
+		{"type", "response field \"choices[0].text\" must be a string, not an array"},
+	};
+
+	if (h == NULL)
+		return;
+	local_options(&opt);
+
+	/* embeddings of a batch, placed by index even when sent back reversed */
+	for (int order = 0; order < 2; order++)
+	{
+		CHECK(maas_openai_embeddings_request(&b, "embedder", texts, 5, 8, &err));
+		CHECK(post(h, &opt, order == 0 ? "/v1/embeddings" : "/v1/embeddings?bad=order", &b));
+		d = 0;
+		e = maas_openai_embeddings_response(res.body, res.len, 5, &d, NULL, &err);
+		CHECK(e != NULL && d == 8);
+		for (int i = 0; e != NULL && i < 5; i++)
+		{
+			uint8_t		digest[MAAS_SHA256_LEN];
+			int			wrong = 0;
+
+			maas_sha256(texts[i], strlen(texts[i]), digest);
+			for (int j = 0; j < 8; j++)
+				if (e[i * 8 + j] != (digest[j] - 128) / 128.0f)
+					wrong++;
+			CHECK(wrong == 0);
+		}
+	}
+	CHECK(maas_openai_embeddings_request(&b, "embedder", texts, 5, 8, &err));
+	for (size_t k = 0; k < sizeof(bad_emb) / sizeof(bad_emb[0]); k++)
+	{
+		CHECK(post(h, &opt, fmt("/v1/embeddings?bad=%s", bad_emb[k].bad), &b));
+		d = 8;
+		CHECK_FAILS(maas_openai_embeddings_response(res.body, res.len, 5, &d, NULL, &err) != NULL,
+					bad_emb[k].msg);
+	}
+
+	/* chat */
+	CHECK(maas_openai_chat_request(&b, "gpt-test", msgs, 2, &p, &err));
+	CHECK(post(h, &opt, "/v1/chat/completions", &b));
+	CHECK(maas_openai_chat_response(res.body, res.len, &g, NULL, &err));
+	CHECK(strcmp(g.text, "echo: Summarize: caf\xc3\xa9") == 0);
+	CHECK(g.finish_reason != NULL && strcmp(g.finish_reason, "stop") == 0);
+	CHECK(g.prompt_tokens == 2);
+	p.max_tokens = 9;
+	CHECK(maas_openai_chat_request(&b, "gpt-test", msgs, 2, &p, &err));
+	CHECK(post(h, &opt, "/v1/chat/completions", &b));
+	CHECK(maas_openai_chat_response(res.body, res.len, &g, NULL, &err));
+	CHECK(strcmp(g.text, "echo: Sum") == 0 && strcmp(g.finish_reason, "length") == 0);
+	for (size_t k = 0; k < sizeof(bad_chat) / sizeof(bad_chat[0]); k++)
+	{
+		CHECK(post(h, &opt, fmt("/v1/chat/completions?bad=%s", bad_chat[k].bad), &b));
+		CHECK_FAILS(maas_openai_chat_response(res.body, res.len, &g, NULL, &err), bad_chat[k].msg);
+	}
+	CHECK(post(h, &opt, "/v1/chat/completions?malformed=1", &b));
+	CHECK_FAILS(maas_openai_chat_response(res.body, res.len, &g, NULL, &err),
+				"response is not valid JSON");
+
+	/* completions, a batch of prompts */
+	p.max_tokens = 0;
+	for (int order = 0; order < 2; order++)
+	{
+		CHECK(maas_openai_completions_request(&b, "m", texts, 5, &p, &err));
+		CHECK(post(h, &opt, order == 0 ? "/v1/completions" : "/v1/completions?bad=order", &b));
+		CHECK(maas_openai_completions_response(res.body, res.len, 5, gs, NULL, &err));
+		for (int i = 0; i < 5; i++)
+			CHECK(strcmp(gs[i].text, fmt("echo: %s", texts[i])) == 0);
+	}
+	for (size_t k = 0; k < sizeof(bad_cmpl) / sizeof(bad_cmpl[0]); k++)
+	{
+		CHECK(post(h, &opt, fmt("/v1/completions?bad=%s", bad_cmpl[k].bad), &b));
+		CHECK_FAILS(maas_openai_completions_response(res.body, res.len, 5, gs, NULL, &err),
+					bad_cmpl[k].msg);
+	}
+	/* the server's 400 for a body it cannot use */
+	CHECK_FAILS(maas_http_post_json(h, url("/v1/embeddings"), "{\"input\": 5}", 12, &opt, &res, &err),
+				"answered HTTP 400: input must be a string or a list of strings");
+	maas_http_free(h);
+}
+
 /* nothing the tests sent as a secret reached the server's log */
 static void
 test_secret_not_logged(void)
@@ -1581,6 +1803,8 @@ main(void)
 	UNIT_RUN(test_guard_connecting);
 	UNIT_RUN(test_options);
 	UNIT_RUN(test_download);
+	UNIT_RUN(test_kserve_end_to_end);
+	UNIT_RUN(test_openai_end_to_end);
 	UNIT_RUN(test_secret_not_logged);
 	stop_server();
 	curl_global_cleanup();

@@ -409,6 +409,11 @@ test_kserve_response(void)
 				"response field \"outputs[0].data[0]\" must be a boolean, not a number");
 	CHECK_FAILS(infer(T("[2, 2]", "FP32", "[[1, 2], 3, 4]"), NULL, 2, 2, o),
 				"response field \"outputs[0].data\" has 3 values, not 4");
+	CHECK_FAILS(infer(T("[2, 2]", "FP32", "[[1, 2], 3, 4, 5]"), NULL, 2, 2, o),
+				"response field \"outputs[0].data[0]\" is not a number");
+	CHECK_FAILS(infer(T("[2, 2]", "FP32", "[[1, 2], [3, 4], 5, 6]"), NULL, 2, 2, o),
+				"response field \"outputs[0].data[0]\" is not a number");
+	CHECK(infer(T("[2, 1]", "FP32", "[[7], [8]]"), NULL, 2, 1, o) && o[0] == 7 && o[1] == 8);
 	CHECK_FAILS(infer(T("[2, 2]", "FP32", "[[1, 2], [3]]"), NULL, 2, 2, o),
 				"response field \"outputs[0].data[1]\" must be an array of 2 values");
 	CHECK_FAILS(infer(T("[2, 2]", "FP32", "[[1, 2], [3, [4]]]"), NULL, 2, 2, o),
