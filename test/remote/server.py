@@ -39,7 +39,9 @@ time, method, path, query, connection number, the header names and values (but
 the Authorization value, replaced by whether it was the expected one, from
 the environment variable MAAS_TEST_AUTH), and the body's length.
 
-    server.py --log FILE [--port 0]   prints "PORT n" once listening
+    server.py --log FILE [--port 0] [--tls DIR]   prints "PORT n" once listening
+
+With --tls it speaks HTTPS with DIR/cert.pem and DIR/key.pem.
 """
 
 import argparse
@@ -49,6 +51,7 @@ import json
 import math
 import os
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -485,9 +488,14 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--log", required=True)
+    ap.add_argument("--tls")
     args = ap.parse_args()
     STATE["log"] = open(args.log, "a", encoding="utf-8")
     srv = Server(("127.0.0.1", args.port), Handler)
+    if args.tls:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(os.path.join(args.tls, "cert.pem"), os.path.join(args.tls, "key.pem"))
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     print("PORT %d" % srv.server_address[1], flush=True)
     try:
         srv.serve_forever(poll_interval=0.1)

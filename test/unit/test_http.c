@@ -37,7 +37,10 @@
 #define AUTH "Authorization: Bearer " SECRET
 
 static pid_t server_pid = -1;
+static pid_t tls_pid = -1;
 static int	port;
+static int	tls_port;
+static char tls_dir[512];
 static char log_path[512];
 static MaasError err;
 static MaasHttpResult res;
@@ -47,8 +50,9 @@ static volatile sig_atomic_t cancel_flag = 0;
 
 /* ---- the server ---- */
 
+/* start server.py (with TLS when tls is set), and read its port */
 static bool
-start_server(void)
+start_server(bool tls, pid_t *pid, int *port_out)
 {
 	const char *dir = getenv("MAAS_TEST_REMOTE");
 	const char *py = getenv("MAAS_TEST_PYTHON");
@@ -63,20 +67,25 @@ start_server(void)
 	if (py == NULL)
 		py = "/usr/bin/python3";
 	snprintf(script, sizeof(script), "%s/server.py", dir);
+	snprintf(tls_dir, sizeof(tls_dir), "%s/tls", dir);
 	snprintf(log_path, sizeof(log_path), "build/http_server.log");
-	unlink(log_path);
+	if (!tls)
+		unlink(log_path);
 	if (pipe(fds) != 0)
 		return false;
-	server_pid = fork();
-	if (server_pid < 0)
+	*pid = fork();
+	if (*pid < 0)
 		return false;
-	if (server_pid == 0)
+	if (*pid == 0)
 	{
 		dup2(fds[1], 1);
 		close(fds[0]);
 		close(fds[1]);
 		setenv("MAAS_TEST_AUTH", SECRET, 1);
-		execl(py, py, script, "--log", log_path, (char *) NULL);
+		if (tls)
+			execl(py, py, script, "--log", log_path, "--tls", tls_dir, (char *) NULL);
+		else
+			execl(py, py, script, "--log", log_path, (char *) NULL);
 		_exit(127);
 	}
 	close(fds[1]);
@@ -96,7 +105,7 @@ start_server(void)
 	}
 	close(fds[0]);
 	line[got] = '\0';
-	if (sscanf(line, "PORT %d", &port) != 1)
+	if (sscanf(line, "PORT %d", port_out) != 1)
 	{
 		fprintf(stderr, "the test server did not start (%s %s)\n", py, script);
 		return false;
@@ -105,13 +114,13 @@ start_server(void)
 }
 
 static void
-stop_server(void)
+stop_server(pid_t *pid)
 {
-	if (server_pid > 0)
+	if (*pid > 0)
 	{
-		kill(server_pid, SIGTERM);
-		waitpid(server_pid, NULL, 0);
-		server_pid = -1;
+		kill(*pid, SIGTERM);
+		waitpid(*pid, NULL, 0);
+		*pid = -1;
 	}
 }
 
@@ -1388,6 +1397,53 @@ test_options(void)
 	maas_http_free(h);
 }
 
+static void
+test_tls(void)
+{
+	MaasHttp   *h = client();
+	MaasHttpOptions opt;
+	char		ca[600];
+	const char *key = new_key();
+	Logged		l;
+
+	if (h == NULL)
+		return;
+	snprintf(ca, sizeof(ca), "%s/cert.pem", tls_dir);
+	local_options(&opt);
+	opt.allow = list_of(fmt("127.0.0.1:%d, localhost:%d", tls_port, tls_port));
+
+	/* trusted through ca_file: works, by address and by name, kept alive */
+	opt.ca_file = ca;
+	CHECK(maas_http_get(h, fmt("https://127.0.0.1:%d/v2/models/linear?key=%s", tls_port, key),
+						&opt, &res, &err));
+	CHECK(res.status == 200);
+	CHECK(maas_http_post_json(h, fmt("https://127.0.0.1:%d/v1/embeddings?key=%s", tls_port, key),
+							  "{\"model\": \"e\", \"input\": \"x\"}", 28, &opt, &res, &err));
+	CHECK(res.status == 200 && res.reused);
+	l = logged(key);
+	CHECK(l.n == 2 && strcmp(logged_str(l.req[1], "auth"), "ok") == 0);
+	CHECK(maas_http_get(h, fmt("https://localhost:%d/v2/models/linear", tls_port), &opt, &res, &err));
+	CHECK(res.status == 200);
+
+	/* not trusted: a TLS error, not retried */
+	opt.ca_file = NULL;
+	key = new_key();
+	CHECK_FAILS(maas_http_get(h, fmt("https://127.0.0.1:%d/v2/models/linear?key=%s", tls_port, key),
+							  &opt, &res, &err),
+				fmt("the TLS certificate of \"127.0.0.1:%d\" could not be verified", tls_port));
+	CHECK(res.fail == MAAS_HTTP_TLS && res.attempts == 1 && logged(key).n == 0);
+
+	/* a CA file that is not there */
+	opt.ca_file = "/nonexistent/ca.pem";
+	CHECK(!maas_http_get(h, fmt("https://127.0.0.1:%d/", tls_port), &opt, &res, &err));
+	CHECK(res.fail == MAAS_HTTP_TLS);
+
+	/* plain HTTP to the TLS port */
+	CHECK(!maas_http_get(h, fmt("http://127.0.0.1:%d/", tls_port), &opt, &res, &err));
+	CHECK(res.fail == MAAS_HTTP_CONNECT || res.fail == MAAS_HTTP_TIMEOUT);
+	maas_http_free(h);
+}
+
 /* ---- downloads ---- */
 
 typedef struct MemSink
@@ -1786,9 +1842,11 @@ main(void)
 	UNIT_RUN(test_check_url);
 	UNIT_RUN(test_address_classes);
 	UNIT_RUN(test_address_rules);
-	if (!start_server())
+	if (!start_server(false, &server_pid, &port) ||
+		!start_server(true, &tls_pid, &tls_port))
 	{
-		unit_fail(__FILE__, __LINE__, "the test server started");
+		unit_fail(__FILE__, __LINE__, "the test servers started");
+		stop_server(&server_pid);
 		return unit_finish("http");
 	}
 	UNIT_RUN(test_post_and_log);
@@ -1802,11 +1860,13 @@ main(void)
 	UNIT_RUN(test_redirects);
 	UNIT_RUN(test_guard_connecting);
 	UNIT_RUN(test_options);
+	UNIT_RUN(test_tls);
 	UNIT_RUN(test_download);
 	UNIT_RUN(test_kserve_end_to_end);
 	UNIT_RUN(test_openai_end_to_end);
 	UNIT_RUN(test_secret_not_logged);
-	stop_server();
+	stop_server(&server_pid);
+	stop_server(&tls_pid);
 	curl_global_cleanup();
 	return unit_finish("http");
 }
