@@ -72,6 +72,7 @@ typedef struct Transfer
 	MaasAddrClass refused_class;
 
 	char		retry_after[48];	/* from the last response's headers */
+	bool		encoded;		/* it has a Content-Encoding */
 } Transfer;
 
 struct MaasHttp
@@ -88,6 +89,7 @@ struct MaasHttp
 	size_t		len;
 	size_t		cap;
 	uint8_t		digest[MAAS_SHA256_LEN];	/* of the last download */
+	char	   *default_ca;		/* libcurl's built-in CA bundle, or NULL */
 
 	Transfer	x;
 };
@@ -193,7 +195,7 @@ write_cb(char *data, size_t size, size_t n, void *arg)
 		curl_easy_getinfo(h->easy, CURLINFO_RESPONSE_CODE, &code);
 		x->success = code >= 200 && code < 300;
 		curl_easy_getinfo(h->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &declared);
-		if (x->success && declared > 0 && (uint64_t) declared > x->limit)
+		if (x->success && !x->encoded && declared > 0 && (uint64_t) declared > x->limit)
 		{
 			x->too_large = true;	/* say so before reading any of it */
 			return 0;
@@ -266,7 +268,12 @@ header_cb(char *line, size_t size, size_t n, void *arg)
 	size_t		nl = sizeof(name) - 1;
 
 	if (total >= 5 && memcmp(line, "HTTP/", 5) == 0)
+	{
 		x->retry_after[0] = '\0';	/* a new response begins */
+		x->encoded = false;
+	}
+	else if (total > 17 && strncasecmp(line, "content-encoding:", 17) == 0)
+		x->encoded = true;		/* Content-Length counts the encoded bytes */
 	else if (total > nl && strncasecmp(line, name, nl) == 0)
 	{
 		const char *v = line + nl;
@@ -390,6 +397,18 @@ maas_http_new(MaasError *err)
 		maas_error(err, MAAS_ERR_NOMEM, "out of memory making an HTTP client");
 		return NULL;
 	}
+	{
+		char	   *ca = NULL;
+
+		/* remembered so that a call without ca_file gets it back */
+		if (curl_easy_getinfo(h->easy, CURLINFO_CAINFO, &ca) == CURLE_OK && ca != NULL &&
+			(h->default_ca = strdup(ca)) == NULL)
+		{
+			maas_http_free(h);
+			maas_error_nomem(err);
+			return NULL;
+		}
+	}
 	h->rng = (uint64_t) now_ms() * 0x9E3779B97F4A7C15ULL ^
 		(uint64_t) getpid() << 32 ^ (uint64_t) (uintptr_t) h;
 	if (h->rng == 0)
@@ -438,6 +457,7 @@ maas_http_free(MaasHttp *h)
 	free_slist(h->headers);
 	curl_slist_free_all(h->resolve);
 	free(h->buf);
+	free(h->default_ca);
 	if (backend_client == h)
 		backend_client = NULL;
 	free(h);
@@ -991,7 +1011,8 @@ request(MaasHttp *h, const char *url, const char *body, size_t body_len,
 		h->resolve = next;
 	}
 	if (curl_easy_setopt(h->easy, CURLOPT_RESOLVE, h->resolve) != CURLE_OK ||
-		curl_easy_setopt(h->easy, CURLOPT_CAINFO, opt->ca_file) != CURLE_OK)
+		curl_easy_setopt(h->easy, CURLOPT_CAINFO,
+						 opt->ca_file != NULL ? opt->ca_file : h->default_ca) != CURLE_OK)
 		return fail(res, MAAS_HTTP_LIBRARY, err, MAAS_ERR_LIBRARY,
 					"libcurl refused the resolve list or CA file");
 

@@ -9,13 +9,15 @@ outputs a test can compute:
     linear    3 features -> "predict" [n, 1]:  0.5 x0 - 1.25 x1 + 2 x2 + 0.25
     logistic  4 features -> "probabilities" [n, 2]: [1 - p, p],
               p = sigmoid(x0 - 2 x1 + 0.5 x2 + 3 x3 - 0.5)
+    fraud30   30 features, likewise, w_j = ((7 j) % 11 - 5) / 10, b = 0.1
 
 Embeddings: component j of the embedding of text t is
 (sha256(t)[j % 32] - 128) / 128, for j < dimensions (8 unless asked).
 Chat and completions answer "echo: " + the (last) prompt, cut to max_tokens
 characters (finish_reason "length") when that is given.
 
-GET /blob?size=N&seed=S sends N bytes, byte i being (i * 31 + S) % 251.
+GET /blob?size=N&seed=S sends N bytes, byte i being (i * 31 + S) % 251
+(gzip-encoded with gzip=1).
 
 Misbehaviour, by query parameters on any path:
     status=N [msg=TEXT]   answer HTTP N with {"error": {"message": TEXT}}
@@ -39,13 +41,14 @@ time, method, path, query, connection number, the header names and values (but
 the Authorization value, replaced by whether it was the expected one, from
 the environment variable MAAS_TEST_AUTH), and the body's length.
 
-    server.py --log FILE [--port 0] [--tls DIR]   prints "PORT n" once listening
+    server.py [--log FILE] [--port 0] [--tls DIR]   prints "PORT n" once listening
 
 With --tls it speaks HTTPS with DIR/cert.pem and DIR/key.pem.
 """
 
 import argparse
 import email.utils
+import gzip
 import hashlib
 import json
 import math
@@ -63,6 +66,9 @@ MODELS = {
                "output": "predict", "link": "identity"},
     "logistic": {"weights": [[1.0, -2.0, 0.5, 3.0]], "bias": [-0.5],
                  "output": "probabilities", "link": "sigmoid2"},
+    # for the benchmarks: 30 features, as a fraud model might have
+    "fraud30": {"weights": [[((j * 7) % 11 - 5) / 10.0 for j in range(30)]], "bias": [0.1],
+                "output": "probabilities", "link": "sigmoid2"},
 }
 
 LOCK = threading.Lock()
@@ -77,6 +83,8 @@ def next_conn():
 
 
 def log_request(record):
+    if STATE["log"] is None:
+        return
     with LOCK:
         STATE["seq"] += 1
         record["seq"] = STATE["seq"]
@@ -115,6 +123,9 @@ class Handler(BaseHTTPRequestHandler):
     def setup(self):
         super().setup()
         self.conn_id = next_conn()
+        # headers and body go out in separate writes: without this, Nagle's
+        # algorithm holds the body until the client's delayed ACK (40 ms)
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def log_message(self, fmt, *args):
         pass                # the JSON log is the log
@@ -287,7 +298,10 @@ class Handler(BaseHTTPRequestHandler):
             data = bytes((i * 31 + seed) % 251 for i in range(size))
             self.send_response(200)
             self.send_header("Content-Type", "application/octet-stream")
-            self.send_header("Content-Length", str(size))
+            if "gzip" in q:
+                data = gzip.compress(data)
+                self.send_header("Content-Encoding", "gzip")
+            self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
             return
@@ -487,10 +501,11 @@ class Server(ThreadingHTTPServer):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, default=0)
-    ap.add_argument("--log", required=True)
+    ap.add_argument("--log")
     ap.add_argument("--tls")
     args = ap.parse_args()
-    STATE["log"] = open(args.log, "a", encoding="utf-8")
+    if args.log:
+        STATE["log"] = open(args.log, "a", encoding="utf-8")
     srv = Server(("127.0.0.1", args.port), Handler)
     if args.tls:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

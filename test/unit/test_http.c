@@ -21,6 +21,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -78,6 +79,7 @@ start_server(bool tls, pid_t *pid, int *port_out)
 		return false;
 	if (*pid == 0)
 	{
+		prctl(PR_SET_PDEATHSIG, SIGTERM);	/* gone with the test, however it ends */
 		dup2(fds[1], 1);
 		close(fds[0]);
 		close(fds[1]);
@@ -1545,6 +1547,22 @@ test_download(void)
 	CHECK(!maas_http_download(h, url("/blob?size=1048577"), &opt, &sink, NULL, got, &bytes,
 							  &res, &err));
 	CHECK(res.fail == MAAS_HTTP_TOO_LARGE);
+
+	/* gzip-encoded: the limit counts the decoded bytes (no zip bombs) */
+	maas_http_fd_rewind(&ms.fd);
+	blob_digest(50000, 5, want);
+	CHECK(maas_http_download(h, url("/blob?size=50000&seed=5&gzip=1"), &opt, &sink, want, got,
+							 &bytes, &res, &err));
+	CHECK(bytes == 50000 && file_is_blob(ms.fd, 50000, 5));
+	maas_http_fd_rewind(&ms.fd);
+	opt.max_response_bytes = 100000;
+	CHECK(!maas_http_download(h, url("/blob?size=1000000&gzip=1"), &opt, &sink, NULL, got, &bytes,
+							  &res, &err));
+	CHECK(res.fail == MAAS_HTTP_TOO_LARGE);
+	opt.max_response_bytes = 50000;
+	CHECK(maas_http_get(h, url("/blob?size=50000&seed=5&gzip=1"), &opt, &res, &err));
+	CHECK(res.len == 50000);
+	opt.max_response_bytes = 1 << 20;
 
 	/* a 503 first: retried, and its body never reaches the sink */
 	maas_http_fd_rewind(&ms.fd);
