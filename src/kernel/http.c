@@ -1030,9 +1030,12 @@ request(MaasHttp *h, const char *url, const char *body, size_t body_len,
 			return fail(res, MAAS_HTTP_CANCELED, err, MAAS_ERR_CANCELED,
 						"the call to \"%s\" was canceled", target.where);
 		if (left <= 0)
-			return fail(res, MAAS_HTTP_TIMEOUT, err, MAAS_ERR_IO,
-						"the call to \"%s\" timed out after %ld ms",
-						target.where, opt->timeout_ms);
+		{
+			fail(res, MAAS_HTTP_TIMEOUT, err, MAAS_ERR_IO,
+				 "the call to \"%s\" timed out after %ld ms",
+				 target.where, opt->timeout_ms);
+			return maas_error_hint(err, "Raise the model's timeout, or send fewer rows a request.");
+		}
 
 		/* one attempt */
 		memset(x, 0, sizeof(*x));
@@ -1061,9 +1064,12 @@ request(MaasHttp *h, const char *url, const char *body, size_t body_len,
 			return fail(res, MAAS_HTTP_CANCELED, err, MAAS_ERR_CANCELED,
 						"the call to \"%s\" was canceled", target.where);
 		if (x->too_large)
-			return fail(res, MAAS_HTTP_TOO_LARGE, err, MAAS_ERR_LIMIT,
-						"the response from \"%s\" is larger than the limit of %zu bytes",
-						target.where, opt->max_response_bytes);
+		{
+			fail(res, MAAS_HTTP_TOO_LARGE, err, MAAS_ERR_LIMIT,
+				 "the response from \"%s\" is larger than the limit of %zu bytes",
+				 target.where, opt->max_response_bytes);
+			return maas_error_hint(err, "Raise the response size limit, or send fewer rows a request.");
+		}
 		if (x->sink_failed)
 			return fail(res, MAAS_HTTP_SINK, err, MAAS_ERR_IO,
 						"writing the download from \"%s\" failed", target.where);
@@ -1076,9 +1082,10 @@ request(MaasHttp *h, const char *url, const char *body, size_t body_len,
 
 			if (x->refused_family != 0)
 				inet_ntop(x->refused_family, x->refused_addr, addr, sizeof(addr));
-			return fail(res, MAAS_HTTP_REFUSED, err, MAAS_ERR_INVALID,
-						"host \"%s\" resolves to %s address \"%s\", which the allowed hosts do not permit",
-						target.where, maas_addr_class_name(x->refused_class), addr);
+			fail(res, MAAS_HTTP_REFUSED, err, MAAS_ERR_INVALID,
+				 "host \"%s\" resolves to %s address \"%s\", which the allowed hosts do not permit",
+				 target.where, maas_addr_class_name(x->refused_class), addr);
+			return maas_error_hint(err, "A host reaches loopback and private addresses only when maas.remote_allowed_hosts names it, and link-local, multicast or reserved ones only when it lists the address itself.");
 		}
 
 		if (rc == CURLE_OK || (rc == CURLE_WRITE_ERROR && x->error_body_full))
@@ -1131,15 +1138,21 @@ request(MaasHttp *h, const char *url, const char *body, size_t body_len,
 					maas_http_check_curlu(opt->allow, probe, &next, &why_not);
 				curl_url_cleanup(probe);
 				if (!allowed)
-					return fail(res, MAAS_HTTP_REFUSED, err, MAAS_ERR_INVALID,
-								"\"%s\" redirected (HTTP %ld) to a URL that is not allowed: %s",
-								target.where, status, why_not.msg);
+				{
+					fail(res, MAAS_HTTP_REFUSED, err, MAAS_ERR_INVALID,
+						 "\"%s\" redirected (HTTP %ld) to a URL that is not allowed: %s",
+						 target.where, status, why_not.msg);
+					return maas_error_hint(err, why_not.hint);
+				}
 				if (body != NULL || redirects >= opt->max_redirects)
-					return fail(res, MAAS_HTTP_STATUS, err, MAAS_ERR_IO,
-								"\"%s\" redirected (HTTP %ld) to \"%s\"; %s",
-								target.where, status, next.where,
-								body != NULL ? "a POST does not follow redirects" :
-								"no more redirects are followed");
+				{
+					fail(res, MAAS_HTTP_STATUS, err, MAAS_ERR_IO,
+						 "\"%s\" redirected (HTTP %ld) to \"%s\"; %s",
+						 target.where, status, next.where,
+						 body != NULL ? "a POST does not follow redirects" :
+						 "no more redirects are followed");
+					return maas_error_hint(err, "Register the URL the server redirects to.");
+				}
 				if (!maas_http_parse_url(h->url, location, err) ||
 					!maas_http_check_curlu(opt->allow, h->url, &target, err))
 					return fail(res, MAAS_HTTP_REFUSED, err, MAAS_ERR_INVALID, "%s", err->msg);
@@ -1177,7 +1190,14 @@ request(MaasHttp *h, const char *url, const char *body, size_t body_len,
 				why = MAAS_HTTP_CONNECT;
 			}
 			if (timed_out || !retryable_curl(rc))
-				return fail(res, why, err, status_of(why), "%s", msg);
+			{
+				fail(res, why, err, status_of(why), "%s", msg);
+				if (why == MAAS_HTTP_TIMEOUT)
+					maas_error_hint(err, "Raise the model's timeout, or send fewer rows a request.");
+				else if (why == MAAS_HTTP_TLS)
+					maas_error_hint(err, "The server's certificate must be signed by a certificate authority this server trusts.");
+				return false;
+			}
 		}
 
 		/* a failure another attempt may cure: wait, then retry */
@@ -1265,8 +1285,9 @@ maas_http_download(MaasHttp *h, const char *url, const MaasHttpOptions *opt,
 
 		maas_sha256_hex(expect, want);
 		maas_sha256_hex(digest, got);
-		return fail(res, MAAS_HTTP_CHECKSUM, err, MAAS_ERR_INVALID,
-					"the download has sha256 \"%s\", not the expected \"%s\"", got, want);
+		fail(res, MAAS_HTTP_CHECKSUM, err, MAAS_ERR_INVALID,
+			 "the download has sha256 \"%s\", not the expected \"%s\"", got, want);
+		return maas_error_hint(err, "Check that the URL and the sha256 name the same file; nothing was stored.");
 	}
 	return true;
 }

@@ -491,6 +491,7 @@ check_parsed(const MaasAllowList *list, CURLU *u, MaasUrlTarget *t, MaasError *e
 		curl_free(part);
 		maas_error(err, MAAS_ERR_INVALID,
 				   "URL must not contain a user name or password");
+		maas_error_hint(err, "Give a key as the model's secret: it is sent in a header, never in the URL.");
 		goto done;
 	}
 	if (url_part(u, CURLUPART_ZONEID, &part))
@@ -570,8 +571,11 @@ check_parsed(const MaasAllowList *list, CURLU *u, MaasUrlTarget *t, MaasError *e
 		}
 	}
 	if (!ok)
+	{
 		maas_error(err, MAAS_ERR_INVALID,
 				   "host \"%s\" is not in the allowed hosts", t->where);
+		maas_error_hint(err, "A superuser lists the hosts remote models may reach, as host:port, in maas.remote_allowed_hosts.");
+	}
 
 done:
 	curl_free(scheme);

@@ -344,6 +344,15 @@ no_cancel(void)
 	} while (0)
 
 static bool
+hint_has(const char *fragment)
+{
+	if (err.hint != NULL && strstr(err.hint, fragment) != NULL)
+		return true;
+	fprintf(stderr, "    hint: %s\n    lacks: %s\n", err.hint ? err.hint : "(none)", fragment);
+	return false;
+}
+
+static bool
 msg_has(const char *fragment)
 {
 	if (strstr(err.msg, fragment) != NULL)
@@ -512,12 +521,14 @@ test_check_url(void)
 	/* credentials, zone ids, blanks */
 	url_refused(l, "http://user:s3cr3t@models.internal:8080/", "URL must not contain a user name or password");
 	url_refused(l, "http://user@models.internal:8080/", "URL must not contain a user name or password");
+	CHECK(hint_has("Give a key as the model's secret"));
 	url_refused(l, "http://models.internal:8080@127.0.0.1:5000/", "must not contain a user name");
 	url_refused(l, "http://[fe80::1%25eth0]:8080/", "URL must not contain an IPv6 zone id");
 	url_refused(l, "http://models.internal:8080/a b", "URL contains a blank or a control character");
 	url_refused(l, "http://models.internal:8080/\r\nX: y", "URL contains a blank or a control character");
 	/* hosts and ports not on the list */
 	url_refused(l, "http://models.internal/", "host \"models.internal:80\" is not in the allowed hosts");
+	CHECK(hint_has("in maas.remote_allowed_hosts"));
 	url_refused(l, "http://models.internal:8081/?key=s3cr3t", "host \"models.internal:8081\" is not in the allowed hosts");
 	url_refused(l, "https://api.example.com:8443/", "host \"api.example.com:8443\" is not in the allowed hosts");
 	url_refused(l, "https://api.example.com:80/", "host \"api.example.com:80\" is not in the allowed hosts");
@@ -1026,6 +1037,7 @@ test_timeouts_and_connections(void)
 	took = now_ms() - t0;
 	CHECK(res.fail == MAAS_HTTP_TIMEOUT && err.status == MAAS_ERR_IO);
 	CHECK(msg_has(fmt("the call to \"127.0.0.1:%d\" timed out after 600 ms", port)));
+	CHECK(hint_has("Raise the model's timeout"));
 	CHECK(took >= 590 && took < 1100);
 	CHECK(res.attempts == 1 && logged(key).n == 1);
 
@@ -1164,6 +1176,7 @@ test_size_limit(void)
 	CHECK(!maas_http_get(h, url("/?huge=1073741824"), &opt, &res, &err));
 	CHECK(res.fail == MAAS_HTTP_TOO_LARGE && err.status == MAAS_ERR_LIMIT);
 	CHECK(msg_has(fmt("the response from \"127.0.0.1:%d\" is larger than the limit of 1048576 bytes", port)));
+	CHECK(hint_has("Raise the response size limit"));
 	CHECK(now_ms() - t0 < 2000);
 
 	/* 1 GB chunked: stopped once past the limit */
@@ -1209,6 +1222,7 @@ test_redirects(void)
 	CHECK(res.fail == MAAS_HTTP_REFUSED && res.status == 302 && logged(key).n == 1);
 	CHECK(msg_has(fmt("\"127.0.0.1:%d\" redirected (HTTP 302) to a URL that is not allowed: "
 					  "host \"169.254.169.254:80\" is not in the allowed hosts", port)));
+	CHECK(hint_has("maas.remote_allowed_hosts"));
 	CHECK(!maas_http_post_json(h, url("/?redirect=http://10.0.0.1:8080/"), "{}", 2, &opt, &res, &err));
 	CHECK(res.fail == MAAS_HTTP_REFUSED);
 	CHECK(!maas_http_get(h, url("/?redirect=file:///etc/passwd"), &opt, &res, &err));
@@ -1221,6 +1235,7 @@ test_redirects(void)
 	CHECK(!maas_http_post_json(h, url(fmt("/?key=%s&redirect=/v1/embeddings", key)), "{}", 2, &opt, &res, &err));
 	CHECK(res.fail == MAAS_HTTP_STATUS && res.status == 302 && res.attempts == 1);
 	CHECK(msg_has(fmt("redirected (HTTP 302) to \"127.0.0.1:%d\"; a POST does not follow redirects", port)));
+	CHECK(hint_has("Register the URL the server redirects to."));
 	/* nor a GET with max_redirects 0 */
 	CHECK(!maas_http_get(h, url("/?redirect=/blob?size=10"), &opt, &res, &err));
 	CHECK(msg_has("no more redirects are followed"));
@@ -1309,6 +1324,7 @@ test_guard_connecting(void)
 	CHECK(!maas_http_get(h, fmt("http://meta.test:%d/latest/meta-data/", port), &opt, &res, &err));
 	CHECK(res.fail == MAAS_HTTP_REFUSED);
 	CHECK(msg_has(fmt("host \"meta.test:%d\" resolves to link-local address \"169.254.169.254\"", port)));
+	CHECK(hint_has("only when it lists the address itself"));
 	resolve[1] = NULL;
 
 	/* "localhost" through the system resolver: only when named */
@@ -1433,6 +1449,7 @@ test_tls(void)
 	CHECK_FAILS(maas_http_get(h, fmt("https://127.0.0.1:%d/v2/models/linear?key=%s", tls_port, key),
 							  &opt, &res, &err),
 				fmt("the TLS certificate of \"127.0.0.1:%d\" could not be verified", tls_port));
+	CHECK(hint_has("certificate authority"));
 	CHECK(res.fail == MAAS_HTTP_TLS && res.attempts == 1 && logged(key).n == 0);
 
 	/* a CA file that is not there */
@@ -1541,6 +1558,7 @@ test_download(void)
 	blob_digest(1000, 1, want);
 	maas_sha256_hex(want, hex);
 	CHECK(msg_has(fmt("the download has sha256 \"%s\", not the expected", hex)));
+	CHECK(hint_has("nothing was stored"));
 
 	/* over the limit */
 	maas_http_fd_rewind(&ms.fd);
