@@ -1,0 +1,212 @@
+/*
+ * sha256.c
+ *		SHA-256 as FIPS 180-4 specifies it (see sha256.h).
+ *
+ * The message schedule is computed in a 16-word ring rather than all 64
+ * words up front; each block is compressed straight from the caller's bytes
+ * when they cover it, so large updates copy nothing.
+ */
+#include "sha256.h"
+
+#include <string.h>
+
+static const uint32_t K[64] = {
+	0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1,
+	0x923f82a4, 0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3,
+	0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786,
+	0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+	0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147,
+	0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13,
+	0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
+	0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+	0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a,
+	0x5b9cca4f, 0x682e6ff3, 0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208,
+	0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2
+};
+
+static inline uint32_t
+rotr(uint32_t x, int n)
+{
+	return (x >> n) | (x << (32 - n));
+}
+
+static inline uint32_t
+load_be32(const uint8_t *p)
+{
+	return ((uint32_t) p[0] << 24) | ((uint32_t) p[1] << 16) |
+		((uint32_t) p[2] << 8) | (uint32_t) p[3];
+}
+
+/* one 64-byte block into the state h[8] */
+static void
+compress(uint32_t h[8], const uint8_t *block)
+{
+	uint32_t	w[16];
+	uint32_t	a = h[0], b = h[1], c = h[2], d = h[3];
+	uint32_t	e = h[4], f = h[5], g = h[6], k = h[7];
+
+	for (int t = 0; t < 64; t++)
+	{
+		uint32_t	wt;
+		uint32_t	t1;
+		uint32_t	t2;
+
+		if (t < 16)
+			wt = w[t] = load_be32(block + 4 * t);
+		else
+		{
+			uint32_t	w15 = w[(t - 15) & 15];
+			uint32_t	w2 = w[(t - 2) & 15];
+			uint32_t	s0 = rotr(w15, 7) ^ rotr(w15, 18) ^ (w15 >> 3);
+			uint32_t	s1 = rotr(w2, 17) ^ rotr(w2, 19) ^ (w2 >> 10);
+
+			wt = w[t & 15] = w[t & 15] + s0 + w[(t - 7) & 15] + s1;
+		}
+		t1 = k + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) +
+			((e & f) ^ (~e & g)) + K[t] + wt;
+		t2 = (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) +
+			((a & b) ^ (a & c) ^ (b & c));
+		k = g;
+		g = f;
+		f = e;
+		e = d + t1;
+		d = c;
+		c = b;
+		b = a;
+		a = t1 + t2;
+	}
+	h[0] += a;
+	h[1] += b;
+	h[2] += c;
+	h[3] += d;
+	h[4] += e;
+	h[5] += f;
+	h[6] += g;
+	h[7] += k;
+}
+
+void
+maas_sha256_init(MaasSha256 *ctx)
+{
+	static const uint32_t iv[8] = {
+		0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+		0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19
+	};
+
+	memcpy(ctx->h, iv, sizeof(iv));
+	ctx->bytes = 0;
+	ctx->fill = 0;
+}
+
+void
+maas_sha256_update(MaasSha256 *ctx, const void *data, size_t len)
+{
+	const uint8_t *p = data;
+
+	ctx->bytes += len;
+	if (ctx->fill > 0)
+	{
+		size_t		take = 64 - ctx->fill;
+
+		if (take > len)
+			take = len;
+		memcpy(ctx->block + ctx->fill, p, take);
+		ctx->fill += (uint32_t) take;
+		p += take;
+		len -= take;
+		if (ctx->fill < 64)
+			return;
+		compress(ctx->h, ctx->block);
+		ctx->fill = 0;
+	}
+	while (len >= 64)
+	{
+		compress(ctx->h, p);
+		p += 64;
+		len -= 64;
+	}
+	if (len > 0)
+	{
+		memcpy(ctx->block, p, len);
+		ctx->fill = (uint32_t) len;
+	}
+}
+
+void
+maas_sha256_final(MaasSha256 *ctx, uint8_t digest[MAAS_SHA256_LEN])
+{
+	uint64_t	bits = ctx->bytes * 8;
+
+	/* a 1 bit, zeros up to 56 mod 64, then the length in bits, big-endian */
+	ctx->block[ctx->fill++] = 0x80;
+	if (ctx->fill > 56)
+	{
+		memset(ctx->block + ctx->fill, 0, 64 - ctx->fill);
+		compress(ctx->h, ctx->block);
+		ctx->fill = 0;
+	}
+	memset(ctx->block + ctx->fill, 0, 56 - ctx->fill);
+	for (int i = 0; i < 8; i++)
+		ctx->block[56 + i] = (uint8_t) (bits >> (56 - 8 * i));
+	compress(ctx->h, ctx->block);
+	for (int i = 0; i < 8; i++)
+	{
+		digest[4 * i] = (uint8_t) (ctx->h[i] >> 24);
+		digest[4 * i + 1] = (uint8_t) (ctx->h[i] >> 16);
+		digest[4 * i + 2] = (uint8_t) (ctx->h[i] >> 8);
+		digest[4 * i + 3] = (uint8_t) ctx->h[i];
+	}
+	memset(ctx, 0, sizeof(*ctx));
+}
+
+void
+maas_sha256(const void *data, size_t len, uint8_t digest[MAAS_SHA256_LEN])
+{
+	MaasSha256	ctx;
+
+	maas_sha256_init(&ctx);
+	maas_sha256_update(&ctx, data, len);
+	maas_sha256_final(&ctx, digest);
+}
+
+void
+maas_sha256_hex(const uint8_t digest[MAAS_SHA256_LEN], char out[65])
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for (int i = 0; i < MAAS_SHA256_LEN; i++)
+	{
+		out[2 * i] = hex[digest[i] >> 4];
+		out[2 * i + 1] = hex[digest[i] & 15];
+	}
+	out[64] = '\0';
+}
+
+static int
+hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+bool
+maas_sha256_parse(const char *text, uint8_t digest[MAAS_SHA256_LEN])
+{
+	if (strncmp(text, "sha256:", 7) == 0 || strncmp(text, "SHA256:", 7) == 0)
+		text += 7;
+	for (int i = 0; i < MAAS_SHA256_LEN; i++)
+	{
+		int			hi = hex_value(text[2 * i]);
+		int			lo = hi < 0 ? -1 : hex_value(text[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return false;
+		digest[i] = (uint8_t) (hi << 4 | lo);
+	}
+	return text[64] == '\0';
+}
