@@ -13,8 +13,9 @@ PGFILEDESC = "maas - machine-learning models served in SQL"
 OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c src/kernel/*.c)))
 PG_CPPFLAGS = -I$(srcdir)/src/kernel
 
-# OpenBLAS is opened at run time (src/blas.h), so it is not linked here
-SHLIB_LINK = -ldl -lm
+# OpenBLAS is opened at run time (src/kernel/blas.h), so it is not linked
+# here; libcurl is (src/kernel/http.c), and starts nothing until first used
+SHLIB_LINK = -ldl -lm -lcurl
 PG_CFLAGS = -Wextra -Wno-unused-parameter -Wno-sign-compare \
 	-Wno-missing-field-initializers -Wno-clobbered
 
