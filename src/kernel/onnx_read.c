@@ -2587,6 +2587,12 @@ maas_onnx_tensor_i64(const MaasOnnxTensor *t, int64_t *dst, MaasError *err)
 	const uint8_t *p = t->data;
 	int64_t		i;
 
+	if (t->dtype == MAAS_ONNX_FLOAT || t->dtype == MAAS_ONNX_FLOAT16 ||
+		t->dtype == MAAS_ONNX_BFLOAT16 || t->dtype == MAAS_ONNX_DOUBLE ||
+		maas_onnx_dtype_size(t->dtype) == 0)
+		return maas_error(err, MAAS_ERR_UNSUPPORTED,
+						  "tensor \"%.*s\" of type %s is not an integer tensor",
+						  show_len(t->name), t->name, maas_onnx_dtype_name(t->dtype));
 	for (i = 0; i < t->numel; i++)
 	{
 		switch (t->dtype)
@@ -2645,10 +2651,6 @@ maas_onnx_tensor_i64(const MaasOnnxTensor *t, int64_t *dst, MaasError *err)
 					dst[i] = (int64_t) v;
 					break;
 				}
-			default:
-				return maas_error(err, MAAS_ERR_UNSUPPORTED,
-								  "tensor \"%.*s\" of type %s is not an integer tensor",
-								  show_len(t->name), t->name, maas_onnx_dtype_name(t->dtype));
 		}
 	}
 	return true;

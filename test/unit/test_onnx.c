@@ -1095,6 +1095,9 @@ test_typed_fields(void)
 			  "tensor \"f32\" of type FLOAT is not an integer tensor");
 	t = maas_onnx_initializer(&m->graph, "empty");
 	CHECK(t->numel == 0 && t->nbytes == 0 && t->data != NULL);
+	CHECK(maas_onnx_tensor_f32(t, fv, &err));
+	CHECK_ERR(maas_onnx_tensor_i64(t, iv, &err), err.msg,
+			  "tensor \"empty\" of type FLOAT is not an integer tensor");
 	t = maas_onnx_initializer(&m->graph, "i8");
 	CHECK_ERR(maas_onnx_tensor_f32(t, fv, &err), err.msg,
 			  "tensor \"i8\" of type INT8 is not floating point");
