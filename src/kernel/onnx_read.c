@@ -2125,7 +2125,7 @@ order_nodes(Rd *rd, MaasOnnxGraph *g)
 		}
 		for (i = 0; i < n; i++)
 			indeg[i] = indeg[i] > 0 ? -1 : 0;	/* -1: left over, unvisited */
-		while (indeg[u] == -1)
+		while (u >= 0 && indeg[u] == -1)
 		{
 			const MaasOnnxNode *node = &g->nodes[u];
 			int32_t		next = -1;
@@ -2146,6 +2146,8 @@ order_nodes(Rd *rd, MaasOnnxGraph *g)
 			}
 			u = next;
 		}
+		if (u < 0 || via == NULL)	/* cannot happen: see above */
+			return maas_error(rd->err, MAAS_ERR_INVALID, "the graph has a cycle");
 		maas_onnx_node_label(g, u, self, sizeof(self));
 		return maas_error(rd->err, MAAS_ERR_INVALID,
 						  "the graph has a cycle: %s depends on its own output \"%.*s\"",
