@@ -7,16 +7,16 @@
  *		producers, topological order) and the lookups the translator uses.
  *
  * Why not protobuf-c.  Debian ships onnx.proto and protobuf-c 1.4.1, which
- * would generate a reader at build time.  Measured on a 96 MB model that
- * torch.onnx.export wrote (test/onnx/bench_read.c; rough figures, shared
- * machine): reading the file takes ~50 ms; protobuf-c's unpack takes
- * another 15-65 ms and allocates a second 96 MB, because it copies every
- * bytes field (raw_data); this decoder takes ~0.1 ms and allocates ~20 KB,
- * because raw_data is used in place.  Beyond the memory, protobuf-c's
- * unpack returns NULL without saying why or where, so the errors maas must
- * give ("truncated protobuf at byte N", "node 12 (Conv ...)") would need a
- * second decoder anyway; it recurses without a depth bound (a few MB of
- * nested messages overflow the stack); and it adds three build
+ * would generate a reader at build time.  Measured on two ~100 MB models
+ * that torch.onnx.export wrote (make -C test/onnx bench; rough figures, a
+ * loaded 2-core machine): reading the file takes 50-180 ms; protobuf-c's
+ * unpack takes another 15-200 ms and allocates a second copy of the model,
+ * because it copies every bytes field (raw_data); this decoder takes
+ * 0.04-0.3 ms and allocates 4-62 KB, because raw_data is used in place.
+ * Beyond the memory, protobuf-c's unpack returns NULL without saying why or
+ * where, so the errors maas must give ("truncated protobuf at byte N",
+ * "node 12 (Conv ...)") would need a second decoder anyway; it recurses on
+ * nested messages without a depth bound; and it adds three build
  * dependencies (libonnx-dev for the schema, protobuf-c-compiler,
  * libprotobuf-c-dev) and a code-generation rule.  The subset is small and
  * its wire format simple, so it is decoded here, against the field numbers
