@@ -1037,12 +1037,16 @@ read_tensor(Rd *rd, Span s, const char *role, int32_t index, MaasOnnxTensor *t)
 	if (location_kind == 1 || external)
 	{
 		if (location.set)
-			return rd_fail(rd, MAAS_ERR_UNSUPPORTED,
-						   "data is in the external file \"%.*s\"; external data is not supported",
-						   (int) (location.len > SHOW_NAME ? SHOW_NAME : location.len),
-						   (const char *) rd->buf + location.pos);
-		return rd_fail(rd, MAAS_ERR_UNSUPPORTED,
-					   "data is in an external file; external data is not supported");
+			rd_fail(rd, MAAS_ERR_UNSUPPORTED,
+					"data is in the external file \"%.*s\"; external data is not supported",
+					(int) utf8_trim((const char *) rd->buf + location.pos,
+									location.len > SHOW_NAME ? SHOW_NAME : location.len),
+					(const char *) rd->buf + location.pos);
+		else
+			rd_fail(rd, MAAS_ERR_UNSUPPORTED,
+					"data is in an external file; external data is not supported");
+		return maas_error_hint(rd->err,
+							   "Save the model with its weights inside it: onnx.save(model, path, save_as_external_data=False).");
 	}
 	if (t->dtype == MAAS_ONNX_UNDEFINED)
 		return rd_fail(rd, MAAS_ERR_INVALID, "no data type");
@@ -1592,8 +1596,12 @@ read_attr(Rd *rd, Span s, int32_t index, MaasOnnxAttr *a)
 		case MAAS_ONNX_ATTR_GRAPH:
 		case MAAS_ONNX_ATTR_GRAPHS:
 			if ((rd->flags & MAAS_ONNX_OPAQUE_SUBGRAPHS) == 0)
-				return rd_fail(rd, MAAS_ERR_UNSUPPORTED,
-							   "subgraphs (If, Loop, Scan) are not supported");
+			{
+				rd_fail(rd, MAAS_ERR_UNSUPPORTED,
+						"subgraphs (If, Loop, Scan) are not supported");
+				return maas_error_hint(rd->err,
+									   "Export a graph without control flow: torch.onnx.export traces a single path through Python branches and loops unless they are scripted.");
+			}
 			a->n = (int32_t) (type == MAAS_ONNX_ATTR_GRAPH ? 1 :
 							  counts[11] > INT32_MAX ? INT32_MAX : counts[11]);
 			break;

@@ -256,6 +256,7 @@ check_error(const MaasError *err)
 	REQUIRE(err->status != MAAS_OK);
 	REQUIRE(memchr(err->msg, '\0', sizeof(err->msg)) != NULL && err->msg[0] != '\0');
 	REQUIRE(maas_utf8_valid((const uint8_t *) err->msg, strlen(err->msg)));
+	REQUIRE(err->hint == NULL || err->hint[0] != '\0');
 }
 
 int

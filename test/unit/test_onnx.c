@@ -844,6 +844,7 @@ test_subgraphs(void)
 	CHECK_ERR(read_model(&b) != NULL, err.msg,
 			  "node 0 (If \"branch\"), attribute \"then_branch\": subgraphs (If, Loop, Scan) are not supported");
 	CHECK_STATUS(MAAS_ERR_UNSUPPORTED);
+	CHECK(err.hint != NULL && strstr(err.hint, "without control flow") != NULL);
 
 	m = maas_onnx_read(b.p, b.len, &opts, NULL, &err);
 	CHECK(m != NULL);
@@ -1168,14 +1169,17 @@ test_tensor_errors(void)
 	CHECK_ERR(read_one_initializer(&t) != NULL, err.msg,
 			  "initializer \"w\": data is in the external file \"weights/w.bin\"; external data is not supported");
 	CHECK_STATUS(MAAS_ERR_UNSUPPORTED);
+	CHECK(err.hint != NULL && strstr(err.hint, "save_as_external_data=False") != NULL);
 	t = mk_tensor("w", MAAS_ONNX_FLOAT, 1, d3, NULL, 0);
 	pb_int(&t, 14, 1);
 	CHECK_ERR(read_one_initializer(&t) != NULL, err.msg,
 			  "data is in an external file; external data is not supported");
+	CHECK(err.hint != NULL);
 	t = mk_tensor("w", MAAS_ONNX_FLOAT, 1, d3, NULL, 0);
 	pb_int(&t, 14, 2);
 	CHECK_ERR(read_one_initializer(&t) != NULL, err.msg,
 			  "data_location 2 is not DEFAULT (0) or EXTERNAL (1)");
+	CHECK(err.hint == NULL);
 
 	t = mk_tensor("w", MAAS_ONNX_FLOAT, 1, d3, NULL, 0);
 	e = pb_new();
