@@ -444,7 +444,8 @@ maas_encode_defaults(const MaasTokenizer *tok)
 {
 	MaasEncodeOptions opt;
 
-	opt.add_special = tok->kind == MAAS_TOKENIZER_WORDPIECE;
+	opt.add_special = tok->kind == MAAS_TOKENIZER_WORDPIECE &&
+		tok->cls_id >= 0 && tok->sep_id >= 0;
 	opt.max_length = tok->kind == MAAS_TOKENIZER_WORDPIECE ? tok->max_length : 0;
 	opt.truncate = true;
 	return opt;
@@ -578,9 +579,24 @@ maas_tokenizer_token(const MaasTokenizer *tok, int32_t id, size_t *len)
 }
 
 int32_t
+tok_vocab_find_any(const TokVocab *v, const uint8_t *s, size_t len)
+{
+	int32_t		id = tok_vocab_find(v, s, len);
+
+	/* the few tokens kept out of the hash: by a scan */
+	for (int32_t i = 0; id < 0 && i < v->n; i++)
+	{
+		if ((v->flags[i] & TOK_UNMAPPED) && v->off[i + 1] - v->off[i] == len &&
+			memcmp(v->pool + v->off[i], s, len) == 0)
+			id = i;
+	}
+	return id;
+}
+
+int32_t
 maas_tokenizer_lookup(const MaasTokenizer *tok, const char *token, size_t len)
 {
-	return tok_vocab_find(vocab_of(tok), (const uint8_t *) token, len);
+	return tok_vocab_find_any(vocab_of(tok), (const uint8_t *) token, len);
 }
 
 /* ---- tokenizer.json: model.vocab and added_tokens ---- */
@@ -650,7 +666,7 @@ tok_json_entries(const MaasJson *vocab, const MaasJson *added, TokSpell spell,
 		if (!maas_json_int(&m->value, INT32_MIN, INT32_MAX, &id))
 		{
 			maas_error(err, MAAS_ERR_INVALID,
-					   "vocabulary token \"%s\" has an id that is not an integer",
+					   "vocabulary token \"%s\" has an id that is not a 32-bit integer",
 					   tok_show(key, (size_t) m->key_len, b1, sizeof(b1)));
 			return NULL;
 		}

@@ -164,9 +164,9 @@ typedef struct MaasEncodeOptions
 } MaasEncodeOptions;
 
 /*
- * The defaults for tok: WordPiece adds [CLS]/[SEP] and truncates to
- * tok->max_length, as Hugging Face does with truncation on; BPE adds
- * nothing and does not bound the ids.
+ * The defaults for tok: WordPiece adds [CLS]/[SEP] (when it has both) and
+ * truncates to tok->max_length, as Hugging Face does with truncation on;
+ * BPE adds nothing and does not bound the ids.
  */
 extern MaasEncodeOptions maas_encode_defaults(const MaasTokenizer *tok);
 
@@ -206,8 +206,9 @@ extern const uint8_t *maas_tokenizer_token(const MaasTokenizer *tok,
 
 /*
  * The id of the token whose bytes (as maas_tokenizer_token gives them) are
- * token[0 .. len), or -1.  BPE tokens that are not byte-level (added tokens
- * outside the vocabulary) are found by id only.
+ * token[0 .. len), or -1: for special tokens, once per model load (BPE
+ * tokens that are not byte-level, such as added tokens outside the
+ * vocabulary, are found by a scan).
  */
 extern int32_t maas_tokenizer_lookup(const MaasTokenizer *tok,
 									 const char *token, size_t len);

@@ -379,8 +379,8 @@ finish(MaasBpe *bpe, int32_t max_length, const char *bos, const char *eos,
 	tok->kind = MAAS_TOKENIZER_BPE;
 	tok->n_vocab = bpe->vocab.n;
 	tok->unk_id = tok->cls_id = tok->sep_id = tok->pad_id = tok->mask_id = -1;
-	tok->bos_id = tok_vocab_find(&bpe->vocab, (const uint8_t *) bos, strlen(bos));
-	tok->eos_id = tok_vocab_find(&bpe->vocab, (const uint8_t *) eos, strlen(eos));
+	tok->bos_id = tok_vocab_find_any(&bpe->vocab, (const uint8_t *) bos, strlen(bos));
+	tok->eos_id = tok_vocab_find_any(&bpe->vocab, (const uint8_t *) eos, strlen(eos));
 	if (tok->bos_id >= 0)
 		bpe->vocab.flags[tok->bos_id] |= TOK_SPECIAL;
 	if (tok->eos_id >= 0)
@@ -760,8 +760,8 @@ run_end(const uint8_t *s, size_t len, size_t i, int cls)
  *	's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
  * tried in that order, as the regex engine does.
  */
-static size_t
-next_piece(const uint8_t *s, size_t len, size_t i)
+size_t
+tok_bpe_next_piece(const uint8_t *s, size_t len, size_t i)
 {
 	size_t		k;
 	int			cls;
@@ -836,7 +836,7 @@ tok_bpe_encode(const MaasTokenizer *tok, const uint8_t *text, size_t len,
 		return encode_word(bpe, text, len, &sc, out, tick, err);
 	while (i < len && out->n < max_ids)
 	{
-		size_t		end = next_piece(text, len, i);
+		size_t		end = tok_bpe_next_piece(text, len, i);
 
 		if ((++pieces & 1023) == 0)
 			maas_tick(tick);

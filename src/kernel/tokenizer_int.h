@@ -54,6 +54,10 @@ extern bool tok_vocab_build(TokVocab *v, const TokEntry *e, int64_t n,
 /* the id of the mapped token s[0 .. len), or -1 */
 extern int32_t tok_vocab_find(const TokVocab *v, const uint8_t *s, size_t len);
 
+/* the same, unmapped tokens too (by a scan of the vocabulary: not per row) */
+extern int32_t tok_vocab_find_any(const TokVocab *v, const uint8_t *s,
+								  size_t len);
+
 static inline const uint8_t *
 tok_vocab_bytes(const TokVocab *v, int32_t id, size_t *len)
 {
@@ -134,6 +138,12 @@ extern MaasTokenizer *tok_wordpiece_from_json(const MaasJson *spec,
 											  int32_t max_length,
 											  const MaasTick *tick,
 											  MaasError *err);
+
+/*
+ * The end of the piece of GPT-2's pattern that starts at s[i] (s valid
+ * UTF-8, i < len).
+ */
+extern size_t tok_bpe_next_piece(const uint8_t *s, size_t len, size_t i);
 
 /*
  * For the unit tests: BPE words of at most this many bytes are merged by
