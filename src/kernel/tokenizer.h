@@ -186,6 +186,8 @@ extern int32_t *maas_tokenizer_encode(const MaasTokenizer *tok,
 
 /*
  * The text of ids[0 .. n): valid UTF-8, NUL-terminated, its length in *len.
+ * It holds a NUL where the ids hold GPT-2's token for byte 0 (as GPT-2's
+ * decoder gives "\x00"): a caller that needs text without NUL checks.
  * skip_special leaves out the special tokens (BPE: bos/eos and added
  * special tokens; WordPiece: the five in MaasTokenizer and added special
  * tokens, as Hugging Face's skip_special_tokens).  An

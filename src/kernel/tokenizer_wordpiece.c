@@ -151,7 +151,7 @@ trie_build(MaasWordPiece *wp, const MaasTick *tick, MaasError *err)
 {
 	const TokVocab *v = &wp->vocab;
 	uint64_t	bytes = v->off[v->n];
-	uint64_t	nodes = 2 + bytes;	/* each byte of each token at most once */
+	uint64_t	nodes = 2 + 2 * bytes;	/* each byte of each token, in both tries */
 	uint64_t	slots = 16;
 
 	while (slots < 2 * nodes)

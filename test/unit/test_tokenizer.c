@@ -1490,7 +1490,7 @@ static int
 write_dict(const char *path)
 {
 	static const char *const words[] = {
-		"'s", "'t", "'re", "'ve", "'m", "'ll", "'d", " ", "  ", "\\n", "\\t",
+		"'s", "'t", "'re", "'ve", "'m", "'ll", "'d", " ", "  ", "\\x0a", "\\x09",
 		"hello", "the", "un", "aff", "able", "##", "[UNK]", "[CLS]",
 		"\\xc3\\xa9", "\\xe4\\xb8\\xad", "\\xce\\xa3", "\\xcc\\x81",
 		"\\xc2\\x85", "\\xef\\xbb\\xbf", "\\xe3\\x80\\x80", "\\xf0\\x9f\\x98\\x80",
