@@ -30,13 +30,19 @@
 #define BPE_EMPTY UINT64_MAX
 #define BPE_DIRECT_LIMIT 32
 
+typedef struct BpeSlot
+{
+	uint64_t	key;			/* BPE_EMPTY when free */
+	int32_t		rank;
+	int32_t		merged;
+} BpeSlot;
+
 struct MaasBpe
 {
 	TokVocab	vocab;			/* raw bytes */
 	int32_t		byte_id[256];
-	/* merges: (left << 32 | right) -> (rank << 32 | merged) */
-	uint64_t   *mkeys;
-	uint64_t   *mvals;
+	/* merges: (left << 32 | right) -> rank, merged, in one cache line */
+	BpeSlot    *merges;
 	uint64_t	mmask;
 	uint64_t	mseed;
 	int32_t		n_merges;
@@ -130,12 +136,12 @@ pair_rank(const MaasBpe *bpe, int32_t left, int32_t right, int32_t *merged)
 
 	for (;;)
 	{
-		uint64_t	k = bpe->mkeys[i];
+		uint64_t	k = bpe->merges[i].key;
 
 		if (k == key)
 		{
-			*merged = (int32_t) (uint32_t) bpe->mvals[i];
-			return (int32_t) (bpe->mvals[i] >> 32);
+			*merged = bpe->merges[i].merged;
+			return bpe->merges[i].rank;
 		}
 		if (k == BPE_EMPTY)
 			return BPE_NO_RANK;
@@ -191,8 +197,7 @@ bpe_build(const TokEntry *entries, int64_t n, const BpeMerge *merges,
 	}
 	while (slots < 2 * (uint64_t) n_merges)
 		slots <<= 1;
-	bpe->mkeys = maas_kalloc_array((size_t) slots, sizeof(uint64_t));
-	bpe->mvals = maas_kalloc_array((size_t) slots, sizeof(uint64_t));
+	bpe->merges = maas_kalloc_array((size_t) slots, sizeof(BpeSlot));
 	rank_line = maas_kalloc_array((size_t) slots, sizeof(int64_t));
 	for (int64_t i = 0; i < n_merges; i++)
 	{
@@ -202,13 +207,14 @@ bpe_build(const TokEntry *entries, int64_t n, const BpeMerge *merges,
 			max_len = merges[i].blen;
 	}
 	scratch = maas_kalloc(2 * (size_t) max_len + 1);
-	if (bpe->mkeys == NULL || bpe->mvals == NULL || rank_line == NULL ||
+	if (bpe->merges == NULL || rank_line == NULL ||
 		scratch == NULL)
 	{
 		maas_error_nomem(err);
 		return NULL;
 	}
-	memset(bpe->mkeys, 0xff, (size_t) slots * sizeof(uint64_t));
+	for (uint64_t i = 0; i < slots; i++)
+		bpe->merges[i].key = BPE_EMPTY;
 	bpe->mmask = slots - 1;
 	bpe->mseed = tok_hash((const uint8_t *) &bpe, sizeof(bpe), 0x51ed27);
 	bpe->n_merges = (int32_t) n_merges;
@@ -259,9 +265,9 @@ bpe_build(const TokEntry *entries, int64_t n, const BpeMerge *merges,
 		}
 		key = ((uint64_t) (uint32_t) a << 32) | (uint32_t) b;
 		i = pair_slot(bpe, key);
-		while (bpe->mkeys[i] != BPE_EMPTY)
+		while (bpe->merges[i].key != BPE_EMPTY)
 		{
-			if (bpe->mkeys[i] == key)
+			if (bpe->merges[i].key == key)
 			{
 				maas_error(err, MAAS_ERR_INVALID,
 						   "%s %lld repeats the merge \"%s %s\" of %lld",
@@ -273,8 +279,9 @@ bpe_build(const TokEntry *entries, int64_t n, const BpeMerge *merges,
 			}
 			i = (i + 1) & bpe->mmask;
 		}
-		bpe->mkeys[i] = key;
-		bpe->mvals[i] = ((uint64_t) r << 32) | (uint32_t) ab;
+		bpe->merges[i].key = key;
+		bpe->merges[i].rank = (int32_t) r;
+		bpe->merges[i].merged = ab;
 		rank_line[i] = m->where;
 	}
 	return bpe;
@@ -440,6 +447,7 @@ typedef struct BpeScratch
 	int32_t    *where;			/* position -> heap index, -1 */
 	int32_t    *batch;			/* the positions of one rank */
 	int32_t		heap_n;
+	struct BpeCache *cache;		/* short words seen in this call, or NULL */
 } BpeScratch;
 
 static bool
@@ -624,55 +632,171 @@ merge_heap(const MaasBpe *bpe, const uint8_t *w, int32_t n, BpeScratch *sc,
 	return true;
 }
 
-/* GPT-2's loop, for short words: w[0 .. n), n <= 64 */
+/*
+ * GPT-2's loop, for short words: w[0 .. n), n <= 64.  The rank of each
+ * adjacent pair is kept, so a pass looks up only the pairs a merge made.
+ */
 static bool
 merge_direct(const MaasBpe *bpe, const uint8_t *w, int32_t n, TokIds *out,
 			 MaasError *err)
 {
 	int32_t		sym[64];
+	int32_t		rank[64];		/* of (sym[i], sym[i + 1]) */
+	int32_t		made[64];		/* what that pair merges into */
+	bool		fresh[64];		/* sym[i] was made by the last pass */
 	int32_t		m = n;
 
 	for (int32_t i = 0; i < n; i++)
 		sym[i] = bpe->byte_id[w[i]];
+	for (int32_t i = 0; i + 1 < n; i++)
+		rank[i] = pair_rank(bpe, sym[i], sym[i + 1], &made[i]);
 	while (m > 1)
 	{
-		int32_t		best = BPE_NO_RANK;
-		int32_t		a = -1,
-					b = -1,
-					ab = -1;
+		int32_t		best = 0;
+		int32_t		a,
+					b,
+					ab;
 		int32_t		j = 0;
 
-		for (int32_t i = 0; i + 1 < m; i++)
-		{
-			int32_t		merged;
-			int32_t		r = pair_rank(bpe, sym[i], sym[i + 1], &merged);
-
-			if (r < best)
-			{
-				best = r;
-				a = sym[i];
-				b = sym[i + 1];
-				ab = merged;
-			}
-		}
-		if (best == BPE_NO_RANK)
+		for (int32_t i = 1; i + 1 < m; i++)
+			if (rank[i] < rank[best])
+				best = i;
+		if (rank[best] == BPE_NO_RANK)
 			break;
-		for (int32_t i = 0; i < m;)
+		a = sym[best];
+		b = sym[best + 1];
+		ab = made[best];
+		/* every occurrence, left to right; ranks move with their pairs */
+		for (int32_t i = 0; i < m; j++)
 		{
 			if (i + 1 < m && sym[i] == a && sym[i + 1] == b)
 			{
-				sym[j++] = ab;
+				sym[j] = ab;
+				fresh[j] = true;
 				i += 2;
 			}
 			else
-				sym[j++] = sym[i++];
+			{
+				sym[j] = sym[i];
+				rank[j] = rank[i];
+				made[j] = made[i];
+				fresh[j] = false;
+				i++;
+			}
 		}
 		m = j;
+		for (int32_t i = 0; i + 1 < m; i++)
+			if (fresh[i] || fresh[i + 1])
+				rank[i] = pair_rank(bpe, sym[i], sym[i + 1], &made[i]);
 	}
 	if (!tok_ids_reserve(out, (size_t) m, err))
 		return false;
 	for (int32_t i = 0; i < m; i++)
 		tok_ids_push(out, sym[i]);
+	return true;
+}
+
+/*
+ * A per-call cache of short words' ids: prose repeats its words.  A call
+ * makes it once it has seen CACHE_AFTER pieces; it never grows past
+ * CACHE_SLOTS / 2 words.
+ */
+#define CACHE_SLOTS 8192
+#define CACHE_MAX_WORD 32
+#define CACHE_AFTER 64
+
+typedef struct BpeCache
+{
+	uint64_t   *key;			/* hash of the word, 0 for empty */
+	uint32_t   *at;				/* its ids in pool */
+	uint8_t    *len;			/* word bytes */
+	uint8_t    *n_ids;
+	uint8_t    *words;			/* CACHE_SLOTS * CACHE_MAX_WORD bytes */
+	TokIds		pool;
+	int			used;
+} BpeCache;
+
+static BpeCache *
+cache_make(MaasError *err)
+{
+	BpeCache   *c = maas_kalloc(sizeof(BpeCache));
+
+	if (c == NULL)
+	{
+		maas_error_nomem(err);
+		return NULL;
+	}
+	memset(c, 0, sizeof(BpeCache));
+	c->key = maas_kalloc_array(CACHE_SLOTS, sizeof(uint64_t));
+	c->at = maas_kalloc_array(CACHE_SLOTS, sizeof(uint32_t));
+	c->len = maas_kalloc(CACHE_SLOTS);
+	c->n_ids = maas_kalloc(CACHE_SLOTS);
+	c->words = maas_kalloc_array(CACHE_SLOTS, CACHE_MAX_WORD);
+	if (c->key == NULL || c->at == NULL || c->len == NULL || c->n_ids == NULL ||
+		c->words == NULL)
+	{
+		maas_error_nomem(err);
+		return NULL;
+	}
+	memset(c->key, 0, CACHE_SLOTS * sizeof(uint64_t));
+	return c;
+}
+
+/* the slot holding w, or the empty one where it would go; -1 when full */
+static int
+cache_slot(const BpeCache *c, const uint8_t *w, size_t n, uint64_t h)
+{
+	uint32_t	i = (uint32_t) (h & (CACHE_SLOTS - 1));
+
+	for (;;)
+	{
+		if (c->key[i] == 0)
+			return c->used < CACHE_SLOTS / 2 ? (int) i : -1;
+		if (c->key[i] == h && c->len[i] == n &&
+			memcmp(c->words + (size_t) i * CACHE_MAX_WORD, w, n) == 0)
+			return (int) i;
+		i = (i + 1) & (CACHE_SLOTS - 1);
+	}
+}
+
+/* merge_direct through the cache */
+static bool
+merge_cached(const MaasBpe *bpe, const uint8_t *w, size_t n, BpeCache *c,
+			 TokIds *out, MaasError *err)
+{
+	uint64_t	h;
+	int			slot;
+	size_t		first = out->n;
+	size_t		k;
+
+	if (c == NULL || n > CACHE_MAX_WORD)
+		return merge_direct(bpe, w, (int32_t) n, out, err);
+	h = tok_hash(w, n, UINT64_C(0x2d358dccaa6c78a5)) | 1;
+	slot = cache_slot(c, w, n, h);
+	if (slot >= 0 && c->key[slot] == h)
+	{
+		if (!tok_ids_reserve(out, c->n_ids[slot], err))
+			return false;
+		memcpy(out->v + out->n, c->pool.v + c->at[slot],
+			   c->n_ids[slot] * sizeof(int32_t));
+		out->n += c->n_ids[slot];
+		return true;
+	}
+	if (!merge_direct(bpe, w, (int32_t) n, out, err))
+		return false;
+	if (slot < 0)
+		return true;
+	k = out->n - first;
+	if (!tok_ids_reserve(&c->pool, k, err))
+		return false;
+	c->key[slot] = h;
+	c->at[slot] = (uint32_t) c->pool.n;
+	c->len[slot] = (uint8_t) n;
+	c->n_ids[slot] = (uint8_t) k;
+	memcpy(c->words + (size_t) slot * CACHE_MAX_WORD, w, n);
+	memcpy(c->pool.v + c->pool.n, out->v + first, k * sizeof(int32_t));
+	c->pool.n += k;
+	c->used++;
 	return true;
 }
 
@@ -700,7 +824,7 @@ encode_word(const MaasBpe *bpe, const uint8_t *w, size_t n, BpeScratch *sc,
 		}
 	}
 	if (n <= (size_t) bpe->direct_limit && n <= 64)
-		return merge_direct(bpe, w, (int32_t) n, out, err);
+		return merge_cached(bpe, w, n, sc->cache, out, err);
 	return merge_heap(bpe, w, (int32_t) n, sc, out, tick, err);
 }
 
@@ -840,6 +964,8 @@ tok_bpe_encode(const MaasTokenizer *tok, const uint8_t *text, size_t len,
 
 		if ((++pieces & 1023) == 0)
 			maas_tick(tick);
+		if (pieces == CACHE_AFTER && (sc.cache = cache_make(err)) == NULL)
+			return false;
 		if (!encode_word(bpe, text + i, end - i, &sc, out, tick, err))
 			return false;
 		i = end;

@@ -707,6 +707,44 @@ test_bpe_long_word(void)
 	CHECK(back != NULL && back_len == len && memcmp(back, s, len) == 0);
 }
 
+static void
+test_bpe_cache(void)
+{
+	/*
+	 * A long text (its call caches short words) gives the ids of its
+	 * pieces encoded one by one (too few for a cache each).
+	 */
+	static const char *const words[] = {
+		"hello", " the", " world", " hellohello", "'s", " aaaa", "\n\n", " x",
+		" caf\xc3\xa9", " \xe4\xb8\xad\xe6\x96\x87", "!!", " 12"
+	};
+	MaasTokenizer *tok = small_bpe();
+	MaasBuf		b;
+	TokIds		want = {NULL, 0, 0};
+	int32_t		n;
+	int32_t    *ids;
+	size_t		i = 0;
+
+	CHECK(tok != NULL);
+	if (tok == NULL)
+		return;
+	maas_buf_init(&b);
+	for (int k = 0; k < 5000; k++)
+		maas_buf_puts(&b, words[rnd(sizeof(words) / sizeof(words[0]))]);
+	while (i < b.len)
+	{
+		size_t		end = tok_bpe_next_piece((const uint8_t *) b.data, b.len, i);
+		int32_t    *p = maas_tokenizer_encode(tok, b.data + i, end - i, NULL, &n, NULL, &err);
+
+		CHECK(p != NULL && tok_ids_reserve(&want, (size_t) n, &err));
+		memcpy(want.v + want.n, p, (size_t) n * sizeof(int32_t));
+		want.n += (size_t) n;
+		i = end;
+	}
+	ids = maas_tokenizer_encode(tok, b.data, b.len, NULL, &n, NULL, &err);
+	CHECK(ids_are(ids, n, want.v, (int32_t) want.n));
+}
+
 static int	ticks;
 static jmp_buf tick_jump;
 static int	tick_limit;
@@ -1523,6 +1561,7 @@ main(int argc, char **argv)
 	UNIT_RUN(test_bpe_round_trips);
 	UNIT_RUN(test_bpe_decode_cut_characters);
 	UNIT_RUN(test_bpe_long_word);
+	UNIT_RUN(test_bpe_cache);
 	UNIT_RUN(test_ticks);
 	UNIT_RUN(test_bpe_errors);
 	UNIT_RUN(test_encode_errors);
