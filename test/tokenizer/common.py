@@ -62,3 +62,31 @@ def encode_with_driver(exe, spec, corpus_path, special=True):
 		out.append(line if line.startswith('ERROR') else
 				   [int(x) for x in line.split()])
 	return out, r.returncode, r.stderr
+
+
+def bench_corpora(corpus):
+	"""(name, texts) to time: the corpus (one text a line, newlines inside
+	a text made spaces), and English prose (Debian's license texts, one line
+	a text) where the machine has them"""
+	out = [('corpus', [s.replace('\n', ' ') for s in corpus])]
+	lic = '/usr/share/common-licenses'
+	if os.path.isdir(lic):
+		prose = []
+		for name in sorted(os.listdir(lic)):
+			path = os.path.join(lic, name)
+			if os.path.isfile(path) and not os.path.islink(path):
+				with open(path, encoding='utf-8', errors='replace') as f:
+					prose.extend(l for l in f.read().split('\n') if l.strip())
+		out.append(('prose', prose))
+	return out
+
+
+def write_bench(name, texts):
+	"""the texts one a line (for tokdrv bench) and as JSON lines (for node)"""
+	text_path = os.path.join(BUILD, 'bench_%s.txt' % name)
+	json_path = os.path.join(BUILD, 'bench_%s.jsonl' % name)
+	with open(text_path, 'w', encoding='utf-8') as f:
+		f.write('\n'.join(texts) + '\n')
+	with open(json_path, 'w') as f:
+		f.write('\n'.join(json.dumps(t) for t in texts) + '\n')
+	return text_path, json_path

@@ -177,21 +177,18 @@ def main():
 		  % (dsame, dn))
 
 	if args.bench:
-		text_path = os.path.join(common.BUILD, 'corpus.txt')
-		with open(text_path, 'w', encoding='utf-8') as f:
-			# the bench reads one text a line: newlines inside texts split them
-			for s in corpus:
-				f.write(s.replace('\n', ' ') + '\n')
-		b = common.run([exe, 'bench', spec, text_path, '5'],
-					   capture_output=True, text=True)
-		print('bench maas: ' + b.stdout.strip())
-		flat = os.path.join(common.BUILD, 'corpus_flat.jsonl')
-		with open(flat, 'w') as f:
-			for s in corpus:
-				f.write(json.dumps(s.replace('\n', ' ')) + '\n')
-		b = common.run(['node', os.path.join(common.HERE, 'gpt3_encoder.js'), pkg,
-						classes, flat, '--bench', '5'], capture_output=True, text=True)
-		print('bench node: ' + b.stdout.strip())
+		for name, texts in common.bench_corpora(corpus):
+			text_path, json_path = common.write_bench(name, texts)
+			ours = common.run([exe, 'bench', spec, text_path, '5'],
+							  capture_output=True, text=True).stdout.strip()
+			theirs = common.run(['node', os.path.join(common.HERE, 'gpt3_encoder.js'),
+								 pkg, classes, json_path, '--bench', '5'],
+								capture_output=True, text=True).stdout.strip()
+			print('bench %s: maas %s' % (name, ours))
+			print('bench %s: %s' % (name, theirs))
+			print('bench %s: maas / gpt-3-encoder = %.1fx (CPU time, shared machine: rough)'
+				  % (name, float(ours.split('encode_mb_s ')[1].split()[0]) /
+					 float(theirs.split('encode_mb_s ')[1].split()[0])))
 
 	ok = (fixed == n and unexplained == 0 and rc == 0 and dsame == dn == dgot)
 	return 0 if ok else 1

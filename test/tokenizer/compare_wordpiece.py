@@ -28,6 +28,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import unicodedata
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -212,20 +213,18 @@ def main():
 						  % (tsame, len(corpus)))
 			failed |= tsame != len(corpus) or rc2 != 0
 			if args.bench:
-				text_path = os.path.join(common.BUILD, 'corpus.txt')
-				with open(text_path, 'w', encoding='utf-8') as f:
-					for s in corpus:
-						f.write(s.replace('\n', ' ') + '\n')
-				b = common.run([exe, 'bench', spec_path, text_path, '5'],
-							   capture_output=True, text=True)
-				report.append('bench maas: ' + b.stdout.strip())
-				import time
-				t0 = time.perf_counter()
-				for s in corpus:
-					bert.encode(s.replace('\n', ' '))
-				t = time.perf_counter() - t0
-				size = sum(len(s.encode('utf-8')) + 1 for s in corpus)
-				report.append('bench python reference: encode_mb_s %.2f' % (size / t / 1e6))
+				for bname, texts in common.bench_corpora(corpus):
+					text_path, _ = common.write_bench(bname, texts)
+					b = common.run([exe, 'bench', spec_path, text_path, '5'],
+								   capture_output=True, text=True)
+					report.append('bench %s: maas %s' % (bname, b.stdout.strip()))
+					t0 = time.process_time()
+					for s in texts:
+						bert.encode(s)
+					t = time.process_time() - t0
+					size = sum(len(s.encode('utf-8')) + 1 for s in texts)
+					report.append('bench %s: python reference encode_mb_s %.2f'
+								  % (bname, size / t / 1e6))
 
 	for line in report:
 		print(line)
