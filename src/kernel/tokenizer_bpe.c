@@ -295,13 +295,19 @@ read_merges_txt(const char *text, size_t len, int64_t *n_out,
 				const MaasTick *tick, MaasError *err)
 {
 	const uint8_t *s = (const uint8_t *) text;
-	size_t		bad = tok_utf8_bad_at(s, len);
+	size_t		bad;
 	int64_t		lines = 1;
 	int64_t		n = 0;
 	int64_t		line = 0;
 	size_t		i = 0;
 	BpeMerge   *m;
 
+	if (len >= UINT32_MAX)
+	{
+		maas_error(err, MAAS_ERR_LIMIT, "merges.txt is larger than 4 GB");
+		return NULL;
+	}
+	bad = tok_utf8_bad_at(s, len);
 	if (bad < len)
 	{
 		maas_error(err, MAAS_ERR_INVALID,

@@ -302,6 +302,11 @@ maas_wordpiece_build(const char *vocab, size_t vocab_len,
 				   max_length);
 		return NULL;
 	}
+	if (vocab_len >= UINT32_MAX)
+	{
+		maas_error(err, MAAS_ERR_LIMIT, "vocab.txt is larger than 4 GB");
+		return NULL;
+	}
 	for (size_t j = 0; j < vocab_len; j++)
 	{
 		if (s[j] == '\n')

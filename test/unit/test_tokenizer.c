@@ -888,6 +888,12 @@ test_bpe_errors(void)
 				  "merges.txt has 2097155 lines, more than the maximum of 2097152 merges");
 		CHECK(err.status == MAAS_ERR_LIMIT);
 	}
+	/* a length past 4 GB is refused before a byte is read */
+	CHECK_ERR(maas_bpe_build(parse(v0), "x", (size_t) UINT32_MAX, 0, NULL, &err) != NULL,
+			  err.msg, "merges.txt is larger than 4 GB");
+	CHECK_ERR(maas_wordpiece_build("x", (size_t) UINT32_MAX, NULL, 0, NULL, &err) != NULL,
+			  err.msg, "vocab.txt is larger than 4 GB");
+	CHECK(err.status == MAAS_ERR_LIMIT);
 	/* a vocabulary with a blank line and CRLF line ends is fine */
 	maas_buf_init(&b);
 	maas_buf_puts(&b, "#version: 0.2\r\na b\r\n\r\nab c\r\n");
