@@ -59,10 +59,11 @@
  * Limits.  Text up to MAAS_TOKENIZER_MAX_TEXT bytes a call (MAAS_ERR_LIMIT
  * beyond); ids per call are then at most that many; vocabularies of at most
  * MAAS_TOKENIZER_MAX_VOCAB tokens and MAAS_TOKENIZER_MAX_MERGES merges.
- * Memory of a call is linear in its text: at most about 40 bytes a byte of
- * the longest pre-token (BPE) or whitespace-separated word (WordPiece),
- * plus 4 bytes an id.  Every loop whose length comes from the files or the
- * text calls maas_tick().
+ * Memory of a call is linear in its text: about 32 bytes a byte of the
+ * longest pre-token (BPE) or 40 of the longest whitespace-separated word
+ * (WordPiece), 4 bytes an id, and for BPE texts of more than 64 pieces a
+ * word cache of 400 kB.  Every loop whose length comes from the files or
+ * the text calls maas_tick().
  */
 #ifndef MAAS_TOKENIZER_H
 #define MAAS_TOKENIZER_H

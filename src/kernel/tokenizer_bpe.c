@@ -459,13 +459,12 @@ typedef struct BpeScratch
 static bool
 scratch_reserve(BpeScratch *sc, size_t n, MaasError *err)
 {
-	size_t		cap = sc->cap < 256 ? 256 : sc->cap;
+	/* just enough: a longer word later takes a block of its own size */
+	size_t		cap = n < 256 ? 256 : n;
 	int32_t    *block;
 
 	if (n <= sc->cap)
 		return true;
-	while (cap < n)
-		cap *= 2;
 	block = maas_kalloc_array(cap, 8 * sizeof(int32_t));
 	if (block == NULL)
 		return maas_error_nomem(err);

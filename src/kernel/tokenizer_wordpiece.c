@@ -461,8 +461,9 @@ wordpiece_token(const MaasWordPiece *wp, const uint32_t *s, size_t n,
 	{
 		size_t		kept = 0;
 		size_t		cap = sc->nfd_cap;
+		size_t		need = maas_uc_nfd_length(t, m);
 
-		if (!grow_u32(&sc->nfd, &sc->nfd_cap, MAAS_UC_MAX_DECOMP * m, err) ||
+		if (!grow_u32(&sc->nfd, &sc->nfd_cap, need, err) ||
 			!grow_u32(&sc->tmp, &cap, sc->nfd_cap, err))
 			return false;
 		m = maas_uc_nfd(t, m, sc->nfd, sc->tmp);

@@ -235,6 +235,17 @@ canonical_order(uint32_t *out, size_t from, size_t to, uint32_t *tmp)
 }
 
 size_t
+maas_uc_nfd_length(const uint32_t *s, size_t n)
+{
+	uint32_t	d[MAAS_UC_MAX_DECOMP];
+	size_t		k = 0;
+
+	for (size_t i = 0; i < n; i++)
+		k += (size_t) maas_uc_decompose(s[i], d);
+	return k;
+}
+
+size_t
 maas_uc_nfd(const uint32_t *s, size_t n, uint32_t *out, uint32_t *tmp)
 {
 	size_t		k = 0;

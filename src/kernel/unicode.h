@@ -73,6 +73,9 @@ extern int	maas_uc_decompose(uint32_t cp, uint32_t *out);
  */
 extern size_t maas_uc_lower_string(const uint32_t *s, size_t n, uint32_t *out);
 
+/* the length of maas_uc_nfd's result, in code points */
+extern size_t maas_uc_nfd_length(const uint32_t *s, size_t n);
+
 /*
  * unicodedata.normalize("NFD", s[0 .. n)): writes at most
  * MAAS_UC_MAX_DECOMP * n code points to out, returns how many.  tmp is
