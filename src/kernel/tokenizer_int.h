@@ -1,0 +1,154 @@
+/*
+ * tokenizer_int.h
+ *		What the tokenizer sources (tokenizer.c, tokenizer_bpe.c,
+ *		tokenizer_wordpiece.c) and their unit tests share, and nobody else:
+ *		the vocabulary table, the hash, the byte trie.
+ */
+#ifndef MAAS_TOKENIZER_INT_H
+#define MAAS_TOKENIZER_INT_H
+
+#include "tokenizer.h"
+
+/*
+ * A vocabulary: token id -> bytes, and bytes -> id through an open-
+ * addressing hash (linear probing, at most half full).  Token i is
+ * pool[off[i] .. off[i + 1]).  A slot holds 32 bits of the hash above
+ * id + 1, 0 when empty.  Tokens with the TOK_UNMAPPED flag are left out of
+ * the hash (BPE: tokens that are not byte-level, reachable by id only).
+ */
+#define TOK_SPECIAL		0x01	/* skipped by decode with skip_special */
+#define TOK_UNMAPPED	0x02
+
+typedef struct TokVocab
+{
+	int32_t		n;
+	uint8_t    *pool;
+	uint32_t   *off;			/* n + 1 offsets */
+	uint8_t    *flags;			/* n: TOK_* */
+	uint64_t   *slots;
+	uint64_t	mask;			/* slots - 1 */
+	uint64_t	seed;
+} TokVocab;
+
+/* a token met while reading a vocabulary file, before ids are checked */
+typedef struct TokEntry
+{
+	const uint8_t *bytes;
+	uint32_t	len;
+	int64_t		id;
+	uint8_t		flags;
+	int64_t		where;			/* line or member, for messages */
+} TokEntry;
+
+extern uint64_t tok_hash(const uint8_t *s, size_t len, uint64_t seed);
+
+/*
+ * Build the vocabulary from n entries: ids must be exactly 0 .. n - 1, each
+ * once, and mapped tokens distinct.  what names the source in messages
+ * ("vocab.txt line", "vocab.json token").
+ */
+extern bool tok_vocab_build(TokVocab *v, const TokEntry *e, int64_t n,
+							const char *what, const MaasTick *tick,
+							MaasError *err);
+
+/* the id of the mapped token s[0 .. len), or -1 */
+extern int32_t tok_vocab_find(const TokVocab *v, const uint8_t *s, size_t len);
+
+/* the same, unmapped tokens too (by a scan of the vocabulary: not per row) */
+extern int32_t tok_vocab_find_any(const TokVocab *v, const uint8_t *s,
+								  size_t len);
+
+static inline const uint8_t *
+tok_vocab_bytes(const TokVocab *v, int32_t id, size_t *len)
+{
+	*len = v->off[id + 1] - v->off[id];
+	return v->pool + v->off[id];
+}
+
+/* a token for a message: quoted by the caller, cut to 60 bytes */
+extern const char *tok_show(const uint8_t *s, size_t len, char *buf,
+							size_t bufsize);
+
+/*
+ * The first byte offset in s[0 .. len) where UTF-8 is ill-formed, or len
+ * when it is all well-formed.
+ */
+extern size_t tok_utf8_bad_at(const uint8_t *s, size_t len);
+
+/* a growing array of int32 in maas_kalloc memory */
+typedef struct TokIds
+{
+	int32_t    *v;
+	size_t		n;
+	size_t		cap;
+} TokIds;
+
+extern bool tok_ids_reserve(TokIds *ids, size_t more, MaasError *err);
+
+static inline void
+tok_ids_push(TokIds *ids, int32_t id)
+{
+	ids->v[ids->n++] = id;		/* after tok_ids_reserve */
+}
+
+/* the two kinds, behind the interface of tokenizer.h */
+extern bool tok_bpe_encode(const MaasTokenizer *tok, const uint8_t *text,
+						   size_t len, TokIds *out, size_t max_ids,
+						   const MaasTick *tick, MaasError *err);
+extern bool tok_wordpiece_encode(const MaasTokenizer *tok, const uint8_t *text,
+								 size_t len, TokIds *out, size_t max_ids,
+								 const MaasTick *tick, MaasError *err);
+extern char *tok_bpe_decode(const MaasTokenizer *tok, const int32_t *ids,
+							size_t n, bool skip_special, size_t *len,
+							const MaasTick *tick, MaasError *err);
+extern char *tok_wordpiece_decode(const MaasTokenizer *tok, const int32_t *ids,
+								  size_t n, bool skip_special, size_t *len,
+								  const MaasTick *tick, MaasError *err);
+extern const TokVocab *tok_bpe_vocab(const MaasBpe *bpe);
+extern const TokVocab *tok_wordpiece_vocab(const MaasWordPiece *wp);
+
+/*
+ * tokenizer.json: model.vocab (token -> id) and added_tokens into entries.
+ * spell, when given, turns a vocabulary token into the bytes it stands for
+ * (BPE's byte-level spelling) and fails for one that is not spelled so; such
+ * tokens, and added tokens the vocabulary lacks, are then TOK_UNMAPPED.
+ */
+typedef bool (*TokSpell) (const uint8_t *s, size_t len, uint8_t *out,
+						  uint32_t *out_len);
+extern TokEntry *tok_json_entries(const MaasJson *vocab, const MaasJson *added,
+								  TokSpell spell, int64_t *n_out,
+								  const MaasTick *tick, MaasError *err);
+
+/*
+ * tokenizer.json's part key ("normalizer", ...): its "type" in *type (NULL
+ * when the part is null or absent), the part itself returned; NULL with err
+ * set when it is not an object with a type.
+ */
+extern const MaasJson *tok_json_part(const MaasJson *spec, const char *key,
+									 const char **type, MaasError *err);
+extern bool tok_json_bool(const MaasJson *obj, const char *key, bool *out,
+						  MaasError *err);
+extern bool tok_json_string(const MaasJson *obj, const char *key,
+							const char **out, MaasError *err);
+
+/* both forms of the tokenizer object, one kind each */
+extern MaasTokenizer *tok_bpe_from_json(const MaasJson *spec, int32_t max_length,
+										const MaasTick *tick, MaasError *err);
+extern MaasTokenizer *tok_wordpiece_from_json(const MaasJson *spec,
+											  int32_t max_length,
+											  const MaasTick *tick,
+											  MaasError *err);
+
+/*
+ * The end of the piece of GPT-2's pattern that starts at s[i] (s valid
+ * UTF-8, i < len).
+ */
+extern size_t tok_bpe_next_piece(const uint8_t *s, size_t len, size_t i);
+
+/*
+ * For the unit tests: BPE words of at most this many bytes are merged by
+ * the direct quadratic loop, longer ones with the heap (default 32).
+ */
+extern void tok_bpe_set_direct_limit(MaasBpe *bpe, int limit);
+
+#endif							/* MAAS_TOKENIZER_INT_H */

@@ -1,0 +1,867 @@
+/*
+ * tokenizer_wordpiece.c
+ *		BERT's tokenizer: the BasicTokenizer (clean text, CJK padding, lower
+ *		case, accent stripping, punctuation split) and WordPiece on each
+ *		word; building from vocab.txt and flags, or from a tokenizer.json.
+ *
+ * The steps are those of BERT's tokenization.py, in its order:
+ *
+ *	1. clean: drop U+0000, U+FFFD and control characters (C* but \t \n \r),
+ *	   every BERT whitespace (" \t\n\r", Zs) becomes a space;
+ *	2. a space either side of every CJK ideograph;
+ *	3. split on Python's whitespace (str.split());
+ *	4. each of those tokens lower-cased with str.lower() (final sigma
+ *	   included), then NFD with the Mn characters dropped, per the flags;
+ *	5. split again so every punctuation character is a word of its own;
+ *	6. each word: [UNK] when longer than max_input_chars_per_word
+ *	   characters, else the longest vocabulary token that begins it, then
+ *	   the longest "##" token that begins the rest, and so on; [UNK] for the
+ *	   whole word when some rest has none.
+ *
+ * Step 6 walks a byte trie of the vocabulary (one for word starts, one for
+ * continuations with the prefix taken off) instead of trying ever shorter
+ * substrings, so a word costs the length of its pieces, not its square.  A
+ * trie node that a whole token ends at is always at a character boundary,
+ * as tokens and text are both valid UTF-8.
+ *
+ * Tokens that are ASCII all through take a byte-only path; the rest go
+ * through unicode.c.
+ */
+#include "tokenizer_int.h"
+
+#include <string.h>
+
+#include "unicode.h"
+#include "utf8.h"
+
+#define TRIE_EMPTY 0
+
+struct MaasWordPiece
+{
+	TokVocab	vocab;
+	/* the trie: edge (node << 8 | byte) + 1 -> child */
+	uint64_t   *tkeys;
+	int32_t    *tvals;
+	uint64_t	tmask;
+	uint64_t	tseed;
+	int32_t    *node_id;		/* the token ending at a node, or -1 */
+	int32_t		n_nodes;
+	/* the flags */
+	bool		do_lower_case;
+	bool		strip_accents;
+	bool		tokenize_chinese_chars;
+	bool		clean_text;
+	int32_t		max_chars;
+	int32_t		unk_id;
+	const uint8_t *prefix;
+	size_t		prefix_len;
+};
+
+#define ROOT_WORD 0
+#define ROOT_CONTINUATION 1
+
+void
+maas_wordpiece_defaults(MaasWordPieceOptions *opt)
+{
+	opt->do_lower_case = true;
+	opt->strip_accents = -1;
+	opt->tokenize_chinese_chars = true;
+	opt->clean_text = true;
+	opt->max_input_chars_per_word = 100;
+	opt->unk_token = "[UNK]";
+	opt->cls_token = "[CLS]";
+	opt->sep_token = "[SEP]";
+	opt->pad_token = "[PAD]";
+	opt->mask_token = "[MASK]";
+	opt->continuing_subword_prefix = "##";
+}
+
+const TokVocab *
+tok_wordpiece_vocab(const MaasWordPiece *wp)
+{
+	return &wp->vocab;
+}
+
+/* ---- the trie ---- */
+
+static inline uint64_t
+edge_slot(const MaasWordPiece *wp, uint64_t key)
+{
+	uint64_t	h = (key ^ wp->tseed) * UINT64_C(0x9e3779b97f4a7c15);
+
+	h ^= h >> 31;
+	h *= UINT64_C(0x94d049bb133111eb);
+	h ^= h >> 29;
+	return h & wp->tmask;
+}
+
+/* the child of node by byte c, or -1 */
+static inline int32_t
+trie_child(const MaasWordPiece *wp, int32_t node, uint8_t c)
+{
+	uint64_t	key = (((uint64_t) node << 8) | c) + 1;
+	uint64_t	i = edge_slot(wp, key);
+
+	for (;;)
+	{
+		uint64_t	k = wp->tkeys[i];
+
+		if (k == key)
+			return wp->tvals[i];
+		if (k == TRIE_EMPTY)
+			return -1;
+		i = (i + 1) & wp->tmask;
+	}
+}
+
+static void
+trie_insert(MaasWordPiece *wp, int32_t root, const uint8_t *s, size_t len,
+			int32_t id)
+{
+	int32_t		node = root;
+
+	for (size_t j = 0; j < len; j++)
+	{
+		uint64_t	key = (((uint64_t) node << 8) | s[j]) + 1;
+		uint64_t	i = edge_slot(wp, key);
+
+		for (;;)
+		{
+			if (wp->tkeys[i] == key)
+			{
+				node = wp->tvals[i];
+				break;
+			}
+			if (wp->tkeys[i] == TRIE_EMPTY)
+			{
+				wp->tkeys[i] = key;
+				wp->tvals[i] = wp->n_nodes;
+				wp->node_id[wp->n_nodes] = -1;
+				node = wp->n_nodes++;
+				break;
+			}
+			i = (i + 1) & wp->tmask;
+		}
+	}
+	wp->node_id[node] = id;
+}
+
+static bool
+trie_build(MaasWordPiece *wp, const MaasTick *tick, MaasError *err)
+{
+	const TokVocab *v = &wp->vocab;
+	uint64_t	bytes = v->off[v->n];
+	uint64_t	nodes = 2 + 2 * bytes;	/* each byte of each token, in both tries */
+	uint64_t	slots = 16;
+
+	while (slots < 2 * nodes)
+		slots <<= 1;
+	if (nodes > INT32_MAX)
+		return maas_error(err, MAAS_ERR_LIMIT, "vocabulary is too large");
+	wp->tkeys = maas_kalloc_array((size_t) slots, sizeof(uint64_t));
+	wp->tvals = maas_kalloc_array((size_t) slots, sizeof(int32_t));
+	wp->node_id = maas_kalloc_array((size_t) nodes, sizeof(int32_t));
+	if (wp->tkeys == NULL || wp->tvals == NULL || wp->node_id == NULL)
+		return maas_error_nomem(err);
+	memset(wp->tkeys, 0, (size_t) slots * sizeof(uint64_t));
+	wp->tmask = slots - 1;
+	wp->tseed = tok_hash((const uint8_t *) &wp, sizeof(wp), 0x77a3);
+	wp->node_id[ROOT_WORD] = -1;
+	wp->node_id[ROOT_CONTINUATION] = -1;
+	wp->n_nodes = 2;
+	for (int32_t id = 0; id < v->n; id++)
+	{
+		size_t		len;
+		const uint8_t *s = tok_vocab_bytes(v, id, &len);
+
+		if ((id & 4095) == 0)
+			maas_tick(tick);
+		if (len == 0)
+			continue;			/* an empty line: never a match */
+		trie_insert(wp, ROOT_WORD, s, len, id);
+		if (len > wp->prefix_len && memcmp(s, wp->prefix, wp->prefix_len) == 0)
+			trie_insert(wp, ROOT_CONTINUATION, s + wp->prefix_len,
+						len - wp->prefix_len, id);
+	}
+	return true;
+}
+
+/* ---- building ---- */
+
+/* the id of a special token by name; -1 when absent (unless required) */
+static bool
+special_id(const MaasWordPiece *wp, const char *name, const char *what,
+		   bool required, int32_t *id, MaasError *err)
+{
+	char		b1[80];
+
+	*id = name == NULL ? -1 :
+		tok_vocab_find(&wp->vocab, (const uint8_t *) name, strlen(name));
+	if (*id < 0 && required)
+		return maas_error(err, MAAS_ERR_INVALID,
+						  "%s \"%s\" is not in the vocabulary", what,
+						  tok_show((const uint8_t *) name, strlen(name), b1, sizeof(b1)));
+	return true;
+}
+
+static MaasTokenizer *
+wordpiece_build(const TokEntry *e, int64_t n, const char *where_name,
+				const MaasWordPieceOptions *opt, int32_t max_length,
+				const MaasTick *tick, MaasError *err)
+{
+	MaasWordPiece *wp = maas_kalloc(sizeof(MaasWordPiece));
+	MaasTokenizer *tok = maas_kalloc(sizeof(MaasTokenizer));
+	const char *prefix = opt->continuing_subword_prefix;
+	int32_t		ids[4];
+	const char *const names[4] = {opt->cls_token, opt->sep_token,
+	opt->pad_token, opt->mask_token};
+
+	if (wp == NULL || tok == NULL)
+	{
+		maas_error_nomem(err);
+		return NULL;
+	}
+	memset(wp, 0, sizeof(MaasWordPiece));
+	memset(tok, 0, sizeof(MaasTokenizer));
+	if (opt->max_input_chars_per_word < 1)
+	{
+		maas_error(err, MAAS_ERR_INVALID,
+				   "max_input_chars_per_word must be positive, not %d",
+				   opt->max_input_chars_per_word);
+		return NULL;
+	}
+	if (opt->unk_token == NULL)
+	{
+		maas_error(err, MAAS_ERR_INVALID, "WordPiece needs an unknown token");
+		return NULL;
+	}
+	if (prefix == NULL)
+		prefix = "";
+	if (!maas_utf8_valid((const uint8_t *) prefix, strlen(prefix)))
+	{
+		maas_error(err, MAAS_ERR_INVALID,
+				   "continuing_subword_prefix is not valid UTF-8");
+		return NULL;
+	}
+	wp->do_lower_case = opt->do_lower_case;
+	wp->strip_accents = opt->strip_accents < 0 ? opt->do_lower_case :
+		opt->strip_accents > 0;
+	wp->tokenize_chinese_chars = opt->tokenize_chinese_chars;
+	wp->clean_text = opt->clean_text;
+	wp->max_chars = opt->max_input_chars_per_word;
+	wp->prefix = (const uint8_t *) prefix;
+	wp->prefix_len = strlen(prefix);
+
+	if (!tok_vocab_build(&wp->vocab, e, n, where_name, tick, err) ||
+		!trie_build(wp, tick, err))
+		return NULL;
+	if (!special_id(wp, opt->unk_token, "unknown token", true, &wp->unk_id, err))
+		return NULL;
+	for (int i = 0; i < 4; i++)
+	{
+		if (!special_id(wp, names[i], "", false, &ids[i], err))
+			return NULL;
+		if (ids[i] >= 0)
+			wp->vocab.flags[ids[i]] |= TOK_SPECIAL;
+	}
+	wp->vocab.flags[wp->unk_id] |= TOK_SPECIAL;
+
+	tok->kind = MAAS_TOKENIZER_WORDPIECE;
+	tok->n_vocab = wp->vocab.n;
+	tok->unk_id = wp->unk_id;
+	tok->cls_id = ids[0];
+	tok->sep_id = ids[1];
+	tok->pad_id = ids[2];
+	tok->mask_id = ids[3];
+	tok->bos_id = tok->eos_id = -1;
+	tok->max_length = max_length;
+	tok->wordpiece = wp;
+	return tok;
+}
+
+MaasTokenizer *
+maas_wordpiece_build(const char *vocab, size_t vocab_len,
+					 const MaasWordPieceOptions *opt, int32_t max_length,
+					 const MaasTick *tick, MaasError *err)
+{
+	const uint8_t *s = (const uint8_t *) vocab;
+	MaasWordPieceOptions defaults;
+	int64_t		lines = 1;
+	int64_t		n = 0;
+	size_t		i = 0;
+	TokEntry   *e;
+
+	if (opt == NULL)
+	{
+		maas_wordpiece_defaults(&defaults);
+		opt = &defaults;
+	}
+	if (max_length < 0)
+	{
+		maas_error(err, MAAS_ERR_INVALID, "maximum length %d is negative",
+				   max_length);
+		return NULL;
+	}
+	if (vocab_len >= UINT32_MAX)
+	{
+		maas_error(err, MAAS_ERR_LIMIT, "vocab.txt is larger than 4 GB");
+		return NULL;
+	}
+	for (size_t j = 0; j < vocab_len; j++)
+	{
+		if (s[j] == '\n')
+			lines++;
+	}
+	if (lines > MAAS_TOKENIZER_MAX_VOCAB + 1)
+	{
+		maas_error(err, MAAS_ERR_LIMIT,
+				   "vocab.txt has %lld lines, more than the maximum of %d tokens",
+				   (long long) lines, MAAS_TOKENIZER_MAX_VOCAB);
+		return NULL;
+	}
+	e = maas_kalloc_array((size_t) lines, sizeof(TokEntry));
+	if (e == NULL)
+	{
+		maas_error_nomem(err);
+		return NULL;
+	}
+	while (i < vocab_len)
+	{
+		const uint8_t *nl = memchr(s + i, '\n', vocab_len - i);
+		size_t		end = nl != NULL ? (size_t) (nl - s) : vocab_len;
+		size_t		stop = end;
+
+		if ((n & 4095) == 0)
+			maas_tick(tick);
+		if (stop > i && s[stop - 1] == '\r')
+			stop--;
+		if (!maas_utf8_valid(s + i, stop - i))
+		{
+			maas_error(err, MAAS_ERR_INVALID,
+					   "vocab.txt line %lld is not valid UTF-8", (long long) n + 1);
+			return NULL;
+		}
+		e[n].bytes = s + i;
+		e[n].len = (uint32_t) (stop - i);
+		e[n].id = n;
+		e[n].where = n + 1;
+		e[n].flags = 0;
+		n++;
+		i = end + 1;
+	}
+	return wordpiece_build(e, n, "vocab.txt lines", opt, max_length, tick, err);
+}
+
+/* ---- encoding ---- */
+
+/* per-call buffers, grown as needed */
+typedef struct WpScratch
+{
+	uint32_t   *cps;			/* the current whitespace token */
+	size_t		cps_cap;
+	uint32_t   *low;			/* lower-cased */
+	size_t		low_cap;
+	uint32_t   *nfd;			/* decomposed, and its sort scratch */
+	uint32_t   *tmp;
+	size_t		nfd_cap;
+	uint8_t    *utf8;			/* the token after step 4, as UTF-8 */
+	size_t		utf8_cap;
+	size_t	   *starts;			/* byte offset of each of its characters */
+	size_t		starts_cap;
+} WpScratch;
+
+static bool
+grow_u32(uint32_t **p, size_t *cap, size_t n, MaasError *err)
+{
+	size_t		c = *cap < 64 ? 64 : *cap;
+
+	if (n <= *cap)
+		return true;
+	while (c < n)
+		c *= 2;
+	*p = maas_kalloc_array(c, sizeof(uint32_t));
+	if (*p == NULL)
+		return maas_error_nomem(err);
+	*cap = c;
+	return true;
+}
+
+/*
+ * WordPiece on one word, w[0 .. len) (UTF-8, chars characters), its ids
+ * appended to out.
+ */
+static bool
+wordpiece_word(const MaasWordPiece *wp, const uint8_t *w, size_t len,
+			   size_t chars, TokIds *out, MaasError *err)
+{
+	size_t		start = 0;
+	size_t		first = out->n;
+
+	if (len == 0)
+		return true;
+	if (chars > (size_t) wp->max_chars)
+	{
+		if (!tok_ids_reserve(out, 1, err))
+			return false;
+		tok_ids_push(out, wp->unk_id);
+		return true;
+	}
+	while (start < len)
+	{
+		int32_t		node = start == 0 ? ROOT_WORD : ROOT_CONTINUATION;
+		int32_t		best = -1;
+		size_t		best_end = 0;
+
+		for (size_t j = start; j < len; j++)
+		{
+			node = trie_child(wp, node, w[j]);
+			if (node < 0)
+				break;
+			if (wp->node_id[node] >= 0)
+			{
+				best = wp->node_id[node];
+				best_end = j + 1;
+			}
+		}
+		if (best < 0)
+		{
+			/* a rest no token begins: the whole word is unknown */
+			out->n = first;
+			best = wp->unk_id;
+			best_end = len;
+		}
+		if (!tok_ids_reserve(out, 1, err))
+			return false;
+		tok_ids_push(out, best);
+		start = best_end;
+	}
+	return true;
+}
+
+/* steps 4 to 6 on one whitespace token s[0 .. n) (code points) */
+static bool
+wordpiece_token(const MaasWordPiece *wp, const uint32_t *s, size_t n,
+				uint32_t max_cp, WpScratch *sc, TokIds *out, MaasError *err)
+{
+	const uint32_t *t = s;
+	size_t		m = n;
+	size_t		bytes = 0;
+	size_t		k = 0;
+	size_t		word = 0;		/* byte offset where the current word began */
+	size_t		word_chars = 0;
+
+	if (max_cp >= 0x80 && wp->do_lower_case)
+	{
+		if (!grow_u32(&sc->low, &sc->low_cap, MAAS_UC_MAX_LOWER * n, err))
+			return false;
+		m = maas_uc_lower_string(t, m, sc->low);
+		t = sc->low;
+	}
+	if (max_cp >= 0x80 && wp->strip_accents)
+	{
+		size_t		kept = 0;
+		size_t		cap = sc->nfd_cap;
+		size_t		need = maas_uc_nfd_length(t, m);
+
+		if (!grow_u32(&sc->nfd, &sc->nfd_cap, need, err) ||
+			!grow_u32(&sc->tmp, &cap, sc->nfd_cap, err))
+			return false;
+		m = maas_uc_nfd(t, m, sc->nfd, sc->tmp);
+		for (size_t i = 0; i < m; i++)
+		{
+			if (!(maas_uc_flags(sc->nfd[i]) & MAAS_UC_MN))
+				sc->nfd[kept++] = sc->nfd[i];
+		}
+		m = kept;
+		t = sc->nfd;
+	}
+
+	/* as UTF-8, then cut at punctuation */
+	if (sc->utf8_cap < 4 * m + 1)
+	{
+		size_t		c = sc->utf8_cap < 256 ? 256 : sc->utf8_cap;
+
+		while (c < 4 * m + 1)
+			c *= 2;
+		sc->utf8 = maas_kalloc(c);
+		if (sc->utf8 == NULL)
+			return maas_error_nomem(err);
+		sc->utf8_cap = c;
+	}
+	for (size_t i = 0; i < m; i++)
+	{
+		uint32_t	c = t[i];
+		bool		punct;
+
+		if (c < 0x80)
+		{
+			if (wp->do_lower_case && c >= 'A' && c <= 'Z')
+				c += 32;
+			punct = (maas_uc_latin1[c] & MAAS_UC_BERT_PUNCT) != 0;
+		}
+		else
+			punct = (maas_uc_flags(c) & MAAS_UC_BERT_PUNCT) != 0;
+		if (punct)
+		{
+			if (!wordpiece_word(wp, sc->utf8 + word, bytes - word, word_chars,
+								out, err))
+				return false;
+			word = bytes;
+		}
+		k = maas_utf8_encode(c, sc->utf8 + bytes);
+		bytes += k;
+		word_chars++;
+		if (punct)
+		{
+			if (!wordpiece_word(wp, sc->utf8 + word, bytes - word, 1, out, err))
+				return false;
+			word = bytes;
+			word_chars = 0;
+		}
+	}
+	return wordpiece_word(wp, sc->utf8 + word, bytes - word, word_chars, out, err);
+}
+
+bool
+tok_wordpiece_encode(const MaasTokenizer *tok, const uint8_t *text, size_t len,
+					 TokIds *out, size_t max_ids, const MaasTick *tick,
+					 MaasError *err)
+{
+	const MaasWordPiece *wp = tok->wordpiece;
+	WpScratch	sc;
+	size_t		i = 0;
+	size_t		n = 0;			/* code points in the current token */
+	uint32_t	max_cp = 0;
+	size_t		tokens = 0;
+
+	memset(&sc, 0, sizeof(sc));
+	if (!grow_u32(&sc.cps, &sc.cps_cap, 256, err))
+		return false;
+	while (i <= len && out->n < max_ids)
+	{
+		uint32_t	cp = 0;
+		uint16_t	f = 0;
+		size_t		k = 1;
+		bool		split = false;	/* the token ends here */
+		bool		alone = false;	/* cp is a token of its own */
+
+		if (i < len)
+		{
+			cp = text[i];
+			if (cp >= 0x80)
+			{
+				k = maas_utf8_decode(text + i, len - i, &cp);
+				if (k == 0)		/* checked before: cannot happen */
+					return maas_error(err, MAAS_ERR_INVALID, "text is not valid UTF-8");
+			}
+			f = maas_uc_flags(cp);
+			if (wp->clean_text)
+			{
+				if (cp == 0 || cp == 0xFFFD || (f & MAAS_UC_BERT_CONTROL))
+				{
+					i += k;
+					continue;
+				}
+				if (f & MAAS_UC_BERT_SPACE)
+				{
+					cp = ' ';
+					f = maas_uc_latin1[' '];
+				}
+			}
+			if (f & MAAS_UC_PY_SPACE)
+				split = true;
+			else if (wp->tokenize_chinese_chars && (f & MAAS_UC_CJK))
+				split = alone = true;
+		}
+		else
+			split = true;
+
+		if (split && n > 0)
+		{
+			if ((++tokens & 255) == 0)
+				maas_tick(tick);
+			if (!wordpiece_token(wp, sc.cps, n, max_cp, &sc, out, err))
+				return false;
+			n = 0;
+			max_cp = 0;
+		}
+		if (alone)
+		{
+			if (!wordpiece_token(wp, &cp, 1, cp, &sc, out, err))
+				return false;
+		}
+		else if (!split)
+		{
+			if (n == sc.cps_cap)
+			{
+				uint32_t   *old = sc.cps;
+
+				if (!grow_u32(&sc.cps, &sc.cps_cap, n + 1, err))
+					return false;
+				memcpy(sc.cps, old, n * sizeof(uint32_t));
+			}
+			sc.cps[n++] = cp;
+			if (cp > max_cp)
+				max_cp = cp;
+		}
+		i += k;
+	}
+	return true;
+}
+
+/* ---- decoding ---- */
+
+char *
+tok_wordpiece_decode(const MaasTokenizer *tok, const int32_t *ids, size_t n,
+					 bool skip_special, size_t *len, const MaasTick *tick,
+					 MaasError *err)
+{
+	const MaasWordPiece *wp = tok->wordpiece;
+	const TokVocab *v = &wp->vocab;
+	size_t		total = 0;
+	size_t		o = 0;
+	size_t		emitted = 0;
+	char	   *text;
+
+	for (size_t i = 0; i < n; i++)
+		total += v->off[ids[i] + 1] - v->off[ids[i]] + 1;
+	if (total > MAAS_TOKENIZER_MAX_TEXT * (size_t) 4)
+	{
+		maas_error(err, MAAS_ERR_LIMIT, "decoded text would be longer than %d bytes",
+				   MAAS_TOKENIZER_MAX_TEXT * 4);
+		return NULL;
+	}
+	text = maas_kalloc(total + 1);
+	if (text == NULL)
+	{
+		maas_error_nomem(err);
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++)
+	{
+		size_t		k;
+		const uint8_t *s;
+
+		if ((i & 4095) == 4095)
+			maas_tick(tick);
+		if (skip_special && (v->flags[ids[i]] & TOK_SPECIAL))
+			continue;
+		s = tok_vocab_bytes(v, ids[i], &k);
+		if (emitted > 0)
+		{
+			if (k >= wp->prefix_len && wp->prefix_len > 0 &&
+				memcmp(s, wp->prefix, wp->prefix_len) == 0)
+			{
+				s += wp->prefix_len;
+				k -= wp->prefix_len;
+			}
+			else
+				text[o++] = ' ';
+		}
+		memcpy(text + o, s, k);
+		o += k;
+		emitted++;
+	}
+	text[o] = '\0';
+	*len = o;
+	return text;
+}
+
+/* ---- both forms of the tokenizer object ---- */
+
+static bool
+json_int(const MaasJson *obj, const char *key, int32_t *out, MaasError *err)
+{
+	const MaasJson *v = maas_json_get(obj, key);
+	int64_t		i;
+
+	if (v == NULL || v->type == MAAS_JSON_NULL)
+		return true;
+	if (!maas_json_int(v, 1, INT32_MAX, &i))
+		return maas_error(err, MAAS_ERR_INVALID,
+						  "tokenizer \"%s\" must be a positive integer", key);
+	*out = (int32_t) i;
+	return true;
+}
+
+/* strip_accents: null (as lower case), true or false */
+static bool
+json_tristate(const MaasJson *obj, const char *key, int *out, MaasError *err)
+{
+	const MaasJson *v = maas_json_get(obj, key);
+
+	if (v == NULL || v->type == MAAS_JSON_NULL)
+		return true;
+	if (v->type != MAAS_JSON_BOOL)
+		return maas_error(err, MAAS_ERR_INVALID,
+						  "tokenizer \"%s\" must be true, false or null", key);
+	*out = v->u.boolean ? 1 : 0;
+	return true;
+}
+
+/*
+ * The [CLS] / [SEP] of a tokenizer.json post-processor: BertProcessing's
+ * "cls" and "sep" pairs, or TemplateProcessing's "single" template when it
+ * is a special token, the sequence, a special token.  None when there is
+ * no post-processor.
+ */
+static bool
+post_processor(const MaasJson *spec, MaasWordPieceOptions *opt, MaasError *err)
+{
+	const char *type;
+	const MaasJson *pp = tok_json_part(spec, "post_processor", &type, err);
+
+	if (pp == NULL)
+		return false;
+	if (type == NULL)
+	{
+		opt->cls_token = opt->sep_token = NULL;
+		return true;
+	}
+	if (strcmp(type, "BertProcessing") == 0)
+	{
+		const MaasJson *cls = maas_json_get(pp, "cls");
+		const MaasJson *sep = maas_json_get(pp, "sep");
+		const MaasJson *c0 = maas_json_at(cls, 0);
+		const MaasJson *s0 = maas_json_at(sep, 0);
+
+		if (c0 == NULL || c0->type != MAAS_JSON_STRING ||
+			s0 == NULL || s0->type != MAAS_JSON_STRING)
+			return maas_error(err, MAAS_ERR_INVALID,
+							  "tokenizer BertProcessing needs \"cls\" and \"sep\" as [token, id]");
+		opt->cls_token = c0->u.string;
+		opt->sep_token = s0->u.string;
+		return true;
+	}
+	if (strcmp(type, "TemplateProcessing") == 0)
+	{
+		const MaasJson *single = maas_json_get(pp, "single");
+		const MaasJson *parts[3];
+		const MaasJson *a,
+				   *b;
+
+		for (int i = 0; i < 3; i++)
+			parts[i] = maas_json_at(single, i);
+		a = maas_json_get(maas_json_get(parts[0], "SpecialToken"), "id");
+		b = maas_json_get(maas_json_get(parts[2], "SpecialToken"), "id");
+		if (single == NULL || single->type != MAAS_JSON_ARRAY || single->n != 3 ||
+			maas_json_get(parts[1], "Sequence") == NULL ||
+			a == NULL || a->type != MAAS_JSON_STRING ||
+			b == NULL || b->type != MAAS_JSON_STRING)
+			return maas_error(err, MAAS_ERR_UNSUPPORTED,
+							  "tokenizer TemplateProcessing is supported only as BERT's \"[CLS] $A [SEP]\"");
+		opt->cls_token = a->u.string;
+		opt->sep_token = b->u.string;
+		return true;
+	}
+	return maas_error(err, MAAS_ERR_UNSUPPORTED,
+					  "tokenizer post-processor \"%.64s\" is not supported with WordPiece",
+					  type);
+}
+
+static MaasTokenizer *
+wordpiece_from_tokenizer_json(const MaasJson *spec, int32_t max_length,
+							  const MaasTick *tick, MaasError *err)
+{
+	const MaasJson *model = maas_json_get(spec, "model");
+	const MaasJson *norm;
+	const char *type;
+	MaasWordPieceOptions opt;
+	TokEntry   *e;
+	int64_t		n;
+
+	maas_wordpiece_defaults(&opt);
+	if (!tok_json_string(model, "unk_token", &opt.unk_token, err) ||
+		!tok_json_string(model, "continuing_subword_prefix",
+						 &opt.continuing_subword_prefix, err) ||
+		!json_int(model, "max_input_chars_per_word",
+				  &opt.max_input_chars_per_word, err))
+		return NULL;
+
+	if ((norm = tok_json_part(spec, "normalizer", &type, err)) == NULL)
+		return NULL;
+	if (type == NULL)
+	{
+		opt.clean_text = opt.tokenize_chinese_chars = opt.do_lower_case = false;
+		opt.strip_accents = 0;
+	}
+	else if (strcmp(type, "BertNormalizer") == 0)
+	{
+		if (!tok_json_bool(norm, "clean_text", &opt.clean_text, err) ||
+			!tok_json_bool(norm, "handle_chinese_chars", &opt.tokenize_chinese_chars, err) ||
+			!tok_json_bool(norm, "lowercase", &opt.do_lower_case, err) ||
+			!json_tristate(norm, "strip_accents", &opt.strip_accents, err))
+			return NULL;
+	}
+	else
+	{
+		maas_error(err, MAAS_ERR_UNSUPPORTED,
+				   "tokenizer normalizer \"%.64s\" is not supported with WordPiece: only \"BertNormalizer\" is",
+				   type);
+		return NULL;
+	}
+	if (tok_json_part(spec, "pre_tokenizer", &type, err) == NULL)
+		return NULL;
+	if (type == NULL || strcmp(type, "BertPreTokenizer") != 0)
+	{
+		maas_error(err, MAAS_ERR_UNSUPPORTED,
+				   "tokenizer pre-tokenizer \"%.64s\" is not supported with WordPiece: only \"BertPreTokenizer\" is",
+				   type == NULL ? "null" : type);
+		return NULL;
+	}
+	if (!post_processor(spec, &opt, err))
+		return NULL;
+
+	e = tok_json_entries(maas_json_get(model, "vocab"),
+						 maas_json_get(spec, "added_tokens"), NULL, &n, tick, err);
+	if (e == NULL)
+		return NULL;
+	return wordpiece_build(e, n, "ids", &opt, max_length, tick, err);
+}
+
+MaasTokenizer *
+tok_wordpiece_from_json(const MaasJson *spec, int32_t max_length,
+						const MaasTick *tick, MaasError *err)
+{
+	const MaasJson *vocab = maas_json_get(spec, "vocab");
+	MaasWordPieceOptions opt;
+	int32_t		model_max = 0;
+
+	if (maas_json_get(spec, "model") != NULL)
+		return wordpiece_from_tokenizer_json(spec, max_length, tick, err);
+
+	/* {"vocab": "<vocab.txt>", flags as BertTokenizer's} */
+	if (vocab == NULL || vocab->type != MAAS_JSON_STRING)
+	{
+		maas_error(err, MAAS_ERR_INVALID,
+				   "tokenizer \"vocab\" must be the text of vocab.txt (WordPiece) or, with \"merges\", an object (BPE), not %s",
+				   vocab == NULL ? "nothing" : maas_json_type_name(vocab->type));
+		return NULL;
+	}
+	maas_wordpiece_defaults(&opt);
+	if (!tok_json_bool(spec, "do_lower_case", &opt.do_lower_case, err) ||
+		!json_tristate(spec, "strip_accents", &opt.strip_accents, err) ||
+		!tok_json_bool(spec, "tokenize_chinese_chars", &opt.tokenize_chinese_chars, err) ||
+		!tok_json_bool(spec, "clean_text", &opt.clean_text, err) ||
+		!json_int(spec, "max_input_chars_per_word", &opt.max_input_chars_per_word, err) ||
+		!tok_json_string(spec, "unk_token", &opt.unk_token, err) ||
+		!tok_json_string(spec, "cls_token", &opt.cls_token, err) ||
+		!tok_json_string(spec, "sep_token", &opt.sep_token, err) ||
+		!tok_json_string(spec, "pad_token", &opt.pad_token, err) ||
+		!tok_json_string(spec, "mask_token", &opt.mask_token, err) ||
+		!tok_json_string(spec, "continuing_subword_prefix",
+						 &opt.continuing_subword_prefix, err))
+		return NULL;
+	/* tokenizer_config.json's model_max_length (huge when unknown) */
+	{
+		const MaasJson *mml = maas_json_get(spec, "model_max_length");
+		int64_t		v;
+
+		if (mml != NULL && maas_json_int(mml, 1, INT32_MAX, &v))
+			model_max = (int32_t) v;
+	}
+	if (max_length == 0)
+		max_length = model_max;
+	return maas_wordpiece_build(vocab->u.string, (size_t) vocab->n, &opt,
+								max_length, tick, err);
+}
