@@ -8,10 +8,10 @@ DATA_built = sql/maas--$(EXTVERSION).sql
 DATA = $(filter-out $(DATA_built),$(wildcard sql/maas--*--*.sql))
 PGFILEDESC = "maas - machine-learning models served in SQL"
 
-# every src/*.c and src/kernel/*.c: kernels (no PostgreSQL headers) and the
-# SQL glue above them
-OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c src/kernel/*.c)))
-PG_CPPFLAGS = -I$(srcdir)/src/kernel
+# src/maas.c (module load), the SQL glue in src/server/, and the kernels in
+# src/kernel/, which include no PostgreSQL header
+OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c src/server/*.c src/kernel/*.c)))
+PG_CPPFLAGS = -I$(srcdir)/src/server -I$(srcdir)/src/kernel
 
 # OpenBLAS is opened at run time (src/kernel/blas.h), so it is not linked
 # here; libcurl is (src/kernel/http.c), and starts nothing until first used
@@ -44,7 +44,7 @@ unittest:
 	$(MAKE) -C test/unit
 
 # PGXS tracks no header dependencies: every object depends on every header
-$(OBJS): $(wildcard src/*.h src/kernel/*.h)
+$(OBJS): $(wildcard src/server/*.h src/kernel/*.h)
 
 sql/maas--$(EXTVERSION).sql: $(sort $(wildcard sql/install/*.sql))
 	cat $^ > $@

@@ -5,7 +5,7 @@
 #include "maas.h"
 #include "stats.h"
 
-#include "batch.h"
+#include "predict_batch.h"
 
 #include "fmgr.h"
 #include "utils/guc.h"

@@ -37,7 +37,7 @@
 #include "utils/memutils.h"
 #include "utils/tuplestore.h"
 
-#include "batch.h"
+#include "predict_batch.h"
 #include "stats.h"
 
 int			maas_batch_size = 1024;
