@@ -22,15 +22,17 @@ PG_CFLAGS = -Wextra -Wno-unused-parameter -Wno-sign-compare \
 # the trainers' elementwise kernels must vectorise (src/kernel/train_nn.c)
 src/kernel/train_nn.o: CFLAGS += -O3 -fno-math-errno
 
-# pg_regress: the core tests in this order (each builds on the last), then
-# every other sql/*.sql, each of which sets up and removes what it needs
+# pg_regress (test/sql, test/expected): the core tests in this order (each
+# builds on the last), then every other test/sql/*.sql, each of which sets up
+# and removes what it needs; isolation specs in test/specs
 CORE_REGRESS = register predict deploy errors safetensors privileges extension
-REGRESS = $(CORE_REGRESS) $(sort $(filter-out $(CORE_REGRESS) maas--%, \
-	$(basename $(notdir $(wildcard sql/*.sql)))))
+REGRESS = $(CORE_REGRESS) $(sort $(filter-out $(CORE_REGRESS), \
+	$(basename $(notdir $(wildcard test/sql/*.sql)))))
 REGRESS_OUTDIR ?= .
-REGRESS_OPTS = --inputdir=. --outputdir=$(REGRESS_OUTDIR) --load-extension=maas
-ISOLATION = $(basename $(notdir $(wildcard specs/*.spec)))
-ISOLATION_OPTS = --outputdir=$(REGRESS_OUTDIR)/output_iso --load-extension=maas
+REGRESS_OPTS = --inputdir=test --outputdir=$(REGRESS_OUTDIR) --load-extension=maas
+ISOLATION = $(basename $(notdir $(wildcard test/specs/*.spec)))
+ISOLATION_OPTS = --inputdir=test --outputdir=$(REGRESS_OUTDIR)/output_iso \
+	--load-extension=maas
 
 # no JIT bitcode: it would need clang at build time for no gain here
 override with_llvm = no
