@@ -8,7 +8,7 @@
  * the serving runtime, so the numbers are those of the served model.  Only
  * the outputs and the true labels are kept, not the rows.
  */
-#include "maas.h"
+#include "serve.h"
 #include "inputs.h"
 
 #include <math.h>

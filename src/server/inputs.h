@@ -19,7 +19,7 @@
 #ifndef MAAS_INPUTS_H
 #define MAAS_INPUTS_H
 
-#include "maas.h"
+#include "model.h"
 #include "train.h"
 
 #include "access/tupdesc.h"

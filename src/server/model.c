@@ -9,7 +9,7 @@
  * layer chain implies and hold finite values; errors say which layer and
  * which tensor.
  */
-#include "maas.h"
+#include "model.h"
 
 #include <math.h>
 

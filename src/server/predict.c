@@ -12,7 +12,7 @@
  * is counted for maas.stats between maas_stats_begin() and
  * maas_stats_end() (stats.h), in local memory flushed once per statement.
  */
-#include "maas.h"
+#include "serve.h"
 
 #include <math.h>
 

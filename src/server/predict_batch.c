@@ -23,7 +23,7 @@
  * (maas_serve_value, maas_serve_proba).  Each batch counts as one call
  * in maas.stats, with all its rows.
  */
-#include "maas.h"
+#include "serve.h"
 
 #include "access/tupdesc.h"
 #include "catalog/pg_type.h"

@@ -10,7 +10,7 @@
  * is reading those columns, encoding them (imputing NULLs, one-hot
  * categories) into the input vector and running the net on it.
  */
-#include "maas.h"
+#include "serve.h"
 #include "stats.h"
 #include "inputs.h"
 

@@ -12,7 +12,7 @@
  * The attribute numbers follow the CREATE TABLE statements in the install
  * script, which only ever adds columns at the end.
  */
-#include "maas.h"
+#include "registry.h"
 
 #include "access/genam.h"
 #include "access/htup_details.h"

@@ -13,7 +13,8 @@
  * concurrent registrations of one model serialize and numbers are never
  * reused, even after a drop.
  */
-#include "maas.h"
+#include "registry.h"
+#include "model.h"
 
 #include "access/htup_details.h"
 #include "catalog/namespace.h"

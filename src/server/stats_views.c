@@ -22,7 +22,7 @@
  * order the model takes them.  Anything missing or malformed just leaves
  * the corresponding score NULL.
  */
-#include "maas.h"
+#include "serve.h"
 
 #include <math.h>
 

@@ -30,7 +30,10 @@
  * the error.  The per-backend progress slot (progress.c) is cleared on
  * every way out.
  */
-#include "maas.h"
+#include "model.h"
+#include "registry.h"
+#include "services.h"
+#include "train_job.h"
 #include "inputs.h"
 #include "progress.h"
 #include "train.h"
@@ -201,7 +204,7 @@ typedef struct TrainJob
 /* ---- settings ---- */
 
 void
-maas_training_init(void)
+maas_train_init(void)
 {
 	DefineCustomIntVariable("maas.max_training_memory",
 							"Memory one maas_train call may use for its data and model.",
@@ -228,7 +231,6 @@ maas_training_init(void)
 							PGC_USERSET,
 							0,
 							NULL, NULL, NULL);
-	maas_progress_init();
 }
 
 /* ---- parameters ---- */
