@@ -248,7 +248,7 @@ maas_evaluate(PG_FUNCTION_ARGS)
 	MaasServeState *st = maas_serve_state(fcinfo->flinfo);
 	char	   *source;
 	char	   *sql;
-	int32		version = 0;
+	int32		version;
 	TupleDesc	td;
 	Jsonb	   *config;
 	bytea	   *weights;
@@ -262,14 +262,7 @@ maas_evaluate(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("%s must not be null",
 							i == 0 ? "model name" : i == 1 ? "source" : "target")));
-	if (PG_NARGS() > 3 && !PG_ARGISNULL(3))
-	{
-		version = PG_GETARG_INT32(3);
-		if (version <= 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("version must be a positive number")));
-	}
+	version = maas_arg_version(fcinfo, 3, true);
 	maas_serve_resolve(st, PG_GETARG_TEXT_PP(0), version);
 	source = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	ej->target = text_to_cstring(PG_GETARG_TEXT_PP(2));

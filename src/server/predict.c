@@ -1,329 +1,33 @@
 /*
  * predict.c
- *		The maas_predict family: one row in, one prediction out.
+ *		The maas_predict family over a feature array: one row in, one
+ *		prediction out.
  *
- * Each call site keeps a MaasServeState in fn_extra.  The model name is
- * resolved to a version, and the version's model pinned in the cache, once
- * per snapshot: a statement runs under one snapshot, so that is once per
- * statement, and a deploy committed meanwhile is seen by the next statement
- * and never half-way through this one.  Per row, what remains is checking
- * the array and running the net on one row (sgemv).  Nothing here writes,
- * so these functions are PARALLEL SAFE and run on hot standbys.  Each call
- * is counted for maas.stats between maas_stats_begin() and
- * maas_stats_end() (stats.h), in local memory flushed once per statement.
+ * The serving core (serve.c) resolves the model once per statement and
+ * checks the array; per row, what remains is running the net on one row
+ * (sgemv).  Each call is counted for maas.stats between maas_stats_begin()
+ * and maas_stats_end() (stats.h), in local memory flushed once per
+ * statement.
  */
 #include "serve.h"
 
-#include <math.h>
-
-#include "catalog/pg_type.h"
-#include "fmgr.h"
 #include "utils/array.h"
-#include "utils/builtins.h"
-#include "utils/snapmgr.h"
-
-#include "stats.h"
-
-static void
-serve_state_release(void *arg)
-{
-	MaasServeState *st = (MaasServeState *) arg;
-
-	maas_stats_flush(st);
-	if (st->entry)
-		maas_cache_unpin(st->entry);
-	st->entry = NULL;
-	st->m = NULL;
-}
-
-/* the serving state of a call site, made on first use */
-MaasServeState *
-maas_serve_state(FmgrInfo *flinfo)
-{
-	MaasServeState *st = (MaasServeState *) flinfo->fn_extra;
-
-	if (st == NULL)
-	{
-		st = MemoryContextAllocZero(flinfo->fn_mcxt, sizeof(MaasServeState));
-		st->cxt = flinfo->fn_mcxt;
-		st->release.func = serve_state_release;
-		st->release.arg = st;
-		MemoryContextRegisterResetCallback(flinfo->fn_mcxt, &st->release);
-		flinfo->fn_extra = st;
-	}
-	return st;
-}
-
-static bool
-same_lookup(MaasServeState *st, Snapshot snap, text *model, int32 version)
-{
-	return st->entry != NULL &&
-		st->xmin == snap->xmin && st->xmax == snap->xmax &&
-		st->curcid == snap->curcid &&
-		st->completions == snap->snapXactCompletionCount &&
-		st->version == version &&
-		strlen(st->model) == VARSIZE_ANY_EXHDR(model) &&
-		memcmp(st->model, VARDATA_ANY(model), VARSIZE_ANY_EXHDR(model)) == 0;
-}
-
-/*
- * Resolve the model (and version, 0 for the deployed one) and pin it; done
- * again only when the model named, the version or the snapshot changes.
- */
-void
-maas_serve_resolve(MaasServeState *st, text *model, int32 version)
-{
-	Snapshot	snap = GetActiveSnapshot();
-	MaasVersionRef ref;
-	char	   *name;
-
-	if (same_lookup(st, snap, model, version))
-		return;
-	/* a new statement: what the last one counted goes to shared memory */
-	maas_stats_flush(st);
-
-	name = text_to_cstring(model);
-	maas_lookup_version(name, version, &ref);
-
-	if (st->entry == NULL ||
-		st->ref.catalog != ref.catalog || st->ref.version_id != ref.version_id)
-	{
-		MaasCacheEntry *entry = maas_cache_pin(&ref);
-		MaasModel  *m = maas_cache_model(entry);
-		float	   *input = MemoryContextAllocExtended(st->cxt,
-													   sizeof(float) * m->net.n_in,
-													   MCXT_ALLOC_NO_OOM);
-
-		if (input == NULL)
-		{
-			maas_cache_unpin(entry);
-			ereport(ERROR,
-					(errcode(ERRCODE_OUT_OF_MEMORY),
-					 errmsg("out of memory")));
-		}
-		serve_state_release(st);
-		if (st->input)
-			pfree(st->input);
-		st->entry = entry;
-		st->m = m;
-		st->input = input;
-	}
-	/* only now that everything succeeded does the state change */
-	{
-		char	   *copy = MemoryContextStrdup(st->cxt, name);
-
-		if (st->model)
-			pfree(st->model);
-		st->model = copy;
-	}
-	st->version = version;
-	st->ref = ref;
-	st->xmin = snap->xmin;
-	st->xmax = snap->xmax;
-	st->curcid = snap->curcid;
-	st->completions = snap->snapXactCompletionCount;
-	maas_stats_attach(st);
-}
-
-/*
- * Check one row's features (a real[] or double precision[]) against the
- * model, or raise an error that says what is wrong with them.  Returns the
- * n_in floats: copied to dst when dst is given (the batch path fills its
- * matrix so), else read in place from a real[] and converted into the
- * state's buffer from a double precision[].
- */
-const float *
-maas_serve_features(MaasServeState *st, ArrayType *arr, float *dst)
-{
-	int			n;
-	int			n_in = st->m->net.n_in;
-
-	if (ARR_NDIM(arr) > 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-				 errmsg("features must be a one-dimensional array"),
-				 errdetail("The array has %d dimensions.", ARR_NDIM(arr))));
-	n = ARR_NDIM(arr) == 0 ? 0 : ARR_DIMS(arr)[0];
-	if (n != n_in)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("wrong number of features for model \"%s\"", st->model),
-				 errdetail("The model takes %d features; the array has %d.", n_in, n)));
-	if (ARR_HASNULL(arr))
-	{
-		bits8	   *bitmap = ARR_NULLBITMAP(arr);
-		int			i = 0;
-
-		while (i < n && (bitmap[i / 8] & (1 << (i % 8))))
-			i++;
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("features must not contain nulls"),
-				 errdetail("Feature %d is null.", i + 1)));
-	}
-
-	if (ARR_ELEMTYPE(arr) == FLOAT4OID)
-	{
-		if (dst)
-			memcpy(dst, ARR_DATA_PTR(arr), sizeof(float) * n);
-		else
-			dst = (float *) ARR_DATA_PTR(arr);
-	}
-	else if (ARR_ELEMTYPE(arr) == FLOAT8OID)
-	{
-		const float8 *d = (const float8 *) ARR_DATA_PTR(arr);
-
-		if (dst == NULL)
-			dst = st->input;
-		for (int i = 0; i < n; i++)
-			dst[i] = (float) d[i];
-	}
-	else
-		ereport(ERROR,
-				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("features must be real[] or double precision[]")));
-
-	if (!maas_all_finite(dst, n))
-	{
-		int			i = 0;
-
-		while (isfinite(dst[i]))
-			i++;
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("features must be finite numbers"),
-				 errdetail("Feature %d is %s.", i + 1,
-						   isnan(dst[i]) ? "NaN" :
-						   ARR_ELEMTYPE(arr) == FLOAT8OID && isfinite(((const float8 *) ARR_DATA_PTR(arr))[i]) ?
-						   "out of range for real" : "infinite")));
-	}
-	return dst;
-}
-
-/*
- * The arguments (model, [version,] features or row) of a per-row call:
- * checked, the model resolved (once per statement), and the call begun for
- * maas.stats.  The features argument is checked for NULL only.
- */
-void
-maas_serve_call(FunctionCallInfo fcinfo, MaasServeState *st)
-{
-	int32		version = 0;
-
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("model name must not be null")));
-	if (PG_NARGS() == 3)
-	{
-		if (PG_ARGISNULL(1))
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("version must not be null")));
-		version = PG_GETARG_INT32(1);
-		if (version <= 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("version must be a positive number")));
-	}
-	maas_serve_resolve(st, PG_GETARG_TEXT_PP(0), version);
-	maas_stats_begin(st, false);
-
-	if (PG_ARGISNULL(PG_NARGS() - 1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("features must not be null")));
-}
 
 /*
  * The arguments (model, [version,] features) of a per-row call: resolve,
- * check, and run the model on the row.  Returns its n_out outputs, and the
- * row's features through xp.
+ * check, run the model on the row, and answer.
  */
-static const float *
-predict_row(FunctionCallInfo fcinfo, MaasServeState **stp, const float **xp)
+static Datum
+predict_array(FunctionCallInfo fcinfo, MaasAnswer what)
 {
 	MaasServeState *st = maas_serve_state(fcinfo->flinfo);
 	const float *x;
+	const float *out;
 
 	maas_serve_call(fcinfo, st);
 	x = maas_serve_features(st, PG_GETARG_ARRAYTYPE_P(PG_NARGS() - 1), NULL);
-
-	*stp = st;
-	*xp = x;
-	return maas_net_forward(&st->m->net, maas_get_blas(), 1, x, st->m->row_work);
-}
-
-static int
-predicted_class(const MaasModel *m, const float *out)
-{
-	if (m->sigmoid_binary)
-		return out[0] >= 0.5f ? 1 : 0;
-	return maas_argmax(out, m->n_classes);
-}
-
-/*
- * What maas_predict returns for one row's outputs: the value of a
- * regression, or the class (its label when labels are numbers, else its
- * index).  The batch path uses it too, so both give the same answer.
- */
-float8
-maas_serve_value(const MaasModel *m, const float *out)
-{
-	int			cls;
-
-	if (m->task == MAAS_TASK_REGRESSION)
-		return (float8) out[0];
-	cls = predicted_class(m, out);
-	if (m->label_values)
-		return m->label_values[cls];
-	return (float8) cls;
-}
-
-/*
- * The class probabilities of one row's outputs, in the order of the
- * model's labels.  Logits are normalised in place: out is the caller's.
- */
-ArrayType *
-maas_serve_proba(const MaasModel *m, float *out)
-{
-	Datum	   *values = palloc(sizeof(Datum) * m->n_classes);
-
-	if (m->sigmoid_binary)
-	{
-		values[0] = Float4GetDatum(1.0f - out[0]);
-		values[1] = Float4GetDatum(out[0]);
-	}
-	else
-	{
-		if (!m->outputs_proba)
-			maas_softmax(out, m->n_classes);
-		for (int i = 0; i < m->n_classes; i++)
-			values[i] = Float4GetDatum(out[i]);
-	}
-	return construct_array(values, m->n_classes, FLOAT4OID,
-						   sizeof(float4), true, TYPALIGN_INT);
-}
-
-/* the predicted class of one row's outputs as text: its label, or index */
-text *
-maas_serve_label(const MaasModel *m, const float *out)
-{
-	int			cls = predicted_class(m, out);
-
-	if (m->labels)
-		return cstring_to_text(m->labels[cls]);
-	return cstring_to_text(psprintf("%d", cls));
-}
-
-void
-maas_serve_require_classifier(MaasServeState *st)
-{
-	if (st->m->task != MAAS_TASK_CLASSIFICATION)
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("model \"%s\" is a regression model", st->model),
-				 errhint("Use maas_predict for its value.")));
+	out = maas_net_forward(&st->m->net, maas_get_blas(), 1, x, st->m->row_work);
+	return maas_serve_answer(st, what, x, out);
 }
 
 /*
@@ -334,12 +38,7 @@ PG_FUNCTION_INFO_V1(maas_predict);
 Datum
 maas_predict(PG_FUNCTION_ARGS)
 {
-	MaasServeState *st;
-	const float *x;
-	const float *out = predict_row(fcinfo, &st, &x);
-
-	maas_stats_end(st, 1, x, out);
-	PG_RETURN_FLOAT8(maas_serve_value(st->m, out));
+	return predict_array(fcinfo, MAAS_ANSWER_VALUE);
 }
 
 /*
@@ -350,14 +49,7 @@ PG_FUNCTION_INFO_V1(maas_predict_proba);
 Datum
 maas_predict_proba(PG_FUNCTION_ARGS)
 {
-	MaasServeState *st;
-	const float *x;
-	const float *out = predict_row(fcinfo, &st, &x);
-
-	maas_serve_require_classifier(st);
-	maas_stats_end(st, 1, x, out);
-	/* the output buffer is the model's workspace: ours to normalise */
-	PG_RETURN_ARRAYTYPE_P(maas_serve_proba(st->m, (float *) out));
+	return predict_array(fcinfo, MAAS_ANSWER_PROBA);
 }
 
 /*
@@ -368,11 +60,5 @@ PG_FUNCTION_INFO_V1(maas_predict_label);
 Datum
 maas_predict_label(PG_FUNCTION_ARGS)
 {
-	MaasServeState *st;
-	const float *x;
-	const float *out = predict_row(fcinfo, &st, &x);
-
-	maas_serve_require_classifier(st);
-	maas_stats_end(st, 1, x, out);
-	PG_RETURN_TEXT_P(maas_serve_label(st->m, out));
+	return predict_array(fcinfo, MAAS_ANSWER_LABEL);
 }

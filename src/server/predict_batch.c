@@ -262,7 +262,7 @@ predict_batch(FunctionCallInfo fcinfo, bool proba)
 	SPIExecuteOptions eopts;
 	SPIPlanPtr	plan;
 	char	   *query;
-	int32		version = 0;
+	int32		version;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -279,14 +279,7 @@ predict_batch(FunctionCallInfo fcinfo, bool proba)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("batch size must be between 1 and 1000000"),
 				 errdetail("It is %d.", b.batch_size)));
-	if (!PG_ARGISNULL(3))
-	{
-		version = PG_GETARG_INT32(3);
-		if (version <= 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("version must be a positive number")));
-	}
+	version = maas_arg_version(fcinfo, 3, true);
 
 	/* the model, exactly as maas_predict resolves it */
 	b.st = maas_serve_state(fcinfo->flinfo);

@@ -40,7 +40,16 @@ typedef struct MaasServeState
 	MemoryContextCallback release;	/* unpins when the call site goes away */
 } MaasServeState;
 
+/* what a per-row call answers */
+typedef enum MaasAnswer
+{
+	MAAS_ANSWER_VALUE,			/* maas_predict */
+	MAAS_ANSWER_PROBA,			/* maas_predict_proba */
+	MAAS_ANSWER_LABEL			/* maas_predict_label */
+} MaasAnswer;
+
 extern MaasServeState *maas_serve_state(FmgrInfo *flinfo);
+extern int32 maas_arg_version(FunctionCallInfo fcinfo, int argno, bool nullable);
 extern void maas_serve_resolve(MaasServeState *st, text *model, int32 version);
 extern void maas_serve_call(FunctionCallInfo fcinfo, MaasServeState *st);
 extern const float *maas_serve_features(MaasServeState *st, ArrayType *arr,
@@ -49,5 +58,7 @@ extern float8 maas_serve_value(const MaasModel *m, const float *out);
 extern ArrayType *maas_serve_proba(const MaasModel *m, float *out);
 extern text *maas_serve_label(const MaasModel *m, const float *out);
 extern void maas_serve_require_classifier(MaasServeState *st);
+extern Datum maas_serve_answer(MaasServeState *st, MaasAnswer what,
+							   const float *x, const float *out);
 
 #endif							/* MAAS_SERVE_H */

@@ -1,0 +1,346 @@
+/*
+ * serve.c
+ *		The serving core: the state of a call site, resolving a model name
+ *		to a pinned model, checking arguments and features, and reading a
+ *		model's outputs as a value, probabilities or a label.
+ *
+ * Each call site keeps a MaasServeState in fn_extra.  The model name is
+ * resolved to a version, and the version's model pinned in the cache, once
+ * per snapshot: a statement runs under one snapshot, so that is once per
+ * statement, and a deploy committed meanwhile is seen by the next statement
+ * and never half-way through this one.  The per-row functions (predict.c,
+ * predict_row.c), the batch path (predict_batch.c) and maas_evaluate share
+ * it, so they resolve, check and answer alike.  Nothing here writes, so the
+ * functions that use it are PARALLEL SAFE and run on hot standbys.
+ */
+#include "serve.h"
+#include "stats.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "utils/builtins.h"
+#include "utils/snapmgr.h"
+
+static void
+serve_state_release(void *arg)
+{
+	MaasServeState *st = (MaasServeState *) arg;
+
+	maas_stats_flush(st);
+	if (st->entry)
+		maas_cache_unpin(st->entry);
+	st->entry = NULL;
+	st->m = NULL;
+}
+
+/* the serving state of a call site, made on first use */
+MaasServeState *
+maas_serve_state(FmgrInfo *flinfo)
+{
+	MaasServeState *st = (MaasServeState *) flinfo->fn_extra;
+
+	if (st == NULL)
+	{
+		st = MemoryContextAllocZero(flinfo->fn_mcxt, sizeof(MaasServeState));
+		st->cxt = flinfo->fn_mcxt;
+		st->release.func = serve_state_release;
+		st->release.arg = st;
+		MemoryContextRegisterResetCallback(flinfo->fn_mcxt, &st->release);
+		flinfo->fn_extra = st;
+	}
+	return st;
+}
+
+static bool
+same_lookup(MaasServeState *st, Snapshot snap, text *model, int32 version)
+{
+	return st->entry != NULL &&
+		st->xmin == snap->xmin && st->xmax == snap->xmax &&
+		st->curcid == snap->curcid &&
+		st->completions == snap->snapXactCompletionCount &&
+		st->version == version &&
+		strlen(st->model) == VARSIZE_ANY_EXHDR(model) &&
+		memcmp(st->model, VARDATA_ANY(model), VARSIZE_ANY_EXHDR(model)) == 0;
+}
+
+/*
+ * Resolve the model (and version, 0 for the deployed one) and pin it; done
+ * again only when the model named, the version or the snapshot changes.
+ */
+void
+maas_serve_resolve(MaasServeState *st, text *model, int32 version)
+{
+	Snapshot	snap = GetActiveSnapshot();
+	MaasVersionRef ref;
+	char	   *name;
+
+	if (same_lookup(st, snap, model, version))
+		return;
+	/* a new statement: what the last one counted goes to shared memory */
+	maas_stats_flush(st);
+
+	name = text_to_cstring(model);
+	maas_lookup_version(name, version, &ref);
+
+	if (st->entry == NULL ||
+		st->ref.catalog != ref.catalog || st->ref.version_id != ref.version_id)
+	{
+		MaasCacheEntry *entry = maas_cache_pin(&ref);
+		MaasModel  *m = maas_cache_model(entry);
+		float	   *input = MemoryContextAllocExtended(st->cxt,
+													   sizeof(float) * m->net.n_in,
+													   MCXT_ALLOC_NO_OOM);
+
+		if (input == NULL)
+		{
+			maas_cache_unpin(entry);
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("out of memory")));
+		}
+		serve_state_release(st);
+		if (st->input)
+			pfree(st->input);
+		st->entry = entry;
+		st->m = m;
+		st->input = input;
+	}
+	/* only now that everything succeeded does the state change */
+	{
+		char	   *copy = MemoryContextStrdup(st->cxt, name);
+
+		if (st->model)
+			pfree(st->model);
+		st->model = copy;
+	}
+	st->version = version;
+	st->ref = ref;
+	st->xmin = snap->xmin;
+	st->xmax = snap->xmax;
+	st->curcid = snap->curcid;
+	st->completions = snap->snapXactCompletionCount;
+	maas_stats_attach(st);
+}
+
+/*
+ * Check one row's features (a real[] or double precision[]) against the
+ * model, or raise an error that says what is wrong with them.  Returns the
+ * n_in floats: copied to dst when dst is given (the batch path fills its
+ * matrix so), else read in place from a real[] and converted into the
+ * state's buffer from a double precision[].
+ */
+const float *
+maas_serve_features(MaasServeState *st, ArrayType *arr, float *dst)
+{
+	int			n;
+	int			n_in = st->m->net.n_in;
+
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("features must be a one-dimensional array"),
+				 errdetail("The array has %d dimensions.", ARR_NDIM(arr))));
+	n = ARR_NDIM(arr) == 0 ? 0 : ARR_DIMS(arr)[0];
+	if (n != n_in)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("wrong number of features for model \"%s\"", st->model),
+				 errdetail("The model takes %d features; the array has %d.", n_in, n)));
+	if (ARR_HASNULL(arr))
+	{
+		bits8	   *bitmap = ARR_NULLBITMAP(arr);
+		int			i = 0;
+
+		while (i < n && (bitmap[i / 8] & (1 << (i % 8))))
+			i++;
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("features must not contain nulls"),
+				 errdetail("Feature %d is null.", i + 1)));
+	}
+
+	if (ARR_ELEMTYPE(arr) == FLOAT4OID)
+	{
+		if (dst)
+			memcpy(dst, ARR_DATA_PTR(arr), sizeof(float) * n);
+		else
+			dst = (float *) ARR_DATA_PTR(arr);
+	}
+	else if (ARR_ELEMTYPE(arr) == FLOAT8OID)
+	{
+		const float8 *d = (const float8 *) ARR_DATA_PTR(arr);
+
+		if (dst == NULL)
+			dst = st->input;
+		for (int i = 0; i < n; i++)
+			dst[i] = (float) d[i];
+	}
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("features must be real[] or double precision[]")));
+
+	if (!maas_all_finite(dst, n))
+	{
+		int			i = 0;
+
+		while (isfinite(dst[i]))
+			i++;
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("features must be finite numbers"),
+				 errdetail("Feature %d is %s.", i + 1,
+						   isnan(dst[i]) ? "NaN" :
+						   ARR_ELEMTYPE(arr) == FLOAT8OID && isfinite(((const float8 *) ARR_DATA_PTR(arr))[i]) ?
+						   "out of range for real" : "infinite")));
+	}
+	return dst;
+}
+
+/*
+ * The version argument argno of a call: 0 (the deployed version) when it is
+ * absent or NULL and nullable, else a positive number, or an error.
+ */
+int32
+maas_arg_version(FunctionCallInfo fcinfo, int argno, bool nullable)
+{
+	int32		version;
+
+	if (argno >= PG_NARGS() || PG_ARGISNULL(argno))
+	{
+		if (!nullable)
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("version must not be null")));
+		return 0;
+	}
+	version = PG_GETARG_INT32(argno);
+	if (version <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("version must be a positive number")));
+	return version;
+}
+
+/*
+ * The arguments (model, [version,] features or row) of a per-row call:
+ * checked, the model resolved (once per statement), and the call begun for
+ * maas.stats.  The features argument is checked for NULL only.
+ */
+void
+maas_serve_call(FunctionCallInfo fcinfo, MaasServeState *st)
+{
+	int32		version = 0;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("model name must not be null")));
+	if (PG_NARGS() == 3)
+		version = maas_arg_version(fcinfo, 1, false);
+	maas_serve_resolve(st, PG_GETARG_TEXT_PP(0), version);
+	maas_stats_begin(st, false);
+
+	if (PG_ARGISNULL(PG_NARGS() - 1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("features must not be null")));
+}
+
+static int
+predicted_class(const MaasModel *m, const float *out)
+{
+	if (m->sigmoid_binary)
+		return out[0] >= 0.5f ? 1 : 0;
+	return maas_argmax(out, m->n_classes);
+}
+
+/*
+ * What maas_predict returns for one row's outputs: the value of a
+ * regression, or the class (its label when labels are numbers, else its
+ * index).  The batch path uses it too, so both give the same answer.
+ */
+float8
+maas_serve_value(const MaasModel *m, const float *out)
+{
+	int			cls;
+
+	if (m->task == MAAS_TASK_REGRESSION)
+		return (float8) out[0];
+	cls = predicted_class(m, out);
+	if (m->label_values)
+		return m->label_values[cls];
+	return (float8) cls;
+}
+
+/*
+ * The class probabilities of one row's outputs, in the order of the
+ * model's labels.  Logits are normalised in place: out is the caller's.
+ */
+ArrayType *
+maas_serve_proba(const MaasModel *m, float *out)
+{
+	Datum	   *values = palloc(sizeof(Datum) * m->n_classes);
+
+	if (m->sigmoid_binary)
+	{
+		values[0] = Float4GetDatum(1.0f - out[0]);
+		values[1] = Float4GetDatum(out[0]);
+	}
+	else
+	{
+		if (!m->outputs_proba)
+			maas_softmax(out, m->n_classes);
+		for (int i = 0; i < m->n_classes; i++)
+			values[i] = Float4GetDatum(out[i]);
+	}
+	return construct_array(values, m->n_classes, FLOAT4OID,
+						   sizeof(float4), true, TYPALIGN_INT);
+}
+
+/* the predicted class of one row's outputs as text: its label, or index */
+text *
+maas_serve_label(const MaasModel *m, const float *out)
+{
+	int			cls = predicted_class(m, out);
+
+	if (m->labels)
+		return cstring_to_text(m->labels[cls]);
+	return cstring_to_text(psprintf("%d", cls));
+}
+
+void
+maas_serve_require_classifier(MaasServeState *st)
+{
+	if (st->m->task != MAAS_TASK_CLASSIFICATION)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("model \"%s\" is a regression model", st->model),
+				 errhint("Use maas_predict for its value.")));
+}
+
+/*
+ * The answer of a per-row call on st whose row x gave the outputs out, as
+ * the caller asked: the value, the class probabilities or the label (these
+ * two for classifiers only).  The call ends here for maas.stats.
+ */
+Datum
+maas_serve_answer(MaasServeState *st, MaasAnswer what, const float *x,
+				  const float *out)
+{
+	if (what != MAAS_ANSWER_VALUE)
+		maas_serve_require_classifier(st);
+	maas_stats_end(st, 1, x, out);
+	switch (what)
+	{
+		case MAAS_ANSWER_VALUE:
+			return Float8GetDatum(maas_serve_value(st->m, out));
+		case MAAS_ANSWER_PROBA:
+			/* the output buffer is the model's workspace: ours to normalise */
+			return PointerGetDatum(maas_serve_proba(st->m, (float *) out));
+		case MAAS_ANSWER_LABEL:
+			return PointerGetDatum(maas_serve_label(st->m, out));
+	}
+	return (Datum) 0;
+}
