@@ -9,6 +9,7 @@
  * the outputs and the true labels are kept, not the rows.
  */
 #include "serve.h"
+#include "source.h"
 #include "inputs.h"
 
 #include <math.h>
@@ -27,7 +28,7 @@
 
 typedef struct EvalJob
 {
-	DestReceiver pub;
+	MaasSourceReader reader;	/* must be first */
 	MaasServeState *st;
 	MaasInputs *inputs;
 	MaasBinding *bind;
@@ -48,7 +49,6 @@ typedef struct EvalJob
 	float	   *y;
 	int64		n;
 	int64		cap;
-	TupleDesc	source_desc;	/* the source's columns, as planned */
 } EvalJob;
 
 /* inputs for a model that does not name its columns: every other column */
@@ -173,17 +173,17 @@ flush_chunk(EvalJob *ej)
 	ej->in_chunk = 0;
 }
 
-static bool
-eval_receive(TupleTableSlot *slot, DestReceiver *self)
+static void
+eval_receive(MaasSourceReader *reader, TupleTableSlot *slot)
 {
-	EvalJob    *ej = (EvalJob *) self;
+	EvalJob    *ej = (EvalJob *) reader;
 	MemoryContext old;
 	float	   *row;
 	int			t = ej->target_attno - 1;
 
 	slot_getallattrs(slot);
 	if (slot->tts_isnull[t])
-		return true;
+		return;
 	if (ej->n == ej->cap)
 	{
 		int64		cap = ej->cap * 2;
@@ -222,18 +222,6 @@ eval_receive(TupleTableSlot *slot, DestReceiver *self)
 	ej->n++;
 	if (++ej->in_chunk == EVAL_CHUNK)
 		flush_chunk(ej);
-	return true;
-}
-
-static void
-eval_nothing(DestReceiver *self)
-{
-}
-
-static void
-eval_startup(DestReceiver *self, int operation, TupleDesc typeinfo)
-{
-	maas_check_source_shape(((EvalJob *) self)->source_desc, typeinfo);
 }
 
 /*
@@ -252,7 +240,6 @@ maas_evaluate(PG_FUNCTION_ARGS)
 	TupleDesc	td;
 	Jsonb	   *config;
 	bytea	   *weights;
-	SPIExecuteOptions opts;
 	StringInfoData s;
 	size_t		nwork;
 
@@ -279,12 +266,7 @@ maas_evaluate(PG_FUNCTION_ARGS)
 		elog(ERROR, "SPI_connect failed");
 	MemoryContextSwitchTo(ej->cxt);
 	sql = maas_source_sql(source);
-	if (SPI_execute(psprintf("%s LIMIT 0", sql), true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not describe the source");
-	/* SPI returns to its own context, which SPI_finish frees */
-	MemoryContextSwitchTo(ej->cxt);
-	td = CreateTupleDescCopy(SPI_tuptable->tupdesc);
-	ej->source_desc = td;
+	td = maas_source_describe(sql);
 	for (int i = 0; i < td->natts; i++)
 		if (!TupleDescAttr(td, i)->attisdropped &&
 			strcmp(NameStr(TupleDescAttr(td, i)->attname), ej->target) == 0)
@@ -321,22 +303,9 @@ maas_evaluate(PG_FUNCTION_ARGS)
 		ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED), errmsg("model is too large to evaluate in one chunk")));
 	ej->work = palloc_extended(sizeof(float) * nwork, MCXT_ALLOC_HUGE);
 
-	ej->pub.receiveSlot = eval_receive;
-	ej->pub.rStartup = eval_startup;
-	ej->pub.rShutdown = eval_nothing;
-	ej->pub.rDestroy = eval_nothing;
-	ej->pub.mydest = DestNone;
-	memset(&opts, 0, sizeof(opts));
-	opts.read_only = true;
-	opts.dest = (DestReceiver *) ej;
-	{
-		int			rc = SPI_execute_extended(sql, &opts);
-
-		/* with a receiver of type DestNone, SPI reports a SELECT as utility */
-		if (rc != SPI_OK_SELECT && rc != SPI_OK_UTILITY)
-			elog(ERROR, "could not read the source");
-		MemoryContextSwitchTo(ej->cxt);
-	}
+	ej->reader.planned = td;
+	ej->reader.receive = eval_receive;
+	maas_source_scan(sql, &ej->reader, false);
 	flush_chunk(ej);
 	SPI_finish();
 

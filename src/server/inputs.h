@@ -125,9 +125,7 @@ extern int	maas_string_index(char **sorted, int n, const char *s);
 extern void maas_inputs_to_json(const MaasInputs *inputs, StringInfo out);
 extern MaasInputs *maas_inputs_from_config(Jsonb *config);
 
-/* training.c, shared with evaluate.c */
-extern char *maas_source_sql(const char *source);
-extern void maas_check_source_shape(TupleDesc planned, TupleDesc actual);
+/* train.c, shared with evaluate.c */
 extern void maas_append_class_metrics(StringInfo s, const MaasClassMetrics *m);
 extern void maas_append_reg_metrics(StringInfo s, const MaasRegMetrics *m);
 

@@ -24,6 +24,7 @@
  * in maas.stats, with all its rows.
  */
 #include "serve.h"
+#include "source.h"
 
 #include "access/tupdesc.h"
 #include "catalog/pg_type.h"
@@ -44,7 +45,7 @@ int			maas_batch_size = 1024;
 
 typedef struct BatchScorer
 {
-	DestReceiver pub;			/* must be first */
+	MaasSourceReader reader;	/* must be first */
 
 	MaasServeState *st;
 	bool		proba;			/* also return the probabilities */
@@ -128,7 +129,7 @@ batch_flush(BatchScorer *b)
 }
 
 static void
-batch_startup(DestReceiver *self, int operation, TupleDesc desc)
+batch_startup(MaasSourceReader *reader, TupleDesc desc)
 {
 	Oid			keytype;
 	Oid			ftype;
@@ -159,10 +160,10 @@ batch_startup(DestReceiver *self, int operation, TupleDesc desc)
 						   format_type_be(ftype))));
 }
 
-static bool
-batch_receive(TupleTableSlot *slot, DestReceiver *self)
+static void
+batch_receive(MaasSourceReader *reader, TupleTableSlot *slot)
 {
-	BatchScorer *b = (BatchScorer *) self;
+	BatchScorer *b = (BatchScorer *) reader;
 	ErrorContextCallback errcb;
 	Datum		d;
 	bool		isnull;
@@ -216,17 +217,6 @@ batch_receive(TupleTableSlot *slot, DestReceiver *self)
 
 	if (b->n == b->batch_size)
 		batch_flush(b);
-	return true;
-}
-
-static void
-batch_shutdown(DestReceiver *self)
-{
-}
-
-static void
-batch_destroy(DestReceiver *self)
-{
 }
 
 /* the buffers of a batch, with sizes checked against overflow */
@@ -258,9 +248,6 @@ predict_batch(FunctionCallInfo fcinfo, bool proba)
 	BatchScorer b;
 	MemoryContext batch_cxt;
 	MemoryContext old;
-	SPIPrepareOptions popts;
-	SPIExecuteOptions eopts;
-	SPIPlanPtr	plan;
 	char	   *query;
 	int32		version;
 
@@ -304,33 +291,13 @@ predict_batch(FunctionCallInfo fcinfo, bool proba)
 	query = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	MemoryContextSwitchTo(old);
 
-	b.pub.receiveSlot = batch_receive;
-	b.pub.rStartup = batch_startup;
-	b.pub.rShutdown = batch_shutdown;
-	b.pub.rDestroy = batch_destroy;
-	/* not DestSPI: SPI must not look for a tuple table of its own */
-	b.pub.mydest = DestTuplestore;
+	b.reader.startup = batch_startup;
+	b.reader.receive = batch_receive;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-
 	/* run to completion, so the planner may choose a parallel scan */
-	memset(&popts, 0, sizeof(popts));
-	popts.cursorOptions = CURSOR_OPT_PARALLEL_OK;
-	plan = SPI_prepare_extended(query, &popts);
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare_extended failed: %s",
-			 SPI_result_code_string(SPI_result));
-	if (!SPI_is_cursor_plan(plan))
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("query must be a single SELECT"),
-				 errhint("Pass the text of one SELECT, VALUES or TABLE command.")));
-
-	memset(&eopts, 0, sizeof(eopts));
-	eopts.read_only = true;
-	eopts.dest = &b.pub;
-	SPI_execute_plan_extended(plan, &eopts);
+	maas_source_scan(query, &b.reader, true);
 	batch_flush(&b);
 
 	SPI_finish();

@@ -36,6 +36,7 @@
 #include "train_job.h"
 #include "inputs.h"
 #include "progress.h"
+#include "source.h"
 #include "train.h"
 
 #include <math.h>
@@ -481,95 +482,6 @@ parse_params(Jsonb *params, TrainParams *p)
 	}
 }
 
-/* ---- the source ---- */
-
-static bool
-source_is_query(const char *source)
-{
-	static const char *const words[] = {"select", "with", "values", "table", NULL};
-
-	while (*source == ' ' || *source == '\t' || *source == '\n' || *source == '\r' ||
-		   *source == '(')
-		source++;
-	for (const char *const *w = words; *w; w++)
-	{
-		size_t		len = strlen(*w);
-
-		if (pg_strncasecmp(source, *w, len) == 0 &&
-			(source[len] == '\0' || !(isalnum((unsigned char) source[len]) || source[len] == '_')))
-			return true;
-	}
-	return false;
-}
-
-/* a query reading the source: a table or view name, or a query */
-char *
-maas_source_sql(const char *source)
-{
-	List	   *names;
-	RangeVar   *rv;
-	Oid			relid;
-
-	if (source_is_query(source))
-	{
-		/*
-		 * Exactly one SELECT: several statements would send rows of other
-		 * shapes than the one planned to the receivers.
-		 */
-		List	   *stmts = NIL;
-		MemoryContext cxt = CurrentMemoryContext;
-
-		PG_TRY();
-		{
-			stmts = raw_parser(source, RAW_PARSE_DEFAULT);
-		}
-		PG_CATCH();
-		{
-			ErrorData  *e;
-
-			MemoryContextSwitchTo(cxt);
-			e = CopyErrorData();
-			FlushErrorState();
-			ereport(ERROR,
-					(errcode(ERRCODE_SYNTAX_ERROR),
-					 errmsg("source is not a valid query"),
-					 errdetail("%s", e->message)));
-		}
-		PG_END_TRY();
-
-		if (list_length(stmts) != 1 ||
-			!IsA(((RawStmt *) linitial(stmts))->stmt, SelectStmt))
-			ereport(ERROR,
-					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-					 errmsg("source must be a table, a view or a single query"),
-					 errhint("Pass the text of one SELECT, VALUES, TABLE or WITH command, without a semicolon.")));
-		return psprintf("SELECT * FROM (%s) AS maas_source", source);
-	}
-	names = stringToQualifiedNameList(source);
-	rv = makeRangeVarFromNameList(names);
-	relid = RangeVarGetRelid(rv, AccessShareLock, false);
-	return psprintf("SELECT * FROM %s",
-					quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-											   get_rel_name(relid)));
-}
-
-/*
- * The rows a receiver gets must have the shape the columns were planned
- * from; they always do for one SELECT, and this keeps it so.
- */
-void
-maas_check_source_shape(TupleDesc planned, TupleDesc actual)
-{
-	bool		same = planned->natts == actual->natts;
-
-	for (int i = 0; same && i < planned->natts; i++)
-		same = TupleDescAttr(planned, i)->atttypid == TupleDescAttr(actual, i)->atttypid;
-	if (!same)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("source returned rows of another shape than it was planned with")));
-}
-
 /* ---- planning the columns ---- */
 
 static int
@@ -652,11 +564,7 @@ plan_columns(TrainJob *job)
 	Oid			ttype;
 	MaasInputKind tkind;
 
-	if (SPI_execute(psprintf("%s LIMIT 0", job->source_sql), true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not describe the source");
-	/* SPI returns to its own context, which SPI_finish frees */
-	MemoryContextSwitchTo(job->cxt);
-	td = CreateTupleDescCopy(SPI_tuptable->tupdesc);
+	td = maas_source_describe(job->source_sql);
 	job->source_desc = td;
 
 	job->target_attno = find_column(td, job->target);
@@ -731,7 +639,7 @@ plan_columns(TrainJob *job)
 
 typedef struct LoadReceiver
 {
-	DestReceiver pub;
+	MaasSourceReader reader;	/* must be first */
 	TrainJob   *job;
 } LoadReceiver;
 
@@ -788,10 +696,10 @@ add_target_value(TrainJob *job, double v)
 		job->n_target_values++;
 }
 
-static bool
-load_receive(TupleTableSlot *slot, DestReceiver *self)
+static void
+load_receive(MaasSourceReader *reader, TupleTableSlot *slot)
 {
-	TrainJob   *job = ((LoadReceiver *) self)->job;
+	TrainJob   *job = ((LoadReceiver *) reader)->job;
 	MemoryContext old;
 	Datum		tv;
 	bool		tnull;
@@ -804,7 +712,7 @@ load_receive(TupleTableSlot *slot, DestReceiver *self)
 	if (tnull)
 	{
 		job->skipped++;
-		return true;
+		return;
 	}
 	if (job->n == job->cap)
 		grow_rows(job);
@@ -887,38 +795,16 @@ load_receive(TupleTableSlot *slot, DestReceiver *self)
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(job->row_cxt);
 	job->n++;
-	return true;
-}
-
-static void
-load_startup(DestReceiver *self, int operation, TupleDesc typeinfo)
-{
-	maas_check_source_shape(((LoadReceiver *) self)->job->source_desc, typeinfo);
-}
-
-static void
-load_shutdown(DestReceiver *self)
-{
-}
-
-static void
-load_destroy(DestReceiver *self)
-{
 }
 
 static void
 load_rows(TrainJob *job)
 {
 	LoadReceiver r;
-	SPIExecuteOptions opts;
-	int			rc;
 
 	memset(&r, 0, sizeof(r));
-	r.pub.receiveSlot = load_receive;
-	r.pub.rStartup = load_startup;
-	r.pub.rShutdown = load_shutdown;
-	r.pub.rDestroy = load_destroy;
-	r.pub.mydest = DestNone;
+	r.reader.planned = job->source_desc;
+	r.reader.receive = load_receive;
 	r.job = job;
 
 	{
@@ -938,14 +824,7 @@ load_rows(TrainJob *job)
 		MemoryContextSwitchTo(old);
 	}
 
-	memset(&opts, 0, sizeof(opts));
-	opts.read_only = true;
-	opts.dest = (DestReceiver *) &r;
-	rc = SPI_execute_extended(job->source_sql, &opts);
-	/* with a receiver of type DestNone, SPI reports a SELECT as utility */
-	if (rc != SPI_OK_SELECT && rc != SPI_OK_UTILITY)
-		elog(ERROR, "could not read the source: %s", SPI_result_code_string(rc));
-	MemoryContextSwitchTo(job->cxt);
+	maas_source_scan(job->source_sql, &r.reader, false);
 	maas_progress_phase(MAAS_PHASE_PREPROCESSING, job->n);
 	job->peak = Max(job->peak, MemoryContextMemAllocated(job->cxt, true));
 }
