@@ -20,6 +20,7 @@
 #define MAAS_INPUTS_H
 
 #include "model.h"
+#include "preprocess.h"
 #include "train.h"
 
 #include "access/tupdesc.h"
@@ -34,13 +35,6 @@ typedef enum MaasInputKind
 	MAAS_INPUT_ARRAY,
 	MAAS_INPUT_CATEGORY
 } MaasInputKind;
-
-typedef enum MaasImpute
-{
-	MAAS_IMPUTE_MEAN,
-	MAAS_IMPUTE_ZERO,
-	MAAS_IMPUTE_ERROR
-} MaasImpute;
 
 /* a set of distinct strings, numbered in order of arrival */
 typedef struct MaasStringSet

@@ -1,10 +1,12 @@
 /*
  * services.c
  *		The services kernels and the SQL glue get from the server: maas_kalloc
- *		(the kernels' one allocator, kernel.h) and BLAS with its settings.
+ *		(the kernels' one allocator, kernel.h), the interrupt tick, the one
+ *		way a kernel's error becomes an ereport, and BLAS with its settings.
  */
 #include "services.h"
 
+#include "miscadmin.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
 
@@ -46,6 +48,61 @@ maas_kalloc(size_t size)
 	if (!AllocHugeSizeIsValid(size))
 		return NULL;
 	return palloc_extended(size, MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM);
+}
+
+void
+maas_check_interrupts(void *arg)
+{
+	CHECK_FOR_INTERRUPTS();
+}
+
+const MaasTick maas_interrupts_tick = {maas_check_interrupts, NULL};
+
+/* the errcode of a kernel's status (kernel.h) */
+static int
+status_errcode(MaasStatus status, int invalid_code)
+{
+	switch (status)
+	{
+		case MAAS_ERR_INVALID:
+			return invalid_code;
+		case MAAS_ERR_UNSUPPORTED:
+			return ERRCODE_FEATURE_NOT_SUPPORTED;
+		case MAAS_ERR_LIMIT:
+			return ERRCODE_PROGRAM_LIMIT_EXCEEDED;
+		case MAAS_ERR_NOMEM:
+			return ERRCODE_OUT_OF_MEMORY;
+		case MAAS_ERR_DIVERGED:
+			return ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE;
+		case MAAS_ERR_LIBRARY:
+			return ERRCODE_UNDEFINED_FILE;
+		case MAAS_ERR_IO:
+			return ERRCODE_CONNECTION_EXCEPTION;
+		case MAAS_ERR_CANCELED:
+			return ERRCODE_QUERY_CANCELED;
+		case MAAS_OK:
+			break;
+	}
+	return ERRCODE_INTERNAL_ERROR;
+}
+
+void
+maas_raise(const MaasError *err, int invalid_code, const char *message,
+		   const char *hint)
+{
+	if (err->status == MAAS_OK)
+		elog(ERROR, "a kernel failed without saying why");
+	if (message)
+		ereport(ERROR,
+				(errcode(status_errcode(err->status, invalid_code)),
+				 errmsg("%s", message),
+				 errdetail("%s", err->msg),
+				 hint ? errhint("%s", hint) : 0));
+	ereport(ERROR,
+			(errcode(status_errcode(err->status, invalid_code)),
+			 errmsg("%s", err->msg),
+			 hint ? errhint("%s", hint) : 0));
+	pg_unreachable();
 }
 
 const MaasBlas *

@@ -452,7 +452,6 @@ maas_train(PG_FUNCTION_ARGS)
 		float	   *out;
 		bytea	   *weights;
 		Jsonb	   *config;
-		int32	   *order;
 
 		MemoryContextSwitchTo(job->cxt);
 		if (SPI_connect() != SPI_OK_CONNECT)
@@ -491,9 +490,6 @@ maas_train(PG_FUNCTION_ARGS)
 					 errdetail("Target column \"%s\" is a regression target.", job->target),
 					 errhint("Use \"linear\" or \"mlp\", or set params.task to \"classification\".")));
 
-		order = maas_train_split_order(job);
-		maas_train_permute_rows(job, order);
-		pfree(order);
 		maas_train_preprocess(job);
 
 		maas_progress_phase(MAAS_PHASE_TRAINING, job->n);

@@ -29,11 +29,6 @@ typedef enum Algorithm
 #define ALG_ALL		(ALG_AUTO | ALG_LINEAR | ALG_LOGISTIC | ALG_MLP)
 #define ALG_NN		(ALG_LOGISTIC | ALG_MLP)
 
-/* how features are scaled: a standardize layer (x - shift) / div */
-#define SCALE_STANDARD	0		/* shift mean, divide by std */
-#define SCALE_MINMAX	1		/* shift min, divide by max - min */
-#define SCALE_NONE		2
-
 typedef enum DeployRule
 {
 	DEPLOY_IF_BETTER,
@@ -49,7 +44,7 @@ typedef struct TrainParams
 	double		test_size;
 	uint64		seed;
 	MaasImpute	impute;
-	int			scale;			/* SCALE_* */
+	MaasScale	scale;
 	int			n_features;		/* named in params.features, or 0 */
 	char	  **features;
 	DeployRule	deploy;
@@ -138,15 +133,13 @@ extern void maas_train_memory_error(TrainJob *job, const char *what, Size need)
 extern Algorithm maas_train_parse_algorithm(const char *name);
 extern const char *maas_train_algorithm_name(Algorithm a);
 extern void maas_train_parse_params(Jsonb *params, TrainParams *p);
-extern const char *maas_train_scale_name(int scale);
+extern const char *maas_train_scale_name(MaasScale scale);
 extern const char *maas_train_deploy_name(DeployRule rule);
 
 /* train_load.c */
 extern void maas_train_plan_columns(TrainJob *job);
 extern void maas_train_load_rows(TrainJob *job);
 extern void maas_train_resolve_task(TrainJob *job);
-extern int32 *maas_train_split_order(TrainJob *job);
-extern void maas_train_permute_rows(TrainJob *job, const int32 *order);
 extern void maas_train_preprocess(TrainJob *job);
 
 /* train_report.c */

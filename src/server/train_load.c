@@ -8,6 +8,7 @@
  */
 #include "train_job.h"
 #include "progress.h"
+#include "services.h"
 #include "source.h"
 
 #include <math.h>
@@ -513,397 +514,106 @@ too_few_rows(TrainJob *job, int64 n_train, int64 n_test)
 }
 
 /*
- * The new order of the rows: training rows first, then the holdout.
- * Stratified for classification: each class gives round(n_c * test_size)
- * rows to the holdout, leaving at least one in training.
- */
-int32 *
-maas_train_split_order(TrainJob *job)
-{
-	int64		n = job->n;
-	int32	   *order = MemoryContextAllocExtended(job->cxt, sizeof(int32) * n, MCXT_ALLOC_HUGE);
-	uint64		rng = job->p.seed;
-	int64		n_test = 0;
-
-	for (int64 r = 0; r < n; r++)
-		order[r] = (int32) r;
-	maas_shuffle(order, n, &rng);
-
-	if (job->task == MAAS_TASK_CLASSIFICATION)
-	{
-		int64	   *count = palloc0(sizeof(int64) * job->n_classes);
-		int64	   *quota = palloc0(sizeof(int64) * job->n_classes);
-		int32	   *tmp = MemoryContextAllocExtended(job->cxt, sizeof(int32) * n, MCXT_ALLOC_HUGE);
-		int64		ti = 0,
-					si;
-
-		for (int64 r = 0; r < n; r++)
-			count[job->cls[r]]++;
-		for (int c = 0; c < job->n_classes; c++)
-		{
-			quota[c] = (int64) floor((double) count[c] * job->p.test_size + 0.5);
-			if (quota[c] > count[c] - 1)
-				quota[c] = count[c] - 1;
-			n_test += quota[c];
-		}
-		/* the first quota[c] rows of each class (in shuffled order) are held out */
-		si = n - n_test;
-		for (int64 r = 0; r < n; r++)
-		{
-			int32		c = job->cls[order[r]];
-
-			if (quota[c] > 0)
-			{
-				quota[c]--;
-				tmp[si++] = order[r];
-			}
-			else
-				tmp[ti++] = order[r];
-		}
-		memcpy(order, tmp, sizeof(int32) * n);
-		pfree(tmp);
-	}
-	else
-	{
-		n_test = (int64) floor((double) n * job->p.test_size + 0.5);
-		/* shuffled already: the last n_test rows are the holdout */
-	}
-	job->n_test = n_test;
-	job->n_train = n - n_test;
-	/* test_size 0: no holdout, asked for */
-	if ((job->n_test < 1 && job->p.test_size > 0) || job->n_train < 2)
-		too_few_rows(job, job->n_train, job->n_test);
-	return order;
-}
-
-/* permute rows in place: row i becomes old row order[i] */
-void
-maas_train_permute_rows(TrainJob *job, const int32 *order)
-{
-	int64		n = job->n;
-	int			w = job->raw_width;
-	float	   *tmp = palloc(sizeof(float) * w);
-	bool	   *done = MemoryContextAllocExtended(job->cxt, n, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
-	size_t		rb = sizeof(float) * w;
-
-	for (int64 start = 0; start < n; start++)
-	{
-		int64		j = start;
-		double		ty;
-		int32		tc = 0;
-		float		tf = 0;
-
-		if (done[start])
-			continue;
-		if ((start & 4095) == 0)
-			CHECK_FOR_INTERRUPTS();
-		memcpy(tmp, job->x + (size_t) start * w, rb);
-		ty = job->y[start];
-		if (job->cls)
-			tc = job->cls[start];
-		if (job->yf)
-			tf = job->yf[start];
-		for (;;)
-		{
-			int64		k = order[j];
-
-			done[j] = true;
-			if (k == start)
-			{
-				memcpy(job->x + (size_t) j * w, tmp, rb);
-				job->y[j] = ty;
-				if (job->cls)
-					job->cls[j] = tc;
-				if (job->yf)
-					job->yf[j] = tf;
-				break;
-			}
-			memcpy(job->x + (size_t) j * w, job->x + (size_t) k * w, rb);
-			job->y[j] = job->y[k];
-			if (job->cls)
-				job->cls[j] = job->cls[k];
-			if (job->yf)
-				job->yf[j] = job->yf[k];
-			j = k;
-		}
-	}
-	pfree(done);
-	pfree(tmp);
-}
-
-/*
- * Impute NULLs, expand categories to one-hot, compute the training rows'
- * mean and variance of every input slot, and standardize.
+ * Split the rows (stratified for classification) and permute them so that
+ * the training rows come first, then impute NULLs with the training rows'
+ * means, expand categories to one-hot (those seen only in holdout rows are
+ * dropped, as at predict time) and scale every slot by the training rows'
+ * statistics: the arithmetic is the kernel's (preprocess.h).  What the
+ * split needs of the size of the rows lives in a context of its own, freed
+ * before the rest, and the raw matrix is freed once expanded.
  */
 void
 maas_train_preprocess(TrainJob *job)
 {
-	int64		n = job->n,
-				nt = job->n_train;
-	int			rw = job->raw_width;
-	bool		expand = false;
-	int		  **cat_map;
-	float	   *x;
-	int			w = 0;
+	const MaasTick *tick = &maas_interrupts_tick;
+	MaasError	err;
+	MemoryContext split_cxt;
+	int32	   *order;
+	int64		n_test;
+	MaasPrepSet set;
 
-	/*
-	 * Fill values: means (or 0) of the training rows' raw slots, in one
-	 * row-major pass (a category's slot holds its index, never NaN).
-	 */
-	{
-		double	   *sum = palloc0(sizeof(double) * rw);
-		int64	   *cnt = palloc0(sizeof(int64) * rw);
-		float	   *fill = palloc0(sizeof(float) * rw);
-		bool		any_nan = false;
+	split_cxt = AllocSetContextCreate(job->cxt, "maas training split",
+									  ALLOCSET_DEFAULT_SIZES);
+	MemoryContextSwitchTo(split_cxt);
+	order = palloc_extended(sizeof(int32) * job->n, MCXT_ALLOC_HUGE);
+	if (!maas_prep_split(job->n, job->task == MAAS_TASK_CLASSIFICATION ? job->cls : NULL,
+						 job->n_classes, job->p.test_size, job->p.seed, order,
+						 &n_test, &err))
+		maas_raise(&err, ERRCODE_INVALID_PARAMETER_VALUE, NULL, NULL);
+	job->n_test = n_test;
+	job->n_train = job->n - n_test;
+	/* test_size 0: no holdout, asked for */
+	if ((job->n_test < 1 && job->p.test_size > 0) || job->n_train < 2)
+		too_few_rows(job, job->n_train, job->n_test);
+	if (!maas_prep_permute(job->n, order, job->x, job->raw_width, job->cls, job->yf,
+						   tick, &err))
+		maas_raise(&err, ERRCODE_INVALID_PARAMETER_VALUE, NULL, NULL);
+	MemoryContextSwitchTo(job->cxt);
+	MemoryContextDelete(split_cxt);
 
-		for (int64 r = 0; r < nt; r++)
-		{
-			const float *v = job->x + (size_t) r * rw;
-
-			if ((r & 4095) == 0)
-				CHECK_FOR_INTERRUPTS();
-			for (int j = 0; j < rw; j++)
-			{
-				bool		nan = isnan(v[j]);
-
-				sum[j] += nan ? 0.0 : v[j];
-				cnt[j] += !nan;
-				any_nan |= nan;
-			}
-		}
-		for (int64 r = nt; r < n && !any_nan; r++)
-			any_nan = !maas_all_finite(job->x + (size_t) r * rw, rw);
-
-		for (int i = 0; i < job->inputs.n; i++)
-		{
-			MaasInput  *in = &job->inputs.in[i];
-
-			if (in->kind == MAAS_INPUT_CATEGORY)
-			{
-				expand = true;
-				continue;
-			}
-			for (int j = 0; j < in->width; j++)
-			{
-				int			k = in->offset + j;
-
-				fill[k] = job->p.impute == MAAS_IMPUTE_MEAN && cnt[k] > 0 ?
-					(float) (sum[k] / cnt[k]) : 0.0f;
-			}
-			if (job->p.impute != MAAS_IMPUTE_ERROR)
-			{
-				in->fill = palloc(sizeof(float) * in->width);
-				memcpy(in->fill, fill + in->offset, sizeof(float) * in->width);
-			}
-		}
-		if (any_nan)
-		{
-			for (int64 r = 0; r < n; r++)
-			{
-				float	   *v = job->x + (size_t) r * rw;
-
-				if ((r & 4095) == 0)
-					CHECK_FOR_INTERRUPTS();
-				for (int j = 0; j < rw; j++)
-					if (isnan(v[j]))
-						v[j] = fill[j];
-			}
-		}
-		pfree(sum);
-		pfree(cnt);
-		pfree(fill);
-	}
-
-	/* categories: keep those seen in training rows, sorted */
-	cat_map = palloc0(sizeof(int *) * job->inputs.n);
+	memset(&set, 0, sizeof(set));
+	set.n = job->n;
+	set.n_train = job->n_train;
+	set.raw_width = job->raw_width;
+	set.x = job->x;
+	set.n_columns = job->inputs.n;
+	set.columns = palloc0(sizeof(MaasPrepColumn) * Max(job->inputs.n, 1));
 	for (int i = 0; i < job->inputs.n; i++)
 	{
 		MaasInput  *in = &job->inputs.in[i];
-		MaasStringSet *set = in->collect;
-		bool	   *seen;
-		TextIndex  *ti;
-		int			k = 0;
+		MaasPrepColumn *col = &set.columns[i];
 
-		if (in->kind != MAAS_INPUT_CATEGORY)
-			continue;
-		seen = palloc0(sizeof(bool) * Max(set->n, 1));
-		for (int64 r = 0; r < nt; r++)
+		col->name = in->name;
+		col->category = in->kind == MAAS_INPUT_CATEGORY;
+		col->offset = in->offset;
+		col->width = in->width;
+		if (col->category)
 		{
-			int			c = (int) job->x[(size_t) r * rw + in->offset];
-
-			if (c >= 0)
-				seen[c] = true;
-		}
-		ti = palloc(sizeof(TextIndex) * Max(set->n, 1));
-		for (int c = 0; c < set->n; c++)
-			if (seen[c])
-			{
-				ti[k].text = set->items[c];
-				ti[k++].index = c;
-			}
-		if (k == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("column \"%s\" has only null values in the training rows", in->name),
-					 errhint("Leave the column out with params.features.")));
-		qsort(ti, k, sizeof(TextIndex), cmp_text_index);
-		cat_map[i] = palloc(sizeof(int) * Max(set->n, 1));
-		for (int c = 0; c < set->n; c++)
-			cat_map[i][c] = -1;
-		in->n_categories = k;
-		in->categories = palloc(sizeof(char *) * k);
-		for (int c = 0; c < k; c++)
-		{
-			in->categories[c] = ti[c].text;
-			cat_map[i][ti[c].index] = c;
+			col->n_seen = in->collect->n;
+			col->seen = in->collect->items;
 		}
 	}
+	if (!maas_prep_impute(&set, job->p.impute, tick, &err) ||
+		!maas_prep_categories(&set, &err))
+		maas_raise(&err, ERRCODE_INVALID_PARAMETER_VALUE, NULL,
+				   err.status == MAAS_ERR_INVALID ?
+				   "Leave the column out with params.features." : NULL);
+	job->width = set.width;
 
-	/* final layout */
-	for (int i = 0; i < job->inputs.n; i++)
+	if (set.has_categories)
 	{
-		MaasInput  *in = &job->inputs.in[i];
-
-		if (in->kind == MAAS_INPUT_CATEGORY)
-			in->width = in->n_categories;
-		w += in->width;
-		if (w > 100000000)
-			ereport(ERROR,
-					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("the one-hot encoded features are too wide")));
-	}
-	job->width = w;
-	if (expand)
-	{
-		Size		need = sizeof(float) * (Size) w * n;
+		Size		need = sizeof(float) * (Size) set.width * job->n;
+		float	   *x;
 
 		if (need + MemoryContextMemAllocated(job->cxt, true) > job->limit)
-			maas_train_memory_error(job, "One-hot encoding the rows", need + MemoryContextMemAllocated(job->cxt, true));
+			maas_train_memory_error(job, "One-hot encoding the rows",
+									need + MemoryContextMemAllocated(job->cxt, true));
 		x = MemoryContextAllocExtended(job->cxt, need, MCXT_ALLOC_HUGE);
 		job->peak = Max(job->peak, MemoryContextMemAllocated(job->cxt, true));
-		for (int64 r = 0; r < n; r++)
-		{
-			const float *src = job->x + (size_t) r * rw;
-			float	   *dst = x + (size_t) r * w;
-			int			o = 0;
-
-			if ((r & 4095) == 0)
-				CHECK_FOR_INTERRUPTS();
-			for (int i = 0; i < job->inputs.n; i++)
-			{
-				MaasInput  *in = &job->inputs.in[i];
-
-				if (in->kind == MAAS_INPUT_CATEGORY)
-				{
-					int			c = (int) src[in->offset];
-
-					memset(dst + o, 0, sizeof(float) * in->width);
-					if (c >= 0 && cat_map[i][c] >= 0)
-						dst[o + cat_map[i][c]] = 1.0f;
-				}
-				else
-					memcpy(dst + o, src + in->offset, sizeof(float) * in->width);
-				o += in->width;
-			}
-		}
+		maas_prep_onehot(&set, x, tick);
 		pfree(job->x);
-		job->x = x;
+		job->x = set.x = x;
 	}
-	x = job->x;
+
+	/* the inputs as the model reads them */
+	for (int i = 0; i < job->inputs.n; i++)
 	{
-		int			o = 0;
+		MaasInput  *in = &job->inputs.in[i];
+		MaasPrepColumn *col = &set.columns[i];
 
-		for (int i = 0; i < job->inputs.n; i++)
-		{
-			job->inputs.in[i].offset = o;
-			o += job->inputs.in[i].width;
-		}
-		job->inputs.width = w;
+		in->offset = col->out_offset;
+		in->width = col->out_width;
+		in->fill = col->fill;
+		in->n_categories = col->n_categories;
+		in->categories = col->categories;
 	}
+	job->inputs.width = set.width;
 
-	/* mean and variance of each slot over the training rows, in double */
-	{
-		double	   *sum = palloc0(sizeof(double) * w);
-		double	   *ss = palloc0(sizeof(double) * w);
-		float	   *lo = palloc(sizeof(float) * w);
-		float	   *hi = palloc(sizeof(float) * w);
-
-		memcpy(lo, x, sizeof(float) * w);
-		memcpy(hi, x, sizeof(float) * w);
-
-		job->mean = palloc(sizeof(float) * w);
-		job->std = palloc(sizeof(float) * w);
-		job->var = palloc(sizeof(double) * w);
-		/*
-		 * One pass: sums and sums of squares of each slot shifted by its
-		 * value in the first row (which keeps the variance accurate when the
-		 * mean is large against the spread), and the range.
-		 */
-		for (int64 r = 0; r < nt; r++)
-		{
-			const float *v = x + (size_t) r * w;
-
-			if ((r & 4095) == 0)
-				CHECK_FOR_INTERRUPTS();
-			for (int j = 0; j < w; j++)
-			{
-				double		d = (double) v[j] - (double) x[j];
-
-				sum[j] += d;
-				ss[j] += d * d;
-				lo[j] = v[j] < lo[j] ? v[j] : lo[j];
-				hi[j] = v[j] > hi[j] ? v[j] : hi[j];
-			}
-		}
-		for (int j = 0; j < w; j++)
-		{
-			double		m = sum[j] / (double) nt;
-
-			ss[j] = ss[j] - m * m * (double) nt;
-			if (ss[j] < 0)
-				ss[j] = 0;
-			sum[j] = m + (double) x[j];
-		}
-		for (int j = 0; j < w; j++)
-		{
-			double		var = ss[j] / (double) nt;
-			double		sd = sqrt(var);
-
-			job->var[j] = var;
-			job->mean[j] = (float) sum[j];
-			job->std[j] = (float) (sd > 1e-6 * Max(1.0, fabs(sum[j])) ? sd : 1.0);
-		}
-		/* what the standardize layer stores: shift and divisor */
-		job->shift = job->mean;
-		job->div = job->std;
-		if (job->p.scale == SCALE_MINMAX)
-		{
-			job->shift = lo;
-			job->div = hi;
-			for (int j = 0; j < w; j++)
-			{
-				double		range = (double) hi[j] - (double) lo[j];
-
-				job->div[j] = (float) (range > 1e-6 * Max(1.0, fabs(lo[j])) ? range : 1.0);
-			}
-		}
-	}
-
-	if (job->p.scale != SCALE_NONE)
-	{
-		float	   *shift = job->shift;
-		float	   *scale = palloc(sizeof(float) * w);
-
-		for (int j = 0; j < w; j++)
-			scale[j] = 1.0f / job->div[j];	/* as the runtime computes it */
-		for (int64 r = 0; r < n; r++)
-		{
-			float	   *v = x + (size_t) r * w;
-
-			if ((r & 4095) == 0)
-				CHECK_FOR_INTERRUPTS();
-			for (int j = 0; j < w; j++)
-				v[j] = (v[j] - shift[j]) * scale[j];
-		}
-	}
+	if (!maas_prep_scale(&set, job->p.scale, tick, &err))
+		maas_raise(&err, ERRCODE_INVALID_PARAMETER_VALUE, NULL, NULL);
+	job->mean = set.mean;
+	job->std = set.std;
+	job->var = set.var;
+	job->shift = set.shift;
+	job->div = set.div;
 }

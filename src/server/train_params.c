@@ -115,7 +115,7 @@ maas_train_parse_params(Jsonb *params, TrainParams *p)
 	p->test_size = 0.2;
 	p->seed = 42;
 	p->impute = MAAS_IMPUTE_MEAN;
-	p->scale = SCALE_STANDARD;
+	p->scale = MAAS_SCALE_STANDARD;
 	p->deploy = DEPLOY_IF_BETTER;
 	p->l2 = 0.0;				/* logistic: 1 / n_train unless given */
 	p->lr = p->algorithm == ALG_LOGISTIC ? 0.01 : 0.001;
@@ -180,7 +180,7 @@ maas_train_parse_params(Jsonb *params, TrainParams *p)
 												  "\"mean\", \"zero\" or \"error\"");
 		}
 		else if (strcmp(key, "scale") == 0)
-			p->scale = param_choice(key, &v, scale_names, 3,
+			p->scale = (MaasScale) param_choice(key, &v, scale_names, 3,
 									"\"standard\", \"minmax\" or \"none\"");
 		else if (strcmp(key, "deploy") == 0)
 			p->deploy = (DeployRule) param_choice(key, &v, deploy_names, 3,
@@ -293,7 +293,7 @@ maas_train_parse_algorithm(const char *name)
 }
 
 const char *
-maas_train_scale_name(int scale)
+maas_train_scale_name(MaasScale scale)
 {
 	return scale_names[scale];
 }

@@ -238,7 +238,7 @@ maas_train_build_model(TrainJob *job, const MaasNnConfig *c, const MaasNnModel *
 	initStringInfo(&s);
 	appendStringInfo(&s, "{\"task\": \"%s\", \"n_features\": %d, \"layers\": [",
 					 maas_task_name(job->task), job->width);
-	if (job->p.scale != SCALE_NONE)
+	if (job->p.scale != MAAS_SCALE_NONE)
 	{
 		shapes[0] = job->width;
 		t[k++] = (StWriteTensor)
