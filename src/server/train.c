@@ -415,8 +415,7 @@ maas_train(PG_FUNCTION_ARGS)
 	MemoryContext caller = CurrentMemoryContext;
 	TupleDesc	tupdesc;
 	char	   *source;
-	char	   *metrics = NULL;
-	char	   *stats = NULL;
+	Jsonb	   *metrics = NULL;
 	int32		version = 0;
 	bool		deployed = false;
 	Datum		result[6];
@@ -452,6 +451,9 @@ maas_train(PG_FUNCTION_ARGS)
 		float	   *out;
 		bytea	   *weights;
 		Jsonb	   *config;
+		char	   *metrics_text = NULL;
+		char	   *stats;
+		double		primary = NAN;
 
 		MemoryContextSwitchTo(job->cxt);
 		if (SPI_connect() != SPI_OK_CONNECT)
@@ -495,7 +497,7 @@ maas_train(PG_FUNCTION_ARGS)
 		maas_progress_phase(MAAS_PHASE_TRAINING, job->n);
 		fit(job, &c, &m, &out);
 		if (job->n_test > 0)
-			metrics = maas_train_metrics_json(job, out);
+			metrics_text = maas_train_metrics_json(job, out, &primary);
 		else
 			ereport(NOTICE,
 					(errmsg("no holdout: version of model \"%s\" has no metrics", job->model),
@@ -505,20 +507,13 @@ maas_train(PG_FUNCTION_ARGS)
 		maas_progress_phase(MAAS_PHASE_STORING, -1);
 		maas_train_build_model(job, &c, &m, &weights, &config);
 		MemoryContextSwitchTo(caller);
-		{
-			Jsonb	   *mj = metrics ? DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(metrics))) : NULL;
-			JsonbValue *pv = mj ? getKeyJsonValueFromContainer(&mj->root,
-															   job->task == MAAS_TASK_CLASSIFICATION ? "f1" : "r2",
-															   2, NULL) : NULL;
-			double		primary = pv && pv->type == jbvNumeric ?
-				DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow,
-												   NumericGetDatum(pv->val.numeric))) : NAN;
-
-			version = maas_store_version(job->model, job->algorithm_name, weights, config, mj,
-										 DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(stats))),
-										 0);
-			deployed = maas_train_deploy(job, version, primary);
-		}
+		/* the metrics are stored and returned: one Jsonb for both */
+		if (metrics_text)
+			metrics = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(metrics_text)));
+		version = maas_store_version(job->model, job->algorithm_name, weights, config, metrics,
+									 DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(stats))),
+									 0);
+		deployed = maas_train_deploy(job, version, primary);
 		maas_train_record_run(job, version, deployed, source, job->width);
 	}
 	PG_FINALLY();
@@ -533,7 +528,7 @@ maas_train(PG_FUNCTION_ARGS)
 	result[2] = CStringGetTextDatum(maas_task_name(job->task));
 	result[3] = CStringGetTextDatum(job->algorithm_name);
 	if (metrics)
-		result[4] = DirectFunctionCall1(jsonb_in, CStringGetDatum(metrics));
+		result[4] = JsonbPGetDatum(metrics);
 	else
 		nulls[4] = true;
 	result[5] = BoolGetDatum(deployed);

@@ -143,7 +143,8 @@ extern void maas_train_resolve_task(TrainJob *job);
 extern void maas_train_preprocess(TrainJob *job);
 
 /* train_report.c */
-extern char *maas_train_metrics_json(TrainJob *job, const float *out);
+extern char *maas_train_metrics_json(TrainJob *job, const float *out,
+									 double *primary);
 extern char *maas_train_stats_json(TrainJob *job);
 extern void maas_train_build_model(TrainJob *job, const MaasNnConfig *c,
 								   const MaasNnModel *m, bytea **weights,

@@ -70,8 +70,13 @@ maas_append_reg_metrics(StringInfo s, const MaasRegMetrics *m)
 	append_double(s, m->r2);
 }
 
+/*
+ * The holdout metrics as JSON, from the outputs of the holdout rows, and
+ * the primary metric the deploy rule compares (macro F1 of a classifier,
+ * R² of a regression; NaN if not finite, as JSON has it null).
+ */
 char *
-maas_train_metrics_json(TrainJob *job, const float *out)
+maas_train_metrics_json(TrainJob *job, const float *out, double *primary)
 {
 	StringInfoData s;
 	int64		nt = job->n_train;
@@ -85,6 +90,7 @@ maas_train_metrics_json(TrainJob *job, const float *out)
 		if (!maas_class_metrics(job->n_test, job->n_classes, job->cls + nt, out, &m))
 			elog(ERROR, "out of memory computing metrics");
 		maas_append_class_metrics(&s, &m);
+		*primary = m.f1;
 	}
 	else
 	{
@@ -92,7 +98,10 @@ maas_train_metrics_json(TrainJob *job, const float *out)
 
 		maas_reg_metrics(job->n_test, job->yf + nt, out, &m);
 		maas_append_reg_metrics(&s, &m);
+		*primary = m.r2;
 	}
+	if (!isfinite(*primary))
+		*primary = NAN;
 	appendStringInfo(&s, ", \"n_train\": " INT64_FORMAT ", \"n_test\": " INT64_FORMAT "}",
 					 job->n_train, job->n_test);
 	return s.data;
