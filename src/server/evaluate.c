@@ -319,9 +319,11 @@ maas_evaluate(PG_FUNCTION_ARGS)
 	if (st->m->task == MAAS_TASK_CLASSIFICATION)
 	{
 		MaasClassMetrics m;
+		MaasError	err;
 
-		if (!maas_class_metrics(ej->n, ej->k, ej->cls, ej->out, &m))
-			elog(ERROR, "out of memory computing metrics");
+		if (!maas_class_metrics(ej->n, ej->k, ej->cls, ej->out, &m, &err))
+			maas_raise(&err, ERRCODE_INVALID_PARAMETER_VALUE,
+					   "could not compute the metrics", NULL);
 		maas_append_class_metrics(&s, &m);
 	}
 	else

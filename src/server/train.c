@@ -98,12 +98,6 @@ maas_train_memory_error(TrainJob *job, const char *what, Size need)
 }
 
 static void
-train_tick(void *arg)
-{
-	CHECK_FOR_INTERRUPTS();
-}
-
-static void
 train_epoch(void *arg, const MaasEpochReport *r)
 {
 	TrainJob   *job = (TrainJob *) arg;
@@ -128,25 +122,25 @@ train_epoch(void *arg, const MaasEpochReport *r)
 						r->epoch, r->epochs, r->loss * job->loss_scale, secs)));
 }
 
+/* a trainer's error (train.h) as the user sees it */
 static void
-train_failed(TrainJob *job, MaasTrainStatus st, const char *err, int epoch)
+train_failed(TrainJob *job, const MaasError *err)
 {
-	if (st == MAAS_TRAIN_DIVERGED)
-		ereport(ERROR,
-				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("training diverged: %s", err),
-				 errhint("Use a lower learning rate (params.lr)%s.",
-						 job->p.algorithm == ALG_LINEAR ? " or a positive l2" : "")));
-	if (st == MAAS_TRAIN_NOLAPACK)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("the BLAS library lacks what linear training needs"),
-				 errdetail("%s.", err),
-				 errhint("Use OpenBLAS (libopenblas0), which includes LAPACK.")));
-	ereport(ERROR,
-			(errcode(ERRCODE_OUT_OF_MEMORY),
-			 errmsg("out of memory while training"),
-			 errdetail("%s.", err)));
+	switch (err->status)
+	{
+		case MAAS_ERR_DIVERGED:
+			maas_raise(err, 0, NULL,
+					   job->p.algorithm == ALG_LINEAR ?
+					   "Use a lower learning rate (params.lr) or a positive l2." :
+					   "Use a lower learning rate (params.lr).");
+		case MAAS_ERR_UNSUPPORTED:
+			maas_raise(err, 0, "the BLAS library lacks what linear training needs",
+					   "Use OpenBLAS (libopenblas0), which includes LAPACK.");
+		case MAAS_ERR_NOMEM:
+			maas_raise(err, 0, "out of memory while training", NULL);
+		default:
+			maas_raise(err, ERRCODE_INVALID_PARAMETER_VALUE, NULL, NULL);
+	}
 }
 
 /* the trainer's config from the params and the data */
@@ -255,11 +249,10 @@ static void
 fit(TrainJob *job, MaasNnConfig *c, MaasNnModel *m, float **out)
 {
 	const MaasBlas *blas = training_blas();
-	MaasTrainHooks hooks = {job, train_tick, train_epoch};
+	MaasTrainHooks hooks = {job, maas_check_interrupts, train_epoch};
 	MaasTrainSet data;
 	MaasTrainSet val;
-	char		err[MAAS_TRAIN_ERRLEN];
-	MaasTrainStatus st;
+	MaasError	err;
 	int64		nt = job->n_train;
 	int			k = job->task == MAAS_TASK_CLASSIFICATION ? job->n_classes : 1;
 	float	   *ys = NULL;
@@ -283,9 +276,8 @@ fit(TrainJob *job, MaasNnConfig *c, MaasNnModel *m, float **out)
 		need = sizeof(double) * ((size_t) job->width * job->width * 2 + (size_t) 2048 * job->width);
 		if (need + MemoryContextMemAllocated(job->cxt, true) > job->limit)
 			maas_train_memory_error(job, "The normal equations", need + MemoryContextMemAllocated(job->cxt, true));
-		st = maas_linear_fit(blas, &data, job->p.l2, &hooks, &lr, err);
-		if (st != MAAS_TRAIN_OK)
-			train_failed(job, st, err, 0);
+		if (!maas_linear_fit(blas, &data, job->p.l2, &hooks, &lr, &err))
+			train_failed(job, &err);
 		if (lr.jitter > 0)
 			ereport(NOTICE,
 					(errmsg("the features are collinear; a small ridge was added to solve for them"),
@@ -370,9 +362,8 @@ fit(TrainJob *job, MaasNnConfig *c, MaasNnModel *m, float **out)
 		}
 
 		maas_progress_epoch(0, c->epochs, NAN);
-		st = maas_nn_fit(blas, c, &data, &val, &hooks, &res, err);
-		if (st != MAAS_TRAIN_OK)
-			train_failed(job, st, err, res.diverged_epoch);
+		if (!maas_nn_fit(blas, c, &data, &val, &hooks, &res, &err))
+			train_failed(job, &err);
 		*m = res.model;
 		job->epochs_run = res.epochs_run;
 		job->loss = res.loss;
@@ -393,10 +384,9 @@ fit(TrainJob *job, MaasNnConfig *c, MaasNnModel *m, float **out)
 	maas_progress_phase(MAAS_PHASE_EVALUATING, -1);
 	*out = MemoryContextAllocExtended(job->cxt, sizeof(float) * k * Max(job->n_test, 1),
 									  MCXT_ALLOC_HUGE);
-	st = maas_nn_predict(blas, c, m, job->x + (size_t) nt * job->width, job->n_test,
-						 &hooks, *out, err);
-	if (st != MAAS_TRAIN_OK)
-		train_failed(job, st, err, 0);
+	if (!maas_nn_predict(blas, c, m, job->x + (size_t) nt * job->width, job->n_test,
+						 &hooks, *out, &err))
+		train_failed(job, &err);
 	/* back to the serving thread count */
 	(void) maas_get_blas();
 }

@@ -7,6 +7,7 @@
  */
 #include "train_job.h"
 #include "registry.h"
+#include "services.h"
 
 #include <math.h>
 
@@ -80,6 +81,7 @@ maas_train_metrics_json(TrainJob *job, const float *out, double *primary)
 {
 	StringInfoData s;
 	int64		nt = job->n_train;
+	MaasError	err;
 
 	initStringInfo(&s);
 	appendStringInfoChar(&s, '{');
@@ -87,8 +89,9 @@ maas_train_metrics_json(TrainJob *job, const float *out, double *primary)
 	{
 		MaasClassMetrics m;
 
-		if (!maas_class_metrics(job->n_test, job->n_classes, job->cls + nt, out, &m))
-			elog(ERROR, "out of memory computing metrics");
+		if (!maas_class_metrics(job->n_test, job->n_classes, job->cls + nt, out, &m, &err))
+			maas_raise(&err, ERRCODE_INVALID_PARAMETER_VALUE,
+					   "could not compute the metrics", NULL);
 		maas_append_class_metrics(&s, &m);
 		*primary = m.f1;
 	}
