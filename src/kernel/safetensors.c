@@ -1,21 +1,28 @@
 /*
  * safetensors.c
- *		Strict reader and writer of the safetensors format: a small JSON
- *		parser for the header, the layout checks, conversion of floating
+ *		Strict reader and writer of the safetensors format: the header read
+ *		against its schema, the layout checks, conversion of floating
  *		tensors to float32, and a writer whose output the reader accepts.
  *
  * No PostgreSQL header is included; memory comes from maas_kalloc() and is
  * never freed here (see kernel.h).
  *
- * The reader works in two passes over the header.  The first checks that it
- * is well-formed JSON (strict RFC 8259, UTF-8, no NUL, nesting at most
- * ST_JSON_MAX_DEPTH deep, nothing but whitespace after the top-level value),
- * so any syntax error is reported as such with its byte offset.  The second
- * walks the same text against the safetensors schema and builds the result.
- * Every number taken from the buffer is range-checked before it is used in
- * arithmetic, and all such arithmetic is overflow-checked.
+ * The reader works in two passes over the header, with the JSON lexer of
+ * json.h for strings and numbers.  The first checks that it is well-formed
+ * JSON (strict RFC 8259, UTF-8, no NUL, nesting at most ST_JSON_MAX_DEPTH
+ * deep, nothing but whitespace after the top-level value), so any syntax
+ * error is reported as such with its byte offset.  The second walks the
+ * same text against the safetensors schema and builds the result, so a
+ * duplicate key or a wrong value is reported with the tensor it belongs to.
+ * (json.c's tree reader would do for the first pass but for its messages:
+ * it takes duplicate keys for syntax errors, and says "unexpected end of
+ * text" where this reader says what it expected; both are tested to the
+ * byte.)  Every number taken from the buffer is range-checked before it is
+ * used in arithmetic, and all such arithmetic is overflow-checked.
  */
 #include "safetensors.h"
+#include "json.h"
+#include "utf8.h"
 
 #include <inttypes.h>
 #include <limits.h>
@@ -60,115 +67,28 @@ static const struct
  * ----------------------------------------------------------------
  */
 
-/* length of the well-formed UTF-8 sequence at s[0 .. avail), or 0 */
-static size_t
-utf8_sequence(const uint8_t *s, size_t avail)
-{
-	uint8_t		c = s[0];
-	uint8_t		lo = 0x80;
-	uint8_t		hi = 0xBF;
-	size_t		n;
-	size_t		i;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xC2 && c <= 0xDF)
-		n = 2;
-	else if (c == 0xE0)
-	{
-		n = 3;
-		lo = 0xA0;				/* no overlong forms */
-	}
-	else if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF)
-		n = 3;
-	else if (c == 0xED)
-	{
-		n = 3;
-		hi = 0x9F;				/* no surrogates */
-	}
-	else if (c == 0xF0)
-	{
-		n = 4;
-		lo = 0x90;
-	}
-	else if (c >= 0xF1 && c <= 0xF3)
-		n = 4;
-	else if (c == 0xF4)
-	{
-		n = 4;
-		hi = 0x8F;				/* nothing above U+10FFFF */
-	}
-	else
-		return 0;
-
-	if (avail < n || s[1] < lo || s[1] > hi)
-		return 0;
-	for (i = 2; i < n; i++)
-	{
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-	}
-	return n;
-}
-
 static bool
 utf8_valid(const char *s)
 {
-	const uint8_t *p = (const uint8_t *) s;
-	size_t		len = strlen(s);
-	size_t		i = 0;
-
-	while (i < len)
-	{
-		size_t		k = utf8_sequence(p + i, len - i);
-
-		if (k == 0)
-			return false;
-		i += k;
-	}
-	return true;
+	return maas_utf8_valid((const uint8_t *) s, strlen(s));
 }
 
-static bool st_error(char *err, const char *fmt,...)
+static bool st_error(MaasError *err, const char *fmt,...)
 			__attribute__((format(printf, 2, 3)));
 
-/*
- * Format a message into err (ST_ERRLEN bytes, may be NULL) and return false.
- * When a long name cut the message short, a partial UTF-8 sequence left at
- * the end is removed, so the message stays valid UTF-8.
- */
+/* a message about the file (MAAS_ERR_INVALID), and false */
 static bool
-st_error(char *err, const char *fmt,...)
+st_error(MaasError *err, const char *fmt,...)
 {
 	va_list		ap;
-	size_t		len;
-	size_t		i;
+	char		msg[MAAS_ERRLEN];
 
 	if (err == NULL)
 		return false;
 	va_start(ap, fmt);
-	vsnprintf(err, ST_ERRLEN, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-
-	len = strlen(err);
-	i = len;
-	while (i > 0 && len - i < 4 && ((uint8_t) err[i - 1] & 0xC0) == 0x80)
-		i--;
-	if (i > 0 && ((uint8_t) err[i - 1] & 0x80) != 0)
-	{
-		uint8_t		lead = (uint8_t) err[i - 1];
-		size_t		need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2;
-
-		if (len - (i - 1) < need)
-			err[i - 1] = '\0';
-	}
-	return false;
-}
-
-static bool
-st_oom(char *err)
-{
-	return st_error(err, "out of memory");
+	return maas_error(err, MAAS_ERR_INVALID, "%s", msg);
 }
 
 /*
@@ -314,7 +234,7 @@ st_dtype_size(StDtype dtype)
 
 
 /* ----------------------------------------------------------------
- *		JSON scanning
+ *		JSON scanning, over the lexer of json.h
  * ----------------------------------------------------------------
  */
 
@@ -323,16 +243,8 @@ typedef struct JsonCursor
 	const uint8_t *s;			/* the header text */
 	size_t		len;
 	size_t		pos;
-	char	   *err;
+	MaasError  *err;
 } JsonCursor;
-
-typedef struct JsonNumber
-{
-	bool		negative;
-	bool		integral;		/* no fraction, no exponent */
-	bool		overflow;		/* integer part exceeds INT64_MAX */
-	uint64_t	value;			/* the integer part unless overflow */
-} JsonNumber;
 
 static bool
 js_syntax_error(JsonCursor *js, const char *what)
@@ -350,14 +262,7 @@ js_peek(const JsonCursor *js)
 static inline void
 js_skip_ws(JsonCursor *js)
 {
-	while (js->pos < js->len)
-	{
-		uint8_t		c = js->s[js->pos];
-
-		if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
-			break;
-		js->pos++;
-	}
+	maas_json_skip_ws(js->s, js->len, &js->pos);
 }
 
 static inline bool
@@ -366,284 +271,123 @@ js_is_digit(int c)
 	return c >= '0' && c <= '9';
 }
 
-static int
-js_hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* the four hex digits of a \u escape at js->pos; advances past them */
-static bool
-js_hex4(JsonCursor *js, uint32_t *cp)
-{
-	uint32_t	v = 0;
-	int			i;
-
-	if (js->len - js->pos < 4)
-		return js_syntax_error(js, "truncated \\u escape");
-	for (i = 0; i < 4; i++)
-	{
-		int			d = js_hexval(js->s[js->pos + (size_t) i]);
-
-		if (d < 0)
-			return js_syntax_error(js, "invalid \\u escape");
-		v = (v << 4) | (uint32_t) d;
-	}
-	js->pos += 4;
-	*cp = v;
-	return true;
-}
-
-static size_t
-utf8_encode(uint32_t cp, uint8_t *out)
-{
-	if (cp < 0x80)
-	{
-		out[0] = (uint8_t) cp;
-		return 1;
-	}
-	if (cp < 0x800)
-	{
-		out[0] = (uint8_t) (0xC0 | (cp >> 6));
-		out[1] = (uint8_t) (0x80 | (cp & 0x3F));
-		return 2;
-	}
-	if (cp < 0x10000)
-	{
-		out[0] = (uint8_t) (0xE0 | (cp >> 12));
-		out[1] = (uint8_t) (0x80 | ((cp >> 6) & 0x3F));
-		out[2] = (uint8_t) (0x80 | (cp & 0x3F));
-		return 3;
-	}
-	out[0] = (uint8_t) (0xF0 | (cp >> 18));
-	out[1] = (uint8_t) (0x80 | ((cp >> 12) & 0x3F));
-	out[2] = (uint8_t) (0x80 | ((cp >> 6) & 0x3F));
-	out[3] = (uint8_t) (0x80 | (cp & 0x3F));
-	return 4;
-}
-
-/*
- * Decode the escape sequence at js->pos (at its backslash) and advance past
- * it.  A \u escape of a high surrogate must be followed by one of a low
- * surrogate; the pair makes one code point.  \u0000 is refused: names and
- * metadata are C strings.
- */
-static bool
-js_escape(JsonCursor *js, uint32_t *cp)
-{
-	size_t		start = js->pos;
-	uint32_t	low;
-
-	if (js->len - js->pos < 2)
-		return js_syntax_error(js, "unterminated string");
-	switch (js->s[js->pos + 1])
-	{
-		case '"':
-			*cp = '"';
-			break;
-		case '\\':
-			*cp = '\\';
-			break;
-		case '/':
-			*cp = '/';
-			break;
-		case 'b':
-			*cp = '\b';
-			break;
-		case 'f':
-			*cp = '\f';
-			break;
-		case 'n':
-			*cp = '\n';
-			break;
-		case 'r':
-			*cp = '\r';
-			break;
-		case 't':
-			*cp = '\t';
-			break;
-		case 'u':
-			js->pos += 2;
-			if (!js_hex4(js, cp))
-				return false;
-			if (*cp >= 0xDC00 && *cp <= 0xDFFF)
-			{
-				js->pos = start;
-				return js_syntax_error(js, "unpaired low surrogate in \\u escape");
-			}
-			if (*cp >= 0xD800 && *cp <= 0xDBFF)
-			{
-				if (js->len - js->pos < 2 ||
-					js->s[js->pos] != '\\' || js->s[js->pos + 1] != 'u')
-				{
-					js->pos = start;
-					return js_syntax_error(js, "unpaired high surrogate in \\u escape");
-				}
-				js->pos += 2;
-				if (!js_hex4(js, &low))
-					return false;
-				if (low < 0xDC00 || low > 0xDFFF)
-				{
-					js->pos = start;
-					return js_syntax_error(js, "unpaired high surrogate in \\u escape");
-				}
-				*cp = 0x10000 + ((*cp - 0xD800) << 10) + (low - 0xDC00);
-			}
-			if (*cp == 0)
-			{
-				js->pos = start;
-				return js_syntax_error(js, "NUL character in string");
-			}
-			return true;
-		default:
-			return js_syntax_error(js, "invalid escape in string");
-	}
-	js->pos += 2;
-	return true;
-}
-
-/*
- * Scan the string whose opening quote is at js->pos and advance past its
- * closing quote.  The decoded text goes to dst when dst is not NULL: whole
- * UTF-8 characters only, at most cap - 1 bytes, NUL-terminated.  *outlen is
- * the full decoded length, which tells a caller whether dst was too short.
- */
+/* the string at js->pos, decoded to dst (see maas_json_lex_string) */
 static bool
 js_string(JsonCursor *js, char *dst, size_t cap, size_t *outlen)
 {
-	size_t		n = 0;			/* decoded length */
-	size_t		w = 0;			/* bytes written to dst */
-	bool		full = (dst == NULL || cap == 0);
+	const char *what = maas_json_lex_string(js->s, js->len, &js->pos, dst, cap,
+											outlen);
 
-	js->pos++;					/* the opening quote */
-	for (;;)
-	{
-		uint8_t		enc[4];
-		size_t		k;
-		uint8_t		c;
-
-		if (js->pos >= js->len)
-			return js_syntax_error(js, "unterminated string");
-		c = js->s[js->pos];
-		if (c == '"')
-		{
-			js->pos++;
-			break;
-		}
-		if (c == '\\')
-		{
-			uint32_t	cp;
-
-			if (!js_escape(js, &cp))
-				return false;
-			k = utf8_encode(cp, enc);
-		}
-		else if (c < 0x20)
-			return js_syntax_error(js, c == 0 ? "NUL byte in string" :
-								   "unescaped control character in string");
-		else
-		{
-			k = utf8_sequence(js->s + js->pos, js->len - js->pos);
-			if (k == 0)
-				return js_syntax_error(js, "invalid UTF-8 in string");
-			memcpy(enc, js->s + js->pos, k);
-			js->pos += k;
-		}
-
-		if (!full && w + k < cap)
-		{
-			memcpy(dst + w, enc, k);
-			w += k;
-		}
-		else
-			full = true;
-		n += k;
-	}
-	if (dst != NULL && cap > 0)
-		dst[w] = '\0';
-	*outlen = n;
-	return true;
+	return what == NULL || js_syntax_error(js, what);
 }
 
-/*
- * Scan a number at js->pos according to JSON's grammar and advance past it.
- * The integer part is accumulated while it fits in int64.
- */
 static bool
-js_number(JsonCursor *js, JsonNumber *num)
+js_number(JsonCursor *js, MaasJsonLexNumber *num)
 {
-	num->negative = false;
-	num->integral = true;
-	num->overflow = false;
-	num->value = 0;
+	const char *what = maas_json_lex_number(js->s, js->len, &js->pos, num);
 
-	if (js_peek(js) == '-')
-	{
-		num->negative = true;
-		js->pos++;
-	}
-	if (!js_is_digit(js_peek(js)))
-		return js_syntax_error(js, "expected a digit");
-	if (js_peek(js) == '0')
-	{
-		js->pos++;
-		if (js_is_digit(js_peek(js)))
-			return js_syntax_error(js, "leading zero in number");
-	}
-	else
-	{
-		while (js_is_digit(js_peek(js)))
-		{
-			uint64_t	d = (uint64_t) (js->s[js->pos] - '0');
-
-			if (!num->overflow)
-			{
-				if (num->value > ((uint64_t) INT64_MAX - d) / 10)
-					num->overflow = true;
-				else
-					num->value = num->value * 10 + d;
-			}
-			js->pos++;
-		}
-	}
-	if (js_peek(js) == '.')
-	{
-		num->integral = false;
-		js->pos++;
-		if (!js_is_digit(js_peek(js)))
-			return js_syntax_error(js, "expected a digit after the decimal point");
-		while (js_is_digit(js_peek(js)))
-			js->pos++;
-	}
-	if (js_peek(js) == 'e' || js_peek(js) == 'E')
-	{
-		num->integral = false;
-		js->pos++;
-		if (js_peek(js) == '+' || js_peek(js) == '-')
-			js->pos++;
-		if (!js_is_digit(js_peek(js)))
-			return js_syntax_error(js, "expected a digit in the exponent");
-		while (js_is_digit(js_peek(js)))
-			js->pos++;
-	}
-	return true;
+	return what == NULL || js_syntax_error(js, what);
 }
 
 static bool
 js_literal(JsonCursor *js, const char *word)
 {
-	size_t		n = strlen(word);
+	const char *what = maas_json_lex_literal(js->s, js->len, &js->pos, word);
 
-	if (js->len - js->pos < n || memcmp(js->s + js->pos, word, n) != 0)
-		return js_syntax_error(js, "unexpected character");
-	js->pos += n;
+	return what == NULL || js_syntax_error(js, what);
+}
+
+static bool
+js_expect(JsonCursor *js, int c, const char *what)
+{
+	js_skip_ws(js);
+	if (js_peek(js) != c)
+		return js_syntax_error(js, what);
+	js->pos++;
+	js_skip_ws(js);
 	return true;
+}
+
+/* at an opening bracket: step in; *more is false when it closes at once */
+static void
+js_open(JsonCursor *js, bool *more)
+{
+	int			close = js->s[js->pos] == '{' ? '}' : ']';
+
+	js->pos++;
+	js_skip_ws(js);
+	*more = true;
+	if (js_peek(js) == close)
+	{
+		js->pos++;
+		*more = false;
+	}
+}
+
+/* after an element: a comma (*more = true) or the closer (*more = false) */
+static bool
+js_next(JsonCursor *js, int close, bool *more)
+{
+	int			c;
+
+	js_skip_ws(js);
+	c = js_peek(js);
+	if (c == ',')
+	{
+		js->pos++;
+		js_skip_ws(js);
+		*more = true;
+		return true;
+	}
+	if (c == close)
+	{
+		js->pos++;
+		*more = false;
+		return true;
+	}
+	return js_syntax_error(js, close == '}' ? "expected \",\" or \"}\"" :
+						   "expected \",\" or \"]\"");
+}
+
+/* an object member's key, decoded into buf (cut if long), and its colon */
+static bool
+js_key(JsonCursor *js, char *buf, size_t cap, size_t *len)
+{
+	js_skip_ws(js);
+	if (js_peek(js) != '"')
+		return js_syntax_error(js, "expected a string as object key");
+	return js_string(js, buf, cap, len) &&
+		js_expect(js, ':', "expected \":\"");
+}
+
+/* a string of any length, in memory of its own */
+static bool
+js_alloc_string(JsonCursor *js, char **out)
+{
+	size_t		raw = maas_json_string_bound(js->s, js->len, js->pos);
+	size_t		len;
+	char	   *buf;
+
+	buf = maas_kalloc(raw + 1);
+	if (buf == NULL)
+		return maas_error_nomem(js->err);
+	if (!js_string(js, buf, raw + 1, &len))
+		return false;
+	if (len > raw)				/* cannot happen, but never hand out a cut name */
+		return js_syntax_error(js, "string decoding error");
+	*out = buf;
+	return true;
+}
+
+/* an object member's key, in memory of its own, and its colon */
+static bool
+js_alloc_key(JsonCursor *js, char **key)
+{
+	js_skip_ws(js);
+	if (js_peek(js) != '"')
+		return js_syntax_error(js, "expected a string as object key");
+	return js_alloc_string(js, key) &&
+		js_expect(js, ':', "expected \":\"");
 }
 
 static bool js_skip_value(JsonCursor *js, int depth);
@@ -653,48 +397,23 @@ static bool
 js_skip_container(JsonCursor *js, int depth)
 {
 	bool		object = js->s[js->pos] == '{';
-	int			close = object ? '}' : ']';
+	bool		more;
 
-	js->pos++;
-	js_skip_ws(js);
-	if (js_peek(js) == close)
+	js_open(js, &more);
+	while (more)
 	{
-		js->pos++;
-		return true;
-	}
-	for (;;)
-	{
-		int			c;
-
 		if (object)
 		{
 			size_t		n;
 
-			js_skip_ws(js);
-			if (js_peek(js) != '"')
-				return js_syntax_error(js, "expected a string as object key");
-			if (!js_string(js, NULL, 0, &n))
+			if (!js_key(js, NULL, 0, &n))
 				return false;
-			js_skip_ws(js);
-			if (js_peek(js) != ':')
-				return js_syntax_error(js, "expected \":\"");
-			js->pos++;
 		}
-		if (!js_skip_value(js, depth))
+		if (!js_skip_value(js, depth) ||
+			!js_next(js, object ? '}' : ']', &more))
 			return false;
-		js_skip_ws(js);
-		c = js_peek(js);
-		if (c == ',')
-			js->pos++;
-		else if (c == close)
-		{
-			js->pos++;
-			return true;
-		}
-		else
-			return js_syntax_error(js, object ? "expected \",\" or \"}\"" :
-								   "expected \",\" or \"]\"");
 	}
+	return true;
 }
 
 /* check and skip any JSON value; depth is the nesting level around it */
@@ -703,7 +422,7 @@ js_skip_value(JsonCursor *js, int depth)
 {
 	int			c;
 	size_t		n;
-	JsonNumber	num;
+	MaasJsonLexNumber num;
 
 	js_skip_ws(js);
 	c = js_peek(js);
@@ -745,83 +464,6 @@ js_validate(JsonCursor *js)
 }
 
 /*
- * Helpers of pass two.  The text is known to be well-formed by then, but
- * they still check what they rely on, so they are safe on their own.
- */
-
-static bool
-js_expect(JsonCursor *js, int c, const char *what)
-{
-	js_skip_ws(js);
-	if (js_peek(js) != c)
-		return js_syntax_error(js, what);
-	js->pos++;
-	js_skip_ws(js);
-	return true;
-}
-
-/* after an element: a comma (*more = true) or the closer (*more = false) */
-static bool
-js_next(JsonCursor *js, int close, bool *more)
-{
-	int			c;
-
-	js_skip_ws(js);
-	c = js_peek(js);
-	if (c == ',')
-	{
-		js->pos++;
-		js_skip_ws(js);
-		*more = true;
-		return true;
-	}
-	if (c == close)
-	{
-		js->pos++;
-		*more = false;
-		return true;
-	}
-	return js_syntax_error(js, close == '}' ? "expected \",\" or \"}\"" :
-						   "expected \",\" or \"]\"");
-}
-
-/* a key and its colon, decoded into a small buffer (truncated if long) */
-static bool
-js_small_key(JsonCursor *js, char *buf, size_t cap, size_t *len)
-{
-	js_skip_ws(js);
-	if (js_peek(js) != '"')
-		return js_syntax_error(js, "expected a string as object key");
-	if (!js_string(js, buf, cap, len))
-		return false;
-	return js_expect(js, ':', "expected \":\"");
-}
-
-/* a string of any length, in memory of its own */
-static bool
-js_alloc_string(JsonCursor *js, char **out)
-{
-	size_t		p = js->pos + 1;
-	size_t		raw;
-	size_t		len;
-	char	   *buf;
-
-	/* the decoded text is never longer than the raw text */
-	while (p < js->len && js->s[p] != '"')
-		p += js->s[p] == '\\' ? 2 : 1;
-	raw = p - js->pos;
-	buf = maas_kalloc(raw + 1);
-	if (buf == NULL)
-		return st_oom(js->err);
-	if (!js_string(js, buf, raw + 1, &len))
-		return false;
-	if (len > raw)				/* cannot happen, but never hand out a cut name */
-		return js_syntax_error(js, "string decoding error");
-	*out = buf;
-	return true;
-}
-
-/*
  * A non-negative integer at js->pos.  Returns 0 when *value is set, 1 when
  * the value is not a non-negative integer (nothing consumed if it is not a
  * number), 2 when it exceeds INT64_MAX, -1 on a syntax error (err set).
@@ -830,7 +472,7 @@ static int
 js_uint(JsonCursor *js, uint64_t *value)
 {
 	int			c = js_peek(js);
-	JsonNumber	num;
+	MaasJsonLexNumber num;
 
 	if (c != '-' && !js_is_digit(c))
 		return 1;
@@ -838,9 +480,9 @@ js_uint(JsonCursor *js, uint64_t *value)
 		return -1;
 	if (num.negative || !num.integral)
 		return 1;
-	if (num.overflow)
+	if (num.overflow || num.magnitude > (uint64_t) INT64_MAX)
 		return 2;
-	*value = num.value;
+	*value = num.magnitude;
 	return 0;
 }
 
@@ -900,18 +542,12 @@ st_parse_shape(StParser *ps, StEntry *e)
 {
 	JsonCursor *js = &ps->js;
 	const char *name = e->t.name;
-	bool		more = true;
+	bool		more;
 
 	if (js_peek(js) != '[')
 		return st_error(js->err, "shape of tensor \"%s\" is not an array", name);
-	js->pos++;
-	js_skip_ws(js);
 	e->t.ndim = 0;
-	if (js_peek(js) == ']')
-	{
-		js->pos++;
-		return true;
-	}
+	js_open(js, &more);
 	while (more)
 	{
 		uint64_t	dim = 0;
@@ -990,7 +626,7 @@ static bool
 st_check_entry(StParser *ps, StEntry *e)
 {
 	StTensor   *t = &e->t;
-	char	   *err = ps->js.err;
+	MaasError  *err = ps->js.err;
 	uint64_t	need;
 	uint64_t	have;
 
@@ -1032,18 +668,12 @@ st_parse_entry(StParser *ps, StEntry *e)
 	bool		have_dtype = false;
 	bool		have_shape = false;
 	bool		have_offsets = false;
-	bool		more = true;
+	bool		more;
 
 	if (js_peek(js) != '{')
 		return st_error(js->err, "entry for tensor \"%s\" is not an object",
 						name);
-	js->pos++;
-	js_skip_ws(js);
-	if (js_peek(js) == '}')
-	{
-		js->pos++;
-		more = false;
-	}
+	js_open(js, &more);
 	while (more)
 	{
 		char		key[32];
@@ -1051,7 +681,7 @@ st_parse_entry(StParser *ps, StEntry *e)
 		bool	   *seen;
 		bool		ok;
 
-		if (!js_small_key(js, key, sizeof(key), &keylen))
+		if (!js_key(js, key, sizeof(key), &keylen))
 			return false;
 		if (keylen == 5 && memcmp(key, "dtype", 5) == 0)
 			seen = &have_dtype;
@@ -1089,7 +719,7 @@ static bool
 st_parse_metadata(StParser *ps)
 {
 	JsonCursor *js = &ps->js;
-	bool		more = true;
+	bool		more;
 
 	if (ps->seen_meta)
 		return st_error(js->err, "duplicate key \"" ST_METADATA_KEY "\" in header");
@@ -1100,23 +730,13 @@ st_parse_metadata(StParser *ps)
 		return js_literal(js, "null");
 	if (js_peek(js) != '{')
 		return st_error(js->err, ST_METADATA_KEY " is not an object");
-	js->pos++;
-	js_skip_ws(js);
-	if (js_peek(js) == '}')
-	{
-		js->pos++;
-		more = false;
-	}
+	js_open(js, &more);
 	while (more)
 	{
 		char	   *key;
 		char	   *value;
 
-		js_skip_ws(js);
-		if (js_peek(js) != '"')
-			return js_syntax_error(js, "expected a string as object key");
-		if (!js_alloc_string(js, &key) ||
-			!js_expect(js, ':', "expected \":\""))
+		if (!js_alloc_key(js, &key))
 			return false;
 		if (js_peek(js) != '"')
 			return st_error(js->err,
@@ -1128,11 +748,11 @@ st_parse_metadata(StParser *ps)
 		ps->meta_keys = st_grow(ps->meta_keys, ps->n_meta, &ps->cap_keys,
 								sizeof(char *));
 		if (ps->meta_keys == NULL)
-			return st_oom(js->err);
+			return maas_error_nomem(js->err);
 		ps->meta_values = st_grow(ps->meta_values, ps->n_meta, &ps->cap_values,
 								  sizeof(char *));
 		if (ps->meta_values == NULL)
-			return st_oom(js->err);
+			return maas_error_nomem(js->err);
 		ps->meta_keys[ps->n_meta] = key;
 		ps->meta_values[ps->n_meta] = value;
 		ps->n_meta++;
@@ -1161,7 +781,7 @@ static bool
 st_parse_header(StParser *ps)
 {
 	JsonCursor *js = &ps->js;
-	bool		more = true;
+	bool		more;
 
 	js->pos = 0;
 	if (js_peek(js) != '{')
@@ -1171,23 +791,13 @@ st_parse_header(StParser *ps)
 			return st_error(js->err, "header does not start with \"{\"");
 		return st_error(js->err, "header is not a JSON object");
 	}
-	js->pos++;
-	js_skip_ws(js);
-	if (js_peek(js) == '}')
-	{
-		js->pos++;
-		more = false;
-	}
+	js_open(js, &more);
 	while (more)
 	{
 		char	   *key;
 		StEntry    *e;
 
-		js_skip_ws(js);
-		if (js_peek(js) != '"')
-			return js_syntax_error(js, "expected a string as object key");
-		if (!js_alloc_string(js, &key) ||
-			!js_expect(js, ':', "expected \":\""))
+		if (!js_alloc_key(js, &key))
 			return false;
 
 		if (strcmp(key, ST_METADATA_KEY) == 0)
@@ -1200,7 +810,7 @@ st_parse_header(StParser *ps)
 			ps->entries = st_grow(ps->entries, ps->n_entries, &ps->cap_entries,
 								  sizeof(StEntry));
 			if (ps->entries == NULL)
-				return st_oom(js->err);
+				return maas_error_nomem(js->err);
 			e = &ps->entries[ps->n_entries];
 			memset(e, 0, sizeof(StEntry));
 			e->t.name = key;
@@ -1219,7 +829,7 @@ st_parse_header(StParser *ps)
 static bool
 st_check_layout(StParser *ps)
 {
-	char	   *err = ps->js.err;
+	MaasError  *err = ps->js.err;
 	const char **names;
 	const char *dup;
 	bool		oom;
@@ -1231,12 +841,12 @@ st_check_layout(StParser *ps)
 	{
 		names = maas_kalloc((size_t) ps->n_entries * sizeof(char *));
 		if (names == NULL)
-			return st_oom(err);
+			return maas_error_nomem(err);
 		for (i = 0; i < ps->n_entries; i++)
 			names[i] = ps->entries[i].t.name;
 		dup = st_find_duplicate(names, ps->n_entries, &oom);
 		if (oom)
-			return st_oom(err);
+			return maas_error_nomem(err);
 		if (dup != NULL)
 			return st_error(err, "duplicate tensor name \"%s\"", dup);
 		qsort(ps->entries, (size_t) ps->n_entries, sizeof(StEntry),
@@ -1247,7 +857,7 @@ st_check_layout(StParser *ps)
 		dup = st_find_duplicate((const char *const *) ps->meta_keys,
 								ps->n_meta, &oom);
 		if (oom)
-			return st_oom(err);
+			return maas_error_nomem(err);
 		if (dup != NULL)
 			return st_error(err, "duplicate " ST_METADATA_KEY " key \"%s\"", dup);
 	}
@@ -1274,7 +884,7 @@ st_check_layout(StParser *ps)
 }
 
 bool
-st_parse(const uint8_t *buf, size_t len, StFile *out, char *err)
+st_parse(const uint8_t *buf, size_t len, StFile *out, MaasError *err)
 {
 	StParser	ps;
 	uint64_t	header_len = 0;
@@ -1282,7 +892,10 @@ st_parse(const uint8_t *buf, size_t len, StFile *out, char *err)
 
 	memset(out, 0, sizeof(StFile));
 	if (err != NULL)
-		err[0] = '\0';
+	{
+		err->status = MAAS_OK;
+		err->msg[0] = '\0';
+	}
 
 	if (buf == NULL || len < 8)
 		return st_error(err,
@@ -1318,7 +931,7 @@ st_parse(const uint8_t *buf, size_t len, StFile *out, char *err)
 	{
 		out->tensors = maas_kalloc((size_t) ps.n_entries * sizeof(StTensor));
 		if (out->tensors == NULL)
-			return st_oom(err);
+			return maas_error_nomem(err);
 		for (i = 0; i < ps.n_entries; i++)
 			out->tensors[i] = ps.entries[i].t;
 	}
@@ -1566,7 +1179,7 @@ static bool
 st_write_check(const StWriteTensor *tensors, int n_tensors,
 			   const char *const *meta_keys,
 			   const char *const *meta_values, int n_meta,
-			   uint64_t *nbytes, uint64_t *data_len, char *err)
+			   uint64_t *nbytes, uint64_t *data_len, MaasError *err)
 {
 	const char **names = NULL;
 	const char *dup;
@@ -1583,7 +1196,7 @@ st_write_check(const StWriteTensor *tensors, int n_tensors,
 	}
 	dup = st_find_duplicate(meta_keys, n_meta, &oom);
 	if (oom)
-		return st_oom(err);
+		return maas_error_nomem(err);
 	if (dup != NULL)
 		return st_error(err, "duplicate metadata key \"%s\"", dup);
 
@@ -1591,7 +1204,7 @@ st_write_check(const StWriteTensor *tensors, int n_tensors,
 	{
 		names = maas_kalloc((size_t) n_tensors * sizeof(char *));
 		if (names == NULL)
-			return st_oom(err);
+			return maas_error_nomem(err);
 	}
 	for (i = 0; i < n_tensors; i++)
 	{
@@ -1627,14 +1240,14 @@ st_write_check(const StWriteTensor *tensors, int n_tensors,
 								   &nbytes[i]) ||
 			__builtin_add_overflow(*data_len, nbytes[i], data_len) ||
 			*data_len > (uint64_t) INT64_MAX)
-			return st_error(err, "tensor \"%s\" is too large", t->name);
+			return maas_error(err, MAAS_ERR_LIMIT, "tensor \"%s\" is too large", t->name);
 		if (nbytes[i] > 0 && t->data == NULL)
 			return st_error(err, "tensor \"%s\" has no data", t->name);
 		names[i] = t->name;
 	}
 	dup = st_find_duplicate(names, n_tensors, &oom);
 	if (oom)
-		return st_oom(err);
+		return maas_error_nomem(err);
 	if (dup != NULL)
 		return st_error(err, "duplicate tensor name \"%s\"", dup);
 	return true;
@@ -1644,7 +1257,7 @@ uint8_t *
 st_write(const StWriteTensor *tensors, int n_tensors,
 		 const char *const *meta_keys,
 		 const char *const *meta_values, int n_meta,
-		 size_t *len, char *err)
+		 size_t *len, MaasError *err)
 {
 	uint64_t   *nbytes = NULL;
 	uint64_t	data_len;
@@ -1658,7 +1271,10 @@ st_write(const StWriteTensor *tensors, int n_tensors,
 
 	*len = 0;
 	if (err != NULL)
-		err[0] = '\0';
+	{
+		err->status = MAAS_OK;
+		err->msg[0] = '\0';
+	}
 	if (n_tensors < 0 || n_meta < 0)
 	{
 		st_error(err, "negative count of tensors or metadata entries");
@@ -1675,7 +1291,7 @@ st_write(const StWriteTensor *tensors, int n_tensors,
 		nbytes = maas_kalloc((size_t) n_tensors * sizeof(uint64_t));
 		if (nbytes == NULL)
 		{
-			st_oom(err);
+			maas_error_nomem(err);
 			return NULL;
 		}
 	}
@@ -1691,20 +1307,20 @@ st_write(const StWriteTensor *tensors, int n_tensors,
 	header_len = (json_len + 7) & ~(size_t) 7;
 	if (o.overflow || json_len > ST_MAX_HEADER || header_len > ST_MAX_HEADER)
 	{
-		st_error(err, "header would exceed the maximum of %d bytes",
-				 ST_MAX_HEADER);
+		maas_error(err, MAAS_ERR_LIMIT, "header would exceed the maximum of %d bytes",
+				   ST_MAX_HEADER);
 		return NULL;
 	}
 	if (data_len > (uint64_t) SIZE_MAX ||
 		!maas_add_size(8 + header_len, (size_t) data_len, &total))
 	{
-		st_error(err, "file would be too large");
+		maas_error(err, MAAS_ERR_LIMIT, "file would be too large");
 		return NULL;
 	}
 	buf = maas_kalloc(total);
 	if (buf == NULL)
 	{
-		st_oom(err);
+		maas_error_nomem(err);
 		return NULL;
 	}
 
@@ -1724,4 +1340,42 @@ st_write(const StWriteTensor *tensors, int n_tensors,
 	}
 	*len = total;
 	return buf;
+}
+
+StWriteTensor *
+st_tensors_for_write(const StFile *file, bool to_f32, MaasError *err)
+{
+	StWriteTensor *w = maas_kalloc_array((size_t) (file->n_tensors > 0 ? file->n_tensors : 1),
+										 sizeof(StWriteTensor));
+
+	if (w == NULL)
+	{
+		maas_error_nomem(err);
+		return NULL;
+	}
+	for (int i = 0; i < file->n_tensors; i++)
+	{
+		const StTensor *t = &file->tensors[i];
+
+		w[i].name = t->name;
+		w[i].dtype = t->dtype;
+		w[i].ndim = t->ndim;
+		w[i].shape = t->shape;
+		w[i].data = t->data;
+		if (to_f32 && (t->dtype == ST_F64 || t->dtype == ST_F16 || t->dtype == ST_BF16))
+		{
+			float	   *f = maas_kalloc_array((size_t) (t->numel > 0 ? t->numel : 1),
+											  sizeof(float));
+
+			if (f == NULL)
+			{
+				maas_error_nomem(err);
+				return NULL;
+			}
+			st_to_f32(t, f);
+			w[i].dtype = ST_F32;
+			w[i].data = f;
+		}
+	}
+	return w;
 }

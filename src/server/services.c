@@ -108,17 +108,18 @@ maas_raise(const MaasError *err, int invalid_code, const char *message,
 const MaasBlas *
 maas_get_blas_threads(int threads)
 {
-	char		err[256];
+	MaasError	err;
 	const MaasBlas *blas;
 
+	/* blas.c keeps a message buffer of its own; the status is ours */
 	blas = maas_blas_load(blas_library, threads > 0 ? threads : blas_threads,
-						  err, sizeof(err));
+						  err.msg, sizeof(err.msg));
 	if (blas == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_FILE),
-				 errmsg("could not load the BLAS library"),
-				 errdetail("%s", err),
-				 errhint("Install libopenblas0 or set maas.blas_library.")));
+	{
+		err.status = MAAS_ERR_LIBRARY;
+		maas_raise(&err, 0, "could not load the BLAS library",
+				   "Install libopenblas0 or set maas.blas_library.");
+	}
 	return blas;
 }
 

@@ -75,20 +75,11 @@ convert(const StFile *f)
 }
 
 static uint8_t *
-rewrite(const StFile *f, size_t *len, char *err)
+rewrite(const StFile *f, size_t *len, MaasError *err)
 {
-	StWriteTensor *wt = maas_kalloc(((size_t) f->n_tensors + 1) * sizeof(StWriteTensor));
-	int			i;
+	StWriteTensor *wt = st_tensors_for_write(f, false, err);
 
 	REQUIRE(wt != NULL);
-	for (i = 0; i < f->n_tensors; i++)
-	{
-		wt[i].name = f->tensors[i].name;
-		wt[i].dtype = f->tensors[i].dtype;
-		wt[i].ndim = f->tensors[i].ndim;
-		wt[i].shape = f->tensors[i].shape;
-		wt[i].data = f->tensors[i].data;
-	}
 	return st_write(wt, f->n_tensors,
 					(const char *const *) f->meta_keys,
 					(const char *const *) f->meta_values, f->n_meta,
@@ -122,7 +113,7 @@ same_file(const StFile *a, const StFile *b)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char		err[ST_ERRLEN];
+	MaasError	err;
 	StFile		f;
 	StFile		g;
 	uint8_t    *out1;
@@ -130,10 +121,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t		len1;
 	size_t		len2;
 
-	memset(err, 'x', sizeof(err));
-	if (!st_parse(data, size, &f, err))
+	memset(&err, 'x', sizeof(err));
+	if (!st_parse(data, size, &f, &err))
 	{
-		REQUIRE(memchr(err, '\0', sizeof(err)) != NULL && err[0] != '\0');
+		REQUIRE(memchr(err.msg, '\0', sizeof(err.msg)) != NULL && err.msg[0] != '\0');
+		REQUIRE(err.status == MAAS_ERR_INVALID || err.status == MAAS_ERR_NOMEM);
 		REQUIRE(f.n_tensors == 0 && f.tensors == NULL && f.n_meta == 0);
 		arena_reset();
 		return 0;
@@ -141,13 +133,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_file(data, size, &f);
 	convert(&f);
 
-	out1 = rewrite(&f, &len1, err);
+	out1 = rewrite(&f, &len1, &err);
 	REQUIRE(out1 != NULL);
-	REQUIRE(st_parse(out1, len1, &g, err));
+	REQUIRE(st_parse(out1, len1, &g, &err));
 	check_file(out1, len1, &g);
 	same_file(&f, &g);
 	REQUIRE(g.header_len % 8 == 0);
-	out2 = rewrite(&g, &len2, err);
+	out2 = rewrite(&g, &len2, &err);
 	REQUIRE(out2 != NULL && len2 == len1 && memcmp(out1, out2, len1) == 0);
 
 	arena_reset();

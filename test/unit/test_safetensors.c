@@ -20,7 +20,7 @@
 
 #define N_DTYPES 13
 
-static char err[ST_ERRLEN];
+static MaasError kerr;
 
 
 /* ----------------------------------------------------------------
@@ -60,7 +60,7 @@ parse_json(const char *json, size_t dlen, StFile *f)
 	size_t		len;
 	uint8_t    *buf = mkfile(json, dlen, &len);
 
-	return st_parse(buf, len, f, err);
+	return st_parse(buf, len, f, &kerr);
 }
 
 static bool
@@ -69,7 +69,7 @@ parse_json_n(const char *json, size_t jlen, size_t dlen, StFile *f)
 	size_t		len;
 	uint8_t    *buf = mkfile_raw(jlen, json, jlen, dlen, &len);
 
-	return st_parse(buf, len, f, err);
+	return st_parse(buf, len, f, &kerr);
 }
 
 /* does buf[0 .. n) contain the text needle? */
@@ -234,21 +234,14 @@ tensors_equal(const StFile *a, const StFile *b)
 static uint8_t *
 rewrite(const StFile *f, size_t *len)
 {
-	StWriteTensor *wt = maas_kalloc(((size_t) f->n_tensors + 1) * sizeof(StWriteTensor));
-	int			i;
+	StWriteTensor *wt = st_tensors_for_write(f, false, &kerr);
 
-	for (i = 0; i < f->n_tensors; i++)
-	{
-		wt[i].name = f->tensors[i].name;
-		wt[i].dtype = f->tensors[i].dtype;
-		wt[i].ndim = f->tensors[i].ndim;
-		wt[i].shape = f->tensors[i].shape;
-		wt[i].data = f->tensors[i].data;
-	}
+	if (wt == NULL)
+		return NULL;
 	return st_write(wt, f->n_tensors,
 					(const char *const *) f->meta_keys,
 					(const char *const *) f->meta_values, f->n_meta,
-					len, err);
+					len, &kerr);
 }
 
 static bool
@@ -262,13 +255,13 @@ round_trips(const StFile *f)
 	StFile		h;
 
 	out1 = rewrite(f, &len1);
-	if (out1 == NULL || !st_parse(out1, len1, &g, err) ||
+	if (out1 == NULL || !st_parse(out1, len1, &g, &kerr) ||
 		!file_consistent(out1, len1, &g) || !tensors_equal(f, &g))
 		return false;
 	out2 = rewrite(&g, &len2);
 	if (out2 == NULL || len1 != len2 || memcmp(out1, out2, len1) != 0)
 		return false;
-	if (!st_parse(out2, len2, &h, err) || !tensors_equal(&g, &h))
+	if (!st_parse(out2, len2, &h, &kerr) || !tensors_equal(&g, &h))
 		return false;
 	return true;
 }
@@ -294,7 +287,7 @@ sample_file(size_t *len)
 	double		one = 1.0;
 
 	t[3].data = &one;
-	return st_write(t, 4, keys, values, 2, len, err);
+	return st_write(t, 4, keys, values, 2, len, &kerr);
 }
 
 
@@ -348,11 +341,11 @@ test_every_dtype(void)
 
 		for (j = 0; j < sizeof(data); j++)
 			data[j] = (uint8_t) (j * 13 + i);
-		buf = st_write(&t, 1, NULL, NULL, 0, &len, err);
+		buf = st_write(&t, 1, NULL, NULL, 0, &len, &kerr);
 		CHECK(buf != NULL);
 		if (buf == NULL)
 			continue;
-		CHECK(st_parse(buf, len, &f, err));
+		CHECK(st_parse(buf, len, &f, &kerr));
 		CHECK(f.n_tensors == 1 && f.n_meta == 0);
 		CHECK(f.header_len % 8 == 0);
 		CHECK(f.tensors[0].dtype == (StDtype) i);
@@ -382,7 +375,7 @@ test_hand_written(void)
 	const StTensor *a;
 	const StTensor *b;
 
-	CHECK(st_parse(buf, len, &f, err));
+	CHECK(st_parse(buf, len, &f, &kerr));
 	CHECK(f.n_tensors == 2);
 	CHECK(strcmp(f.tensors[0].name, "a") == 0);
 	CHECK(strcmp(f.tensors[1].name, "b") == 0);
@@ -528,7 +521,7 @@ test_unaligned_and_order(void)
 	float		out[2];
 
 	memcpy(buf + 8 + strlen(json) + 1, v, sizeof(v));
-	CHECK(st_parse(buf, len, &f, err));
+	CHECK(st_parse(buf, len, &f, &kerr));
 	CHECK(f.n_tensors == 2 && strcmp(f.tensors[1].name, "f") == 0);
 	CHECK(st_to_f32(&f.tensors[1], out));
 	CHECK(out[0] == 1.5f && out[1] == -7.25f);
@@ -563,11 +556,11 @@ test_many_tensors(void)
 		t[i].data = data;
 	}
 	memset(data, 0x42, N * 4);
-	buf = st_write(t, N, NULL, NULL, 0, &len, err);
+	buf = st_write(t, N, NULL, NULL, 0, &len, &kerr);
 	CHECK(buf != NULL);
 	if (buf == NULL)
 		return;
-	CHECK(st_parse(buf, len, &f, err));
+	CHECK(st_parse(buf, len, &f, &kerr));
 	CHECK(f.n_tensors == N);
 	CHECK(file_consistent(buf, len, &f));
 	for (i = 0; i < N && f.n_tensors == N; i++)
@@ -609,11 +602,11 @@ test_round_trip(void)
 	StFile		f;
 	int			i;
 
-	buf = st_write(t, 5, keys, values, 3, &len, err);
+	buf = st_write(t, 5, keys, values, 3, &len, &kerr);
 	CHECK(buf != NULL);
 	if (buf == NULL)
 		return;
-	CHECK(st_parse(buf, len, &f, err));
+	CHECK(st_parse(buf, len, &f, &kerr));
 	CHECK(f.header_len % 8 == 0);
 	CHECK(f.n_tensors == 5 && f.n_meta == 3);
 	if (f.n_tensors != 5 || f.n_meta != 3)
@@ -652,10 +645,10 @@ test_round_trip(void)
 	CHECK(buf[8 + f.header_len - 1] == ' ' || buf[8 + f.header_len - 1] == '}');
 
 	/* nothing at all */
-	buf = st_write(NULL, 0, NULL, NULL, 0, &len, err);
+	buf = st_write(NULL, 0, NULL, NULL, 0, &len, &kerr);
 	CHECK(buf != NULL && len == 16 && memcmp(buf + 8, "{}      ", 8) == 0);
 	CHECK(buf != NULL && buf[0] == 8 && buf[1] == 0 && buf[7] == 0);
-	CHECK(buf != NULL && st_parse(buf, len, &f, err) && f.n_tensors == 0);
+	CHECK(buf != NULL && st_parse(buf, len, &f, &kerr) && f.n_tensors == 0);
 }
 
 /*
@@ -697,23 +690,23 @@ test_reference_bytes(void)
 	uint8_t    *buf;
 	StFile		f;
 
-	buf = st_write(&t1, 1, NULL, NULL, 0, &len, err);
+	buf = st_write(&t1, 1, NULL, NULL, 0, &len, &kerr);
 	expect_bytes(buf, len,
 				 "{\"attn.0\":{\"dtype\":\"F32\",\"shape\":[1,2,3],\"data_offsets\":[0,24]}}",
 				 v, sizeof(v), __LINE__);
 	CHECK(buf != NULL && len == 8 + 64 + 24);
-	buf = st_write(&t2, 1, NULL, NULL, 0, &len, err);
+	buf = st_write(&t2, 1, NULL, NULL, 0, &len, &kerr);
 	expect_bytes(buf, len,
 				 "{\"attn0\":{\"dtype\":\"F32\",\"shape\":[1,1,2,3],\"data_offsets\":[0,24]}}",
 				 v, sizeof(v), __LINE__);
 	CHECK(buf != NULL && len == 8 + 72 + 24);
-	CHECK(buf != NULL && st_parse(buf, len, &f, err) &&
+	CHECK(buf != NULL && st_parse(buf, len, &f, &kerr) &&
 		  f.tensors[0].offset % 8 == 0 && f.tensors[0].numel == 6);
-	buf = st_write(NULL, 0, keys, values, 1, &len, err);
+	buf = st_write(NULL, 0, keys, values, 1, &len, &kerr);
 	expect_bytes(buf, len, "{\"__metadata__\":{\"framework\":\"pt\"}}",
 				 NULL, 0, __LINE__);
 	CHECK(buf != NULL && len == 8 + 40);
-	CHECK(buf != NULL && st_parse(buf, len, &f, err) &&
+	CHECK(buf != NULL && st_parse(buf, len, &f, &kerr) &&
 		  strcmp(st_meta(&f, "framework"), "pt") == 0);
 }
 
@@ -732,63 +725,63 @@ test_write_errors(void)
 	const char *badutf[1] = {"\xc3"};
 	size_t		len = 99;
 
-	CHECK_ERR(st_write(t, 2, NULL, NULL, 0, &len, err) != NULL, err,
+	CHECK_ERR(st_write(t, 2, NULL, NULL, 0, &len, &kerr) != NULL, kerr.msg,
 			  "duplicate tensor name \"a\"");
 	CHECK(len == 0);
-	CHECK_ERR(st_write(t, 1, keys, values, 2, &len, err) != NULL, err,
+	CHECK_ERR(st_write(t, 1, keys, values, 2, &len, &kerr) != NULL, kerr.msg,
 			  "duplicate metadata key \"k\"");
-	CHECK_ERR(st_write(t, 1, nullkey, values, 1, &len, err) != NULL, err,
+	CHECK_ERR(st_write(t, 1, nullkey, values, 1, &len, &kerr) != NULL, kerr.msg,
 			  "metadata entry 0 is null");
-	CHECK_ERR(st_write(t, 1, badutf, values, 1, &len, err) != NULL, err,
+	CHECK_ERR(st_write(t, 1, badutf, values, 1, &len, &kerr) != NULL, kerr.msg,
 			  "not valid UTF-8");
-	CHECK_ERR(st_write(t, -1, NULL, NULL, 0, &len, err) != NULL, err,
+	CHECK_ERR(st_write(t, -1, NULL, NULL, 0, &len, &kerr) != NULL, kerr.msg,
 			  "negative count");
-	CHECK_ERR(st_write(NULL, 1, NULL, NULL, 0, &len, err) != NULL, err,
+	CHECK_ERR(st_write(NULL, 1, NULL, NULL, 0, &len, &kerr) != NULL, kerr.msg,
 			  "missing array");
-	CHECK_ERR(st_write(t, 1, NULL, NULL, 1, &len, err) != NULL, err,
+	CHECK_ERR(st_write(t, 1, NULL, NULL, 1, &len, &kerr) != NULL, kerr.msg,
 			  "missing array");
 
 	t[1].name = "b";
 	t[1].ndim = 9;
-	CHECK_ERR(st_write(t, 2, NULL, NULL, 0, &len, err) != NULL, err,
+	CHECK_ERR(st_write(t, 2, NULL, NULL, 0, &len, &kerr) != NULL, kerr.msg,
 			  "tensor \"b\" has 9 dimensions, but must have between 0 and 8");
 	t[1].ndim = -1;
-	CHECK_ERR(st_write(t, 2, NULL, NULL, 0, &len, err) != NULL, err,
+	CHECK_ERR(st_write(t, 2, NULL, NULL, 0, &len, &kerr) != NULL, kerr.msg,
 			  "tensor \"b\" has -1 dimensions");
 	t[1].ndim = 2;
 	t[1].shape = neg;
-	CHECK_ERR(st_write(t, 2, NULL, NULL, 0, &len, err) != NULL, err,
+	CHECK_ERR(st_write(t, 2, NULL, NULL, 0, &len, &kerr) != NULL, kerr.msg,
 			  "tensor \"b\" has negative dimension -1");
 	t[1].shape = huge;
-	CHECK_ERR(st_write(t, 2, NULL, NULL, 0, &len, err) != NULL, err,
+	CHECK_ERR(st_write(t, 2, NULL, NULL, 0, &len, &kerr) != NULL, kerr.msg,
 			  "tensor \"b\" is too large");
 	t[1].shape = big;
 	t[1].dtype = ST_U8;
-	CHECK_ERR(st_write(t, 2, NULL, NULL, 0, &len, err) != NULL, err,
+	CHECK_ERR(st_write(t, 2, NULL, NULL, 0, &len, &kerr) != NULL, kerr.msg,
 			  "tensor \"b\" is too large");
 	t[1].shape = NULL;
-	CHECK_ERR(st_write(t, 2, NULL, NULL, 0, &len, err) != NULL, err,
+	CHECK_ERR(st_write(t, 2, NULL, NULL, 0, &len, &kerr) != NULL, kerr.msg,
 			  "tensor \"b\" has no shape");
 	t[1].shape = shape;
 	t[1].data = NULL;
-	CHECK_ERR(st_write(t, 2, NULL, NULL, 0, &len, err) != NULL, err,
+	CHECK_ERR(st_write(t, 2, NULL, NULL, 0, &len, &kerr) != NULL, kerr.msg,
 			  "tensor \"b\" has no data");
 	t[1].data = w;
 	t[1].dtype = (StDtype) 13;
-	CHECK_ERR(st_write(t, 2, NULL, NULL, 0, &len, err) != NULL, err,
+	CHECK_ERR(st_write(t, 2, NULL, NULL, 0, &len, &kerr) != NULL, kerr.msg,
 			  "tensor \"b\" has invalid dtype 13");
 	t[1].dtype = ST_F32;
 	t[1].name = NULL;
-	CHECK_ERR(st_write(t, 2, NULL, NULL, 0, &len, err) != NULL, err,
+	CHECK_ERR(st_write(t, 2, NULL, NULL, 0, &len, &kerr) != NULL, kerr.msg,
 			  "tensor 1 has no name");
 	t[1].name = "__metadata__";
-	CHECK_ERR(st_write(t, 2, NULL, NULL, 0, &len, err) != NULL, err,
+	CHECK_ERR(st_write(t, 2, NULL, NULL, 0, &len, &kerr) != NULL, kerr.msg,
 			  "tensor name \"__metadata__\" is reserved");
 	t[1].name = "bad\xff";
-	CHECK_ERR(st_write(t, 2, NULL, NULL, 0, &len, err) != NULL, err,
+	CHECK_ERR(st_write(t, 2, NULL, NULL, 0, &len, &kerr) != NULL, kerr.msg,
 			  "name of tensor 1 is not valid UTF-8");
 	t[1].name = "b";
-	CHECK(st_write(t, 2, NULL, NULL, 0, &len, err) != NULL && len > 0);
+	CHECK(st_write(t, 2, NULL, NULL, 0, &len, &kerr) != NULL && len > 0);
 
 	/* a header over the limit */
 	{
@@ -798,10 +791,10 @@ test_write_errors(void)
 		memset(big, 'a', n);
 		big[n] = '\0';
 		values[0] = big;
-		CHECK_ERR(st_write(t, 1, keys, values, 1, &len, err) != NULL, err,
+		CHECK_ERR(st_write(t, 1, keys, values, 1, &len, &kerr) != NULL, kerr.msg,
 				  "header would exceed the maximum of 104857600 bytes");
 		big[n - 200] = '\0';
-		CHECK(st_write(t, 1, keys, values, 1, &len, err) != NULL);
+		CHECK(st_write(t, 1, keys, values, 1, &len, &kerr) != NULL);
 		free(big);
 	}
 
@@ -809,7 +802,7 @@ test_write_errors(void)
 	neg[1] = 0;
 	t[1].shape = neg;
 	t[1].data = NULL;
-	CHECK(st_write(t, 2, NULL, NULL, 0, &len, err) != NULL);
+	CHECK(st_write(t, 2, NULL, NULL, 0, &len, &kerr) != NULL);
 }
 
 
@@ -995,20 +988,20 @@ expect_json_error(const char *json, size_t dlen, const char *fragment,
 	StFile		f;
 	bool		ok = parse_json(json, dlen, &f);
 
-	if (ok || strstr(err, fragment) == NULL)
+	if (ok || strstr(kerr.msg, fragment) == NULL)
 	{
 		char		what[512];
 
 		snprintf(what, sizeof(what), "error containing \"%s\" for %s (line %d)",
 				 fragment, json, line);
 		unit_fail(__FILE__, line, what);
-		fprintf(stderr, "    got: %s (%s)\n", ok ? "success" : "failure", err);
+		fprintf(stderr, "    got: %s (%s)\n", ok ? "success" : "failure", kerr.msg);
 	}
 	else
 	{
 		/* failures leave out empty */
 		CHECK(f.n_tensors == 0 && f.tensors == NULL && f.n_meta == 0);
-		CHECK(strlen(err) < ST_ERRLEN && err[0] != '\0');
+		CHECK(strlen(kerr.msg) < MAAS_ERRLEN && kerr.msg[0] != '\0');
 	}
 }
 
@@ -1023,28 +1016,28 @@ test_err_header_length(void)
 	size_t		len;
 	uint8_t    *buf;
 
-	CHECK_ERR(st_parse(small, 0, &f, err), err,
+	CHECK_ERR(st_parse(small, 0, &f, &kerr), kerr.msg,
 			  "file of 0 bytes is too short for the 8-byte header length");
-	CHECK_ERR(st_parse(small, 7, &f, err), err, "file of 7 bytes is too short");
-	CHECK_ERR(st_parse(NULL, 0, &f, err), err, "too short");
+	CHECK_ERR(st_parse(small, 7, &f, &kerr), kerr.msg, "file of 7 bytes is too short");
+	CHECK_ERR(st_parse(NULL, 0, &f, &kerr), kerr.msg, "too short");
 
 	buf = mkfile_raw(0, "{}", 2, 0, &len);
-	CHECK_ERR(st_parse(buf, len, &f, err), err, "header length is 0");
+	CHECK_ERR(st_parse(buf, len, &f, &kerr), kerr.msg, "header length is 0");
 	buf = mkfile_raw((uint64_t) ST_MAX_HEADER + 1, "{}", 2, 0, &len);
-	CHECK_ERR(st_parse(buf, len, &f, err), err,
+	CHECK_ERR(st_parse(buf, len, &f, &kerr), kerr.msg,
 			  "header length 104857601 exceeds the maximum of 104857600 bytes");
 	buf = mkfile_raw(UINT64_MAX, "{}", 2, 0, &len);
-	CHECK_ERR(st_parse(buf, len, &f, err), err,
+	CHECK_ERR(st_parse(buf, len, &f, &kerr), kerr.msg,
 			  "header length 18446744073709551615 exceeds the maximum");
 	buf = mkfile_raw(3, "{}", 2, 0, &len);
-	CHECK_ERR(st_parse(buf, len, &f, err), err,
+	CHECK_ERR(st_parse(buf, len, &f, &kerr), kerr.msg,
 			  "header length 3 exceeds the 2 bytes that follow it");
 	buf = mkfile_raw(11, "{}", 2, 8, &len);
-	CHECK_ERR(st_parse(buf, len, &f, err), err,
+	CHECK_ERR(st_parse(buf, len, &f, &kerr), kerr.msg,
 			  "header length 11 exceeds the 10 bytes that follow it");
 	/* the header length excludes data that would make it valid JSON */
 	buf = mkfile_raw(1, "{}", 2, 0, &len);
-	CHECK_ERR(st_parse(buf, len, &f, err), err,
+	CHECK_ERR(st_parse(buf, len, &f, &kerr), kerr.msg,
 			  "invalid JSON at byte 1 of the header");
 
 	/* no err buffer is fine */
@@ -1125,12 +1118,12 @@ test_err_raw_bytes(void)
 {
 	StFile		f;
 
-	CHECK_ERR(parse_json_n("{\"a\x00\":1}", 8, 0, &f), err,
+	CHECK_ERR(parse_json_n("{\"a\x00\":1}", 8, 0, &f), kerr.msg,
 			  "invalid JSON at byte 3 of the header: NUL byte in string");
-	CHECK_ERR(parse_json_n("{\"a\":\"\x00\"}", 9, 0, &f), err,
+	CHECK_ERR(parse_json_n("{\"a\":\"\x00\"}", 9, 0, &f), kerr.msg,
 			  "NUL byte in string");
-	CHECK_ERR(parse_json_n("\x00{}", 3, 0, &f), err, "unexpected character");
-	CHECK_ERR(parse_json_n("{}\x00", 3, 0, &f), err,
+	CHECK_ERR(parse_json_n("\x00{}", 3, 0, &f), kerr.msg, "unexpected character");
+	CHECK_ERR(parse_json_n("{}\x00", 3, 0, &f), kerr.msg,
 			  "unexpected data after the top-level value");
 }
 
@@ -1345,9 +1338,9 @@ test_err_long_names(void)
 		}
 		name[n] = '\0';
 		snprintf(json, sizeof(json), "{\"%s\":{\"dtype\":\"F7\",\"shape\":[],\"data_offsets\":[0,1]}}", name);
-		CHECK_ERR(parse_json(json, 1, &f), err, "unsupported dtype \"F7\" for tensor \"");
-		CHECK(strlen(err) == ST_ERRLEN - 1 || strlen(err) >= ST_ERRLEN - 4);
-		CHECK(utf8_ok(err));
+		CHECK_ERR(parse_json(json, 1, &f), kerr.msg, "unsupported dtype \"F7\" for tensor \"");
+		CHECK(strlen(kerr.msg) == MAAS_ERRLEN - 1 || strlen(kerr.msg) >= MAAS_ERRLEN - 4);
+		CHECK(utf8_ok(kerr.msg));
 	}
 }
 
@@ -1368,7 +1361,7 @@ test_truncation(void)
 	CHECK(full != NULL);
 	if (full == NULL)
 		return;
-	CHECK(st_parse(full, len, &f, err));
+	CHECK(st_parse(full, len, &f, &kerr));
 	CHECK(f.n_tensors == 4 && f.n_meta == 2);
 	CHECK(convert_all(&f));
 	CHECK(round_trips(&f));
@@ -1379,8 +1372,8 @@ test_truncation(void)
 		uint8_t    *prefix = malloc(cut > 0 ? cut : 1);
 
 		memcpy(prefix, full, cut);
-		err[0] = '\0';
-		if (st_parse(prefix, cut, &f, err) || err[0] == '\0')
+		kerr.msg[0] = '\0';
+		if (st_parse(prefix, cut, &f, &kerr) || kerr.msg[0] == '\0')
 		{
 			CHECK(!"a truncated file parsed");
 			fprintf(stderr, "    at length %zu of %zu\n", cut, len);
@@ -1394,10 +1387,10 @@ check_mutant(const uint8_t *buf, size_t len)
 {
 	StFile		f;
 
-	err[0] = '\0';
-	if (!st_parse(buf, len, &f, err))
+	kerr.msg[0] = '\0';
+	if (!st_parse(buf, len, &f, &kerr))
 	{
-		if (err[0] == '\0' || strlen(err) >= ST_ERRLEN || f.n_tensors != 0)
+		if (kerr.msg[0] == '\0' || strlen(kerr.msg) >= MAAS_ERRLEN || f.n_tensors != 0)
 			return -1;
 		return 0;
 	}
@@ -1441,7 +1434,7 @@ test_mutations(void)
 			if (r < 0 && bad++ < 5)
 			{
 				CHECK(!"a mutant broke an invariant");
-				fprintf(stderr, "    byte %zu set to 0x%02x: %s\n", pos, v, err);
+				fprintf(stderr, "    byte %zu set to 0x%02x: %s\n", pos, v, kerr.msg);
 			}
 			accepted += r > 0;
 			arena_reset();
@@ -1470,14 +1463,14 @@ test_out_of_memory(void)
 		StFile		f;
 
 		arena_fail_after(n);
-		if (st_parse(copy, len, &f, err))
+		if (st_parse(copy, len, &f, &kerr))
 		{
 			arena_fail_after(-1);
 			CHECK(file_consistent(copy, len, &f));
 			done = true;
 		}
 		else
-			CHECK(strcmp(err, "out of memory") == 0);
+			CHECK(strcmp(kerr.msg, "out of memory") == 0);
 		arena_reset();
 	}
 	CHECK(done && n > 3);
@@ -1496,7 +1489,7 @@ test_out_of_memory(void)
 			done = true;
 		}
 		else
-			CHECK(strcmp(err, "out of memory") == 0 && len == 0);
+			CHECK(strcmp(kerr.msg, "out of memory") == 0 && len == 0);
 		arena_reset();
 	}
 	CHECK(done && n > 2);
@@ -1526,7 +1519,7 @@ test_large_header(void)
 							   i > 0 ? "," : "", i, N - 1 - i, N - i);
 	n += (size_t) snprintf(json + n, cap - n, "}");
 	buf = mkfile_raw(n, json, n, N, &len);
-	CHECK(st_parse(buf, len, &f, err));
+	CHECK(st_parse(buf, len, &f, &kerr));
 	CHECK(f.n_tensors == N);
 	CHECK(f.n_tensors == N && strcmp(f.tensors[0].name, "t199999") == 0);
 	CHECK(file_consistent(buf, len, &f));
@@ -1535,7 +1528,7 @@ test_large_header(void)
 	snprintf(json + n - 1, cap - n + 1, ",\"t7\":{\"dtype\":\"U8\",\"shape\":[0],\"data_offsets\":[0,0]}}");
 	n = strlen(json);
 	buf = mkfile_raw(n, json, n, N, &len);
-	CHECK_ERR(st_parse(buf, len, &f, err), err, "duplicate tensor name \"t7\"");
+	CHECK_ERR(st_parse(buf, len, &f, &kerr), kerr.msg, "duplicate tensor name \"t7\"");
 	free(json);
 }
 
@@ -1588,9 +1581,9 @@ write_corpus(const char *dir)
 
 	buf = sample_file(&len);
 	rc |= write_seed(dir, "sample.safetensors", buf, len);
-	buf = st_write(t, 3, keys, values, 1, &len, err);
+	buf = st_write(t, 3, keys, values, 1, &len, &kerr);
 	rc |= write_seed(dir, "floats.safetensors", buf, len);
-	buf = st_write(NULL, 0, NULL, NULL, 0, &len, err);
+	buf = st_write(NULL, 0, NULL, NULL, 0, &len, &kerr);
 	rc |= write_seed(dir, "empty.safetensors", buf, len);
 	buf = mkfile(esc, 0, &len);
 	rc |= write_seed(dir, "escapes.safetensors", buf, len);
