@@ -226,17 +226,39 @@ cmp_text_index(const void *a, const void *b)
 	return strcmp(((const TextIndex *) a)->text, ((const TextIndex *) b)->text);
 }
 
+bool
+maas_sort_texts(int n, char **texts, int *index, MaasError *err)
+{
+	TextIndex  *ti = maas_kalloc_array((size_t) (n > 0 ? n : 1), sizeof(TextIndex));
+
+	if (ti == NULL)
+		return maas_error_nomem(err);
+	for (int i = 0; i < n; i++)
+	{
+		ti[i].text = texts[i];
+		ti[i].index = index[i];
+	}
+	qsort(ti, (size_t) n, sizeof(TextIndex), cmp_text_index);
+	for (int i = 0; i < n; i++)
+	{
+		texts[i] = ti[i].text;
+		index[i] = ti[i].index;
+	}
+	return true;
+}
+
 /* the categories of one column that occur in the training rows, sorted */
 static bool
 keep_categories(const MaasPrepSet *set, MaasPrepColumn *col, MaasError *err)
 {
 	size_t		n_seen = (size_t) (col->n_seen > 0 ? col->n_seen : 1);
 	bool	   *seen = maas_kalloc_array(n_seen, sizeof(bool));
-	TextIndex  *ti = maas_kalloc_array(n_seen, sizeof(TextIndex));
+	int		   *index = maas_kalloc_array(n_seen, sizeof(int));
 	int			k = 0;
 
 	col->slot = maas_kalloc_array(n_seen, sizeof(int));
-	if (seen == NULL || ti == NULL || col->slot == NULL)
+	col->categories = maas_kalloc_array(n_seen, sizeof(char *));
+	if (seen == NULL || index == NULL || col->slot == NULL || col->categories == NULL)
 		return maas_error_nomem(err);
 	memset(seen, 0, sizeof(bool) * n_seen);
 	for (int64_t r = 0; r < set->n_train; r++)
@@ -249,26 +271,20 @@ keep_categories(const MaasPrepSet *set, MaasPrepColumn *col, MaasError *err)
 	for (int c = 0; c < col->n_seen; c++)
 		if (seen[c])
 		{
-			ti[k].text = col->seen[c];
-			ti[k++].index = c;
+			col->categories[k] = col->seen[c];
+			index[k++] = c;
 		}
 	if (k == 0)
 		return maas_error(err, MAAS_ERR_INVALID,
 						  "column \"%s\" has only null values in the training rows",
 						  col->name);
-	qsort(ti, (size_t) k, sizeof(TextIndex), cmp_text_index);
-
-	col->categories = maas_kalloc_array((size_t) k, sizeof(char *));
-	if (col->categories == NULL)
-		return maas_error_nomem(err);
+	if (!maas_sort_texts(k, col->categories, index, err))
+		return false;
 	for (int c = 0; c < col->n_seen; c++)
 		col->slot[c] = -1;
 	col->n_categories = k;
 	for (int c = 0; c < k; c++)
-	{
-		col->categories[c] = ti[c].text;
-		col->slot[ti[c].index] = c;
-	}
+		col->slot[index[c]] = c;
 	return true;
 }
 

@@ -119,6 +119,12 @@ extern bool maas_prep_impute(MaasPrepSet *set, MaasImpute impute,
 extern bool maas_prep_categories(MaasPrepSet *set, MaasError *err);
 
 /*
+ * Sort texts[0 .. n) by their bytes (strcmp), carrying index[] along: the
+ * order of categories and of text class labels.
+ */
+extern bool maas_sort_texts(int n, char **texts, int *index, MaasError *err);
+
+/*
  * The rows with categories one-hot encoded, into dst (n x width floats):
  * a value seen only in the holdout, and NULL, give all zeros.
  */

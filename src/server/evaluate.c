@@ -283,12 +283,7 @@ maas_evaluate(PG_FUNCTION_ARGS)
 						ej->target, st->model)));
 	if (ej->inputs == NULL)
 		ej->inputs = positional_inputs(ej, td);
-	if (ej->inputs->width != st->m->net.n_in)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid model config"),
-				 errdetail("The inputs make %d features; the model takes %d.",
-						   ej->inputs->width, st->m->net.n_in)));
+	maas_check_inputs_width(ej->inputs, st->m->net.n_in);
 	ej->bind = palloc0(sizeof(MaasBinding) * Max(ej->inputs->n, 1));
 	for (int i = 0; i < ej->inputs->n; i++)
 		maas_bind_input(&ej->inputs->in[i], td, &ej->bind[i],

@@ -118,6 +118,7 @@ extern int	maas_string_index(char **sorted, int n, const char *s);
 /* the config's "inputs" and "impute" keys, to and from JSON */
 extern void maas_inputs_to_json(const MaasInputs *inputs, StringInfo out);
 extern MaasInputs *maas_inputs_from_config(Jsonb *config);
+extern void maas_check_inputs_width(const MaasInputs *inputs, int n_in);
 
 /* train.c, shared with evaluate.c */
 extern void maas_append_class_metrics(StringInfo s, const MaasClassMetrics *m);

@@ -76,12 +76,7 @@ load_inputs(RowState *rs, MaasServeState *st)
 				 errdetail("Only models trained by maas_train record their input columns."),
 				 errhint("Pass the features as an array: maas_predict('%s', ARRAY[...]).",
 						 st->model)));
-	if (rs->inputs->width != st->m->net.n_in)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid model config"),
-				 errdetail("The inputs make %d features; the model takes %d.",
-						   rs->inputs->width, st->m->net.n_in)));
+	maas_check_inputs_width(rs->inputs, st->m->net.n_in);
 	rs->catalog = st->ref.catalog;
 	rs->version_id = st->ref.version_id;
 }

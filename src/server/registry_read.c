@@ -76,6 +76,18 @@ fetch_one(Relation rel, const char *index, int nkeys, ScanKey keys)
 	return tup;
 }
 
+/* the row of a version, copied, with maas.version left open in *rel */
+static HeapTuple
+version_row(const MaasVersionRef *ref, Relation *rel)
+{
+	ScanKeyData key;
+
+	*rel = table_open(ref->catalog, AccessShareLock);
+	ScanKeyInit(&key, Anum_version_version_id, BTEqualStrategyNumber,
+				F_INT8EQ, Int64GetDatum(ref->version_id));
+	return fetch_one(*rel, "version_pkey", 1, &key);
+}
+
 /*
  * May the current user predict with the model?  Its owner and members of
  * the owner role may, superusers may, and so may roles granted USAGE in
@@ -204,14 +216,10 @@ void
 maas_fetch_version(const MaasVersionRef *ref, Jsonb **config, bytea **weights)
 {
 	Relation	rel;
-	ScanKeyData key;
 	HeapTuple	tup;
 	bool		isnull;
 
-	rel = table_open(ref->catalog, AccessShareLock);
-	ScanKeyInit(&key, Anum_version_version_id, BTEqualStrategyNumber,
-				F_INT8EQ, Int64GetDatum(ref->version_id));
-	tup = fetch_one(rel, "version_pkey", 1, &key);
+	tup = version_row(ref, &rel);
 	if (tup == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
@@ -244,10 +252,7 @@ maas_version_info(const MaasVersionRef *ref, MaasVersionInfo *info)
 	if (!OidIsValid(nsp) || get_relname_relid("version", nsp) != ref->catalog)
 		return false;
 
-	rel = table_open(ref->catalog, AccessShareLock);
-	ScanKeyInit(&key, Anum_version_version_id, BTEqualStrategyNumber,
-				F_INT8EQ, Int64GetDatum(ref->version_id));
-	tup = fetch_one(rel, "version_pkey", 1, &key);
+	tup = version_row(ref, &rel);
 	if (tup == NULL)
 	{
 		table_close(rel, AccessShareLock);

@@ -366,18 +366,6 @@ cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-typedef struct TextIndex
-{
-	char	   *text;
-	int			index;
-} TextIndex;
-
-static int
-cmp_text_index(const void *a, const void *b)
-{
-	return strcmp(((const TextIndex *) a)->text, ((const TextIndex *) b)->text);
-}
-
 static char *
 json_number_text(double v)
 {
@@ -430,27 +418,28 @@ maas_train_resolve_task(TrainJob *job)
 	if (job->target_is_text)
 	{
 		MaasStringSet *set = job->target_set;
-		TextIndex  *ti = palloc(sizeof(TextIndex) * Max(set->n, 1));
+		int		   *index = palloc(sizeof(int) * Max(set->n, 1));
 		int		   *map = palloc(sizeof(int) * Max(set->n, 1));
+		MaasError	err;
 
-		for (int i = 0; i < set->n; i++)
-		{
-			ti[i].text = set->items[i];
-			ti[i].index = i;
-		}
-		qsort(ti, set->n, sizeof(TextIndex), cmp_text_index);
 		job->n_classes = set->n;
 		job->label_json = palloc(sizeof(char *) * Max(set->n, 1));
 		job->label_text = palloc(sizeof(char *) * Max(set->n, 1));
 		for (int i = 0; i < set->n; i++)
 		{
+			job->label_text[i] = set->items[i];
+			index[i] = i;
+		}
+		if (!maas_sort_texts(set->n, job->label_text, index, &err))
+			maas_raise(&err, ERRCODE_INVALID_PARAMETER_VALUE, NULL, NULL);
+		for (int i = 0; i < set->n; i++)
+		{
 			StringInfoData s;
 
-			map[ti[i].index] = i;
+			map[index[i]] = i;
 			initStringInfo(&s);
-			escape_json(&s, ti[i].text);
+			escape_json(&s, job->label_text[i]);
 			job->label_json[i] = s.data;
-			job->label_text[i] = ti[i].text;
 		}
 		for (int64 r = 0; r < job->n; r++)
 			job->cls[r] = map[(int) job->y[r]];
