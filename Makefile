@@ -1,11 +1,16 @@
 # maas: PostgreSQL as a model server (PGXS)
 
 EXTENSION = maas
-EXTVERSION = 0.1
+EXTVERSION = 0.2
+PREVIOUS = 0.1
 MODULE_big = maas
-# the install script is assembled from sql/install/*.sql, in name order
-DATA_built = sql/maas--$(EXTVERSION).sql
-DATA = $(filter-out $(DATA_built),$(wildcard sql/maas--*--*.sql))
+# The install script of this version is assembled from sql/install/*.sql, and
+# the upgrade from the previous release from sql/upgrade/PREVIOUS--EXTVERSION/
+# *.sql, each in name order, so that every change adds a file of its own.
+# Released scripts (sql/maas--0.1.sql, ...) are committed and never edited.
+UPGRADE = sql/maas--$(PREVIOUS)--$(EXTVERSION).sql
+DATA_built = sql/maas--$(EXTVERSION).sql $(UPGRADE)
+DATA = $(filter-out $(DATA_built),$(wildcard sql/maas--*.sql))
 PGFILEDESC = "maas - machine-learning models served in SQL"
 
 # src/maas.c (module load), the SQL glue in src/server/, and the kernels in
@@ -48,8 +53,15 @@ unittest:
 # PGXS tracks no header dependencies: every object depends on every header
 $(OBJS): $(wildcard src/server/*.h src/kernel/*.h)
 
-sql/maas--$(EXTVERSION).sql: $(sort $(wildcard sql/install/*.sql))
-	cat $^ > $@
+# (the directories are prerequisites too, so that removing a part rebuilds)
+sql/maas--$(EXTVERSION).sql: sql/install $(sort $(wildcard sql/install/*.sql))
+	cat $(filter %.sql,$^) > $@
+
+# an upgrade with no parts yet is just its guard, and still updates
+$(UPGRADE): sql/upgrade/$(PREVIOUS)--$(EXTVERSION) \
+		$(sort $(wildcard sql/upgrade/$(PREVIOUS)--$(EXTVERSION)/*.sql))
+	{ printf '%s\n' '\echo Use "ALTER EXTENSION maas UPDATE TO '"'"'$(EXTVERSION)'"'"'" to load this file. \quit'; \
+	  for f in $(filter %.sql,$^); do printf '\n'; cat $$f; done; } > $@
 
 EXTRA_CLEAN = tmp_check results output_iso log regression.diffs regression.out
 

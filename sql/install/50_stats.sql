@@ -1,4 +1,4 @@
-/* 50_stats.sql: serving statistics and drift (part of maas--0.1.sql) */
+/* 50_stats.sql: serving statistics and drift (part of the install script) */
 
 /*
  * Serving statistics live in shared memory (src/stats.c) and need maas in
