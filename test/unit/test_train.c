@@ -1,7 +1,7 @@
 /*
  * test_train.c
- *		Unit tests of the trainers and metrics (src/train_nn.c,
- *		src/train_linear.c, src/metrics.c), on OpenBLAS.
+ *		Unit tests of the trainers and metrics (src/kernel/train_nn.c,
+ *		src/kernel/train_linear.c, src/kernel/metrics.c), on OpenBLAS.
  */
 #include <math.h>
 #include <stdlib.h>
