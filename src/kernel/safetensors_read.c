@@ -732,6 +732,7 @@ st_parse(const uint8_t *buf, size_t len, StFile *out, MaasError *err)
 	{
 		err->status = MAAS_OK;
 		err->msg[0] = '\0';
+		err->hint = NULL;
 	}
 
 	if (buf == NULL || len < 8)

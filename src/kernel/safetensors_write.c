@@ -243,6 +243,7 @@ st_write(const StWriteTensor *tensors, int n_tensors,
 	{
 		err->status = MAAS_OK;
 		err->msg[0] = '\0';
+		err->hint = NULL;
 	}
 	if (n_tensors < 0 || n_meta < 0)
 	{

@@ -92,6 +92,8 @@ maas_raise(const MaasError *err, int invalid_code, const char *message,
 {
 	if (err->status == MAAS_OK)
 		elog(ERROR, "a kernel failed without saying why");
+	if (hint == NULL)
+		hint = err->hint;
 	if (message)
 		ereport(ERROR,
 				(errcode(status_errcode(err->status, invalid_code)),
@@ -117,6 +119,7 @@ maas_get_blas_threads(int threads)
 	if (blas == NULL)
 	{
 		err.status = MAAS_ERR_LIBRARY;
+		err.hint = NULL;
 		maas_raise(&err, 0, "could not load the BLAS library",
 				   "Install libopenblas0 or set maas.blas_library.");
 	}

@@ -37,8 +37,8 @@ extern const MaasTick maas_interrupts_tick;
  * (ERRCODE_INVALID_PARAMETER_VALUE for bad arguments or data,
  * ERRCODE_INVALID_BINARY_REPRESENTATION for bad bytes, ...).  With a
  * message, that is the primary message and the kernel's its detail;
- * without (NULL), the kernel's message is the primary one.  hint may be
- * NULL.
+ * without (NULL), the kernel's message is the primary one.  The hint is
+ * the caller's, or else the kernel's (MaasError.hint), or none.
  */
 extern void maas_raise(const MaasError *err, int invalid_code,
 					   const char *message, const char *hint)
