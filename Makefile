@@ -1,17 +1,22 @@
 # maas: PostgreSQL as a model server (PGXS)
 
 EXTENSION = maas
-EXTVERSION = 0.1
+EXTVERSION = 0.2
+PREVIOUS = 0.1
 MODULE_big = maas
-# the install script is assembled from sql/install/*.sql, in name order
-DATA_built = sql/maas--$(EXTVERSION).sql
-DATA = $(filter-out $(DATA_built),$(wildcard sql/maas--*--*.sql))
+# The install script of this version is assembled from sql/install/*.sql, and
+# the upgrade from the previous release from sql/upgrade/PREVIOUS--EXTVERSION/
+# *.sql, each in name order, so that every change adds a file of its own.
+# Released scripts (sql/maas--0.1.sql, ...) are committed and never edited.
+UPGRADE = sql/maas--$(PREVIOUS)--$(EXTVERSION).sql
+DATA_built = sql/maas--$(EXTVERSION).sql $(UPGRADE)
+DATA = $(filter-out $(DATA_built),$(wildcard sql/maas--*.sql))
 PGFILEDESC = "maas - machine-learning models served in SQL"
 
-# every src/*.c and src/kernel/*.c: kernels (no PostgreSQL headers) and the
-# SQL glue above them
-OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c src/kernel/*.c)))
-PG_CPPFLAGS = -I$(srcdir)/src/kernel
+# src/maas.c (module load), the SQL glue in src/server/, and the kernels in
+# src/kernel/, which include no PostgreSQL header
+OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c src/server/*.c src/kernel/*.c)))
+PG_CPPFLAGS = -I$(srcdir)/src/server -I$(srcdir)/src/kernel
 
 # OpenBLAS is opened at run time (src/kernel/blas.h), so it is not linked
 # here; libcurl is (src/kernel/http.c), and starts nothing until first used
@@ -22,15 +27,17 @@ PG_CFLAGS = -Wextra -Wno-unused-parameter -Wno-sign-compare \
 # the trainers' elementwise kernels must vectorise (src/kernel/train_nn.c)
 src/kernel/train_nn.o: CFLAGS += -O3 -fno-math-errno
 
-# pg_regress: the core tests in this order (each builds on the last), then
-# every other sql/*.sql, each of which sets up and removes what it needs
+# pg_regress (test/sql, test/expected): the core tests in this order (each
+# builds on the last), then every other test/sql/*.sql, each of which sets up
+# and removes what it needs; isolation specs in test/specs
 CORE_REGRESS = register predict deploy errors safetensors privileges extension
-REGRESS = $(CORE_REGRESS) $(sort $(filter-out $(CORE_REGRESS) maas--%, \
-	$(basename $(notdir $(wildcard sql/*.sql)))))
+REGRESS = $(CORE_REGRESS) $(sort $(filter-out $(CORE_REGRESS), \
+	$(basename $(notdir $(wildcard test/sql/*.sql)))))
 REGRESS_OUTDIR ?= .
-REGRESS_OPTS = --inputdir=. --outputdir=$(REGRESS_OUTDIR) --load-extension=maas
-ISOLATION = $(basename $(notdir $(wildcard specs/*.spec)))
-ISOLATION_OPTS = --outputdir=$(REGRESS_OUTDIR)/output_iso --load-extension=maas
+REGRESS_OPTS = --inputdir=test --outputdir=$(REGRESS_OUTDIR) --load-extension=maas
+ISOLATION = $(basename $(notdir $(wildcard test/specs/*.spec)))
+ISOLATION_OPTS = --inputdir=test --outputdir=$(REGRESS_OUTDIR)/output_iso \
+	--load-extension=maas
 
 # no JIT bitcode: it would need clang at build time for no gain here
 override with_llvm = no
@@ -44,10 +51,17 @@ unittest:
 	$(MAKE) -C test/unit
 
 # PGXS tracks no header dependencies: every object depends on every header
-$(OBJS): $(wildcard src/*.h src/kernel/*.h)
+$(OBJS): $(wildcard src/server/*.h src/kernel/*.h)
 
-sql/maas--$(EXTVERSION).sql: $(sort $(wildcard sql/install/*.sql))
-	cat $^ > $@
+# (the directories are prerequisites too, so that removing a part rebuilds)
+sql/maas--$(EXTVERSION).sql: sql/install $(sort $(wildcard sql/install/*.sql))
+	cat $(filter %.sql,$^) > $@
+
+# an upgrade with no parts yet is just its guard, and still updates
+$(UPGRADE): sql/upgrade/$(PREVIOUS)--$(EXTVERSION) \
+		$(sort $(wildcard sql/upgrade/$(PREVIOUS)--$(EXTVERSION)/*.sql))
+	{ printf '%s\n' '\echo Use "ALTER EXTENSION maas UPDATE TO '"'"'$(EXTVERSION)'"'"'" to load this file. \quit'; \
+	  for f in $(filter %.sql,$^); do printf '\n'; cat $$f; done; } > $@
 
 EXTRA_CLEAN = tmp_check results output_iso log regression.diffs regression.out
 

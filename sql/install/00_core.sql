@@ -1,4 +1,4 @@
-/* 00_core.sql: the model registry, its views, and serving (part of maas--0.1.sql) */
+/* 00_core.sql: the model registry, its views, and serving (part of the install script) */
 
 -- complain if script is sourced in psql, rather than via CREATE EXTENSION
 \echo Use "CREATE EXTENSION maas" to load this file. \quit

@@ -1,4 +1,4 @@
-/* 30_train.sql: in-database training, evaluation, row-wise predict (part of maas--0.1.sql) */
+/* 30_train.sql: in-database training, evaluation, row-wise predict (part of the install script) */
 
 /*
  * One row per successful maas_train call, written in the caller's

@@ -1,4 +1,4 @@
-/* 40_batch.sql: scoring a row set in batches (part of maas--0.1.sql) */
+/* 40_batch.sql: scoring a row set in batches (part of the install script) */
 
 /*
  * query yields (key, features): key smallint, integer or bigint; features

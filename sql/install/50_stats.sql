@@ -1,7 +1,7 @@
-/* 50_stats.sql: serving statistics and drift (part of maas--0.1.sql) */
+/* 50_stats.sql: serving statistics and drift (part of the install script) */
 
 /*
- * Serving statistics live in shared memory (src/stats.c) and need maas in
+ * Serving statistics live in shared memory (src/server/stats.c) and need maas in
  * shared_preload_libraries; without it these functions raise an error that
  * says so.  Each shows only the versions of models the caller may use
  * (doc/monitoring.md).

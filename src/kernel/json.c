@@ -55,14 +55,7 @@ peek(const Reader *r)
 static inline void
 skip_ws(Reader *r)
 {
-	while (r->pos < r->len)
-	{
-		uint8_t		c = r->s[r->pos];
-
-		if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
-			break;
-		r->pos++;
-	}
+	maas_json_skip_ws(r->s, r->len, &r->pos);
 }
 
 static inline bool
@@ -91,6 +84,9 @@ grow(Reader *r, void **stack, size_t n, size_t *cap, size_t elsize)
 	return true;
 }
 
+
+/* ---- the lexer (json.h), shared with readers that walk the text ---- */
+
 static int
 hexval(int c)
 {
@@ -103,36 +99,42 @@ hexval(int c)
 	return -1;
 }
 
-static bool
-hex4(Reader *r, uint32_t *cp)
+/* the four hex digits of a \u escape at *pos; advances past them */
+static const char *
+lex_hex4(const uint8_t *s, size_t len, size_t *pos, uint32_t *cp)
 {
 	uint32_t	v = 0;
 
-	if (r->len - r->pos < 4)
-		return syntax_error(r, "truncated \\u escape");
+	if (len - *pos < 4)
+		return "truncated \\u escape";
 	for (int i = 0; i < 4; i++)
 	{
-		int			d = hexval(r->s[r->pos + (size_t) i]);
+		int			d = hexval(s[*pos + (size_t) i]);
 
 		if (d < 0)
-			return syntax_error(r, "invalid \\u escape");
+			return "invalid \\u escape";
 		v = (v << 4) | (uint32_t) d;
 	}
-	r->pos += 4;
+	*pos += 4;
 	*cp = v;
-	return true;
+	return NULL;
 }
 
-/* the escape at r->pos (its backslash), decoded; advances past it */
-static bool
-escape(Reader *r, uint32_t *cp)
+/*
+ * The escape at *pos (its backslash), decoded; advances past it.  A \u
+ * escape of a high surrogate must be followed by one of a low surrogate;
+ * the pair makes one code point.  \u0000 is refused: strings are C strings.
+ */
+static const char *
+lex_escape(const uint8_t *s, size_t len, size_t *pos, uint32_t *cp)
 {
-	size_t		start = r->pos;
+	size_t		start = *pos;
 	uint32_t	low;
+	const char *what;
 
-	if (r->len - r->pos < 2)
-		return syntax_error(r, "unterminated string");
-	switch (r->s[r->pos + 1])
+	if (len - *pos < 2)
+		return "unterminated string";
+	switch (s[*pos + 1])
 	{
 		case '"':
 			*cp = '"';
@@ -159,102 +161,198 @@ escape(Reader *r, uint32_t *cp)
 			*cp = '\t';
 			break;
 		case 'u':
-			r->pos += 2;
-			if (!hex4(r, cp))
-				return false;
+			*pos += 2;
+			if ((what = lex_hex4(s, len, pos, cp)) != NULL)
+				return what;
 			if (*cp >= 0xDC00 && *cp <= 0xDFFF)
 			{
-				r->pos = start;
-				return syntax_error(r, "unpaired low surrogate in \\u escape");
+				*pos = start;
+				return "unpaired low surrogate in \\u escape";
 			}
 			if (*cp >= 0xD800 && *cp <= 0xDBFF)
 			{
-				if (r->len - r->pos < 2 ||
-					r->s[r->pos] != '\\' || r->s[r->pos + 1] != 'u')
+				if (len - *pos < 2 || s[*pos] != '\\' || s[*pos + 1] != 'u')
 				{
-					r->pos = start;
-					return syntax_error(r, "unpaired high surrogate in \\u escape");
+					*pos = start;
+					return "unpaired high surrogate in \\u escape";
 				}
-				r->pos += 2;
-				if (!hex4(r, &low))
-					return false;
+				*pos += 2;
+				if ((what = lex_hex4(s, len, pos, &low)) != NULL)
+					return what;
 				if (low < 0xDC00 || low > 0xDFFF)
 				{
-					r->pos = start;
-					return syntax_error(r, "unpaired high surrogate in \\u escape");
+					*pos = start;
+					return "unpaired high surrogate in \\u escape";
 				}
 				*cp = 0x10000 + ((*cp - 0xD800) << 10) + (low - 0xDC00);
 			}
 			if (*cp == 0)
 			{
-				r->pos = start;
-				return syntax_error(r, "NUL character in string");
+				*pos = start;
+				return "NUL character in string";
 			}
-			return true;
+			return NULL;
 		default:
-			return syntax_error(r, "invalid escape in string");
+			return "invalid escape in string";
 	}
-	r->pos += 2;
-	return true;
+	*pos += 2;
+	return NULL;
 }
+
+const char *
+maas_json_lex_string(const uint8_t *s, size_t len, size_t *pos,
+					 char *dst, size_t cap, size_t *outlen)
+{
+	size_t		n = 0;			/* decoded length */
+	size_t		w = 0;			/* bytes written to dst */
+	bool		full = (dst == NULL || cap == 0);
+
+	(*pos)++;					/* the opening quote */
+	for (;;)
+	{
+		uint8_t		enc[4];
+		uint32_t	cp;
+		size_t		k;
+		uint8_t		c;
+
+		if (*pos >= len)
+			return "unterminated string";
+		c = s[*pos];
+		if (c == '"')
+		{
+			(*pos)++;
+			break;
+		}
+		if (c == '\\')
+		{
+			const char *what = lex_escape(s, len, pos, &cp);
+
+			if (what != NULL)
+				return what;
+			k = maas_utf8_encode(cp, enc);
+		}
+		else if (c < 0x20)
+			return c == 0 ? "NUL byte in string" :
+				"unescaped control character in string";
+		else
+		{
+			k = maas_utf8_decode(s + *pos, len - *pos, &cp);
+			if (k == 0)
+				return "invalid UTF-8 in string";
+			memcpy(enc, s + *pos, k);
+			*pos += k;
+		}
+
+		/* whole characters only, so a cut string stays valid UTF-8 */
+		if (!full && w + k < cap)
+		{
+			memcpy(dst + w, enc, k);
+			w += k;
+		}
+		else
+			full = true;
+		n += k;
+	}
+	if (dst != NULL && cap > 0)
+		dst[w] = '\0';
+	*outlen = n;
+	return NULL;
+}
+
+const char *
+maas_json_lex_number(const uint8_t *s, size_t len, size_t *pos,
+					 MaasJsonLexNumber *num)
+{
+	num->negative = false;
+	num->integral = true;
+	num->overflow = false;
+	num->magnitude = 0;
+
+#define PEEK() (*pos < len ? s[*pos] : -1)
+	if (PEEK() == '-')
+	{
+		num->negative = true;
+		(*pos)++;
+	}
+	if (!is_digit(PEEK()))
+		return "expected a digit";
+	if (PEEK() == '0')
+	{
+		(*pos)++;
+		if (is_digit(PEEK()))
+			return "leading zero in number";
+	}
+	else
+	{
+		while (is_digit(PEEK()))
+		{
+			uint64_t	d = (uint64_t) (s[*pos] - '0');
+
+			if (num->overflow || num->magnitude > (UINT64_MAX - d) / 10)
+				num->overflow = true;
+			else
+				num->magnitude = num->magnitude * 10 + d;
+			(*pos)++;
+		}
+	}
+	if (PEEK() == '.')
+	{
+		num->integral = false;
+		(*pos)++;
+		if (!is_digit(PEEK()))
+			return "expected a digit after the decimal point";
+		while (is_digit(PEEK()))
+			(*pos)++;
+	}
+	if (PEEK() == 'e' || PEEK() == 'E')
+	{
+		num->integral = false;
+		(*pos)++;
+		if (PEEK() == '+' || PEEK() == '-')
+			(*pos)++;
+		if (!is_digit(PEEK()))
+			return "expected a digit in the exponent";
+		while (is_digit(PEEK()))
+			(*pos)++;
+	}
+#undef PEEK
+	return NULL;
+}
+
+const char *
+maas_json_lex_literal(const uint8_t *s, size_t len, size_t *pos,
+					  const char *word)
+{
+	size_t		n = strlen(word);
+
+	if (len - *pos < n || memcmp(s + *pos, word, n) != 0)
+		return "unexpected character";
+	*pos += n;
+	return NULL;
+}
+
+
+/* ---- the reader ---- */
 
 /* the string whose opening quote is at r->pos, decoded into new memory */
 static bool
 read_string(Reader *r, const char **out, int32_t *outlen)
 {
-	size_t		p = r->pos + 1;
-	size_t		raw;
-	size_t		w = 0;
+	size_t		raw = maas_json_string_bound(r->s, r->len, r->pos);
+	size_t		n;
 	char	   *dst;
+	const char *what;
 
-	/* the decoded text is never longer than the raw text */
-	while (p < r->len && r->s[p] != '"')
-		p += r->s[p] == '\\' ? 2 : 1;
-	raw = p - r->pos;
 	if (raw > INT32_MAX)
 		return maas_error(r->err, MAAS_ERR_LIMIT,
 						  "string at byte %zu of the JSON is too long", r->pos);
 	dst = maas_kalloc(raw + 1);
 	if (dst == NULL)
 		return maas_error_nomem(r->err);
-
-	r->pos++;
-	for (;;)
-	{
-		uint8_t		c;
-		uint32_t	cp;
-		size_t		k;
-
-		if (r->pos >= r->len)
-			return syntax_error(r, "unterminated string");
-		c = r->s[r->pos];
-		if (c == '"')
-		{
-			r->pos++;
-			break;
-		}
-		if (c == '\\')
-		{
-			if (!escape(r, &cp))
-				return false;
-			k = maas_utf8_encode(cp, (uint8_t *) dst + w);
-		}
-		else if (c < 0x20)
-			return syntax_error(r, c == 0 ? "NUL byte in string" :
-								"unescaped control character in string");
-		else
-		{
-			k = maas_utf8_decode(r->s + r->pos, r->len - r->pos, &cp);
-			if (k == 0)
-				return syntax_error(r, "invalid UTF-8 in string");
-			memcpy(dst + w, r->s + r->pos, k);
-			r->pos += k;
-		}
-		w += k;
-	}
-	dst[w] = '\0';
+	if ((what = maas_json_lex_string(r->s, r->len, &r->pos, dst, raw + 1, &n)) != NULL)
+		return syntax_error(r, what);
 	*out = dst;
-	*outlen = (int32_t) w;
+	*outlen = (int32_t) n;
 	return true;
 }
 
@@ -262,60 +360,14 @@ static bool
 read_number(Reader *r, MaasJson *v)
 {
 	size_t		start = r->pos;
-	bool		negative = false;
-	bool		integral = true;
-	bool		overflow = false;
-	uint64_t	mag = 0;
+	MaasJsonLexNumber num;
+	const char *what;
 	char		small[64];
 	char	   *copy = small;
 	size_t		n;
 
-	if (peek(r) == '-')
-	{
-		negative = true;
-		r->pos++;
-	}
-	if (!is_digit(peek(r)))
-		return syntax_error(r, "expected a digit");
-	if (peek(r) == '0')
-	{
-		r->pos++;
-		if (is_digit(peek(r)))
-			return syntax_error(r, "leading zero in number");
-	}
-	else
-	{
-		while (is_digit(peek(r)))
-		{
-			uint64_t	d = (uint64_t) (r->s[r->pos] - '0');
-
-			if (mag > (UINT64_MAX - d) / 10)
-				overflow = true;
-			else
-				mag = mag * 10 + d;
-			r->pos++;
-		}
-	}
-	if (peek(r) == '.')
-	{
-		integral = false;
-		r->pos++;
-		if (!is_digit(peek(r)))
-			return syntax_error(r, "expected a digit after the decimal point");
-		while (is_digit(peek(r)))
-			r->pos++;
-	}
-	if (peek(r) == 'e' || peek(r) == 'E')
-	{
-		integral = false;
-		r->pos++;
-		if (peek(r) == '+' || peek(r) == '-')
-			r->pos++;
-		if (!is_digit(peek(r)))
-			return syntax_error(r, "expected a digit in the exponent");
-		while (is_digit(peek(r)))
-			r->pos++;
-	}
+	if ((what = maas_json_lex_number(r->s, r->len, &r->pos, &num)) != NULL)
+		return syntax_error(r, what);
 
 	/* strtod wants a terminated string; the grammar above was checked */
 	n = r->pos - start;
@@ -333,14 +385,16 @@ read_number(Reader *r, MaasJson *v)
 	v->type = MAAS_JSON_NUMBER;
 	v->integral = false;
 	v->integer = 0;
-	if (integral && !overflow)
+	if (num.integral && !num.overflow)
 	{
-		if (!negative && mag <= (uint64_t) INT64_MAX)
+		uint64_t	mag = num.magnitude;
+
+		if (!num.negative && mag <= (uint64_t) INT64_MAX)
 		{
 			v->integral = true;
 			v->integer = (int64_t) mag;
 		}
-		else if (negative && mag <= (uint64_t) INT64_MAX + 1)
+		else if (num.negative && mag <= (uint64_t) INT64_MAX + 1)
 		{
 			v->integral = true;
 			v->integer = mag == (uint64_t) INT64_MAX + 1 ? INT64_MIN : -(int64_t) mag;
@@ -352,12 +406,9 @@ read_number(Reader *r, MaasJson *v)
 static bool
 literal(Reader *r, const char *word)
 {
-	size_t		n = strlen(word);
+	const char *what = maas_json_lex_literal(r->s, r->len, &r->pos, word);
 
-	if (r->len - r->pos < n || memcmp(r->s + r->pos, word, n) != 0)
-		return syntax_error(r, "unexpected character");
-	r->pos += n;
-	return true;
+	return what == NULL || syntax_error(r, what);
 }
 
 static int

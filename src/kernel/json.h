@@ -86,6 +86,62 @@ extern bool maas_json_int(const MaasJson *v, int64_t min, int64_t max,
 extern bool maas_json_finite(const MaasJson *v, bool as_float, double *out);
 
 /*
+ * The lexer under the reader, for a kernel that walks JSON text itself
+ * rather than through a tree (the safetensors header reader checks its
+ * schema as it goes, with messages of its own).  Each function reads one
+ * token at *pos of s[0 .. len) and moves *pos past it; on a syntax error
+ * it returns the reason as a static string ("invalid escape in string")
+ * with *pos at the byte the reason is about, and NULL on success.
+ */
+
+/* skip JSON whitespace at *pos */
+static inline void
+maas_json_skip_ws(const uint8_t *s, size_t len, size_t *pos)
+{
+	while (*pos < len &&
+		   (s[*pos] == ' ' || s[*pos] == '\t' || s[*pos] == '\n' || s[*pos] == '\r'))
+		(*pos)++;
+}
+
+/* a bound on the decoded length of the string whose quote is at pos */
+static inline size_t
+maas_json_string_bound(const uint8_t *s, size_t len, size_t pos)
+{
+	size_t		p = pos + 1;
+
+	/* the decoded text is never longer than the raw text */
+	while (p < len && s[p] != '"')
+		p += s[p] == '\\' ? 2 : 1;
+	return p - pos;
+}
+
+/*
+ * The string whose opening quote is at *pos, decoded: to dst when dst is
+ * not NULL, whole UTF-8 characters only, at most cap - 1 bytes and
+ * NUL-terminated.  *outlen is the full decoded length, which tells a
+ * caller whether dst was too short.
+ */
+extern const char *maas_json_lex_string(const uint8_t *s, size_t len,
+										size_t *pos, char *dst, size_t cap,
+										size_t *outlen);
+
+typedef struct MaasJsonLexNumber
+{
+	bool		negative;
+	bool		integral;		/* no fraction, no exponent */
+	bool		overflow;		/* the integer part exceeds UINT64_MAX */
+	uint64_t	magnitude;		/* the integer part, unless overflow */
+} MaasJsonLexNumber;
+
+/* a number at *pos by JSON's grammar */
+extern const char *maas_json_lex_number(const uint8_t *s, size_t len,
+										size_t *pos, MaasJsonLexNumber *num);
+
+/* the literal word (true, false, null) at *pos */
+extern const char *maas_json_lex_literal(const uint8_t *s, size_t len,
+										 size_t *pos, const char *word);
+
+/*
  * The writer: text appended to a growing buffer of maas_kalloc memory.  An
  * allocation failure is remembered in oom (later appends do nothing), so a
  * caller checks once at the end.

@@ -68,7 +68,7 @@ roc_auc(int64_t n, const int32_t *y, const float *proba, double *auc)
 
 bool
 maas_class_metrics(int64_t n, int k, const int32_t *y, const float *proba,
-				   MaasClassMetrics *out)
+				   MaasClassMetrics *out, MaasError *err)
 {
 	size_t		cells;
 	int64_t		correct = 0;
@@ -80,11 +80,15 @@ maas_class_metrics(int64_t n, int k, const int32_t *y, const float *proba,
 	memset(out, 0, sizeof(*out));
 	out->n = n;
 	out->k = k;
-	if (n <= 0 || k < 2 ||
-		!maas_mul_size((size_t) k, (size_t) k, &cells) ||
+	if (n <= 0)
+		return maas_error(err, MAAS_ERR_INVALID, "there are no rows to score");
+	if (k < 2)
+		return maas_error(err, MAAS_ERR_INVALID,
+						  "a classifier has at least 2 classes, not %d", k);
+	if (!maas_mul_size((size_t) k, (size_t) k, &cells) ||
 		!maas_mul_size(cells, sizeof(int64_t), &cells) ||
 		(out->confusion = maas_kalloc(cells)) == NULL)
-		return false;
+		return maas_error_nomem(err);
 	memset(out->confusion, 0, cells);
 
 	for (int64_t r = 0; r < n; r++)
@@ -130,7 +134,7 @@ maas_class_metrics(int64_t n, int k, const int32_t *y, const float *proba,
 	if (k == 2)
 	{
 		if (!roc_auc(n, y, proba, &out->roc_auc))
-			return false;
+			return maas_error_nomem(err);
 		out->has_auc = !isnan(out->roc_auc);
 	}
 	return true;

@@ -9,8 +9,9 @@
  *
  * st_parse() trusts nothing in the buffer: every length, offset and shape
  * is checked against the buffer, with overflow-checked arithmetic, before
- * anything is read through it.  On failure it returns false and writes a
- * message in PostgreSQL's error style (lower case, no period) to err.
+ * anything is read through it.  Errors follow kernel.h: false (or NULL)
+ * with err filled in -- MAAS_ERR_INVALID for anything wrong with the bytes,
+ * MAAS_ERR_LIMIT for what would be too large to write, MAAS_ERR_NOMEM.
  */
 #ifndef MAAS_SAFETENSORS_H
 #define MAAS_SAFETENSORS_H
@@ -19,7 +20,6 @@
 
 #define ST_MAX_DIMS			8
 #define ST_MAX_HEADER		(100 * 1024 * 1024)	/* as the reference reader */
-#define ST_ERRLEN			256
 
 typedef enum StDtype
 {
@@ -61,7 +61,8 @@ typedef struct StFile
 } StFile;
 
 /* parse buf[0..len); tensors point into buf, which must outlive out */
-extern bool st_parse(const uint8_t *buf, size_t len, StFile *out, char *err);
+extern bool st_parse(const uint8_t *buf, size_t len, StFile *out,
+					 MaasError *err);
 
 extern const StTensor *st_find(const StFile *file, const char *name);
 extern const char *st_meta(const StFile *file, const char *key);
@@ -96,6 +97,14 @@ typedef struct StWriteTensor
 extern uint8_t *st_write(const StWriteTensor *tensors, int n_tensors,
 						 const char *const *meta_keys,
 						 const char *const *meta_values, int n_meta,
-						 size_t *len, char *err);
+						 size_t *len, MaasError *err);
+
+/*
+ * The tensors of a parsed file as tensors to write, in the file's order and
+ * pointing into its buffer; with to_f32, the floating ones that are not F32
+ * (F64, F16, BF16) converted to F32 in new memory.  NULL when out of memory.
+ */
+extern StWriteTensor *st_tensors_for_write(const StFile *file, bool to_f32,
+										   MaasError *err);
 
 #endif							/* MAAS_SAFETENSORS_H */

@@ -17,8 +17,10 @@
  * The caller sees progress, and can stop a training, through the hooks:
  * tick is called at every mini-batch (in the server it checks for
  * interrupts and may not return), epoch after every epoch.  Memory comes
- * from maas_kalloc; a failed allocation or a diverging loss is returned as
- * a status with a message, never an exit.
+ * from maas_kalloc; a failed allocation (MAAS_ERR_NOMEM), a diverging loss
+ * (MAAS_ERR_DIVERGED, "training diverged: ...") or a BLAS library without
+ * LAPACK (MAAS_ERR_UNSUPPORTED) is returned as false with err filled in
+ * (kernel.h), never an exit.
  */
 #ifndef MAAS_TRAIN_H
 #define MAAS_TRAIN_H
@@ -27,16 +29,7 @@
 #include "kernel.h"
 #include "net.h"
 
-#define MAAS_TRAIN_ERRLEN		256
 #define MAAS_NN_MAX_HIDDEN		16
-
-typedef enum MaasTrainStatus
-{
-	MAAS_TRAIN_OK,
-	MAAS_TRAIN_NOMEM,			/* maas_kalloc failed */
-	MAAS_TRAIN_DIVERGED,		/* the loss or the weights stopped being finite */
-	MAAS_TRAIN_NOLAPACK			/* the BLAS library has no dsyrk/dpotrf/dpotrs */
-} MaasTrainStatus;
 
 /* a deterministic generator (splitmix64): same seed, same model, anywhere */
 static inline uint64_t
@@ -114,10 +107,9 @@ typedef struct MaasLinearResult
  * remaining system is singular (collinear columns) a small ridge is added
  * and reported in jitter.  Calls hooks->tick between chunks.
  */
-extern MaasTrainStatus maas_linear_fit(const MaasBlas *blas,
-									   const MaasTrainSet *data, double l2,
-									   const MaasTrainHooks *hooks,
-									   MaasLinearResult *result, char *err);
+extern bool maas_linear_fit(const MaasBlas *blas, const MaasTrainSet *data,
+							double l2, const MaasTrainHooks *hooks,
+							MaasLinearResult *result, MaasError *err);
 
 /* ---- dense networks (logistic regression, MLP) ---- */
 
@@ -179,7 +171,7 @@ typedef struct MaasNnResult
 	double	   *loss;			/* epochs_run training losses */
 	double	   *val_loss;		/* epochs_run validation losses, or NULL */
 	double	   *val_score;
-	int			diverged_epoch; /* MAAS_TRAIN_DIVERGED: where */
+	int			diverged_epoch; /* MAAS_ERR_DIVERGED: where */
 } MaasNnResult;
 
 /*
@@ -195,23 +187,20 @@ extern bool maas_nn_memory(const MaasNnConfig *cfg, int64_t n_train,
  * Train on data; val (n may be 0) gives the per-epoch validation loss and
  * score, and is what cfg->monitor_val stops on.
  */
-extern MaasTrainStatus maas_nn_fit(const MaasBlas *blas, const MaasNnConfig *cfg,
-								   const MaasTrainSet *data,
-								   const MaasTrainSet *val,
-								   const MaasTrainHooks *hooks,
-								   MaasNnResult *result, char *err);
+extern bool maas_nn_fit(const MaasBlas *blas, const MaasNnConfig *cfg,
+						const MaasTrainSet *data, const MaasTrainSet *val,
+						const MaasTrainHooks *hooks, MaasNnResult *result,
+						MaasError *err);
 
 /*
  * Outputs of a trained net for n rows: class probabilities (n * k, k = 2
  * for a sigmoid head: 1-p, p) or regression values (n).  Rows go through
  * in chunks; tick is called between them.
  */
-extern MaasTrainStatus maas_nn_predict(const MaasBlas *blas,
-									   const MaasNnConfig *cfg,
-									   const MaasNnModel *model,
-									   const float *x, int64_t n,
-									   const MaasTrainHooks *hooks,
-									   float *out, char *err);
+extern bool maas_nn_predict(const MaasBlas *blas, const MaasNnConfig *cfg,
+							const MaasNnModel *model, const float *x,
+							int64_t n, const MaasTrainHooks *hooks,
+							float *out, MaasError *err);
 
 /* ---- metrics ---- */
 
@@ -241,11 +230,12 @@ typedef struct MaasRegMetrics
  * Metrics of class probabilities proba (n * k) against true classes y.
  * Precision of a class never predicted counts as 0, as scikit-learn does.
  * Log loss clips probabilities to [1e-15, 1 - 1e-15].  ROC AUC (k = 2)
- * ranks proba[:, 1], ties sharing their mean rank.  False if n is 0 or an
- * allocation fails.
+ * ranks proba[:, 1], ties sharing their mean rank.  Fails when there are no
+ * rows or fewer than two classes (MAAS_ERR_INVALID), or an allocation fails.
  */
 extern bool maas_class_metrics(int64_t n, int k, const int32_t *y,
-							   const float *proba, MaasClassMetrics *out);
+							   const float *proba, MaasClassMetrics *out,
+							   MaasError *err);
 
 /* MSE, MAE and R^2 (0 when y has no variance and the fit is not exact) */
 extern void maas_reg_metrics(int64_t n, const float *y, const float *pred,

@@ -15,16 +15,14 @@
 #include "train.h"
 
 #include <math.h>
-#include <stdio.h>
 #include <string.h>
 
 #define LINEAR_CHUNK_ROWS	2048
 
-static MaasTrainStatus
-nomem(char *err)
+static bool
+nomem(MaasError *err)
 {
-	snprintf(err, MAAS_TRAIN_ERRLEN, "out of memory for the normal equations");
-	return MAAS_TRAIN_NOMEM;
+	return maas_error(err, MAAS_ERR_NOMEM, "out of memory for the normal equations");
 }
 
 /*
@@ -55,10 +53,10 @@ try_cholesky(const MaasBlas *blas, int d, const double *g, const bool *keep,
 	return true;
 }
 
-MaasTrainStatus
+bool
 maas_linear_fit(const MaasBlas *blas, const MaasTrainSet *data, double l2,
 				const MaasTrainHooks *hooks, MaasLinearResult *result,
-				char *err)
+				MaasError *err)
 {
 	int			d = data->d;
 	int64_t		n = data->n;
@@ -82,11 +80,8 @@ maas_linear_fit(const MaasBlas *blas, const MaasTrainSet *data, double l2,
 
 	memset(result, 0, sizeof(*result));
 	if (blas->dsyrk == NULL || blas->dpotrf == NULL || blas->dpotrs == NULL)
-	{
-		snprintf(err, MAAS_TRAIN_ERRLEN,
-				 "the BLAS library has no dsyrk, dpotrf or dpotrs");
-		return MAAS_TRAIN_NOLAPACK;
-	}
+		return maas_error(err, MAAS_ERR_UNSUPPORTED,
+						  "the BLAS library has no dsyrk, dpotrf or dpotrs");
 	if ((g = maas_kalloc(sizeof(double) * dd)) == NULL ||
 		(a = maas_kalloc(sizeof(double) * dd)) == NULL ||
 		(chunk = maas_kalloc(sizeof(double) * (size_t) LINEAR_CHUNK_ROWS * d)) == NULL ||
@@ -183,19 +178,14 @@ maas_linear_fit(const MaasBlas *blas, const MaasTrainSet *data, double l2,
 			}
 		}
 		if (!ok)
-		{
-			snprintf(err, MAAS_TRAIN_ERRLEN,
-					 "the normal equations could not be solved");
-			return MAAS_TRAIN_DIVERGED;
-		}
+			return maas_error(err, MAAS_ERR_DIVERGED,
+							  "training diverged: the normal equations could not be solved");
 	}
 	result->jitter = ridge;
 	blas->dpotrs(&uplo, &d, &one, a, &d, rhs, &d, &info);
 	if (info != 0)
-	{
-		snprintf(err, MAAS_TRAIN_ERRLEN, "the normal equations could not be solved");
-		return MAAS_TRAIN_DIVERGED;
-	}
+		return maas_error(err, MAAS_ERR_DIVERGED,
+						  "training diverged: the normal equations could not be solved");
 
 	{
 		double		b = ybar;
@@ -210,9 +200,7 @@ maas_linear_fit(const MaasBlas *blas, const MaasTrainSet *data, double l2,
 		result->b = (float) b;
 	}
 	if (!maas_all_finite(result->w, d) || !isfinite(result->b))
-	{
-		snprintf(err, MAAS_TRAIN_ERRLEN, "the coefficients are not finite");
-		return MAAS_TRAIN_DIVERGED;
-	}
-	return MAAS_TRAIN_OK;
+		return maas_error(err, MAAS_ERR_DIVERGED,
+						  "training diverged: the coefficients are not finite");
+	return true;
 }

@@ -25,7 +25,6 @@
 #include "train.h"
 
 #include <math.h>
-#include <stdio.h>
 #include <string.h>
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
@@ -380,7 +379,7 @@ build_eval_net(NnState *st, const float *params)
 {
 	const MaasNnConfig *cfg = st->cfg;
 	int			n = 0;
-	char		err[MAAS_TRAIN_ERRLEN];
+	char		err[MAAS_ERRLEN];
 
 	st->net.layers = maas_kalloc(sizeof(MaasLayer) * (2 * st->n_layers + 1));
 	if (st->net.layers == NULL)
@@ -684,10 +683,10 @@ set_model(const NnState *st, const float *params, MaasNnModel *model)
 	}
 }
 
-MaasTrainStatus
+bool
 maas_nn_fit(const MaasBlas *blas, const MaasNnConfig *cfg,
 			const MaasTrainSet *data, const MaasTrainSet *val,
-			const MaasTrainHooks *hooks, MaasNnResult *result, char *err)
+			const MaasTrainHooks *hooks, MaasNnResult *result, MaasError *err)
 {
 	NnState		st;
 	int64_t		n = data->n;
@@ -702,10 +701,7 @@ maas_nn_fit(const MaasBlas *blas, const MaasNnConfig *cfg,
 		(result->loss = maas_kalloc(sizeof(double) * cfg->epochs)) == NULL ||
 		(has_val && (result->val_loss = maas_kalloc(sizeof(double) * cfg->epochs)) == NULL) ||
 		(has_val && (result->val_score = maas_kalloc(sizeof(double) * cfg->epochs)) == NULL))
-	{
-		snprintf(err, MAAS_TRAIN_ERRLEN, "out of memory for the network");
-		return MAAS_TRAIN_NOMEM;
-	}
+		return maas_error(err, MAAS_ERR_NOMEM, "out of memory for the network");
 	memcpy(st.best, st.params, sizeof(float) * st.n_params);
 
 	for (int epoch = 1; epoch <= cfg->epochs; epoch++)
@@ -738,9 +734,9 @@ maas_nn_fit(const MaasBlas *blas, const MaasNnConfig *cfg,
 			{
 				result->diverged_epoch = epoch;
 				result->epochs_run = epoch - 1;
-				snprintf(err, MAAS_TRAIN_ERRLEN, "the loss became %s in epoch %d",
-						 isnan(bl) ? "NaN" : "infinite", epoch);
-				return MAAS_TRAIN_DIVERGED;
+				return maas_error(err, MAAS_ERR_DIVERGED,
+								  "training diverged: the loss became %s in epoch %d",
+								  isnan(bl) ? "NaN" : "infinite", epoch);
 			}
 			loss_sum += bl;
 			optimizer_step(&st, ++step);
@@ -755,9 +751,9 @@ maas_nn_fit(const MaasBlas *blas, const MaasNnConfig *cfg,
 		if (!maas_all_finite(st.params, st.n_params))
 		{
 			result->diverged_epoch = epoch;
-			snprintf(err, MAAS_TRAIN_ERRLEN, "the weights became NaN or infinite in epoch %d",
-					 epoch);
-			return MAAS_TRAIN_DIVERGED;
+			return maas_error(err, MAAS_ERR_DIVERGED,
+							  "training diverged: the weights became NaN or infinite in epoch %d",
+							  epoch);
 		}
 		if (has_val)
 		{
@@ -772,9 +768,9 @@ maas_nn_fit(const MaasBlas *blas, const MaasNnConfig *cfg,
 		if (!isfinite(monitored))
 		{
 			result->diverged_epoch = epoch;
-			snprintf(err, MAAS_TRAIN_ERRLEN, "the validation loss became NaN in epoch %d",
-					 epoch);
-			return MAAS_TRAIN_DIVERGED;
+			return maas_error(err, MAAS_ERR_DIVERGED,
+							  "training diverged: the validation loss became NaN in epoch %d",
+							  epoch);
 		}
 		/* a loss worse than the best so far: the step is too large */
 		if (cfg->halve_on_plateau && epoch > 1 && monitored > lowest)
@@ -802,23 +798,20 @@ maas_nn_fit(const MaasBlas *blas, const MaasNnConfig *cfg,
 	set_model(&st, cfg->patience > 0 ? st.best : st.params, &result->model);
 	if (cfg->patience == 0)
 		result->best_epoch = result->epochs_run;
-	return MAAS_TRAIN_OK;
+	return true;
 }
 
-MaasTrainStatus
+bool
 maas_nn_predict(const MaasBlas *blas, const MaasNnConfig *cfg,
 				const MaasNnModel *model, const float *x, int64_t n,
-				const MaasTrainHooks *hooks, float *out, char *err)
+				const MaasTrainHooks *hooks, float *out, MaasError *err)
 {
 	NnState		st;
 	float	   *params;
 
 	if (!state_init(&st, cfg, 0, false) ||
 		(params = alloc_floats(st.n_params)) == NULL)
-	{
-		snprintf(err, MAAS_TRAIN_ERRLEN, "out of memory for prediction");
-		return MAAS_TRAIN_NOMEM;
-	}
+		return maas_error(err, MAAS_ERR_NOMEM, "out of memory for prediction");
 	for (int l = 0; l < st.n_layers; l++)
 	{
 		memcpy(params + st.w_off[l], model->w[l],
@@ -826,12 +819,9 @@ maas_nn_predict(const MaasBlas *blas, const MaasNnConfig *cfg,
 		memcpy(params + st.b_off[l], model->b[l], sizeof(float) * st.n_out[l]);
 	}
 	if (!build_eval_net(&st, params))
-	{
-		snprintf(err, MAAS_TRAIN_ERRLEN, "out of memory for prediction");
-		return MAAS_TRAIN_NOMEM;
-	}
+		return maas_error(err, MAAS_ERR_NOMEM, "out of memory for prediction");
 	evaluate(&st, blas, x, n, NULL, NULL, hooks, out, NULL, NULL);
-	return MAAS_TRAIN_OK;
+	return true;
 }
 
 void

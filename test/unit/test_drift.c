@@ -1,6 +1,6 @@
 /*
  * test_drift.c
- *		Unit tests of the running moments and drift scores (src/drift.c).
+ *		Unit tests of the running moments and drift scores (src/kernel/drift.c).
  *
  * Needs in test/unit/Makefile:  test_drift_SRCS = $(SRC)/drift.c
  */

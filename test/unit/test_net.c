@@ -1,6 +1,6 @@
 /*
  * test_net.c
- *		Unit tests of the layer runtime (src/net.c) over the BLAS shim.
+ *		Unit tests of the layer runtime (src/kernel/net.c) over the BLAS shim.
  *
  * Every op is checked against a plain C reference; a batch must give the
  * same outputs as its rows one at a time (sgemm and sgemv paths agree);

@@ -1,7 +1,7 @@
 /*
  * test_train.c
- *		Unit tests of the trainers and metrics (src/train_nn.c,
- *		src/train_linear.c, src/metrics.c), on OpenBLAS.
+ *		Unit tests of the trainers and metrics (src/kernel/train_nn.c,
+ *		src/kernel/train_linear.c, src/kernel/metrics.c), on OpenBLAS.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -10,6 +10,7 @@
 #include "unit.h"
 
 static const MaasBlas *blas;
+static MaasError kerr;
 
 static int	ticks;
 static int	epochs_seen;
@@ -54,7 +55,7 @@ test_class_metrics(void)
 	};
 	MaasClassMetrics m;
 
-	CHECK(maas_class_metrics(6, 3, y, p, &m));
+	CHECK(maas_class_metrics(6, 3, y, p, &m, &kerr));
 	CHECK(near(m.accuracy, 4.0 / 6.0, 1e-12));
 	/* precision: 1/2, 2/3, 1/1; recall: 1/2, 1, 1/2 */
 	CHECK(near(m.precision, (0.5 + 2.0 / 3.0 + 1.0) / 3.0, 1e-12));
@@ -64,7 +65,7 @@ test_class_metrics(void)
 	CHECK(m.confusion[0] == 1 && m.confusion[1] == 1 && m.confusion[2] == 0);
 	CHECK(m.confusion[6] == 1 && m.confusion[8] == 1);
 	CHECK(!m.has_auc);
-	CHECK(!maas_class_metrics(0, 3, y, p, &m));
+	CHECK(!maas_class_metrics(0, 3, y, p, &m, &kerr));
 }
 
 static void
@@ -75,7 +76,7 @@ test_roc_auc(void)
 	float		p[8] = {0.9f, 0.1f, 0.6f, 0.4f, 0.6f, 0.4f, 0.2f, 0.8f};
 	MaasClassMetrics m;
 
-	CHECK(maas_class_metrics(4, 2, y, p, &m));
+	CHECK(maas_class_metrics(4, 2, y, p, &m, &kerr));
 	CHECK(m.has_auc);
 	CHECK(near(m.roc_auc, 0.875, 1e-12));
 }
@@ -105,7 +106,6 @@ test_linear_exact(void)
 	uint64_t	rng = 7;
 	MaasTrainSet data = {n, d, x, NULL, y};
 	MaasLinearResult res;
-	char		err[MAAS_TRAIN_ERRLEN];
 
 	for (int r = 0; r < n; r++)
 	{
@@ -115,7 +115,7 @@ test_linear_exact(void)
 		y[r] = 2.0f * x[r * d] - 3.0f * x[r * d + 1] + 1.0f;
 	}
 	ticks = 0;
-	CHECK(maas_linear_fit(blas, &data, 0.0, &hooks, &res, err) == MAAS_TRAIN_OK);
+	CHECK(maas_linear_fit(blas, &data, 0.0, &hooks, &res, &kerr));
 	CHECK(ticks >= 3);
 	CHECK(near(res.w[0], 2.0, 1e-4));
 	CHECK(near(res.w[1], -3.0, 1e-4));
@@ -124,7 +124,7 @@ test_linear_exact(void)
 	CHECK(near(res.b, 1.0, 1e-3));
 
 	/* a ridge shrinks the coefficients */
-	CHECK(maas_linear_fit(blas, &data, 1e5, NULL, &res, err) == MAAS_TRAIN_OK);
+	CHECK(maas_linear_fit(blas, &data, 1e5, NULL, &res, &kerr));
 	CHECK(res.w[0] > 0.0f && res.w[0] < 2.0f);
 }
 
@@ -138,7 +138,6 @@ test_linear_collinear(void)
 	uint64_t	rng = 8;
 	MaasTrainSet data = {n, d, x, NULL, y};
 	MaasLinearResult res;
-	char		err[MAAS_TRAIN_ERRLEN];
 
 	for (int r = 0; r < n; r++)
 	{
@@ -146,7 +145,7 @@ test_linear_collinear(void)
 		x[r * d + 1] = x[r * d];	/* the same column twice */
 		y[r] = 3.0f * x[r * d];
 	}
-	CHECK(maas_linear_fit(blas, &data, 0.0, NULL, &res, err) == MAAS_TRAIN_OK);
+	CHECK(maas_linear_fit(blas, &data, 0.0, NULL, &res, &kerr));
 	CHECK(res.jitter > 0.0);
 	/* the minimum-norm solution splits the weight */
 	CHECK(near(res.w[0], 1.5, 1e-2));
@@ -199,16 +198,15 @@ test_logistic_binary(void)
 	MaasTrainSet data = {n, 2, x, cls, NULL};
 	MaasNnResult res;
 	MaasClassMetrics m;
-	char		err[MAAS_TRAIN_ERRLEN];
 
 	blobs(n, x, cls, 1);
 	epochs_seen = 0;
-	CHECK(maas_nn_fit(blas, &c, &data, NULL, &hooks, &res, err) == MAAS_TRAIN_OK);
+	CHECK(maas_nn_fit(blas, &c, &data, NULL, &hooks, &res, &kerr));
 	CHECK(epochs_seen == 50);
 	CHECK(res.epochs_run == 50);
 	CHECK(res.loss[49] < res.loss[0]);
-	CHECK(maas_nn_predict(blas, &c, &res.model, x, n, NULL, proba, err) == MAAS_TRAIN_OK);
-	CHECK(maas_class_metrics(n, 2, cls, proba, &m));
+	CHECK(maas_nn_predict(blas, &c, &res.model, x, n, NULL, proba, &kerr));
+	CHECK(maas_class_metrics(n, 2, cls, proba, &m, &kerr));
 	CHECK(m.accuracy == 1.0);
 	CHECK(m.has_auc && m.roc_auc == 1.0);
 }
@@ -225,7 +223,6 @@ test_mlp_xor_deterministic(void)
 	MaasNnResult a,
 				b;
 	MaasClassMetrics m;
-	char		err[MAAS_TRAIN_ERRLEN];
 	uint64_t	seed = 3;
 
 	for (int r = 0; r < n; r++)
@@ -241,13 +238,13 @@ test_mlp_xor_deterministic(void)
 	c.hidden[0] = 32;
 	c.dropout = 0.1f;
 	c.epochs = 60;
-	CHECK(maas_nn_fit(blas, &c, &data, NULL, NULL, &a, err) == MAAS_TRAIN_OK);
-	CHECK(maas_nn_predict(blas, &c, &a.model, x, n, NULL, proba, err) == MAAS_TRAIN_OK);
-	CHECK(maas_class_metrics(n, 2, cls, proba, &m));
+	CHECK(maas_nn_fit(blas, &c, &data, NULL, NULL, &a, &kerr));
+	CHECK(maas_nn_predict(blas, &c, &a.model, x, n, NULL, proba, &kerr));
+	CHECK(maas_class_metrics(n, 2, cls, proba, &m, &kerr));
 	CHECK(m.accuracy > 0.95);
 
 	/* the same seed gives the same weights, bit for bit */
-	CHECK(maas_nn_fit(blas, &c, &data, NULL, NULL, &b, err) == MAAS_TRAIN_OK);
+	CHECK(maas_nn_fit(blas, &c, &data, NULL, NULL, &b, &kerr));
 	CHECK(memcmp(a.model.w[0], b.model.w[0], sizeof(float) * 64) == 0);
 	CHECK(memcmp(a.model.w[1], b.model.w[1], sizeof(float) * 64) == 0);
 
@@ -256,9 +253,9 @@ test_mlp_xor_deterministic(void)
 	c.optimizer = MAAS_OPTIM_SGD;
 	c.lr = 0.1f;
 	c.momentum = 0.9f;
-	CHECK(maas_nn_fit(blas, &c, &data, NULL, NULL, &a, err) == MAAS_TRAIN_OK);
-	CHECK(maas_nn_predict(blas, &c, &a.model, x, n, NULL, proba, err) == MAAS_TRAIN_OK);
-	CHECK(maas_class_metrics(n, 2, cls, proba, &m));
+	CHECK(maas_nn_fit(blas, &c, &data, NULL, NULL, &a, &kerr));
+	CHECK(maas_nn_predict(blas, &c, &a.model, x, n, NULL, proba, &kerr));
+	CHECK(maas_class_metrics(n, 2, cls, proba, &m, &kerr));
 	CHECK(m.accuracy > 0.9);
 }
 
@@ -273,7 +270,6 @@ test_mlp_regression_early_stop(void)
 	MaasTrainSet data = {n, 1, x, NULL, y};
 	MaasTrainSet val = {nv, 1, x + n, NULL, y + n};
 	MaasNnResult res;
-	char		err[MAAS_TRAIN_ERRLEN];
 	uint64_t	seed = 5;
 
 	for (int r = 0; r < n + nv; r++)
@@ -288,7 +284,7 @@ test_mlp_regression_early_stop(void)
 	c.patience = 10;
 	c.tol = 1e-5;
 	c.monitor_val = true;
-	CHECK(maas_nn_fit(blas, &c, &data, &val, NULL, &res, err) == MAAS_TRAIN_OK);
+	CHECK(maas_nn_fit(blas, &c, &data, &val, NULL, &res, &kerr));
 	CHECK(res.epochs_run < 500);
 	CHECK(res.best_epoch <= res.epochs_run);
 	CHECK(res.val_loss[res.best_epoch - 1] < 0.01);
@@ -348,7 +344,6 @@ test_gradient(void)
 	MaasTrainSet data = {N, D, x, y, NULL};
 	MaasNnResult a,
 				b;
-	char		err[MAAS_TRAIN_ERRLEN];
 	uint64_t	seed = 11;
 	double		w1[H * D],
 				b1[H],
@@ -367,9 +362,9 @@ test_gradient(void)
 	c.batch_size = N;
 	c.epochs = 1;
 	c.lr = 1e-30f;
-	CHECK(maas_nn_fit(blas, &c, &data, NULL, NULL, &a, err) == MAAS_TRAIN_OK);
+	CHECK(maas_nn_fit(blas, &c, &data, NULL, NULL, &a, &kerr));
 	c.lr = (float) lr;
-	CHECK(maas_nn_fit(blas, &c, &data, NULL, NULL, &b, err) == MAAS_TRAIN_OK);
+	CHECK(maas_nn_fit(blas, &c, &data, NULL, NULL, &b, &kerr));
 
 	for (int i = 0; i < H * D; i++)
 		w1[i] = a.model.w[0][i];
@@ -421,7 +416,6 @@ test_diverges(void)
 	MaasNnConfig c = base_config(1, 1, MAAS_LOSS_MSE);
 	MaasTrainSet data = {n, 1, x, NULL, y};
 	MaasNnResult res;
-	char		err[MAAS_TRAIN_ERRLEN];
 
 	for (int r = 0; r < n; r++)
 	{
@@ -430,8 +424,9 @@ test_diverges(void)
 	}
 	c.optimizer = MAAS_OPTIM_SGD;
 	c.lr = 1e3f;
-	CHECK_ERR(maas_nn_fit(blas, &c, &data, NULL, NULL, &res, err) == MAAS_TRAIN_OK,
-			  err, "became");
+	CHECK_ERR(maas_nn_fit(blas, &c, &data, NULL, NULL, &res, &kerr),
+			  kerr.msg, "became");
+	CHECK(kerr.status == MAAS_ERR_DIVERGED);
 	CHECK(res.diverged_epoch >= 1);
 }
 

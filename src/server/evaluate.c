@@ -8,7 +8,8 @@
  * the serving runtime, so the numbers are those of the served model.  Only
  * the outputs and the true labels are kept, not the rows.
  */
-#include "maas.h"
+#include "serve.h"
+#include "source.h"
 #include "inputs.h"
 
 #include <math.h>
@@ -27,7 +28,7 @@
 
 typedef struct EvalJob
 {
-	DestReceiver pub;
+	MaasSourceReader reader;	/* must be first */
 	MaasServeState *st;
 	MaasInputs *inputs;
 	MaasBinding *bind;
@@ -48,7 +49,6 @@ typedef struct EvalJob
 	float	   *y;
 	int64		n;
 	int64		cap;
-	TupleDesc	source_desc;	/* the source's columns, as planned */
 } EvalJob;
 
 /* inputs for a model that does not name its columns: every other column */
@@ -173,17 +173,17 @@ flush_chunk(EvalJob *ej)
 	ej->in_chunk = 0;
 }
 
-static bool
-eval_receive(TupleTableSlot *slot, DestReceiver *self)
+static void
+eval_receive(MaasSourceReader *reader, TupleTableSlot *slot)
 {
-	EvalJob    *ej = (EvalJob *) self;
+	EvalJob    *ej = (EvalJob *) reader;
 	MemoryContext old;
 	float	   *row;
 	int			t = ej->target_attno - 1;
 
 	slot_getallattrs(slot);
 	if (slot->tts_isnull[t])
-		return true;
+		return;
 	if (ej->n == ej->cap)
 	{
 		int64		cap = ej->cap * 2;
@@ -222,18 +222,6 @@ eval_receive(TupleTableSlot *slot, DestReceiver *self)
 	ej->n++;
 	if (++ej->in_chunk == EVAL_CHUNK)
 		flush_chunk(ej);
-	return true;
-}
-
-static void
-eval_nothing(DestReceiver *self)
-{
-}
-
-static void
-eval_startup(DestReceiver *self, int operation, TupleDesc typeinfo)
-{
-	maas_check_source_shape(((EvalJob *) self)->source_desc, typeinfo);
 }
 
 /*
@@ -248,11 +236,10 @@ maas_evaluate(PG_FUNCTION_ARGS)
 	MaasServeState *st = maas_serve_state(fcinfo->flinfo);
 	char	   *source;
 	char	   *sql;
-	int32		version = 0;
+	int32		version;
 	TupleDesc	td;
 	Jsonb	   *config;
 	bytea	   *weights;
-	SPIExecuteOptions opts;
 	StringInfoData s;
 	size_t		nwork;
 
@@ -262,14 +249,7 @@ maas_evaluate(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("%s must not be null",
 							i == 0 ? "model name" : i == 1 ? "source" : "target")));
-	if (PG_NARGS() > 3 && !PG_ARGISNULL(3))
-	{
-		version = PG_GETARG_INT32(3);
-		if (version <= 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("version must be a positive number")));
-	}
+	version = maas_arg_version(fcinfo, 3, true);
 	maas_serve_resolve(st, PG_GETARG_TEXT_PP(0), version);
 	source = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	ej->target = text_to_cstring(PG_GETARG_TEXT_PP(2));
@@ -286,12 +266,7 @@ maas_evaluate(PG_FUNCTION_ARGS)
 		elog(ERROR, "SPI_connect failed");
 	MemoryContextSwitchTo(ej->cxt);
 	sql = maas_source_sql(source);
-	if (SPI_execute(psprintf("%s LIMIT 0", sql), true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not describe the source");
-	/* SPI returns to its own context, which SPI_finish frees */
-	MemoryContextSwitchTo(ej->cxt);
-	td = CreateTupleDescCopy(SPI_tuptable->tupdesc);
-	ej->source_desc = td;
+	td = maas_source_describe(sql);
 	for (int i = 0; i < td->natts; i++)
 		if (!TupleDescAttr(td, i)->attisdropped &&
 			strcmp(NameStr(TupleDescAttr(td, i)->attname), ej->target) == 0)
@@ -308,12 +283,7 @@ maas_evaluate(PG_FUNCTION_ARGS)
 						ej->target, st->model)));
 	if (ej->inputs == NULL)
 		ej->inputs = positional_inputs(ej, td);
-	if (ej->inputs->width != st->m->net.n_in)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid model config"),
-				 errdetail("The inputs make %d features; the model takes %d.",
-						   ej->inputs->width, st->m->net.n_in)));
+	maas_check_inputs_width(ej->inputs, st->m->net.n_in);
 	ej->bind = palloc0(sizeof(MaasBinding) * Max(ej->inputs->n, 1));
 	for (int i = 0; i < ej->inputs->n; i++)
 		maas_bind_input(&ej->inputs->in[i], td, &ej->bind[i],
@@ -328,22 +298,9 @@ maas_evaluate(PG_FUNCTION_ARGS)
 		ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED), errmsg("model is too large to evaluate in one chunk")));
 	ej->work = palloc_extended(sizeof(float) * nwork, MCXT_ALLOC_HUGE);
 
-	ej->pub.receiveSlot = eval_receive;
-	ej->pub.rStartup = eval_startup;
-	ej->pub.rShutdown = eval_nothing;
-	ej->pub.rDestroy = eval_nothing;
-	ej->pub.mydest = DestNone;
-	memset(&opts, 0, sizeof(opts));
-	opts.read_only = true;
-	opts.dest = (DestReceiver *) ej;
-	{
-		int			rc = SPI_execute_extended(sql, &opts);
-
-		/* with a receiver of type DestNone, SPI reports a SELECT as utility */
-		if (rc != SPI_OK_SELECT && rc != SPI_OK_UTILITY)
-			elog(ERROR, "could not read the source");
-		MemoryContextSwitchTo(ej->cxt);
-	}
+	ej->reader.planned = td;
+	ej->reader.receive = eval_receive;
+	maas_source_scan(sql, &ej->reader, false);
 	flush_chunk(ej);
 	SPI_finish();
 
@@ -357,9 +314,11 @@ maas_evaluate(PG_FUNCTION_ARGS)
 	if (st->m->task == MAAS_TASK_CLASSIFICATION)
 	{
 		MaasClassMetrics m;
+		MaasError	err;
 
-		if (!maas_class_metrics(ej->n, ej->k, ej->cls, ej->out, &m))
-			elog(ERROR, "out of memory computing metrics");
+		if (!maas_class_metrics(ej->n, ej->k, ej->cls, ej->out, &m, &err))
+			maas_raise(&err, ERRCODE_INVALID_PARAMETER_VALUE,
+					   "could not compute the metrics", NULL);
 		maas_append_class_metrics(&s, &m);
 	}
 	else

@@ -20,7 +20,7 @@
 #ifndef MAAS_STATS_H
 #define MAAS_STATS_H
 
-#include "maas.h"
+#include "serve.h"
 
 #include "portability/instr_time.h"
 #include "storage/lwlock.h"

@@ -28,7 +28,7 @@
  * PostgreSQL's own statistics.  A standby keeps its own table, for its
  * own traffic.
  */
-#include "maas.h"
+#include "serve.h"
 
 #include <math.h>
 #include <unistd.h>

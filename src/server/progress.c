@@ -12,7 +12,7 @@
  * segment is requested from shared_preload_libraries; without it the view
  * is empty and says so in a NOTICE, and training works the same.
  */
-#include "maas.h"
+#include "registry.h"
 #include "progress.h"
 
 #include <math.h>

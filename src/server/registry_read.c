@@ -12,7 +12,7 @@
  * The attribute numbers follow the CREATE TABLE statements in the install
  * script, which only ever adds columns at the end.
  */
-#include "maas.h"
+#include "registry.h"
 
 #include "access/genam.h"
 #include "access/htup_details.h"
@@ -74,6 +74,18 @@ fetch_one(Relation rel, const char *index, int nkeys, ScanKey keys)
 		tup = heap_copytuple(tup);
 	systable_endscan(scan);
 	return tup;
+}
+
+/* the row of a version, copied, with maas.version left open in *rel */
+static HeapTuple
+version_row(const MaasVersionRef *ref, Relation *rel)
+{
+	ScanKeyData key;
+
+	*rel = table_open(ref->catalog, AccessShareLock);
+	ScanKeyInit(&key, Anum_version_version_id, BTEqualStrategyNumber,
+				F_INT8EQ, Int64GetDatum(ref->version_id));
+	return fetch_one(*rel, "version_pkey", 1, &key);
 }
 
 /*
@@ -204,14 +216,10 @@ void
 maas_fetch_version(const MaasVersionRef *ref, Jsonb **config, bytea **weights)
 {
 	Relation	rel;
-	ScanKeyData key;
 	HeapTuple	tup;
 	bool		isnull;
 
-	rel = table_open(ref->catalog, AccessShareLock);
-	ScanKeyInit(&key, Anum_version_version_id, BTEqualStrategyNumber,
-				F_INT8EQ, Int64GetDatum(ref->version_id));
-	tup = fetch_one(rel, "version_pkey", 1, &key);
+	tup = version_row(ref, &rel);
 	if (tup == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
@@ -244,10 +252,7 @@ maas_version_info(const MaasVersionRef *ref, MaasVersionInfo *info)
 	if (!OidIsValid(nsp) || get_relname_relid("version", nsp) != ref->catalog)
 		return false;
 
-	rel = table_open(ref->catalog, AccessShareLock);
-	ScanKeyInit(&key, Anum_version_version_id, BTEqualStrategyNumber,
-				F_INT8EQ, Int64GetDatum(ref->version_id));
-	tup = fetch_one(rel, "version_pkey", 1, &key);
+	tup = version_row(ref, &rel);
 	if (tup == NULL)
 	{
 		table_close(rel, AccessShareLock);

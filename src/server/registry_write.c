@@ -13,7 +13,9 @@
  * concurrent registrations of one model serialize and numbers are never
  * reused, even after a drop.
  */
-#include "maas.h"
+#include "registry.h"
+#include "model.h"
+#include "services.h"
 
 #include "access/htup_details.h"
 #include "catalog/namespace.h"
@@ -230,30 +232,15 @@ static bytea *
 rewrite_safetensors(const StFile *file, bool to_f32,
 					const char **add_keys, const char **add_values, int n_add)
 {
-	StWriteTensor *tensors = palloc0(sizeof(StWriteTensor) * Max(file->n_tensors, 1));
+	MaasError	err;
+	StWriteTensor *tensors = st_tensors_for_write(file, to_f32, &err);
 	const char **keys = palloc(sizeof(char *) * (file->n_meta + n_add + 1));
 	const char **vals = palloc(sizeof(char *) * (file->n_meta + n_add + 1));
 	int			n_meta = 0;
 
-	for (int i = 0; i < file->n_tensors; i++)
-	{
-		const StTensor *t = &file->tensors[i];
-		StWriteTensor *w = &tensors[i];
-
-		w->name = t->name;
-		w->ndim = t->ndim;
-		w->shape = t->shape;
-		w->dtype = t->dtype;
-		w->data = t->data;
-		if (to_f32 && (t->dtype == ST_F64 || t->dtype == ST_F16 || t->dtype == ST_BF16))
-		{
-			float	   *f = palloc_extended(sizeof(float) * Max(t->numel, 1), MCXT_ALLOC_HUGE);
-
-			st_to_f32(t, f);
-			w->dtype = ST_F32;
-			w->data = f;
-		}
-	}
+	if (tensors == NULL)
+		maas_raise(&err, ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+				   "could not write safetensors data", NULL);
 	for (int i = 0; i < file->n_meta; i++)
 	{
 		if (strncmp(file->meta_keys[i], "maas.", 5) == 0)

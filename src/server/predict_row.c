@@ -5,13 +5,12 @@
  *
  * The model's config names the columns it reads ("inputs", written by
  * maas_train; see inputs.h).  Each call site keeps, next to the usual
- * serving state (predict.c), the inputs of the version it resolved and
+ * serving state (serve.c), the inputs of the version it resolved and
  * their binding to the row type it was last given, so per row what is left
  * is reading those columns, encoding them (imputing NULLs, one-hot
  * categories) into the input vector and running the net on it.
  */
-#include "maas.h"
-#include "stats.h"
+#include "serve.h"
 #include "inputs.h"
 
 #include "access/htup_details.h"
@@ -77,12 +76,7 @@ load_inputs(RowState *rs, MaasServeState *st)
 				 errdetail("Only models trained by maas_train record their input columns."),
 				 errhint("Pass the features as an array: maas_predict('%s', ARRAY[...]).",
 						 st->model)));
-	if (rs->inputs->width != st->m->net.n_in)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid model config"),
-				 errdetail("The inputs make %d features; the model takes %d.",
-						   rs->inputs->width, st->m->net.n_in)));
+	maas_check_inputs_width(rs->inputs, st->m->net.n_in);
 	rs->catalog = st->ref.catalog;
 	rs->version_id = st->ref.version_id;
 }
@@ -115,16 +109,17 @@ bind_row(RowState *rs, MaasServeState *st, HeapTupleHeader th)
 
 /*
  * The arguments (model, [version,] row): resolve, encode the row, run the
- * model.  Returns its n_out outputs.
+ * model, and answer.
  */
-static const float *
-predict_record(FunctionCallInfo fcinfo, MaasServeState **stp)
+static Datum
+predict_record(FunctionCallInfo fcinfo, MaasAnswer what)
 {
 	RowState   *rs = row_state(fcinfo->flinfo);
 	MaasServeState *st = maas_serve_state(&rs->shim);
 	int			argno = PG_NARGS() - 1;
 	HeapTupleHeader th;
 	HeapTupleData tup;
+	const float *out;
 
 	maas_serve_call(fcinfo, st);
 	load_inputs(rs, st);
@@ -145,8 +140,8 @@ predict_record(FunctionCallInfo fcinfo, MaasServeState **stp)
 					true, 0);
 	}
 
-	*stp = st;
-	return maas_net_forward(&st->m->net, maas_get_blas(), 1, st->input, st->m->row_work);
+	out = maas_net_forward(&st->m->net, maas_get_blas(), 1, st->input, st->m->row_work);
+	return maas_serve_answer(st, what, st->input, out);
 }
 
 /* maas_predict(model, [version,] row): as maas_predict with an array */
@@ -154,11 +149,7 @@ PG_FUNCTION_INFO_V1(maas_predict_row);
 Datum
 maas_predict_row(PG_FUNCTION_ARGS)
 {
-	MaasServeState *st;
-	const float *out = predict_record(fcinfo, &st);
-
-	maas_stats_end(st, 1, st->input, out);
-	PG_RETURN_FLOAT8(maas_serve_value(st->m, out));
+	return predict_record(fcinfo, MAAS_ANSWER_VALUE);
 }
 
 /* maas_predict_proba(model, [version,] row): class probabilities */
@@ -166,12 +157,7 @@ PG_FUNCTION_INFO_V1(maas_predict_proba_row);
 Datum
 maas_predict_proba_row(PG_FUNCTION_ARGS)
 {
-	MaasServeState *st;
-	const float *out = predict_record(fcinfo, &st);
-
-	maas_serve_require_classifier(st);
-	maas_stats_end(st, 1, st->input, out);
-	PG_RETURN_ARRAYTYPE_P(maas_serve_proba(st->m, (float *) out));
+	return predict_record(fcinfo, MAAS_ANSWER_PROBA);
 }
 
 /* maas_predict_label(model, [version,] row): the class as text */
@@ -179,10 +165,5 @@ PG_FUNCTION_INFO_V1(maas_predict_label_row);
 Datum
 maas_predict_label_row(PG_FUNCTION_ARGS)
 {
-	MaasServeState *st;
-	const float *out = predict_record(fcinfo, &st);
-
-	maas_serve_require_classifier(st);
-	maas_stats_end(st, 1, st->input, out);
-	PG_RETURN_TEXT_P(maas_serve_label(st->m, out));
+	return predict_record(fcinfo, MAAS_ANSWER_LABEL);
 }

@@ -16,7 +16,7 @@ typedef enum MaasTrainPhase
 	MAAS_PHASE_STORING
 } MaasTrainPhase;
 
-/* called from _PG_init through maas_training_init */
+/* the progress slots in shared memory, from _PG_init */
 extern void maas_progress_init(void);
 
 /* this backend starts, updates and ends its one training */

@@ -9,7 +9,8 @@
  * layer chain implies and hold finite values; errors say which layer and
  * which tensor.
  */
-#include "maas.h"
+#include "model.h"
+#include "services.h"
 
 #include <math.h>
 
@@ -32,14 +33,12 @@ maas_task_name(MaasTask task)
 void
 maas_parse_safetensors(bytea *weights, StFile *file)
 {
-	char		err[ST_ERRLEN];
+	MaasError	err;
 
 	if (!st_parse((const uint8_t *) VARDATA_ANY(weights),
-				  VARSIZE_ANY_EXHDR(weights), file, err))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-				 errmsg("invalid safetensors data"),
-				 errdetail("%s", err)));
+				  VARSIZE_ANY_EXHDR(weights), file, &err))
+		maas_raise(&err, ERRCODE_INVALID_BINARY_REPRESENTATION,
+				   "invalid safetensors data", NULL);
 }
 
 /*
@@ -51,17 +50,15 @@ maas_write_safetensors(const StWriteTensor *tensors, int n_tensors,
 					   const char *const *meta_keys,
 					   const char *const *meta_values, int n_meta)
 {
-	char		err[ST_ERRLEN];
+	MaasError	err;
 	size_t		len;
 	uint8_t    *out;
 	bytea	   *result;
 
-	out = st_write(tensors, n_tensors, meta_keys, meta_values, n_meta, &len, err);
+	out = st_write(tensors, n_tensors, meta_keys, meta_values, n_meta, &len, &err);
 	if (out == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("could not write safetensors data"),
-				 errdetail("%s", err)));
+		maas_raise(&err, ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+				   "could not write safetensors data", NULL);
 	if (len > MaxAllocSize - VARHDRSZ)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -250,7 +247,7 @@ maas_model_build(Jsonb *config, const StFile *file)
 	JsonbContainer *layers;
 	char	   *task;
 	int			width;
-	char		err[ST_ERRLEN];
+	char		err[MAAS_ERRLEN];
 	size_t		nwork;
 
 	if (!JsonContainerIsObject(root) || JsonContainerIsScalar(root))

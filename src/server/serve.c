@@ -1,28 +1,26 @@
 /*
- * predict.c
- *		The maas_predict family: one row in, one prediction out.
+ * serve.c
+ *		The serving core: the state of a call site, resolving a model name
+ *		to a pinned model, checking arguments and features, and reading a
+ *		model's outputs as a value, probabilities or a label.
  *
  * Each call site keeps a MaasServeState in fn_extra.  The model name is
  * resolved to a version, and the version's model pinned in the cache, once
  * per snapshot: a statement runs under one snapshot, so that is once per
  * statement, and a deploy committed meanwhile is seen by the next statement
- * and never half-way through this one.  Per row, what remains is checking
- * the array and running the net on one row (sgemv).  Nothing here writes,
- * so these functions are PARALLEL SAFE and run on hot standbys.  Each call
- * is counted for maas.stats between maas_stats_begin() and
- * maas_stats_end() (stats.h), in local memory flushed once per statement.
+ * and never half-way through this one.  The per-row functions (predict.c,
+ * predict_row.c), the batch path (predict_batch.c) and maas_evaluate share
+ * it, so they resolve, check and answer alike.  Nothing here writes, so the
+ * functions that use it are PARALLEL SAFE and run on hot standbys.
  */
-#include "maas.h"
+#include "serve.h"
+#include "stats.h"
 
 #include <math.h>
 
 #include "catalog/pg_type.h"
-#include "fmgr.h"
-#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/snapmgr.h"
-
-#include "stats.h"
 
 static void
 serve_state_release(void *arg)
@@ -201,6 +199,31 @@ maas_serve_features(MaasServeState *st, ArrayType *arr, float *dst)
 }
 
 /*
+ * The version argument argno of a call: 0 (the deployed version) when it is
+ * absent or NULL and nullable, else a positive number, or an error.
+ */
+int32
+maas_arg_version(FunctionCallInfo fcinfo, int argno, bool nullable)
+{
+	int32		version;
+
+	if (argno >= PG_NARGS() || PG_ARGISNULL(argno))
+	{
+		if (!nullable)
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("version must not be null")));
+		return 0;
+	}
+	version = PG_GETARG_INT32(argno);
+	if (version <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("version must be a positive number")));
+	return version;
+}
+
+/*
  * The arguments (model, [version,] features or row) of a per-row call:
  * checked, the model resolved (once per statement), and the call begun for
  * maas.stats.  The features argument is checked for NULL only.
@@ -215,17 +238,7 @@ maas_serve_call(FunctionCallInfo fcinfo, MaasServeState *st)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("model name must not be null")));
 	if (PG_NARGS() == 3)
-	{
-		if (PG_ARGISNULL(1))
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("version must not be null")));
-		version = PG_GETARG_INT32(1);
-		if (version <= 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("version must be a positive number")));
-	}
+		version = maas_arg_version(fcinfo, 1, false);
 	maas_serve_resolve(st, PG_GETARG_TEXT_PP(0), version);
 	maas_stats_begin(st, false);
 
@@ -233,25 +246,6 @@ maas_serve_call(FunctionCallInfo fcinfo, MaasServeState *st)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("features must not be null")));
-}
-
-/*
- * The arguments (model, [version,] features) of a per-row call: resolve,
- * check, and run the model on the row.  Returns its n_out outputs, and the
- * row's features through xp.
- */
-static const float *
-predict_row(FunctionCallInfo fcinfo, MaasServeState **stp, const float **xp)
-{
-	MaasServeState *st = maas_serve_state(fcinfo->flinfo);
-	const float *x;
-
-	maas_serve_call(fcinfo, st);
-	x = maas_serve_features(st, PG_GETARG_ARRAYTYPE_P(PG_NARGS() - 1), NULL);
-
-	*stp = st;
-	*xp = x;
-	return maas_net_forward(&st->m->net, maas_get_blas(), 1, x, st->m->row_work);
 }
 
 static int
@@ -327,52 +321,26 @@ maas_serve_require_classifier(MaasServeState *st)
 }
 
 /*
- * maas_predict(model, [version,] features): the predicted value, or for a
- * classifier the class (its label when labels are numbers, else its index).
+ * The answer of a per-row call on st whose row x gave the outputs out, as
+ * the caller asked: the value, the class probabilities or the label (these
+ * two for classifiers only).  The call ends here for maas.stats.
  */
-PG_FUNCTION_INFO_V1(maas_predict);
 Datum
-maas_predict(PG_FUNCTION_ARGS)
+maas_serve_answer(MaasServeState *st, MaasAnswer what, const float *x,
+				  const float *out)
 {
-	MaasServeState *st;
-	const float *x;
-	const float *out = predict_row(fcinfo, &st, &x);
-
+	if (what != MAAS_ANSWER_VALUE)
+		maas_serve_require_classifier(st);
 	maas_stats_end(st, 1, x, out);
-	PG_RETURN_FLOAT8(maas_serve_value(st->m, out));
-}
-
-/*
- * maas_predict_proba(model, [version,] features): class probabilities, in
- * the order of the model's labels.
- */
-PG_FUNCTION_INFO_V1(maas_predict_proba);
-Datum
-maas_predict_proba(PG_FUNCTION_ARGS)
-{
-	MaasServeState *st;
-	const float *x;
-	const float *out = predict_row(fcinfo, &st, &x);
-
-	maas_serve_require_classifier(st);
-	maas_stats_end(st, 1, x, out);
-	/* the output buffer is the model's workspace: ours to normalise */
-	PG_RETURN_ARRAYTYPE_P(maas_serve_proba(st->m, (float *) out));
-}
-
-/*
- * maas_predict_label(model, [version,] features): the predicted class as
- * text: its label, or its index when the model has no labels.
- */
-PG_FUNCTION_INFO_V1(maas_predict_label);
-Datum
-maas_predict_label(PG_FUNCTION_ARGS)
-{
-	MaasServeState *st;
-	const float *x;
-	const float *out = predict_row(fcinfo, &st, &x);
-
-	maas_serve_require_classifier(st);
-	maas_stats_end(st, 1, x, out);
-	PG_RETURN_TEXT_P(maas_serve_label(st->m, out));
+	switch (what)
+	{
+		case MAAS_ANSWER_VALUE:
+			return Float8GetDatum(maas_serve_value(st->m, out));
+		case MAAS_ANSWER_PROBA:
+			/* the output buffer is the model's workspace: ours to normalise */
+			return PointerGetDatum(maas_serve_proba(st->m, (float *) out));
+		case MAAS_ANSWER_LABEL:
+			return PointerGetDatum(maas_serve_label(st->m, out));
+	}
+	return (Datum) 0;
 }

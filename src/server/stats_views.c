@@ -22,7 +22,7 @@
  * order the model takes them.  Anything missing or malformed just leaves
  * the corresponding score NULL.
  */
-#include "maas.h"
+#include "serve.h"
 
 #include <math.h>
 
@@ -218,17 +218,14 @@ Datum
 maas_stats_reset(PG_FUNCTION_ARGS)
 {
 	char	   *model = PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0));
-	int32		version = PG_ARGISNULL(1) ? 0 : PG_GETARG_INT32(1);
+	int32		version;
 
 	require_stats();
 	if (model == NULL && !PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("model name must not be null when a version is given")));
-	if (!PG_ARGISNULL(1) && version <= 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("version must be a positive number")));
+	version = maas_arg_version(fcinfo, 1, true);
 	PG_RETURN_TIMESTAMPTZ(maas_stats_remove(model, version));
 }
 

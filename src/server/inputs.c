@@ -608,3 +608,15 @@ maas_inputs_from_config(Jsonb *config)
 	inputs->width = offset;
 	return inputs;
 }
+
+/* raise unless the inputs make the n_in features the model takes */
+void
+maas_check_inputs_width(const MaasInputs *inputs, int n_in)
+{
+	if (inputs->width != n_in)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid model config"),
+				 errdetail("The inputs make %d features; the model takes %d.",
+						   inputs->width, n_in)));
+}

@@ -23,7 +23,8 @@
  * (maas_serve_value, maas_serve_proba).  Each batch counts as one call
  * in maas.stats, with all its rows.
  */
-#include "maas.h"
+#include "serve.h"
+#include "source.h"
 
 #include "access/tupdesc.h"
 #include "catalog/pg_type.h"
@@ -37,14 +38,14 @@
 #include "utils/memutils.h"
 #include "utils/tuplestore.h"
 
-#include "batch.h"
+#include "predict_batch.h"
 #include "stats.h"
 
 int			maas_batch_size = 1024;
 
 typedef struct BatchScorer
 {
-	DestReceiver pub;			/* must be first */
+	MaasSourceReader reader;	/* must be first */
 
 	MaasServeState *st;
 	bool		proba;			/* also return the probabilities */
@@ -128,7 +129,7 @@ batch_flush(BatchScorer *b)
 }
 
 static void
-batch_startup(DestReceiver *self, int operation, TupleDesc desc)
+batch_startup(MaasSourceReader *reader, TupleDesc desc)
 {
 	Oid			keytype;
 	Oid			ftype;
@@ -159,10 +160,10 @@ batch_startup(DestReceiver *self, int operation, TupleDesc desc)
 						   format_type_be(ftype))));
 }
 
-static bool
-batch_receive(TupleTableSlot *slot, DestReceiver *self)
+static void
+batch_receive(MaasSourceReader *reader, TupleTableSlot *slot)
 {
-	BatchScorer *b = (BatchScorer *) self;
+	BatchScorer *b = (BatchScorer *) reader;
 	ErrorContextCallback errcb;
 	Datum		d;
 	bool		isnull;
@@ -216,17 +217,6 @@ batch_receive(TupleTableSlot *slot, DestReceiver *self)
 
 	if (b->n == b->batch_size)
 		batch_flush(b);
-	return true;
-}
-
-static void
-batch_shutdown(DestReceiver *self)
-{
-}
-
-static void
-batch_destroy(DestReceiver *self)
-{
 }
 
 /* the buffers of a batch, with sizes checked against overflow */
@@ -258,11 +248,8 @@ predict_batch(FunctionCallInfo fcinfo, bool proba)
 	BatchScorer b;
 	MemoryContext batch_cxt;
 	MemoryContext old;
-	SPIPrepareOptions popts;
-	SPIExecuteOptions eopts;
-	SPIPlanPtr	plan;
 	char	   *query;
-	int32		version = 0;
+	int32		version;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -279,14 +266,7 @@ predict_batch(FunctionCallInfo fcinfo, bool proba)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("batch size must be between 1 and 1000000"),
 				 errdetail("It is %d.", b.batch_size)));
-	if (!PG_ARGISNULL(3))
-	{
-		version = PG_GETARG_INT32(3);
-		if (version <= 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("version must be a positive number")));
-	}
+	version = maas_arg_version(fcinfo, 3, true);
 
 	/* the model, exactly as maas_predict resolves it */
 	b.st = maas_serve_state(fcinfo->flinfo);
@@ -311,33 +291,13 @@ predict_batch(FunctionCallInfo fcinfo, bool proba)
 	query = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	MemoryContextSwitchTo(old);
 
-	b.pub.receiveSlot = batch_receive;
-	b.pub.rStartup = batch_startup;
-	b.pub.rShutdown = batch_shutdown;
-	b.pub.rDestroy = batch_destroy;
-	/* not DestSPI: SPI must not look for a tuple table of its own */
-	b.pub.mydest = DestTuplestore;
+	b.reader.startup = batch_startup;
+	b.reader.receive = batch_receive;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-
 	/* run to completion, so the planner may choose a parallel scan */
-	memset(&popts, 0, sizeof(popts));
-	popts.cursorOptions = CURSOR_OPT_PARALLEL_OK;
-	plan = SPI_prepare_extended(query, &popts);
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare_extended failed: %s",
-			 SPI_result_code_string(SPI_result));
-	if (!SPI_is_cursor_plan(plan))
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("query must be a single SELECT"),
-				 errhint("Pass the text of one SELECT, VALUES or TABLE command.")));
-
-	memset(&eopts, 0, sizeof(eopts));
-	eopts.read_only = true;
-	eopts.dest = &b.pub;
-	SPI_execute_plan_extended(plan, &eopts);
+	maas_source_scan(query, &b.reader, true);
 	batch_flush(&b);
 
 	SPI_finish();

@@ -19,7 +19,8 @@
 #ifndef MAAS_INPUTS_H
 #define MAAS_INPUTS_H
 
-#include "maas.h"
+#include "model.h"
+#include "preprocess.h"
 #include "train.h"
 
 #include "access/tupdesc.h"
@@ -34,13 +35,6 @@ typedef enum MaasInputKind
 	MAAS_INPUT_ARRAY,
 	MAAS_INPUT_CATEGORY
 } MaasInputKind;
-
-typedef enum MaasImpute
-{
-	MAAS_IMPUTE_MEAN,
-	MAAS_IMPUTE_ZERO,
-	MAAS_IMPUTE_ERROR
-} MaasImpute;
 
 /* a set of distinct strings, numbered in order of arrival */
 typedef struct MaasStringSet
@@ -124,10 +118,9 @@ extern int	maas_string_index(char **sorted, int n, const char *s);
 /* the config's "inputs" and "impute" keys, to and from JSON */
 extern void maas_inputs_to_json(const MaasInputs *inputs, StringInfo out);
 extern MaasInputs *maas_inputs_from_config(Jsonb *config);
+extern void maas_check_inputs_width(const MaasInputs *inputs, int n_in);
 
-/* training.c, shared with evaluate.c */
-extern char *maas_source_sql(const char *source);
-extern void maas_check_source_shape(TupleDesc planned, TupleDesc actual);
+/* train.c, shared with evaluate.c */
 extern void maas_append_class_metrics(StringInfo s, const MaasClassMetrics *m);
 extern void maas_append_reg_metrics(StringInfo s, const MaasRegMetrics *m);
 

@@ -11,9 +11,10 @@
  * that is pinned by a running statement (pins are released when the
  * statement's function context goes away, even on error).
  */
-#include "maas.h"
+#include "cache.h"
 
 #include "lib/ilist.h"
+#include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
 
@@ -33,9 +34,25 @@ struct MaasCacheEntry
 	dlist_node	lru;			/* head = most recently used */
 };
 
+static int	cache_size_kb = 65536;
+
 static HTAB *model_cache = NULL;
 static dlist_head cache_lru = DLIST_STATIC_INIT(cache_lru);
 static Size cache_bytes = 0;
+
+void
+maas_cache_init(void)
+{
+	DefineCustomIntVariable("maas.cache_size",
+							"Memory each backend may keep for deserialized models.",
+							"Least recently used models are evicted beyond it; "
+							"a model in use by a running statement is never evicted.",
+							&cache_size_kb,
+							65536, 0, MAX_KILOBYTES,
+							PGC_USERSET,
+							GUC_UNIT_KB,
+							NULL, NULL, NULL);
+}
 
 static void
 cache_init(void)
@@ -63,7 +80,7 @@ cache_remove(MaasCacheEntry *entry)
 static void
 cache_shrink(void)
 {
-	Size		limit = (Size) maas_cache_size_kb * 1024;
+	Size		limit = (Size) cache_size_kb * 1024;
 	dlist_node *node = cache_lru.head.prev;
 
 	while (cache_bytes > limit && node != &cache_lru.head)

@@ -1,0 +1,64 @@
+/*
+ * predict.c
+ *		The maas_predict family over a feature array: one row in, one
+ *		prediction out.
+ *
+ * The serving core (serve.c) resolves the model once per statement and
+ * checks the array; per row, what remains is running the net on one row
+ * (sgemv).  Each call is counted for maas.stats between maas_stats_begin()
+ * and maas_stats_end() (stats.h), in local memory flushed once per
+ * statement.
+ */
+#include "serve.h"
+
+#include "utils/array.h"
+
+/*
+ * The arguments (model, [version,] features) of a per-row call: resolve,
+ * check, run the model on the row, and answer.
+ */
+static Datum
+predict_array(FunctionCallInfo fcinfo, MaasAnswer what)
+{
+	MaasServeState *st = maas_serve_state(fcinfo->flinfo);
+	const float *x;
+	const float *out;
+
+	maas_serve_call(fcinfo, st);
+	x = maas_serve_features(st, PG_GETARG_ARRAYTYPE_P(PG_NARGS() - 1), NULL);
+	out = maas_net_forward(&st->m->net, maas_get_blas(), 1, x, st->m->row_work);
+	return maas_serve_answer(st, what, x, out);
+}
+
+/*
+ * maas_predict(model, [version,] features): the predicted value, or for a
+ * classifier the class (its label when labels are numbers, else its index).
+ */
+PG_FUNCTION_INFO_V1(maas_predict);
+Datum
+maas_predict(PG_FUNCTION_ARGS)
+{
+	return predict_array(fcinfo, MAAS_ANSWER_VALUE);
+}
+
+/*
+ * maas_predict_proba(model, [version,] features): class probabilities, in
+ * the order of the model's labels.
+ */
+PG_FUNCTION_INFO_V1(maas_predict_proba);
+Datum
+maas_predict_proba(PG_FUNCTION_ARGS)
+{
+	return predict_array(fcinfo, MAAS_ANSWER_PROBA);
+}
+
+/*
+ * maas_predict_label(model, [version,] features): the predicted class as
+ * text: its label, or its index when the model has no labels.
+ */
+PG_FUNCTION_INFO_V1(maas_predict_label);
+Datum
+maas_predict_label(PG_FUNCTION_ARGS)
+{
+	return predict_array(fcinfo, MAAS_ANSWER_LABEL);
+}

@@ -1,0 +1,55 @@
+/*
+ * registry.h
+ *		The model registry: read on the serving path without SPI
+ *		(registry_read.c), written as its owner after checking the caller
+ *		(registry_write.c).
+ */
+#ifndef MAAS_REGISTRY_H
+#define MAAS_REGISTRY_H
+
+#include "postgres.h"
+
+#include "utils/jsonb.h"
+
+#define MAAS_MODEL_NAME_MAX		200
+
+/* ---- registry_read.c ---- */
+
+typedef struct MaasVersionRef
+{
+	Oid			catalog;		/* OID of maas.version: part of the cache key */
+	int64		version_id;		/* immutable, never reused */
+	int32		version;		/* number within the model */
+} MaasVersionRef;
+
+extern bool maas_model_usable(const char *owner, Datum acl, bool acl_isnull);
+extern void maas_lookup_version(const char *model, int32 version,
+								MaasVersionRef *ref);
+extern void maas_fetch_version(const MaasVersionRef *ref,
+							   Jsonb **config, bytea **weights);
+
+/* what the monitoring views show of a version (stats_views.c) */
+typedef struct MaasVersionInfo
+{
+	char	   *model;
+	char	   *owner;			/* role name, as maas.model keeps it */
+	bool		usable;			/* may the current user predict with it */
+	int32		version;
+	Jsonb	   *config;
+	Jsonb	   *train_stats;	/* NULL when training stored none */
+} MaasVersionInfo;
+
+extern bool maas_version_info(const MaasVersionRef *ref, MaasVersionInfo *info);
+
+/* ---- registry_write.c ---- */
+
+extern void maas_check_model_name(const char *name);
+extern int32 maas_store_version(const char *model, const char *algorithm,
+								bytea *weights, Jsonb *config, Jsonb *metrics,
+								Jsonb *train_stats, int32 parent_version);
+extern int32 maas_deploy_version(const char *model, int32 version,
+								 const char *strategy);
+extern void maas_catalog_execute(const char *sql, int nargs, Oid *types,
+								 Datum *values, const char *nulls, int expect);
+
+#endif							/* MAAS_REGISTRY_H */

@@ -1,0 +1,64 @@
+/*
+ * serve.h
+ *		The serving core (serve.c): the state of one call site, which the
+ *		per-row functions, the batch path, maas_evaluate and the statistics
+ *		all use.  It resolves the model once per snapshot, checks and
+ *		copies each row's features, and reads the model's outputs.
+ */
+#ifndef MAAS_SERVE_H
+#define MAAS_SERVE_H
+
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "utils/array.h"
+
+#include "cache.h"
+#include "services.h"
+
+typedef struct MaasServeState
+{
+	MemoryContext cxt;			/* fn_mcxt: lives as long as the call site */
+
+	/* what was asked for */
+	char	   *model;
+	int32		version;		/* 0: the deployed version */
+
+	/* the snapshot the lookup was made under */
+	TransactionId xmin;
+	TransactionId xmax;
+	CommandId	curcid;
+	uint64		completions;
+
+	/* what it resolved to */
+	MaasVersionRef ref;
+	struct MaasCacheEntry *entry;
+	MaasModel  *m;
+	float	   *input;			/* n_in floats: the row being predicted */
+	struct MaasStatsLocal *stats;	/* serving statistics (stats.h), or NULL */
+
+	MemoryContextCallback release;	/* unpins when the call site goes away */
+} MaasServeState;
+
+/* what a per-row call answers */
+typedef enum MaasAnswer
+{
+	MAAS_ANSWER_VALUE,			/* maas_predict */
+	MAAS_ANSWER_PROBA,			/* maas_predict_proba */
+	MAAS_ANSWER_LABEL			/* maas_predict_label */
+} MaasAnswer;
+
+extern MaasServeState *maas_serve_state(FmgrInfo *flinfo);
+extern int32 maas_arg_version(FunctionCallInfo fcinfo, int argno, bool nullable);
+extern void maas_serve_resolve(MaasServeState *st, text *model, int32 version);
+extern void maas_serve_call(FunctionCallInfo fcinfo, MaasServeState *st);
+extern const float *maas_serve_features(MaasServeState *st, ArrayType *arr,
+										float *dst);
+extern float8 maas_serve_value(const MaasModel *m, const float *out);
+extern ArrayType *maas_serve_proba(const MaasModel *m, float *out);
+extern text *maas_serve_label(const MaasModel *m, const float *out);
+extern void maas_serve_require_classifier(MaasServeState *st);
+extern Datum maas_serve_answer(MaasServeState *st, MaasAnswer what,
+							   const float *x, const float *out);
+
+#endif							/* MAAS_SERVE_H */

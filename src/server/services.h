@@ -1,0 +1,47 @@
+/*
+ * services.h
+ *		What the server lends every part of maas: the kernels' allocator
+ *		(maas_kalloc, declared in kernel.h, defined in services.c), their
+ *		interrupt tick, turning their errors into ereports, and BLAS, opened
+ *		on first use in a backend with its settings.
+ */
+#ifndef MAAS_SERVICES_H
+#define MAAS_SERVICES_H
+
+#include "postgres.h"
+
+#include "blas.h"
+#include "kernel.h"
+
+/* maas.blas_threads and maas.blas_library, from _PG_init */
+extern void maas_services_init(void);
+
+/*
+ * BLAS, opened on first use in this backend (never in the postmaster, see
+ * blas.h), with maas.blas_threads threads, or with the given number (0:
+ * the setting).  Raises when the library cannot be opened.
+ */
+extern const MaasBlas *maas_get_blas(void);
+extern const MaasBlas *maas_get_blas_threads(int threads);
+
+/*
+ * The kernels' tick (kernel.h) in the server: CHECK_FOR_INTERRUPTS(), which
+ * does not return when a cancel or a timeout is pending.
+ */
+extern void maas_check_interrupts(void *arg);
+extern const MaasTick maas_interrupts_tick;
+
+/*
+ * Raise a kernel's error (kernel.h) as an ERROR.  The errcode follows the
+ * status; MAAS_ERR_INVALID takes invalid_code, which only the caller knows
+ * (ERRCODE_INVALID_PARAMETER_VALUE for bad arguments or data,
+ * ERRCODE_INVALID_BINARY_REPRESENTATION for bad bytes, ...).  With a
+ * message, that is the primary message and the kernel's its detail;
+ * without (NULL), the kernel's message is the primary one.  The hint is
+ * the caller's, or else the kernel's (MaasError.hint), or none.
+ */
+extern void maas_raise(const MaasError *err, int invalid_code,
+					   const char *message, const char *hint)
+			pg_attribute_noreturn();
+
+#endif							/* MAAS_SERVICES_H */

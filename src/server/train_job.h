@@ -1,0 +1,156 @@
+/*
+ * train_job.h
+ *		One maas_train call, shared by the files of its phases: train.c (the
+ *		entry point, settings and fitting), train_params.c (params),
+ *		train_load.c (columns, rows, task, preprocessing) and train_report.c
+ *		(metrics, the stored model, the deploy rule and the run record).
+ */
+#ifndef MAAS_TRAIN_JOB_H
+#define MAAS_TRAIN_JOB_H
+
+#include "postgres.h"
+
+#include "utils/hsearch.h"
+#include "utils/jsonb.h"
+#include "utils/timestamp.h"
+
+#include "inputs.h"
+#include "model.h"
+#include "train.h"
+
+typedef enum Algorithm
+{
+	ALG_AUTO = 1,
+	ALG_LINEAR = 2,
+	ALG_LOGISTIC = 4,
+	ALG_MLP = 8
+} Algorithm;
+
+#define ALG_ALL		(ALG_AUTO | ALG_LINEAR | ALG_LOGISTIC | ALG_MLP)
+#define ALG_NN		(ALG_LOGISTIC | ALG_MLP)
+
+typedef enum DeployRule
+{
+	DEPLOY_IF_BETTER,
+	DEPLOY_ALWAYS,
+	DEPLOY_NEVER
+} DeployRule;
+
+typedef struct TrainParams
+{
+	Algorithm	algorithm;
+	bool		task_set;
+	MaasTask	task;
+	double		test_size;
+	uint64		seed;
+	MaasImpute	impute;
+	MaasScale	scale;
+	int			n_features;		/* named in params.features, or 0 */
+	char	  **features;
+	DeployRule	deploy;
+	double		l2;
+	bool		l2_set;
+	double		lr;
+	int			epochs;			/* 0: by the data size */
+	int			batch_size;
+	MaasOptimizer optimizer;
+	double		momentum;
+	double		tol;
+	bool		tol_set;
+	int			patience;
+	bool		patience_set;
+	int			n_hidden;
+	int			hidden[MAAS_NN_MAX_HIDDEN];
+	MaasOp		activation;
+	double		dropout;
+	double		weight_decay;
+	bool		early_stopping;
+	double		validation_fraction;
+} TrainParams;
+
+typedef struct TrainJob
+{
+	MemoryContext cxt;			/* everything of this training */
+	MemoryContext row_cxt;		/* reset per row while loading */
+	TrainParams p;
+	char	   *model;
+	char	   *target;
+	char	   *source_sql;		/* SELECT * FROM ... */
+	TimestampTz started;
+	Size		limit;			/* maas.max_training_memory in bytes */
+	Size		peak;
+
+	/* columns */
+	int			target_attno;
+	MaasBinding target_b;
+	bool		target_is_text;
+	MaasInputs	inputs;
+	MaasBinding *bind;
+	int			raw_width;
+
+	/* rows */
+	float	   *x;
+	double	   *y;
+	int64		n;
+	int64		cap;
+	int64		skipped;		/* NULL target */
+	MaasStringSet *target_set;	/* text targets */
+	HTAB	   *target_values;	/* numeric targets: distinct values */
+	int			n_target_values;
+
+	/* after the split */
+	MaasTask	task;
+	int			n_classes;
+	char	  **label_json;		/* n_classes JSON values */
+	char	  **label_text;
+	int64		n_train;
+	int64		n_test;
+	int32	   *cls;
+	float	   *yf;				/* regression target */
+	int			width;			/* model input */
+	float	   *mean;			/* per input slot, training rows */
+	float	   *std;
+	double	   *var;
+	float	   *shift;			/* the standardize layer: (x - shift) / div */
+	float	   *div;
+
+	/* training */
+	const char *algorithm_name;
+	double		loss_scale;		/* regression MLP: target variance */
+	int			epochs_run;
+	double	   *loss;
+	double	   *val_loss;
+	bool		val_is_holdout;
+	TupleDesc	source_desc;	/* the source's columns, as planned */
+} TrainJob;
+
+/* train.c */
+extern void maas_train_init(void);
+extern void maas_train_memory_error(TrainJob *job, const char *what, Size need)
+			pg_attribute_noreturn();
+
+/* train_params.c */
+extern Algorithm maas_train_parse_algorithm(const char *name);
+extern const char *maas_train_algorithm_name(Algorithm a);
+extern void maas_train_parse_params(Jsonb *params, TrainParams *p);
+extern const char *maas_train_scale_name(MaasScale scale);
+extern const char *maas_train_deploy_name(DeployRule rule);
+
+/* train_load.c */
+extern void maas_train_plan_columns(TrainJob *job);
+extern void maas_train_load_rows(TrainJob *job);
+extern void maas_train_resolve_task(TrainJob *job);
+extern void maas_train_preprocess(TrainJob *job);
+
+/* train_report.c */
+extern char *maas_train_metrics_json(TrainJob *job, const float *out,
+									 double *primary);
+extern char *maas_train_stats_json(TrainJob *job);
+extern void maas_train_build_model(TrainJob *job, const MaasNnConfig *c,
+								   const MaasNnModel *m, bytea **weights,
+								   Jsonb **config);
+extern bool maas_train_deploy(TrainJob *job, int32 version, double primary);
+extern void maas_train_record_run(TrainJob *job, int32 version, bool deployed,
+								  const char *source, int n_features);
+
+#endif							/* MAAS_TRAIN_JOB_H */

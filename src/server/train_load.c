@@ -1,0 +1,608 @@
+/*
+ * train_load.c
+ *		maas_train's data: the source's columns planned (the target, and
+ *		each feature as a number, a flattened array or a one-hot category),
+ *		every row read in one pass into a float32 matrix bounded by
+ *		maas.max_training_memory, the task and classes decided, and the rows
+ *		split and preprocessed for a trainer.
+ */
+#include "train_job.h"
+#include "progress.h"
+#include "services.h"
+#include "source.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/float.h"
+#include "utils/json.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+
+/* integer targets with at most this many values are classes by default */
+#define AUTO_CLASS_LIMIT		20
+
+typedef struct LoadReceiver
+{
+	MaasSourceReader reader;	/* must be first */
+	TrainJob   *job;
+} LoadReceiver;
+
+
+static int
+find_column(TupleDesc td, const char *name)
+{
+	for (int i = 0; i < td->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(td, i);
+
+		if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0)
+			return i + 1;
+	}
+	return 0;
+}
+
+static void
+plan_feature(TrainJob *job, MaasInput *in, TupleDesc td, int attno)
+{
+	Form_pg_attribute att = TupleDescAttr(td, attno - 1);
+	Oid			elem = get_element_type(getBaseType(att->atttypid));
+
+	in->name = pstrdup(NameStr(att->attname));
+	if (!maas_feature_kind(att->atttypid, &in->kind))
+	{
+		if (OidIsValid(elem))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("array column \"%s\" must hold numbers", in->name),
+					 errdetail("Its type is %s.", format_type_be(att->atttypid)),
+					 errhint("Leave the column out with params.features.")));
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("column \"%s\" has type %s, which cannot be a feature",
+						in->name, format_type_be(att->atttypid)),
+				 errhint("Features are numbers, booleans, numeric arrays, text and enums; "
+						 "leave the column out with params.features.")));
+	}
+	maas_bind_column(td, attno, &job->bind[in - job->inputs.in]);
+	switch (in->kind)
+	{
+		case MAAS_INPUT_NUMBER:
+			in->width = 1;
+			break;
+		case MAAS_INPUT_CATEGORY:
+			in->width = 1;		/* the index, until the split */
+			in->collect = maas_string_set_create(MAAS_MAX_CATEGORIES);
+			break;
+		case MAAS_INPUT_ARRAY:
+			{
+				const char *col = quote_identifier(in->name);
+				char	   *q = psprintf("SELECT pg_catalog.cardinality(%s) FROM (%s) AS s "
+										 "WHERE %s IS NOT NULL LIMIT 1",
+										 col, job->source_sql, col);
+				bool		isnull;
+				int			len = 0;
+
+				if (SPI_execute(q, true, 1) != SPI_OK_SELECT)
+					elog(ERROR, "could not read the length of array column \"%s\"", in->name);
+				/* SPI returns to its own context, which SPI_finish frees */
+				MemoryContextSwitchTo(job->cxt);
+				if (SPI_processed == 1)
+					len = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
+													  SPI_tuptable->tupdesc, 1, &isnull));
+				if (SPI_processed == 0 || len <= 0)
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							 errmsg("array column \"%s\" has no non-empty values", in->name),
+							 errhint("Leave the column out with params.features.")));
+				in->length = in->width = len;
+				break;
+			}
+	}
+}
+
+void
+maas_train_plan_columns(TrainJob *job)
+{
+	TupleDesc	td;
+	int			n = 0;
+	Oid			ttype;
+	MaasInputKind tkind;
+
+	td = maas_source_describe(job->source_sql);
+	job->source_desc = td;
+
+	job->target_attno = find_column(td, job->target);
+	if (job->target_attno == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("target column \"%s\" does not exist", job->target)));
+	maas_bind_column(td, job->target_attno, &job->target_b);
+	ttype = TupleDescAttr(td, job->target_attno - 1)->atttypid;
+	if (!maas_feature_kind(ttype, &tkind) || tkind == MAAS_INPUT_ARRAY)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("target column \"%s\" has type %s, which cannot be a target",
+						job->target, format_type_be(ttype)),
+				 errhint("A target is a number, a boolean, text or an enum.")));
+	job->target_is_text = tkind == MAAS_INPUT_CATEGORY;
+
+	job->inputs.in = palloc0(sizeof(MaasInput) * Max(td->natts, 1));
+	job->bind = palloc0(sizeof(MaasBinding) * Max(td->natts, 1));
+	job->inputs.impute = job->p.impute;
+	if (job->p.n_features > 0)
+	{
+		for (int i = 0; i < job->p.n_features; i++)
+		{
+			int			attno = find_column(td, job->p.features[i]);
+
+			if (attno == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_UNDEFINED_COLUMN),
+						 errmsg("column \"%s\" does not exist", job->p.features[i]),
+						 errdetail("It is named in parameter \"features\".")));
+			if (attno == job->target_attno)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("the target column \"%s\" cannot also be a feature", job->target)));
+			plan_feature(job, &job->inputs.in[n++], td, attno);
+			job->inputs.n = n;
+		}
+	}
+	else
+	{
+		for (int i = 0; i < td->natts; i++)
+		{
+			if (TupleDescAttr(td, i)->attisdropped || i + 1 == job->target_attno)
+				continue;
+			plan_feature(job, &job->inputs.in[n++], td, i + 1);
+			job->inputs.n = n;
+		}
+	}
+	if (n == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the source has no feature columns"),
+				 errdetail("Every column but the target \"%s\" is a feature, and there is none.",
+						   job->target)));
+
+	job->raw_width = 0;
+	for (int i = 0; i < n; i++)
+	{
+		MaasInput  *in = &job->inputs.in[i];
+
+		in->offset = job->raw_width;
+		if (in->width > 100000000 - job->raw_width)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("the source has too many feature values per row")));
+		job->raw_width += in->width;
+	}
+}
+
+static void
+grow_rows(TrainJob *job)
+{
+	int64		cap = job->cap == 0 ? 1024 : job->cap * 2;
+	Size		per_row = sizeof(float) * (Size) job->raw_width + sizeof(double);
+	Size		max_rows = job->limit / per_row;
+
+	if ((Size) cap > max_rows)
+		cap = (int64) max_rows;
+	if (cap > (int64) INT32_MAX - 1)
+		cap = (int64) INT32_MAX - 1;
+	if (cap <= job->n)
+		maas_train_memory_error(job, psprintf("Reading more than %lld rows of %d values",
+								   (long long) job->n, job->raw_width),
+					 (Size) (job->n + 1) * per_row);
+	if (job->x == NULL)
+	{
+		job->x = MemoryContextAllocExtended(job->cxt, sizeof(float) * job->raw_width * cap,
+											MCXT_ALLOC_HUGE);
+		job->y = MemoryContextAllocExtended(job->cxt, sizeof(double) * cap, MCXT_ALLOC_HUGE);
+	}
+	else
+	{
+		job->x = repalloc_huge(job->x, sizeof(float) * job->raw_width * cap);
+		job->y = repalloc_huge(job->y, sizeof(double) * cap);
+	}
+	job->cap = cap;
+}
+
+static void
+add_target_value(TrainJob *job, double v)
+{
+	bool		found;
+
+	if (job->n_target_values > MAAS_MAX_CLASSES)
+		return;
+	hash_search(job->target_values, &v, HASH_ENTER, &found);
+	if (!found)
+		job->n_target_values++;
+}
+
+static void
+load_receive(MaasSourceReader *reader, TupleTableSlot *slot)
+{
+	TrainJob   *job = ((LoadReceiver *) reader)->job;
+	MemoryContext old;
+	Datum		tv;
+	bool		tnull;
+	float	   *row;
+	int64		rowno = job->n + job->skipped + 1;
+
+	slot_getallattrs(slot);
+	tv = slot->tts_values[job->target_attno - 1];
+	tnull = slot->tts_isnull[job->target_attno - 1];
+	if (tnull)
+	{
+		job->skipped++;
+		return;
+	}
+	if (job->n == job->cap)
+		grow_rows(job);
+	if ((job->n & 4095) == 0)
+	{
+		CHECK_FOR_INTERRUPTS();
+		maas_progress_phase(MAAS_PHASE_LOADING, job->n);
+	}
+
+	old = MemoryContextSwitchTo(job->row_cxt);
+	row = job->x + (size_t) job->n * job->raw_width;
+	for (int i = 0; i < job->inputs.n; i++)
+	{
+		MaasInput  *in = &job->inputs.in[i];
+		int			a = job->bind[i].attno - 1;
+		Datum		d = slot->tts_values[a];
+
+		/* the common scalar types inline; anything else, or trouble, encodes */
+		if (in->kind == MAAS_INPUT_NUMBER && !slot->tts_isnull[a])
+		{
+			float		f;
+
+			switch (job->bind[i].typid)
+			{
+				case FLOAT4OID:
+					f = DatumGetFloat4(d);
+					break;
+				case FLOAT8OID:
+					f = (float) DatumGetFloat8(d);
+					break;
+				case INT4OID:
+					f = (float) DatumGetInt32(d);
+					break;
+				case INT8OID:
+					f = (float) DatumGetInt64(d);
+					break;
+				default:
+					f = NAN;
+					break;
+			}
+			if (isfinite(f))
+			{
+				row[in->offset] = f;
+				continue;
+			}
+		}
+		maas_encode(&job->inputs, in, &job->bind[i], d, slot->tts_isnull[a],
+					row + in->offset, false, rowno);
+	}
+
+	if (job->target_is_text)
+	{
+		bool		full;
+		int			idx = maas_string_set_add(job->target_set,
+											  maas_datum_text(tv, &job->target_b), &full);
+
+		if (full)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("target column \"%s\" has more than %d classes",
+							job->target, MAAS_MAX_CLASSES)));
+		job->y[job->n] = idx;
+	}
+	else
+	{
+		double		v = maas_datum_number(tv, job->target_b.typid);
+
+		if (v == 0)
+			v = 0;				/* -0 and 0 are one value, and one class */
+		if (!isfinite(v))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("target column \"%s\" holds a value that is not finite", job->target),
+					 errdetail("The value in row %lld is %s.", (long long) rowno,
+							   isnan(v) ? "NaN" : "infinite")));
+		job->y[job->n] = v;
+		MemoryContextSwitchTo(job->cxt);
+		add_target_value(job, v);
+	}
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(job->row_cxt);
+	job->n++;
+}
+
+void
+maas_train_load_rows(TrainJob *job)
+{
+	LoadReceiver r;
+
+	memset(&r, 0, sizeof(r));
+	r.reader.planned = job->source_desc;
+	r.reader.receive = load_receive;
+	r.job = job;
+
+	{
+		MemoryContext old = MemoryContextSwitchTo(job->cxt);
+		HASHCTL		ctl;
+
+		if (job->target_is_text)
+			job->target_set = maas_string_set_create(MAAS_MAX_CLASSES);
+		else
+		{
+			ctl.keysize = sizeof(double);
+			ctl.entrysize = sizeof(double);
+			ctl.hcxt = job->cxt;
+			job->target_values = hash_create("maas target values", 64, &ctl,
+											 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		}
+		MemoryContextSwitchTo(old);
+	}
+
+	maas_source_scan(job->source_sql, &r.reader, false);
+	maas_progress_phase(MAAS_PHASE_PREPROCESSING, job->n);
+	job->peak = Max(job->peak, MemoryContextMemAllocated(job->cxt, true));
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double		x = *(const double *) a,
+				y = *(const double *) b;
+
+	return (x > y) - (x < y);
+}
+
+static char *
+json_number_text(double v)
+{
+	return float8out_internal(v);
+}
+
+/* decide the task, number the classes 0..k-1 in sorted label order */
+void
+maas_train_resolve_task(TrainJob *job)
+{
+	Oid			base = job->target_b.typid;
+	bool		integer = base == INT2OID || base == INT4OID || base == INT8OID;
+
+	if (job->n == 0)
+	{
+		if (job->skipped > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("target column \"%s\" has only null values", job->target),
+					 errdetail("The source has %lld rows.", (long long) job->skipped)));
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("the source has no rows")));
+	}
+
+	if (job->p.task_set)
+		job->task = job->p.task;
+	else if (job->target_is_text || base == BOOLOID)
+		job->task = MAAS_TASK_CLASSIFICATION;
+	else if (integer && job->n_target_values <= AUTO_CLASS_LIMIT)
+		job->task = MAAS_TASK_CLASSIFICATION;
+	else
+		job->task = MAAS_TASK_REGRESSION;
+
+	if (job->task == MAAS_TASK_REGRESSION)
+	{
+		if (job->target_is_text)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("target column \"%s\" is not numeric, so it cannot be a regression target",
+							job->target),
+					 errhint("Use params.task \"classification\".")));
+		job->yf = MemoryContextAllocExtended(job->cxt, sizeof(float) * job->n, MCXT_ALLOC_HUGE);
+		for (int64 r = 0; r < job->n; r++)
+			job->yf[r] = (float) job->y[r];
+		return;
+	}
+
+	job->cls = MemoryContextAllocExtended(job->cxt, sizeof(int32) * job->n, MCXT_ALLOC_HUGE);
+	if (job->target_is_text)
+	{
+		MaasStringSet *set = job->target_set;
+		int		   *index = palloc(sizeof(int) * Max(set->n, 1));
+		int		   *map = palloc(sizeof(int) * Max(set->n, 1));
+		MaasError	err;
+
+		job->n_classes = set->n;
+		job->label_json = palloc(sizeof(char *) * Max(set->n, 1));
+		job->label_text = palloc(sizeof(char *) * Max(set->n, 1));
+		for (int i = 0; i < set->n; i++)
+		{
+			job->label_text[i] = set->items[i];
+			index[i] = i;
+		}
+		if (!maas_sort_texts(set->n, job->label_text, index, &err))
+			maas_raise(&err, ERRCODE_INVALID_PARAMETER_VALUE, NULL, NULL);
+		for (int i = 0; i < set->n; i++)
+		{
+			StringInfoData s;
+
+			map[index[i]] = i;
+			initStringInfo(&s);
+			escape_json(&s, job->label_text[i]);
+			job->label_json[i] = s.data;
+		}
+		for (int64 r = 0; r < job->n; r++)
+			job->cls[r] = map[(int) job->y[r]];
+	}
+	else
+	{
+		HASH_SEQ_STATUS seq;
+		double	   *e;
+		double	   *values;
+		int			k = 0;
+
+		if (job->n_target_values > MAAS_MAX_CLASSES)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("target column \"%s\" has more than %d classes",
+							job->target, MAAS_MAX_CLASSES),
+					 errhint("Use params.task \"regression\" for a continuous target.")));
+		values = palloc(sizeof(double) * Max(job->n_target_values, 1));
+		hash_seq_init(&seq, job->target_values);
+		while ((e = hash_seq_search(&seq)) != NULL)
+			values[k++] = *e;
+		qsort(values, k, sizeof(double), cmp_double);
+		job->n_classes = k;
+		job->label_json = palloc(sizeof(char *) * Max(k, 1));
+		job->label_text = palloc(sizeof(char *) * Max(k, 1));
+		for (int i = 0; i < k; i++)
+		{
+			if (base == BOOLOID)
+				job->label_json[i] = pstrdup(values[i] != 0 ? "true" : "false");
+			else
+				job->label_json[i] = json_number_text(values[i]);
+			job->label_text[i] = job->label_json[i];
+		}
+		for (int64 r = 0; r < job->n; r++)
+		{
+			double	   *hit = bsearch(&job->y[r], values, k, sizeof(double), cmp_double);
+
+			job->cls[r] = (int32) (hit - values);
+		}
+	}
+	if (job->n_classes < 2)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("target column \"%s\" has only one class", job->target),
+				 errdetail("Every row with a target has the value \"%s\".", job->label_text[0]),
+				 errhint("A classifier needs at least two classes.")));
+}
+
+static void
+too_few_rows(TrainJob *job, int64 n_train, int64 n_test)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("too few rows to train"),
+			 errdetail("The source has %lld rows with a target; with a test_size of %g "
+					   "the holdout would have %lld rows and the training set %lld.",
+					   (long long) job->n, job->p.test_size,
+					   (long long) n_test, (long long) n_train),
+			 errhint("Training needs at least 2 rows and the holdout at least 1; "
+					 "add rows or change test_size.")));
+}
+
+/*
+ * Split the rows (stratified for classification) and permute them so that
+ * the training rows come first, then impute NULLs with the training rows'
+ * means, expand categories to one-hot (those seen only in holdout rows are
+ * dropped, as at predict time) and scale every slot by the training rows'
+ * statistics: the arithmetic is the kernel's (preprocess.h).  What the
+ * split needs of the size of the rows lives in a context of its own, freed
+ * before the rest, and the raw matrix is freed once expanded.
+ */
+void
+maas_train_preprocess(TrainJob *job)
+{
+	const MaasTick *tick = &maas_interrupts_tick;
+	MaasError	err;
+	MemoryContext split_cxt;
+	int32	   *order;
+	int64		n_test;
+	MaasPrepSet set;
+
+	split_cxt = AllocSetContextCreate(job->cxt, "maas training split",
+									  ALLOCSET_DEFAULT_SIZES);
+	MemoryContextSwitchTo(split_cxt);
+	order = palloc_extended(sizeof(int32) * job->n, MCXT_ALLOC_HUGE);
+	if (!maas_prep_split(job->n, job->task == MAAS_TASK_CLASSIFICATION ? job->cls : NULL,
+						 job->n_classes, job->p.test_size, job->p.seed, order,
+						 &n_test, &err))
+		maas_raise(&err, ERRCODE_INVALID_PARAMETER_VALUE, NULL, NULL);
+	job->n_test = n_test;
+	job->n_train = job->n - n_test;
+	/* test_size 0: no holdout, asked for */
+	if ((job->n_test < 1 && job->p.test_size > 0) || job->n_train < 2)
+		too_few_rows(job, job->n_train, job->n_test);
+	if (!maas_prep_permute(job->n, order, job->x, job->raw_width, job->cls, job->yf,
+						   tick, &err))
+		maas_raise(&err, ERRCODE_INVALID_PARAMETER_VALUE, NULL, NULL);
+	MemoryContextSwitchTo(job->cxt);
+	MemoryContextDelete(split_cxt);
+
+	memset(&set, 0, sizeof(set));
+	set.n = job->n;
+	set.n_train = job->n_train;
+	set.raw_width = job->raw_width;
+	set.x = job->x;
+	set.n_columns = job->inputs.n;
+	set.columns = palloc0(sizeof(MaasPrepColumn) * Max(job->inputs.n, 1));
+	for (int i = 0; i < job->inputs.n; i++)
+	{
+		MaasInput  *in = &job->inputs.in[i];
+		MaasPrepColumn *col = &set.columns[i];
+
+		col->name = in->name;
+		col->category = in->kind == MAAS_INPUT_CATEGORY;
+		col->offset = in->offset;
+		col->width = in->width;
+		if (col->category)
+		{
+			col->n_seen = in->collect->n;
+			col->seen = in->collect->items;
+		}
+	}
+	if (!maas_prep_impute(&set, job->p.impute, tick, &err) ||
+		!maas_prep_categories(&set, &err))
+		maas_raise(&err, ERRCODE_INVALID_PARAMETER_VALUE, NULL,
+				   err.status == MAAS_ERR_INVALID ?
+				   "Leave the column out with params.features." : NULL);
+	job->width = set.width;
+
+	if (set.has_categories)
+	{
+		Size		need = sizeof(float) * (Size) set.width * job->n;
+		float	   *x;
+
+		if (need + MemoryContextMemAllocated(job->cxt, true) > job->limit)
+			maas_train_memory_error(job, "One-hot encoding the rows",
+									need + MemoryContextMemAllocated(job->cxt, true));
+		x = MemoryContextAllocExtended(job->cxt, need, MCXT_ALLOC_HUGE);
+		job->peak = Max(job->peak, MemoryContextMemAllocated(job->cxt, true));
+		maas_prep_onehot(&set, x, tick);
+		pfree(job->x);
+		job->x = set.x = x;
+	}
+
+	/* the inputs as the model reads them */
+	for (int i = 0; i < job->inputs.n; i++)
+	{
+		MaasInput  *in = &job->inputs.in[i];
+		MaasPrepColumn *col = &set.columns[i];
+
+		in->offset = col->out_offset;
+		in->width = col->out_width;
+		in->fill = col->fill;
+		in->n_categories = col->n_categories;
+		in->categories = col->categories;
+	}
+	job->inputs.width = set.width;
+
+	if (!maas_prep_scale(&set, job->p.scale, tick, &err))
+		maas_raise(&err, ERRCODE_INVALID_PARAMETER_VALUE, NULL, NULL);
+	job->mean = set.mean;
+	job->std = set.std;
+	job->var = set.var;
+	job->shift = set.shift;
+	job->div = set.div;
+}
