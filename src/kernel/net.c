@@ -1,44 +1,92 @@
 /*
  * net.c
- *		The layer runtime (see net.h).
+ *		The layer runtime (see net.h): the op table, the graph check, the
+ *		buffer plan and the forward pass.
  *
- * Activations live in two ping-pong buffers of n_rows * max_width floats
- * supplied by the caller; elementwise layers work in place.  A dense layer
- * starts its output from the bias and lets BLAS add x W^T (beta = 1), so
- * the bias costs one copy per row and no second pass.
+ * The plan.  Values are numbered as in net.h (0 the input, i + 1 written by
+ * layer i).  Walking the layers in order, each output value gets a buffer:
+ * its input's buffer when the layer is elementwise and that input is read
+ * by nobody later (in place), else a free buffer, else a new one; then the
+ * buffers of inputs read for the last time are freed.  A buffer's size is
+ * the largest value it ever holds, counted per row and kept apart for
+ * sequence values (which grow with t) and row values, so that the
+ * workspace for any (n, t) is a sum over buffers.  Running to a value other
+ * than the last runs only the layers it depends on, in order, and stops:
+ * skipping layers only removes writes, so the plan stays valid.
  */
-#include "net.h"
+#include "net_ops.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-static const char *const op_names[] = {
-	[MAAS_OP_STANDARDIZE] = "standardize",
-	[MAAS_OP_DENSE] = "dense",
-	[MAAS_OP_RELU] = "relu",
-	[MAAS_OP_TANH] = "tanh",
-	[MAAS_OP_SIGMOID] = "sigmoid",
-	[MAAS_OP_SOFTMAX] = "softmax",
-	[MAAS_OP_DROPOUT] = "dropout",
+/* one layer of a run, as the run loop wants it */
+typedef struct NetStep
+{
+	bool		(*forward) (const MaasLayer *l, MaasRun *run,
+							const float *const *in, float *out);
+	const MaasLayer *layer;
+	int			n_in;
+	int			in_buf[MAAS_LAYER_MAX_INPUTS];	/* -1: the batch's x */
+	int			out_buf;
+} NetStep;
+
+typedef struct NetPlan
+{
+	int			n_values;		/* n_layers + 1 */
+	NetStep    *steps;			/* the layers net->output needs, in order */
+	int			n_steps;
+	int		   *last_use;		/* per value: last layer reading it, or -1 */
+	size_t	   *seq_width;		/* per buffer: widest sequence vector */
+	size_t	   *row_width;		/* per buffer: widest row value (all of a row) */
+	bool	   *needed;			/* per layer: needed for net->output */
+	int			output;			/* value id of net->output */
+} NetPlan;
+
+extern const MaasOpInfo maas_op_standardize;
+extern const MaasOpInfo maas_op_dense;
+extern const MaasOpInfo maas_op_relu;
+extern const MaasOpInfo maas_op_tanh;
+extern const MaasOpInfo maas_op_sigmoid;
+extern const MaasOpInfo maas_op_softmax;
+extern const MaasOpInfo maas_op_dropout;
+extern const MaasOpInfo maas_op_add;
+extern const MaasOpInfo maas_op_flatten;
+
+static const MaasOpInfo *const op_table[MAAS_N_OPS] = {
+	[MAAS_OP_STANDARDIZE] = &maas_op_standardize,
+	[MAAS_OP_DENSE] = &maas_op_dense,
+	[MAAS_OP_RELU] = &maas_op_relu,
+	[MAAS_OP_TANH] = &maas_op_tanh,
+	[MAAS_OP_SIGMOID] = &maas_op_sigmoid,
+	[MAAS_OP_SOFTMAX] = &maas_op_softmax,
+	[MAAS_OP_DROPOUT] = &maas_op_dropout,
+	[MAAS_OP_ADD] = &maas_op_add,
+	[MAAS_OP_FLATTEN] = &maas_op_flatten,
 };
 
-#define N_OPS ((int) (sizeof(op_names) / sizeof(op_names[0])))
+const MaasOpInfo *
+maas_op_info(MaasOp op)
+{
+	if ((int) op < 0 || op >= MAAS_N_OPS)
+		return NULL;
+	return op_table[op];
+}
 
 const char *
 maas_op_name(MaasOp op)
 {
-	if ((int) op < 0 || (int) op >= N_OPS)
-		return "?";
-	return op_names[op];
+	const MaasOpInfo *info = maas_op_info(op);
+
+	return info ? info->name : "?";
 }
 
 bool
 maas_op_from_name(const char *name, MaasOp *op)
 {
-	for (int i = 0; i < N_OPS; i++)
+	for (int i = 0; i < MAAS_N_OPS; i++)
 	{
-		if (strcmp(name, op_names[i]) == 0)
+		if (op_table[i] != NULL && strcmp(name, op_table[i]->name) == 0)
 		{
 			*op = (MaasOp) i;
 			return true;
@@ -47,121 +95,462 @@ maas_op_from_name(const char *name, MaasOp *op)
 	return false;
 }
 
-bool
-maas_net_check(MaasNet *net, char *err, size_t errlen)
+/* the value ids layer i reads */
+static int
+layer_inputs(const MaasLayer *l, int i, int *ids)
 {
-	int			width = net->n_in;
-	int			max_width = width;
+	if (l->n_inputs == 0)
+	{
+		ids[0] = i;				/* the value before: layer i-1's, or the input */
+		return 1;
+	}
+	for (int k = 0; k < l->n_inputs; k++)
+		ids[k] = l->inputs[k];
+	return l->n_inputs;
+}
 
-	if (width <= 0)
+static size_t
+row_floats(const MaasShape *s)
+{
+	return (size_t) s->width;
+}
+
+/* the shape of value 0 */
+static MaasShape
+input_shape(const MaasNet *net)
+{
+	MaasShape	s = {0};
+
+	if (net->input == MAAS_NET_TOKENS)
+		s.seq = true;			/* ids, read from the batch by embeddings */
+	else
 	{
-		snprintf(err, errlen, "the model must take at least one feature");
-		return false;
+		s.width = net->n_in;
+		if (net->in_h > 0)
+		{
+			s.c = net->in_c;
+			s.h = net->in_h;
+			s.w = net->in_w;
+		}
 	}
-	if (net->n_layers <= 0)
-	{
-		snprintf(err, errlen, "the model has no layers");
-		return false;
-	}
+	return s;
+}
+
+/* shapes of every layer's inputs and output, in order */
+static bool
+check_layers(MaasNet *net, MaasError *err)
+{
+	MaasShape	in0 = input_shape(net);
 
 	for (int i = 0; i < net->n_layers; i++)
 	{
 		MaasLayer  *l = &net->layers[i];
+		const MaasOpInfo *info = maas_op_info(l->op);
+		int			ids[MAAS_LAYER_MAX_INPUTS];
+		MaasShape	in[MAAS_LAYER_MAX_INPUTS];
+		int			n;
 
-		switch (l->op)
+		if (info == NULL)
+			return maas_error(err, MAAS_ERR_INVALID, "layer %d has an unknown op", i + 1);
+		if (l->n_inputs < 0 || l->n_inputs > MAAS_LAYER_MAX_INPUTS)
+			return maas_error(err, MAAS_ERR_INVALID, "layer %d (%s) has %d inputs",
+							  i + 1, info->name, l->n_inputs);
+		n = layer_inputs(l, i, ids);
+		if (n < info->min_inputs || n > info->max_inputs)
+			return maas_error(err, MAAS_ERR_INVALID,
+							  "layer %d (%s) reads %d values but takes %d%s",
+							  i + 1, info->name, n, info->min_inputs,
+							  info->max_inputs > info->min_inputs ? " or more" : "");
+		for (int k = 0; k < n; k++)
 		{
-			case MAAS_OP_DENSE:
-				if (l->n_in != width)
-				{
-					snprintf(err, errlen,
-							 "layer %d (dense) takes %d inputs but receives %d",
-							 i + 1, l->n_in, width);
-					return false;
-				}
-				if (l->n_out <= 0 || l->w == NULL)
-				{
-					snprintf(err, errlen, "layer %d (dense) has no weights", i + 1);
-					return false;
-				}
-				width = l->n_out;
-				break;
-			case MAAS_OP_STANDARDIZE:
-				if (l->n_in != width)
-				{
-					snprintf(err, errlen,
-							 "layer %d (standardize) has %d features but receives %d",
-							 i + 1, l->n_in, width);
-					return false;
-				}
-				if (l->shift == NULL || l->scale == NULL)
-				{
-					snprintf(err, errlen, "layer %d (standardize) has no mean or std", i + 1);
-					return false;
-				}
-				l->n_out = width;
-				break;
-			case MAAS_OP_RELU:
-			case MAAS_OP_TANH:
-			case MAAS_OP_SIGMOID:
-			case MAAS_OP_SOFTMAX:
-			case MAAS_OP_DROPOUT:
-				l->n_in = l->n_out = width;
-				break;
-			default:
-				snprintf(err, errlen, "layer %d has an unknown op", i + 1);
+			if (ids[k] < 0 || ids[k] > i)
+				return maas_error(err, MAAS_ERR_INVALID,
+								  "layer %d (%s) reads a value that is not computed before it",
+								  i + 1, info->name);
+			in[k] = ids[k] == 0 ? in0 : net->layers[ids[k] - 1].shape;
+			/* only embeddings read token ids */
+			if (ids[k] == 0 && net->input == MAAS_NET_TOKENS && info->check == NULL)
+				return maas_error(err, MAAS_ERR_INVALID,
+								  "layer %d (%s) cannot read token ids", i + 1, info->name);
+		}
+		if (info->check != NULL)
+		{
+			if (!info->check(l, i + 1, in, &l->shape, err))
 				return false;
 		}
-		if (width > max_width)
-			max_width = width;
+		else
+		{
+			if (in[0].width <= 0)
+				return maas_error(err, MAAS_ERR_INVALID,
+								  "layer %d (%s) has no input to work on", i + 1, info->name);
+			l->shape = in[0];
+			l->n_in = l->n_out = in[0].width;
+		}
+		if (l->shape.width <= 0)
+			return maas_error(err, MAAS_ERR_INVALID,
+							  "layer %d (%s) produces no values", i + 1, info->name);
 	}
-	net->n_out = width;
-	net->max_width = max_width;
+	return true;
+}
+
+/* assign buffers; see the top of the file */
+static bool
+plan_buffers(MaasNet *net, NetPlan *plan, MaasError *err)
+{
+	int			L = net->n_layers;
+	int		   *free_list = maas_kalloc_array((size_t) L + 1, sizeof(int));
+	int			n_free = 0;
+	int			n_buffers = 0;
+
+	plan->seq_width = maas_kalloc_array((size_t) L + 1, sizeof(size_t));
+	plan->row_width = maas_kalloc_array((size_t) L + 1, sizeof(size_t));
+	if (free_list == NULL || plan->seq_width == NULL || plan->row_width == NULL)
+		return maas_error_nomem(err);
+
+	for (int i = 0; i < L; i++)
+	{
+		MaasLayer  *l = &net->layers[i];
+		const MaasOpInfo *info = maas_op_info(l->op);
+		int			ids[MAAS_LAYER_MAX_INPUTS];
+		int			n = layer_inputs(l, i, ids);
+		int			buf = -1;
+
+		if (info->elementwise && ids[0] != 0 && plan->last_use[ids[0]] == i)
+			buf = net->layers[ids[0] - 1].buffer;
+		else if (n_free > 0)
+			buf = free_list[--n_free];
+		else
+		{
+			if (n_buffers == MAAS_NET_MAX_BUFFERS)
+				return maas_error(err, MAAS_ERR_LIMIT,
+								  "layer %d (%s): more than %d values are alive at once",
+								  i + 1, info->name, MAAS_NET_MAX_BUFFERS);
+			buf = n_buffers++;
+			plan->seq_width[buf] = 0;
+			plan->row_width[buf] = 0;
+		}
+		l->buffer = buf;
+		if (l->shape.seq)
+		{
+			if ((size_t) l->shape.width > plan->seq_width[buf])
+				plan->seq_width[buf] = (size_t) l->shape.width;
+		}
+		else if (row_floats(&l->shape) > plan->row_width[buf])
+			plan->row_width[buf] = row_floats(&l->shape);
+
+		/* inputs read for the last time free their buffers */
+		for (int k = 0; k < n; k++)
+		{
+			int			v = ids[k];
+			bool		seen = false;
+
+			if (v == 0 || plan->last_use[v] != i || net->layers[v - 1].buffer == buf)
+				continue;
+			for (int j = 0; j < k; j++)
+				if (ids[j] == v)
+					seen = true;
+			if (!seen)
+				free_list[n_free++] = net->layers[v - 1].buffer;
+		}
+		/* a value nobody reads is dead at once, unless it is the output */
+		if (plan->last_use[i + 1] < 0 && i + 1 != plan->output)
+			free_list[n_free++] = buf;
+	}
+	net->n_buffers = n_buffers;
 	return true;
 }
 
 bool
-maas_net_workspace(const MaasNet *net, int n_rows, size_t *nfloats)
+maas_net_check(MaasNet *net, MaasError *err)
 {
-	size_t		per_buffer;
+	NetPlan    *plan;
+	int			L = net->n_layers;
 
-	if (n_rows <= 0)
+	if (net->input == MAAS_NET_FEATURES && net->n_in <= 0)
+		return maas_error(err, MAAS_ERR_INVALID, "the model must take at least one feature");
+	if (L <= 0)
+		return maas_error(err, MAAS_ERR_INVALID, "the model has no layers");
+	if (net->in_h > 0 &&
+		((int64_t) net->in_c * net->in_h * net->in_w != net->n_in || net->in_c <= 0 ||
+		 net->in_w <= 0))
+		return maas_error(err, MAAS_ERR_INVALID,
+						  "the input shape [%d, %d, %d] does not make %d features",
+						  net->in_c, net->in_h, net->in_w, net->n_in);
+	if (net->output < 0 || net->output > L)
+		return maas_error(err, MAAS_ERR_INVALID, "the model's output is not one of its layers");
+
+	if (!check_layers(net, err))
 		return false;
-	if (!maas_mul_size((size_t) n_rows, (size_t) net->max_width, &per_buffer))
-		return false;
-	return maas_mul_size(per_buffer, 2, nfloats);
-}
 
-static inline void
-standardize(int n, const float *restrict x, const float *restrict shift,
-			const float *restrict scale, float *restrict y)
-{
-	for (int j = 0; j < n; j++)
-		y[j] = (x[j] - shift[j]) * scale[j];
-}
-
-static inline void
-relu(size_t n, float *v)
-{
-	for (size_t j = 0; j < n; j++)
-		v[j] = v[j] > 0.0f ? v[j] : 0.0f;
-}
-
-static inline void
-sigmoid(size_t n, float *v)
-{
-	for (size_t j = 0; j < n; j++)
+	plan = maas_kalloc(sizeof(NetPlan));
+	if (plan == NULL)
+		return maas_error_nomem(err);
+	plan->n_values = L + 1;
+	plan->output = net->output > 0 ? net->output : L;
+	plan->last_use = maas_kalloc_array((size_t) L + 1, sizeof(int));
+	plan->needed = maas_kalloc_array((size_t) L, sizeof(bool));
+	if (plan->last_use == NULL || plan->needed == NULL)
+		return maas_error_nomem(err);
+	for (int v = 0; v <= L; v++)
+		plan->last_use[v] = -1;
+	for (int i = 0; i < L; i++)
 	{
-		float		x = v[j];
+		int			ids[MAAS_LAYER_MAX_INPUTS];
+		int			n = layer_inputs(&net->layers[i], i, ids);
 
-		if (x >= 0.0f)
-			v[j] = 1.0f / (1.0f + expf(-x));
-		else
-		{
-			float		e = expf(x);
-
-			v[j] = e / (1.0f + e);
-		}
+		for (int k = 0; k < n; k++)
+			plan->last_use[ids[k]] = i;
 	}
+
+	/* which layers the output depends on */
+	memset(plan->needed, 0, sizeof(bool) * (size_t) L);
+	plan->needed[plan->output - 1] = true;
+	for (int i = plan->output - 1; i >= 0; i--)
+	{
+		int			ids[MAAS_LAYER_MAX_INPUTS];
+		int			n;
+
+		if (!plan->needed[i])
+			continue;
+		n = layer_inputs(&net->layers[i], i, ids);
+		for (int k = 0; k < n; k++)
+			if (ids[k] > 0)
+				plan->needed[ids[k] - 1] = true;
+	}
+
+	if (!plan_buffers(net, plan, err))
+		return false;
+
+	/* the steps of a run to the output */
+	plan->steps = maas_kalloc_array((size_t) L, sizeof(NetStep));
+	if (plan->steps == NULL)
+		return maas_error_nomem(err);
+	plan->n_steps = 0;
+	for (int i = 0; i < plan->output; i++)
+	{
+		NetStep    *s;
+		int			ids[MAAS_LAYER_MAX_INPUTS];
+
+		if (!plan->needed[i])
+			continue;
+		s = &plan->steps[plan->n_steps++];
+		s->layer = &net->layers[i];
+		s->forward = maas_op_info(net->layers[i].op)->forward;
+		s->n_in = layer_inputs(&net->layers[i], i, ids);
+		for (int k = 0; k < s->n_in; k++)
+			s->in_buf[k] = ids[k] == 0 ? -1 : net->layers[ids[k] - 1].buffer;
+		s->out_buf = net->layers[i].buffer;
+	}
+
+	net->n_out = net->layers[plan->output - 1].shape.width;
+	net->out_seq = net->layers[plan->output - 1].shape.seq;
+	net->max_width = net->input == MAAS_NET_FEATURES ? net->n_in : 0;
+	net->accepts_missing = false;
+	for (int i = 0; i < L; i++)
+		if (net->layers[i].shape.width > net->max_width)
+			net->max_width = net->layers[i].shape.width;
+	net->plan = plan;
+	return true;
+}
+
+/* floats of scratch the largest op needs */
+static bool
+scratch_floats(const MaasNet *net, int n, int t, size_t *out)
+{
+	MaasShape	in0 = input_shape(net);
+	size_t		most = 0;
+
+	for (int i = 0; i < net->n_layers; i++)
+	{
+		const MaasLayer *l = &net->layers[i];
+		const MaasOpInfo *info = maas_op_info(l->op);
+		int			ids[MAAS_LAYER_MAX_INPUTS];
+		MaasShape	in[MAAS_LAYER_MAX_INPUTS];
+		int			k = layer_inputs(l, i, ids);
+		size_t		s;
+
+		if (info->scratch == NULL)
+			continue;
+		for (int j = 0; j < k; j++)
+			in[j] = ids[j] == 0 ? in0 : net->layers[ids[j] - 1].shape;
+		s = info->scratch(l, in, n, t);
+		if (s == SIZE_MAX)
+			return false;
+		if (s > most)
+			most = s;
+	}
+	*out = most;
+	return true;
+}
+
+bool
+maas_net_workspace(const MaasNet *net, int n_rows, int t, size_t *nfloats)
+{
+	const NetPlan *plan = net->plan;
+	size_t		total = 0;
+	size_t		scratch;
+
+	if (n_rows <= 0 || t <= 0 || plan == NULL)
+		return false;
+	for (int b = 0; b < net->n_buffers; b++)
+	{
+		size_t		seq,
+					per_row;
+
+		if (!maas_mul_size(plan->seq_width[b], (size_t) t, &seq))
+			return false;
+		per_row = seq > plan->row_width[b] ? seq : plan->row_width[b];
+		if (!maas_mul_size(per_row, (size_t) n_rows, &per_row) ||
+			!maas_add_size(total, per_row, &total))
+			return false;
+	}
+	if (!scratch_floats(net, n_rows, t, &scratch) ||
+		!maas_add_size(total, scratch, &total))
+		return false;
+	*nfloats = total > 0 ? total : 1;
+	return true;
+}
+
+/* where each buffer starts for this batch; returns the scratch */
+static float *
+place_buffers(const MaasNet *net, const MaasBatch *batch, float *work, float **bufs)
+{
+	const NetPlan *plan = net->plan;
+	size_t		off = 0;
+
+	for (int b = 0; b < net->n_buffers; b++)
+	{
+		size_t		per_row = plan->seq_width[b] * (size_t) batch->t;
+
+		if (plan->row_width[b] > per_row)
+			per_row = plan->row_width[b];
+		bufs[b] = work + off;
+		off += per_row * (size_t) batch->n;
+	}
+	return work + off;
+}
+
+/* a run to another value than the output: the layers it needs */
+static const float *
+run_to(const MaasNet *net, MaasRun *run, float **bufs, int target)
+{
+	int			L = net->n_layers;
+	bool		small[256];
+	bool	   *want = small;
+	const float *result = NULL;
+
+	if (L > (int) sizeof(small) &&
+		(want = maas_kalloc_array((size_t) L, sizeof(bool))) == NULL)
+	{
+		maas_error_nomem(run->err);
+		return NULL;
+	}
+	memset(want, 0, sizeof(bool) * (size_t) L);
+	want[target - 1] = true;
+	for (int i = target - 1; i >= 0; i--)
+	{
+		int			ids[MAAS_LAYER_MAX_INPUTS];
+		int			n;
+
+		if (!want[i])
+			continue;
+		n = layer_inputs(&net->layers[i], i, ids);
+		for (int k = 0; k < n; k++)
+			if (ids[k] > 0)
+				want[ids[k] - 1] = true;
+	}
+	for (int i = 0; i < target; i++)
+	{
+		const MaasLayer *l = &net->layers[i];
+		int			ids[MAAS_LAYER_MAX_INPUTS];
+		const float *in[MAAS_LAYER_MAX_INPUTS];
+		int			n;
+
+		if (!want[i])
+			continue;
+		n = layer_inputs(l, i, ids);
+		for (int k = 0; k < n; k++)
+			in[k] = ids[k] == 0 ? run->batch->x : bufs[net->layers[ids[k] - 1].buffer];
+		if (!maas_op_info(l->op)->forward(l, run, in, bufs[l->buffer]))
+			return NULL;
+		result = bufs[l->buffer];
+	}
+	return result;
+}
+
+const float *
+maas_net_run(const MaasNet *net, const MaasBlas *blas, const MaasBatch *batch,
+			 int target, float *work, MaasError *err)
+{
+	const NetPlan *plan = net->plan;
+	float	   *bufs[MAAS_NET_MAX_BUFFERS];
+	MaasRun		run;
+
+	run.net = net;
+	run.blas = blas;
+	run.batch = batch;
+	run.err = err;
+	run.scratch = place_buffers(net, batch, work, bufs);
+
+	if (target > 0 && target != plan->output)
+	{
+		if (target > net->n_layers)
+		{
+			maas_error(err, MAAS_ERR_INVALID, "the model has no value %d", target);
+			return NULL;
+		}
+		return run_to(net, &run, bufs, target);
+	}
+
+	for (int i = 0; i < plan->n_steps; i++)
+	{
+		const NetStep *s = &plan->steps[i];
+		const float *in[MAAS_LAYER_MAX_INPUTS];
+
+		for (int k = 0; k < s->n_in; k++)
+			in[k] = s->in_buf[k] < 0 ? batch->x : bufs[s->in_buf[k]];
+		if (!s->forward(s->layer, &run, in, bufs[s->out_buf]))
+			return NULL;
+	}
+	return bufs[plan->steps[plan->n_steps - 1].out_buf];
+}
+
+const float *
+maas_net_forward(const MaasNet *net, const MaasBlas *blas,
+				 int n_rows, const float *x, float *work)
+{
+	MaasBatch	batch = {.n = n_rows, .t = 1, .x = x};
+	MaasError	err;
+
+	return maas_net_run(net, blas, &batch, 0, work, &err);
+}
+
+int
+maas_net_find(const MaasNet *net, const char *name)
+{
+	for (int i = 0; i < net->n_layers; i++)
+		if (net->layers[i].name != NULL && strcmp(net->layers[i].name, name) == 0)
+			return i + 1;
+	return -1;
+}
+
+MaasOp
+maas_net_value_op(const MaasNet *net, int value)
+{
+	if (value <= 0 || value > net->n_layers)
+		return MAAS_N_OPS;
+	return net->layers[value - 1].op;
+}
+
+int
+maas_argmax(const float *v, int n)
+{
+	int			best = 0;
+
+	for (int j = 1; j < n; j++)
+		if (v[j] > v[best])
+			best = j;
+	return best;
 }
 
 void
@@ -180,138 +569,6 @@ maas_softmax(float *v, int n)
 	}
 	for (int j = 0; j < n; j++)
 		v[j] /= sum;
-}
-
-/*
- * A layer this small (a logistic regression's, say) costs less in a plain
- * loop than in a BLAS call's set-up.  Four accumulators keep the adds
- * independent.
- */
-#define SMALL_LAYER 2048
-
-static void
-dense_row_small(const MaasLayer *l, const float *restrict x,
-				float *restrict y, bool add)
-{
-	int			n_in = l->n_in;
-
-	for (int j = 0; j < l->n_out; j++)
-	{
-		const float *restrict w = l->w + (size_t) j * n_in;
-		float		s0 = 0,
-					s1 = 0,
-					s2 = 0,
-					s3 = 0;
-		int			k = 0;
-
-		for (; k + 4 <= n_in; k += 4)
-		{
-			s0 += w[k] * x[k];
-			s1 += w[k + 1] * x[k + 1];
-			s2 += w[k + 2] * x[k + 2];
-			s3 += w[k + 3] * x[k + 3];
-		}
-		for (; k < n_in; k++)
-			s0 += w[k] * x[k];
-		y[j] = (add ? y[j] : 0.0f) + ((s0 + s1) + (s2 + s3));
-	}
-}
-
-static void
-dense(const MaasBlas *blas, const MaasLayer *l, int n_rows,
-	  const float *x, float *y)
-{
-	float		beta = 0.0f;
-
-	if (l->b != NULL)
-	{
-		for (int r = 0; r < n_rows; r++)
-			memcpy(y + (size_t) r * l->n_out, l->b, sizeof(float) * l->n_out);
-		beta = 1.0f;
-	}
-
-	if (n_rows == 1 && (size_t) l->n_in * l->n_out <= SMALL_LAYER)
-		dense_row_small(l, x, y, beta != 0.0f);
-	else if (n_rows == 1)
-		blas->sgemv(MAAS_CBLAS_ROW_MAJOR, MAAS_CBLAS_NO_TRANS,
-					l->n_out, l->n_in, 1.0f, l->w, l->n_in,
-					x, 1, beta, y, 1);
-	else
-		blas->sgemm(MAAS_CBLAS_ROW_MAJOR, MAAS_CBLAS_NO_TRANS, MAAS_CBLAS_TRANS,
-					n_rows, l->n_out, l->n_in, 1.0f,
-					x, l->n_in, l->w, l->n_in,
-					beta, y, l->n_out);
-}
-
-const float *
-maas_net_forward(const MaasNet *net, const MaasBlas *blas,
-				 int n_rows, const float *x, float *work)
-{
-	float	   *buf[2];
-	const float *cur = x;
-	int			next = 0;
-
-	buf[0] = work;
-	buf[1] = work + (size_t) n_rows * net->max_width;
-
-	for (int i = 0; i < net->n_layers; i++)
-	{
-		const MaasLayer *l = &net->layers[i];
-		size_t		n = (size_t) n_rows * l->n_out;
-		float	   *out;
-
-		/* elementwise ops run in place once the input is in a buffer */
-		if (cur == x || l->op == MAAS_OP_DENSE || l->op == MAAS_OP_STANDARDIZE)
-		{
-			out = buf[next];
-			next ^= 1;
-		}
-		else
-			out = (float *) cur;
-
-		switch (l->op)
-		{
-			case MAAS_OP_DENSE:
-				dense(blas, l, n_rows, cur, out);
-				break;
-			case MAAS_OP_STANDARDIZE:
-				for (int r = 0; r < n_rows; r++)
-					standardize(l->n_in, cur + (size_t) r * l->n_in,
-								l->shift, l->scale, out + (size_t) r * l->n_in);
-				break;
-			case MAAS_OP_RELU:
-			case MAAS_OP_TANH:
-			case MAAS_OP_SIGMOID:
-			case MAAS_OP_DROPOUT:
-			case MAAS_OP_SOFTMAX:
-				if (out != cur)
-					memcpy(out, cur, sizeof(float) * n);
-				if (l->op == MAAS_OP_RELU)
-					relu(n, out);
-				else if (l->op == MAAS_OP_TANH)
-					for (size_t j = 0; j < n; j++)
-						out[j] = tanhf(out[j]);
-				else if (l->op == MAAS_OP_SIGMOID)
-					sigmoid(n, out);
-				else if (l->op == MAAS_OP_SOFTMAX)
-					for (int r = 0; r < n_rows; r++)
-						maas_softmax(out + (size_t) r * l->n_out, l->n_out);
-				break;
-		}
-		cur = out;
-	}
-	return cur;
-}
-
-int
-maas_argmax(const float *v, int n)
-{
-	int			best = 0;
-
-	for (int j = 1; j < n; j++)
-		if (v[j] > v[best])
-			best = j;
-	return best;
 }
 
 bool

@@ -2,14 +2,36 @@
  * net.h
  *		The layer runtime: one forward pass for every model maas serves.
  *
- * A model is a MaasNet, an ordered list of layers over float32 rows.
- * Whatever made the model (a registration, a trainer, an import) produces
- * this same structure, and this one file executes it.  A batch of rows goes
- * through each dense layer as one sgemm; a single row as one sgemv, so the
- * per-row path does not pay for a batch it does not have.
+ * A model is a MaasNet, a layer program: an ordered list of layers, each
+ * reading one or more earlier values and writing one new value.  Value 0 is
+ * the net's input; layer i writes value i + 1.  A layer reads the value
+ * before it unless it names its inputs, so a plain chain (an MLP, a
+ * logistic regression) needs no wiring, while residual adds, attention's
+ * query/key/value and a classifier head beside an embedding head are a
+ * graph.  Whatever made a model -- a registration, a trainer, an importer
+ * -- produces this same structure, and this runtime executes it.
  *
- * Nothing here knows PostgreSQL.  Shapes are checked by maas_net_check()
- * once, when a model is built; maas_net_forward() then trusts them.
+ * Values.  Every value holds, for each of the batch's n rows, either one
+ * vector (a "row" value: features, logits, a pooled embedding) or one
+ * vector per position (a "sequence" value: token states of a text model,
+ * t positions per row, t the same for the whole batch).  A vector has a
+ * width; an image is a row value whose width is c * h * w, laid out NCHW as
+ * in torch, with its (c, h, w) kept in the value's shape.  Activations are
+ * float32, row-major, contiguous.
+ *
+ * Inputs.  A feature model's input is n rows of n_in floats.  A text
+ * model's input is token ids: n rows of t ids, each row's valid length
+ * (the rest is padding) and, for generation, a KV cache and the number of
+ * positions already in it.
+ *
+ * Buffers.  maas_net_check() checks the graph once, when the net is built:
+ * every input refers to an earlier value, shapes agree, and it assigns
+ * every value a buffer so that values whose lifetimes do not overlap share
+ * memory and elementwise layers run in place.  maas_net_workspace() then
+ * gives the floats a forward pass over (n, t) needs, and maas_net_run()
+ * trusts what the check established.
+ *
+ * Nothing here knows PostgreSQL.
  */
 #ifndef MAAS_NET_H
 #define MAAS_NET_H
@@ -24,51 +46,146 @@ typedef enum MaasOp
 	MAAS_OP_RELU,
 	MAAS_OP_TANH,
 	MAAS_OP_SIGMOID,
-	MAAS_OP_SOFTMAX,			/* over the row */
-	MAAS_OP_DROPOUT				/* identity at inference */
+	MAAS_OP_SOFTMAX,			/* over each vector */
+	MAAS_OP_DROPOUT,			/* identity at inference */
+	MAAS_OP_ADD,				/* y = a + b, same shapes (residuals) */
+	MAAS_OP_FLATTEN,			/* an image value as a plain vector */
+	MAAS_N_OPS					/* new ops go before this, with a table entry
+								 * in net.c */
 } MaasOp;
+
+/* what one row of a value is */
+typedef struct MaasShape
+{
+	bool		seq;			/* one vector per position, else one per row */
+	int			width;			/* floats in a vector */
+	int			c,				/* image view (row values): width = c * h * w, */
+				h,				/* or h = w = 0 */
+				w;
+} MaasShape;
+
+#define MAAS_LAYER_MAX_INPUTS	4
+#define MAAS_NET_MAX_BUFFERS	64	/* values alive at once */
 
 typedef struct MaasLayer
 {
 	MaasOp		op;
+
+	/*
+	 * Which values the layer reads.  n_inputs 0 means the value of the layer
+	 * before (the net input for the first layer): a chain needs no wiring.
+	 */
+	int			n_inputs;
+	int			inputs[MAAS_LAYER_MAX_INPUTS];	/* value ids, < this layer's */
+
+	/* the vector widths it reads and writes (set by maas_net_check) */
 	int			n_in;
 	int			n_out;
-	const float *w;				/* dense: n_out * n_in, row-major */
-	const float *b;				/* dense: n_out, or NULL */
-	const float *shift;			/* standardize: n_in */
-	const float *scale;			/* standardize: n_in (1 / std) */
+
+	/* dense */
+	const float *w;				/* n_out * n_in, row-major (or n_in * n_out
+								 * when w_in_out: GPT-2's Conv1D layout) */
+	const float *b;				/* n_out, or NULL */
+	bool		w_in_out;
+	/* standardize */
+	const float *shift;			/* n_in */
+	const float *scale;			/* n_in (1 / std) */
+
+	const void *params;			/* ops of other files: their own struct */
+	const char *name;			/* for messages and targets, or NULL */
+
+	/* set by maas_net_check */
+	MaasShape	shape;			/* of the value it writes */
+	int			buffer;			/* where that value lives */
 } MaasLayer;
+
+typedef enum MaasNetInput
+{
+	MAAS_NET_FEATURES,		/* n rows of n_in floats */
+	MAAS_NET_TOKENS			/* n rows of t token ids */
+} MaasNetInput;
 
 typedef struct MaasNet
 {
 	int			n_layers;
 	MaasLayer  *layers;
+	MaasNetInput input;
 	int			n_in;			/* features a row must have */
-	int			n_out;			/* values the last layer yields */
-	int			max_width;		/* widest activation, for workspace */
+	int			in_c,			/* an image input's (c, h, w), or 0 */
+				in_h,
+				in_w;
+	int			output;			/* value returned by default: the last (0 =
+								 * n_layers) */
+
+	/* set by maas_net_check */
+	int			n_out;			/* width of the output value */
+	bool		out_seq;		/* the output is a sequence value */
+	int			max_width;		/* widest vector of any value */
+	int			n_buffers;
+	int			n_caches;		/* layers with a KV cache slot */
+	bool		accepts_missing;	/* NaN in the features means missing */
+	void	   *plan;			/* buffer sizes and liveness */
 } MaasNet;
+
+/* a KV cache for generation (ops that keep one say so; see net_ops.h) */
+typedef struct MaasKvCache
+{
+	int			n_rows;
+	int			n_ctx;			/* positions it holds */
+	int			n_slots;
+	float	  **k;				/* per slot: n_rows * n_ctx * width */
+	float	  **v;
+	int		   *width;
+} MaasKvCache;
+
+/* one forward pass's input */
+typedef struct MaasBatch
+{
+	int			n;				/* rows */
+	int			t;				/* positions per row: 1 for feature models */
+	const float *x;				/* features: n * n_in */
+	const int32_t *ids;			/* tokens: n * t */
+	const int32_t *lengths;		/* tokens: valid positions per row, or NULL */
+	const int32_t *types;		/* tokens: type ids n * t, or NULL */
+	int			past;			/* positions already in the cache */
+	MaasKvCache *cache;			/* generation, or NULL */
+} MaasBatch;
 
 /* names of ops, as in the config ("dense", "relu", ...) */
 extern const char *maas_op_name(MaasOp op);
 extern bool maas_op_from_name(const char *name, MaasOp *op);
 
 /*
- * Check a net's layer chain and fill in n_in, n_out and max_width of the
- * net and the widths of elementwise layers.  The first layer's n_in must be
- * set by the caller for elementwise-only nets (copied from net->n_in).
- * Returns false with a message in err (ST_ERRLEN-sized buffer).
+ * Check a net's graph, fill in widths and shapes, and plan its buffers.
+ * For elementwise layers n_in and n_out are set from their input; a dense
+ * layer's n_in must match its input's width.  Allocates the plan with
+ * maas_kalloc.  Returns false with a message ("layer 3 (dense) takes 3
+ * inputs but receives 2").
  */
-extern bool maas_net_check(MaasNet *net, char *err, size_t errlen);
+extern bool maas_net_check(MaasNet *net, MaasError *err);
 
-/* floats of workspace maas_net_forward needs for n_rows rows */
-extern bool maas_net_workspace(const MaasNet *net, int n_rows, size_t *nfloats);
+/* floats of workspace maas_net_run needs for a batch of n rows, t positions */
+extern bool maas_net_workspace(const MaasNet *net, int n_rows, int t,
+							   size_t *nfloats);
 
 /*
- * Run the net over n_rows rows of x (n_rows * n_in floats, row-major).
- * Returns a pointer into work to n_rows * n_out outputs.
+ * Run the net over a batch up to value target (0: net->output).  Returns a
+ * pointer into work to the target's n * (t or 1) * width floats, or NULL
+ * with err set (an op that can fail, such as a remote call, failed).
  */
+extern const float *maas_net_run(const MaasNet *net, const MaasBlas *blas,
+								 const MaasBatch *batch, int target,
+								 float *work, MaasError *err);
+
+/* maas_net_run of a feature model's n_rows rows of x to its output */
 extern const float *maas_net_forward(const MaasNet *net, const MaasBlas *blas,
 									 int n_rows, const float *x, float *work);
+
+/* the value id of the layer named name, or -1 */
+extern int	maas_net_find(const MaasNet *net, const char *name);
+
+/* the op of the layer that writes value id (MAAS_N_OPS for the input) */
+extern MaasOp maas_net_value_op(const MaasNet *net, int value);
 
 /* index of the largest of v[0..n); the first one on ties */
 extern int	maas_argmax(const float *v, int n);

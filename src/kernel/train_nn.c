@@ -379,7 +379,7 @@ build_eval_net(NnState *st, const float *params)
 {
 	const MaasNnConfig *cfg = st->cfg;
 	int			n = 0;
-	char		err[MAAS_ERRLEN];
+	MaasError	err;
 
 	st->net.layers = maas_kalloc(sizeof(MaasLayer) * (2 * st->n_layers + 1));
 	if (st->net.layers == NULL)
@@ -403,7 +403,7 @@ build_eval_net(NnState *st, const float *params)
 		st->net.layers[n++].op = MAAS_OP_SIGMOID;
 	st->net.n_layers = n;
 	st->net.n_in = cfg->n_in;
-	return maas_net_check(&st->net, err, sizeof(err));
+	return maas_net_check(&st->net, &err);
 }
 
 static void

@@ -130,22 +130,18 @@ maas_cache_pin(const MaasVersionRef *ref)
 
 	PG_TRY();
 	{
-		MemoryContext load_cxt;
 		Jsonb	   *config;
 		bytea	   *weights;
 		StFile		file;
 
+		/* the model uses its weights in place: they live in its context */
 		entry->cxt = AllocSetContextCreate(CacheMemoryContext, "maas model",
 										   ALLOCSET_DEFAULT_SIZES);
-		load_cxt = AllocSetContextCreate(caller, "maas model load",
-										 ALLOCSET_DEFAULT_SIZES);
-		MemoryContextSwitchTo(load_cxt);
+		MemoryContextSwitchTo(entry->cxt);
 		maas_fetch_version(ref, &config, &weights);
 		maas_parse_safetensors(weights, &file);
-		MemoryContextSwitchTo(entry->cxt);
 		entry->model = maas_model_build(config, &file);
 		MemoryContextSwitchTo(caller);
-		MemoryContextDelete(load_cxt);
 	}
 	PG_CATCH();
 	{

@@ -294,7 +294,7 @@ maas_evaluate(PG_FUNCTION_ARGS)
 	ej->cls = palloc_extended(sizeof(int32) * ej->cap, MCXT_ALLOC_HUGE);
 	ej->y = palloc_extended(sizeof(float) * ej->cap, MCXT_ALLOC_HUGE);
 	ej->chunk = palloc(sizeof(float) * (size_t) EVAL_CHUNK * ej->inputs->width);
-	if (!maas_net_workspace(&st->m->net, EVAL_CHUNK, &nwork))
+	if (!maas_net_workspace(&st->m->net, EVAL_CHUNK, 1, &nwork))
 		ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED), errmsg("model is too large to evaluate in one chunk")));
 	ej->work = palloc_extended(sizeof(float) * nwork, MCXT_ALLOC_HUGE);
 

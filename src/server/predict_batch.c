@@ -229,7 +229,7 @@ batch_alloc(BatchScorer *b)
 
 	if (!maas_mul_size((size_t) b->batch_size, (size_t) net->n_in, &nx) ||
 		!maas_mul_size(nx, sizeof(float), &nx) ||
-		!maas_net_workspace(net, b->batch_size, &nwork) ||
+		!maas_net_workspace(net, b->batch_size, 1, &nwork) ||
 		!maas_mul_size(nwork, sizeof(float), &nwork) ||
 		(b->x = maas_kalloc(nx)) == NULL ||
 		(b->work = maas_kalloc(nwork)) == NULL)

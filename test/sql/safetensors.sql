@@ -56,7 +56,7 @@ SELECT maas_register('bad', 'linear', decode(:'tiny_w', 'base64'),
 SELECT maas_register('bad', 'linear', decode(:'tiny_w', 'base64'),
   '{"task": "regression", "n_features": 3, "layers": [{"op": "dense", "weight": "w", "bias": "w"}]}');
 SELECT maas_register('bad', 'linear', decode(:'tiny_w', 'base64'),
-  '{"task": "regression", "n_features": 3, "layers": [{"op": "conv2d", "weight": "w"}]}');
+  '{"task": "regression", "n_features": 3, "layers": [{"op": "transmogrify", "weight": "w"}]}');
 SELECT maas_register('bad', 'linear', decode(:'tiny_w', 'base64'),
   '{"task": "regression", "n_features": 3, "layers": [{"op": "dense", "weight": "w", "bais": "b"}]}');
 SELECT maas_register('bad', 'linear', decode(:'tiny_w', 'base64'),

@@ -1,6 +1,6 @@
 /*
  * test_net.c
- *		Unit tests of the layer runtime (src/kernel/net.c) over the BLAS shim.
+ *		Unit tests of the layer runtime (src/net.c) over the BLAS shim.
  *
  * Every op is checked against a plain C reference; a batch must give the
  * same outputs as its rows one at a time (sgemm and sgemv paths agree);
@@ -38,10 +38,10 @@ run(MaasNet *net, int n_rows, const float *x)
 {
 	size_t		nwork;
 	float	   *work;
-	char		err[256];
+	MaasError	err;
 
-	CHECK(maas_net_check(net, err, sizeof(err)));
-	CHECK(maas_net_workspace(net, n_rows, &nwork));
+	CHECK(maas_net_check(net, &err));
+	CHECK(maas_net_workspace(net, n_rows, 1, &nwork));
 	work = maas_kalloc(sizeof(float) * nwork);
 	return (float *) maas_net_forward(net, blas, n_rows, x, work);
 }
@@ -198,27 +198,38 @@ test_check(void)
 	float		w[6] = {0};
 	MaasLayer	layers[3];
 	MaasNet		net = {.n_layers = 3, .layers = layers, .n_in = 3};
-	char		err[256];
+	MaasError	err;
 
 	layers[0] = (MaasLayer) {.op = MAAS_OP_DENSE, .n_in = 3, .n_out = 2, .w = w};
 	layers[1] = (MaasLayer) {.op = MAAS_OP_TANH};
 	layers[2] = (MaasLayer) {.op = MAAS_OP_DENSE, .n_in = 3, .n_out = 2, .w = w};
-	CHECK_ERR(maas_net_check(&net, err, sizeof(err)), err,
+	CHECK_ERR(maas_net_check(&net, &err), err.msg,
 			  "layer 3 (dense) takes 3 inputs but receives 2");
 
 	layers[2].n_in = 2;
-	CHECK(maas_net_check(&net, err, sizeof(err)));
+	CHECK(maas_net_check(&net, &err));
 	CHECK(net.n_out == 2 && layers[1].n_in == 2 && layers[1].n_out == 2);
 
 	net.n_layers = 0;
-	CHECK_ERR(maas_net_check(&net, err, sizeof(err)), err, "no layers");
+	CHECK_ERR(maas_net_check(&net, &err), err.msg, "no layers");
 	net.n_layers = 3;
 	net.n_in = 0;
-	CHECK_ERR(maas_net_check(&net, err, sizeof(err)), err, "at least one feature");
+	CHECK_ERR(maas_net_check(&net, &err), err.msg, "at least one feature");
 
 	net.n_in = 3;
 	layers[0] = (MaasLayer) {.op = MAAS_OP_STANDARDIZE, .n_in = 3};
-	CHECK_ERR(maas_net_check(&net, err, sizeof(err)), err, "no mean or std");
+	CHECK_ERR(maas_net_check(&net, &err), err.msg, "no mean or std");
+
+	/* a layer can only read values computed before it */
+	layers[0] = (MaasLayer) {.op = MAAS_OP_DENSE, .n_in = 3, .n_out = 2, .w = w};
+	layers[1] = (MaasLayer) {.op = MAAS_OP_TANH, .n_inputs = 1, .inputs = {2}};
+	CHECK_ERR(maas_net_check(&net, &err), err.msg,
+			  "layer 2 (tanh) reads a value that is not computed before it");
+	layers[1] = (MaasLayer) {.op = MAAS_OP_ADD, .n_inputs = 2, .inputs = {0, 1}};
+	CHECK_ERR(maas_net_check(&net, &err), err.msg,
+			  "layer 2 (add) adds values of different shapes (3 and 2 wide)");
+	layers[1] = (MaasLayer) {.op = MAAS_OP_ADD};
+	CHECK_ERR(maas_net_check(&net, &err), err.msg, "layer 2 (add) reads 1 values but takes 2");
 }
 
 static void
@@ -226,8 +237,11 @@ test_helpers(void)
 {
 	float		v[5] = {1, 3, 3, 2, -1};
 	float		bad[3] = {0, NAN, 1};
+	float		dummy = 0;
 	size_t		n;
-	MaasNet		net = {.max_width = 1 << 30};
+	MaasLayer	layers[2];
+	MaasNet		net = {.n_layers = 2, .layers = layers, .n_in = 1 << 30};
+	MaasError	err;
 	MaasOp		op;
 
 	CHECK(maas_argmax(v, 5) == 1);	/* first of the ties */
@@ -236,15 +250,142 @@ test_helpers(void)
 	bad[1] = INFINITY;
 	CHECK(!maas_all_finite(bad, 3));
 
-	/* workspace sizes never overflow silently */
-	CHECK(!maas_net_workspace(&net, 0, &n));
-	CHECK(maas_net_workspace(&net, 1, &n) && n == (size_t) 2 << 30);
-	net.max_width = 0x7fffffff;
-	CHECK(maas_net_workspace(&net, 0x7fffffff, &n) == (sizeof(size_t) > 4));
+	/* workspace sizes never overflow silently (nothing here is allocated) */
+	layers[0] = (MaasLayer) {.op = MAAS_OP_DENSE, .n_in = 1 << 30, .n_out = 1 << 30, .w = &dummy};
+	layers[1] = (MaasLayer) {.op = MAAS_OP_DENSE, .n_in = 1 << 30, .n_out = 1 << 30, .w = &dummy};
+	CHECK(maas_net_check(&net, &err));
+	CHECK(!maas_net_workspace(&net, 0, 1, &n));
+	CHECK(maas_net_workspace(&net, 1, 1, &n) && n == (size_t) 2 << 30);
+	net.n_in = layers[0].n_in = layers[0].n_out = layers[1].n_in = layers[1].n_out = 0x7fffffff;
+	CHECK(maas_net_check(&net, &err));
+	CHECK(maas_net_workspace(&net, 0x7fffffff, 1, &n) == (sizeof(size_t) > 4));
 
 	CHECK(maas_op_from_name("softmax", &op) && op == MAAS_OP_SOFTMAX);
-	CHECK(!maas_op_from_name("conv2d", &op));
+	CHECK(!maas_op_from_name("conv99", &op));
 	CHECK(strcmp(maas_op_name(MAAS_OP_DENSE), "dense") == 0);
+}
+
+/*
+ * A graph: two branches off one hidden layer, joined by a residual add;
+ * the result against a plain reference, the buffers shared where values
+ * do not overlap, and a run to an inner value computing only what it needs.
+ */
+static void
+test_graph(void)
+{
+	int			in = 5,
+				hid = 7;
+	float	   *w1 = rnd_vec((size_t) in * hid),
+			   *b1 = rnd_vec(hid),
+			   *w2 = rnd_vec((size_t) hid * hid),
+			   *w3 = rnd_vec((size_t) hid * 3);
+	MaasLayer	layers[6];
+	MaasNet		net = {.n_layers = 6, .layers = layers, .n_in = in};
+	MaasError	err;
+	float	   *x = rnd_vec((size_t) 4 * in);
+	size_t		nwork;
+	float	   *work;
+	const float *y;
+	MaasBatch	batch = {.n = 4, .t = 1, .x = x};
+
+	/* h = relu(x W1 + b1); r = h + tanh(h W2); out = softmax(r W3) */
+	layers[0] = (MaasLayer) {.op = MAAS_OP_DENSE, .n_in = in, .n_out = hid, .w = w1, .b = b1};
+	layers[1] = (MaasLayer) {.op = MAAS_OP_RELU, .name = "h"};
+	layers[2] = (MaasLayer) {.op = MAAS_OP_DENSE, .n_in = hid, .n_out = hid, .w = w2};
+	layers[3] = (MaasLayer) {.op = MAAS_OP_TANH};
+	layers[4] = (MaasLayer) {.op = MAAS_OP_ADD, .n_inputs = 2, .inputs = {2, 4}};
+	layers[5] = (MaasLayer) {.op = MAAS_OP_DENSE, .n_in = hid, .n_out = 3, .w = w3};
+	CHECK(maas_net_check(&net, &err));
+	CHECK(net.n_out == 3 && net.n_buffers <= 3);
+	CHECK(maas_net_find(&net, "h") == 2 && maas_net_find(&net, "nope") == -1);
+	CHECK(maas_net_value_op(&net, 4) == MAAS_OP_TANH);
+	CHECK(maas_net_value_op(&net, 0) == MAAS_N_OPS);
+	CHECK(maas_net_workspace(&net, 4, 1, &nwork));
+	work = maas_kalloc(sizeof(float) * nwork);
+
+	y = maas_net_run(&net, blas, &batch, 0, work, &err);
+	CHECK(y != NULL);
+	for (int r = 0; r < 4 && y; r++)
+	{
+		double		h[7],
+					t[7],
+					o[3];
+
+		for (int j = 0; j < hid; j++)
+		{
+			double		s = b1[j];
+
+			for (int k = 0; k < in; k++)
+				s += (double) x[r * in + k] * w1[j * in + k];
+			h[j] = s > 0 ? s : 0;
+		}
+		for (int j = 0; j < hid; j++)
+		{
+			double		s = 0;
+
+			for (int k = 0; k < hid; k++)
+				s += h[k] * w2[j * hid + k];
+			t[j] = h[j] + tanh(s);
+		}
+		for (int j = 0; j < 3; j++)
+		{
+			o[j] = 0;
+			for (int k = 0; k < hid; k++)
+				o[j] += t[k] * w3[j * hid + k];
+			CHECK(fabs(y[r * 3 + j] - o[j]) < 1e-5);
+		}
+	}
+
+	/* run to "h" only: the relu's output */
+	y = maas_net_run(&net, blas, &batch, maas_net_find(&net, "h"), work, &err);
+	CHECK(y != NULL);
+	for (int r = 0; r < 4 && y; r++)
+		for (int j = 0; j < hid; j++)
+		{
+			double		s = b1[j];
+
+			for (int k = 0; k < in; k++)
+				s += (double) x[r * in + k] * w1[j * in + k];
+			CHECK(fabs(y[r * hid + j] - (s > 0 ? s : 0)) < 1e-5);
+		}
+
+	/* another output than the last layer: the others are not run */
+	net.output = 2;
+	CHECK(maas_net_check(&net, &err));
+	CHECK(net.n_out == hid);
+	net.output = 7;
+	CHECK_ERR(maas_net_check(&net, &err), err.msg, "not one of its layers");
+}
+
+/* GPT-2's Conv1D layout: W stored [n_in, n_out], same results */
+static void
+test_dense_in_out(void)
+{
+	int			in = 33,
+				out = 70;
+	float	   *w = rnd_vec((size_t) in * out);	/* [out, in] */
+	float	   *wt = maas_kalloc(sizeof(float) * in * out);	/* [in, out] */
+	float	   *b = rnd_vec(out);
+	MaasLayer	l1 = {.op = MAAS_OP_DENSE, .n_in = in, .n_out = out, .w = w, .b = b};
+	MaasLayer	l2 = {.op = MAAS_OP_DENSE, .n_in = in, .n_out = out, .w = wt, .b = b, .w_in_out = true};
+	MaasNet		n1 = {.n_layers = 1, .layers = &l1, .n_in = in};
+	MaasNet		n2 = {.n_layers = 1, .layers = &l2, .n_in = in};
+
+	for (int i = 0; i < in; i++)
+		for (int j = 0; j < out; j++)
+			wt[i * out + j] = w[j * in + i];
+	for (int rows = 1; rows <= 5; rows += 4)
+	{
+		float	   *x = rnd_vec((size_t) rows * in);
+		float	   *y1 = run(&n1, rows, x);
+		float	   *copy = maas_kalloc(sizeof(float) * rows * out);
+		float	   *y2;
+
+		memcpy(copy, y1, sizeof(float) * rows * out);
+		y2 = run(&n2, rows, x);
+		for (int j = 0; j < rows * out; j++)
+			CHECK(fabsf(copy[j] - y2[j]) < 1e-5f);
+	}
 }
 
 int
@@ -265,5 +406,7 @@ main(void)
 	UNIT_RUN(test_batch_equals_rows);
 	UNIT_RUN(test_check);
 	UNIT_RUN(test_helpers);
+	UNIT_RUN(test_graph);
+	UNIT_RUN(test_dense_in_out);
 	return unit_finish("net");
 }

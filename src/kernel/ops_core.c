@@ -1,0 +1,392 @@
+/*
+ * ops_core.c
+ *		The core layers of the runtime: standardize, dense, the
+ *		activations, softmax, dropout, add and flatten (see net_ops.h).
+ *
+ * A dense layer starts its output from the bias and lets BLAS add x W^T
+ * (beta = 1), so the bias costs one copy per vector and no second pass;
+ * one vector goes through sgemv, or a plain loop when the layer is tiny,
+ * so the per-row path does not pay for a batch it does not have.  Every
+ * layer works on row values and on sequence values alike: a sequence of t
+ * positions is just t times as many vectors.
+ */
+#include "net_ops.h"
+
+#include <math.h>
+#include <string.h>
+
+/* ---- standardize ---- */
+
+static bool
+standardize_parse(MaasBuild *b, MaasLayer *l, const MaasJson *obj, const MaasShape *in)
+{
+	const char *mean = NULL;
+	const char *std = NULL;
+	int64_t		shape[1] = {in[0].width};
+	float	   *scale;
+
+	if (!maas_build_string(b, obj, "mean", false, &mean) ||
+		!maas_build_string(b, obj, "std", false, &std))
+		return false;
+	if (mean == NULL || std == NULL)
+		return maas_build_error(b, "Layer %d (standardize) needs \"mean\" and \"std\".",
+								maas_build_layer_no(b));
+	l->n_in = in[0].width;
+	if ((l->shift = maas_build_tensor(b, mean, 1, shape, false)) == NULL)
+		return false;
+	if ((scale = (float *) maas_build_tensor(b, std, 1, shape, true)) == NULL)
+		return false;
+	for (int j = 0; j < in[0].width; j++)
+	{
+		if (!(scale[j] > 0.0f))
+			return maas_build_error(b, "Layer %d (standardize): std of feature %d is %g; it must be positive.",
+									maas_build_layer_no(b), j + 1, (double) scale[j]);
+		scale[j] = 1.0f / scale[j];
+	}
+	l->scale = scale;
+	return true;
+}
+
+static bool
+standardize_check(MaasLayer *l, int no, const MaasShape *in, MaasShape *out,
+				  MaasError *err)
+{
+	if (l->n_in != in[0].width)
+		return maas_error(err, MAAS_ERR_INVALID,
+						  "layer %d (standardize) has %d features but receives %d",
+						  no, l->n_in, in[0].width);
+	if (l->shift == NULL || l->scale == NULL)
+		return maas_error(err, MAAS_ERR_INVALID,
+						  "layer %d (standardize) has no mean or std", no);
+	*out = in[0];
+	l->n_out = l->n_in;
+	return true;
+}
+
+static bool
+standardize_forward(const MaasLayer *l, MaasRun *run, const float *const *in, float *out)
+{
+	size_t		rows = maas_run_vectors(run, &l->shape);
+	int			n = l->n_in;
+	const float *restrict shift = l->shift;
+	const float *restrict scale = l->scale;
+
+	for (size_t r = 0; r < rows; r++)
+	{
+		const float *restrict x = in[0] + r * n;
+		float	   *restrict y = out + r * n;
+
+		for (int j = 0; j < n; j++)
+			y[j] = (x[j] - shift[j]) * scale[j];
+	}
+	return true;
+}
+
+static const char *const standardize_keys[] = {"mean", "std", NULL};
+
+const MaasOpInfo maas_op_standardize = {
+	.name = "standardize", .min_inputs = 1, .max_inputs = 1,
+	.keys = standardize_keys, .parse = standardize_parse,
+	.check = standardize_check, .forward = standardize_forward,
+};
+
+/* ---- dense ---- */
+
+static bool
+dense_parse(MaasBuild *b, MaasLayer *l, const MaasJson *obj, const MaasShape *in)
+{
+	const char *weight = NULL;
+	const char *bias = NULL;
+	const char *layout = NULL;
+	const MaasJson *bv = maas_json_get(obj, "bias");
+	int64_t		shape[2];
+
+	if (!maas_build_string(b, obj, "weight", false, &weight) ||
+		!maas_build_string(b, obj, "layout", false, &layout))
+		return false;
+	if (weight == NULL)
+		return maas_build_error(b, "Layer %d (dense) has no \"weight\".",
+								maas_build_layer_no(b));
+	if (bv != NULL && bv->type != MAAS_JSON_NULL &&
+		!maas_build_string(b, obj, "bias", false, &bias))
+		return false;
+	if (layout != NULL && strcmp(layout, "out_in") != 0 && strcmp(layout, "in_out") != 0)
+		return maas_build_error(b, "Layer %d (dense): \"layout\" must be \"out_in\" or \"in_out\", not \"%s\".",
+								maas_build_layer_no(b), layout);
+	l->w_in_out = layout != NULL && strcmp(layout, "in_out") == 0;
+
+	/* [n_out, n_in] as torch's Linear, or [n_in, n_out] as GPT-2's Conv1D */
+	l->n_in = in[0].width;
+	shape[l->w_in_out ? 0 : 1] = in[0].width;
+	shape[l->w_in_out ? 1 : 0] = -1;
+	if ((l->w = maas_build_tensor(b, weight, 2, shape, false)) == NULL)
+		return false;
+	l->n_out = (int) shape[l->w_in_out ? 1 : 0];
+	if (bias != NULL)
+	{
+		int64_t		bshape[1] = {l->n_out};
+
+		if ((l->b = maas_build_tensor(b, bias, 1, bshape, false)) == NULL)
+			return false;
+	}
+	return true;
+}
+
+static bool
+dense_check(MaasLayer *l, int no, const MaasShape *in, MaasShape *out, MaasError *err)
+{
+	if (l->n_in != in[0].width)
+		return maas_error(err, MAAS_ERR_INVALID,
+						  "layer %d (dense) takes %d inputs but receives %d",
+						  no, l->n_in, in[0].width);
+	if (l->n_out <= 0 || l->w == NULL)
+		return maas_error(err, MAAS_ERR_INVALID, "layer %d (dense) has no weights", no);
+	memset(out, 0, sizeof(*out));
+	out->seq = in[0].seq;
+	out->width = l->n_out;
+	return true;
+}
+
+/*
+ * A layer this small (a logistic regression's, say) costs less in a plain
+ * loop than in a BLAS call's set-up.  Four accumulators keep the adds
+ * independent.
+ */
+#define SMALL_LAYER 2048
+
+static void
+dense_row_small(const MaasLayer *l, const float *restrict x, float *restrict y)
+{
+	int			n_in = l->n_in;
+
+	for (int j = 0; j < l->n_out; j++)
+	{
+		const float *restrict w = l->w + (size_t) j * n_in;
+		float		s0 = 0,
+					s1 = 0,
+					s2 = 0,
+					s3 = 0;
+		int			k = 0;
+
+		for (; k + 4 <= n_in; k += 4)
+		{
+			s0 += w[k] * x[k];
+			s1 += w[k + 1] * x[k + 1];
+			s2 += w[k + 2] * x[k + 2];
+			s3 += w[k + 3] * x[k + 3];
+		}
+		for (; k < n_in; k++)
+			s0 += w[k] * x[k];
+		y[j] = (l->b ? l->b[j] : 0.0f) + ((s0 + s1) + (s2 + s3));
+	}
+}
+
+static bool
+dense_forward(const MaasLayer *l, MaasRun *run, const float *const *in, float *y)
+{
+	const MaasBlas *blas = run->blas;
+	const float *x = in[0];
+	size_t		rows = maas_run_vectors(run, &l->shape);
+	float		beta = 0.0f;
+
+	if (rows == 1 && !l->w_in_out && (size_t) l->n_in * l->n_out <= SMALL_LAYER)
+	{
+		dense_row_small(l, x, y);
+		return true;
+	}
+	if (l->b != NULL)
+	{
+		for (size_t r = 0; r < rows; r++)
+			memcpy(y + r * l->n_out, l->b, sizeof(float) * l->n_out);
+		beta = 1.0f;
+	}
+
+	if (l->w_in_out)
+	{
+		/* W is [n_in, n_out]: y = x W */
+		if (rows == 1)
+			blas->sgemv(MAAS_CBLAS_ROW_MAJOR, MAAS_CBLAS_TRANS,
+						l->n_in, l->n_out, 1.0f, l->w, l->n_out,
+						x, 1, beta, y, 1);
+		else
+			blas->sgemm(MAAS_CBLAS_ROW_MAJOR, MAAS_CBLAS_NO_TRANS, MAAS_CBLAS_NO_TRANS,
+						(int) rows, l->n_out, l->n_in, 1.0f,
+						x, l->n_in, l->w, l->n_out,
+						beta, y, l->n_out);
+	}
+	else if (rows == 1)
+		blas->sgemv(MAAS_CBLAS_ROW_MAJOR, MAAS_CBLAS_NO_TRANS,
+					l->n_out, l->n_in, 1.0f, l->w, l->n_in,
+					x, 1, beta, y, 1);
+	else
+		blas->sgemm(MAAS_CBLAS_ROW_MAJOR, MAAS_CBLAS_NO_TRANS, MAAS_CBLAS_TRANS,
+					(int) rows, l->n_out, l->n_in, 1.0f,
+					x, l->n_in, l->w, l->n_in,
+					beta, y, l->n_out);
+	return true;
+}
+
+static const char *const dense_keys[] = {"weight", "bias", "layout", NULL};
+
+const MaasOpInfo maas_op_dense = {
+	.name = "dense", .min_inputs = 1, .max_inputs = 1,
+	.keys = dense_keys, .parse = dense_parse,
+	.check = dense_check, .forward = dense_forward,
+};
+
+/* ---- elementwise activations ---- */
+
+static size_t
+value_floats(const MaasLayer *l, MaasRun *run)
+{
+	return maas_run_vectors(run, &l->shape) * (size_t) l->n_out;
+}
+
+static void
+copy_if_apart(const float *in, float *out, size_t n)
+{
+	if (in != out)
+		memcpy(out, in, sizeof(float) * n);
+}
+
+static bool
+relu_forward(const MaasLayer *l, MaasRun *run, const float *const *in, float *out)
+{
+	size_t		n = value_floats(l, run);
+	const float *x = in[0];
+
+	for (size_t j = 0; j < n; j++)
+		out[j] = x[j] > 0.0f ? x[j] : 0.0f;
+	return true;
+}
+
+static bool
+tanh_forward(const MaasLayer *l, MaasRun *run, const float *const *in, float *out)
+{
+	size_t		n = value_floats(l, run);
+	const float *x = in[0];
+
+	for (size_t j = 0; j < n; j++)
+		out[j] = tanhf(x[j]);
+	return true;
+}
+
+static bool
+sigmoid_forward(const MaasLayer *l, MaasRun *run, const float *const *in, float *out)
+{
+	size_t		n = value_floats(l, run);
+	const float *x = in[0];
+
+	for (size_t j = 0; j < n; j++)
+	{
+		float		v = x[j];
+
+		if (v >= 0.0f)
+			out[j] = 1.0f / (1.0f + expf(-v));
+		else
+		{
+			float		e = expf(v);
+
+			out[j] = e / (1.0f + e);
+		}
+	}
+	return true;
+}
+
+static bool
+softmax_forward(const MaasLayer *l, MaasRun *run, const float *const *in, float *out)
+{
+	size_t		rows = maas_run_vectors(run, &l->shape);
+
+	copy_if_apart(in[0], out, rows * (size_t) l->n_out);
+	for (size_t r = 0; r < rows; r++)
+		maas_softmax(out + r * l->n_out, l->n_out);
+	return true;
+}
+
+static bool
+identity_forward(const MaasLayer *l, MaasRun *run, const float *const *in, float *out)
+{
+	copy_if_apart(in[0], out, value_floats(l, run));
+	return true;
+}
+
+static const char *const no_keys[] = {NULL};
+static const char *const dropout_keys[] = {"p", NULL};
+
+const MaasOpInfo maas_op_relu = {
+	.name = "relu", .min_inputs = 1, .max_inputs = 1, .elementwise = true,
+	.keys = no_keys, .forward = relu_forward,
+};
+
+const MaasOpInfo maas_op_tanh = {
+	.name = "tanh", .min_inputs = 1, .max_inputs = 1, .elementwise = true,
+	.keys = no_keys, .forward = tanh_forward,
+};
+
+const MaasOpInfo maas_op_sigmoid = {
+	.name = "sigmoid", .min_inputs = 1, .max_inputs = 1, .elementwise = true,
+	.keys = no_keys, .forward = sigmoid_forward,
+};
+
+const MaasOpInfo maas_op_softmax = {
+	.name = "softmax", .min_inputs = 1, .max_inputs = 1, .elementwise = true,
+	.keys = no_keys, .forward = softmax_forward,
+};
+
+const MaasOpInfo maas_op_dropout = {
+	.name = "dropout", .min_inputs = 1, .max_inputs = 1, .elementwise = true,
+	.keys = dropout_keys, .forward = identity_forward,
+};
+
+/* ---- add: the residual connection ---- */
+
+static bool
+add_check(MaasLayer *l, int no, const MaasShape *in, MaasShape *out, MaasError *err)
+{
+	if (in[0].seq != in[1].seq || in[0].width != in[1].width)
+		return maas_error(err, MAAS_ERR_INVALID,
+						  "layer %d (add) adds values of different shapes (%s%d and %s%d wide)",
+						  no, in[0].seq ? "sequence " : "", in[0].width,
+						  in[1].seq ? "sequence " : "", in[1].width);
+	if (in[0].width <= 0)
+		return maas_error(err, MAAS_ERR_INVALID, "layer %d (add) has no input to work on", no);
+	*out = in[0];
+	l->n_in = l->n_out = in[0].width;
+	return true;
+}
+
+static bool
+add_forward(const MaasLayer *l, MaasRun *run, const float *const *in, float *out)
+{
+	size_t		n = value_floats(l, run);
+	const float *a = in[0];
+	const float *b = in[1];
+
+	for (size_t j = 0; j < n; j++)
+		out[j] = a[j] + b[j];
+	return true;
+}
+
+const MaasOpInfo maas_op_add = {
+	.name = "add", .min_inputs = 2, .max_inputs = 2, .elementwise = true,
+	.keys = no_keys, .check = add_check, .forward = add_forward,
+};
+
+/* ---- flatten: an image as a vector (the data does not move) ---- */
+
+static bool
+flatten_check(MaasLayer *l, int no, const MaasShape *in, MaasShape *out, MaasError *err)
+{
+	if (in[0].seq || in[0].width <= 0)
+		return maas_error(err, MAAS_ERR_INVALID, "layer %d (flatten) needs an image or a row value", no);
+	memset(out, 0, sizeof(*out));
+	out->width = in[0].width;
+	l->n_in = l->n_out = in[0].width;
+	return true;
+}
+
+const MaasOpInfo maas_op_flatten = {
+	.name = "flatten", .min_inputs = 1, .max_inputs = 1, .elementwise = true,
+	.keys = no_keys, .check = flatten_check, .forward = identity_forward,
+};
