@@ -53,7 +53,7 @@ CREATE TABLE maas.version (
 	CONSTRAINT version_model_version_key UNIQUE (model_id, version),
 	CONSTRAINT version_model_fkey FOREIGN KEY (model_id)
 		REFERENCES maas.model (model_id) ON DELETE CASCADE,
-	CONSTRAINT version_task_check CHECK (task OPERATOR(pg_catalog.=) ANY (ARRAY['classification', 'regression']))
+	CONSTRAINT version_task_check CHECK (task OPERATOR(pg_catalog.=) ANY (ARRAY['classification', 'regression', 'generation', 'embedding', 'clustering']))
 );
 ALTER TABLE maas.version ALTER COLUMN weights SET STORAGE EXTERNAL;
 
