@@ -864,8 +864,20 @@ static inline void
 window_taps(int64_t start, int k, int dil, int64_t lo, int64_t hi,
 			int *j0, int *j1)
 {
-	int64_t		a = start >= lo ? 0 : (lo - start + dil - 1) / dil;
-	int64_t		b = start >= hi ? 0 : (hi - 1 - start) / dil + 1;
+	int64_t		a,
+				b;
+
+	if (dil == 1)
+	{
+		/* no division: this runs for every output row */
+		a = start >= lo ? 0 : lo - start;
+		b = start >= hi ? 0 : hi - start;
+	}
+	else
+	{
+		a = start >= lo ? 0 : (lo - start + dil - 1) / dil;
+		b = start >= hi ? 0 : (hi - 1 - start) / dil + 1;
+	}
 
 	if (b > k)
 		b = k;
@@ -921,6 +933,98 @@ maas_pool2d_check(MaasPool2d *p, MaasError *err)
 							p->kw, p->dil_w, err);
 }
 
+/*
+ * The outputs along one axis whose whole window lies inside the input:
+ * [*lo, *hi).  Those need no bounds checks; the others (at most a few at
+ * each border) go through window_taps.
+ */
+static inline void
+inside_range(int n_out, int n_in, int stride, int pad, int k, int dil,
+			 int *lo, int *hi)
+{
+	int64_t		span = (int64_t) n_in - (int64_t) (k - 1) * dil;
+
+	if (span <= 0)
+		*lo = *hi = 0;
+	else
+		valid_range(n_out, (int) span, stride, -pad, lo, hi);
+}
+
+/* the maximum of the taps [i0, i1) x [j0, j1) of a window; first max, NaN wins */
+static inline float
+window_max(const MaasPool2d *p, const float *in, int ys, int i0, int i1,
+		   int xs, int j0, int j1, int32_t *at)
+{
+	float		best = 0.0f;
+	int			k_best = -1;
+
+	for (int i = i0; i < i1; i++)
+	{
+		int			row = (ys + i * p->dil_h) * p->w + xs;
+
+		for (int j = j0; j < j1; j++)
+		{
+			int			k = row + j * p->dil_w;
+			float		v = in[k];
+
+			if (k_best < 0 || v > best || isnan(v))
+			{
+				best = v;
+				k_best = k;
+			}
+		}
+	}
+	*at = k_best;
+	return best;
+}
+
+/* mask ? b : a, computed on the bits so that no branch depends on the data */
+static inline float
+select_bits(uint32_t mask, float a, float b)
+{
+	uint32_t	ua,
+				ub,
+				r;
+	float		f;
+
+	memcpy(&ua, &a, 4);
+	memcpy(&ub, &b, 4);
+	r = (ub & mask) | (ua & ~mask);
+	memcpy(&f, &r, 4);
+	return f;
+}
+
+/*
+ * One output row of the common 2x2, stride 2 pooling, windows inside.
+ * Rows are short (13 outputs for a 26-wide map), so this is scalar code
+ * without data-dependent branches: the first max, NaN wins, as
+ * window_max.
+ */
+static void
+max2x2_row(int n, const float *restrict r0, const float *restrict r1,
+		   int32_t base, float *restrict o, int32_t *restrict am, int w)
+{
+	for (int ox = 0; ox < n; ox++)
+	{
+		float		a = r0[2 * ox],
+					b = r0[2 * ox + 1],
+					c = r1[2 * ox],
+					d = r1[2 * ox + 1];
+		uint32_t	tb = -(uint32_t) ((b > a) | (b != b));
+		float		m = select_bits(tb, a, b);
+		int32_t		k = (int32_t) (tb & 1);
+		uint32_t	tc = -(uint32_t) ((c > m) | (c != c));
+		uint32_t	td;
+
+		m = select_bits(tc, m, c);
+		k = (int32_t) ((tc & (uint32_t) w) | (~tc & (uint32_t) k));
+		td = -(uint32_t) ((d > m) | (d != d));
+		o[ox] = select_bits(td, m, d);
+		k = (int32_t) ((td & (uint32_t) (w + 1)) | (~td & (uint32_t) k));
+		am[ox] = base + 2 * ox + k;
+	}
+}
+
 void
 maas_maxpool2d_forward(const MaasPool2d *p, int n, const float *inp, float *out,
 					   int32_t *argmax)
@@ -928,48 +1032,58 @@ maas_maxpool2d_forward(const MaasPool2d *p, int n, const float *inp, float *out,
 	size_t		plane = (size_t) p->h * p->w;
 	size_t		oplane = (size_t) p->h_out * p->w_out;
 	size_t		planes = (size_t) n * p->c;
+	int			xa,
+				xb;
+	bool		two = p->kh == 2 && p->kw == 2 && p->stride_w == 2 &&
+		p->dil_h == 1 && p->dil_w == 1;
 
+	inside_range(p->w_out, p->w, p->stride_w, p->pad_left, p->kw, p->dil_w, &xa, &xb);
 	for (size_t pl = 0; pl < planes; pl++)
 	{
 		const float *in = inp + pl * plane;
-		float	   *o = out + pl * oplane;
-		int32_t    *am = argmax ? argmax + pl * oplane : NULL;
 
 		for (int oy = 0; oy < p->h_out; oy++)
 		{
 			int			ys = oy * p->stride_h - p->pad_top;
 			int			i0,
 						i1;
+			float	   *o = out + pl * oplane + (size_t) oy * p->w_out;
+			int32_t    *am = argmax ? argmax + pl * oplane + (size_t) oy * p->w_out : NULL;
+			int32_t		at;
 
 			window_taps(ys, p->kh, p->dil_h, 0, p->h, &i0, &i1);
+			if (two && i0 == 0 && i1 == 2 && am)
+			{
+				int			xs = xa * 2 - p->pad_left;
+				int32_t		base = ys * p->w + xs;
+
+				max2x2_row(xb - xa, in + base, in + base + p->w, base, o + xa,
+						   am ? am + xa : NULL, p->w);
+			}
+			else
+				for (int ox = xa; ox < xb; ox++)
+				{
+					o[ox] = window_max(p, in, ys, i0, i1, ox * p->stride_w - p->pad_left,
+									   0, p->kw, &at);
+					if (am)
+						am[ox] = at;
+				}
+			/* the windows that cross the left or right border */
 			for (int ox = 0; ox < p->w_out; ox++)
 			{
 				int			xs = ox * p->stride_w - p->pad_left;
 				int			j0,
 							j1;
-				float		best = 0.0f;
-				int			at = -1;
 
-				window_taps(xs, p->kw, p->dil_w, 0, p->w, &j0, &j1);
-				for (int i = i0; i < i1; i++)
+				if (ox == xa && xb > xa)
 				{
-					int			row = (ys + i * p->dil_h) * p->w;
-
-					for (int j = j0; j < j1; j++)
-					{
-						int			k = row + xs + j * p->dil_w;
-						float		v = in[k];
-
-						if (at < 0 || v > best || isnan(v))
-						{
-							best = v;
-							at = k;
-						}
-					}
+					ox = xb - 1;
+					continue;
 				}
-				o[oy * p->w_out + ox] = best;
+				window_taps(xs, p->kw, p->dil_w, 0, p->w, &j0, &j1);
+				o[ox] = window_max(p, in, ys, i0, i1, xs, j0, j1, &at);
 				if (am)
-					am[oy * p->w_out + ox] = at;
+					am[ox] = at;
 			}
 		}
 	}
@@ -995,7 +1109,7 @@ maas_maxpool2d_backward(const MaasPool2d *p, int n, const float *dout,
 	}
 }
 
-/* the divisor of output (oy, ox) of an average pooling */
+/* the divisor of the window at (ys, xs) of an average pooling */
 static inline int
 avg_divisor(const MaasPool2d *p, int ys, int xs)
 {
@@ -1017,33 +1131,42 @@ avg_divisor(const MaasPool2d *p, int ys, int xs)
 	return (i1 - i0) * (j1 - j0);
 }
 
-void
-maas_avgpool2d_forward(const MaasPool2d *p, int n, const float *inp, float *out)
+/*
+ * Average pooling, forward (dout NULL: out = the averages of in) or
+ * backward (din += each dout spread over its window), one plane.  Windows
+ * wholly inside the input have the divisor kh * kw under both rules.
+ */
+static void
+avg_plane(const MaasPool2d *p, int xa, int xb, const float *in, float *out,
+		  const float *dout, float *din)
 {
-	size_t		plane = (size_t) p->h * p->w;
-	size_t		oplane = (size_t) p->h_out * p->w_out;
-	size_t		planes = (size_t) n * p->c;
-
-	for (size_t pl = 0; pl < planes; pl++)
+	for (int oy = 0; oy < p->h_out; oy++)
 	{
-		const float *in = inp + pl * plane;
-		float	   *o = out + pl * oplane;
+		int			ys = oy * p->stride_h - p->pad_top;
+		int			i0,
+					i1;
+		bool		full_y;
 
-		for (int oy = 0; oy < p->h_out; oy++)
+		window_taps(ys, p->kh, p->dil_h, 0, p->h, &i0, &i1);
+		full_y = i0 == 0 && i1 == p->kh;
+		for (int ox = 0; ox < p->w_out; ox++)
 		{
-			int			ys = oy * p->stride_h - p->pad_top;
-			int			i0,
-						i1;
+			int			xs = ox * p->stride_w - p->pad_left;
+			int			j0 = 0,
+						j1 = p->kw,
+						div;
 
-			window_taps(ys, p->kh, p->dil_h, 0, p->h, &i0, &i1);
-			for (int ox = 0; ox < p->w_out; ox++)
+			if (full_y && ox >= xa && ox < xb)
+				div = p->kh * p->kw;
+			else
 			{
-				int			xs = ox * p->stride_w - p->pad_left;
-				int			j0,
-							j1;
+				window_taps(xs, p->kw, p->dil_w, 0, p->w, &j0, &j1);
+				div = avg_divisor(p, ys, xs);
+			}
+			if (dout == NULL)
+			{
 				float		s = 0.0f;
 
-				window_taps(xs, p->kw, p->dil_w, 0, p->w, &j0, &j1);
 				for (int i = i0; i < i1; i++)
 				{
 					const float *r = in + (size_t) (ys + i * p->dil_h) * p->w + xs;
@@ -1051,10 +1174,36 @@ maas_avgpool2d_forward(const MaasPool2d *p, int n, const float *inp, float *out)
 					for (int j = j0; j < j1; j++)
 						s += r[j * p->dil_w];
 				}
-				o[oy * p->w_out + ox] = s / (float) avg_divisor(p, ys, xs);
+				out[oy * p->w_out + ox] = s / (float) div;
+			}
+			else
+			{
+				float		v = dout[oy * p->w_out + ox] / (float) div;
+
+				for (int i = i0; i < i1; i++)
+				{
+					float	   *r = din + (size_t) (ys + i * p->dil_h) * p->w + xs;
+
+					for (int j = j0; j < j1; j++)
+						r[j * p->dil_w] += v;
+				}
 			}
 		}
 	}
+}
+
+void
+maas_avgpool2d_forward(const MaasPool2d *p, int n, const float *inp, float *out)
+{
+	size_t		plane = (size_t) p->h * p->w;
+	size_t		oplane = (size_t) p->h_out * p->w_out;
+	size_t		planes = (size_t) n * p->c;
+	int			xa,
+				xb;
+
+	inside_range(p->w_out, p->w, p->stride_w, p->pad_left, p->kw, p->dil_w, &xa, &xb);
+	for (size_t pl = 0; pl < planes; pl++)
+		avg_plane(p, xa, xb, inp + pl * plane, out + pl * oplane, NULL, NULL);
 }
 
 void
@@ -1063,38 +1212,13 @@ maas_avgpool2d_backward(const MaasPool2d *p, int n, const float *dout, float *di
 	size_t		plane = (size_t) p->h * p->w;
 	size_t		oplane = (size_t) p->h_out * p->w_out;
 	size_t		planes = (size_t) n * p->c;
+	int			xa,
+				xb;
 
+	inside_range(p->w_out, p->w, p->stride_w, p->pad_left, p->kw, p->dil_w, &xa, &xb);
 	memset(dinp, 0, sizeof(float) * planes * plane);
 	for (size_t pl = 0; pl < planes; pl++)
-	{
-		float	   *d = dinp + pl * plane;
-		const float *g = dout + pl * oplane;
-
-		for (int oy = 0; oy < p->h_out; oy++)
-		{
-			int			ys = oy * p->stride_h - p->pad_top;
-			int			i0,
-						i1;
-
-			window_taps(ys, p->kh, p->dil_h, 0, p->h, &i0, &i1);
-			for (int ox = 0; ox < p->w_out; ox++)
-			{
-				int			xs = ox * p->stride_w - p->pad_left;
-				int			j0,
-							j1;
-				float		v = g[oy * p->w_out + ox] / (float) avg_divisor(p, ys, xs);
-
-				window_taps(xs, p->kw, p->dil_w, 0, p->w, &j0, &j1);
-				for (int i = i0; i < i1; i++)
-				{
-					float	   *r = d + (size_t) (ys + i * p->dil_h) * p->w + xs;
-
-					for (int j = j0; j < j1; j++)
-						r[j * p->dil_w] += v;
-				}
-			}
-		}
-	}
+		avg_plane(p, xa, xb, NULL, NULL, dout + pl * oplane, dinp + pl * plane);
 }
 
 void

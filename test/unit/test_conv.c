@@ -1010,6 +1010,25 @@ test_maxpool_ties_nan(void)
 	maas_maxpool2d_backward(&p, 1, dy, arg, dx);
 	CHECK(dx[1] == 10 && dx[4] == 0 && dx[6] == 20 && dx[0] == 0 && dx[2] == 0);
 
+	/*
+	 * The 2x2 windows (their own code path): a NaN in each of the four
+	 * places wins over a larger value; equal values give the first
+	 */
+	{
+		float		v[2 * 10] = {
+			NAN, 5, 1, NAN, 1, 5, 1, 1, 7, 7,
+			5, 1, 5, 1, NAN, 1, 5, NAN, 7, 7,
+		};
+		float		o[5];
+		int32_t		a[5];
+
+		maas_pool2d_init(&p, 1, 2, 10, 2, 2);
+		CHECK(maas_pool2d_check(&p, &err));
+		maas_maxpool2d_forward(&p, 1, v, o, a);
+		CHECK(isnan(o[0]) && isnan(o[1]) && isnan(o[2]) && isnan(o[3]) && o[4] == 7);
+		CHECK(a[0] == 0 && a[1] == 3 && a[2] == 14 && a[3] == 17 && a[4] == 8);
+	}
+
 	/* overlapping windows: the gradient of a value taken twice adds up */
 	{
 		float		v[9] = {0, 0, 0, 0, 9, 0, 0, 0, 0};
