@@ -1,0 +1,402 @@
+/*
+ * conv_kernels.c
+ *		The convolution and pooling kernels (src/kernel/conv.c) at the
+ *		shapes of the issue's Fashion-MNIST CNN, timed one by one, so that
+ *		it shows where a training step's time goes and which algorithm
+ *		wins at each shape.
+ *
+ * The CNN: conv 3x3 1->32 (28x28 -> 26x26), ReLU, maxpool 2 (-> 13x13),
+ * conv 3x3 32->64 (-> 11x11), ReLU, maxpool 2 (-> 5x5), dense 1600->128,
+ * ReLU, dropout, dense 128->10.  For a training batch (n = 64: forward and
+ * backward) and an inference batch (n = 1024: forward), every algorithm
+ * that applies, with the GEMM rate of each and the per-step total.
+ *
+ *	test/bench/conv_kernels.sh [threads...]		(builds and runs this)
+ *
+ * Prints one line per kernel: name, algorithm, n, milliseconds a call
+ * (median of the repeats), GFLOP/s (2 flops a multiply-add).  Never
+ * fails on time; the figures depend on the machine and its load.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "conv.h"
+
+#ifndef MAAS_CONV_COLS
+#define MAAS_CONV_COLS 4096			/* as in conv.c */
+#endif
+
+void *
+maas_kalloc(size_t size)
+{
+	void	   *p = NULL;
+
+	if (posix_memalign(&p, 64, size > 0 ? size : 1) != 0)
+		return NULL;
+	return p;
+}
+
+static const MaasBlas *blas;
+static double min_seconds = 0.25;
+
+static double
+now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double		x = *(const double *) a,
+				y = *(const double *) b;
+
+	return x < y ? -1 : x > y;
+}
+
+typedef void (*bench_fn) (void *arg);
+
+/* median seconds of one call, over repeats that add up to min_seconds */
+static double
+timeit(bench_fn fn, void *arg)
+{
+	double		t[201];
+	int			k = 0;
+	double		start = now();
+
+	fn(arg);					/* warm up */
+	while (k < 201 && (k < 5 || now() - start < min_seconds))
+	{
+		double		t0 = now();
+
+		fn(arg);
+		t[k++] = now() - t0;
+	}
+	qsort(t, k, sizeof(double), cmp_double);
+	return t[k / 2];
+}
+
+static float *
+rand_floats(size_t n)
+{
+	float	   *v = maas_kalloc(n * sizeof(float));
+	uint64_t	s = 88172645463325252ULL ^ n;
+
+	for (size_t i = 0; i < n; i++)
+	{
+		s ^= s << 13;
+		s ^= s >> 7;
+		s ^= s << 17;
+		v[i] = (float) ((double) (s >> 11) / 9007199254740992.0 - 0.5);
+	}
+	return v;
+}
+
+/* ---- one convolution ---- */
+
+typedef struct ConvBench
+{
+	MaasConv2d	p;
+	int			n;
+	float	   *x,
+			   *w,
+			   *b,
+			   *y,
+			   *dx,
+			   *dw,
+			   *db,
+			   *scratch;
+	bool		want_dinp;
+} ConvBench;
+
+static void
+run_conv_forward(void *arg)
+{
+	ConvBench  *c = arg;
+
+	maas_conv2d_forward(&c->p, blas, c->n, c->x, c->w, c->b, c->y, c->scratch, NULL);
+}
+
+static void
+run_conv_backward(void *arg)
+{
+	ConvBench  *c = arg;
+
+	maas_conv2d_backward(&c->p, blas, c->n, c->y, c->x, c->w,
+						 c->want_dinp ? c->dx : NULL, c->dw, c->db, c->scratch, NULL);
+}
+
+static const char *
+algo_name(MaasConvAlgo a)
+{
+	switch (a)
+	{
+		case MAAS_CONV_IM2COL:
+			return "im2col";
+		case MAAS_CONV_GEMM:
+			return "gemm";
+		case MAAS_CONV_DIRECT:
+			return "direct";
+		default:
+			return "auto";
+	}
+}
+
+/*
+ * Time forward (and backward when train) of one layer with algorithm
+ * algo; returns the forward + backward milliseconds.
+ */
+static double
+bench_conv(const char *name, const MaasConv2d *shape, MaasConvAlgo algo, int n,
+		   bool train, bool want_dinp)
+{
+	ConvBench	c;
+	MaasError	err;
+	size_t		nscratch;
+	double		tf,
+				tb = 0.0,
+				flops;
+
+	memset(&c, 0, sizeof(c));
+	c.p = *shape;
+	c.p.algo = algo;
+	if (!maas_conv2d_check(&c.p, &err))
+	{
+		printf("%-14s %-7s n=%-5d (refused: %s)\n", name, algo_name(algo), n, err.msg);
+		return 0.0;
+	}
+	c.n = n;
+	c.want_dinp = want_dinp;
+	c.x = rand_floats((size_t) n * maas_conv2d_in_size(&c.p));
+	c.w = rand_floats(maas_conv2d_weights(&c.p));
+	c.b = rand_floats(c.p.c_out);
+	c.y = rand_floats((size_t) n * maas_conv2d_out_size(&c.p));
+	c.dx = rand_floats((size_t) n * maas_conv2d_in_size(&c.p));
+	c.dw = rand_floats(maas_conv2d_weights(&c.p));
+	c.db = rand_floats(c.p.c_out);
+	if (!maas_conv2d_scratch(&c.p, n, &nscratch))
+		return 0.0;
+	c.scratch = rand_floats(nscratch);
+
+	flops = 2.0 * maas_conv2d_macs(&c.p) * n;
+	tf = timeit(run_conv_forward, &c);
+	printf("%-14s %-7s n=%-5d forward  %8.3f ms %7.1f GFLOP/s  scratch %.1f MB\n",
+		   name, algo_name(c.p.chosen), n, tf * 1e3, flops / tf * 1e-9,
+		   nscratch * 4.0 / 1e6);
+	if (train)
+	{
+		double		bflops = flops * (want_dinp ? 2.0 : 1.0);
+
+		tb = timeit(run_conv_backward, &c);
+		printf("%-14s %-7s n=%-5d backward %8.3f ms %7.1f GFLOP/s%s\n",
+			   name, algo_name(c.p.chosen), n, tb * 1e3, bflops / tb * 1e-9,
+			   want_dinp ? "" : "  (no dinp)");
+	}
+	free(c.x);
+	free(c.w);
+	free(c.b);
+	free(c.y);
+	free(c.dx);
+	free(c.dw);
+	free(c.db);
+	free(c.scratch);
+	return (tf + tb) * 1e3;
+}
+
+/* ---- pooling ---- */
+
+typedef struct PoolBench
+{
+	MaasPool2d	p;
+	int			n;
+	float	   *x,
+			   *y,
+			   *dx;
+	int32_t    *arg;
+} PoolBench;
+
+static void
+run_pool_forward(void *arg)
+{
+	PoolBench  *b = arg;
+
+	maas_maxpool2d_forward(&b->p, b->n, b->x, b->y, b->arg);
+}
+
+static void
+run_pool_backward(void *arg)
+{
+	PoolBench  *b = arg;
+
+	maas_maxpool2d_backward(&b->p, b->n, b->y, b->arg, b->dx);
+}
+
+static double
+bench_pool(const char *name, int c, int hw, int n, bool train)
+{
+	PoolBench	b;
+	MaasError	err;
+	double		tf,
+				tb = 0.0;
+
+	maas_pool2d_init(&b.p, c, hw, hw, 2, 2);
+	if (!maas_pool2d_check(&b.p, &err))
+		return 0.0;
+	b.n = n;
+	b.x = rand_floats((size_t) n * c * hw * hw);
+	b.y = rand_floats((size_t) n * maas_pool2d_out_size(&b.p));
+	b.dx = rand_floats((size_t) n * c * hw * hw);
+	b.arg = maas_kalloc(sizeof(int32_t) * n * maas_pool2d_out_size(&b.p));
+	tf = timeit(run_pool_forward, &b);
+	printf("%-14s %-7s n=%-5d forward  %8.3f ms  %6.2f GB/s read\n", name, "max", n,
+		   tf * 1e3, (double) n * c * hw * hw * 4 / tf * 1e-9);
+	if (train)
+	{
+		tb = timeit(run_pool_backward, &b);
+		printf("%-14s %-7s n=%-5d backward %8.3f ms\n", name, "max", n, tb * 1e3);
+	}
+	free(b.x);
+	free(b.y);
+	free(b.dx);
+	free(b.arg);
+	return (tf + tb) * 1e3;
+}
+
+/* ---- dense layers, for the step total ---- */
+
+typedef struct DenseBench
+{
+	int			m,
+				n,
+				k;
+	float	   *a,
+			   *b,
+			   *c;
+	int			ta,
+				tb;
+} DenseBench;
+
+static void
+run_gemm(void *arg)
+{
+	DenseBench *d = arg;
+
+	blas->sgemm(MAAS_CBLAS_ROW_MAJOR, d->ta, d->tb, d->m, d->n, d->k, 1.0f,
+				d->a, d->ta == MAAS_CBLAS_NO_TRANS ? d->k : d->m,
+				d->b, d->tb == MAAS_CBLAS_NO_TRANS ? d->n : d->k,
+				0.0f, d->c, d->n);
+}
+
+static double
+bench_gemm(const char *name, int m, int n, int k, int ta, int tb)
+{
+	DenseBench	d = {m, n, k, rand_floats((size_t) m * k), rand_floats((size_t) k * n),
+	rand_floats((size_t) m * n), ta, tb};
+	double		t = timeit(run_gemm, &d);
+
+	printf("%-14s %-7s %dx%dx%d %8.3f ms %7.1f GFLOP/s\n", name, "sgemm", m, n, k,
+		   t * 1e3, 2.0 * m * n * k / t * 1e-9);
+	free(d.a);
+	free(d.b);
+	free(d.c);
+	return t * 1e3;
+}
+
+static MaasConv2d
+conv_shape(int c_in, int hw, int c_out)
+{
+	MaasConv2d	p;
+
+	maas_conv2d_init(&p, c_in, hw, hw, c_out, 3, 3);
+	return p;
+}
+
+int
+main(int argc, char **argv)
+{
+	char		err[256];
+	int			threads = argc > 1 ? atoi(argv[1]) : 1;
+	MaasConv2d	conv1 = conv_shape(1, 28, 32);
+	MaasConv2d	conv2 = conv_shape(32, 13, 64);
+	const MaasConvAlgo algos[] = {MAAS_CONV_IM2COL, MAAS_CONV_DIRECT};
+	double		step,
+				best1 = 1e30,
+				best2 = 1e30,
+				pools,
+				dense;
+	MaasConv2d	probe;
+	MaasError	e;
+
+	if (getenv("BENCH_SECONDS"))
+		min_seconds = atof(getenv("BENCH_SECONDS"));
+	blas = maas_blas_load(NULL, threads, err, sizeof(err));
+	if (blas == NULL)
+	{
+		fprintf(stderr, "no BLAS: %s\n", err);
+		return 1;
+	}
+	probe = conv2;
+	maas_conv2d_check(&probe, &e);
+	printf("# %s, %d thread(s), im2col chunk %d columns (%d rows of conv2)\n",
+		   maas_blas_library(), threads, MAAS_CONV_COLS, MAAS_CONV_COLS / 121);
+
+	printf("## training batch, n = 64 (forward + backward)\n");
+	for (int a = 0; a < 2; a++)
+	{
+		/* the first layer needs no input gradient */
+		double		t1 = bench_conv("conv1 1->32", &conv1, algos[a], 64, true, false);
+		double		t2 = bench_conv("conv2 32->64", &conv2, algos[a], 64, true, true);
+
+		if (t1 > 0 && t1 < best1)
+			best1 = t1;
+		if (t2 > 0 && t2 < best2)
+			best2 = t2;
+	}
+	pools = bench_pool("pool1 32x26", 32, 26, 64, true) +
+		bench_pool("pool2 64x11", 64, 11, 64, true);
+	/* dense 1600->128 and 128->10: forward, dW, dX (as train_nn.c does them) */
+	dense = bench_gemm("dense1 fwd", 64, 128, 1600, MAAS_CBLAS_NO_TRANS, MAAS_CBLAS_TRANS) +
+		bench_gemm("dense1 dW", 128, 1600, 64, MAAS_CBLAS_TRANS, MAAS_CBLAS_NO_TRANS) +
+		bench_gemm("dense1 dX", 64, 1600, 128, MAAS_CBLAS_NO_TRANS, MAAS_CBLAS_NO_TRANS) +
+		bench_gemm("dense2 fwd", 64, 10, 128, MAAS_CBLAS_NO_TRANS, MAAS_CBLAS_TRANS) +
+		bench_gemm("dense2 dW", 10, 128, 64, MAAS_CBLAS_TRANS, MAAS_CBLAS_NO_TRANS) +
+		bench_gemm("dense2 dX", 64, 128, 10, MAAS_CBLAS_NO_TRANS, MAAS_CBLAS_NO_TRANS);
+	step = best1 + best2 + pools + dense;
+	printf("## step (best algorithm each): conv1 %.2f + conv2 %.2f + pools %.2f + dense %.2f"
+		   " = %.2f ms; x 2814 steps (3 epochs of 60000 at 64) = %.1f s"
+		   " before elementwise passes and Adam\n",
+		   best1, best2, pools, dense, step, step * 2814 / 1e3);
+
+	printf("## inference batch, n = 1024 (forward)\n");
+	best1 = best2 = 1e30;
+	for (int a = 0; a < 2; a++)
+	{
+		double		t1 = bench_conv("conv1 1->32", &conv1, algos[a], 1024, false, false);
+		double		t2 = bench_conv("conv2 32->64", &conv2, algos[a], 1024, false, false);
+
+		if (t1 > 0 && t1 < best1)
+			best1 = t1;
+		if (t2 > 0 && t2 < best2)
+			best2 = t2;
+	}
+	pools = bench_pool("pool1 32x26", 32, 26, 1024, false) +
+		bench_pool("pool2 64x11", 64, 11, 1024, false);
+	dense = bench_gemm("dense1 fwd", 1024, 128, 1600, MAAS_CBLAS_NO_TRANS, MAAS_CBLAS_TRANS) +
+		bench_gemm("dense2 fwd", 1024, 10, 128, MAAS_CBLAS_NO_TRANS, MAAS_CBLAS_TRANS);
+	step = best1 + best2 + pools + dense;
+	printf("## 1024 rows: %.2f ms -> %.0f rows/s before elementwise passes\n",
+		   step, 1024 / (step / 1e3));
+
+	printf("## one row (forward)\n");
+	bench_conv("conv1 1->32", &conv1, MAAS_CONV_DIRECT, 1, false, false);
+	bench_conv("conv1 1->32", &conv1, MAAS_CONV_IM2COL, 1, false, false);
+	bench_conv("conv2 32->64", &conv2, MAAS_CONV_IM2COL, 1, false, false);
+	bench_conv("conv2 32->64", &conv2, MAAS_CONV_DIRECT, 1, false, false);
+	return 0;
+}
