@@ -19,14 +19,14 @@
  *	- GEMM: a 1x1 convolution with stride 1 and no padding is W [c_out,
  *	  c_in] times each row's input [c_in, h * w] as it lies: no columns.
  *	- direct: for every (output channel, input channel, tap), a
- *	  multiply-add of shifted rows of the input plane into the output
- *	  plane.  With few taps per output (depthwise convolutions, one input
- *	  channel) this beats building columns for a GEMM with a tiny inner
- *	  dimension.
+ *	  multiply-add of the shifted input plane into the output plane: at
+ *	  stride 1 one long loop over flattened planes, else row by row.  For
+ *	  depthwise convolutions this beats a GEMM per group of one output
+ *	  channel.
  *
- * maas_conv2d_check() picks one per shape (the rule is in choose_algo,
- * from test/bench/conv_kernels.c); every algorithm handles every shape it
- * accepts, so the tests can compare them.
+ * maas_conv2d_check() picks one per shape (the rule and its figures are
+ * at choose_algo); every algorithm handles every shape it accepts, so the
+ * tests can compare them.
  *
  * The inner loops are small static functions that the compiler
  * vectorises, compiled for AVX-512, AVX2 and baseline x86-64 and picked
@@ -183,21 +183,26 @@ axis_out(const char *layer, const char *axis, int in, int pad_a, int pad_b,
 	return true;
 }
 
+/*
+ * The rule, from test/bench/conv_kernels.c (rough figures on a shared
+ * 2-core machine, OpenBLAS SkylakeX kernels, one thread): a 1x1 is faster
+ * as a GEMM on the input as it lies than through im2col on both a 28x28
+ * and a 7x7 map (about 2x); a depthwise 3x3 runs about 7x faster direct
+ * than as one-output-channel GEMMs; and everything else, the CNN's first
+ * layer (one input channel) included, is fastest through im2col (the
+ * first layer by a little, 0.8 against 1.2 ms forward for 64 rows).
+ */
 static MaasConvAlgo
 choose_algo(const MaasConv2d *p)
 {
-	int			cig = p->c_in / p->groups;
-	int			hw = p->h_out * p->w_out;
 	bool		pointwise = p->kh == 1 && p->kw == 1 && p->stride_h == 1 &&
 		p->stride_w == 1 && p->pad_top == 0 && p->pad_left == 0 &&
 		p->pad_bottom == 0 && p->pad_right == 0;
 
-	/* few taps per output: depthwise, or one input channel a group */
-	if (cig * p->kh * p->kw <= 9 && p->stride_w == 1)
-		return MAAS_CONV_DIRECT;
-	/* a map large enough that one GEMM a row is wide */
-	if (pointwise && hw >= 256)
+	if (pointwise)
 		return MAAS_CONV_GEMM;
+	if (p->groups > 1 && p->c_in == p->groups)
+		return MAAS_CONV_DIRECT;
 	return MAAS_CONV_IM2COL;
 }
 
@@ -278,6 +283,13 @@ maas_conv2d_macs(const MaasConv2d *p)
 		(double) (p->c_in / p->groups) * p->kh * p->kw;
 }
 
+/* the direct algorithm runs over flattened planes at stride 1 (see below) */
+static inline bool
+flat_direct(const MaasConv2d *p)
+{
+	return p->stride_h == 1 && p->stride_w == 1;
+}
+
 /* rows an im2col chunk holds, for calls of up to n rows */
 static int
 chunk_rows(const MaasConv2d *p, int n)
@@ -299,7 +311,25 @@ maas_conv2d_scratch(const MaasConv2d *p, int n, size_t *floats)
 				cols;
 
 	*floats = 0;
-	if (p->chosen != MAAS_CONV_IM2COL || n <= 0)
+	if (n <= 0)
+		return true;
+	if (p->chosen == MAAS_CONV_DIRECT)
+	{
+		size_t		hp = (size_t) p->h + p->pad_top + p->pad_bottom;
+		size_t		wp = (size_t) p->w + p->pad_left + p->pad_right;
+		size_t		acc,
+					planes = 0;
+
+		if (!flat_direct(p))
+			return true;
+		/* one output plane at the padded pitch; padded input and its gradient */
+		if (!maas_mul_size((size_t) p->h_out, wp, &acc) ||
+			(hp * wp != (size_t) p->h * p->w &&
+			 (!maas_mul_size(hp * wp, 2 * (size_t) p->c_in, &planes))))
+			return false;
+		return maas_add_size(acc, planes, floats);
+	}
+	if (p->chosen != MAAS_CONV_IM2COL)
 		return true;
 	/* the columns, and the GEMM output (backward: the gathered dout) */
 	rows = (size_t) p->c_in * p->kh * p->kw + (size_t) p->c_out;
@@ -520,6 +550,198 @@ direct_plane_backward(const MaasConv2d *p, const float *in, const float *dout,
 	}
 }
 
+/*
+ * The direct algorithm at stride 1 works on flattened planes.  With the
+ * input at its padded size hp x wp (copied with zero borders when there is
+ * padding), output (oy, ox) is stored at oy * wp + ox of a plane of the
+ * same pitch, and each tap (ki, kj) becomes one long contiguous
+ * multiply-add, acc[t] += w * in[t + ki * dil_h * wp + kj * dil_w] for t
+ * in [0, (h_out - 1) * wp + w_out): the columns past w_out are computed
+ * and dropped.  Every index stays inside the padded plane.
+ */
+
+/* in (c, h, w) -> dst (c, hp, wp), zero borders */
+static void
+pad_planes(const MaasConv2d *p, int c, const float *in, float *dst)
+{
+	size_t		wp = (size_t) p->w + p->pad_left + p->pad_right;
+	size_t		hp = (size_t) p->h + p->pad_top + p->pad_bottom;
+
+	memset(dst, 0, sizeof(float) * c * hp * wp);
+	for (int ic = 0; ic < c; ic++)
+		for (int y = 0; y < p->h; y++)
+			memcpy(dst + ((size_t) ic * hp + y + p->pad_top) * wp + p->pad_left,
+				   in + ((size_t) ic * p->h + y) * p->w, sizeof(float) * p->w);
+}
+
+/* acc [len] += the taps of one kernel wk [kh, kw] over one padded plane */
+MAAS_SIMD static void
+flat_taps(const MaasConv2d *p, size_t wp, size_t len, const float *restrict src,
+		  const float *wk, float *restrict acc)
+{
+	for (int ki = 0; ki < p->kh; ki++)
+		for (int kj = 0; kj < p->kw; kj++)
+		{
+			const float *restrict s = src + (size_t) ki * p->dil_h * wp + (size_t) kj * p->dil_w;
+			float		wv = wk[ki * p->kw + kj];
+
+			for (size_t t = 0; t < len; t++)
+				acc[t] += wv * s[t];
+		}
+}
+
+/*
+ * dwk [kh, kw] += the correlation of a padded plane with dp [len] (dout at
+ * the padded pitch, zeros in the dropped columns); dsrc (a padded plane,
+ * or NULL) += the kernel spread back along dp
+ */
+MAAS_SIMD static void
+flat_taps_backward(const MaasConv2d *p, size_t wp, size_t len,
+				   const float *restrict src, const float *restrict dp,
+				   const float *wk, float *dwk, float *restrict dsrc)
+{
+	for (int ki = 0; ki < p->kh; ki++)
+		for (int kj = 0; kj < p->kw; kj++)
+		{
+			size_t		off = (size_t) ki * p->dil_h * wp + (size_t) kj * p->dil_w;
+			const float *restrict s = src + off;
+			float		wv = wk[ki * p->kw + kj];
+			float		acc[16] = {0};
+			float		sum = 0.0f;
+			size_t		t = 0;
+
+			for (; t + 16 <= len; t += 16)
+				for (int j = 0; j < 16; j++)
+					acc[j] += dp[t + j] * s[t + j];
+			for (; t < len; t++)
+				sum += dp[t] * s[t];
+			for (int j = 0; j < 16; j++)
+				sum += acc[j];
+			dwk[ki * p->kw + kj] += sum;
+			if (dsrc != NULL)
+			{
+				float	   *restrict d = dsrc + off;
+
+				for (t = 0; t < len; t++)
+					d[t] += wv * dp[t];
+			}
+		}
+}
+
+static void
+forward_flat(const MaasConv2d *p, int n, const float *inp, const float *weight,
+			 const float *bias, float *out, float *scratch, const MaasTick *tick)
+{
+	int			cig = p->c_in / p->groups;
+	int			cog = p->c_out / p->groups;
+	size_t		wp = (size_t) p->w + p->pad_left + p->pad_right;
+	size_t		hp = (size_t) p->h + p->pad_top + p->pad_bottom;
+	size_t		pplane = hp * wp;
+	bool		padded = pplane != (size_t) p->h * p->w;
+	size_t		len = (size_t) (p->h_out - 1) * wp + p->w_out;
+	size_t		hw = (size_t) p->h_out * p->w_out;
+	size_t		taps = (size_t) p->kh * p->kw;
+	float	   *acc = scratch;
+	float	   *pin = scratch + (size_t) p->h_out * wp;
+
+	for (int b = 0; b < n; b++)
+	{
+		const float *src = inp + (size_t) b * maas_conv2d_in_size(p);
+
+		maas_tick(tick);
+		if (padded)
+		{
+			pad_planes(p, p->c_in, src, pin);
+			src = pin;
+		}
+		for (int oc = 0; oc < p->c_out; oc++)
+		{
+			int			g = oc / cog;
+			float	   *o = out + ((size_t) b * p->c_out + oc) * hw;
+			float		bv = bias ? bias[oc] : 0.0f;
+
+			memset(acc, 0, sizeof(float) * len);
+			for (int icg = 0; icg < cig; icg++)
+				flat_taps(p, wp, len, src + (size_t) (g * cig + icg) * pplane,
+						  weight + ((size_t) oc * cig + icg) * taps, acc);
+			for (int oy = 0; oy < p->h_out; oy++)
+				for (int ox = 0; ox < p->w_out; ox++)
+					o[(size_t) oy * p->w_out + ox] = acc[(size_t) oy * wp + ox] + bv;
+		}
+	}
+}
+
+/* dinp, when wanted, was zeroed by the caller */
+static void
+backward_flat(const MaasConv2d *p, int n, const float *dout, const float *inp,
+			  const float *weight, float *dinp, float *dweight, float *scratch,
+			  const MaasTick *tick)
+{
+	int			cig = p->c_in / p->groups;
+	int			cog = p->c_out / p->groups;
+	size_t		wp = (size_t) p->w + p->pad_left + p->pad_right;
+	size_t		hp = (size_t) p->h + p->pad_top + p->pad_bottom;
+	size_t		pplane = hp * wp;
+	bool		padded = pplane != (size_t) p->h * p->w;
+	size_t		len = (size_t) (p->h_out - 1) * wp + p->w_out;
+	size_t		hw = (size_t) p->h_out * p->w_out;
+	size_t		taps = (size_t) p->kh * p->kw;
+	float	   *dp = scratch;
+	float	   *pin = scratch + (size_t) p->h_out * wp;
+	float	   *pdin = pin + (size_t) p->c_in * pplane;
+
+	for (int b = 0; b < n; b++)
+	{
+		const float *src = inp + (size_t) b * maas_conv2d_in_size(p);
+		float	   *dsrc = dinp ? dinp + (size_t) b * maas_conv2d_in_size(p) : NULL;
+
+		maas_tick(tick);
+		if (padded)
+		{
+			pad_planes(p, p->c_in, src, pin);
+			src = pin;
+			if (dsrc)
+			{
+				memset(pdin, 0, sizeof(float) * p->c_in * pplane);
+				dsrc = pdin;
+			}
+		}
+		for (int oc = 0; oc < p->c_out; oc++)
+		{
+			int			g = oc / cog;
+			const float *d = dout + ((size_t) b * p->c_out + oc) * hw;
+
+			/* dout at the padded pitch, zeros in the dropped columns */
+			for (int oy = 0; oy < p->h_out; oy++)
+			{
+				float	   *r = dp + (size_t) oy * wp;
+
+				memcpy(r, d + (size_t) oy * p->w_out, sizeof(float) * p->w_out);
+				if (oy < p->h_out - 1)
+					memset(r + p->w_out, 0, sizeof(float) * (wp - p->w_out));
+			}
+			for (int icg = 0; icg < cig; icg++)
+			{
+				size_t		ic = (size_t) g * cig + icg;
+				size_t		wo = ((size_t) oc * cig + icg) * taps;
+
+				flat_taps_backward(p, wp, len, src + ic * pplane, dp, weight + wo,
+								   dweight + wo, dsrc ? dsrc + ic * pplane : NULL);
+			}
+		}
+		if (padded && dinp)
+		{
+			float	   *dst = dinp + (size_t) b * maas_conv2d_in_size(p);
+
+			for (int ic = 0; ic < p->c_in; ic++)
+				for (int y = 0; y < p->h; y++)
+					memcpy(dst + ((size_t) ic * p->h + y) * p->w,
+						   pdin + ((size_t) ic * hp + y + p->pad_top) * wp + p->pad_left,
+						   sizeof(float) * p->w);
+		}
+	}
+}
+
 /* ---- forward ---- */
 
 /* every plane of out (n, c, hw) set to bias[c], or zero */
@@ -672,7 +894,10 @@ maas_conv2d_forward(const MaasConv2d *p, const MaasBlas *blas, int n,
 	switch (p->chosen)
 	{
 		case MAAS_CONV_DIRECT:
-			forward_direct(p, n, inp, weight, bias, out, tick);
+			if (flat_direct(p))
+				forward_flat(p, n, inp, weight, bias, out, scratch, tick);
+			else
+				forward_direct(p, n, inp, weight, bias, out, tick);
 			break;
 		case MAAS_CONV_GEMM:
 			forward_gemm(p, blas, n, inp, weight, bias, out, tick);
@@ -828,7 +1053,10 @@ maas_conv2d_backward(const MaasConv2d *p, const MaasBlas *blas, int n,
 			memset(dweight, 0, sizeof(float) * maas_conv2d_weights(p));
 			if (dinp)
 				memset(dinp, 0, sizeof(float) * maas_conv2d_in_size(p) * n);
-			backward_direct(p, n, dout, inp, weight, dinp, dweight, tick);
+			if (flat_direct(p))
+				backward_flat(p, n, dout, inp, weight, dinp, dweight, scratch, tick);
+			else
+				backward_direct(p, n, dout, inp, weight, dinp, dweight, tick);
 			break;
 		case MAAS_CONV_GEMM:
 			backward_gemm(p, blas, n, dout, inp, weight, dinp, dweight, tick);

@@ -110,8 +110,10 @@ extern double maas_conv2d_macs(const MaasConv2d *p);
 
 /*
  * Floats of scratch that forward and backward need for up to n rows a call
- * (the same for both; 0 for the direct and GEMM algorithms).  The im2col
- * algorithm works on chunks of rows, so this is bounded for any n.  False
+ * (the same for both).  Bounded for any n: im2col works on chunks of rows
+ * (the columns and the GEMM's output of one chunk), direct at stride 1 on
+ * one row at a time (an output plane, and with padding two padded copies
+ * of the row's input); direct at other strides and GEMM need none.  False
  * on overflow.
  */
 extern bool maas_conv2d_scratch(const MaasConv2d *p, int n, size_t *floats);

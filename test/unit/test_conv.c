@@ -555,7 +555,7 @@ test_conv_backward_algos_agree(void)
 		db1 = floats(c->c_out);
 		db2 = floats(c->c_out);
 		maas_conv2d_backward(&p, blas, c->n, dy, x, w, dx1, dw1, db1, scratch_for(&p, c->n), NULL);
-		maas_conv2d_backward(&q, blas, c->n, dy, x, w, dx2, dw2, db2, NULL, NULL);
+		maas_conv2d_backward(&q, blas, c->n, dy, x, w, dx2, dw2, db2, scratch_for(&q, c->n), NULL);
 		if (!close_floats("dinp", nx, dx1, dx2, 1e-5) ||
 			!close_floats("dweight", nw, dw1, dw2, 1e-5) ||
 			!close_floats("dbias", c->c_out, db1, db2, 1e-6))
@@ -607,6 +607,14 @@ test_conv_ticks(void)
 	p.algo = MAAS_CONV_DIRECT;
 	CHECK(maas_conv2d_check(&p, &err));
 	ticks = 0;
+	maas_conv2d_forward(&p, blas, n, x, w, NULL, y, scratch_for(&p, n), &tick);
+	CHECK(ticks == n);
+	ticks = 0;
+	maas_conv2d_backward(&p, blas, n, y, x, w, dx, dw, NULL, scratch_for(&p, n), &tick);
+	CHECK(ticks == n);
+	p.stride_w = 2;				/* the row-by-row direct loops */
+	CHECK(maas_conv2d_check(&p, &err));
+	ticks = 0;
 	maas_conv2d_forward(&p, blas, n, x, w, NULL, y, NULL, &tick);
 	CHECK(ticks == n);
 }
@@ -627,11 +635,26 @@ test_conv_scratch(void)
 	CHECK(maas_conv2d_scratch(&p, 1000000, &nf_big));
 	CHECK(nf_big <= (size_t) (288 + 64) * (4096 + 121));
 	CHECK(maas_conv2d_scratch(&p, 0, &nf) && nf == 0);
-	/* direct and gemm need none */
+	/*
+	 * direct at stride 1: an output plane at the input's pitch, plus with
+	 * padding two padded copies of a row's input; else none
+	 */
 	maas_conv2d_init(&p, 1, 28, 28, 32, 3, 3);
+	p.algo = MAAS_CONV_DIRECT;
 	CHECK(maas_conv2d_check(&p, &err));
-	CHECK(p.chosen == MAAS_CONV_DIRECT);
+	CHECK(maas_conv2d_scratch(&p, 64, &nf) && nf == 26 * 28);
+	maas_conv2d_init(&p, 8, 10, 10, 8, 3, 3);
+	p.groups = 8;
+	p.pad_top = p.pad_left = 1;
+	p.pad_bottom = p.pad_right = 2;
+	CHECK(maas_conv2d_check(&p, &err));
+	CHECK(p.chosen == MAAS_CONV_DIRECT && p.h_out == 11);
+	CHECK(maas_conv2d_scratch(&p, 64, &nf) && nf == 11 * 13 + 2 * 8 * 13 * 13);
+	p.stride_h = p.stride_w = 2;
+	p.algo = MAAS_CONV_DIRECT;
+	CHECK(maas_conv2d_check(&p, &err));
 	CHECK(maas_conv2d_scratch(&p, 64, &nf) && nf == 0);
+	/* gemm needs none */
 	maas_conv2d_init(&p, 64, 32, 32, 64, 1, 1);
 	CHECK(maas_conv2d_check(&p, &err));
 	CHECK(p.chosen == MAAS_CONV_GEMM);
@@ -650,6 +673,32 @@ expect_error(bool ok, const MaasError *err, MaasStatus status, const char *fragm
 	fprintf(stderr, "    wanted \"%s\" (%s), got %s \"%s\" (%s)\n", fragment,
 			maas_status_name(status), ok ? "success" : "failure", err->msg,
 			maas_status_name(err->status));
+}
+
+/* what AUTO picks (the rule at choose_algo) */
+static void
+test_conv_auto(void)
+{
+	MaasConv2d	p;
+	MaasError	err;
+
+	maas_conv2d_init(&p, 1, 28, 28, 32, 3, 3);	/* the CNN's first layer */
+	CHECK(maas_conv2d_check(&p, &err) && p.chosen == MAAS_CONV_IM2COL);
+	maas_conv2d_init(&p, 32, 13, 13, 64, 3, 3);	/* its second */
+	CHECK(maas_conv2d_check(&p, &err) && p.chosen == MAAS_CONV_IM2COL);
+	maas_conv2d_init(&p, 32, 28, 28, 64, 3, 3);	/* depthwise, multiplier 2 */
+	p.groups = 32;
+	CHECK(maas_conv2d_check(&p, &err) && p.chosen == MAAS_CONV_DIRECT);
+	p.groups = 16;				/* grouped, 2 channels a group */
+	CHECK(maas_conv2d_check(&p, &err) && p.chosen == MAAS_CONV_IM2COL);
+	maas_conv2d_init(&p, 64, 7, 7, 128, 1, 1);	/* 1x1 */
+	CHECK(maas_conv2d_check(&p, &err) && p.chosen == MAAS_CONV_GEMM);
+	p.stride_h = 2;				/* a strided 1x1 needs its columns */
+	CHECK(maas_conv2d_check(&p, &err) && p.chosen == MAAS_CONV_IM2COL);
+	/* a request is kept */
+	p.stride_h = 1;
+	p.algo = MAAS_CONV_DIRECT;
+	CHECK(maas_conv2d_check(&p, &err) && p.chosen == MAAS_CONV_DIRECT);
 }
 
 static void
@@ -1647,6 +1696,7 @@ main(void)
 	UNIT_RUN(test_conv_backward_algos_agree);
 	UNIT_RUN(test_conv_ticks);
 	UNIT_RUN(test_conv_scratch);
+	UNIT_RUN(test_conv_auto);
 	UNIT_RUN(test_conv_check_errors);
 	UNIT_RUN(test_pool_forward);
 	UNIT_RUN(test_pool_backward);
