@@ -34,6 +34,7 @@ its bundled oneDNN (mkldnn), which finds AVX-512 itself.
 
     /usr/bin/python3 test/bench/cnn_torch.py [--epochs 3] [--runs 1] [--save DIR] [--json FILE]
     /usr/bin/python3 test/bench/cnn_torch.py --infer-only DIR     (load DIR/cnn.pt, time inference)
+    /usr/bin/python3 test/bench/cnn_torch.py --steps 200          (time single steps, random data)
 """
 import argparse
 import io
@@ -139,6 +140,27 @@ def infer_bench(model, xte):
             "row_1000_s": r, "row_rows_per_s": 1000 / r, "row_us": r / 1000 * 1e6}
 
 
+def step_bench(steps, batch):
+    """Time single training steps on random data: the figure beside
+    test/bench/conv_kernels.c's whole step.  Returns (fastest, median) ms."""
+    torch.manual_seed(0)
+    model = CNN()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    lossf = nn.CrossEntropyLoss()
+    x = torch.rand(batch, 1, 28, 28)
+    y = torch.randint(0, 10, (batch,))
+    model.train()
+    ts = []
+    for i in range(steps + 10):
+        t0 = time.perf_counter()
+        opt.zero_grad(set_to_none=True)
+        lossf(model.logits(x), y).backward()
+        opt.step()
+        if i >= 10:
+            ts.append(time.perf_counter() - t0)
+    return min(ts) * 1e3, statistics.median(ts) * 1e3
+
+
 def save(model, xte, yte, d):
     os.makedirs(d, exist_ok=True)
     model.eval()
@@ -163,7 +185,14 @@ def main():
     ap.add_argument("--save", default=None, metavar="DIR")
     ap.add_argument("--json", default=None)
     ap.add_argument("--infer-only", default=None, metavar="DIR")
+    ap.add_argument("--steps", type=int, default=0,
+                    help="only time this many training steps on random data")
     a = ap.parse_args()
+    if a.steps:
+        fastest, median = step_bench(a.steps, a.batch)
+        print(f"torch {torch.__version__} threads={torch.get_num_threads()}: training step, "
+              f"n = {a.batch}: fastest {fastest:.2f} ms, median {median:.2f} ms", flush=True)
+        return
     xte, yte = load("test")
     print(f"torch {torch.__version__} threads={torch.get_num_threads()} "
           f"mkldnn={torch.backends.mkldnn.is_available()} "

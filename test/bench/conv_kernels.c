@@ -12,11 +12,13 @@
  * that applies, with the GEMM rate of each and the per-step total.
  *
  *	test/bench/conv_kernels.sh [threads...]		(builds and runs this)
+ *	conv_kernels THREADS [step]		(step: only the whole training step)
  *
  * Prints one line per kernel: name, algorithm, n, milliseconds a call
  * (the fastest of the repeats), GFLOP/s (2 flops a multiply-add).  Never
  * fails on time; the figures depend on the machine and its load.
  */
+#include <dlfcn.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -311,6 +313,250 @@ bench_gemm(const char *name, int m, int n, int k, int ta, int tb)
 	return t * 1e3;
 }
 
+/*
+ * ---- a whole training step ----
+ *
+ * The CNN's forward pass, softmax cross-entropy, backward pass and an Adam
+ * update over 64 rows, with the kernels as the trainer will call them
+ * (AUTO algorithms, one shared scratch) and plain loops for ReLU, bias and
+ * the loss: the figure to put beside torch's step (cnn_torch.py --steps).
+ * Dropout is left out (one elementwise pass over 64 x 128).
+ */
+typedef struct Step
+{
+	int			n;
+	MaasConv2d	c1,
+				c2;
+	MaasPool2d	p1,
+				p2;
+	float	   *x,
+			   *a1,
+			   *q1,
+			   *a2,
+			   *q2,
+			   *h,
+			   *z;
+	int32_t    *m1,
+			   *m2;
+	float	   *d_a1,
+			   *d_q1,
+			   *d_a2,
+			   *d_q2,
+			   *d_h,
+			   *d_z;
+	float	   *params,
+			   *grads,
+			   *adam_m,
+			   *adam_v;
+	size_t		n_params;
+	float	   *w1,
+			   *b1,
+			   *w2,
+			   *b2,
+			   *wf1,
+			   *bf1,
+			   *wf2,
+			   *bf2;
+	float	   *gw1,
+			   *gb1,
+			   *gw2,
+			   *gb2,
+			   *gwf1,
+			   *gbf1,
+			   *gwf2,
+			   *gbf2;
+	int32_t    *labels;
+	float	   *scratch;
+	int			t;
+} Step;
+
+static void
+relu(size_t n, float *v)
+{
+	for (size_t i = 0; i < n; i++)
+		v[i] = v[i] > 0.0f ? v[i] : 0.0f;
+}
+
+static void
+relu_back(size_t n, float *g, const float *y)
+{
+	for (size_t i = 0; i < n; i++)
+		g[i] = y[i] > 0.0f ? g[i] : 0.0f;
+}
+
+static void
+dense_forward(int m, int n_out, int n_in, const float *x, const float *w,
+			  const float *b, float *y)
+{
+	for (int r = 0; r < m; r++)
+		memcpy(y + (size_t) r * n_out, b, sizeof(float) * n_out);
+	blas->sgemm(MAAS_CBLAS_ROW_MAJOR, MAAS_CBLAS_NO_TRANS, MAAS_CBLAS_TRANS,
+				m, n_out, n_in, 1.0f, x, n_in, w, n_in, 1.0f, y, n_out);
+}
+
+static void
+dense_backward(int m, int n_out, int n_in, const float *dy, const float *x,
+			   const float *w, float *dx, float *dw, float *db)
+{
+	blas->sgemm(MAAS_CBLAS_ROW_MAJOR, MAAS_CBLAS_TRANS, MAAS_CBLAS_NO_TRANS,
+				n_out, n_in, m, 1.0f, dy, n_out, x, n_in, 0.0f, dw, n_in);
+	memset(db, 0, sizeof(float) * n_out);
+	for (int r = 0; r < m; r++)
+		for (int j = 0; j < n_out; j++)
+			db[j] += dy[(size_t) r * n_out + j];
+	blas->sgemm(MAAS_CBLAS_ROW_MAJOR, MAAS_CBLAS_NO_TRANS, MAAS_CBLAS_NO_TRANS,
+				m, n_in, n_out, 1.0f, dy, n_out, w, n_in, 0.0f, dx, n_in);
+}
+
+static void
+run_step(void *arg)
+{
+	Step	   *s = arg;
+	int			n = s->n;
+	size_t		na1 = (size_t) n * maas_conv2d_out_size(&s->c1);
+	size_t		na2 = (size_t) n * maas_conv2d_out_size(&s->c2);
+
+	/* forward */
+	maas_conv2d_forward(&s->c1, blas, n, s->x, s->w1, s->b1, s->a1, s->scratch, NULL);
+	relu(na1, s->a1);
+	maas_maxpool2d_forward(&s->p1, n, s->a1, s->q1, s->m1);
+	maas_conv2d_forward(&s->c2, blas, n, s->q1, s->w2, s->b2, s->a2, s->scratch, NULL);
+	relu(na2, s->a2);
+	maas_maxpool2d_forward(&s->p2, n, s->a2, s->q2, s->m2);
+	dense_forward(n, 128, 1600, s->q2, s->wf1, s->bf1, s->h);
+	relu((size_t) n * 128, s->h);
+	dense_forward(n, 10, 128, s->h, s->wf2, s->bf2, s->z);
+	/* softmax cross-entropy: dz = (softmax - onehot) / n */
+	for (int r = 0; r < n; r++)
+	{
+		float	   *z = s->z + r * 10,
+				   *d = s->d_z + r * 10;
+		float		mx = z[0],
+					sum = 0.0f;
+
+		for (int j = 1; j < 10; j++)
+			mx = z[j] > mx ? z[j] : mx;
+		for (int j = 0; j < 10; j++)
+			sum += (d[j] = expf(z[j] - mx));
+		for (int j = 0; j < 10; j++)
+			d[j] = d[j] / sum / n;
+		d[s->labels[r]] -= 1.0f / n;
+	}
+	/* backward */
+	dense_backward(n, 10, 128, s->d_z, s->h, s->wf2, s->d_h, s->gwf2, s->gbf2);
+	relu_back((size_t) n * 128, s->d_h, s->h);
+	dense_backward(n, 128, 1600, s->d_h, s->q2, s->wf1, s->d_q2, s->gwf1, s->gbf1);
+	maas_maxpool2d_backward(&s->p2, n, s->d_q2, s->m2, s->d_a2);
+	relu_back(na2, s->d_a2, s->a2);
+	maas_conv2d_backward(&s->c2, blas, n, s->d_a2, s->q1, s->w2, s->d_q1, s->gw2, s->gb2,
+						 s->scratch, NULL);
+	maas_maxpool2d_backward(&s->p1, n, s->d_q1, s->m1, s->d_a1);
+	relu_back(na1, s->d_a1, s->a1);
+	maas_conv2d_backward(&s->c1, blas, n, s->d_a1, s->x, s->w1, NULL, s->gw1, s->gb1,
+						 s->scratch, NULL);
+	/* Adam */
+	s->t++;
+	{
+		float		b1 = 0.9f,
+					b2 = 0.999f,
+					lr = 1e-3f;
+		float		c1 = 1.0f - powf(b1, s->t),
+					c2 = 1.0f - powf(b2, s->t);
+
+		for (size_t i = 0; i < s->n_params; i++)
+		{
+			float		g = s->grads[i];
+
+			s->adam_m[i] = b1 * s->adam_m[i] + (1.0f - b1) * g;
+			s->adam_v[i] = b2 * s->adam_v[i] + (1.0f - b2) * g * g;
+			s->params[i] -= lr * (s->adam_m[i] / c1) / (sqrtf(s->adam_v[i] / c2) + 1e-8f);
+		}
+	}
+}
+
+static double
+bench_step(int n)
+{
+	Step		s;
+	MaasError	e;
+	size_t		sc1,
+				sc2,
+				off = 0;
+	size_t		sizes[8];
+	float	  **pp[8] = {&s.w1, &s.b1, &s.w2, &s.b2, &s.wf1, &s.bf1, &s.wf2, &s.bf2};
+	float	  **gp[8] = {&s.gw1, &s.gb1, &s.gw2, &s.gb2, &s.gwf1, &s.gbf1, &s.gwf2, &s.gbf2};
+	double		t;
+
+	memset(&s, 0, sizeof(s));
+	s.n = n;
+	maas_conv2d_init(&s.c1, 1, 28, 28, 32, 3, 3);
+	maas_conv2d_init(&s.c2, 32, 13, 13, 64, 3, 3);
+	maas_pool2d_init(&s.p1, 32, 26, 26, 2, 2);
+	maas_pool2d_init(&s.p2, 64, 11, 11, 2, 2);
+	if (!maas_conv2d_check(&s.c1, &e) || !maas_conv2d_check(&s.c2, &e) ||
+		!maas_pool2d_check(&s.p1, &e) || !maas_pool2d_check(&s.p2, &e) ||
+		!maas_conv2d_scratch(&s.c1, n, &sc1) || !maas_conv2d_scratch(&s.c2, n, &sc2))
+		return 0.0;
+	sizes[0] = maas_conv2d_weights(&s.c1);
+	sizes[1] = 32;
+	sizes[2] = maas_conv2d_weights(&s.c2);
+	sizes[3] = 64;
+	sizes[4] = 128 * 1600;
+	sizes[5] = 128;
+	sizes[6] = 10 * 128;
+	sizes[7] = 10;
+	for (int i = 0; i < 8; i++)
+		s.n_params += sizes[i];
+	s.params = rand_floats(s.n_params);
+	s.grads = rand_floats(s.n_params);
+	s.adam_m = calloc(s.n_params, sizeof(float));
+	s.adam_v = calloc(s.n_params, sizeof(float));
+	for (int i = 0; i < 8; i++)
+	{
+		*pp[i] = s.params + off;
+		*gp[i] = s.grads + off;
+		off += sizes[i];
+	}
+	for (size_t i = 0; i < s.n_params; i++)
+		s.params[i] *= 0.1f;
+	s.x = rand_floats((size_t) n * 784);
+	s.a1 = rand_floats((size_t) n * maas_conv2d_out_size(&s.c1));
+	s.d_a1 = rand_floats((size_t) n * maas_conv2d_out_size(&s.c1));
+	s.q1 = rand_floats((size_t) n * maas_pool2d_out_size(&s.p1));
+	s.d_q1 = rand_floats((size_t) n * maas_pool2d_out_size(&s.p1));
+	s.m1 = maas_kalloc(sizeof(int32_t) * n * maas_pool2d_out_size(&s.p1));
+	s.a2 = rand_floats((size_t) n * maas_conv2d_out_size(&s.c2));
+	s.d_a2 = rand_floats((size_t) n * maas_conv2d_out_size(&s.c2));
+	s.q2 = rand_floats((size_t) n * 1600);
+	s.d_q2 = rand_floats((size_t) n * 1600);
+	s.m2 = maas_kalloc(sizeof(int32_t) * n * 1600);
+	s.h = rand_floats((size_t) n * 128);
+	s.d_h = rand_floats((size_t) n * 128);
+	s.z = rand_floats((size_t) n * 10);
+	s.d_z = rand_floats((size_t) n * 10);
+	s.labels = maas_kalloc(sizeof(int32_t) * n);
+	for (int r = 0; r < n; r++)
+		s.labels[r] = r % 10;
+	for (size_t i = 0; i < (size_t) n * 784; i++)
+		s.x[i] += 0.5f;
+	s.scratch = rand_floats(sc1 > sc2 ? sc1 : sc2);
+	t = timeit(run_step, &s);
+	printf("## whole training step, n = %d, AUTO (conv1 %s, conv2 %s): %.2f ms;"
+		   " x 2814 steps (3 epochs of 60000) = %.1f s\n",
+		   n, algo_name(s.c1.chosen), algo_name(s.c2.chosen), t * 1e3, t * 2814);
+	return t;
+}
+
+/* the kernels OpenBLAS picked for this CPU, when it says */
+static const char *
+blas_core(void)
+{
+	void	   *h = dlopen(maas_blas_library(), RTLD_NOW | RTLD_NOLOAD);
+	char	   *(*corename) (void) = h ? (char *(*) (void)) dlsym(h, "openblas_get_corename") : NULL;
+
+	return corename ? corename() : "?";
+}
+
 static MaasConv2d
 conv_shape(int c_in, int hw, int c_out)
 {
@@ -344,10 +590,16 @@ main(int argc, char **argv)
 		fprintf(stderr, "no BLAS: %s\n", err);
 		return 1;
 	}
+	if (argc > 2 && strcmp(argv[2], "step") == 0)
+	{
+		printf("# %s (%s kernels), %d thread(s)\n", maas_blas_library(), blas_core(), threads);
+		bench_step(64);
+		return 0;
+	}
 	probe = conv2;
 	maas_conv2d_check(&probe, &e);
-	printf("# %s, %d thread(s), im2col chunk %d columns (%d rows of conv2)\n",
-		   maas_blas_library(), threads, MAAS_CONV_COLS, MAAS_CONV_COLS / 121);
+	printf("# %s (%s kernels), %d thread(s), im2col chunk %d columns (%d rows of conv2)\n",
+		   maas_blas_library(), blas_core(), threads, MAAS_CONV_COLS, MAAS_CONV_COLS / 121);
 
 	printf("## training batch, n = 64 (forward + backward)\n");
 	for (int a = 0; a < 2; a++)
@@ -375,6 +627,8 @@ main(int argc, char **argv)
 		   " = %.2f ms; x 2814 steps (3 epochs of 60000 at 64) = %.1f s"
 		   " before elementwise passes and Adam\n",
 		   best1, best2, pools, dense, step, step * 2814 / 1e3);
+
+	bench_step(64);
 
 	printf("## inference batch, n = 1024 (forward)\n");
 	best1 = best2 = 1e30;
