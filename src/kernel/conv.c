@@ -211,6 +211,7 @@ maas_conv2d_check(MaasConv2d *p, MaasError *err)
 {
 	const char *L = "convolution";
 	int64_t		cig;
+	bool		columns_fit;
 
 	if (!check_positive(L, "input channels", p->c_in, err) ||
 		!check_positive(L, "input height", p->h, err) ||
@@ -241,15 +242,17 @@ maas_conv2d_check(MaasConv2d *p, MaasError *err)
 	cig = p->c_in / p->groups;
 	if (!fits_int(L, "input", mul3(p->c_in, p->h, p->w), err) ||
 		!fits_int(L, "output", mul3(p->c_out, p->h_out, p->w_out), err) ||
-		!fits_int(L, "weight", mul3(p->c_out, cig, mul3(p->kh, p->kw, 1)), err) ||
-		!fits_int(L, "im2col column", mul3(p->c_in, mul3(p->kh, p->kw, 1),
-										   mul3(p->h_out, p->w_out, 1)), err))
+		!fits_int(L, "weight", mul3(p->c_out, cig, mul3(p->kh, p->kw, 1)), err))
 		return false;
+	/* the columns of one row, which im2col's GEMM indexes with ints */
+	columns_fit = mul3(p->c_in, mul3(p->kh, p->kw, 1), mul3(p->h_out, p->w_out, 1)) <= INT_MAX;
 
 	switch (p->algo)
 	{
 		case MAAS_CONV_AUTO:
 			p->chosen = choose_algo(p);
+			if (p->chosen == MAAS_CONV_IM2COL && !columns_fit)
+				p->chosen = MAAS_CONV_DIRECT;
 			break;
 		case MAAS_CONV_GEMM:
 			if (p->kh != 1 || p->kw != 1 || p->stride_h != 1 || p->stride_w != 1 ||
@@ -260,6 +263,12 @@ maas_conv2d_check(MaasConv2d *p, MaasError *err)
 			p->chosen = p->algo;
 			break;
 		case MAAS_CONV_IM2COL:
+			if (!columns_fit)
+				return maas_error(err, MAAS_ERR_LIMIT,
+								  "convolution im2col columns of one row have more than %d elements",
+								  INT_MAX);
+			p->chosen = p->algo;
+			break;
 		case MAAS_CONV_DIRECT:
 			p->chosen = p->algo;
 			break;
@@ -376,16 +385,17 @@ im2col(const MaasConv2d *p, int nb, const float *inp, float *col)
 					memset(d, 0, sizeof(float) * (size_t) ylo * w_out);
 					for (int oy = ylo; oy < yhi; oy++)
 					{
-						const float *s = src + (size_t) (oy * p->stride_h + yoff) * p->w + xoff;
+						const float *s = src + (size_t) (oy * p->stride_h + yoff) * p->w;
 						float	   *dr = d + (size_t) oy * w_out;
 
+						/* ox * stride + xoff is in [0, w) for ox in [xlo, xhi) */
 						for (int ox = 0; ox < xlo; ox++)
 							dr[ox] = 0.0f;
 						if (p->stride_w == 1)
-							memcpy(dr + xlo, s + xlo, sizeof(float) * (xhi - xlo));
+							memcpy(dr + xlo, s + xlo + xoff, sizeof(float) * (xhi - xlo));
 						else
 							for (int ox = xlo; ox < xhi; ox++)
-								dr[ox] = s[ox * p->stride_w];
+								dr[ox] = s[ox * p->stride_w + xoff];
 						for (int ox = xhi; ox < w_out; ox++)
 							dr[ox] = 0.0f;
 					}
@@ -429,15 +439,15 @@ col2im(const MaasConv2d *p, int nb, const float *col, float *dinp)
 
 					for (int oy = ylo; oy < yhi; oy++)
 					{
-						float	   *d = dst + (size_t) (oy * p->stride_h + yoff) * p->w + xoff;
+						float	   *d = dst + (size_t) (oy * p->stride_h + yoff) * p->w;
 						const float *sr = s + (size_t) oy * w_out;
 
 						if (p->stride_w == 1)
 							for (int ox = xlo; ox < xhi; ox++)
-								d[ox] += sr[ox];
+								d[ox + xoff] += sr[ox];
 						else
 							for (int ox = xlo; ox < xhi; ox++)
-								d[ox * p->stride_w] += sr[ox];
+								d[ox * p->stride_w + xoff] += sr[ox];
 					}
 				}
 			}
@@ -473,15 +483,15 @@ direct_plane(const MaasConv2d *p, const float *in, const float *wk, float *out)
 			valid_range(w_out, p->w, sw, xoff, &xlo, &xhi);
 			for (int oy = ylo; oy < yhi; oy++)
 			{
-				const float *restrict s = in + (size_t) (oy * p->stride_h + yoff) * p->w + xoff;
+				const float *restrict s = in + (size_t) (oy * p->stride_h + yoff) * p->w;
 				float	   *restrict o = out + (size_t) oy * w_out;
 
 				if (sw == 1)
 					for (int ox = xlo; ox < xhi; ox++)
-						o[ox] += wv * s[ox];
+						o[ox] += wv * s[ox + xoff];
 				else
 					for (int ox = xlo; ox < xhi; ox++)
-						o[ox] += wv * s[ox * sw];
+						o[ox] += wv * s[ox * sw + xoff];
 			}
 		}
 	}
@@ -518,7 +528,7 @@ direct_plane_backward(const MaasConv2d *p, const float *in, const float *dout,
 			valid_range(w_out, p->w, sw, xoff, &xlo, &xhi);
 			for (int oy = ylo; oy < yhi; oy++)
 			{
-				size_t		irow = (size_t) (oy * p->stride_h + yoff) * p->w + xoff;
+				size_t		irow = (size_t) (oy * p->stride_h + yoff) * p->w;
 				const float *restrict s = in + irow;
 				const float *restrict g = dout + (size_t) oy * w_out;
 				int			ox = xlo;
@@ -527,20 +537,20 @@ direct_plane_backward(const MaasConv2d *p, const float *in, const float *dout,
 				{
 					for (; ox + 16 <= xhi; ox += 16)
 						for (int j = 0; j < 16; j++)
-							acc[j] += g[ox + j] * s[ox + j];
+							acc[j] += g[ox + j] * s[ox + j + xoff];
 				}
 				for (; ox < xhi; ox++)
-					sum += g[ox] * s[ox * sw];
+					sum += g[ox] * s[ox * sw + xoff];
 				if (din != NULL)
 				{
 					float	   *restrict d = din + irow;
 
 					if (sw == 1)
 						for (ox = xlo; ox < xhi; ox++)
-							d[ox] += wv * g[ox];
+							d[ox + xoff] += wv * g[ox];
 					else
 						for (ox = xlo; ox < xhi; ox++)
-							d[ox * sw] += wv * g[ox];
+							d[ox * sw + xoff] += wv * g[ox];
 				}
 			}
 			for (int j = 0; j < 16; j++)
@@ -1397,10 +1407,10 @@ avg_plane(const MaasPool2d *p, int xa, int xb, const float *in, float *out,
 
 				for (int i = i0; i < i1; i++)
 				{
-					const float *r = in + (size_t) (ys + i * p->dil_h) * p->w + xs;
+					const float *r = in + (size_t) (ys + i * p->dil_h) * p->w;
 
 					for (int j = j0; j < j1; j++)
-						s += r[j * p->dil_w];
+						s += r[xs + j * p->dil_w];
 				}
 				out[oy * p->w_out + ox] = s / (float) div;
 			}
@@ -1410,10 +1420,10 @@ avg_plane(const MaasPool2d *p, int xa, int xb, const float *in, float *out,
 
 				for (int i = i0; i < i1; i++)
 				{
-					float	   *r = din + (size_t) (ys + i * p->dil_h) * p->w + xs;
+					float	   *r = din + (size_t) (ys + i * p->dil_h) * p->w;
 
 					for (int j = j0; j < j1; j++)
-						r[j * p->dil_w] += v;
+						r[xs + j * p->dil_w] += v;
 				}
 			}
 		}

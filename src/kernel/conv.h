@@ -80,9 +80,11 @@ extern void maas_conv2d_init(MaasConv2d *p, int c_in, int h, int w,
  * Validate p and fill in h_out, w_out and chosen.  Refuses (MAAS_ERR_INVALID)
  * sizes that are zero or negative, negative padding, groups that do not
  * divide the channels, a dilated kernel larger than the padded input; and
- * (MAAS_ERR_LIMIT) any per-row size that overflows int: the input, output
- * and weight element counts and the im2col columns of one row.  A request
- * for MAAS_CONV_GEMM on a shape it cannot do is refused (MAAS_ERR_INVALID).
+ * (MAAS_ERR_LIMIT) any per-row size that overflows int: the padded input
+ * height and width, the input, output and weight element counts, and for
+ * MAAS_CONV_IM2COL the im2col columns of one row (AUTO takes the direct
+ * algorithm then).  A request for MAAS_CONV_GEMM on a shape it cannot do is
+ * refused (MAAS_ERR_INVALID).
  */
 extern bool maas_conv2d_check(MaasConv2d *p, MaasError *err);
 

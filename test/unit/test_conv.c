@@ -767,9 +767,13 @@ test_conv_check_errors(void)
 	conv_error(&p, MAAS_ERR_LIMIT, "convolution input has more than");
 	maas_conv2d_init(&p, 1024, 50, 50, 1024, 50, 50);
 	conv_error(&p, MAAS_ERR_LIMIT, "convolution weight has more than 2147483647 elements");
+	/* im2col columns past INT_MAX: refused for im2col, direct for AUTO */
 	maas_conv2d_init(&p, 1, 1000, 1000, 1, 50, 50);
 	p.pad_top = p.pad_bottom = p.pad_left = p.pad_right = 25;
-	conv_error(&p, MAAS_ERR_LIMIT, "convolution im2col column has more than 2147483647 elements");
+	CHECK(maas_conv2d_check(&p, &err) && p.chosen == MAAS_CONV_DIRECT);
+	p.algo = MAAS_CONV_IM2COL;
+	conv_error(&p, MAAS_ERR_LIMIT,
+			   "convolution im2col columns of one row have more than 2147483647 elements");
 	/* padding near INT_MAX: the padded size is computed without overflow */
 	maas_conv2d_init(&p, 1, 4, 4, 1, 3, 3);
 	p.pad_top = p.pad_bottom = INT_MAX;
