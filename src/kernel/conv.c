@@ -1134,9 +1134,11 @@ every_window_covers(const char *axis, int n_out, int in, int stride, int pad,
 
 		window_taps((int64_t) o * stride - pad, k, dil, 0, in, &j0, &j1);
 		if (j0 >= j1)
-			return maas_error(err, MAAS_ERR_INVALID,
-							  "pooling window \"%d\" along the %s covers only padding",
-							  o, axis);
+		{
+			maas_error(err, MAAS_ERR_INVALID,
+					   "pooling window \"%d\" along the %s covers only padding", o, axis);
+			return maas_error_hint(err, "Every pooling window must cover at least one input value: use less padding or a smaller dilation.");
+		}
 	}
 	return true;
 }
@@ -1504,8 +1506,11 @@ bn_channel(int i, const float *bn_scale, const float *bn_bias, const float *mean
 						  "batch normalization parameters of channel \"%d\" are not finite", i);
 	d = (double) var[i] + eps;
 	if (!(d > 0.0))
-		return maas_error(err, MAAS_ERR_INVALID,
-						  "batch normalization variance plus epsilon of channel \"%d\" is not positive", i);
+	{
+		maas_error(err, MAAS_ERR_INVALID,
+				   "batch normalization variance plus epsilon of channel \"%d\" is not positive", i);
+		return maas_error_hint(err, "A running variance is never negative, and epsilon is positive.");
+	}
 	*a = (double) bn_scale[i] / sqrt(d);
 	*b = (double) bn_bias[i] - (double) mean[i] * *a;
 	if (!fits_float(*a) || !fits_float(*b))

@@ -69,7 +69,7 @@ class Pool2d(ctypes.Structure):
 
 
 class MaasError(ctypes.Structure):
-    _fields_ = [("status", ctypes.c_int), ("msg", ctypes.c_char * 256)]
+    _fields_ = [("status", ctypes.c_int), ("msg", ctypes.c_char * 256), ("hint", ctypes.c_char_p)]
 
 
 lib.maas_blas_load.restype = ctypes.c_void_p

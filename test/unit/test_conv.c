@@ -1175,6 +1175,9 @@ test_pool_check_errors(void)
 	p.pad_right = 1;
 	p.stride_w = 1;
 	pool_error(&p, MAAS_ERR_INVALID, "pooling window \"4\" along the width covers only padding");
+	err.hint = NULL;
+	CHECK(!maas_pool2d_check(&p, &err) && err.hint != NULL &&
+		  strstr(err.hint, "use less padding or a smaller dilation") != NULL);
 	maas_pool2d_init(&p, 65536, 256, 256, 1, 1);
 	pool_error(&p, MAAS_ERR_LIMIT, "pooling input has more than 2147483647 elements");
 }
@@ -1331,6 +1334,7 @@ test_bn_errors(void)
 	CHECK_ERR(maas_bn_fold(2, 3, w, b, scale, shift, mean, bad, 1e-5, w, b, &err), err.msg,
 			  "batch normalization variance plus epsilon of channel \"1\" is not positive");
 	CHECK(err.status == MAAS_ERR_INVALID);
+	CHECK(err.hint != NULL && strstr(err.hint, "A running variance is never negative") != NULL);
 	bad[1] = 0.0f;
 	CHECK_ERR(maas_bn_fold(2, 3, w, b, scale, shift, mean, bad, 0.0, w, b, &err), err.msg,
 			  "variance plus epsilon of channel \"1\" is not positive");
