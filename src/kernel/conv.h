@@ -38,9 +38,10 @@ typedef enum MaasConvAlgo
 	MAAS_CONV_AUTO = 0,			/* let maas_conv2d_check pick (see conv.c) */
 	MAAS_CONV_IM2COL,			/* im2col of a chunk of rows, then sgemm: any shape */
 	MAAS_CONV_GEMM,				/* 1x1, stride 1, no padding: sgemm on the
-								 * input as it lies, no im2col */
-	MAAS_CONV_DIRECT			/* loops over the taps: any shape; for few taps
-								 * per output (depthwise, one input channel) */
+								 * input as it lies, no im2col; AUTO's pick
+								 * for those */
+	MAAS_CONV_DIRECT			/* loops over the taps: any shape; AUTO's pick
+								 * for depthwise convolutions */
 } MaasConvAlgo;
 
 /*
