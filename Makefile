@@ -24,8 +24,9 @@ SHLIB_LINK = -ldl -lm -lcurl
 PG_CFLAGS = -Wextra -Wno-unused-parameter -Wno-sign-compare \
 	-Wno-missing-field-initializers -Wno-clobbered
 
-# the trainers' elementwise kernels must vectorise (src/kernel/train_nn.c)
+# the trainers' elementwise kernels and the conv/pool loops must vectorise
 src/kernel/train_nn.o: CFLAGS += -O3 -fno-math-errno
+src/kernel/conv.o: CFLAGS += -O3 -fno-math-errno
 
 # pg_regress (test/sql, test/expected): the core tests in this order (each
 # builds on the last), then every other test/sql/*.sql, each of which sets up
