@@ -338,9 +338,43 @@ dot_body(const float *a, const float *b, int n)
 			acc[l] += a[i + l] * b[i + l];
 	for (; i < n; i++)
 		s += a[i] * b[i];
-	for (int l = 0; l < 16; l++)
-		s += acc[l];
-	return s;
+	/* a tree, not a chain of sixteen dependent adds */
+	for (int w = 8; w >= 1; w /= 2)
+		for (int l = 0; l < w; l++)
+			acc[l] += acc[l + w];
+	return s + acc[0];
+}
+
+/*
+ * One query row of one head over n keys and values (row stride ld): the
+ * scores, their softmax, the weighted sum into o (hs).  s holds n floats.
+ */
+ALWAYS_INLINE void
+attend_one_body(float *o, float *s, const float *q, const float *k,
+				const float *v, int ld, int n, int hs, float scale)
+{
+	float		max = -INFINITY;
+	float		inv;
+
+	for (int j = 0; j < n; j++)
+	{
+		s[j] = dot_body(q, k + (size_t) j * ld, hs) * scale;
+		max = s[j] > max ? s[j] : max;
+	}
+	for (int j = 0; j < n; j++)
+		s[j] -= max;
+	exp_body(s, n);
+	inv = (float) (1.0 / sum_d(s, n));
+	for (int c = 0; c < hs; c++)
+		o[c] = 0.0f;
+	for (int j = 0; j < n; j++)
+	{
+		const float *vj = v + (size_t) j * ld;
+		float		p = s[j] * inv;
+
+		for (int c = 0; c < hs; c++)
+			o[c] += p * vj[c];
+	}
 }
 
 /* ---- the three variants and the pick ---- */
@@ -353,7 +387,8 @@ typedef struct VecKernels
 	void		(*gelu_erf) (float *out, const float *inp, size_t n);
 	void		(*layernorm) (float *out, const float *inp, const float *w,
 							  const float *b, size_t N, int C, float eps);
-	float		(*dot) (const float *a, const float *b, int n);
+	void		(*attend_one) (float *o, float *s, const float *q, const float *k,
+							   const float *v, int ld, int n, int hs, float scale);
 } VecKernels;
 
 #define DEFINE_VARIANT(suffix, attr, erf_body) \
@@ -367,11 +402,13 @@ typedef struct VecKernels
 										const float *w, const float *b, \
 										size_t N, int C, float eps) \
 	{ layernorm_body(out, inp, w, b, N, C, eps); } \
-	attr static float dot_##suffix(const float *a, const float *b, int n) \
-	{ return dot_body(a, b, n); } \
+	attr static void attend_one_##suffix(float *o, float *s, const float *q, \
+										 const float *k, const float *v, int ld, \
+										 int n, int hs, float scale) \
+	{ attend_one_body(o, s, q, k, v, ld, n, hs, scale); } \
 	static const VecKernels kernels_##suffix = { \
 		#suffix, exp_##suffix, gelu_tanh_##suffix, gelu_erf_##suffix, \
-		layernorm_##suffix, dot_##suffix \
+		layernorm_##suffix, attend_one_##suffix \
 	};
 
 DEFINE_VARIANT(generic,, gelu_erf_body)
@@ -697,20 +734,10 @@ maas_attention_forward(float *out, float *scratch,
 					float	   *ot = oh + (size_t) t * C;
 					int			n = causal && past + t + 1 < nvalid ? past + t + 1 : nvalid;
 
-					memset(ot, 0, sizeof(float) * hs);
 					if (n == 0)
-						continue;
-					for (int j = 0; j < n; j++)
-						scratch[j] = vk->dot(qt, kh + (size_t) j * ldk, hs) * scale;
-					softmax_row(vk, scratch, n);
-					for (int j = 0; j < n; j++)
-					{
-						const float *vj = vh + (size_t) j * ldk;
-						float		p = scratch[j];
-
-						for (int c = 0; c < hs; c++)
-							ot[c] += p * vj[c];
-					}
+						memset(ot, 0, sizeof(float) * hs);
+					else
+						vk->attend_one(ot, scratch, qt, kh, vh, ldk, n, hs, scale);
 				}
 				continue;
 			}
