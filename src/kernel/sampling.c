@@ -59,6 +59,24 @@ maas_argmax(const float *logits, int V)
 	return best;
 }
 
+/* sum of v[0..n) in double, eight independent lanes */
+static double
+mass_of(const float *v, int n)
+{
+	double		acc[8] = {0};
+	double		sum = 0.0;
+	int			i = 0;
+
+	for (; i + 8 <= n; i += 8)
+		for (int l = 0; l < 8; l++)
+			acc[l] += v[i + l];
+	for (; i < n; i++)
+		sum += v[i];
+	for (int l = 0; l < 8; l++)
+		sum += acc[l];
+	return sum;
+}
+
 /* a ranks before b: higher logit, or the same and a lower id */
 static inline bool
 ranks_before(const float *logits, int32_t a, int32_t b)
@@ -158,6 +176,83 @@ cand_cmp(const void *pa, const void *pb)
 	return (a->id > b->id) - (a->id < b->id);
 }
 
+/*
+ * The nucleus of the candidates c[0..m) without sorting them: a
+ * quickselect on weight (three-way partitions around pivots from a fixed
+ * sequence, so the same input takes the same steps) that carries the mass
+ * of everything above the range it looks at, until the pivot's group of
+ * equal weights is where the mass reaches target.  Within that group the
+ * lower ids come first.  Sets the weight of the nucleus's last member and
+ * the largest id kept at that weight; false when rounding left the whole
+ * mass of c under target (then every candidate is in).  O(m) expected.
+ */
+static bool
+nucleus_threshold(Cand *c, int m, double target, float *w_star, int32_t *last_tie)
+{
+	int			lo = 0,
+				hi = m;
+	double		acc = 0.0;
+	uint64_t	pick = 0x5DEECE66DULL;
+
+	while (lo < hi)
+	{
+		float		pivot = c[lo + (int) (maas_rng_next(&pick) % (uint64_t) (hi - lo))].w;
+		int			gt = lo,
+					i = lo,
+					lt = hi;
+		double		m_gt = 0.0,
+					m_eq = 0.0;
+
+		/* [lo, gt) above the pivot, [gt, lt) equal, [lt, hi) below */
+		while (i < lt)
+		{
+			Cand		x = c[i];
+
+			if (x.w > pivot)
+			{
+				c[i] = c[gt];
+				c[gt++] = x;
+				m_gt += x.w;
+				i++;
+			}
+			else if (x.w < pivot)
+			{
+				c[i] = c[--lt];
+				c[lt] = x;
+			}
+			else
+			{
+				m_eq += x.w;
+				i++;
+			}
+		}
+		if (acc + m_gt >= target)
+		{
+			hi = gt;			/* not empty: acc < target */
+			continue;
+		}
+		if (acc + m_gt + m_eq >= target)
+		{
+			double		cum = acc + m_gt;
+			int			j = gt;
+
+			qsort(c + gt, lt - gt, sizeof(Cand), cand_cmp);	/* by id */
+			for (; j < lt - 1; j++)
+			{
+				cum += c[j].w;
+				if (cum >= target)
+					break;
+			}
+			*w_star = pivot;
+			*last_tie = c[j].id;
+			return true;
+		}
+		acc += m_gt + m_eq;
+		lo = lt;
+	}
+	return false;
+}
+
 bool
 maas_sample(const float *logits, int V, const MaasSampling *s,
 			uint64_t *rng, void *scratch, int32_t *token, MaasError *err)
@@ -178,11 +273,32 @@ maas_sample(const float *logits, int V, const MaasSampling *s,
 		return maas_error(err, MAAS_ERR_INVALID, "the vocabulary is empty");
 	if (!maas_sampling_check(s, err))
 		return false;
-	for (int i = 0; i < V; i++)
-		if (isnan(logits[i]) || logits[i] == INFINITY)
-			return maas_error(err, MAAS_ERR_INVALID,
-							  "logit of token %d is not finite", i);
-	best = maas_argmax(logits, V);
+	/* one branch-free pass for the maximum and any NaN or +inf, then its id */
+	{
+		bool		bad = false;
+
+		max = -INFINITY;
+		for (int i = 0; i < V; i++)
+		{
+			float		l = logits[i];
+
+			bad |= !(l < INFINITY);	/* NaN or +inf */
+			max = l > max ? l : max;
+		}
+		if (bad)
+			for (int i = 0; i < V; i++)
+				if (!(logits[i] < INFINITY))
+					return maas_error(err, MAAS_ERR_INVALID,
+									  "logit of token %d is not finite", i);
+		best = -1;
+		if (max > -INFINITY)
+			for (int i = 0; i < V; i++)
+				if (logits[i] == max)
+				{
+					best = i;
+					break;
+				}
+	}
 	if (best < 0)
 		return maas_error(err, MAAS_ERR_INVALID, "every logit is -infinity");
 	if (s->temperature == 0.0f || s->top_k == 1)
@@ -190,7 +306,6 @@ maas_sample(const float *logits, int V, const MaasSampling *s,
 		*token = best;
 		return true;
 	}
-	max = logits[best];
 	inv_temp = 1.0f / s->temperature;
 
 	/* the candidates: the top k, ranked, or every token in id order */
@@ -210,23 +325,23 @@ maas_sample(const float *logits, int V, const MaasSampling *s,
 	for (int j = 0; j < n; j++)
 		w[j] = (logits[ids[j]] - max) * inv_temp;
 	maas_exp_inplace(w, n);
-	mass = 0.0;
-	for (int j = 0; j < n; j++)
-		mass += w[j];
+	mass = mass_of(w, n);
 
 	if (s->top_p < 1.0f)
 	{
 		double		target = mass * s->top_p;
-		int			keep;
 
 		if (!ranked)
 		{
 			/*
 			 * Drop what cannot be in the nucleus (any token but the first
-			 * in rank with a weight under the cutoff), rank the rest.
+			 * in rank with a weight under the cutoff), find the nucleus
+			 * among the rest, and keep it in id order.
 			 */
 			double		cutoff = V > 1 ? mass * (1.0 - s->top_p) / (V - 1) : 0.0;
 			int			m = 0;
+			float		w_star;
+			int32_t		last_tie;
 
 			for (int j = 0; j < n; j++)
 				if (w[j] >= cutoff || ids[j] == best)
@@ -235,29 +350,37 @@ maas_sample(const float *logits, int V, const MaasSampling *s,
 					cand[m].id = ids[j];
 					m++;
 				}
-			qsort(cand, m, sizeof(Cand), cand_cmp);
-			for (int j = 0; j < m; j++)
+			if (!nucleus_threshold(cand, m, target, &w_star, &last_tie))
 			{
-				w[j] = cand[j].w;
-				ids[j] = cand[j].id;
+				w_star = -1.0f;	/* rounding: keep every token */
+				last_tie = V;
 			}
+			m = 0;
+			for (int j = 0; j < n; j++)
+				if (w[j] > w_star || (w[j] == w_star && ids[j] <= last_tie) ||
+					ids[j] == best)
+				{
+					w[m] = w[j];
+					ids[m] = ids[j];
+					m++;
+				}
 			n = m;
 		}
-		keep = n;
-		cum = 0.0;
-		for (int j = 0; j < n; j++)
+		else
 		{
-			cum += w[j];
-			if (cum >= target)
+			/* ranked: the smallest prefix that reaches the mass */
+			cum = 0.0;
+			for (int j = 0; j < n; j++)
 			{
-				keep = j + 1;
-				break;
+				cum += w[j];
+				if (cum >= target)
+				{
+					n = j + 1;
+					break;
+				}
 			}
 		}
-		n = keep;
-		mass = 0.0;
-		for (int j = 0; j < n; j++)
-			mass += w[j];
+		mass = mass_of(w, n);
 	}
 
 	/* one draw: the first candidate whose cumulative weight passes it */

@@ -15,7 +15,10 @@
  * vocabulary.  top-p alone first drops every token but the most likely
  * whose probability is below (1 - p) / (V - 1) -- such a token is never
  * inside the nucleus, since it and the tokens after it in rank together
- * weigh less than 1 - p -- and sorts only the rest.
+ * weigh less than 1 - p -- then finds the nucleus among the rest by a
+ * quickselect on probability that carries the mass above it (O(V)
+ * expected, no sort).  A draw walks the kept tokens in rank order (top-k)
+ * or in id order (top-p alone, temperature alone).
  */
 #ifndef MAAS_SAMPLING_H
 #define MAAS_SAMPLING_H

@@ -9,7 +9,7 @@
  *	gcc -O3 -fno-math-errno -fno-trapping-math -Isrc/kernel -o /tmp/text_kernels \
  *		test/bench/text_kernels.c src/kernel/transformer.c src/kernel/sampling.c \
  *		src/kernel/blas.c src/kernel/error.c -ldl -lm
- *	/tmp/text_kernels [threads (2)] [tokens (20)] [attention]
+ *	/tmp/text_kernels [threads (2)] [tokens (20)] [attention|sampling]
  *
  * The decode step runs over 12 distinct layers of weights (340 MB) and the
  * 154 MB LM head, so weights come from memory as in a real generation;
@@ -181,7 +181,7 @@ attention_bench(const MaasBlas *blas)
 	}
 }
 
-static void
+static double
 decode_bench(const MaasBlas *blas, int tokens)
 {
 	Layer	   *layers = malloc(sizeof(Layer) * L);
@@ -308,31 +308,52 @@ decode_bench(const MaasBlas *blas, int tokens)
 		   total_bytes / (total_ms * 1e-3) / 1e9);
 	printf("RESULT decode_step_ms %.3f weight_bytes %.0f\n", total_ms, total_bytes);
 
-	/* the sampler on the LM head's logits, made peaky like a model's */
-	{
-		static const struct
-		{
-			const char *name;
-			MaasSampling s;
-		}			cases[] = {
-			{"greedy", {0.0f, 0, 1.0f}},
-			{"temperature 0.8", {0.8f, 0, 1.0f}},
-			{"top_k 40", {0.8f, 40, 1.0f}},
-			{"top_k 40 + top_p 0.95", {0.8f, 40, 0.95f}},
-			{"top_p 0.95 alone", {0.8f, 0, 0.95f}},
-		};
-		size_t		nscr;
-		void	   *scr;
-		float	   *l = rnd(V, 1);
-		uint64_t	srng = 7;
+	return total_ms;
+}
 
-		for (int i = 0; i < V; i++)
-			l[i] = 4.0f * l[i] * l[i] * l[i];	/* a few large, most small */
-		maas_sample_scratch(V, &nscr);
-		scr = malloc(nscr);
-		printf("\n== sampling one token from %d logits (vs the decode step: %.2f ms)\n",
-			   V, total_ms);
-		for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++)
+/*
+ * The sampler on two rows of logits: "flat" (4 u^3, u uniform in [-1, 1]:
+ * thousands of plausible tokens, the hard case for top-p) and "peaky" (a
+ * few tokens far ahead, as a trained model's usually are).  step_ms, the
+ * decode step's time, sets the scale (0: not measured).
+ */
+static void
+sampling_bench(double step_ms)
+{
+	static const struct
+	{
+		const char *name;
+		MaasSampling s;
+	}			cases[] = {
+		{"greedy", {0.0f, 0, 1.0f}},
+		{"temperature 0.8", {0.8f, 0, 1.0f}},
+		{"top_k 40", {0.8f, 40, 1.0f}},
+		{"top_k 40 + top_p 0.95", {0.8f, 40, 0.95f}},
+		{"top_p 0.95 alone", {0.8f, 0, 0.95f}},
+	};
+	size_t		nscr;
+	void	   *scr;
+	float	   *flat = rnd(V, 1);
+	float	   *peaky = rnd(V, 1);
+	uint64_t	srng = 7;
+	MaasError	err;
+
+	for (int i = 0; i < V; i++)
+	{
+		flat[i] = 4.0f * flat[i] * flat[i] * flat[i];
+		peaky[i] = 2.0f * peaky[i] + (i % 997 == 0 ? 12.0f : 0.0f);
+	}
+	maas_sample_scratch(V, &nscr);
+	scr = malloc(nscr);
+	printf("\n== sampling one token from %d logits", V);
+	if (step_ms > 0)
+		printf(" (the decode step above: %.2f ms)", step_ms);
+	printf("\n%-24s %10s %10s\n", "", "flat, us", "peaky, us");
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++)
+	{
+		double		med[2];
+
+		for (int which = 0; which < 2; which++)
 		{
 			double		ts[50];
 			int32_t		tok;
@@ -341,12 +362,15 @@ decode_bench(const MaasBlas *blas, int tokens)
 			{
 				double		t0 = now();
 
-				maas_sample(l, V, &cases[c].s, &srng, scr, &tok, &err);
+				maas_sample(which ? peaky : flat, V, &cases[c].s, &srng, scr, &tok, &err);
 				ts[r] = now() - t0;
 			}
-			printf("%-24s %8.1f us  (%.2f%% of a step)\n", cases[c].name,
-				   median(ts, 50) * 1e6, 100 * median(ts, 50) * 1e3 / total_ms);
+			med[which] = median(ts, 50) * 1e6;
 		}
+		printf("%-24s %10.1f %10.1f", cases[c].name, med[0], med[1]);
+		if (step_ms > 0)
+			printf("   (at most %.2f%% of a step)", 100 * (med[0] > med[1] ? med[0] : med[1]) * 1e-3 / step_ms);
+		printf("\n");
 	}
 }
 
@@ -460,10 +484,15 @@ main(int argc, char **argv)
 	printf("BLAS %s (core %s), %d threads; vectorised kernels: %s\n",
 		   maas_blas_library(), corename ? corename() : "?", threads,
 		   maas_transformer_isa());
+	if (argc > 3 && strcmp(argv[3], "sampling") == 0)
+	{
+		sampling_bench(0);
+		return 0;
+	}
 	attention_bench(blas);
 	if (argc > 3 && strcmp(argv[3], "attention") == 0)
 		return 0;
-	decode_bench(blas, tokens < 3 ? 3 : tokens);
+	sampling_bench(decode_bench(blas, tokens < 3 ? 3 : tokens));
 	bert_layer_bench(blas);
 	return 0;
 }

@@ -1063,6 +1063,19 @@ test_sampling_distribution(void)
 		s.top_k = 3;			/* top-k then top-p on the renormalised three */
 		s.top_p = 0.8f;			/* 0.5/0.95 + 0.3/0.95 = 0.84 >= 0.8 */
 		CHECK(frequencies_match(lp, 4, s, e2, 50000, 14));
+		/* ties at the edge of the nucleus: the lower ids are in */
+		{
+			float		lt[4] = {logf(0.2f), logf(0.4f), logf(0.2f), logf(0.2f)};
+			double		e01[4] = {0.2 / 0.6, 0.4 / 0.6, 0, 0};
+			double		e012[4] = {0.25, 0.5, 0.25, 0};
+			MaasSampling st = {1.0f, 0, 0.59f};
+
+			CHECK(frequencies_match(lt, 4, st, e01, 50000, 16));
+			st.top_p = 0.61f;
+			CHECK(frequencies_match(lt, 4, st, e012, 50000, 17));
+			st.top_k = 3;		/* the ranked path: 0.5, 0.25, 0.25 of the three */
+			CHECK(frequencies_match(lt, 4, st, e01, 50000, 18));
+		}
 		s.top_k = 0;
 		s.top_p = 0.3f;			/* the first alone */
 		{
