@@ -102,13 +102,13 @@ read_st(const char *rel, StFile *st)
 {
 	size_t		len;
 	uint8_t    *buf = read_file(rel, &len);
-	char		err[ST_ERRLEN];
+	MaasError	err;
 
 	if (buf == NULL)
 		return false;
-	if (!st_parse(buf, len, st, err))
+	if (!st_parse(buf, len, st, &err))
 	{
-		fprintf(stderr, "    %s: %s\n", rel, err);
+		fprintf(stderr, "    %s: %s\n", rel, err.msg);
 		return false;
 	}
 	return true;
