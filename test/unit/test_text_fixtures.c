@@ -11,7 +11,9 @@
  * embeddings.position_ids) ignored, the LM head tied to wte, F32, F16 and
  * BF16 -- before the runtime exists: logits within 1e-4 of torch at every
  * position, the same greedy tokens with the KV cache, the same classifier
- * probabilities, pooler output and mean-pooled embeddings.
+ * probabilities, pooler output and mean-pooled embeddings.  And the
+ * fixtures' tokenizer files give, through maas's own tokenizers, the very
+ * ids the fixture script encoded.
  *
  * The fixtures are found from test/unit (where "make -C test/unit" runs),
  * or under $MAAS_TEXT_FIXTURES.
@@ -24,6 +26,7 @@
 #include "json.h"
 #include "safetensors.h"
 #include "sampling.h"
+#include "tokenizer.h"
 #include "transformer.h"
 #include "unit.h"
 
@@ -862,6 +865,89 @@ test_bert(void)
 	CHECK(max_abs_diff(mean, want, (size_t) B * C) <= TOL);
 }
 
+/* ---- the tokenizer files: maas's tokenizers give the fixtures' ids ---- */
+
+static bool
+same_ids(const int32_t *a, int na, const int32_t *b, int nb)
+{
+	return na == nb && memcmp(a, b, sizeof(int32_t) * na) == 0;
+}
+
+static void
+test_tokenizer_files(void)
+{
+	size_t		len,
+				mlen;
+	MaasJson   *vocab = read_json("tiny_gpt2/vocab.json");
+	char	   *merges = (char *) read_file("tiny_gpt2/merges.txt", &mlen);
+	char	   *vtxt = (char *) read_file("tiny_bert/vocab.txt", &len);
+	MaasJson   *gx = read_json("tiny_gpt2/expected.json");
+	MaasJson   *bx = read_json("tiny_bert/expected.json");
+	MaasTokenizer *bpe,
+			   *wp;
+	MaasError	err;
+	const MaasJson *arr;
+
+	REQUIRE(vocab && merges && vtxt && gx && bx);
+	bpe = maas_bpe_build(vocab, merges, mlen, 64, NULL, &err);
+	REQUIRE(bpe != NULL);
+	CHECK(bpe->n_vocab == 448 && bpe->eos_id == 447);
+	arr = maas_json_get(gx, "prompts");
+	for (int i = 0; arr && i < arr->n; i++)
+	{
+		const MaasJson *p = maas_json_at(arr, i);
+		const MaasJson *text = maas_json_get(p, "text");
+		int			n_want;
+		int32_t    *want = json_ids(maas_json_get(p, "ids"), &n_want);
+		int32_t		n_got;
+		int32_t    *got = maas_tokenizer_encode(bpe, text->u.string, text->n, NULL,
+											   &n_got, NULL, &err);
+		size_t		dlen;
+		char	   *back;
+
+		REQUIRE(got != NULL && want != NULL);
+		CHECK(same_ids(got, n_got, want, n_want));
+		back = maas_tokenizer_decode(bpe, got, n_got, false, &dlen, NULL, &err);
+		CHECK(back != NULL && dlen == (size_t) text->n && memcmp(back, text->u.string, dlen) == 0);
+	}
+
+	wp = maas_wordpiece_build(vtxt, len, NULL, 64, NULL, &err);
+	REQUIRE(wp != NULL);
+	CHECK(wp->cls_id == 2 && wp->sep_id == 3 && wp->pad_id == 0);
+	arr = maas_json_get(bx, "batch");
+	for (int i = 0; arr && i < arr->n; i++)
+	{
+		const MaasJson *r = maas_json_at(arr, i);
+		const MaasJson *text = maas_json_get(r, "text");
+		const MaasJson *pair = maas_json_get(r, "text_pair");
+		int			n_want;
+		int32_t    *want = json_ids(maas_json_get(r, "ids"), &n_want);
+		int32_t		na,
+					nb = 0;
+		int32_t    *a = maas_tokenizer_encode(wp, text->u.string, text->n, NULL,
+											 &na, NULL, &err);
+		int32_t    *all;
+
+		REQUIRE(a != NULL && want != NULL);
+		all = maas_kalloc(sizeof(int32_t) * (na + 64));
+		memcpy(all, a, sizeof(int32_t) * na);
+		if (pair != NULL && pair->type == MAAS_JSON_STRING)
+		{
+			/* a pair: [CLS] a [SEP] b [SEP], b with types 1 */
+			MaasEncodeOptions plain = maas_encode_defaults(wp);
+			int32_t    *b;
+
+			plain.add_special = false;
+			b = maas_tokenizer_encode(wp, pair->u.string, pair->n, &plain, &nb,
+									  NULL, &err);
+			REQUIRE(b != NULL && na + nb + 1 <= na + 64);
+			memcpy(all + na, b, sizeof(int32_t) * nb);
+			all[na + nb++] = wp->sep_id;
+		}
+		CHECK(same_ids(all, na + nb, want, n_want));
+	}
+}
+
 int
 main(void)
 {
@@ -878,5 +964,6 @@ main(void)
 	UNIT_RUN(test_gpt2_greedy);
 	UNIT_RUN(test_gpt2_half);
 	UNIT_RUN(test_bert);
+	UNIT_RUN(test_tokenizer_files);
 	return unit_finish("text_fixtures");
 }
