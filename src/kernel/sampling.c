@@ -41,7 +41,7 @@ maas_sample_scratch(int V, size_t *nbytes)
 }
 
 int32_t
-maas_argmax(const float *logits, int V)
+maas_logits_argmax(const float *logits, int V)
 {
 	int32_t		best = -1;
 	float		max = -INFINITY;

@@ -55,6 +55,6 @@ extern bool maas_sample(const float *logits, int V, const MaasSampling *s,
 
 /* the index of the largest logit, the lowest one among equals; -1 if none
  * is above -inf or any is NaN */
-extern int32_t maas_argmax(const float *logits, int V);
+extern int32_t maas_logits_argmax(const float *logits, int V);
 
 #endif							/* MAAS_SAMPLING_H */

@@ -843,7 +843,7 @@ test_bert(void)
 	for (int b = 0; b < B; b++)
 	{
 		float	   *l = logits + b * m.n_labels;
-		float		max = l[maas_argmax(l, m.n_labels)];
+		float		max = l[maas_logits_argmax(l, m.n_labels)];
 		float		sum = 0;
 
 		for (int i = 0; i < m.n_labels; i++)

@@ -841,7 +841,7 @@ test_sampling_greedy(void)
 	MaasSampling greedy = {0.0f, 0, 1.0f};
 	MaasSampling k1 = {1.5f, 1, 0.5f};
 
-	CHECK(maas_argmax(l, 6) == 1);	/* ties: the lower id */
+	CHECK(maas_logits_argmax(l, 6) == 1);	/* ties: the lower id */
 	before = rng;
 	CHECK(sample1(l, 6, greedy, &rng, scr) == 1);
 	CHECK(sample1(l, 6, k1, &rng, scr) == 1);
@@ -883,7 +883,7 @@ test_sampling_errors(void)
 			  "logit of token 1 is not finite");
 	CHECK_ERR(maas_sample(ninf, 3, &ok, &rng, scr, &tok, &err), err.msg,
 			  "every logit is -infinity");
-	CHECK(maas_argmax(nan3, 3) == -1 && maas_argmax(ninf, 3) == -1);
+	CHECK(maas_logits_argmax(nan3, 3) == -1 && maas_logits_argmax(ninf, 3) == -1);
 	{
 		size_t		n;
 
@@ -1110,7 +1110,7 @@ test_sampling_top_p_large(void)
 	double		z = 0,
 				cum = 0,
 				threshold = 0;
-	float		max = l[maas_argmax(l, V)];
+	float		max = l[maas_logits_argmax(l, V)];
 	int			nucleus = 0;
 	int			max_rank = 0;
 	uint64_t	rng = 3;
