@@ -24,6 +24,11 @@ them.  Figures only: the exit code does not judge them.
 
     /usr/bin/python3 test/bench/text_torch.py [--dir /var/tmp/maas-bench/text]
         [--threads 2] [--runs 3] [--only gpt2,bert,ort,stream] [--json FILE]
+        [--openblas-coretype SkylakeX]
+
+The peers' speed depends on the kernels OpenBLAS picks (printed): on this
+Xeon, Debian's OpenBLAS 0.3.21 may fall back to Prescott (no AVX), which
+makes torch's GEMMs 4x slower.  Run the peer with the core maas uses.
 """
 
 import argparse
@@ -50,6 +55,9 @@ ap.add_argument("--new-tokens", type=int, default=100)
 ap.add_argument("--prompt-tokens", type=int, default=10)
 ap.add_argument("--only", default="gpt2,bert,ort,stream")
 ap.add_argument("--stream-n", type=int, default=1 << 25, help="doubles per STREAM array")
+ap.add_argument("--openblas-coretype",
+                help="OPENBLAS_CORETYPE for torch's OpenBLAS (e.g. SkylakeX): give the peer "
+                     "the core maas runs on; Debian's OpenBLAS may pick Prescott on this CPU")
 ap.add_argument("--json")
 a = ap.parse_args()
 ONLY = set(a.only.split(","))
@@ -57,6 +65,8 @@ ONLY = set(a.only.split(","))
 # threads of torch and of the BLAS under it, before torch starts
 os.environ["OMP_NUM_THREADS"] = str(a.threads)
 os.environ["OPENBLAS_NUM_THREADS"] = str(a.threads)
+if a.openblas_coretype:
+    os.environ["OPENBLAS_CORETYPE"] = a.openblas_coretype
 import torch  # noqa: E402
 
 sys.path.insert(0, os.path.join(ROOT, "test", "fixtures"))
@@ -389,9 +399,23 @@ def bench_stream():
     return best[a.threads]
 
 
+def openblas_core():
+    """The kernels torch's OpenBLAS runs (torch links Debian's libblas.so.3,
+    which is OpenBLAS when that is installed)."""
+    try:
+        import ctypes
+        lib = ctypes.CDLL("libopenblas.so.0")
+        lib.openblas_get_corename.restype = ctypes.c_char_p
+        return lib.openblas_get_corename().decode()
+    except (OSError, AttributeError):
+        return "?"
+
+
 def main():
-    print("torch %s, %d threads, %s; scratch %s" % (torch.__version__, a.threads,
-                                                   platform.processor() or platform.machine(), a.dir))
+    core = openblas_core()
+    results["torch_openblas_core"] = core
+    print("torch %s, %d threads, %s, OpenBLAS core %s; scratch %s"
+          % (torch.__version__, a.threads, platform.processor() or platform.machine(), core, a.dir))
     try:
         with open("/proc/loadavg") as f:
             print("load average: %s (figures on a busy machine are rough)" % " ".join(f.read().split()[:3]))
