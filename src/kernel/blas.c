@@ -49,7 +49,15 @@ typedef struct Choice
 	Impl		first;
 	Impl		second;			/* when first cannot take the call */
 	const MaasKernel *kernel;	/* for IMPL_MAAS */
+	bool		small_maas;		/* one row of a small layer: the kernel */
 } Choice;
+
+/*
+ * A one-row product of fewer weights than this is a few hundred
+ * nanoseconds of work, less than a library call costs; maas's own kernel
+ * runs it (10x512: 0.25 us against 0.4-1.5 us in the libraries).
+ */
+#define ROW_SMALL 32768
 
 static const char *const op_names[MAAS_GEMM_N_OPS] = {
 	[MAAS_GEMM_SGEMM] = "sgemm",
@@ -259,25 +267,34 @@ set_threads(int threads)
 /* ---- choosing ---- */
 
 /*
- * The rule for "auto", per operation.  Figures from test/bench/gemm, one
- * thread, Xeon (Sapphire Rapids class) at 2.1 GHz, loaded machine (rough):
+ * The rule for "auto", per operation.  Interleaved A/B runs, thread CPU
+ * time, one thread, on a Xeon of the Sapphire Rapids class (AVX-512, VNNI,
+ * BF16, AMX) with OpenBLAS 0.3.21 and oneDNN 2.6, a shared machine (rough;
+ * test/bench/gemm prints the whole table):
  *
- *	 sgemm 1024x512x784	 dnnl_sgemm ~140 GFLOP/s; OpenBLAS Cooperlake ~100;
- *						 matmul f32 ~120 (packed ~125)
- *	 one row 512x784	 f32: maas avx512 ~? us, matmul packed ~22 us,
- *						 dnnl_sgemm ~35 us, OpenBLAS sgemv ~38 us
- *	 bf16 rows			 matmul (AMX) ~280 GFLOP/s; widen + sgemm ~f32
- *	 bf16 one row		 matmul packed ~13 us, maas avx512_bf16 ~? us
- *	 int8 rows			 matmul (AMX) packed ~750 GOP/s, plain ~535;
- *						 dnnl_gemm_u8s8s32 ~330; maas avx512_vnni ~?
- *	 int8 one row		 dnnl_gemm_u8s8s32 ~6 us, matmul packed ~10 us
+ *	                 1024x512x784  1024x10x512  1x512x784   1x10x512
+ *	 f32  openblas    89 GFLOP/s     28          37 us      0.41 us
+ *	      dnnl_sgemm  96             48          38         0.50
+ *	      matmul     105 (packed 108) 62 (73)   108 (31)    2.9 (1.5)
+ *	      maas row     -              -          40         0.25
+ *	 bf16 matmul     233 (packed 401) 180 (205)  56 (13)    1.9 (1.4)
+ *	      maas row     -              -          24         0.27
+ *	 int8 matmul     674 (packed 848) 402 (471)  30 (10)    1.0 (0.8)
+ *	      gemm_u8s8  330             140          7.0       0.28
+ *	      maas vnni   93              67         12         0.10
+ *
+ * So: batches go to the matmul primitive (packed weights when the caller
+ * packed them), one row of a large layer to oneDNN's packed matmul (bf16,
+ * f32) or its u8s8s32 GEMM (int8), one row of a small layer to maas's own
+ * kernel; the CBLAS sgemm the trainers call goes to dnnl_sgemm (its
+ * transposes and shapes vary too much for a primitive cache), and sgemv
+ * stays on OpenBLAS, which ties with oneDNN there.
  *
  * oneDNN's int8 is used only with VNNI or AMX: without them it multiplies
  * with vpmaddubsw, which saturates at 16 bits, and the result would not be
  * exact.  Its bf16 is used only with AVX512-BF16 or AMX-BF16 (otherwise it
- * emulates).  On CPUs without AVX-512 the measured advantage is not known,
- * and f32 stays on the BLAS library, which OpenBLAS's Haswell kernels serve
- * well.
+ * emulates).  On CPUs without AVX-512 the advantage has not been measured,
+ * and f32 stays on the BLAS library (OpenBLAS's Haswell kernels).
  */
 static void
 choose(void)
@@ -303,42 +320,50 @@ choose(void)
 	Choice	   *op = S.op;
 
 	S.features = f;
+	/* what works everywhere: the BLAS library, maas's kernels */
 	for (int i = 0; i < MAAS_GEMM_N_OPS; i++)
-		op[i] = (Choice) {IMPL_BLAS, IMPL_BLAS, NULL};
-	op[MAAS_GEMM_F32_ROW] = (Choice) {IMPL_MAAS, IMPL_BLAS, f32};
-	op[MAAS_GEMM_BF16_ROWS] = (Choice) {IMPL_MAAS_WIDEN, IMPL_MAAS_WIDEN, NULL};
-	op[MAAS_GEMM_BF16_ROW] = (Choice) {IMPL_MAAS, IMPL_MAAS, bf16};
-	op[MAAS_GEMM_S8_ROWS] = (Choice) {IMPL_MAAS, IMPL_MAAS, s8};
-	op[MAAS_GEMM_S8_ROW] = (Choice) {IMPL_MAAS, IMPL_MAAS, s8};
+		op[i] = (Choice) {IMPL_BLAS, IMPL_BLAS, NULL, false};
+	op[MAAS_GEMM_F32_ROW] = (Choice) {IMPL_MAAS, IMPL_BLAS, f32, true};
+	op[MAAS_GEMM_BF16_ROWS] = (Choice) {IMPL_MAAS_WIDEN, IMPL_MAAS_WIDEN, NULL, false};
+	op[MAAS_GEMM_BF16_ROW] = (Choice) {IMPL_MAAS, IMPL_MAAS, bf16, true};
+	op[MAAS_GEMM_S8_ROWS] = (Choice) {IMPL_MAAS, IMPL_MAAS, s8, false};
+	op[MAAS_GEMM_S8_ROW] = (Choice) {IMPL_MAAS, IMPL_MAAS, s8, true};
 
 	switch (S.backend)
 	{
 		case MAAS_BACKEND_BLAS:
-			op[MAAS_GEMM_F32_ROW] = (Choice) {IMPL_BLAS, IMPL_BLAS, NULL};
+			op[MAAS_GEMM_F32_ROW] = (Choice) {IMPL_BLAS, IMPL_BLAS, NULL, false};
+			op[MAAS_GEMM_BF16_ROW].small_maas = false;
+			op[MAAS_GEMM_S8_ROW].small_maas = false;
 			break;
 		case MAAS_BACKEND_ONEDNN:
 			if (!dnn)
 				break;
 			op[MAAS_GEMM_SGEMM].first = IMPL_DNN_SGEMM;
 			op[MAAS_GEMM_SGEMV].first = IMPL_DNN_SGEMM;
-			op[MAAS_GEMM_F32_ROWS].first = IMPL_DNN_SGEMM;
-			op[MAAS_GEMM_F32_ROW] = (Choice) {IMPL_DNN_MATMUL_PACKED, IMPL_DNN_SGEMM, NULL};
+			op[MAAS_GEMM_F32_ROWS].first = IMPL_DNN_MATMUL;
+			op[MAAS_GEMM_F32_ROW] = (Choice) {IMPL_DNN_MATMUL_PACKED, IMPL_DNN_SGEMM, NULL, false};
 			op[MAAS_GEMM_BF16_ROWS].first = IMPL_DNN_MATMUL;
-			op[MAAS_GEMM_BF16_ROW].first = IMPL_DNN_MATMUL;
+			op[MAAS_GEMM_BF16_ROW] = (Choice) {IMPL_DNN_MATMUL, IMPL_MAAS, bf16, false};
 			if (dnn_int8)
 			{
 				op[MAAS_GEMM_S8_ROWS].first = IMPL_DNN_MATMUL;
-				op[MAAS_GEMM_S8_ROW].first = IMPL_DNN_GEMM_U8S8;
+				op[MAAS_GEMM_S8_ROW] = (Choice) {IMPL_DNN_GEMM_U8S8, IMPL_MAAS, s8, false};
 			}
 			break;
 		case MAAS_BACKEND_AUTO:
 			if (dnn512)
 			{
 				op[MAAS_GEMM_SGEMM].first = IMPL_DNN_SGEMM;
-				op[MAAS_GEMM_F32_ROWS].first = IMPL_DNN_SGEMM;
+				op[MAAS_GEMM_F32_ROWS] = (Choice) {IMPL_DNN_MATMUL, IMPL_BLAS, NULL, false};
+				op[MAAS_GEMM_F32_ROW].first = IMPL_DNN_MATMUL_PACKED;
+				op[MAAS_GEMM_F32_ROW].second = IMPL_MAAS;
 			}
 			if (dnn_bf16)
+			{
 				op[MAAS_GEMM_BF16_ROWS].first = IMPL_DNN_MATMUL;
+				op[MAAS_GEMM_BF16_ROW].first = IMPL_DNN_MATMUL_PACKED;
+			}
 			if (dnn_int8)
 			{
 				op[MAAS_GEMM_S8_ROWS].first = IMPL_DNN_MATMUL;
@@ -392,6 +417,28 @@ describe(MaasGemmOp i, MaasBlasOpInfo *o)
 					 S.op[MAAS_GEMM_SGEMM].first == IMPL_BLAS ? "blas" : "onednn");
 			break;
 	}
+
+	/* when something else runs */
+	o->detail[0] = '\0';
+	if (c->first == IMPL_DNN_MATMUL_PACKED || c->small_maas)
+	{
+		const char *second = c->second == IMPL_MAAS ? "maas" :
+			c->second == IMPL_DNN_SGEMM ? "onednn dnnl_sgemm" : "blas";
+		const char *kname = c->kernel ? c->kernel->name : "";
+
+		if (c->first == IMPL_DNN_MATMUL_PACKED && c->small_maas)
+			set_str(o->detail, sizeof(o->detail),
+					"unpacked weights: %s %s; layers under %d weights: maas %s",
+					second, c->second == IMPL_MAAS ? kname : "", ROW_SMALL, kname);
+		else if (c->first == IMPL_DNN_MATMUL_PACKED)
+			set_str(o->detail, sizeof(o->detail), "unpacked weights: %s %s", second,
+					c->second == IMPL_MAAS ? kname : "");
+		else if (c->first != IMPL_MAAS)
+			set_str(o->detail, sizeof(o->detail), "layers under %d weights: maas %s",
+					ROW_SMALL, kname);
+	}
+	else if (c->first == IMPL_DNN_MATMUL)
+		set_str(o->detail, sizeof(o->detail), "packed weights when pack() made them");
 }
 
 static void
@@ -561,7 +608,8 @@ run_f32(Impl impl, const Choice *c, const MaasWeights *w, int m, const float *x,
 		case IMPL_MAAS:
 			for (int i = 0; i < m; i++)
 			{
-				((MaasF32RowFn) c->kernel->fn) (w->n, w->k, x + (size_t) i * ldx,
+				((MaasF32RowFn) (c->kernel ? c->kernel : maas_f32_row_pick(S.features))->fn)
+					(w->n, w->k, x + (size_t) i * ldx,
 												w->data, w->k, y + (size_t) i * ldy);
 				add_bias(w->n, bias, y + (size_t) i * ldy);
 			}
@@ -583,6 +631,8 @@ gemm_f32(const MaasWeights *w, int m, const float *x, int ldx, const float *bias
 	if (m == 0)
 		return true;
 	c = &S.op[m == 1 ? MAAS_GEMM_F32_ROW : MAAS_GEMM_F32_ROWS];
+	if (m == 1 && c->small_maas && (size_t) w->n * w->k < ROW_SMALL)
+		return run_f32(IMPL_MAAS, c, w, m, x, ldx, bias, y, ldy, err);
 	e.status = MAAS_OK;
 	if (run_f32(c->first, c, w, m, x, ldx, bias, y, ldy, &e))
 		return true;
@@ -670,6 +720,8 @@ gemm_bf16(const MaasWeights *w, int m, const float *x, int ldx, const float *bia
 	if (m == 0)
 		return true;
 	c = &S.op[m == 1 ? MAAS_GEMM_BF16_ROW : MAAS_GEMM_BF16_ROWS];
+	if (m == 1 && c->small_maas && (size_t) w->n * w->k < ROW_SMALL)
+		return run_bf16(IMPL_MAAS, c, w, m, x, ldx, bias, y, ldy, err);
 	e.status = MAAS_OK;
 	if (run_bf16(c->first, c, w, m, x, ldx, bias, y, ldy, &e))
 		return true;
@@ -732,12 +784,26 @@ gemm_s8(const MaasWeights *w, int m, const float *x, int ldx, const float *bias,
 	if (m == 0)
 		return true;
 	c = &S.op[m == 1 ? MAAS_GEMM_S8_ROW : MAAS_GEMM_S8_ROWS];
-	if (c->first == IMPL_MAAS)
+	if (c->first == IMPL_MAAS ||
+		(m == 1 && c->small_maas && (size_t) w->n * w->k < ROW_SMALL))
 		return maas_s8_gemm(c->kernel, w, m, x, ldx, bias, y, ldy, err);
 	return s8_dnn(c->first, c->kernel, w, m, x, ldx, bias, y, ldy, err);
 }
 
 /* ---- packing ---- */
+
+/* does op run w on the matmul primitive, which packed weights speed up? */
+static bool
+uses_matmul(MaasGemmOp op, const MaasWeights *w)
+{
+	const Choice *c = &S.op[op];
+	bool		row = op == MAAS_GEMM_F32_ROW || op == MAAS_GEMM_BF16_ROW ||
+		op == MAAS_GEMM_S8_ROW;
+
+	if (row && c->small_maas && (size_t) w->n * w->k < ROW_SMALL)
+		return false;
+	return c->first == IMPL_DNN_MATMUL || c->first == IMPL_DNN_MATMUL_PACKED;
+}
 
 static bool
 pack(MaasWeights *w, MaasError *err)
@@ -751,18 +817,15 @@ pack(MaasWeights *w, MaasError *err)
 	{
 		case MAAS_W_F32:
 			kind = MAAS_DNN_F32;
-			want = S.op[MAAS_GEMM_F32_ROW].first == IMPL_DNN_MATMUL_PACKED ||
-				S.op[MAAS_GEMM_F32_ROWS].first == IMPL_DNN_MATMUL_PACKED;
+			want = uses_matmul(MAAS_GEMM_F32_ROW, w) || uses_matmul(MAAS_GEMM_F32_ROWS, w);
 			break;
 		case MAAS_W_BF16:
 			kind = MAAS_DNN_BF16;
-			want = S.op[MAAS_GEMM_BF16_ROW].first == IMPL_DNN_MATMUL ||
-				S.op[MAAS_GEMM_BF16_ROWS].first == IMPL_DNN_MATMUL;
+			want = uses_matmul(MAAS_GEMM_BF16_ROW, w) || uses_matmul(MAAS_GEMM_BF16_ROWS, w);
 			break;
 		case MAAS_W_S8:
 			kind = MAAS_DNN_U8S8;
-			want = S.op[MAAS_GEMM_S8_ROW].first == IMPL_DNN_MATMUL ||
-				S.op[MAAS_GEMM_S8_ROWS].first == IMPL_DNN_MATMUL;
+			want = uses_matmul(MAAS_GEMM_S8_ROW, w) || uses_matmul(MAAS_GEMM_S8_ROWS, w);
 			break;
 		default:
 			return maas_error(err, MAAS_ERR_INVALID, "unknown weight type %d", (int) w->type);

@@ -154,9 +154,9 @@ typedef struct MaasBlasOpInfo
 {
 	const char *op;				/* "sgemm", "sgemv", "gemm_s8 rows", ... */
 	const char *backend;		/* "blas", "onednn" or "maas" */
-	char		kernel[64];		/* "cooperlake", "avx512_vnni",
-								 * "onednn matmul brg:avx512_core_amx_int8
-								 * (packed)", ... */
+	char		kernel[64];		/* "Cooperlake", "avx512_vnni", "matmul
+								 * brg:avx512_core_amx_int8", ... */
+	char		detail[128];	/* when another one runs, or "" */
 } MaasBlasOpInfo;
 
 typedef struct MaasBlasInfo

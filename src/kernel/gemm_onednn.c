@@ -37,6 +37,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #if defined(__has_include) && !defined(MAAS_NO_ONEDNN)
@@ -157,8 +158,34 @@ static dnnl_engine_t engine;
 static dnnl_stream_t stream;
 static void (*omp_set_threads) (int);
 static void (*gomp_parallel) (void (*) (void *), void *, unsigned, unsigned);
-static int	threads_now = 1;
+static int	threads_now = 1;		/* the setting */
+static int	threads_omp = 1;		/* what OpenMP was last told */
 static int	threads_started = 1;
+
+/*
+ * Work below this many multiply-adds a thread runs on fewer threads: an
+ * OpenMP team costs a wake-up and a barrier per call, which a small product
+ * (a GEMV, the MLP's 10-wide last layer) does not repay, and which costs a
+ * scheduler time slice when the machine is oversubscribed (as a database
+ * server with many backends is).  Measured with test/bench/gemm.
+ */
+#define DNN_MACS_PER_THREAD (8.0 * 1024 * 1024)
+
+static int
+threads_for(int m, int n, int k)
+{
+	double		macs = (double) m * n * k;
+	int			t = threads_now;
+
+	while (t > 1 && macs < DNN_MACS_PER_THREAD * t)
+		t--;
+	if (t != threads_omp && omp_set_threads != NULL)
+	{
+		omp_set_threads(t);
+		threads_omp = t;
+	}
+	return t;
+}
 
 /* the primitive cache */
 #define DNN_CACHE 32
@@ -240,6 +267,7 @@ apply_threads(int threads)
 		threads = 1;
 	if (omp_set_threads != NULL)
 		omp_set_threads(threads);
+	threads_omp = threads;
 	if (gomp_parallel != NULL && threads > threads_started)
 	{
 		sigfillset(&all);
@@ -298,6 +326,14 @@ maas_dnn_open(const char *library, int threads, MaasCpuMask features, MaasError 
 		goto fail;
 	}
 
+	/*
+	 * OpenMP threads that finish first sleep at once rather than spin: on
+	 * a database server other backends want the cores, and the products
+	 * that get several threads (threads_for) are long enough that a
+	 * wake-up is noise.  Read by libgomp when it loads; a value the DBA
+	 * set in the server's environment is kept.
+	 */
+	setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
 	handle = dlopen(library, RTLD_NOW | RTLD_LOCAL);
 	if (handle == NULL)
 	{
@@ -382,6 +418,7 @@ maas_dnn_sgemm(bool ta, bool tb, int m, int n, int k, float alpha,
 {
 	if (handle == NULL)
 		return false;
+	threads_for(m, n, k);
 	return dn.dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k, alpha,
 						 a, lda, b, ldb, beta, c, ldc) == dnnl_success;
 }
@@ -394,6 +431,7 @@ maas_dnn_gemm_u8s8(int m, int n, int k, const uint8_t *a, int lda,
 
 	if (handle == NULL)
 		return false;
+	threads_for(m, n, k);
 	return dn.dnnl_gemm_u8s8s32('N', 'T', 'F', m, n, k, 1.0f, a, lda, 0,
 								w, ldw, 0, 0.0f, c, ldc, &co) == dnnl_success;
 }
@@ -468,7 +506,8 @@ matmul_pd(dnnl_primitive_desc_t *pd, MaasDnnKind kind, int m, int n, int k,
 
 static DnnEntry *
 entry_make(MaasDnnKind kind, int m, int n, int k, int lda, int ldw, int ldc,
-		   const dnnl_memory_desc_t *wmd, bool packed, bool bias, MaasError *err)
+		   const dnnl_memory_desc_t *wmd, bool packed, bool bias, int threads,
+		   MaasError *err)
 {
 	DnnEntry   *e = &cache[0];
 	dnnl_primitive_desc_t pd = NULL;
@@ -523,7 +562,7 @@ entry_make(MaasDnnKind kind, int m, int n, int k, int lda, int ldw, int ldc,
 	e->lda = lda;
 	e->ldw = ldw;
 	e->ldc = ldc;
-	e->threads = threads_now;
+	e->threads = threads;
 	e->packed = packed;
 	e->bias = bias;
 	e->wmd = *wmd;
@@ -559,6 +598,7 @@ maas_dnn_matmul(MaasDnnKind kind, int m, int n, int k,
 	dnnl_status_t st;
 	dnnl_exec_arg_t args[4];
 	int			nargs = 0;
+	int			threads;
 
 	if (handle == NULL)
 		return maas_error(err, MAAS_ERR_LIBRARY, "oneDNN is not loaded");
@@ -580,13 +620,15 @@ maas_dnn_matmul(MaasDnnKind kind, int m, int n, int k,
 		wdata = w;
 	}
 
+	/* a primitive is planned for the thread count it is made with */
+	threads = threads_for(m, n, k);
 	for (int i = 0; i < DNN_CACHE; i++)
 	{
 		DnnEntry   *x = &cache[i];
 
 		if (x->used && x->kind == kind && x->m == m && x->n == n && x->k == k &&
 			x->lda == lda && x->ldw == ldw && x->ldc == ldc &&
-			x->threads == threads_now && x->packed == (packed != NULL) &&
+			x->threads == threads && x->packed == (packed != NULL) &&
 			x->bias == has_bias &&
 			(packed == NULL || dn.dnnl_memory_desc_equal(&x->wmd, wmd)))
 		{
@@ -596,7 +638,7 @@ maas_dnn_matmul(MaasDnnKind kind, int m, int n, int k,
 	}
 	if (e == NULL)
 	{
-		e = entry_make(kind, m, n, k, lda, ldw, ldc, wmd, packed != NULL, has_bias, err);
+		e = entry_make(kind, m, n, k, lda, ldw, ldc, wmd, packed != NULL, has_bias, threads, err);
 		if (e == NULL)
 			return false;
 	}

@@ -170,7 +170,8 @@ print_info(const MaasBlasInfo *in)
 		printf("    onednn: not loaded: %s\n", in->onednn_status);
 	printf("    backend %s, %d threads\n", in->backend, in->threads);
 	for (int i = 0; i < MAAS_GEMM_N_OPS; i++)
-		printf("      %-18s %-7s %s\n", in->ops[i].op, in->ops[i].backend, in->ops[i].kernel);
+		printf("      %-18s %-7s %s%s%s\n", in->ops[i].op, in->ops[i].backend, in->ops[i].kernel,
+			   in->ops[i].detail[0] ? "; " : "", in->ops[i].detail);
 }
 
 static void
