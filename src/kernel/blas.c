@@ -684,10 +684,12 @@ run_bf16(Impl impl, const Choice *c, const MaasWeights *w, int m, const float *x
 			{
 				uint16_t   *xb;
 
+				MAAS_SCRATCH_ON_STACK(sc);
+
 				if (impl == IMPL_DNN_MATMUL_PACKED &&
 					!maas_dnn_packed_ok(w->packed, MAAS_DNN_BF16, w->n, w->k))
 					return false;
-				xb = maas_kalloc_array((size_t) m * (size_t) w->k, sizeof(uint16_t));
+				xb = maas_scratch(&sc, (size_t) m * (size_t) w->k, sizeof(uint16_t));
 				if (xb == NULL)
 					return maas_error_nomem(err);
 				for (int i = 0; i < m; i++)
@@ -742,10 +744,12 @@ s8_dnn(Impl impl, const MaasKernel *fallback, const MaasWeights *w, int m,
 	   const float *x, int ldx, const float *bias, float *y, int ldy, MaasError *err)
 {
 	int			rows = m < S8_DNN_ROWS ? m : S8_DNN_ROWS;
-	uint8_t    *q = maas_kalloc_array((size_t) rows, (size_t) w->k);
-	int32_t    *acc = maas_kalloc_array((size_t) rows * (size_t) w->n, sizeof(int32_t));
-	float	   *sx = maas_kalloc_array(rows, sizeof(float));
-	int32_t    *zero = maas_kalloc_array(rows, sizeof(int32_t));
+
+	MAAS_SCRATCH_ON_STACK(sc);
+	uint8_t    *q = maas_scratch(&sc, (size_t) rows, (size_t) w->k);
+	int32_t    *acc = maas_scratch(&sc, (size_t) rows * (size_t) w->n, sizeof(int32_t));
+	float	   *sx = maas_scratch(&sc, rows, sizeof(float));
+	int32_t    *zero = maas_scratch(&sc, rows, sizeof(int32_t));
 	const void *packed = maas_dnn_packed_ok(w->packed, MAAS_DNN_U8S8, w->n, w->k) ? w->packed : NULL;
 
 	if (q == NULL || acc == NULL || sx == NULL || zero == NULL)

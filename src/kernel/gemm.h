@@ -26,6 +26,46 @@ typedef struct MaasKernel
 	void	   *fn;
 } MaasKernel;
 
+/*
+ * Scratch for one call: from the caller's stack buffer while it lasts, so
+ * that the one-row serving path allocates nothing, then maas_kalloc.  Every
+ * block is 64-byte aligned.  NULL on overflow or no memory.
+ */
+#define MAAS_STACK_SCRATCH 16384
+
+typedef struct MaasScratch
+{
+	char	   *buf;
+	size_t		used;
+	size_t		size;
+} MaasScratch;
+
+#define MAAS_SCRATCH_ON_STACK(name) \
+	char		name##_buf[MAAS_STACK_SCRATCH] __attribute__((aligned(64))); \
+	MaasScratch name = {name##_buf, 0, sizeof(name##_buf)}
+
+static inline void *
+maas_scratch(MaasScratch *s, size_t n, size_t size)
+{
+	size_t		bytes;
+
+	if (!maas_mul_size(n, size, &bytes) || !maas_add_size(bytes, 63, &bytes))
+		return NULL;
+	bytes &= ~(size_t) 63;
+	if (bytes <= s->size - s->used)
+	{
+		void	   *p = s->buf + s->used;
+
+		s->used += bytes;
+		return p;
+	}
+	{
+		char	   *p = maas_kalloc(bytes + 64);
+
+		return p ? (void *) (((uintptr_t) p + 63) & ~(uintptr_t) 63) : NULL;
+	}
+}
+
 /* ---- int8 (gemm_int8.c) ---- */
 
 /* c[i, j] = sum over k of a[i, :] * w[j, :], exactly (k <= MAAS_S8_MAX_K) */

@@ -311,7 +311,7 @@ maas_s8_dequantize(int m, const int32_t *acc, size_t ldacc,
 	}
 }
 
-/* rows per block: scratch is S8_BLOCK * (k + 4 n + 8) bytes */
+/* rows per block: scratch is S8_BLOCK * (k + 4 n + 8) bytes, on the stack for one row */
 #define S8_BLOCK 64
 
 bool
@@ -325,12 +325,14 @@ maas_s8_gemm(const MaasKernel *s8, const MaasWeights *w, int m,
 	float	   *sx;
 	int32_t    *zero;
 
+	MAAS_SCRATCH_ON_STACK(sc);
+
 	if (m <= 0)
 		return true;
-	q = maas_kalloc_array((size_t) rows, (size_t) w->k);
-	acc = maas_kalloc_array((size_t) rows * (size_t) w->n, sizeof(int32_t));
-	sx = maas_kalloc_array(rows, sizeof(float));
-	zero = maas_kalloc_array(rows, sizeof(int32_t));
+	q = maas_scratch(&sc, (size_t) rows, (size_t) w->k);
+	acc = maas_scratch(&sc, (size_t) rows * (size_t) w->n, sizeof(int32_t));
+	sx = maas_scratch(&sc, rows, sizeof(float));
+	zero = maas_scratch(&sc, rows, sizeof(int32_t));
 	if (q == NULL || acc == NULL || sx == NULL || zero == NULL)
 		return maas_error_nomem(err);
 

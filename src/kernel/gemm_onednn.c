@@ -90,6 +90,7 @@ maas_dnn_isa_for(MaasCpuMask features)
 
 static MaasDnnInfo info;
 static int	loaded_isa = -1;		/* index into dnn_isas, once loaded */
+static int	loaded_version = 0;
 
 bool
 maas_dnn_fits(MaasCpuMask features)
@@ -225,6 +226,7 @@ typedef struct DnnPacked
 	int			n,
 				k;
 	int			isa;			/* the effective ISA it was made for */
+	int			version;		/* and oneDNN's version, major * 10000 + ... */
 	size_t		offset;			/* from the header to the data */
 	dnnl_memory_desc_t md;
 } DnnPacked;
@@ -362,6 +364,7 @@ maas_dnn_open(const char *library, int threads, MaasCpuMask features, MaasError 
 		goto fail_close;
 	}
 	set_str(info.version, sizeof(info.version), "%d.%d.%d", v->major, v->minor, v->patch);
+	loaded_version = v->major * 10000 + v->minor * 100 + v->patch;
 	set_str(info.runtime, sizeof(info.runtime), "%s",
 			 v->cpu_runtime == DNNL_RUNTIME_OMP ? "omp" :
 			 v->cpu_runtime == DNNL_RUNTIME_TBB ? "tbb" :
@@ -581,7 +584,8 @@ maas_dnn_packed_ok(const void *packed, MaasDnnKind kind, int n, int k)
 	const DnnPacked *h = packed_header(packed);
 
 	return handle != NULL && h != NULL && h->magic == PACK_MAGIC && h->kind == kind &&
-		h->n == n && h->k == k && h->isa == (int) dn.dnnl_get_effective_cpu_isa();
+		h->n == n && h->k == k && h->isa == (int) dn.dnnl_get_effective_cpu_isa() &&
+		h->version == loaded_version;
 }
 
 bool
@@ -724,6 +728,7 @@ maas_dnn_pack(MaasDnnKind kind, int n, int k, const void *w, int ldw, MaasError 
 	h->n = n;
 	h->k = k;
 	h->isa = (int) dn.dnnl_get_effective_cpu_isa();
+	h->version = loaded_version;
 	h->offset = offset;
 	h->md = *wq;
 	dn.dnnl_primitive_desc_destroy(pd);

@@ -900,6 +900,56 @@ test_dense_errors(void)
 	}
 }
 
+/*
+ * One row through each dense entry point allocates nothing (the per-row
+ * serving path runs in a context that is not reset per row), on every
+ * backend, packed or not, for a large and a small layer.
+ */
+static void
+test_row_allocates_nothing(void)
+{
+	static const int sizes[][2] = {{512, 784}, {10, 512}};
+	MaasError	err;
+
+	for (int bi = 0; bi < N_BACKENDS; bi++)
+	{
+		if (!use_backend(bi))
+			continue;
+		for (int s = 0; s < 2; s++)
+		{
+			int			n = sizes[s][0],
+						k = sizes[s][1];
+			float	   *x = rnd_vec(k),
+					   *w = rnd_vec((size_t) n * k),
+					   *b = rnd_vec(n),
+					   *y = maas_kalloc(sizeof(float) * n);
+			MaasWeights wt[3];
+
+			wt[0] = (MaasWeights) {.type = MAAS_W_F32, .n = n, .k = k, .data = w};
+			CHECK(maas_weights_bf16(w, n, k, &wt[1], &err));
+			CHECK(maas_quantize_weights_s8(w, n, k, &wt[2], &err));
+			for (int packed = 0; packed < 2; packed++)
+				for (int t = 0; t < 3; t++)
+				{
+					size_t		before;
+
+					if (packed)
+						CHECK(blas->pack(&wt[t], &err));
+					/* the first call may make a primitive; the next must not allocate */
+					CHECK(maas_dense(blas, &wt[t], 1, x, k, b, y, n, &err));
+					before = arena_in_use();
+					CHECK(maas_dense(blas, &wt[t], 1, x, k, b, y, n, &err));
+					if (arena_in_use() != before)
+						printf("    %s: one row of type %d, %dx%d%s allocated %zu bytes\n",
+							   backends[bi].name, t, n, k, packed ? " packed" : "",
+							   arena_in_use() - before);
+					CHECK(arena_in_use() == before);
+				}
+		}
+	}
+	use_backend(N_BACKENDS - 1);
+}
+
 /* ---- selection with features forced off ---- */
 
 /*
@@ -1278,6 +1328,7 @@ main(int argc, char **argv)
 	UNIT_RUN(test_s8_kernels);
 	UNIT_RUN(test_gemm_s8);
 	UNIT_RUN(test_dense_errors);
+	UNIT_RUN(test_row_allocates_nothing);
 	UNIT_RUN(test_pretend_older_cpus);
 	UNIT_RUN(test_mask_after_load);
 	UNIT_RUN(test_threads);
