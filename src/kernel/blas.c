@@ -480,7 +480,12 @@ d_sgemm(int order, int ta, int tb, int m, int n, int k, float alpha,
 {
 	MaasGemmOp op = (m == 1 || n == 1) ? MAAS_GEMM_SGEMV : MAAS_GEMM_SGEMM;
 
-	if (S.op[op].first == IMPL_DNN_SGEMM && valid_trans(ta) && valid_trans(tb))
+	/*
+	 * oneDNN leaves C alone when k is 0, where BLAS scales it by beta:
+	 * empty products go to the library.
+	 */
+	if (S.op[op].first == IMPL_DNN_SGEMM && valid_trans(ta) && valid_trans(tb) &&
+		m > 0 && n > 0 && k > 0)
 	{
 		bool		ok = false;
 
@@ -503,7 +508,7 @@ d_sgemv(int order, int trans, int m, int n, float alpha,
 		float beta, float *y, int incy)
 {
 	if (S.op[MAAS_GEMM_SGEMV].first == IMPL_DNN_SGEMM && incx == 1 && incy == 1 &&
-		valid_trans(trans) &&
+		valid_trans(trans) && m > 0 && n > 0 &&
 		(order == MAAS_CBLAS_ROW_MAJOR || order == MAAS_CBLAS_COL_MAJOR))
 	{
 		/*
