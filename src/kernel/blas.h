@@ -16,14 +16,17 @@
  *			   VNNI/BF16), its legacy u8s8s32 GEMM; its ISA capped to the
  *			   enabled features.
  *	  maas	   maas's own kernels (gemm_int8.c, gemm_bf16.c): int8 GEMM that
- *			   is bit-for-bit equal to a scalar reference (scalar, AVX2,
- *			   AVX-VNNI, AVX-512 VNNI), bf16 GEMV (AVX512-BF16, AVX-512,
- *			   AVX2), and the bf16 batch fallback (weights widened, then
- *			   the BLAS sgemm).
+ *			   is bit-for-bit equal to a scalar reference (C, AVX2, AVX-VNNI,
+ *			   AVX-512 VNNI), bf16 and f32 one-row kernels (AVX512-BF16,
+ *			   AVX-512, AVX2, C), and the bf16 batch fallback (weights
+ *			   widened, then sgemm).  Single-threaded.
  *
  * Which one runs is chosen per operation and shape class (MaasGemmOp: one
- * row or a batch) by a rule written from measurements (see blas.c); the
- * choice, the libraries' versions and kernels are in maas_blas_info().
+ * row or a batch; one row of a small layer) by a rule written from
+ * measurements (see choose() in blas.c); the choice, the libraries'
+ * versions and kernels are in maas_blas_info().  Small products run on
+ * fewer OpenMP threads than the setting allows (a team costs more than
+ * they take), and OpenMP threads wait passively.
  *
  * Libraries are opened with dlopen() on first use in a backend, so loading
  * maas through shared_preload_libraries never starts BLAS, OpenMP or their
@@ -104,8 +107,14 @@ typedef struct MaasWeights
 /*
  * y[m, n] = x[m, k] W^T + bias, for weights of one type; bias may be NULL;
  * y is overwritten.  m may be 0.  Returns false with err set only for bad
- * arguments (MAAS_ERR_INVALID: a type mismatch, ldx < k, ...) and out of
- * memory (scratch comes from maas_kalloc).
+ * arguments (MAAS_ERR_INVALID: a type mismatch, ldx < k, ...;
+ * MAAS_ERR_LIMIT: int8 with k > MAAS_S8_MAX_K) and out of memory.  Scratch
+ * comes from the stack while it fits in 16 kB (one row of any layer up to
+ * about 3000 x 3000 allocates nothing) and from maas_kalloc beyond (a batch
+ * of m rows needs about m k + 4 m n bytes for int8, 2 m k for bf16 on
+ * oneDNN, 256 k floats for bf16 widened): call it in a memory context that
+ * is reset per batch.  A oneDNN failure falls back to another backend and
+ * is counted in the info, never returned.
  *
  * gemm_s8 quantizes each row of x to u8 with its own scale and zero point
  * (min and max of the row, 0 included), multiplies in integers (int32
@@ -242,7 +251,12 @@ typedef struct MaasBlasConfig
  * Settings that a library reads when it is loaded apply to the first call
  * only: the BLAS library file, OPENBLAS_CORETYPE and oneDNN's ISA cap
  * (both from the features less cpu_disable).  threads, backend and the
- * features maas's own kernels may use apply on every call.
+ * features maas's own kernels may use apply on every call; when features
+ * are forced off after oneDNN was loaded with them, oneDNN is set aside
+ * (backend "onednn" then fails with MAAS_ERR_UNSUPPORTED), while the BLAS
+ * library keeps the core it was loaded with (cpu_disable is for tests and
+ * for the DBA's postgresql.conf, before the first product).  Cheap when
+ * nothing changed: call it before each use, as maas_get_blas() does.
  */
 extern const MaasBlas *maas_blas_open(const MaasBlasConfig *config,
 									  MaasError *err);
