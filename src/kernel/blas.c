@@ -213,7 +213,8 @@ open_blas(const char *library, int threads, MaasCpuMask features, MaasError *err
 	{
 		const char *why = dlerror();
 
-		return maas_error(err, MAAS_ERR_LIBRARY, "%s", why ? why : "no BLAS library found");
+		maas_error(err, MAAS_ERR_LIBRARY, "%s", why ? why : "no BLAS library found");
+		return maas_error_hint(err, "Install libopenblas0 or set maas.blas_library.");
 	}
 
 	S.lib_sgemm = (maas_sgemm_fn) dlsym(S.handle, "cblas_sgemm");
@@ -876,6 +877,7 @@ maas_blas_open(const MaasBlasConfig *config, MaasError *err)
 	{
 		maas_error(err, MAAS_ERR_LIBRARY, "oneDNN is not available: %s",
 				   maas_dnn_info()->status);
+		maas_error_hint(err, "Install libdnnl2, or set maas.gemm_backend to \"auto\".");
 		return NULL;
 	}
 	if (config->backend == MAAS_BACKEND_ONEDNN && !maas_dnn_fits(maas_cpu_features()))
@@ -883,6 +885,7 @@ maas_blas_open(const MaasBlasConfig *config, MaasError *err)
 		maas_error(err, MAAS_ERR_UNSUPPORTED,
 				   "oneDNN was loaded for ISA \"%s\", which needs CPU features disabled since",
 				   maas_dnn_info()->isa);
+		maas_error_hint(err, "Set maas.cpu_features_disable before the first prediction of a session.");
 		return NULL;
 	}
 	set_threads(threads);

@@ -1201,6 +1201,7 @@ test_mask_after_load(void)
 		{
 			CHECK_ERR(open_with(MAAS_BACKEND_ONEDNN, mask, 1, &err) != NULL, err.msg,
 					  "which needs CPU features disabled since");
+			CHECK(err.status == MAAS_ERR_UNSUPPORTED && err.hint != NULL);
 		}
 	}
 	blas = open_with(MAAS_BACKEND_AUTO, 0, 1, &err);
