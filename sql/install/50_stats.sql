@@ -8,12 +8,12 @@
  */
 CREATE FUNCTION maas_stats(
 	OUT model text, OUT version integer,
-	OUT calls bigint, OUT rows bigint, OUT errors bigint,
+	OUT calls bigint, OUT rows bigint, OUT tokens bigint, OUT errors bigint,
 	OUT total_ms double precision, OUT mean_ms double precision,
 	OUT max_ms double precision,
 	OUT last_call timestamptz, OUT stats_since timestamptz)
 RETURNS SETOF record
-AS 'MODULE_PATHNAME', 'maas_stats'
+AS 'MODULE_PATHNAME', 'maas_stats_0_2'
 LANGUAGE C VOLATILE PARALLEL SAFE;
 
 CREATE FUNCTION maas_stats_info(
@@ -50,7 +50,7 @@ LANGUAGE C VOLATILE PARALLEL SAFE;
 REVOKE ALL ON FUNCTION maas_stats_reset(text, integer) FROM PUBLIC;
 
 CREATE VIEW maas.stats AS
-SELECT model, version, calls, rows, errors, total_ms, mean_ms, max_ms,
+SELECT model, version, calls, rows, tokens, errors, total_ms, mean_ms, max_ms,
 	   last_call, stats_since
   FROM maas_stats();
 

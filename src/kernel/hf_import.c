@@ -146,22 +146,24 @@ hf_int(Tr *tr, const MaasJson *hf, const char *key, const char *alt,
 	   int64_t min, int64_t max, int64_t dflt, int64_t *out)
 {
 	const MaasJson *v = maas_json_get(hf, key);
+	const char *name = key;
 
-	if (v == NULL && alt != NULL)
-	{
-		v = maas_json_get(hf, alt);
-		key = alt;
-	}
+	if (v == NULL && alt != NULL && (v = maas_json_get(hf, alt)) != NULL)
+		name = alt;
 	if (v == NULL)
 	{
-		if (dflt < 0)
-			return tr_error(tr, "The config has no \"%s\".", key);
-		*out = dflt;
-		return true;
+		if (dflt >= 0)
+		{
+			*out = dflt;
+			return true;
+		}
+		if (alt != NULL)
+			return tr_error(tr, "The config has no \"%s\" (or \"%s\").", key, alt);
+		return tr_error(tr, "The config has no \"%s\".", key);
 	}
 	if (!maas_json_int(v, min, max, out))
 		return tr_error(tr, "\"%s\" must be a whole number between %" PRId64 " and %" PRId64 ".",
-						key, min, max);
+						name, min, max);
 	return true;
 }
 

@@ -52,6 +52,11 @@ extern const MaasOpInfo maas_op_softmax;
 extern const MaasOpInfo maas_op_dropout;
 extern const MaasOpInfo maas_op_add;
 extern const MaasOpInfo maas_op_flatten;
+extern const MaasOpInfo maas_op_embedding;
+extern const MaasOpInfo maas_op_layernorm;
+extern const MaasOpInfo maas_op_gelu;
+extern const MaasOpInfo maas_op_attention;
+extern const MaasOpInfo maas_op_pool;
 
 static const MaasOpInfo *const op_table[MAAS_N_OPS] = {
 	[MAAS_OP_STANDARDIZE] = &maas_op_standardize,
@@ -63,6 +68,11 @@ static const MaasOpInfo *const op_table[MAAS_N_OPS] = {
 	[MAAS_OP_DROPOUT] = &maas_op_dropout,
 	[MAAS_OP_ADD] = &maas_op_add,
 	[MAAS_OP_FLATTEN] = &maas_op_flatten,
+	[MAAS_OP_EMBEDDING] = &maas_op_embedding,
+	[MAAS_OP_LAYERNORM] = &maas_op_layernorm,
+	[MAAS_OP_GELU] = &maas_op_gelu,
+	[MAAS_OP_ATTENTION] = &maas_op_attention,
+	[MAAS_OP_POOL] = &maas_op_pool,
 };
 
 const MaasOpInfo *
@@ -281,6 +291,10 @@ maas_net_check(MaasNet *net, MaasError *err)
 
 	if (!check_layers(net, err))
 		return false;
+	net->n_caches = 0;
+	for (int i = 0; i < L; i++)
+		net->layers[i].cache_slot = maas_op_info(net->layers[i].op)->kv_cache ?
+			net->n_caches++ : -1;
 
 	plan = maas_kalloc(sizeof(NetPlan));
 	if (plan == NULL)
@@ -355,7 +369,7 @@ maas_net_check(MaasNet *net, MaasError *err)
 
 /* floats of scratch the largest op needs */
 static bool
-scratch_floats(const MaasNet *net, int n, int t, size_t *out)
+scratch_floats(const MaasNet *net, int n, int t, int n_keys, size_t *out)
 {
 	MaasShape	in0 = input_shape(net);
 	size_t		most = 0;
@@ -373,7 +387,7 @@ scratch_floats(const MaasNet *net, int n, int t, size_t *out)
 			continue;
 		for (int j = 0; j < k; j++)
 			in[j] = ids[j] == 0 ? in0 : net->layers[ids[j] - 1].shape;
-		s = info->scratch(l, in, n, t);
+		s = info->scratch(l, in, n, t, n_keys);
 		if (s == SIZE_MAX)
 			return false;
 		if (s > most)
@@ -386,11 +400,18 @@ scratch_floats(const MaasNet *net, int n, int t, size_t *out)
 bool
 maas_net_workspace(const MaasNet *net, int n_rows, int t, size_t *nfloats)
 {
+	return maas_net_workspace_kv(net, n_rows, t, t, nfloats);
+}
+
+bool
+maas_net_workspace_kv(const MaasNet *net, int n_rows, int t, int n_keys,
+					  size_t *nfloats)
+{
 	const NetPlan *plan = net->plan;
 	size_t		total = 0;
 	size_t		scratch;
 
-	if (n_rows <= 0 || t <= 0 || plan == NULL)
+	if (n_rows <= 0 || t <= 0 || n_keys < t || plan == NULL)
 		return false;
 	for (int b = 0; b < net->n_buffers; b++)
 	{
@@ -404,7 +425,7 @@ maas_net_workspace(const MaasNet *net, int n_rows, int t, size_t *nfloats)
 			!maas_add_size(total, per_row, &total))
 			return false;
 	}
-	if (!scratch_floats(net, n_rows, t, &scratch) ||
+	if (!scratch_floats(net, n_rows, t, n_keys, &scratch) ||
 		!maas_add_size(total, scratch, &total))
 		return false;
 	*nfloats = total > 0 ? total : 1;
@@ -523,6 +544,73 @@ maas_net_forward(const MaasNet *net, const MaasBlas *blas,
 	MaasError	err;
 
 	return maas_net_run(net, blas, &batch, 0, work, &err);
+}
+
+bool
+maas_kv_cache_bytes(const MaasNet *net, int n_rows, int n_ctx, size_t *bytes)
+{
+	size_t		total = 0;
+
+	if (n_rows <= 0 || n_ctx <= 0)
+		return false;
+	for (int i = 0; i < net->n_layers; i++)
+	{
+		const MaasLayer *l = &net->layers[i];
+		size_t		one;
+
+		if (l->cache_slot < 0)
+			continue;
+		if (!maas_mul_size((size_t) n_rows * (size_t) n_ctx, (size_t) l->shape.width, &one) ||
+			!maas_mul_size(one, 2 * sizeof(float), &one) ||
+			!maas_add_size(total, one, &total))
+			return false;
+	}
+	*bytes = total;
+	return true;
+}
+
+MaasKvCache *
+maas_kv_cache_new(const MaasNet *net, int n_rows, int n_ctx, MaasError *err)
+{
+	MaasKvCache *c;
+	size_t		bytes;
+
+	if (!maas_kv_cache_bytes(net, n_rows, n_ctx, &bytes))
+	{
+		maas_error(err, MAAS_ERR_LIMIT, "a KV cache of %d rows of %d positions is too large",
+				   n_rows, n_ctx);
+		return NULL;
+	}
+	c = maas_kalloc(sizeof(MaasKvCache));
+	if (c == NULL)
+		goto nomem;
+	c->n_rows = n_rows;
+	c->n_ctx = n_ctx;
+	c->n_slots = net->n_caches;
+	c->k = maas_kalloc_array((size_t) net->n_caches + 1, sizeof(float *));
+	c->v = maas_kalloc_array((size_t) net->n_caches + 1, sizeof(float *));
+	c->width = maas_kalloc_array((size_t) net->n_caches + 1, sizeof(int));
+	if (c->k == NULL || c->v == NULL || c->width == NULL)
+		goto nomem;
+	for (int i = 0; i < net->n_layers; i++)
+	{
+		const MaasLayer *l = &net->layers[i];
+		size_t		n = (size_t) n_rows * (size_t) n_ctx * (size_t) l->shape.width;
+		int			s = l->cache_slot;
+
+		if (s < 0)
+			continue;
+		c->width[s] = l->shape.width;
+		c->k[s] = maas_kalloc_array(n, sizeof(float));
+		c->v[s] = maas_kalloc_array(n, sizeof(float));
+		if (c->k[s] == NULL || c->v[s] == NULL)
+			goto nomem;
+	}
+	return c;
+
+nomem:
+	maas_error_nomem(err);
+	return NULL;
 }
 
 int

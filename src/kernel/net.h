@@ -50,6 +50,12 @@ typedef enum MaasOp
 	MAAS_OP_DROPOUT,			/* identity at inference */
 	MAAS_OP_ADD,				/* y = a + b, same shapes (residuals) */
 	MAAS_OP_FLATTEN,			/* an image value as a plain vector */
+	/* text models (ops_text.c) */
+	MAAS_OP_EMBEDDING,			/* token + position (+ type) embeddings */
+	MAAS_OP_LAYERNORM,
+	MAAS_OP_GELU,
+	MAAS_OP_ATTENTION,			/* multi-head self-attention, KV cache */
+	MAAS_OP_POOL,				/* a sequence to one vector per row */
 	MAAS_N_OPS					/* new ops go before this, with a table entry
 								 * in net.c */
 } MaasOp;
@@ -97,6 +103,7 @@ typedef struct MaasLayer
 	/* set by maas_net_check */
 	MaasShape	shape;			/* of the value it writes */
 	int			buffer;			/* where that value lives */
+	int			cache_slot;		/* its KV cache, or -1 */
 } MaasLayer;
 
 typedef enum MaasNetInput
@@ -168,6 +175,21 @@ extern bool maas_net_check(MaasNet *net, MaasError *err);
 extern bool maas_net_workspace(const MaasNet *net, int n_rows, int t,
 							   size_t *nfloats);
 
+/* the same when attention may see n_keys keys (past + t, with a cache) */
+extern bool maas_net_workspace_kv(const MaasNet *net, int n_rows, int t,
+								  int n_keys, size_t *nfloats);
+
+/*
+ * A KV cache for n_rows sequences of up to n_ctx positions, one slot per
+ * attention layer that keeps one; NULL with err set when it cannot be had.
+ */
+extern MaasKvCache *maas_kv_cache_new(const MaasNet *net, int n_rows, int n_ctx,
+									  MaasError *err);
+
+/* bytes such a cache takes, or false on overflow */
+extern bool maas_kv_cache_bytes(const MaasNet *net, int n_rows, int n_ctx,
+								size_t *bytes);
+
 /*
  * Run the net over a batch up to value target (0: net->output).  Returns a
  * pointer into work to the target's n * (t or 1) * width floats, or NULL
@@ -180,6 +202,13 @@ extern const float *maas_net_run(const MaasNet *net, const MaasBlas *blas,
 /* maas_net_run of a feature model's n_rows rows of x to its output */
 extern const float *maas_net_forward(const MaasNet *net, const MaasBlas *blas,
 									 int n_rows, const float *x, float *work);
+
+/*
+ * The sizes of a text model's embedding tables (ops_text.c): ids it takes,
+ * positions, token types (0 if none); false when the net has no embedding.
+ */
+extern bool maas_net_token_limits(const MaasNet *net, int *vocab, int *positions,
+								  int *types);
 
 /* the value id of the layer named name, or -1 */
 extern int	maas_net_find(const MaasNet *net, const char *name);

@@ -66,8 +66,16 @@ typedef struct MaasOpInfo
 	bool		(*check) (MaasLayer *l, int no, const MaasShape *in,
 						  MaasShape *out, MaasError *err);
 
-	/* floats of scratch for n rows of t positions, or NULL for none */
-	size_t		(*scratch) (const MaasLayer *l, const MaasShape *in, int n, int t);
+	/*
+	 * floats of scratch for n rows of t positions (n_keys: positions a
+	 * query may see, t or more with a cache), SIZE_MAX on overflow, or NULL
+	 * for none
+	 */
+	size_t		(*scratch) (const MaasLayer *l, const MaasShape *in, int n, int t,
+							int n_keys);
+
+	/* the op keeps a KV cache in generation (a slot per layer) */
+	bool		kv_cache;
 
 	bool		(*forward) (const MaasLayer *l, MaasRun *run,
 							const float *const *in, float *out);

@@ -13,6 +13,8 @@
 #include "net_build.h"
 #include "services.h"
 
+#include "miscadmin.h"
+
 #include <math.h>
 
 #include "utils/builtins.h"
@@ -22,12 +24,31 @@
 static const char *const task_names[] = {
 	[MAAS_TASK_CLASSIFICATION] = "classification",
 	[MAAS_TASK_REGRESSION] = "regression",
+	[MAAS_TASK_GENERATION] = "generation",
+	[MAAS_TASK_EMBEDDING] = "embedding",
 };
 
 const char *
 maas_task_name(MaasTask task)
 {
 	return task_names[task];
+}
+
+int
+maas_model_outputs(const MaasModel *m)
+{
+	switch (m->task)
+	{
+		case MAAS_TASK_CLASSIFICATION:
+			return m->n_classes;
+		case MAAS_TASK_REGRESSION:
+			return 1;
+		case MAAS_TASK_GENERATION:
+			return m->vocab;
+		case MAAS_TASK_EMBEDDING:
+			return m->net.layers[m->embed_value - 1].shape.width;
+	}
+	return 0;
 }
 
 /* parse or raise; tensors in file point into weights */
@@ -149,13 +170,64 @@ build_labels(MaasModel *model, JsonbValue *labels)
 		model->label_values = NULL;
 }
 
+/* check for interrupts from inside a kernel (kernel.h: may not return) */
+static void
+model_tick(void *arg)
+{
+	CHECK_FOR_INTERRUPTS();
+}
+
+static const MaasTick tick = {model_tick, NULL};
+
+/*
+ * What a text model needs beside its net: the tokenizer, the sizes of its
+ * embedding tables, and the value maas_embed returns.
+ */
+static void
+build_text(MaasModel *model, const MaasJson *config)
+{
+	const MaasJson *spec = maas_json_get(config, "tokenizer");
+	const MaasJson *v;
+	MaasError	err;
+	MaasTokenizer *tok;
+
+	if (!maas_net_token_limits(&model->net, &model->vocab, &model->n_positions,
+							   &model->n_types))
+		config_error("A model that reads tokens needs an embedding layer.");
+	if (spec == NULL || spec->type == MAAS_JSON_NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid model config"),
+				 errdetail("A text model's config needs a \"tokenizer\"."),
+				 errhint("Add the tokenizer's files: jsonb_build_object('tokenizer', jsonb_build_object('vocab', ..., 'merges', ...)), or Hugging Face's tokenizer.json.")));
+	tok = maas_tokenizer_build(spec, model->n_positions, &tick, &err);
+	if (tok == NULL)
+		maas_raise(&err, ERRCODE_INVALID_PARAMETER_VALUE, "invalid tokenizer", NULL);
+	if (tok->n_vocab > model->vocab)
+		config_error("The tokenizer has %d tokens but the model's embedding has %d.",
+					 tok->n_vocab, model->vocab);
+	model->tok = tok;
+
+	if ((v = maas_json_get(config, "embedding")) != NULL && v->type != MAAS_JSON_NULL)
+	{
+		if (v->type != MAAS_JSON_STRING ||
+			(model->embed_value = maas_net_find(&model->net, v->u.string)) <= 0)
+			config_error("\"embedding\" must name a layer.");
+		if (model->net.layers[model->embed_value - 1].shape.seq)
+			config_error("\"embedding\" names layer %d, whose value is a sequence; pool it.",
+						 model->embed_value);
+	}
+	else if (model->task == MAAS_TASK_EMBEDDING)
+		model->embed_value = model->net.output > 0 ? model->net.output : model->net.n_layers;
+}
+
 /* the config as the kernel's JSON tree */
-static MaasJson *
-config_tree(Jsonb *config)
+MaasJson *
+maas_config_tree(Jsonb *config)
 {
 	char	   *text = JsonbToCString(NULL, &config->root, VARSIZE(config));
 	MaasError	err;
-	MaasJson   *tree = maas_json_parse(text, strlen(text), 0, NULL, &err);
+	MaasJson   *tree = maas_json_parse(text, strlen(text), 0, &tick, &err);
 
 	if (tree == NULL)
 		maas_raise(&err, ERRCODE_INVALID_PARAMETER_VALUE, "invalid model config", NULL);
@@ -174,6 +246,7 @@ maas_model_build(Jsonb *config, const StFile *file)
 	JsonbContainer *root = &config->root;
 	JsonbValue *v;
 	char	   *task;
+	MaasJson   *tree;
 	MaasError	err;
 	size_t		nwork;
 
@@ -187,11 +260,22 @@ maas_model_build(Jsonb *config, const StFile *file)
 		model->task = MAAS_TASK_CLASSIFICATION;
 	else if (strcmp(task, "regression") == 0)
 		model->task = MAAS_TASK_REGRESSION;
+	else if (strcmp(task, "generation") == 0)
+		model->task = MAAS_TASK_GENERATION;
+	else if (strcmp(task, "embedding") == 0)
+		model->task = MAAS_TASK_EMBEDDING;
 	else
-		config_error("\"task\" must be \"classification\" or \"regression\", not \"%s\".", task);
+		config_error("\"task\" must be \"classification\", \"regression\", \"generation\" or \"embedding\", not \"%s\".",
+					 task);
 
-	if (!maas_net_build(&model->net, config_tree(config), file, true, &err))
+	tree = maas_config_tree(config);
+	if (!maas_net_build(&model->net, tree, file, true, &err))
 		maas_raise(&err, ERRCODE_INVALID_PARAMETER_VALUE, "invalid model config", NULL);
+	if (maas_model_is_text(model))
+		build_text(model, tree);
+	else if (model->task == MAAS_TASK_GENERATION || model->task == MAAS_TASK_EMBEDDING)
+		config_error("A %s model reads text: its config needs \"input\": \"tokens\".",
+					 maas_task_name(model->task));
 
 	/* how to read the output */
 	{
@@ -199,7 +283,21 @@ maas_model_build(Jsonb *config, const StFile *file)
 											 model->net.output > 0 ? model->net.output :
 											 model->net.n_layers);
 
-		if (model->task == MAAS_TASK_REGRESSION)
+		if (model->task == MAAS_TASK_GENERATION)
+		{
+			if (model->net.out_seq || model->net.n_out != model->vocab)
+				config_error("A generation model must output %d next-token logits (one per token of its vocabulary); this one outputs %d.",
+							 model->vocab, model->net.n_out);
+		}
+		else if (model->task == MAAS_TASK_EMBEDDING)
+		{
+			if (model->net.out_seq)
+				config_error("An embedding model must output one vector per text; pool its last states.");
+		}
+		else if (model->net.out_seq)
+			config_error("A %s model must output one vector per row; pool its sequence.",
+						 maas_task_name(model->task));
+		else if (model->task == MAAS_TASK_REGRESSION)
 		{
 			if (model->net.n_out != 1)
 				config_error("A regression model must output 1 value; this one outputs %d.",
@@ -222,8 +320,8 @@ maas_model_build(Jsonb *config, const StFile *file)
 
 	if ((v = config_get(root, "labels")) != NULL && v->type != jbvNull)
 	{
-		if (model->task == MAAS_TASK_REGRESSION)
-			config_error("A regression model has no \"labels\".");
+		if (model->task != MAAS_TASK_CLASSIFICATION)
+			config_error("A %s model has no \"labels\".", maas_task_name(model->task));
 		build_labels(model, v);
 	}
 

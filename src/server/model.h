@@ -12,11 +12,15 @@
 
 #include "net.h"
 #include "safetensors.h"
+#include "json.h"
+#include "tokenizer.h"
 
 typedef enum MaasTask
 {
 	MAAS_TASK_CLASSIFICATION,
-	MAAS_TASK_REGRESSION
+	MAAS_TASK_REGRESSION,
+	MAAS_TASK_GENERATION,		/* a language model: next-token logits */
+	MAAS_TASK_EMBEDDING			/* a text encoder: one vector per text */
 } MaasTask;
 
 /*
@@ -33,9 +37,33 @@ typedef struct MaasModel
 	char	  **labels;			/* n_classes texts, or NULL */
 	float8	   *label_values;	/* n_classes numbers if labels are numeric */
 	float	   *row_work;		/* workspace for one row */
+
+	/* text models (the net's input is token ids) */
+	const MaasTokenizer *tok;	/* from the config's "tokenizer" */
+	int			vocab;			/* ids the embedding takes: 0 .. vocab-1 */
+	int			n_positions;	/* the context: positions the model has */
+	int			n_types;		/* token types (BERT's segments), or 0 */
+	int			embed_value;	/* value maas_embed returns, or 0 */
 } MaasModel;
 
+/* a text model, whose input is token ids */
+#define maas_model_is_text(m)	((m)->net.input == MAAS_NET_TOKENS)
+
 extern const char *maas_task_name(MaasTask task);
+
+/* a config as the kernel's JSON tree, or raise */
+extern MaasJson *maas_config_tree(Jsonb *config);
+
+/*
+ * The config a version is stored with: for an algorithm with an importer
+ * (gpt2, bert: Hugging Face configs), the layer program it translates the
+ * given config into, merged over it; else the config as given (import.c).
+ */
+extern Jsonb *maas_import_config(const char *algorithm, Jsonb *config,
+								 const StFile *weights);
+
+/* the number of outputs maas.version records for a model */
+extern int	maas_model_outputs(const MaasModel *m);
 
 /* build a model from its config and parsed weights, or raise */
 extern MaasModel *maas_model_build(Jsonb *config, const StFile *weights);

@@ -31,6 +31,7 @@
 #include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "funcapi.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "tcop/dest.h"
 #include "utils/builtins.h"
@@ -40,16 +41,41 @@
 
 #include "predict_batch.h"
 #include "stats.h"
+#include "text.h"
+
+/*
+ * Text models: rows are (key, text).  Each text is tokenized as it is read;
+ * a batch is padded to its longest text (the attention mask hides the
+ * padding) and also ends when its padded size reaches this many tokens, so
+ * that a batch's activations stay bounded whatever the texts' lengths.
+ */
+#define TEXT_BATCH_TOKENS	16384
 
 int			maas_batch_size = 1024;
+
+typedef enum BatchAnswer
+{
+	BATCH_PREDICT,				/* (key, prediction) */
+	BATCH_PROBA,				/* (key, prediction, probabilities) */
+	BATCH_EMBED					/* (key, embedding): text encoders */
+} BatchAnswer;
 
 typedef struct BatchScorer
 {
 	MaasSourceReader reader;	/* must be first */
 
 	MaasServeState *st;
-	bool		proba;			/* also return the probabilities */
+	BatchAnswer answer;
 	const MaasBlas *blas;
+
+	/* text models: the batch's token ids, row after row */
+	bool		text;
+	int32	   *ids;			/* cap_ids */
+	int			n_ids;
+	int			cap_ids;
+	int32	   *row_off;		/* batch_size: where each row's ids start */
+	int32	   *row_len;		/* batch_size */
+	int			max_len;		/* the longest row of the batch */
 
 	/* the result */
 	Tuplestorestate *out;
@@ -61,6 +87,7 @@ typedef struct BatchScorer
 	float	   *x;				/* batch_size x n_in */
 	float	   *work;			/* runtime workspace for batch_size rows */
 	int64	   *keys;
+	MemoryContext batch_cxt;	/* the whole call's buffers */
 	MemoryContext row_cxt;		/* detoasted features, reset per row */
 	MemoryContext out_cxt;		/* output arrays, reset per batch */
 
@@ -94,13 +121,46 @@ batch_error_context(void *arg)
 				   (long long) b->key, (unsigned long long) b->rows);
 }
 
+/* a text batch through the model: padded ids, lengths, one forward pass */
+static const float *
+text_forward(BatchScorer *b)
+{
+	const MaasModel *m = b->st->m;
+	int			T = b->max_len;
+	int32	   *padded = palloc(sizeof(int32) * (size_t) b->n * T);
+	int32		pad = m->tok->pad_id >= 0 ? m->tok->pad_id : 0;
+	MaasBatch	batch = {.n = b->n, .t = T, .ids = padded, .lengths = b->row_len};
+	size_t		nwork;
+	float	   *work;
+	MaasError	err;
+	const float *y;
+
+	for (int r = 0; r < b->n; r++)
+	{
+		memcpy(padded + (size_t) r * T, b->ids + b->row_off[r], sizeof(int32) * b->row_len[r]);
+		for (int t = b->row_len[r]; t < T; t++)
+			padded[(size_t) r * T + t] = pad;
+	}
+	if (!maas_net_workspace(&m->net, b->n, T, &nwork))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("batch of %d texts is too large for model \"%s\"", b->n, b->st->model)));
+	work = palloc_extended(sizeof(float) * nwork, MCXT_ALLOC_HUGE);
+	y = maas_net_run(&m->net, b->blas, &batch,
+					 b->answer == BATCH_EMBED ? m->embed_value : 0, work, &err);
+	if (y == NULL)
+		maas_raise(&err, ERRCODE_INVALID_PARAMETER_VALUE,
+				   psprintf("could not run model \"%s\"", b->st->model), NULL);
+	return y;
+}
+
 /* run the model over the rows gathered so far and emit them */
 static void
 batch_flush(BatchScorer *b)
 {
 	const MaasModel *m = b->st->m;
 	const float *y;
-	int			n_out = m->net.n_out;
+	int			n_out;
 	Datum		values[3];
 	bool		nulls[3] = {false, false, false};
 	MemoryContext old;
@@ -109,23 +169,48 @@ batch_flush(BatchScorer *b)
 		return;
 	CHECK_FOR_INTERRUPTS();
 
-	y = maas_net_forward(&m->net, b->blas, b->n, b->x, b->work);
-	maas_stats_end(b->st, b->n, b->x, y);
-
 	old = MemoryContextSwitchTo(b->out_cxt);
+	if (b->text)
+	{
+		y = text_forward(b);
+		n_out = b->answer == BATCH_EMBED ?
+			m->net.layers[m->embed_value - 1].shape.width : m->net.n_out;
+		maas_stats_end(b->st, b->n, y, b->answer == BATCH_EMBED ? NULL : y);
+	}
+	else
+	{
+		y = maas_net_forward(&m->net, b->blas, b->n, b->x, b->work);
+		n_out = m->net.n_out;
+		maas_stats_end(b->st, b->n, b->x, y);
+	}
+
 	for (int r = 0; r < b->n; r++)
 	{
 		float	   *row = (float *) y + (size_t) r * n_out;
 
 		values[0] = Int64GetDatum(b->keys[r]);
-		values[1] = Float8GetDatum(maas_serve_value(m, row));
-		if (b->proba)
-			values[2] = PointerGetDatum(maas_serve_proba(m, row));
+		if (b->answer == BATCH_EMBED)
+		{
+			Datum	   *d = palloc(sizeof(Datum) * n_out);
+
+			for (int j = 0; j < n_out; j++)
+				d[j] = Float4GetDatum(row[j]);
+			values[1] = PointerGetDatum(construct_array(d, n_out, FLOAT4OID, sizeof(float4),
+														true, TYPALIGN_INT));
+		}
+		else
+		{
+			values[1] = Float8GetDatum(maas_serve_value(m, row));
+			if (b->answer == BATCH_PROBA)
+				values[2] = PointerGetDatum(maas_serve_proba(m, row));
+		}
 		tuplestore_putvalues(b->out, b->out_desc, values, nulls);
 	}
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(b->out_cxt);
 	b->n = 0;
+	b->n_ids = 0;
+	b->max_len = 0;
 }
 
 static void
@@ -134,10 +219,13 @@ batch_startup(MaasSourceReader *reader, TupleDesc desc)
 	Oid			keytype;
 	Oid			ftype;
 
+	BatchScorer *b = (BatchScorer *) reader;
+
 	if (desc->natts != 2)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("query must return two columns: a key and the features"),
+				 errmsg(b->text ? "query must return two columns: a key and the text" :
+						"query must return two columns: a key and the features"),
 				 errdetail("The query returns %d columns.", desc->natts),
 				 errhint("Write it as SELECT key, features FROM ...; join the result back by key for other columns.")));
 
@@ -151,13 +239,64 @@ batch_startup(MaasSourceReader *reader, TupleDesc desc)
 				 errhint("Number the rows in the query, for example with row_number() OVER ().")));
 
 	ftype = TupleDescAttr(desc, 1)->atttypid;
-	if (ftype != FLOAT4ARRAYOID && ftype != FLOAT8ARRAYOID)
+	if (b->text)
+	{
+		if (ftype != TEXTOID && ftype != VARCHAROID && ftype != BPCHAROID)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("model \"%s\" reads text", b->st->model),
+					 errdetail("Column \"%s\" is of type %s.",
+							   NameStr(TupleDescAttr(desc, 1)->attname),
+							   format_type_be(ftype))));
+	}
+	else if (ftype != FLOAT4ARRAYOID && ftype != FLOAT8ARRAYOID)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("features must be real[] or double precision[]"),
 				 errdetail("Column \"%s\" is of type %s.",
 						   NameStr(TupleDescAttr(desc, 1)->attname),
 						   format_type_be(ftype))));
+}
+
+/* tokenize one row's text into the batch (flushing first if it must) */
+static void
+text_row(BatchScorer *b, Datum d, TupleTableSlot *slot)
+{
+	text	   *t = DatumGetTextPP(d);
+	int			len = VARSIZE_ANY_EXHDR(t);
+	char	   *s = pg_server_to_any(VARDATA_ANY(t), len, PG_UTF8);
+	int32		n;
+	int32	   *ids = maas_text_encode(b->st, s, s == VARDATA_ANY(t) ? (size_t) len : strlen(s),
+									   true, &n);
+	int			longest;
+
+	if (n == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the input has no tokens")));
+	/* a row that would make the padded batch too big starts the next one */
+	longest = Max(b->max_len, n);
+	if (b->n > 0 && (int64) (b->n + 1) * longest > TEXT_BATCH_TOKENS)
+	{
+		batch_flush(b);
+		maas_stats_begin(b->st, true);
+	}
+	if (b->n_ids + n > b->cap_ids)
+	{
+		int			cap = Max(b->cap_ids * 2, b->n_ids + n);
+		int32	   *bigger = MemoryContextAlloc(b->batch_cxt, sizeof(int32) * cap);
+
+		if (b->n_ids > 0)
+			memcpy(bigger, b->ids, sizeof(int32) * b->n_ids);
+		b->ids = bigger;
+		b->cap_ids = cap;
+	}
+	memcpy(b->ids + b->n_ids, ids, sizeof(int32) * n);
+	b->row_off[b->n] = b->n_ids;
+	b->row_len[b->n] = n;
+	b->n_ids += n;
+	b->max_len = Max(b->max_len, n);
+	(void) slot;
 }
 
 static void
@@ -202,13 +341,16 @@ batch_receive(MaasSourceReader *reader, TupleTableSlot *slot)
 	if (isnull)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("features must not be null")));
+				 errmsg(b->text ? "input must not be null" : "features must not be null")));
 	/* a batch is one call for maas.stats; a bad row makes it an error */
 	if (b->n == 0)
 		maas_stats_begin(b->st, true);
 	old = MemoryContextSwitchTo(b->row_cxt);
-	maas_serve_features(b->st, DatumGetArrayTypeP(d),
-						b->x + (size_t) b->n * b->st->m->net.n_in);
+	if (b->text)
+		text_row(b, d, slot);
+	else
+		maas_serve_features(b->st, DatumGetArrayTypeP(d),
+							b->x + (size_t) b->n * b->st->m->net.n_in);
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(b->row_cxt);
 	b->keys[b->n++] = b->key;
@@ -227,6 +369,14 @@ batch_alloc(BatchScorer *b)
 	size_t		nx;
 	size_t		nwork;
 
+	b->keys = palloc(sizeof(int64) * b->batch_size);
+	if (b->text)
+	{
+		/* workspace is made per batch, for the batch's longest text */
+		b->row_off = palloc(sizeof(int32) * b->batch_size);
+		b->row_len = palloc(sizeof(int32) * b->batch_size);
+		return;
+	}
 	if (!maas_mul_size((size_t) b->batch_size, (size_t) net->n_in, &nx) ||
 		!maas_mul_size(nx, sizeof(float), &nx) ||
 		!maas_net_workspace(net, b->batch_size, 1, &nwork) ||
@@ -238,11 +388,10 @@ batch_alloc(BatchScorer *b)
 				 errmsg("batch of %d rows is too large for model \"%s\"",
 						b->batch_size, b->st->model),
 				 errhint("Lower batch_size or maas.batch_size.")));
-	b->keys = palloc(sizeof(int64) * b->batch_size);
 }
 
 static Datum
-predict_batch(FunctionCallInfo fcinfo, bool proba)
+predict_batch(FunctionCallInfo fcinfo, BatchAnswer answer)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	BatchScorer b;
@@ -271,9 +420,22 @@ predict_batch(FunctionCallInfo fcinfo, bool proba)
 	/* the model, exactly as maas_predict resolves it */
 	b.st = maas_serve_state(fcinfo->flinfo);
 	maas_serve_resolve(b.st, PG_GETARG_TEXT_PP(0), version);
-	if (proba)
-		maas_serve_require_classifier(b.st);
-	b.proba = proba;
+	b.text = maas_model_is_text(b.st->m);
+	if (answer == BATCH_EMBED)
+	{
+		if (b.st->m->embed_value <= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+					 errmsg("model \"%s\" has no embedding output", b.st->model),
+					 errhint("maas_embed_batch needs a text encoder such as BERT.")));
+	}
+	else
+	{
+		maas_serve_require_predictor(b.st);
+		if (answer == BATCH_PROBA)
+			maas_serve_require_classifier(b.st);
+	}
+	b.answer = answer;
 	b.blas = maas_get_blas();
 
 	InitMaterializedSRF(fcinfo, 0);
@@ -282,6 +444,7 @@ predict_batch(FunctionCallInfo fcinfo, bool proba)
 
 	batch_cxt = AllocSetContextCreate(CurrentMemoryContext, "maas batch",
 									  ALLOCSET_DEFAULT_SIZES);
+	b.batch_cxt = batch_cxt;
 	b.row_cxt = AllocSetContextCreate(batch_cxt, "maas batch row",
 									  ALLOCSET_DEFAULT_SIZES);
 	b.out_cxt = AllocSetContextCreate(batch_cxt, "maas batch output",
@@ -313,7 +476,7 @@ PG_FUNCTION_INFO_V1(maas_predict_batch);
 Datum
 maas_predict_batch(PG_FUNCTION_ARGS)
 {
-	return predict_batch(fcinfo, false);
+	return predict_batch(fcinfo, BATCH_PREDICT);
 }
 
 /*
@@ -324,5 +487,16 @@ PG_FUNCTION_INFO_V1(maas_predict_proba_batch);
 Datum
 maas_predict_proba_batch(PG_FUNCTION_ARGS)
 {
-	return predict_batch(fcinfo, true);
+	return predict_batch(fcinfo, BATCH_PROBA);
+}
+
+/*
+ * maas_embed_batch(model, query, batch_size, version): (key, embedding) for
+ * every row of query, which yields (key, text), many texts a forward pass.
+ */
+PG_FUNCTION_INFO_V1(maas_embed_batch);
+Datum
+maas_embed_batch(PG_FUNCTION_ARGS)
+{
+	return predict_batch(fcinfo, BATCH_EMBED);
 }

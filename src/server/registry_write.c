@@ -299,6 +299,7 @@ maas_store_version(const char *model, const char *algorithm, bytea *weights,
 				 errmsg("invalid algorithm name \"%s\"", algorithm),
 				 errdetail("An algorithm name has 1 to 63 letters, digits, '_', '-' or '.'.")));
 	maas_parse_safetensors(weights, &file);
+	config = maas_import_config(algorithm, config, &file);
 	built = maas_model_build(config, &file);
 
 	for (int i = 0; i < file.n_tensors; i++)
@@ -344,8 +345,7 @@ maas_store_version(const char *model, const char *algorithm, bytea *weights,
 		values[2] = CStringGetTextDatum(algorithm);
 		values[3] = CStringGetTextDatum(maas_task_name(built->task));
 		values[4] = Int32GetDatum(built->net.n_in);
-		values[5] = Int32GetDatum(built->task == MAAS_TASK_CLASSIFICATION ?
-								  built->n_classes : 1);
+		values[5] = Int32GetDatum(maas_model_outputs(built));
 		values[6] = JsonbPGetDatum(config);
 		values[7] = PointerGetDatum(weights);
 		values[8] = Int64GetDatum((int64) VARSIZE_ANY_EXHDR(weights));

@@ -136,6 +136,11 @@ maas_serve_features(MaasServeState *st, ArrayType *arr, float *dst)
 	int			n;
 	int			n_in = st->m->net.n_in;
 
+	if (maas_model_is_text(st->m))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("model \"%s\" reads text, not features", st->model),
+				 errhint("Pass the text itself: maas_predict('%s', body).", st->model)));
 	if (ARR_NDIM(arr) > 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
@@ -310,6 +315,23 @@ maas_serve_label(const MaasModel *m, const float *out)
 	return cstring_to_text(psprintf("%d", cls));
 }
 
+/* maas_predict and friends need a model that predicts: not a text generator or encoder */
+void
+maas_serve_require_predictor(MaasServeState *st)
+{
+	if (st->m->task == MAAS_TASK_GENERATION)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("model \"%s\" is a text generation model", st->model),
+				 errhint("Use maas_generate('%s', prompt) or maas_logits('%s', ids).",
+						 st->model, st->model)));
+	if (st->m->task == MAAS_TASK_EMBEDDING)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("model \"%s\" is an embedding model", st->model),
+				 errhint("Use maas_embed('%s', input).", st->model)));
+}
+
 void
 maas_serve_require_classifier(MaasServeState *st)
 {
@@ -329,6 +351,7 @@ Datum
 maas_serve_answer(MaasServeState *st, MaasAnswer what, const float *x,
 				  const float *out)
 {
+	maas_serve_require_predictor(st);
 	if (what != MAAS_ANSWER_VALUE)
 		maas_serve_require_classifier(st);
 	maas_stats_end(st, 1, x, out);

@@ -58,6 +58,7 @@ extern float8 maas_serve_value(const MaasModel *m, const float *out);
 extern ArrayType *maas_serve_proba(const MaasModel *m, float *out);
 extern text *maas_serve_label(const MaasModel *m, const float *out);
 extern void maas_serve_require_classifier(MaasServeState *st);
+extern void maas_serve_require_predictor(MaasServeState *st);
 extern Datum maas_serve_answer(MaasServeState *st, MaasAnswer what,
 							   const float *x, const float *out);
 

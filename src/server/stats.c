@@ -313,6 +313,7 @@ maas_stats_attach(MaasServeState *st)
 	s->n_features = Min(m->net.n_in, maas_stats_shared->n_features);
 	s->n_classes = m->task == MAAS_TASK_CLASSIFICATION ? m->n_classes : 0;
 	s->sigmoid_binary = m->sigmoid_binary;
+	s->outputs = m->task == MAAS_TASK_REGRESSION;
 	s->rng = (uint32) (MyProcPid * 2654435761u) ^ (uint32) s->version_id;
 	if (s->rng == 0)
 		s->rng = 1;
@@ -371,12 +372,12 @@ add_sample(MaasStatsLocal *s, const float *x, const float *out)
 	{
 		for (int j = 0; j < s->n_features; j++)
 			s->shift[j] = x[j];
-		s->out_shift = s->n_classes == 0 ? out[0] : 0;
+		s->out_shift = s->outputs ? out[0] : 0;
 	}
 	s->sampled++;
 	if (s->n_features > 0)
 		maas_moments_add(s->n_features, 1, s->n_in, x, s->shift, s->sum, s->sumsq);
-	if (s->n_classes == 0)
+	if (s->outputs)
 	{
 		double		d = (double) out[0] - s->out_shift;
 
@@ -437,7 +438,7 @@ maas_stats_flush(MaasServeState *st)
 	{
 		if (s->n_features > 0)
 			maas_moments_finish(s->n_features, s->sampled, s->shift, s->sum, s->sumsq);
-		if (s->n_classes == 0)
+		if (s->outputs)
 			maas_moments_finish(1, s->sampled, &s->out_shift, &s->out_sum, &s->out_sumsq);
 		out_mean = s->out_sum;
 		out_m2 = s->out_sumsq;
@@ -492,12 +493,13 @@ maas_stats_flush(MaasServeState *st)
 		for (int c = 0; c < nc; c++)
 			e->classes[c] += s->classes[c];
 		e->rows += s->rows;
+		e->tokens += s->tokens;
 		SpinLockRelease(&e->mutex);
 	}
 	LWLockRelease(maas_stats_shared->lock);
 
 done:
-	s->started = s->calls = s->rows = s->sampled = s->timed_calls = 0;
+	s->started = s->calls = s->rows = s->tokens = s->sampled = s->timed_calls = 0;
 	s->gap = 0;
 	s->timed_ms = s->max_ms = s->first_ms = 0;
 	s->first_timed = false;
@@ -665,7 +667,7 @@ stats_load(void)
 			buf->n_features < 0 || buf->n_features > 100000 ||
 			buf->n_features > buf->n_in ||
 			buf->n_classes < 0 || buf->n_classes > MAAS_STATS_CLASSES ||
-			buf->calls < 0 || buf->errors < 0 || buf->rows < 0 ||
+			buf->calls < 0 || buf->errors < 0 || buf->rows < 0 || buf->tokens < 0 ||
 			buf->sampled < 0 || buf->version < 0)
 			goto data_error;
 		feat = repalloc(feat ? feat : palloc(1), 2 * sizeof(double) * Max(buf->n_features, 1));

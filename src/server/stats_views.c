@@ -138,12 +138,11 @@ collect(FunctionCallInfo fcinfo, bool with_data)
 }
 
 /*
- * maas_stats(): one row per model version counted in this database
- * (the maas.stats view).
+ * One row per model version counted in this database; the 0.1 function
+ * has no tokens column.
  */
-PG_FUNCTION_INFO_V1(maas_stats);
-Datum
-maas_stats(PG_FUNCTION_ARGS)
+static Datum
+stats_rows(FunctionCallInfo fcinfo, bool with_tokens)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	List	   *seen;
@@ -155,23 +154,42 @@ maas_stats(PG_FUNCTION_ARGS)
 	{
 		Seen	   *s = lfirst(lc);
 		MaasStatsEntry *e = s->e;
-		Datum		values[10];
-		bool		nulls[10] = {0};
+		Datum		values[11];
+		bool		nulls[11] = {0};
+		int			k = 0;
 
-		values[0] = CStringGetTextDatum(s->info.model);
-		values[1] = Int32GetDatum(e->version);
-		values[2] = Int64GetDatum(e->calls);
-		values[3] = Int64GetDatum(e->rows);
-		values[4] = Int64GetDatum(e->errors);
-		values[5] = Float8GetDatum(e->total_ms);
-		values[6] = Float8GetDatum(e->calls > 0 ? e->total_ms / e->calls : 0);
-		nulls[6] = e->calls == 0;
-		values[7] = Float8GetDatum(e->max_ms);
-		values[8] = TimestampTzGetDatum(e->last_call);
-		values[9] = TimestampTzGetDatum(e->stats_since);
+		values[k++] = CStringGetTextDatum(s->info.model);
+		values[k++] = Int32GetDatum(e->version);
+		values[k++] = Int64GetDatum(e->calls);
+		values[k++] = Int64GetDatum(e->rows);
+		if (with_tokens)
+			values[k++] = Int64GetDatum(e->tokens);
+		values[k++] = Int64GetDatum(e->errors);
+		values[k++] = Float8GetDatum(e->total_ms);
+		nulls[k] = e->calls == 0;
+		values[k++] = Float8GetDatum(e->calls > 0 ? e->total_ms / e->calls : 0);
+		values[k++] = Float8GetDatum(e->max_ms);
+		values[k++] = TimestampTzGetDatum(e->last_call);
+		values[k++] = TimestampTzGetDatum(e->stats_since);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;
+}
+
+/* maas_stats(): the maas.stats view of 0.1 */
+PG_FUNCTION_INFO_V1(maas_stats);
+Datum
+maas_stats(PG_FUNCTION_ARGS)
+{
+	return stats_rows(fcinfo, false);
+}
+
+/* maas_stats(): the maas.stats view, with the tokens text models generated */
+PG_FUNCTION_INFO_V1(maas_stats_0_2);
+Datum
+maas_stats_0_2(PG_FUNCTION_ARGS)
+{
+	return stats_rows(fcinfo, true);
 }
 
 /*

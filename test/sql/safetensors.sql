@@ -64,7 +64,7 @@ SELECT maas_register('bad', 'linear', decode(:'tiny_w', 'base64'),
 SELECT maas_register('bad', 'linear', decode(:'tiny_w', 'base64'),
   '{"task": "regression", "n_features": 3, "layers": []}');
 SELECT maas_register('bad', 'linear', decode(:'tiny_w', 'base64'),
-  '{"task": "clustering", "n_features": 3, "layers": [{"op": "dense", "weight": "w"}]}');
+  '{"task": "ranking", "n_features": 3, "layers": [{"op": "dense", "weight": "w"}]}');
 SELECT maas_register('bad', 'linear', decode(:'tiny_w', 'base64'),
   '{"task": "regression", "layers": [{"op": "dense", "weight": "w"}]}');
 SELECT maas_register('bad', 'linear', decode(:'tiny_w', 'base64'),

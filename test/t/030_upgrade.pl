@@ -131,7 +131,7 @@ my $members =
   "SELECT objid FROM pg_depend WHERE refclassid = 'pg_extension'::regclass AND refobjid = $ext AND deptype = 'e'";
 my %catalog_sql = (
 	'extension members' => qq{
-		SELECT string_agg(pg_describe_object(classid, objid, 0), E'\\n' ORDER BY 1)
+		SELECT string_agg(pg_describe_object(classid, objid, 0), E'\\n' ORDER BY pg_describe_object(classid, objid, 0))
 		  FROM pg_depend WHERE refclassid = 'pg_extension'::regclass AND refobjid = $ext AND deptype = 'e'},
 	'extension configuration' => qq{
 		SELECT format('%s %s', extconfig::regclass[], extcondition) FROM pg_extension WHERE oid = $ext},

@@ -1,0 +1,28 @@
+/*
+ * text.h
+ *		What the text functions share (text.c, text_generate.c, and the
+ *		batch path for text models).
+ */
+#ifndef MAAS_TEXT_H
+#define MAAS_TEXT_H
+
+#include "serve.h"
+
+/* the kernel tick that checks for interrupts */
+extern const MaasTick maas_text_tick;
+
+/* resolve and check the model of a text function's call (see text.c) */
+extern MaasServeState *maas_text_call(FunctionCallInfo fcinfo, int version_argno);
+
+/* the model's token ids of UTF-8 text; specials: [CLS]/[SEP] if it has them */
+extern int32 *maas_text_encode(MaasServeState *st, const char *s, size_t len,
+							   bool specials, int32 *n_ids);
+
+/* run a text model over one row of ids to a value (0: the output) */
+extern const float *maas_text_run(MaasServeState *st, const int32 *ids, int n_ids,
+								  int target);
+
+/* UTF-8 as text in the database encoding (NUL becomes U+FFFD) */
+extern text *maas_text_result(const char *s, size_t len);
+
+#endif							/* MAAS_TEXT_H */
