@@ -7,7 +7,9 @@
  * functions serve them.  Like maas_predict they resolve the deployed (or a
  * pinned) version once per statement, serve the model's owner and whom it
  * is granted to, write nothing and run on standbys.  maas_generate is
- * VOLATILE: it samples when asked to.
+ * VOLATILE: it samples when asked to.  It takes a pinned version as the
+ * "version" key of its params: an overload with a version argument would
+ * make a call with three untyped literals ambiguous.
  */
 CREATE FUNCTION maas_tokenize(model text, input text)
 RETURNS integer[]
@@ -30,12 +32,6 @@ AS 'MODULE_PATHNAME', 'maas_embed'
 LANGUAGE C STABLE PARALLEL SAFE COST 10000;
 
 CREATE FUNCTION maas_generate(model text, prompt text, params jsonb DEFAULT '{}')
-RETURNS text
-AS 'MODULE_PATHNAME', 'maas_generate'
-LANGUAGE C VOLATILE PARALLEL SAFE COST 100000;
-
-CREATE FUNCTION maas_generate(model text, version integer, prompt text,
-							  params jsonb DEFAULT '{}')
 RETURNS text
 AS 'MODULE_PATHNAME', 'maas_generate'
 LANGUAGE C VOLATILE PARALLEL SAFE COST 100000;

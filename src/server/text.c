@@ -49,15 +49,22 @@ const MaasTick maas_text_tick = {text_tick, NULL};
 MaasServeState *
 maas_text_call(FunctionCallInfo fcinfo, int version_argno)
 {
+	if (version_argno >= 0 && PG_ARGISNULL(0))
+		return maas_text_call_version(fcinfo, 0);	/* says the name is null */
+	return maas_text_call_version(fcinfo, version_argno >= 0 ?
+								  maas_arg_version(fcinfo, version_argno, false) : 0);
+}
+
+/* the same with the version given (0: the deployed one) */
+MaasServeState *
+maas_text_call_version(FunctionCallInfo fcinfo, int32 version)
+{
 	MaasServeState *st = maas_serve_state(fcinfo->flinfo);
-	int32		version = 0;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("model name must not be null")));
-	if (version_argno >= 0)
-		version = maas_arg_version(fcinfo, version_argno, false);
 	maas_serve_resolve(st, PG_GETARG_TEXT_PP(0), version);
 	if (!maas_model_is_text(st->m))
 		ereport(ERROR,

@@ -13,6 +13,7 @@ extern const MaasTick maas_text_tick;
 
 /* resolve and check the model of a text function's call (see text.c) */
 extern MaasServeState *maas_text_call(FunctionCallInfo fcinfo, int version_argno);
+extern MaasServeState *maas_text_call_version(FunctionCallInfo fcinfo, int32 version);
 
 /* the model's token ids of UTF-8 text; specials: [CLS]/[SEP] if it has them */
 extern int32 *maas_text_encode(MaasServeState *st, const char *s, size_t len,

@@ -63,6 +63,20 @@ utf8_of(JsonbValue *v, size_t *len)
 	return s;
 }
 
+/* the "version" of a params object: a pinned version, or 0 */
+static int32
+params_version(Jsonb *params)
+{
+	JsonbValue *v;
+
+	if (!JsonContainerIsObject(&params->root) || JsonContainerIsScalar(&params->root))
+		return 0;				/* parse_params says what is wrong */
+	v = getKeyJsonValueFromContainer(&params->root, "version", 7, NULL);
+	if (v == NULL)
+		return 0;
+	return (int32) param_int("version", v, 1, PG_INT32_MAX, "a positive whole number");
+}
+
 /* the generation parameters of a params object (see doc/text-models.md) */
 static void
 parse_params(Jsonb *params, const MaasModel *m, MaasGenParams *p,
@@ -123,6 +137,8 @@ parse_params(Jsonb *params, const MaasModel *m, MaasGenParams *p,
 										 "a whole number from 0 to 2^53 - 1");
 			seeded = true;
 		}
+		else if (strcmp(key, "version") == 0)
+			;					/* read before the model was resolved */
 		else if (strcmp(key, "ignore_eos") == 0)
 		{
 			if (v.type != jbvBool)
@@ -162,7 +178,7 @@ parse_params(Jsonb *params, const MaasModel *m, MaasGenParams *p,
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("unknown generation parameter \"%s\"", key),
-					 errhint("The parameters are max_new_tokens, temperature, top_k, top_p, seed, stop and ignore_eos.")));
+					 errhint("The parameters are max_new_tokens, temperature, top_k, top_p, seed, stop, ignore_eos and version.")));
 	}
 	/* sampling without a seed: a fresh one each call */
 	if (!seeded && (p->sampling.temperature > 0 && p->sampling.top_k != 1))
@@ -179,21 +195,25 @@ PG_FUNCTION_INFO_V1(maas_generate);
 Datum
 maas_generate(PG_FUNCTION_ARGS)
 {
-	/* (model, prompt, params) or (model, version, prompt, params) */
-	int			arg = PG_NARGS() == 4 ? 2 : 1;
-	MaasServeState *st = maas_text_call(fcinfo, arg == 2 ? 1 : -1);
-	const MaasModel *m = st->m;
+	int			arg = 1;
+	MaasServeState *st;
+	const MaasModel *m;
 	text	   *prompt;
 	char	   *s;
 	size_t		len;
 	int32		n;
 	int32	   *ids;
 	MaasGenParams params;
+	int32		version = 0;
 	const char *stops[MAX_STOPS];
 	size_t		stop_lens[MAX_STOPS];
 	MaasGenResult r;
 	MaasError	err;
 
+	if (!PG_ARGISNULL(2) && !PG_ARGISNULL(0))
+		version = params_version(PG_GETARG_JSONB_P(2));
+	st = maas_text_call_version(fcinfo, version);
+	m = st->m;
 	if (m->task != MAAS_TASK_GENERATION)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),

@@ -58,6 +58,8 @@ SELECT i, pg_temp.max_abs_diff(maas_logits('t_writer', pg_temp.ids(p->'ids')), p
 SELECT i, maas_generate('t_writer', text, '{"max_new_tokens": 20}') = p->>'greedy_text' AS greedy_matches
   FROM prompts ORDER BY i;
 SELECT maas_generate('t_writer', 'The database is', '{"max_new_tokens": 5}');
+-- three untyped literals resolve
+SELECT maas_generate('t_writer', 'The database is', '{"max_new_tokens": 5}') = maas_generate('t_writer'::text, 'The database is'::text, '{"max_new_tokens": 5}'::jsonb) AS resolves;
 -- the default is greedy too
 SELECT maas_generate('t_writer', 'The database is') LIKE (SELECT left(p->>'greedy_text', 3) FROM prompts WHERE i = 0) || '%' AS default_greedy;
 
@@ -80,9 +82,9 @@ SELECT maas_register('t_writer16', 'gpt2', decode(:'gpt2_wbf16', 'base64'),
            'vocab', :'gpt2_vocab'::jsonb, 'merges', :'gpt2_merges')));
 SELECT maas_deploy('t_writer16', 1);
 SELECT i, maas_detokenize('t_writer16', pg_temp.ids(p->'greedy_fp16'))
-          = maas_generate('t_writer16', 1, text, '{"max_new_tokens": 20}') AS fp16_greedy,
+          = maas_generate('t_writer16', text, '{"max_new_tokens": 20, "version": 1}') AS fp16_greedy,
        maas_detokenize('t_writer16', pg_temp.ids(p->'greedy_bf16'))
-          = maas_generate('t_writer16', 2, text, '{"max_new_tokens": 20}') AS bf16_greedy
+          = maas_generate('t_writer16', text, '{"max_new_tokens": 20, "version": 2}') AS bf16_greedy
   FROM prompts ORDER BY i;
 
 -- bad input, each with its error, and nothing stored after any of them
@@ -96,6 +98,8 @@ SELECT maas_generate('t_writer', 'The database is', '{"top_p": 0}');
 SELECT maas_generate('t_writer', 'The database is', '{"top_p": 1.5}');
 SELECT maas_generate('t_writer', 'The database is', '{"top_k": -1}');
 SELECT maas_generate('t_writer', 'The database is', '{"beams": 4}');
+SELECT maas_generate('t_writer', 'The database is', '{"version": 9}');
+SELECT maas_generate('t_writer', 'The database is', '{"version": 0}');
 SELECT maas_generate('t_writer', 'The database is', '[1]');
 SELECT maas_generate('t_writer', 'The database is', '{"stop": [1]}');
 SELECT maas_generate('t_writer', NULL);
