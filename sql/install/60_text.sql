@@ -36,6 +36,12 @@ RETURNS text
 AS 'MODULE_PATHNAME', 'maas_generate'
 LANGUAGE C VOLATILE PARALLEL SAFE COST 100000;
 
+/* the same over a prompt of token ids, special tokens included: the new ids */
+CREATE FUNCTION maas_generate_ids(model text, ids integer[], params jsonb DEFAULT '{}')
+RETURNS integer[]
+AS 'MODULE_PATHNAME', 'maas_generate_ids'
+LANGUAGE C VOLATILE PARALLEL SAFE COST 100000;
+
 /* a text classifier's answers for one text */
 CREATE FUNCTION maas_predict(model text, input text)
 RETURNS double precision

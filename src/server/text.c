@@ -147,8 +147,8 @@ maas_text_encode(MaasServeState *st, const char *s, size_t len, bool specials,
 }
 
 /* an int[] argument as checked token ids of the model */
-static int32 *
-ids_arg(FunctionCallInfo fcinfo, MaasServeState *st, int argno, int *n)
+int32 *
+maas_text_ids_arg(FunctionCallInfo fcinfo, MaasServeState *st, int argno, int *n)
 {
 	ArrayType  *arr;
 	int32	   *ids;
@@ -248,7 +248,7 @@ maas_detokenize(PG_FUNCTION_ARGS)
 {
 	MaasServeState *st = maas_text_call(fcinfo, -1);
 	int			n;
-	int32	   *ids = ids_arg(fcinfo, st, 1, &n);
+	int32	   *ids = maas_text_ids_arg(fcinfo, st, 1, &n);
 	size_t		len;
 	MaasError	err;
 	char	   *s = maas_tokenizer_decode(st->m->tok, ids, (size_t) n, false, &len,
@@ -283,7 +283,7 @@ maas_logits(PG_FUNCTION_ARGS)
 	const float *out;
 
 	require_task(st, MAAS_TASK_GENERATION, "maas_logits");
-	ids = ids_arg(fcinfo, st, 1, &n);
+	ids = maas_text_ids_arg(fcinfo, st, 1, &n);
 	out = maas_text_run(st, ids, n, 0);
 	maas_stats_end(st, 1, NULL, NULL);
 	PG_RETURN_ARRAYTYPE_P(float_array(out, st->m->net.n_out));

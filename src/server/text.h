@@ -19,6 +19,10 @@ extern MaasServeState *maas_text_call_version(FunctionCallInfo fcinfo, int32 ver
 extern int32 *maas_text_encode(MaasServeState *st, const char *s, size_t len,
 							   bool specials, int32 *n_ids);
 
+/* an integer[] argument as the model's token ids, checked (range, NULLs) */
+extern int32 *maas_text_ids_arg(FunctionCallInfo fcinfo, MaasServeState *st,
+								int argno, int *n);
+
 /* run a text model over one row of ids to a value (0: the output) */
 extern const float *maas_text_run(MaasServeState *st, const int32 *ids, int n_ids,
 								  int target);

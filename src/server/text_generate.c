@@ -14,7 +14,9 @@
 
 #include "generate.h"
 
+#include "catalog/pg_type.h"
 #include "common/pg_prng.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
@@ -186,28 +188,22 @@ parse_params(Jsonb *params, const MaasModel *m, MaasGenParams *p,
 }
 
 /*
- * maas_generate(model, prompt, params): the continuation of a prompt by a
- * language model; greedy unless params ask to sample (temperature, top_k,
- * top_p, seed), up to max_new_tokens tokens, ending early at the model's
- * end-of-text token or a stop string.
+ * The generation of one call: the model resolved (pinned by params.version
+ * if given), the prompt's ids checked against the context, the tokens
+ * generated and counted.  ids_argno is the argument of integer[] prompt
+ * ids, or -1 when the prompt (argument 1) is text.
  */
-PG_FUNCTION_INFO_V1(maas_generate);
-Datum
-maas_generate(PG_FUNCTION_ARGS)
+static MaasServeState *
+run_generation(FunctionCallInfo fcinfo, bool ids_prompt, MaasGenResult *r)
 {
-	int			arg = 1;
 	MaasServeState *st;
 	const MaasModel *m;
-	text	   *prompt;
-	char	   *s;
-	size_t		len;
 	int32		n;
 	int32	   *ids;
 	MaasGenParams params;
 	int32		version = 0;
 	const char *stops[MAX_STOPS];
 	size_t		stop_lens[MAX_STOPS];
-	MaasGenResult r;
 	MaasError	err;
 
 	if (!PG_ARGISNULL(2) && !PG_ARGISNULL(0))
@@ -219,26 +215,32 @@ maas_generate(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("model \"%s\" is a %s model", st->model, maas_task_name(m->task)),
 				 errhint("maas_generate needs a generation model such as GPT-2.")));
-	if (PG_ARGISNULL(arg))
+	if (PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("prompt must not be null")));
-	if (PG_ARGISNULL(arg + 1))
+	if (PG_ARGISNULL(2))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("generation parameters must not be null"),
 				 errhint("Pass '{}' for the defaults.")));
-	parse_params(PG_GETARG_JSONB_P(arg + 1), m, &params, stops, stop_lens);
+	parse_params(PG_GETARG_JSONB_P(2), m, &params, stops, stop_lens);
 
-	prompt = PG_GETARG_TEXT_PP(arg);
-	s = pg_server_to_any(VARDATA_ANY(prompt), VARSIZE_ANY_EXHDR(prompt), PG_UTF8);
-	len = s == VARDATA_ANY(prompt) ? VARSIZE_ANY_EXHDR(prompt) : strlen(s);
-	ids = maas_text_encode(st, s, len, false, &n);
+	if (ids_prompt)
+		ids = maas_text_ids_arg(fcinfo, st, 1, &n);
+	else
+	{
+		text	   *prompt = PG_GETARG_TEXT_PP(1);
+		char	   *s = pg_server_to_any(VARDATA_ANY(prompt), VARSIZE_ANY_EXHDR(prompt), PG_UTF8);
+		size_t		len = s == VARDATA_ANY(prompt) ? VARSIZE_ANY_EXHDR(prompt) : strlen(s);
+
+		ids = maas_text_encode(st, s, len, false, &n);
+	}
 	if (n == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("the prompt is empty"),
-				 errhint("A language model continues a text: give it at least one character.")));
+				 errhint("A language model continues a text: give it at least one token.")));
 	if (n > m->n_positions)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -254,10 +256,45 @@ maas_generate(PG_FUNCTION_ARGS)
 						 m->n_positions - n)));
 
 	if (!maas_lm_generate(&m->net, maas_get_blas(), m->tok, m->n_positions, ids, n,
-					   &params, &r, &maas_text_tick, &err))
+						  &params, r, &maas_text_tick, &err))
 		maas_raise(&err, ERRCODE_INVALID_PARAMETER_VALUE,
 				   psprintf("could not generate with model \"%s\"", st->model), NULL);
-	maas_stats_tokens(st, r.n_ids);
+	maas_stats_tokens(st, r->n_ids);
 	maas_stats_end(st, 1, NULL, NULL);
+	return st;
+}
+
+/*
+ * maas_generate(model, prompt, params): the continuation of a prompt by a
+ * language model; greedy unless params ask to sample (temperature, top_k,
+ * top_p, seed), up to max_new_tokens tokens, ending early at the model's
+ * end-of-text token or a stop string.
+ */
+PG_FUNCTION_INFO_V1(maas_generate);
+Datum
+maas_generate(PG_FUNCTION_ARGS)
+{
+	MaasGenResult r;
+
+	run_generation(fcinfo, false, &r);
 	PG_RETURN_TEXT_P(maas_text_result(r.text, r.len));
+}
+
+/*
+ * maas_generate_ids(model, ids, params): the same over a prompt of token
+ * ids (special tokens included, as a chat template makes them), returning
+ * the ids generated.
+ */
+PG_FUNCTION_INFO_V1(maas_generate_ids);
+Datum
+maas_generate_ids(PG_FUNCTION_ARGS)
+{
+	MaasGenResult r;
+	Datum	   *d;
+
+	run_generation(fcinfo, true, &r);
+	d = palloc(sizeof(Datum) * Max(r.n_ids, 1));
+	for (int i = 0; i < r.n_ids; i++)
+		d[i] = Int32GetDatum(r.ids[i]);
+	PG_RETURN_ARRAYTYPE_P(construct_array(d, r.n_ids, INT4OID, sizeof(int32), true, TYPALIGN_INT));
 }

@@ -58,6 +58,10 @@ SELECT i, pg_temp.max_abs_diff(maas_logits('t_writer', pg_temp.ids(p->'ids')), p
 SELECT i, maas_generate('t_writer', text, '{"max_new_tokens": 20}') = p->>'greedy_text' AS greedy_matches
   FROM prompts ORDER BY i;
 SELECT maas_generate('t_writer', 'The database is', '{"max_new_tokens": 5}');
+-- over token ids: the ids torch generated
+SELECT i, maas_generate_ids('t_writer', pg_temp.ids(p->'ids'), '{"max_new_tokens": 20}') = pg_temp.ids(p->'greedy') AS same_ids
+  FROM prompts ORDER BY i;
+SELECT maas_generate_ids('t_writer', '{447, 39}', '{"max_new_tokens": 3, "ignore_eos": true}');
 -- three untyped literals resolve
 SELECT maas_generate('t_writer', 'The database is', '{"max_new_tokens": 5}') = maas_generate('t_writer'::text, 'The database is'::text, '{"max_new_tokens": 5}'::jsonb) AS resolves;
 -- the default is greedy too
@@ -108,6 +112,9 @@ SELECT maas_generate('t_writer', 'x', NULL);
 SELECT maas_generate('t_writer', convert_from('\xc3'::bytea, 'UTF8'));
 SELECT maas_detokenize('t_writer', '{15496, 448}');
 SELECT maas_detokenize('t_writer', '{1, NULL}');
+SELECT maas_generate_ids('t_writer', '{}');
+SELECT maas_generate_ids('t_writer', '{448}');
+SELECT maas_generate_ids('t_writer', array_fill(1, ARRAY[60]), '{"max_new_tokens": 5}');
 SELECT maas_logits('t_writer', '{-1}');
 SELECT maas_logits('t_writer', '{}');
 SELECT maas_logits('t_writer', array_fill(1, ARRAY[65]));
