@@ -7,7 +7,7 @@
     reference model of test/fixtures/text_reference.py, under
     torch.inference_mode), 2 threads: tokens/s;
   - the weight bytes one generated token reads, and STREAM's triad
-    bandwidth (/work/shared/peers/stream_bench.c, built here), so tokens/s
+    bandwidth (test/bench/stream.c, built here), so tokens/s
     is seen against the memory-bandwidth limit;
   - BERT-base's shape (12 layers, 768, 12 heads, 3,072, 30,522 tokens):
     batches of 32 sequences of 128 tokens under torch.inference_mode,
@@ -45,7 +45,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-STREAM_SRC = "/work/shared/peers/stream_bench.c"
+STREAM_SRC = os.path.join(HERE, "stream.c")
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--dir", default=os.path.join(os.environ.get("MAAS_BENCH_DIR", "/var/tmp/maas-bench"), "text"))
