@@ -14,11 +14,10 @@ It prints figures and ratios; it never passes or fails on time.
    them) with test/bench/load_fmnist.py.
 2. MLP 784-512-10 relu, dropout 0.2, Adam 1e-3, batch 32, 5 epochs, on all
    60,000 training rows (test_size 0), test accuracy by maas_evaluate on the
-   10,000 test rows; then the PyTorch peer (/work/shared/peers/bench_torch.py)
-   in its best setting (torch 2 threads, OpenBLAS 1: PEERS_BLAS_THREADS=1),
-   same data, same model, same run.
+   10,000 test rows; then the PyTorch peer (test/bench/train_peers.py mlp,
+   torch on 2 threads), same data, same model, same run.
 3. Logistic regression (minmax scaling, default epochs) against scikit-learn's
-   LogisticRegression (bench_sklearn.py logreg).
+   LogisticRegression (test/bench/train_peers.py logreg).
 4. Ridge on 1,000,000 x 50 rows of a table against the time of a scan that
    reads every column of those rows (SELECT sum(y): y is the last column).
 
@@ -34,7 +33,7 @@ import sys
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-PEERS = os.environ.get("PEERS_DIR", "/work/shared/peers")
+PEERS = os.path.join(REPO, "test", "bench", "train_peers.py")
 LOADER = os.path.join(REPO, "test", "bench", "load_fmnist.py")
 
 
@@ -56,9 +55,11 @@ def psql_script(sql):
 def peer(cmd, env_extra=None):
     env = dict(os.environ)
     env.update(env_extra or {})
-    out = subprocess.run(cmd, cwd=PEERS, check=True, capture_output=True, text=True, env=env)
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
     for line in out.stdout.splitlines():
-        if line.startswith("RESULT "):
+        if not line.startswith("RESULT "):
+            print("  peer: " + line)
+        else:
             return json.loads(line[len("RESULT "):])
     raise RuntimeError("no RESULT line from %s:\n%s" % (cmd, out.stdout))
 
@@ -96,11 +97,10 @@ def bench_mlp(threads, skip_peers):
           % (threads, wall, secs, acc, peak / 1e6))
     if skip_peers:
         return
-    res = peer(["/usr/bin/python3", "bench_torch.py", "--batch", "32", "--runs", "1"],
-               {"PEERS_BLAS_THREADS": "1"})
-    t = res["train_s_median"]
-    print("PyTorch same MLP (torch 2 threads, OpenBLAS 1): %.2f s train loop (data in memory), "
-          "test acc %.4f" % (t, res["test_acc_median"]))
+    res = peer(["/usr/bin/python3", PEERS, "mlp", "--threads", "2"])
+    t = res["train_s"]
+    print("PyTorch same MLP (torch 2 threads): %.2f s train loop (data in memory), "
+          "test acc %.4f" % (t, res["test_acc"]))
     print("ratio maas / PyTorch time: %.2f (maas_train includes reading 60,000 rows from the table)"
           % (secs / t))
 
@@ -116,10 +116,10 @@ def bench_logistic(threads, skip_peers):
           % (epochs, secs, float(acc), peak / 1e6))
     if skip_peers:
         return
-    res = peer(["/usr/bin/python3", "bench_sklearn.py", "logreg", "--runs", "1"])["logreg"]
+    res = peer(["/usr/bin/python3", PEERS, "logreg"])
     print("scikit-learn LogisticRegression (lbfgs, 100 iterations): %.2f s, test acc %.4f"
-          % (res["fit_s_median"], res["test_acc_median"]))
-    print("ratio maas / scikit-learn time: %.2f" % (secs / res["fit_s_median"]))
+          % (res["fit_s"], res["test_acc"]))
+    print("ratio maas / scikit-learn time: %.2f" % (secs / res["fit_s"]))
 
 
 def bench_ridge(threads):
