@@ -22,6 +22,7 @@
 #include "blas.h"
 #include "gemm.h"
 #include "quantize.h"
+#include "signals.h"
 
 #include <dlfcn.h>
 #include <pthread.h>
@@ -161,21 +162,6 @@ coretype_for(MaasCpuMask f)
 
 /* ---- loading ---- */
 
-static void
-blocked_signals(sigset_t *old)
-{
-	sigset_t	all;
-
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, old);
-}
-
-static void
-restore_signals(const sigset_t *old)
-{
-	pthread_sigmask(SIG_SETMASK, old, NULL);
-}
-
 static bool
 open_blas(const char *library, int threads, MaasCpuMask features, MaasError *err)
 {
@@ -198,7 +184,7 @@ open_blas(const char *library, int threads, MaasCpuMask features, MaasError *err
 	setenv("OPENBLAS_CORETYPE", core, 1);
 	set_str(S.info.blas_coretype, sizeof(S.info.blas_coretype), "%s", core);
 
-	blocked_signals(&old);
+	maas_block_signals(&old);
 	for (; *names != NULL; names++)
 	{
 		S.handle = dlopen(*names, RTLD_NOW | RTLD_LOCAL);
@@ -208,7 +194,7 @@ open_blas(const char *library, int threads, MaasCpuMask features, MaasError *err
 			break;
 		}
 	}
-	restore_signals(&old);
+	maas_restore_signals(&old);
 	if (S.handle == NULL)
 	{
 		const char *why = dlerror();
@@ -256,10 +242,10 @@ set_threads(int threads)
 	if (threads < 1 || threads == S.threads)
 		return;
 	/* OpenBLAS may start threads here */
-	blocked_signals(&old);
+	maas_block_signals(&old);
 	if (S.lib_set_threads)
 		S.lib_set_threads(threads);
-	restore_signals(&old);
+	maas_restore_signals(&old);
 	if (S.dnn)
 		maas_dnn_set_threads(threads);
 	S.threads = threads;

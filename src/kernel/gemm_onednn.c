@@ -31,6 +31,7 @@
  * them every entry point reports that oneDNN is not available.
  */
 #include "gemm.h"
+#include "signals.h"
 
 #include <dlfcn.h>
 #include <pthread.h>
@@ -262,8 +263,7 @@ noop(void *arg)
 static void
 apply_threads(int threads)
 {
-	sigset_t	all,
-				old;
+	sigset_t	old;
 
 	if (threads < 1)
 		threads = 1;
@@ -272,10 +272,9 @@ apply_threads(int threads)
 	threads_omp = threads;
 	if (gomp_parallel != NULL && threads > threads_started)
 	{
-		sigfillset(&all);
-		pthread_sigmask(SIG_SETMASK, &all, &old);
+		maas_block_signals(&old);
 		gomp_parallel(noop, NULL, (unsigned) threads, 0);
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		maas_restore_signals(&old);
 		threads_started = threads;
 	}
 	threads_now = threads;
@@ -777,21 +776,6 @@ dnn_pack(MaasDnnKind kind, int n, int k, const void *w, int ldw, MaasError *err)
  * two pthread_sigmask() calls, well under a microsecond, against calls of
  * tens of microseconds and more (small one-row products never come here).
  */
-static void
-block_signals(sigset_t *old)
-{
-	sigset_t	all;
-
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, old);
-}
-
-static void
-restore_signals(const sigset_t *old)
-{
-	pthread_sigmask(SIG_SETMASK, old, NULL);
-}
-
 bool
 maas_dnn_sgemm(bool ta, bool tb, int m, int n, int k, float alpha,
 			   const float *a, int lda, const float *b, int ldb,
@@ -800,9 +784,9 @@ maas_dnn_sgemm(bool ta, bool tb, int m, int n, int k, float alpha,
 	sigset_t	old;
 	bool		ok;
 
-	block_signals(&old);
+	maas_block_signals(&old);
 	ok = dnn_sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-	restore_signals(&old);
+	maas_restore_signals(&old);
 	return ok;
 }
 
@@ -813,9 +797,9 @@ maas_dnn_gemm_u8s8(int m, int n, int k, const uint8_t *a, int lda,
 	sigset_t	old;
 	bool		ok;
 
-	block_signals(&old);
+	maas_block_signals(&old);
 	ok = dnn_gemm_u8s8(m, n, k, a, lda, w, ldw, c, ldc);
-	restore_signals(&old);
+	maas_restore_signals(&old);
 	return ok;
 }
 
@@ -828,9 +812,9 @@ maas_dnn_matmul(MaasDnnKind kind, int m, int n, int k,
 	sigset_t	old;
 	bool		ok;
 
-	block_signals(&old);
+	maas_block_signals(&old);
 	ok = dnn_matmul(kind, m, n, k, a, lda, w, ldw, packed, bias, c, ldc, err);
-	restore_signals(&old);
+	maas_restore_signals(&old);
 	return ok;
 }
 
@@ -840,9 +824,9 @@ maas_dnn_pack(MaasDnnKind kind, int n, int k, const void *w, int ldw, MaasError 
 	sigset_t	old;
 	const void *p;
 
-	block_signals(&old);
+	maas_block_signals(&old);
 	p = dnn_pack(kind, n, k, w, ldw, err);
-	restore_signals(&old);
+	maas_restore_signals(&old);
 	return p;
 }
 
