@@ -36,6 +36,10 @@ Misbehaviour, by query parameters on any path:
     close_now=1           close the connection without answering
     garbage=1             answer with bytes that are not HTTP
 
+The same parameters may come first in the path instead, as /q/PARAMS/rest
+(e.g. /q/status=500&times=2&key=k1/v2/models/linear/infer): a client whose
+base URL may carry no query (a KServe endpoint's) asks for faults so.
+
 Every request is logged as one JSON line in --log, before it is answered:
 time, method, path, query, connection number, the header names and values (but
 the Authorization value, replaced by whether it was the expected one, from
@@ -193,6 +197,13 @@ class Handler(BaseHTTPRequestHandler):
     def handle_any(self, method):
         url = urllib.parse.urlsplit(self.path)
         q = dict(urllib.parse.parse_qsl(url.query, keep_blank_values=True))
+        path = url.path
+        query = url.query
+        if path.startswith("/q/"):
+            params, _, rest = path[3:].partition("/")
+            q.update(urllib.parse.parse_qsl(params, keep_blank_values=True))
+            path = "/" + rest
+            query = params + ("&" + query if query else "")
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length > 0 else b""
 
@@ -205,8 +216,8 @@ class Handler(BaseHTTPRequestHandler):
         else:
             auth = "ok" if got == "Bearer " + expected else "wrong"
         log_request({
-            "t": time.time(), "conn": self.conn_id, "method": method, "path": url.path,
-            "query": url.query, "auth": auth, "body_len": len(body),
+            "t": time.time(), "conn": self.conn_id, "method": method, "path": path,
+            "query": query, "auth": auth, "body_len": len(body),
             "headers": {k: v for k, v in self.headers.items()
                         if k.lower() != "authorization"},
         })
@@ -214,7 +225,7 @@ class Handler(BaseHTTPRequestHandler):
         if self.misbehave(q):
             return
         try:
-            self.route(method, url.path, q, body)
+            self.route(method, path, q, body)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
 
