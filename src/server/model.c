@@ -305,7 +305,8 @@ maas_model_build(Jsonb *config, const StFile *file)
 		}
 		else if (model->net.n_out == 1)
 		{
-			if (last != MAAS_OP_SIGMOID)
+			/* a remote classifier answers probabilities (ops_remote.h) */
+			if (last != MAAS_OP_SIGMOID && last != MAAS_OP_REMOTE)
 				config_error("A classification model with 1 output must end with a sigmoid layer.");
 			model->sigmoid_binary = true;
 			model->outputs_proba = true;
@@ -314,7 +315,7 @@ maas_model_build(Jsonb *config, const StFile *file)
 		else
 		{
 			model->n_classes = model->net.n_out;
-			model->outputs_proba = (last == MAAS_OP_SOFTMAX);
+			model->outputs_proba = (last == MAAS_OP_SOFTMAX || last == MAAS_OP_REMOTE);
 		}
 	}
 

@@ -179,7 +179,7 @@ batch_flush(BatchScorer *b)
 	}
 	else
 	{
-		y = maas_net_forward(&m->net, b->blas, b->n, b->x, b->work);
+		y = maas_serve_forward(b->st, b->blas, b->n, b->x, b->work);
 		n_out = m->net.n_out;
 		maas_stats_end(b->st, b->n, b->x, y);
 	}
