@@ -37,6 +37,21 @@ RETURNS void
 AS 'MODULE_PATHNAME', 'maas_secret_drop'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
+-- an HTTP endpoint (KServe v2) as the model's next version (doc/remote-models.md)
+CREATE FUNCTION maas_register_remote(model text, endpoint jsonb)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'maas_register_remote'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+-- safetensors weights downloaded from url, checked against sha256, registered
+CREATE FUNCTION maas_register_url(model text, algorithm text, url text, sha256 text,
+								  config jsonb DEFAULT NULL)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'maas_register_url'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
 /* management, like maas_register: a DBA grants EXECUTE (doc/privileges.md) */
 REVOKE ALL ON FUNCTION maas_secret_set(text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION maas_secret_drop(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION maas_register_remote(text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION maas_register_url(text, text, text, text, jsonb) FROM PUBLIC;
