@@ -51,6 +51,20 @@ struct MaasRemoteCall
 	MaasRemoteEnv env;
 };
 
+/* a kernel message as a detail: a sentence */
+static char *
+as_sentence(const char *msg)
+{
+	char	   *s = pstrdup(msg);
+	size_t		len = strlen(s);
+
+	if (len > 0 && s[0] >= 'a' && s[0] <= 'z')
+		s[0] = (char) (s[0] - 'a' + 'A');
+	if (len > 0 && s[len - 1] != '.')
+		s = psprintf("%s.", s);
+	return s;
+}
+
 /* ---- the allowed hosts ---- */
 
 /*
@@ -67,7 +81,7 @@ check_allowed_hosts(char **newval, void **extra, GucSource source)
 
 	if (!maas_allowlist_parse(*newval ? *newval : "", &list, &err))
 	{
-		GUC_check_errdetail("%s.", err.msg);
+		GUC_check_errdetail("%s", as_sentence(err.msg));
 		if (err.hint)
 			GUC_check_errhint("%s", err.hint);
 		return false;
@@ -215,20 +229,6 @@ maas_remote_client(void)
 }
 
 /* ---- errors ---- */
-
-/* a kernel message as a detail: a sentence */
-static char *
-as_sentence(const char *msg)
-{
-	char	   *s = pstrdup(msg);
-	size_t		len = strlen(s);
-
-	if (len > 0 && s[0] >= 'a' && s[0] <= 'z')
-		s[0] = (char) (s[0] - 'a' + 'A');
-	if (len > 0 && s[len - 1] != '.')
-		s = psprintf("%s.", s);
-	return s;
-}
 
 void
 maas_remote_raise(const MaasError *err, MaasHttpFail fail, bool bad_response,

@@ -117,7 +117,7 @@ read_endpoint(Jsonb *jb, Endpoint *e)
 	const MaasJson *v;
 
 	if (obj == NULL)
-		maas_raise(&err, ERRCODE_INVALID_PARAMETER_VALUE, "invalid remote endpoint", NULL);
+		maas_remote_raise(&err, MAAS_HTTP_BAD_REQUEST, false, "invalid remote endpoint");
 	if (obj->type != MAAS_JSON_OBJECT)
 		endpoint_error("The endpoint must be a JSON object.");
 	for (int i = 0; i < obj->n; i++)
@@ -244,6 +244,12 @@ check_endpoint(Endpoint *e)
 	if (e->n_features == 0 && e->n_columns > 0)
 		e->n_features = e->n_columns;
 
+	{
+		MaasError	err;
+
+		if (maas_kserve_infer_url(e->url, e->model, &err) == NULL)
+			maas_remote_raise(&err, MAAS_HTTP_BAD_REQUEST, false, "invalid remote endpoint");
+	}
 	maas_remote_check_url(e->url, "invalid remote endpoint");
 }
 
@@ -304,7 +310,7 @@ http_get(const Endpoint *e, Oid owner, const char *model, const char *url, size_
 		env.secrets = &secret;
 	}
 	if (!maas_remote_auth_line(&re, &env, auth, &err))
-		maas_raise(&err, ERRCODE_INVALID_PARAMETER_VALUE, "invalid remote endpoint", NULL);
+		maas_remote_raise(&err, MAAS_HTTP_BAD_REQUEST, false, "invalid remote endpoint");
 	maas_remote_options(&re, &env, auth, &opt);
 	ok = maas_http_get(maas_remote_client(), url, &opt, &res, &err);
 	explicit_bzero(auth, sizeof(auth));
@@ -343,7 +349,7 @@ verify_kserve(Endpoint *e, Oid owner, const char *model)
 	const MaasKserveTensor *out = NULL;
 
 	if (url == NULL)
-		maas_raise(&err, ERRCODE_INVALID_PARAMETER_VALUE, "invalid remote endpoint", NULL);
+		maas_remote_raise(&err, MAAS_HTTP_BAD_REQUEST, false, "invalid remote endpoint");
 	body = http_get(e, owner, model, url, &len);
 	if (!maas_kserve_metadata_parse(body, len, &meta, &err))
 		maas_remote_raise(&err, MAAS_HTTP_OK, true,
