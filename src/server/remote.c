@@ -52,8 +52,8 @@ struct MaasRemoteCall
 };
 
 /* a kernel message as a detail: a sentence */
-static char *
-as_sentence(const char *msg)
+char *
+maas_remote_sentence(const char *msg)
 {
 	char	   *s = pstrdup(msg);
 	size_t		len = strlen(s);
@@ -81,7 +81,7 @@ check_allowed_hosts(char **newval, void **extra, GucSource source)
 
 	if (!maas_allowlist_parse(*newval ? *newval : "", &list, &err))
 	{
-		GUC_check_errdetail("%s", as_sentence(err.msg));
+		GUC_check_errdetail("%s", maas_remote_sentence(err.msg));
 		if (err.hint)
 			GUC_check_errhint("%s", err.hint);
 		return false;
@@ -286,7 +286,7 @@ maas_remote_raise(const MaasError *err, MaasHttpFail fail, bool bad_response,
 	ereport(ERROR,
 			(errcode(code),
 			 errmsg("%s", message),
-			 errdetail("%s", as_sentence(err->msg)),
+			 errdetail("%s", maas_remote_sentence(err->msg)),
 			 err->hint ? errhint("%s", err->hint) : 0));
 	pg_unreachable();
 }

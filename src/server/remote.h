@@ -33,6 +33,9 @@ extern size_t maas_remote_max_download(void);
 /* the backend's one client (freed at exit), or raise */
 extern MaasHttp *maas_remote_client(void);
 
+/* a kernel's message as an error detail: capitalised, with a period */
+extern char *maas_remote_sentence(const char *msg);
+
 /* check a URL against the allowed hosts now, or raise */
 extern void maas_remote_check_url(const char *url, const char *what);
 

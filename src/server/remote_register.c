@@ -375,7 +375,7 @@ verify_kserve(Endpoint *e, Oid owner, const char *model)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("remote model \"%s\" does not match its endpoint", model),
-				 errdetail("%s.", err.msg),
+				 errdetail("%s", maas_remote_sentence(err.msg)),
 				 errhint("Correct the endpoint, or register it with \"verify\": false to skip this check.")));
 }
 
