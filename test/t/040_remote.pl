@@ -392,6 +392,9 @@ my $everything = $node->safe_psql('postgres', q{
 	UNION ALL SELECT string_agg(e::text, ' ') FROM maas.versions v, maas_export(v.model, v.version) e
 });
 unlike($everything, qr/\Q$secret\E/, 'not in maas.versions, maas.models, maas.secrets or maas_export');
+my ($dump, $dump_err) = run_command([ 'pg_dump', '-d', $node->connstr('postgres') ]);
+like($dump, qr/"protocol": "kserve-v2"/, 'pg_dump keeps the remote versions');
+unlike($dump, qr/\Q$secret\E/, 'but never a secret: maas.secret is not dumped');
 my $errors = join("\n", @errors);
 unlike($errors, qr/\Q$secret\E/, 'not in any error message the tests saw');
 like($errors, qr/\[secret\]/, '(one of them had it scrubbed)');
