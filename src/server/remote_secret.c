@@ -139,7 +139,8 @@ arg_secret_name(FunctionCallInfo fcinfo)
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("secret name must not be null")));
+				 errmsg("secret name must not be null"),
+				 errhidestmt(true)));
 	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	len = strlen(name);
 	if (len == 0 || len > MAAS_REMOTE_NAME_MAX ||
@@ -148,7 +149,8 @@ arg_secret_name(FunctionCallInfo fcinfo)
 				(errcode(ERRCODE_INVALID_NAME),
 				 errmsg("invalid secret name \"%s\"", name),
 				 errdetail("A secret name has 1 to %d letters, digits, '_', '-' or '.'.",
-						   MAAS_REMOTE_NAME_MAX)));
+						   MAAS_REMOTE_NAME_MAX),
+				 errhidestmt(true)));
 	return name;
 }
 
