@@ -287,7 +287,7 @@ remote_forward(const MaasLayer *l, MaasRun *run, const float *const *in, float *
 			ok = false;
 		}
 	}
-	wipe(auth, sizeof(auth));
+	wipe(auth, strlen(auth));
 	return ok;
 }
 
