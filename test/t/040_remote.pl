@@ -300,6 +300,24 @@ is($node->safe_psql('postgres', "SELECT count(*) FROM maas.models WHERE model = 
 	'nothing stored for refused hosts');
 is(logged_count($srv, qr/maas\.localhost/), 0, 'the refused name never reached the server');
 
+# --- HTTPS: verified against maas.remote_ca_file --------------------------
+my $tls = start_server(log => "$PostgreSQL::Test::Utils::tmp_check/remote_tls.log", tls => 1);
+my $tport = $tls->{port};
+$node->safe_psql('postgres',
+	"ALTER SYSTEM SET maas.remote_allowed_hosts = '127.0.0.1:$port, localhost:$port, *.maas.localhost:$port, 127.0.0.1:$tport'; SELECT pg_reload_conf()");
+is(error_of(qq{SELECT maas_register_remote('tls', '{"protocol": "kserve-v2", "url": "https://127.0.0.1:$tport", "model": "linear", "task": "regression"}')}),
+	qq{ERROR:  could not read the metadata of remote model "tls"
+DETAIL:  The TLS certificate of "127.0.0.1:$tport" could not be verified.
+HINT:  The server's certificate must be signed by a certificate authority this server trusts.},
+	'a self-signed certificate is refused with the system\'s CAs');
+my $ca = MaasTest::fixture_path('../remote/tls/cert.pem');
+is($node->safe_psql('postgres', qq{
+	SET maas.remote_ca_file = '$ca';
+	SELECT maas_register_remote('tls', '{"protocol": "kserve-v2", "url": "https://127.0.0.1:$tport", "model": "linear", "task": "regression"}');
+	SELECT maas_predict('tls', 1, ARRAY[1, 2, 3]::real[])}),
+	"1\n4.25", 'and trusted with maas.remote_ca_file: registered and called over HTTPS');
+stop_server($tls);
+
 # --- weights from a URL ------------------------------------------------------
 my $digits_sha = fixture_sha256('digits_mlp.safetensors');
 my $digits_config = fixture_bytes('digits_mlp.json');
