@@ -31,13 +31,23 @@
 #define MAAS_OPS_REMOTE_H
 
 #include "http.h"
+#include "json.h"
 #include "net.h"
+#include "remote_proto.h"
 
 typedef enum MaasRemoteProtocol
 {
 	MAAS_REMOTE_KSERVE_V2,		/* POST {url}/v2/models/{model}/infer */
 	MAAS_REMOTE_OPENAI			/* text models: chat, completions, embeddings */
 } MaasRemoteProtocol;
+
+/* what an OpenAI-compatible endpoint is called for */
+typedef enum MaasRemoteApi
+{
+	MAAS_REMOTE_API_CHAT,		/* POST {url}/chat/completions: one prompt a request */
+	MAAS_REMOTE_API_COMPLETIONS,	/* POST {url}/completions: batch_size prompts */
+	MAAS_REMOTE_API_EMBEDDINGS	/* POST {url}/embeddings: batch_size texts */
+} MaasRemoteApi;
 
 #define MAAS_REMOTE_SECRET_MAX	4096	/* bytes of a secret's value */
 #define MAAS_REMOTE_NAME_MAX	63		/* bytes of a secret's or header's name */
@@ -59,6 +69,11 @@ typedef struct MaasRemoteEndpoint
 	long		timeout_ms;		/* 0: the caller's default */
 	long		connect_timeout_ms; /* 0: the caller's default */
 	int			max_retries;	/* -1: the caller's default */
+
+	/* OpenAI-compatible (text models) */
+	MaasRemoteApi api;
+	const char *system;			/* chat: a system message first, or NULL */
+	int			dimensions;		/* embeddings: asked for, 0: the model's */
 } MaasRemoteEndpoint;
 
 /* a secret's value, by name */
@@ -96,6 +111,36 @@ typedef struct MaasRemoteEnv
 	int64_t		attempts;		/* with retries */
 	int64_t		reused;			/* requests that used a kept connection */
 } MaasRemoteEnv;
+
+/*
+ * A text model's endpoint (protocol "openai"), from a JSON object with the
+ * keys protocol, url, model (required), api ("chat" or "completions" for
+ * generation, default chat; "embeddings" for an embedding model, the
+ * default), system (chat), dimensions (embeddings), and secret,
+ * auth_header, timeout_ms, connect_timeout_ms, max_retries, batch_size as
+ * for a remote layer.  NULL with err set (a message naming the key).
+ */
+extern MaasRemoteEndpoint *maas_remote_text_endpoint(const MaasJson *obj,
+													 bool embedding, MaasError *err);
+
+/*
+ * Generate a continuation of each of n prompts (UTF-8) with a generation
+ * endpoint into outs[0 .. n): chat sends one request a prompt (after the
+ * endpoint's system message), completions batch_size prompts a request.
+ */
+extern bool maas_remote_generate(const MaasRemoteEndpoint *e, MaasRemoteEnv *env,
+								 const char *const *prompts, int n,
+								 const MaasRemoteGenParams *params,
+								 MaasRemoteGenOutput *outs, MaasError *err);
+
+/*
+ * The embeddings of n texts, batch_size texts a request, as n * *dims
+ * floats (row i is text i).  *dims: the endpoint's dimensions, or the
+ * first answer's, which every other must have.
+ */
+extern float *maas_remote_embed(const MaasRemoteEndpoint *e, MaasRemoteEnv *env,
+								const char *const *texts, int n, int *dims,
+								MaasError *err);
 
 /* the layer's endpoint, or NULL when it is not a remote layer */
 extern const MaasRemoteEndpoint *maas_remote_endpoint(const MaasLayer *l);

@@ -24,6 +24,7 @@
 #include "net_build.h"
 #include "ops_remote.h"
 #include "safetensors.h"
+#include "sha256.h"
 #include "unit.h"
 
 #define SECRET "sk-op-test-7d1f0a9b"
@@ -99,10 +100,15 @@ fmt(const char *f,...)
 	return b;
 }
 
+/* a fresh key, so a test finds its own requests in the log (kernel memory:
+ * fmt's buffers are reused) */
 static const char *
 new_key(void)
 {
-	return fmt("op%d_%d", (int) getpid(), ++key_counter);
+	char	   *k = maas_kalloc(32);
+
+	snprintf(k, 32, "op%d_%d_", (int) getpid(), ++key_counter);
+	return k;
 }
 
 /* requests in the server's log whose line contains what */
@@ -238,13 +244,13 @@ test_config_errors(void)
 	CHECK_ERR(build(&net, remote_config(3, "\"protocol2\": 1")), err.msg,
 			  "Layer 1 (remote) has unknown key \"protocol2\".");
 	CHECK_ERR(build(&net, "{\"n_features\": 3, \"layers\": [{\"op\": \"remote\", \"url\": \"http://h\", \"model\": \"m\"}]}"),
-			  err.msg, "Layer 1 (remote) has no \"protocol\".");
+			  err.msg, "Layer 1 (remote): the endpoint has no \"protocol\".");
 	CHECK_ERR(build(&net, "{\"n_features\": 3, \"layers\": [{\"op\": \"remote\", \"protocol\": \"grpc\", \"url\": \"http://h\", \"model\": \"m\"}]}"),
 			  err.msg, "\"protocol\" must be \"kserve-v2\" or \"openai\", not \"grpc\".");
 	CHECK_ERR(build(&net, "{\"n_features\": 3, \"layers\": [{\"op\": \"remote\", \"protocol\": \"openai\", \"url\": \"http://h\", \"model\": \"m\"}]}"),
 			  err.msg, "serves text, not feature rows");
 	CHECK_ERR(build(&net, "{\"n_features\": 3, \"layers\": [{\"op\": \"remote\", \"protocol\": \"kserve-v2\", \"model\": \"m\"}]}"),
-			  err.msg, "Layer 1 (remote) has no \"url\".");
+			  err.msg, "Layer 1 (remote): the endpoint has no \"url\".");
 	CHECK_ERR(build(&net, remote_config(3, "\"model\": \"linear\", \"n_outputs\": 0")), err.msg,
 			  "\"n_outputs\" must be a whole number between 1 and 1000000.");
 	CHECK_ERR(build(&net, remote_config(3, "\"model\": \"linear\", \"batch_size\": 100001")), err.msg,
@@ -501,6 +507,168 @@ test_auth_line(void)
 	CHECK(opt.auth_header == NULL);
 }
 
+/* ---- text endpoints: OpenAI-compatible ---- */
+
+static MaasRemoteEndpoint *
+text_endpoint(const char *json, bool embedding)
+{
+	MaasJson   *obj = maas_json_parse(json, strlen(json), 0, NULL, &err);
+
+	return obj ? maas_remote_text_endpoint(obj, embedding, &err) : NULL;
+}
+
+static void
+test_text_endpoints(void)
+{
+	MaasRemoteEndpoint *e;
+
+	setup();
+	e = text_endpoint("{\"protocol\": \"openai\", \"url\": \"https://api.example.com/v1/\", \"model\": \"gpt-x\"}", false);
+	CHECK(e != NULL && e->api == MAAS_REMOTE_API_CHAT);
+	CHECK(e != NULL && strcmp(e->call_url, "https://api.example.com/v1/chat/completions") == 0);
+	e = text_endpoint("{\"protocol\": \"openai\", \"url\": \"http://h/v1\", \"model\": \"m\", \"api\": \"completions\", \"batch_size\": 8}", false);
+	CHECK(e != NULL && e->api == MAAS_REMOTE_API_COMPLETIONS && e->batch_size == 8);
+	CHECK(e != NULL && strcmp(e->call_url, "http://h/v1/completions") == 0);
+	e = text_endpoint("{\"protocol\": \"openai\", \"url\": \"http://h/v1\", \"model\": \"m\", \"dimensions\": 16, \"secret\": \"k\"}", true);
+	CHECK(e != NULL && e->api == MAAS_REMOTE_API_EMBEDDINGS && e->dimensions == 16);
+	CHECK(e != NULL && strcmp(e->call_url, "http://h/v1/embeddings") == 0);
+
+	CHECK_ERR(text_endpoint("{\"protocol\": \"kserve-v2\", \"url\": \"http://h\", \"model\": \"m\"}", false) != NULL,
+			  err.msg, "a text model's endpoint must be \"openai\", not \"kserve-v2\"");
+	CHECK_ERR(text_endpoint("{\"protocol\": \"openai\", \"url\": \"http://h\", \"model\": \"m\", \"api\": \"embeddings\"}", false) != NULL,
+			  err.msg, "a generation model's \"api\" must be \"chat\" or \"completions\"");
+	CHECK_ERR(text_endpoint("{\"protocol\": \"openai\", \"url\": \"http://h\", \"model\": \"m\", \"api\": \"chat\"}", true) != NULL,
+			  err.msg, "an embedding model's \"api\" must be \"embeddings\"");
+	CHECK_ERR(text_endpoint("{\"protocol\": \"openai\", \"url\": \"http://h\", \"model\": \"m\", \"api\": \"edits\"}", false) != NULL,
+			  err.msg, "\"api\" must be \"chat\", \"completions\" or \"embeddings\", not \"edits\"");
+	CHECK_ERR(text_endpoint("{\"protocol\": \"openai\", \"url\": \"http://h\", \"model\": \"m\", \"api\": \"completions\", \"system\": \"x\"}", false) != NULL,
+			  err.msg, "\"system\" is a message of the \"chat\" api");
+	CHECK_ERR(text_endpoint("{\"protocol\": \"openai\", \"url\": \"http://h\", \"model\": \"m\", \"dimensions\": 8}", false) != NULL,
+			  err.msg, "\"dimensions\" is a key of the \"embeddings\" api");
+	CHECK_ERR(text_endpoint("{\"protocol\": \"openai\", \"url\": \"http://h\", \"model\": \"m\", \"n_outputs\": 2}", false) != NULL,
+			  err.msg, "the endpoint has unknown key \"n_outputs\"");
+	CHECK_ERR(text_endpoint("{\"protocol\": \"openai\", \"url\": \"http://h\"}", false) != NULL,
+			  err.msg, "the endpoint has no \"model\"");
+	CHECK_ERR(text_endpoint("{\"protocol\": \"openai\", \"url\": \"http://h?x\", \"model\": \"m\"}", false) != NULL,
+			  err.msg, "the base URL must not have a query or a fragment");
+	CHECK_ERR(text_endpoint("[1]", false) != NULL, err.msg, "the endpoint must be a JSON object");
+}
+
+static const char *
+openai(const char *path_params, const char *extra)
+{
+	return fmt("{\"protocol\": \"openai\", \"url\": \"http://127.0.0.1:%d%s/v1\", \"model\": \"m\"%s%s}",
+			   port, path_params, extra[0] ? ", " : "", extra);
+}
+
+static void
+test_generate(void)
+{
+	MaasRemoteEndpoint *e;
+	MaasRemoteEnv env;
+	MaasRemoteGenParams p = {0, NAN};
+	MaasRemoteGenOutput outs[5];
+	const char *prompts[5] = {"one", "two", "three", "f\xc3\xbcnf", "five"};
+	const char *key = new_key();
+
+	setup();
+	env_init(&env);
+	/* chat: one request a prompt, after the system message */
+	e = text_endpoint(openai(fmt("/q/key=%s", key), "\"system\": \"be brief\""), false);
+	CHECK(e != NULL);
+	CHECK(maas_remote_generate(e, &env, prompts, 5, &p, outs, &err));
+	for (int i = 0; i < 5; i++)
+		CHECK(strcmp(outs[i].text, fmt("echo: %s", prompts[i])) == 0);
+	CHECK(strcmp(outs[3].finish_reason, "stop") == 0 && outs[3].prompt_tokens == 2);
+	CHECK(logged(key, "/v1/chat/completions") == 5);
+	/* max_tokens cuts the echo */
+	p.max_tokens = 4;
+	CHECK(maas_remote_generate(e, &env, prompts, 1, &p, outs, &err));
+	CHECK(strcmp(outs[0].text, "echo") == 0 && strcmp(outs[0].finish_reason, "length") == 0);
+	p.max_tokens = 0;
+
+	/* completions: batch_size prompts a request, answers by index */
+	key = new_key();
+	e = text_endpoint(openai(fmt("/q/key=%s&bad=order", key), "\"api\": \"completions\", \"batch_size\": 2"), false);
+	CHECK(maas_remote_generate(e, &env, prompts, 5, &p, outs, &err));
+	for (int i = 0; i < 5; i++)
+		CHECK(strcmp(outs[i].text, fmt("echo: %s", prompts[i])) == 0);
+	CHECK(logged(key, "/v1/completions") == 3);
+
+	/* answers that are not what was asked */
+	e = text_endpoint(openai("/q/bad=type", ""), false);
+	CHECK_ERR(maas_remote_generate(e, &env, prompts, 1, &p, outs, &err), err.msg,
+			  "\"choices[0].message.content\"");
+	CHECK(env.bad_response && env.http_status == 200);
+	e = text_endpoint(openai("/q/bad=count", "\"api\": \"completions\""), false);
+	CHECK_ERR(maas_remote_generate(e, &env, prompts, 3, &p, outs, &err), err.msg,
+			  "\"choices\" has 2 entries, not 3");
+	CHECK(env.bad_response);
+	e = text_endpoint(openai("/q/status=429&msg=slow+down", "\"max_retries\": 0"), false);
+	CHECK_ERR(maas_remote_generate(e, &env, prompts, 1, &p, outs, &err), err.msg,
+			  "answered HTTP 429: slow down");
+	CHECK(!env.bad_response && env.fail == MAAS_HTTP_STATUS && env.http_status == 429);
+
+	/* an embedding endpoint does not generate */
+	e = text_endpoint(openai("", ""), true);
+	CHECK_ERR(maas_remote_generate(e, &env, prompts, 1, &p, outs, &err), err.msg,
+			  "the endpoint does not generate text");
+	CHECK_ERR(maas_remote_generate(e, NULL, prompts, 1, &p, outs, &err), err.msg,
+			  "a remote model can only be called by the server");
+}
+
+/* the test server's embedding: (sha256(t)[j % 32] - 128) / 128 */
+static bool
+embedding_is(const float *v, const char *t, int dims)
+{
+	uint8_t		h[MAAS_SHA256_LEN];
+
+	maas_sha256(t, strlen(t), h);
+	for (int j = 0; j < dims; j++)
+		if (v[j] != (float) ((h[j % 32] - 128) / 128.0))
+			return false;
+	return true;
+}
+
+static void
+test_embed(void)
+{
+	MaasRemoteEndpoint *e;
+	MaasRemoteEnv env;
+	const char *texts[7] = {"a", "bb", "ccc", "d d", "\xc3\xa9t\xc3\xa9", "f", "g"};
+	const char *key = new_key();
+	float	   *v;
+	int			dims = 0;
+
+	setup();
+	env_init(&env);
+	e = text_endpoint(openai(fmt("/q/key=%s&bad=order", key), "\"batch_size\": 3"), true);
+	v = maas_remote_embed(e, &env, texts, 7, &dims, &err);
+	CHECK(v != NULL && dims == 8);
+	for (int i = 0; v != NULL && i < 7; i++)
+		CHECK(embedding_is(v + i * 8, texts[i], 8));
+	CHECK(logged(key, "/v1/embeddings") == 3);
+
+	/* dimensions asked for, and checked in every answer */
+	e = text_endpoint(openai("", "\"dimensions\": 40"), true);
+	v = maas_remote_embed(e, &env, texts, 2, &dims, &err);
+	CHECK(v != NULL && dims == 40 && embedding_is(v + 40, texts[1], 40));
+	e = text_endpoint(openai("/q/bad=dims", "\"batch_size\": 2"), true);
+	CHECK_ERR(maas_remote_embed(e, &env, texts, 3, &dims, &err) != NULL, err.msg,
+			  "\"data[1].embedding\"");
+	CHECK(env.bad_response);
+	e = text_endpoint(openai("/q/bad=nonfinite", ""), true);
+	CHECK_ERR(maas_remote_embed(e, &env, texts, 2, &dims, &err) != NULL, err.msg, "finite");
+	e = text_endpoint(openai("/q/bad=index", ""), true);
+	CHECK_ERR(maas_remote_embed(e, &env, texts, 2, &dims, &err) != NULL, err.msg, "index");
+	e = text_endpoint(openai("", ""), true);
+	CHECK_ERR(maas_remote_embed(e, &env, texts, 0, &dims, &err) != NULL, err.msg,
+			  "there is no text to embed");
+	e = text_endpoint(openai("", ""), false);
+	CHECK_ERR(maas_remote_embed(e, &env, texts, 1, &dims, &err) != NULL, err.msg,
+			  "the endpoint does not embed text");
+}
+
 int
 main(void)
 {
@@ -520,6 +688,9 @@ main(void)
 	UNIT_RUN(test_forward_classifier_and_secret);
 	UNIT_RUN(test_forward_failures);
 	UNIT_RUN(test_auth_line);
+	UNIT_RUN(test_text_endpoints);
+	UNIT_RUN(test_generate);
+	UNIT_RUN(test_embed);
 	maas_http_free(http);
 	kill(server_pid, SIGTERM);
 	waitpid(server_pid, NULL, 0);
