@@ -350,10 +350,12 @@ read_secrets(MaasRemoteCall *rc, MaasServeState *st)
 
 	MemoryContextReset(rc->secret_cxt);
 	old = MemoryContextSwitchTo(rc->secret_cxt);
-	secrets = palloc0(sizeof(MaasRemoteSecret) * Max(net->n_layers, 1));
-	for (int i = 0; i < net->n_layers; i++)
+	secrets = palloc0(sizeof(MaasRemoteSecret) * (net->n_layers + 1));
+	/* the layers' endpoints, and a remote text model's */
+	for (int i = 0; i <= net->n_layers; i++)
 	{
-		const MaasRemoteEndpoint *e = maas_remote_endpoint(&net->layers[i]);
+		const MaasRemoteEndpoint *e = i < net->n_layers ?
+			maas_remote_endpoint(&net->layers[i]) : st->m->remote;
 		bool		have = false;
 
 		if (e == NULL || e->secret == NULL)
@@ -387,33 +389,96 @@ read_secrets(MaasRemoteCall *rc, MaasServeState *st)
 	rc->ready = true;
 }
 
-const float *
-maas_remote_forward(MaasServeState *st, const MaasBlas *blas, int n,
-					const float *x, float *work)
+/*
+ * The call site's environment for a call: its secrets (once per
+ * statement), the client, the settings of the moment; the call's memory
+ * is rc->call_cxt, emptied here.
+ */
+static MaasRemoteCall *
+call_ready(MaasServeState *st)
 {
 	MaasRemoteCall *rc = st->remote;
-	MaasBatch	batch;
-	MaasError	err;
-	const float *y;
-	MemoryContext old;
 
 	if (!rc->ready)
 		read_secrets(rc, st);
 	rc->env.http = maas_remote_client();
 	maas_remote_http_options(&rc->env.options, maas_remote_max_response());
 	rc->env.tick = &maas_interrupts_tick;
+	MemoryContextReset(rc->call_cxt);
+	return rc;
+}
+
+static void
+call_failed(MaasServeState *st, const MaasError *err)
+{
+	maas_remote_raise(err, st->remote->env.fail, st->remote->env.bad_response,
+					  psprintf("call to remote model \"%s\" failed", st->model));
+}
+
+const float *
+maas_remote_forward(MaasServeState *st, const MaasBlas *blas, int n,
+					const float *x, float *work)
+{
+	MaasRemoteCall *rc = call_ready(st);
+	MaasBatch	batch;
+	MaasError	err;
+	const float *y;
+	MemoryContext old;
 
 	memset(&batch, 0, sizeof(batch));
 	batch.n = n;
 	batch.t = 1;
 	batch.x = x;
 	batch.remote = &rc->env;
-	MemoryContextReset(rc->call_cxt);
 	old = MemoryContextSwitchTo(rc->call_cxt);
 	y = maas_net_run(&st->m->net, blas, &batch, 0, work, &err);
 	MemoryContextSwitchTo(old);
 	if (y == NULL)
-		maas_remote_raise(&err, rc->env.fail, rc->env.bad_response,
-						  psprintf("call to remote model \"%s\" failed", st->model));
+		call_failed(st, &err);
 	return y;
+}
+
+MaasRemoteGenOutput *
+maas_remote_generate_texts(MaasServeState *st, const char *const *prompts, int n,
+						   const MaasRemoteGenParams *params)
+{
+	MaasRemoteCall *rc = call_ready(st);
+	MaasRemoteGenOutput *outs = palloc0(sizeof(MaasRemoteGenOutput) * Max(n, 1));
+	MaasRemoteGenOutput *got;
+	MaasError	err;
+	MemoryContext old = MemoryContextSwitchTo(rc->call_cxt);
+	bool		ok;
+
+	got = palloc0(sizeof(MaasRemoteGenOutput) * Max(n, 1));
+	ok = maas_remote_generate(st->m->remote, &rc->env, prompts, n, params, got, &err);
+	MemoryContextSwitchTo(old);
+	if (!ok)
+		call_failed(st, &err);
+	/* out of the call's memory, which the next call empties */
+	for (int i = 0; i < n; i++)
+	{
+		outs[i] = got[i];
+		outs[i].text = pnstrdup(got[i].text, got[i].len);
+		outs[i].finish_reason = got[i].finish_reason ? pstrdup(got[i].finish_reason) : NULL;
+	}
+	return outs;
+}
+
+float *
+maas_remote_embed_texts(MaasServeState *st, const char *const *texts, int n, int *dims)
+{
+	MaasRemoteCall *rc = call_ready(st);
+	MaasError	err;
+	MemoryContext old = MemoryContextSwitchTo(rc->call_cxt);
+	float	   *v;
+	float	   *out;
+
+	*dims = 0;
+	v = maas_remote_embed(st->m->remote, &rc->env, texts, n, dims, &err);
+	MemoryContextSwitchTo(old);
+	if (v == NULL)
+		call_failed(st, &err);
+	out = palloc(sizeof(float) * (size_t) n * (size_t) *dims);
+	memcpy(out, v, sizeof(float) * (size_t) n * (size_t) *dims);
+	return out;
 }

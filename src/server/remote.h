@@ -61,6 +61,23 @@ extern void maas_remote_detach(MaasServeState *st);
 extern const float *maas_remote_forward(MaasServeState *st, const MaasBlas *blas,
 										int n, const float *x, float *work);
 
+/*
+ * A remote text model's calls (its endpoint is st->m->remote): n prompts'
+ * continuations, n texts' embeddings (n * *dims floats), in the current
+ * memory context, or raise.
+ */
+extern MaasRemoteGenOutput *maas_remote_generate_texts(MaasServeState *st,
+													   const char *const *prompts, int n,
+													   const MaasRemoteGenParams *params);
+extern float *maas_remote_embed_texts(MaasServeState *st, const char *const *texts,
+									  int n, int *dims);
+
+/* ---- remote_text.c: the text functions' remote branches ---- */
+
+/* maas_generate(model, prompt, params) and maas_embed(model, input) */
+extern Datum maas_remote_generate_call(FunctionCallInfo fcinfo, MaasServeState *st);
+extern Datum maas_remote_embed_call(FunctionCallInfo fcinfo, MaasServeState *st);
+
 /* ---- remote_secret.c ---- */
 
 /*

@@ -54,6 +54,11 @@ typedef struct Endpoint
 	const char *scores;			/* "probabilities" or "logits" */
 	const char *secret;
 	const char *auth_header;
+	const char *api;			/* openai */
+	const char *system;
+	int64		dimensions;
+	bool		openai;
+	MaasJson   *obj;			/* the whole description */
 	int64		timeout_ms;		/* 0: not given */
 	int64		connect_timeout_ms;
 	int64		max_retries;	/* -1: not given */
@@ -72,8 +77,15 @@ typedef struct Endpoint
 static const char *const endpoint_keys[] = {
 	"protocol", "url", "model", "task", "n_features", "labels", "n_outputs",
 	"output", "input_name", "scores", "secret", "auth_header", "timeout_ms",
-	"connect_timeout_ms", "max_retries", "batch_size", "columns", "verify", NULL
+	"connect_timeout_ms", "max_retries", "batch_size", "columns", "verify",
+	"api", "system", "dimensions", NULL
 };
+
+/* the keys only one protocol has */
+static const char *const kserve_only[] = {
+	"n_features", "labels", "n_outputs", "output", "input_name", "scores", "columns", NULL
+};
+static const char *const openai_only[] = {"api", "system", "dimensions", NULL};
 
 static const char *
 get_string(const MaasJson *obj, const char *key, bool required)
@@ -145,6 +157,10 @@ read_endpoint(Jsonb *jb, Endpoint *e)
 	e->scores = get_string(obj, "scores", false);
 	e->secret = get_string(obj, "secret", false);
 	e->auth_header = get_string(obj, "auth_header", false);
+	e->api = get_string(obj, "api", false);
+	e->system = get_string(obj, "system", false);
+	e->dimensions = get_int(obj, "dimensions", 1, 1000000, 0);
+	e->obj = obj;
 	e->n_features = get_int(obj, "n_features", 1, 100000000, 0);
 	e->n_outputs = get_int(obj, "n_outputs", 1, 1000000, 0);
 	e->timeout_ms = get_int(obj, "timeout_ms", 1, 86400000, 0);
@@ -193,16 +209,54 @@ read_endpoint(Jsonb *jb, Endpoint *e)
 }
 
 /* the checks that do not need the server */
+static Jsonb *text_config(const Endpoint *e);
+
+/* a key of the other protocol is an error */
+static void
+no_keys_of(const Endpoint *e, const char *const *keys, const char *protocol)
+{
+	for (const char *const *k = keys; *k; k++)
+	{
+		const MaasJson *v = maas_json_get(e->obj, *k);
+
+		if (v != NULL && v->type != MAAS_JSON_NULL)
+			endpoint_error("\"%s\" is a key of \"%s\" endpoints.", *k, protocol);
+	}
+}
+
+/* the checks that do not need the server */
 static void
 check_endpoint(Endpoint *e)
 {
 	if (strcmp(e->protocol, "openai") == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("remote text models are not supported yet"),
-				 errdetail("An \"openai\" endpoint serves generation or embeddings, which need maas_generate and maas_embed.")));
+	{
+		/* a text model: the kernel reads the rest when it is stored */
+		e->openai = true;
+		if (strcmp(e->task, "generation") != 0 && strcmp(e->task, "embedding") != 0)
+			endpoint_error("An \"openai\" endpoint's \"task\" must be \"generation\" or \"embedding\", not \"%s\".",
+						   e->task);
+		no_keys_of(e, kserve_only, "kserve-v2");
+		if (e->secret != NULL &&
+			(strlen(e->secret) > MAAS_REMOTE_NAME_MAX ||
+			 strspn(e->secret, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") !=
+			 strlen(e->secret)))
+			endpoint_error("\"secret\" must be the name of a secret: 1 to %d letters, digits, '_', '-' or '.'.",
+						   MAAS_REMOTE_NAME_MAX);
+		{
+			/* the endpoint as the stored version will read it */
+			MaasError	err;
+			MaasJson   *tree = maas_config_tree(text_config(e));
+
+			if (maas_remote_text_endpoint(maas_json_get(tree, "remote"),
+										  strcmp(e->task, "embedding") == 0, &err) == NULL)
+				maas_remote_raise(&err, MAAS_HTTP_BAD_REQUEST, false, "invalid remote endpoint");
+		}
+		maas_remote_check_url(e->url, "invalid remote endpoint");
+		return;
+	}
 	if (strcmp(e->protocol, "kserve-v2") != 0)
 		endpoint_error("\"protocol\" must be \"kserve-v2\" or \"openai\", not \"%s\".", e->protocol);
+	no_keys_of(e, openai_only, "openai");
 	if (strcmp(e->task, "classification") != 0 && strcmp(e->task, "regression") != 0)
 		endpoint_error("A \"kserve-v2\" endpoint's \"task\" must be \"classification\" or \"regression\", not \"%s\".",
 					   e->task);
@@ -395,6 +449,31 @@ append_key_int(StringInfo s, const char *key, int64 value, int64 absent)
 		appendStringInfo(s, ", \"%s\": " INT64_FORMAT, key, value);
 }
 
+/* a text model's config: the task and the endpoint, no layers */
+static Jsonb *
+text_config(const Endpoint *e)
+{
+	StringInfoData s;
+
+	initStringInfo(&s);
+	appendStringInfoString(&s, "{\"task\": ");
+	escape_json(&s, e->task);
+	appendStringInfoString(&s, ", \"remote\": {\"protocol\": \"openai\"");
+	append_key_string(&s, "url", e->url);
+	append_key_string(&s, "model", e->model);
+	append_key_string(&s, "api", e->api);
+	append_key_string(&s, "system", e->system);
+	append_key_int(&s, "dimensions", e->dimensions, 0);
+	append_key_string(&s, "secret", e->secret);
+	append_key_string(&s, "auth_header", e->auth_header);
+	append_key_int(&s, "timeout_ms", e->timeout_ms, 0);
+	append_key_int(&s, "connect_timeout_ms", e->connect_timeout_ms, 0);
+	append_key_int(&s, "max_retries", e->max_retries, -1);
+	append_key_int(&s, "batch_size", e->batch_size, 0);
+	appendStringInfoString(&s, "}}");
+	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(s.data)));
+}
+
 /* the version's config: the endpoint as a layer program */
 static Jsonb *
 endpoint_config(const Endpoint *e)
@@ -476,6 +555,13 @@ maas_register_remote(PG_FUNCTION_ARGS)
 	owner = model_owner(model);
 	if (e.secret != NULL)
 		maas_secret_check(e.secret, owner);
+	if (e.openai)
+	{
+		/* nothing to ask the server: an OpenAI endpoint has no metadata */
+		weights = maas_write_safetensors(NULL, 0, NULL, NULL, 0);
+		PG_RETURN_INT32(maas_store_version(model, e.protocol, weights, text_config(&e),
+										   NULL, NULL, 0));
+	}
 	if (e.verify)
 		verify_kserve(&e, owner, model);
 	else

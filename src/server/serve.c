@@ -124,7 +124,7 @@ maas_serve_resolve(MaasServeState *st, text *model, int32 version)
 	maas_stats_attach(st);
 
 	/* a remote model reads its secrets again in every statement */
-	if (maas_net_remote(&st->m->net) != NULL)
+	if (maas_net_remote(&st->m->net) != NULL || st->m->remote != NULL)
 		maas_remote_attach(st, st->model);
 	else
 		maas_remote_detach(st);
