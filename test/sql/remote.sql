@@ -1,7 +1,7 @@
 -- Remote models without a server to call: the allowed hosts, endpoint
 -- descriptions and their errors, secrets and who may use them, remote
 -- versions in deploy/rollback/export/drop, and calls refused before any
--- connection.  test/t/040_remote.pl calls real (misbehaving) servers.
+-- connection.  test/t/050_remote.pl calls real (misbehaving) servers.
 CREATE ROLE regress_maas_remote_ann;
 CREATE ROLE regress_maas_remote_ben;
 CREATE ROLE regress_maas_remote_team;
@@ -46,6 +46,32 @@ SELECT version, previous_version, strategy FROM maas.deployments WHERE model = '
 SELECT maas_drop('r_fraud', 2);
 SELECT model, deployed_version, latest_version, versions FROM maas.models WHERE model = 'r_fraud';
 
+-- text models: an OpenAI-compatible endpoint, no layers (nothing asked at registration)
+SELECT maas_register_remote('r_llm', '{"protocol": "openai", "url": "https://api.example.com/v1",
+        "model": "gpt-4o-mini", "task": "generation", "system": "Answer in one sentence.",
+        "timeout_ms": 30000, "max_retries": 3}') AS version;
+SELECT maas_register_remote('r_embedder', '{"protocol": "openai", "url": "https://api.example.com/v1",
+        "model": "text-embedding-3-small", "task": "embedding", "dimensions": 256, "batch_size": 64}') AS version;
+SELECT model, version, algorithm, task, n_features, n_outputs FROM maas.versions
+ WHERE model IN ('r_llm', 'r_embedder') ORDER BY model;
+SELECT config FROM maas_export('r_llm');
+SELECT maas_deploy('r_llm', 1);
+SELECT maas_tokenize('r_llm', 'hello');
+SELECT maas_predict('r_llm', 'hello');
+SELECT maas_embed('r_llm', 'hello');
+SELECT maas_generate('r_llm', 'hello', '{"top_k": 5}');
+SELECT maas_generate('r_llm', 'hello', '{"temperature": 3}');
+SELECT maas_generate('r_llm', 'hello', '{"max_new_tokens": 0.5}');
+SELECT maas_generate('r_llm', '', '{}');
+-- calls are refused before connecting (or resolving) once the host is not allowed
+SET maas.remote_allowed_hosts = 'models.internal:8080';
+SELECT maas_generate('r_llm', 'hello', '{}');
+SELECT maas_deploy('r_embedder', 1);
+SELECT maas_embed('r_embedder', 'hello');
+SELECT * FROM maas_embed_batch('r_embedder', 'SELECT 1, ''hello''');
+SET maas.remote_allowed_hosts = 'models.internal:8080, 10.0.0.5, [fd00::1]:443, *.example.com';
+SELECT maas_drop('r_llm'), maas_drop('r_embedder');
+
 -- a regression endpoint answers one value
 SELECT maas_register_remote('r_price', '{"protocol": "kserve-v2", "url": "https://api.example.com/kserve",
         "model": "price", "task": "regression", "n_features": 3, "verify": false}') AS version;
@@ -70,7 +96,12 @@ SELECT maas_register_remote('r_bad', '{"protocol": "kserve-v2", "url": "http://m
 SELECT maas_register_remote('r_bad', '{"protocol": "kserve-v2", "url": "http://models.internal:8080", "model": "m", "task": "regression", "columns": ["a", "a"]}');
 SELECT maas_register_remote('r_bad', '{"protocol": "kserve-v2", "url": "http://models.internal:8080", "model": "m", "task": "regression", "columns": ["a", "b"], "n_features": 3}');
 SELECT maas_register_remote('r_bad', '{"protocol": "kserve-v2", "url": "http://models.internal:8080/?key=1", "model": "m", "task": "regression", "n_features": 3}');
-SELECT maas_register_remote('r_bad', '{"protocol": "openai", "url": "https://api.example.com/v1", "model": "gpt", "task": "generation"}');
+SELECT maas_register_remote('r_bad', '{"protocol": "openai", "url": "https://api.example.com/v1", "model": "gpt", "task": "classification"}');
+SELECT maas_register_remote('r_bad', '{"protocol": "openai", "url": "https://api.example.com/v1", "model": "gpt", "task": "generation", "labels": [0, 1]}');
+SELECT maas_register_remote('r_bad', '{"protocol": "openai", "url": "https://api.example.com/v1", "model": "gpt", "task": "generation", "api": "embeddings"}');
+SELECT maas_register_remote('r_bad', '{"protocol": "openai", "url": "https://api.example.com/v1", "model": "gpt", "task": "embedding", "system": "be brief"}');
+SELECT maas_register_remote('r_bad', '{"protocol": "openai", "url": "https://api.example.com/v1", "model": "gpt", "task": "generation", "dimensions": 8}');
+SELECT maas_register_remote('r_bad', '{"protocol": "kserve-v2", "url": "http://models.internal:8080", "model": "m", "task": "regression", "n_features": 3, "api": "chat"}');
 SELECT maas_register_remote('', '{"protocol": "kserve-v2", "url": "http://models.internal:8080", "model": "m", "task": "regression", "n_features": 3}');
 -- URLs the allowed hosts refuse: before any connection or DNS lookup
 SELECT maas_register_remote('r_bad', '{"protocol": "kserve-v2", "url": "http://models.internal:9090", "model": "m", "task": "regression", "n_features": 3}');
