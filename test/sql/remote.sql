@@ -1,7 +1,7 @@
 -- Remote models without a server to call: the allowed hosts, endpoint
 -- descriptions and their errors, secrets and who may use them, remote
 -- versions in deploy/rollback/export/drop, and calls refused before any
--- connection.  test/t/050_remote.pl calls real (misbehaving) servers.
+-- connection.  test/t/060_remote.pl calls real (misbehaving) servers.
 CREATE ROLE regress_maas_remote_ann;
 CREATE ROLE regress_maas_remote_ben;
 CREATE ROLE regress_maas_remote_team;
