@@ -11,6 +11,7 @@
 #include "cache.h"
 #include "predict_batch.h"
 #include "progress.h"
+#include "remote.h"
 #include "services.h"
 #include "stats.h"
 #include "train_job.h"
@@ -28,6 +29,7 @@ _PG_init(void)
 	maas_stats_init();			/* maas.stats_*, the statistics table */
 	maas_train_init();			/* maas.max_training_memory, training_* */
 	maas_progress_init();		/* the training progress slots */
+	maas_remote_init();			/* maas.remote_* */
 
 	MarkGUCPrefixReserved("maas");
 }

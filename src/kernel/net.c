@@ -57,6 +57,7 @@ extern const MaasOpInfo maas_op_layernorm;
 extern const MaasOpInfo maas_op_gelu;
 extern const MaasOpInfo maas_op_attention;
 extern const MaasOpInfo maas_op_pool;
+extern const MaasOpInfo maas_op_remote;
 
 static const MaasOpInfo *const op_table[MAAS_N_OPS] = {
 	[MAAS_OP_STANDARDIZE] = &maas_op_standardize,
@@ -73,6 +74,7 @@ static const MaasOpInfo *const op_table[MAAS_N_OPS] = {
 	[MAAS_OP_GELU] = &maas_op_gelu,
 	[MAAS_OP_ATTENTION] = &maas_op_attention,
 	[MAAS_OP_POOL] = &maas_op_pool,
+	[MAAS_OP_REMOTE] = &maas_op_remote,
 };
 
 const MaasOpInfo *

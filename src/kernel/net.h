@@ -56,6 +56,7 @@ typedef enum MaasOp
 	MAAS_OP_GELU,
 	MAAS_OP_ATTENTION,			/* multi-head self-attention, KV cache */
 	MAAS_OP_POOL,				/* a sequence to one vector per row */
+	MAAS_OP_REMOTE,				/* rows scored by a model server (ops_remote.h) */
 	MAAS_N_OPS					/* new ops go before this, with a table entry
 								 * in net.c */
 } MaasOp;
@@ -156,6 +157,7 @@ typedef struct MaasBatch
 	const int32_t *types;		/* tokens: type ids n * t, or NULL */
 	int			past;			/* positions already in the cache */
 	MaasKvCache *cache;			/* generation, or NULL */
+	struct MaasRemoteEnv *remote;	/* what remote layers call with, or NULL */
 } MaasBatch;
 
 /* names of ops, as in the config ("dense", "relu", ...) */

@@ -181,7 +181,7 @@ buf_done(MaasBuf *out, MaasError *err)
 }
 
 static void
-write_params(MaasBuf *out, const MaasGenParams *p)
+write_params(MaasBuf *out, const MaasRemoteGenParams *p)
 {
 	if (p == NULL)
 		return;
@@ -195,7 +195,7 @@ write_params(MaasBuf *out, const MaasGenParams *p)
 }
 
 static bool
-check_params(const MaasGenParams *p, MaasError *err)
+check_params(const MaasRemoteGenParams *p, MaasError *err)
 {
 	if (p == NULL)
 		return true;
@@ -289,7 +289,7 @@ maas_kserve_model_url(const char *base, const char *model, MaasError *err)
 
 bool
 maas_openai_chat_request(MaasBuf *out, const char *model, const MaasChatMessage *msgs,
-						 int n_msgs, const MaasGenParams *params, MaasError *err)
+						 int n_msgs, const MaasRemoteGenParams *params, MaasError *err)
 {
 	if (!check_text(model, "the model name", err) ||
 		!check_count(n_msgs, "the number of messages", err) || !check_params(params, err))
@@ -319,7 +319,7 @@ maas_openai_chat_request(MaasBuf *out, const char *model, const MaasChatMessage 
 
 bool
 maas_openai_completions_request(MaasBuf *out, const char *model, const char *const *prompts,
-								int n, const MaasGenParams *params, MaasError *err)
+								int n, const MaasRemoteGenParams *params, MaasError *err)
 {
 	if (!check_text(model, "the model name", err) ||
 		!check_count(n, "the number of prompts", err) || !check_params(params, err))
@@ -383,7 +383,7 @@ maas_openai_embeddings_request(MaasBuf *out, const char *model, const char *cons
 
 /* usage.prompt_tokens, usage.completion_tokens, when there */
 static bool
-read_usage(const MaasJson *root, MaasGenOutput *out, MaasError *err)
+read_usage(const MaasJson *root, MaasRemoteGenOutput *out, MaasError *err)
 {
 	bool		failed;
 	const MaasJson *usage = member(root, "", "usage", MAAS_JSON_OBJECT, false, &failed, err);
@@ -418,7 +418,7 @@ read_usage(const MaasJson *root, MaasGenOutput *out, MaasError *err)
 
 /* finish_reason of choice c (path at) */
 static bool
-read_finish(const MaasJson *c, const char *at, MaasGenOutput *out, MaasError *err)
+read_finish(const MaasJson *c, const char *at, MaasRemoteGenOutput *out, MaasError *err)
 {
 	bool		failed;
 	const MaasJson *f = member(c, at, "finish_reason", MAAS_JSON_STRING, false, &failed, err);
@@ -465,7 +465,7 @@ read_choices(const MaasJson *root, int n, MaasError *err)
 }
 
 bool
-maas_openai_chat_response(const char *body, size_t len, MaasGenOutput *out,
+maas_openai_chat_response(const char *body, size_t len, MaasRemoteGenOutput *out,
 						  const MaasTick *tick, MaasError *err)
 {
 	const MaasJson *root = parse_root(body, len, tick, err);
@@ -527,12 +527,12 @@ placed_index(const MaasJson *entry, const char *array, int i, int n, bool *taken
 }
 
 bool
-maas_openai_completions_response(const char *body, size_t len, int n, MaasGenOutput *outs,
+maas_openai_completions_response(const char *body, size_t len, int n, MaasRemoteGenOutput *outs,
 								 const MaasTick *tick, MaasError *err)
 {
 	const MaasJson *root;
 	const MaasJson *choices;
-	MaasGenOutput usage;
+	MaasRemoteGenOutput usage;
 	bool	   *taken;
 
 	if (!check_count(n, "the number of prompts", err))

@@ -35,11 +35,11 @@ extern char *maas_kserve_model_url(const char *base, const char *model, MaasErro
 
 /* ---- OpenAI-compatible ---- */
 
-typedef struct MaasGenParams
+typedef struct MaasRemoteGenParams
 {
 	int			max_tokens;		/* 0: not sent */
 	double		temperature;	/* NAN: not sent; else within [0, 2] */
-} MaasGenParams;
+} MaasRemoteGenParams;
 
 typedef struct MaasChatMessage
 {
@@ -47,34 +47,34 @@ typedef struct MaasChatMessage
 	const char *content;
 } MaasChatMessage;
 
-typedef struct MaasGenOutput
+typedef struct MaasRemoteGenOutput
 {
 	char	   *text;			/* NUL-terminated, valid UTF-8, no NUL inside */
 	int32_t		len;
 	char	   *finish_reason;	/* NULL when absent or null */
 	int64_t		prompt_tokens;	/* -1 when the response does not say */
 	int64_t		completion_tokens;
-} MaasGenOutput;
+} MaasRemoteGenOutput;
 
 /* POST {base}/chat/completions */
 extern bool maas_openai_chat_request(MaasBuf *out, const char *model,
 									 const MaasChatMessage *msgs, int n_msgs,
-									 const MaasGenParams *params, MaasError *err);
+									 const MaasRemoteGenParams *params, MaasError *err);
 
 /* choices[0].message.content */
 extern bool maas_openai_chat_response(const char *body, size_t len,
-									  MaasGenOutput *out, const MaasTick *tick,
+									  MaasRemoteGenOutput *out, const MaasTick *tick,
 									  MaasError *err);
 
 /* POST {base}/completions, n prompts in one request */
 extern bool maas_openai_completions_request(MaasBuf *out, const char *model,
 											const char *const *prompts, int n,
-											const MaasGenParams *params,
+											const MaasRemoteGenParams *params,
 											MaasError *err);
 
 /* choices[i].text into outs[0 .. n), placed by their "index" */
 extern bool maas_openai_completions_response(const char *body, size_t len, int n,
-											 MaasGenOutput *outs,
+											 MaasRemoteGenOutput *outs,
 											 const MaasTick *tick, MaasError *err);
 
 /* POST {base}/embeddings, n inputs; dimensions 0: not sent */

@@ -150,7 +150,7 @@ flush_chunk(EvalJob *ej)
 	if (ej->in_chunk == 0)
 		return;
 	CHECK_FOR_INTERRUPTS();
-	o = maas_net_forward(&m->net, ej->blas, ej->in_chunk, ej->chunk, ej->work);
+	o = maas_serve_forward(ej->st, ej->blas, ej->in_chunk, ej->chunk, ej->work);
 	for (int r = 0; r < ej->in_chunk; r++)
 	{
 		float	   *dst = ej->out + (ej->n - ej->in_chunk + r) * ej->k;

@@ -11,6 +11,7 @@
  */
 #include "model.h"
 #include "net_build.h"
+#include "ops_remote.h"
 #include "services.h"
 
 #include "miscadmin.h"
@@ -37,6 +38,8 @@ maas_task_name(MaasTask task)
 int
 maas_model_outputs(const MaasModel *m)
 {
+	if (m->remote != NULL)		/* what the server answers: known for embeddings */
+		return m->task == MAAS_TASK_EMBEDDING ? m->remote->dimensions : 0;
 	switch (m->task)
 	{
 		case MAAS_TASK_CLASSIFICATION:
@@ -269,6 +272,21 @@ maas_model_build(Jsonb *config, const StFile *file)
 					 task);
 
 	tree = maas_config_tree(config);
+
+	/* a remote text model: its endpoint, checked by the kernel, and no layers */
+	if ((model->task == MAAS_TASK_GENERATION || model->task == MAAS_TASK_EMBEDDING) &&
+		(v = config_get(root, "remote")) != NULL)
+	{
+		model->remote = maas_remote_text_endpoint(maas_json_get(tree, "remote"),
+												  model->task == MAAS_TASK_EMBEDDING, &err);
+		if (model->remote == NULL)
+		{
+			if (err.status == MAAS_ERR_NOMEM)
+				maas_raise(&err, 0, NULL, NULL);
+			config_error("In \"remote\": %s.", err.msg);
+		}
+		return model;
+	}
 	if (!maas_net_build(&model->net, tree, file, true, &err))
 		maas_raise(&err, ERRCODE_INVALID_PARAMETER_VALUE, "invalid model config", NULL);
 	if (maas_model_is_text(model))
@@ -305,7 +323,8 @@ maas_model_build(Jsonb *config, const StFile *file)
 		}
 		else if (model->net.n_out == 1)
 		{
-			if (last != MAAS_OP_SIGMOID)
+			/* a remote classifier answers probabilities (ops_remote.h) */
+			if (last != MAAS_OP_SIGMOID && last != MAAS_OP_REMOTE)
 				config_error("A classification model with 1 output must end with a sigmoid layer.");
 			model->sigmoid_binary = true;
 			model->outputs_proba = true;
@@ -314,7 +333,7 @@ maas_model_build(Jsonb *config, const StFile *file)
 		else
 		{
 			model->n_classes = model->net.n_out;
-			model->outputs_proba = (last == MAAS_OP_SOFTMAX);
+			model->outputs_proba = (last == MAAS_OP_SOFTMAX || last == MAAS_OP_REMOTE);
 		}
 	}
 

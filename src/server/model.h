@@ -44,10 +44,16 @@ typedef struct MaasModel
 	int			n_positions;	/* the context: positions the model has */
 	int			n_types;		/* token types (BERT's segments), or 0 */
 	int			embed_value;	/* value maas_embed returns, or 0 */
+
+	/*
+	 * A remote text model: an OpenAI-compatible endpoint (ops_remote.h)
+	 * instead of layers, tokenizer and context; NULL for every other.
+	 */
+	const struct MaasRemoteEndpoint *remote;
 } MaasModel;
 
 /* a text model, whose input is token ids */
-#define maas_model_is_text(m)	((m)->net.input == MAAS_NET_TOKENS)
+#define maas_model_is_text(m)	((m)->net.input == MAAS_NET_TOKENS || (m)->remote != NULL)
 
 extern const char *maas_task_name(MaasTask task);
 

@@ -26,7 +26,7 @@ predict_array(FunctionCallInfo fcinfo, MaasAnswer what)
 
 	maas_serve_call(fcinfo, st);
 	x = maas_serve_features(st, PG_GETARG_ARRAYTYPE_P(PG_NARGS() - 1), NULL);
-	out = maas_net_forward(&st->m->net, maas_get_blas(), 1, x, st->m->row_work);
+	out = maas_serve_forward(st, maas_get_blas(), 1, x, st->m->row_work);
 	return maas_serve_answer(st, what, x, out);
 }
 

@@ -40,6 +40,7 @@
 #include "utils/tuplestore.h"
 
 #include "predict_batch.h"
+#include "remote.h"
 #include "stats.h"
 #include "text.h"
 
@@ -76,6 +77,8 @@ typedef struct BatchScorer
 	int32	   *row_off;		/* batch_size: where each row's ids start */
 	int32	   *row_len;		/* batch_size */
 	int			max_len;		/* the longest row of the batch */
+	const char **texts;			/* a remote text model: the batch's texts,
+								 * UTF-8, in out_cxt */
 
 	/* the result */
 	Tuplestorestate *out;
@@ -170,7 +173,13 @@ batch_flush(BatchScorer *b)
 	CHECK_FOR_INTERRUPTS();
 
 	old = MemoryContextSwitchTo(b->out_cxt);
-	if (b->text)
+	if (b->text && m->remote != NULL)
+	{
+		/* embeddings only: a remote text model predicts nothing */
+		y = maas_remote_embed_texts(b->st, b->texts, b->n, &n_out);
+		maas_stats_end(b->st, b->n, NULL, NULL);
+	}
+	else if (b->text)
 	{
 		y = text_forward(b);
 		n_out = b->answer == BATCH_EMBED ?
@@ -179,7 +188,7 @@ batch_flush(BatchScorer *b)
 	}
 	else
 	{
-		y = maas_net_forward(&m->net, b->blas, b->n, b->x, b->work);
+		y = maas_serve_forward(b->st, b->blas, b->n, b->x, b->work);
 		n_out = m->net.n_out;
 		maas_stats_end(b->st, b->n, b->x, y);
 	}
@@ -266,9 +275,27 @@ text_row(BatchScorer *b, Datum d, TupleTableSlot *slot)
 	int			len = VARSIZE_ANY_EXHDR(t);
 	char	   *s = pg_server_to_any(VARDATA_ANY(t), len, PG_UTF8);
 	int32		n;
-	int32	   *ids = maas_text_encode(b->st, s, s == VARDATA_ANY(t) ? (size_t) len : strlen(s),
-									   true, &n);
+	int32	   *ids;
 	int			longest;
+
+	if (b->st->m->remote != NULL)
+	{
+		/* sent as text, batch_size rows a batch, the endpoint's a request */
+		size_t		n_bytes = s == VARDATA_ANY(t) ? (size_t) len : strlen(s);
+		char	   *copy;
+
+		if (n_bytes == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("the input is empty")));
+		copy = MemoryContextAlloc(b->out_cxt, n_bytes + 1);
+		memcpy(copy, s, n_bytes);
+		copy[n_bytes] = '\0';
+		b->texts[b->n] = copy;
+		return;
+	}
+	ids = maas_text_encode(b->st, s, s == VARDATA_ANY(t) ? (size_t) len : strlen(s),
+						   true, &n);
 
 	if (n == 0)
 		ereport(ERROR,
@@ -375,6 +402,7 @@ batch_alloc(BatchScorer *b)
 		/* workspace is made per batch, for the batch's longest text */
 		b->row_off = palloc(sizeof(int32) * b->batch_size);
 		b->row_len = palloc(sizeof(int32) * b->batch_size);
+		b->texts = palloc(sizeof(char *) * b->batch_size);
 		return;
 	}
 	if (!maas_mul_size((size_t) b->batch_size, (size_t) net->n_in, &nx) ||
@@ -423,7 +451,8 @@ predict_batch(FunctionCallInfo fcinfo, BatchAnswer answer)
 	b.text = maas_model_is_text(b.st->m);
 	if (answer == BATCH_EMBED)
 	{
-		if (b.st->m->embed_value <= 0)
+		if (b.st->m->remote != NULL ? b.st->m->task != MAAS_TASK_EMBEDDING :
+			b.st->m->embed_value <= 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 					 errmsg("model \"%s\" has no embedding output", b.st->model),

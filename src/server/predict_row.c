@@ -140,7 +140,7 @@ predict_record(FunctionCallInfo fcinfo, MaasAnswer what)
 					true, 0);
 	}
 
-	out = maas_net_forward(&st->m->net, maas_get_blas(), 1, st->input, st->m->row_work);
+	out = maas_serve_forward(st, maas_get_blas(), 1, st->input, st->m->row_work);
 	return maas_serve_answer(st, what, st->input, out);
 }
 

@@ -52,4 +52,29 @@ extern int32 maas_deploy_version(const char *model, int32 version,
 extern void maas_catalog_execute(const char *sql, int nargs, Oid *types,
 								 Datum *values, const char *nulls, int expect);
 
+/*
+ * Several statements on the catalog as its owner, in a restricted security
+ * context with search_path pinned, for parts of maas that keep tables of
+ * their own (the secrets of remote models): begin, queries (SPI result
+ * codes as expect) and their results, end.  caller is who called.
+ */
+typedef struct MaasCatalogSession
+{
+	Oid			caller;
+	Oid			save_userid;
+	int			save_sec_context;
+	int			save_nestlevel;
+	MemoryContext caller_cxt;
+} MaasCatalogSession;
+
+extern void maas_catalog_begin(MaasCatalogSession *cs);
+extern void maas_catalog_end(MaasCatalogSession *cs);
+extern uint64 maas_catalog_query(const char *sql, int nargs, Oid *types,
+								 Datum *values, const char *nulls, int expect);
+extern Datum maas_catalog_result(int row, int col, bool *isnull);
+
+/* raise unless the caller owns the model (a member of owner, a superuser) */
+extern void maas_catalog_check_owner(MaasCatalogSession *cs, const char *model,
+									 const char *owner);
+
 #endif							/* MAAS_REGISTRY_H */

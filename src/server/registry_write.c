@@ -32,15 +32,8 @@
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 
-/* a session of catalog work as the catalog's owner */
-typedef struct CatalogSession
-{
-	Oid			caller;
-	Oid			save_userid;
-	int			save_sec_context;
-	int			save_nestlevel;
-	MemoryContext caller_cxt;
-} CatalogSession;
+/* a session of catalog work as the catalog's owner (registry.h) */
+typedef MaasCatalogSession CatalogSession;
 
 static Oid
 catalog_owner(void)
@@ -365,6 +358,41 @@ maas_store_version(const char *model, const char *algorithm, bytea *weights,
 	}
 	catalog_end(&cs);
 	return version;
+}
+
+/*
+ * Catalog work as its owner for the other parts of maas (registry.h):
+ * begin, queries, their results, the owner check, end.
+ */
+void
+maas_catalog_begin(MaasCatalogSession *cs)
+{
+	catalog_begin(cs);
+}
+
+void
+maas_catalog_end(MaasCatalogSession *cs)
+{
+	catalog_end(cs);
+}
+
+uint64
+maas_catalog_query(const char *sql, int nargs, Oid *types, Datum *values,
+				   const char *nulls, int expect)
+{
+	return catalog_exec(sql, nargs, types, values, nulls, expect);
+}
+
+Datum
+maas_catalog_result(int row, int col, bool *isnull)
+{
+	return result_value(row, col, isnull);
+}
+
+void
+maas_catalog_check_owner(MaasCatalogSession *cs, const char *model, const char *owner)
+{
+	check_owner(cs, model, owner);
 }
 
 /*

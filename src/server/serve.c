@@ -14,6 +14,7 @@
  * functions that use it are PARALLEL SAFE and run on hot standbys.
  */
 #include "serve.h"
+#include "remote.h"
 #include "stats.h"
 
 #include <math.h>
@@ -121,6 +122,26 @@ maas_serve_resolve(MaasServeState *st, text *model, int32 version)
 	st->curcid = snap->curcid;
 	st->completions = snap->snapXactCompletionCount;
 	maas_stats_attach(st);
+
+	/* a remote model reads its secrets again in every statement */
+	if (maas_net_remote(&st->m->net) != NULL || st->m->remote != NULL)
+		maas_remote_attach(st, st->model);
+	else
+		maas_remote_detach(st);
+}
+
+/*
+ * Run the resolved model over n rows of x: what every serving path calls.
+ * A local model cannot fail here (its shapes were checked when it was
+ * built); a remote one raises what went wrong with its call.
+ */
+const float *
+maas_serve_forward(MaasServeState *st, const MaasBlas *blas, int n,
+				   const float *x, float *work)
+{
+	if (st->remote != NULL)
+		return maas_remote_forward(st, blas, n, x, work);
+	return maas_net_forward(&st->m->net, blas, n, x, work);
 }
 
 /*

@@ -16,6 +16,8 @@
 #include "cache.h"
 #include "services.h"
 
+typedef struct MaasRemoteCall MaasRemoteCall;
+
 typedef struct MaasServeState
 {
 	MemoryContext cxt;			/* fn_mcxt: lives as long as the call site */
@@ -36,6 +38,8 @@ typedef struct MaasServeState
 	MaasModel  *m;
 	float	   *input;			/* n_in floats: the row being predicted */
 	struct MaasStatsLocal *stats;	/* serving statistics (stats.h), or NULL */
+	MaasRemoteCall *remote;	/* a remote model's call environment
+									 * (remote.h), or NULL */
 
 	MemoryContextCallback release;	/* unpins when the call site goes away */
 } MaasServeState;
@@ -54,6 +58,8 @@ extern void maas_serve_resolve(MaasServeState *st, text *model, int32 version);
 extern void maas_serve_call(FunctionCallInfo fcinfo, MaasServeState *st);
 extern const float *maas_serve_features(MaasServeState *st, ArrayType *arr,
 										float *dst);
+extern const float *maas_serve_forward(MaasServeState *st, const MaasBlas *blas,
+									   int n, const float *x, float *work);
 extern float8 maas_serve_value(const MaasModel *m, const float *out);
 extern ArrayType *maas_serve_proba(const MaasModel *m, float *out);
 extern text *maas_serve_label(const MaasModel *m, const float *out);

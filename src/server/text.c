@@ -18,6 +18,7 @@
  * generation cut inside a character -- are U+FFFD, as in Hugging Face's
  * decoder, and so is a NUL, which text cannot hold.
  */
+#include "remote.h"
 #include "serve.h"
 #include "stats.h"
 #include "text.h"
@@ -223,6 +224,17 @@ maas_text_run(MaasServeState *st, const int32 *ids, int n_ids, int target)
 	return out;
 }
 
+/* the functions that need a model's own tokenizer or layers */
+static void
+require_local(MaasServeState *st, const char *fn)
+{
+	if (st->m->remote != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("model \"%s\" is a remote model", st->model),
+				 errdetail("%s needs a model that runs here, with a tokenizer of its own.", fn)));
+}
+
 /* maas_tokenize(model, input): the token ids of a text, as the model reads it */
 PG_FUNCTION_INFO_V1(maas_tokenize);
 Datum
@@ -230,10 +242,15 @@ maas_tokenize(PG_FUNCTION_ARGS)
 {
 	MaasServeState *st = maas_text_call(fcinfo, -1);
 	size_t		len;
-	const char *s = utf8_arg(fcinfo, 1, "input", &len);
+	const char *s;
 	int32		n;
-	int32	   *ids = maas_text_encode(st, s, len, true, &n);
-	Datum	   *d = palloc(sizeof(Datum) * Max(n, 1));
+	int32	   *ids;
+	Datum	   *d;
+
+	require_local(st, "maas_tokenize");
+	s = utf8_arg(fcinfo, 1, "input", &len);
+	ids = maas_text_encode(st, s, len, true, &n);
+	d = palloc(sizeof(Datum) * Max(n, 1));
 
 	for (int i = 0; i < n; i++)
 		d[i] = Int32GetDatum(ids[i]);
@@ -248,11 +265,15 @@ maas_detokenize(PG_FUNCTION_ARGS)
 {
 	MaasServeState *st = maas_text_call(fcinfo, -1);
 	int			n;
-	int32	   *ids = maas_text_ids_arg(fcinfo, st, 1, &n);
+	int32	   *ids;
 	size_t		len;
 	MaasError	err;
-	char	   *s = maas_tokenizer_decode(st->m->tok, ids, (size_t) n, false, &len,
-										  &maas_text_tick, &err);
+	char	   *s;
+
+	require_local(st, "maas_detokenize");
+	ids = maas_text_ids_arg(fcinfo, st, 1, &n);
+	s = maas_tokenizer_decode(st->m->tok, ids, (size_t) n, false, &len,
+							  &maas_text_tick, &err);
 
 	if (s == NULL)
 		maas_raise(&err, ERRCODE_INVALID_PARAMETER_VALUE,
@@ -283,6 +304,7 @@ maas_logits(PG_FUNCTION_ARGS)
 	const float *out;
 
 	require_task(st, MAAS_TASK_GENERATION, "maas_logits");
+	require_local(st, "maas_logits");
 	ids = maas_text_ids_arg(fcinfo, st, 1, &n);
 	out = maas_text_run(st, ids, n, 0);
 	maas_stats_end(st, 1, NULL, NULL);
@@ -301,6 +323,11 @@ maas_embed(PG_FUNCTION_ARGS)
 	int32	   *ids;
 	const float *out;
 
+	if (st->m->remote != NULL)
+	{
+		require_task(st, MAAS_TASK_EMBEDDING, "maas_embed");
+		return maas_remote_embed_call(fcinfo, st);
+	}
 	if (st->m->embed_value <= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),

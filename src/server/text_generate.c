@@ -9,6 +9,7 @@
  * statement_timeout stop a long generation at once; the tokens produced
  * are counted in maas.stats.
  */
+#include "remote.h"
 #include "stats.h"
 #include "text.h"
 
@@ -215,6 +216,16 @@ run_generation(FunctionCallInfo fcinfo, bool ids_prompt, MaasGenResult *r)
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("model \"%s\" is a %s model", st->model, maas_task_name(m->task)),
 				 errhint("maas_generate needs a generation model such as GPT-2.")));
+	if (m->remote != NULL)
+	{
+		/* a remote model reads text, not ids: maas_generate calls it */
+		if (ids_prompt)
+			ereport(ERROR,
+					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+					 errmsg("model \"%s\" is a remote model", st->model),
+					 errdetail("maas_generate_ids needs a model that runs here, with a tokenizer of its own.")));
+		return st;
+	}
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -275,8 +286,10 @@ Datum
 maas_generate(PG_FUNCTION_ARGS)
 {
 	MaasGenResult r;
+	MaasServeState *st = run_generation(fcinfo, false, &r);
 
-	run_generation(fcinfo, false, &r);
+	if (st->m->remote != NULL)
+		return maas_remote_generate_call(fcinfo, st);
 	PG_RETURN_TEXT_P(maas_text_result(r.text, r.len));
 }
 

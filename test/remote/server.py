@@ -17,10 +17,12 @@ Chat and completions answer "echo: " + the (last) prompt, cut to max_tokens
 characters (finish_reason "length") when that is given.
 
 GET /blob?size=N&seed=S sends N bytes, byte i being (i * 31 + S) % 251
-(gzip-encoded with gzip=1).
+(gzip-encoded with gzip=1).  GET /files/NAME sends the file NAME of the
+directory given by --files (no subdirectories).
 
 Misbehaviour, by query parameters on any path:
     status=N [msg=TEXT]   answer HTTP N with {"error": {"message": TEXT}}
+      [echo_auth=1]       ... TEXT followed by the Authorization header received
       [body_hex=HEX]      ... or with exactly these bytes
     key=K times=T         ... only for the first T requests carrying key K
     retry_after=S         with a Retry-After header of S seconds
@@ -36,12 +38,17 @@ Misbehaviour, by query parameters on any path:
     close_now=1           close the connection without answering
     garbage=1             answer with bytes that are not HTTP
 
+The same parameters may come first in the path instead, as /q/PARAMS/rest
+(e.g. /q/status=500&times=2&key=k1/v2/models/linear/infer): a client whose
+base URL may carry no query (a KServe endpoint's) asks for faults so.
+
 Every request is logged as one JSON line in --log, before it is answered:
 time, method, path, query, connection number, the header names and values (but
 the Authorization value, replaced by whether it was the expected one, from
 the environment variable MAAS_TEST_AUTH), and the body's length.
 
-    server.py [--log FILE] [--port 0] [--tls DIR]   prints "PORT n" once listening
+    server.py [--log FILE] [--port 0] [--tls DIR] [--files DIR]
+                                        prints "PORT n" once listening
 
 With --tls it speaks HTTPS with DIR/cert.pem and DIR/key.pem.
 """
@@ -73,7 +80,7 @@ MODELS = {
 
 LOCK = threading.Lock()
 COUNTS = {}                 # key -> requests seen
-STATE = {"conn": 0, "seq": 0, "log": None}
+STATE = {"conn": 0, "seq": 0, "log": None, "files": None}
 
 
 def next_conn():
@@ -193,6 +200,13 @@ class Handler(BaseHTTPRequestHandler):
     def handle_any(self, method):
         url = urllib.parse.urlsplit(self.path)
         q = dict(urllib.parse.parse_qsl(url.query, keep_blank_values=True))
+        path = url.path
+        query = url.query
+        if path.startswith("/q/"):
+            params, _, rest = path[3:].partition("/")
+            q.update(urllib.parse.parse_qsl(params, keep_blank_values=True))
+            path = "/" + rest
+            query = params + ("&" + query if query else "")
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length > 0 else b""
 
@@ -205,8 +219,8 @@ class Handler(BaseHTTPRequestHandler):
         else:
             auth = "ok" if got == "Bearer " + expected else "wrong"
         log_request({
-            "t": time.time(), "conn": self.conn_id, "method": method, "path": url.path,
-            "query": url.query, "auth": auth, "body_len": len(body),
+            "t": time.time(), "conn": self.conn_id, "method": method, "path": path,
+            "query": query, "auth": auth, "body_len": len(body),
             "headers": {k: v for k, v in self.headers.items()
                         if k.lower() != "authorization"},
         })
@@ -214,7 +228,7 @@ class Handler(BaseHTTPRequestHandler):
         if self.misbehave(q):
             return
         try:
-            self.route(method, url.path, q, body)
+            self.route(method, path, q, body)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
 
@@ -248,7 +262,10 @@ class Handler(BaseHTTPRequestHandler):
                 self.end_headers()
                 self.wfile.write(body)
             else:
-                self.send_error_json(int(q["status"]), q.get("msg", "failure on request"), extra)
+                msg = q.get("msg", "failure on request")
+                if "echo_auth" in q:
+                    msg += " " + (self.headers.get("Authorization") or "(none)")
+                self.send_error_json(int(q["status"]), msg, extra)
             return True
         if "redirect" in q:
             self.send_response(302)
@@ -301,6 +318,20 @@ class Handler(BaseHTTPRequestHandler):
             if "gzip" in q:
                 data = gzip.compress(data)
                 self.send_header("Content-Encoding", "gzip")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return
+        if method == "GET" and path.startswith("/files/") and STATE["files"]:
+            name = path[len("/files/"):]
+            full = os.path.join(STATE["files"], name)
+            if "/" in name or name.startswith(".") or not os.path.isfile(full):
+                self.send_error_json(404, "no file %s" % name)
+                return
+            with open(full, "rb") as f:
+                data = f.read()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
@@ -503,7 +534,9 @@ def main():
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--log")
     ap.add_argument("--tls")
+    ap.add_argument("--files")
     args = ap.parse_args()
+    STATE["files"] = args.files
     if args.log:
         STATE["log"] = open(args.log, "a", encoding="utf-8")
     srv = Server(("127.0.0.1", args.port), Handler)

@@ -26,7 +26,7 @@
 	} while (0)
 
 static void
-check_text(const MaasGenOutput *o)
+check_text(const MaasRemoteGenOutput *o)
 {
 	REQUIRE(o->text != NULL && o->len >= 0);
 	REQUIRE(strlen(o->text) == (size_t) o->len);
@@ -59,7 +59,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	{
 		case 0:
 			{
-				MaasGenOutput o;
+				MaasRemoteGenOutput o;
 
 				ok = maas_openai_chat_response(body, len, &o, NULL, &err);
 				if (ok)
@@ -71,7 +71,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 		case 1:
 			{
-				MaasGenOutput o[8];
+				MaasRemoteGenOutput o[8];
 
 				ok = maas_openai_completions_response(body, len, n, o, NULL, &err);
 				for (int i = 0; ok && i < n; i++)

@@ -1740,9 +1740,9 @@ test_openai_end_to_end(void)
 	MaasBuf		b;
 	const char *texts[5] = {"alpha", "beta", "\xc3\xa9t\xc3\xa9", "a \"quoted\"\nline", "e"};
 	MaasChatMessage msgs[2] = {{"system", "You echo."}, {"user", "Summarize: caf\xc3\xa9"}};
-	MaasGenParams p = {0, NAN};
-	MaasGenOutput g;
-	MaasGenOutput gs[5];
+	MaasRemoteGenParams p = {0, NAN};
+	MaasRemoteGenOutput g;
+	MaasRemoteGenOutput gs[5];
 	float	   *e;
 	int			d;
 	static const struct

@@ -80,8 +80,8 @@ test_openai_requests(void)
 	MaasBuf		b;
 	MaasJson   *j;
 	MaasChatMessage msgs[2] = {{"system", "Be brief."}, {"user", "Summarize: \"a\"\n\xc3\xa9"}};
-	MaasGenParams p = {64, 0.25};
-	MaasGenParams none = {0, NAN};
+	MaasRemoteGenParams p = {64, 0.25};
+	MaasRemoteGenParams none = {0, NAN};
 	const char *prompts[3] = {"one", "two", "three"};
 	const MaasJson *m;
 
@@ -144,7 +144,7 @@ test_openai_requests(void)
 /* ---- OpenAI responses ---- */
 
 static bool
-chat(const char *body, MaasGenOutput *out)
+chat(const char *body, MaasRemoteGenOutput *out)
 {
 	return maas_openai_chat_response(body, strlen(body), out, NULL, &err);
 }
@@ -152,7 +152,7 @@ chat(const char *body, MaasGenOutput *out)
 static void
 test_chat_response(void)
 {
-	MaasGenOutput o;
+	MaasRemoteGenOutput o;
 
 	CHECK(chat("{\"id\": \"x\", \"choices\": [{\"index\": 0, \"message\": {\"role\": \"assistant\","
 			   " \"content\": \"Hello \\u00e9\"}, \"finish_reason\": \"stop\"}],"
@@ -208,7 +208,7 @@ test_chat_response(void)
 }
 
 static bool
-completions(const char *body, int n, MaasGenOutput *outs)
+completions(const char *body, int n, MaasRemoteGenOutput *outs)
 {
 	return maas_openai_completions_response(body, strlen(body), n, outs, NULL, &err);
 }
@@ -216,7 +216,7 @@ completions(const char *body, int n, MaasGenOutput *outs)
 static void
 test_completions_response(void)
 {
-	MaasGenOutput o[3];
+	MaasRemoteGenOutput o[3];
 
 	/* placed by index, in any order */
 	CHECK(completions("{\"choices\": [{\"index\": 2, \"text\": \"c\", \"finish_reason\": \"length\"},"
@@ -498,7 +498,7 @@ test_out_of_memory(void)
 
 	for (long k = 0; k < 200; k++)
 	{
-		MaasGenOutput o;
+		MaasRemoteGenOutput o;
 		MaasKserveMeta m;
 		float		out[2];
 		int			d = 0;
@@ -610,7 +610,7 @@ test_seeds(void)
 	{
 		const char *b = seeds[i].body;
 		size_t		len = strlen(b);
-		MaasGenOutput o[4];
+		MaasRemoteGenOutput o[4];
 		MaasKserveMeta m;
 		float		out[16];
 		int			d = seeds[i].width;
