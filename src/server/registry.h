@@ -10,6 +10,7 @@
 #include "postgres.h"
 
 #include "utils/jsonb.h"
+#include "utils/relcache.h"
 
 #define MAAS_MODEL_NAME_MAX		200
 
@@ -22,6 +23,8 @@ typedef struct MaasVersionRef
 	int32		version;		/* number within the model */
 } MaasVersionRef;
 
+/* maas.<relname>, locked for reading until the end of the transaction */
+extern Relation maas_registry_open(const char *relname);
 extern bool maas_model_usable(const char *owner, Datum acl, bool acl_isnull);
 extern void maas_lookup_version(const char *model, int32 version,
 								MaasVersionRef *ref);

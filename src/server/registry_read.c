@@ -1,5 +1,5 @@
 /*
- * catalog.c
+ * registry_read.c
  *		The registry as the serving path reads it.
  *
  * Prediction must be cheap, must work in parallel workers and on standbys,
@@ -7,7 +7,10 @@
  * reads maas.model and maas.version with plain index scans under the active
  * snapshot: no SPI, no planning, no writes.  A deploy committed before the
  * statement took its snapshot is seen; one committed later is not, so a
- * statement never switches versions half-way.
+ * statement never switches versions half-way.  The tables are locked as
+ * a query locks what it reads (maas_registry_open), until the end of the
+ * transaction, so DDL on the registry waits for the statements serving
+ * from it.
  *
  * The attribute numbers follow the CREATE TABLE statements in the install
  * script, which only ever adds columns at the end.
@@ -20,6 +23,7 @@
 #include "access/table.h"
 #include "catalog/namespace.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -42,20 +46,26 @@
 #define Anum_version_weights		9
 #define Anum_version_train_stats	14
 
-static Oid
-maas_relid(const char *relname)
+/*
+ * Open maas.<relname> for reading, as a query would: looked up and locked
+ * together (RangeVarGetRelid retries the lookup once it holds the lock, so
+ * a concurrent DROP is either waited for or seen), and the lock kept until
+ * the end of the transaction.  So DDL on the registry -- DROP EXTENSION,
+ * ALTER EXTENSION UPDATE -- waits for the transactions that read it, and a
+ * reader that comes after it gets this clean error.  Close with NoLock.
+ */
+Relation
+maas_registry_open(const char *relname)
 {
-	Oid			nsp = get_namespace_oid("maas", true);
-	Oid			relid = InvalidOid;
+	Oid			relid = RangeVarGetRelid(makeRangeVar("maas", (char *) relname, -1),
+										 AccessShareLock, true);
 
-	if (OidIsValid(nsp))
-		relid = get_relname_relid(relname, nsp);
 	if (!OidIsValid(relid))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("the maas registry is missing from this database"),
 				 errhint("Run CREATE EXTENSION maas.")));
-	return relid;
+	return table_open(relid, NoLock);
 }
 
 /* the one tuple matching the keys through index, copied, or NULL */
@@ -76,13 +86,19 @@ fetch_one(Relation rel, const char *index, int nkeys, ScanKey keys)
 	return tup;
 }
 
-/* the row of a version, copied, with maas.version left open in *rel */
+/*
+ * The row of a version, copied, with maas.version left open in *rel; NULL
+ * when the version is gone, or belongs to an earlier maas.version (the
+ * extension was dropped and created again since ref was resolved).
+ */
 static HeapTuple
 version_row(const MaasVersionRef *ref, Relation *rel)
 {
 	ScanKeyData key;
 
-	*rel = table_open(ref->catalog, AccessShareLock);
+	*rel = maas_registry_open("version");
+	if (RelationGetRelid(*rel) != ref->catalog)
+		return NULL;
 	ScanKeyInit(&key, Anum_version_version_id, BTEqualStrategyNumber,
 				F_INT8EQ, Int64GetDatum(ref->version_id));
 	return fetch_one(*rel, "version_pkey", 1, &key);
@@ -123,7 +139,7 @@ maas_may_use(PG_FUNCTION_ARGS)
 	HeapTuple	tup;
 	bool		usable = false;
 
-	rel = table_open(maas_relid("model"), AccessShareLock);
+	rel = maas_registry_open("model");
 	ScanKeyInit(&key, Anum_model_name, BTEqualStrategyNumber,
 				F_TEXTEQ, PG_GETARG_DATUM(0));
 	tup = fetch_one(rel, "model_name_key", 1, &key);
@@ -136,7 +152,7 @@ maas_may_use(PG_FUNCTION_ARGS)
 
 		usable = maas_model_usable(NameStr(*owner), acl, isnull);
 	}
-	table_close(rel, AccessShareLock);
+	table_close(rel, NoLock);
 	PG_RETURN_BOOL(usable);
 }
 
@@ -154,7 +170,7 @@ maas_lookup_version(const char *model, int32 version, MaasVersionRef *ref)
 	int64		model_id;
 	Datum		d;
 
-	rel = table_open(maas_relid("model"), AccessShareLock);
+	rel = maas_registry_open("model");
 	ScanKeyInit(&keys[0], Anum_model_name, BTEqualStrategyNumber,
 				F_TEXTEQ, CStringGetTextDatum(model));
 	tup = fetch_one(rel, "model_name_key", 1, keys);
@@ -189,9 +205,9 @@ maas_lookup_version(const char *model, int32 version, MaasVersionRef *ref)
 							 model)));
 		version = DatumGetInt32(d);
 	}
-	table_close(rel, AccessShareLock);
+	table_close(rel, NoLock);
 
-	rel = table_open(maas_relid("version"), AccessShareLock);
+	rel = maas_registry_open("version");
 	ScanKeyInit(&keys[0], Anum_version_model_id, BTEqualStrategyNumber,
 				F_INT8EQ, Int64GetDatum(model_id));
 	ScanKeyInit(&keys[1], Anum_version_version, BTEqualStrategyNumber,
@@ -205,7 +221,7 @@ maas_lookup_version(const char *model, int32 version, MaasVersionRef *ref)
 	ref->version_id = DatumGetInt64(heap_getattr(tup, Anum_version_version_id,
 												 RelationGetDescr(rel), &isnull));
 	ref->version = version;
-	table_close(rel, AccessShareLock);
+	table_close(rel, NoLock);
 }
 
 /*
@@ -229,7 +245,7 @@ maas_fetch_version(const MaasVersionRef *ref, Jsonb **config, bytea **weights)
 										  RelationGetDescr(rel), &isnull));
 	*weights = DatumGetByteaP(heap_getattr(tup, Anum_version_weights,
 										   RelationGetDescr(rel), &isnull));
-	table_close(rel, AccessShareLock);
+	table_close(rel, NoLock);
 }
 
 /*
@@ -241,7 +257,6 @@ maas_fetch_version(const MaasVersionRef *ref, Jsonb **config, bytea **weights)
 bool
 maas_version_info(const MaasVersionRef *ref, MaasVersionInfo *info)
 {
-	Oid			nsp = get_namespace_oid("maas", true);
 	Relation	rel;
 	ScanKeyData key;
 	HeapTuple	tup;
@@ -249,13 +264,12 @@ maas_version_info(const MaasVersionRef *ref, MaasVersionInfo *info)
 	Datum		d;
 	int64		model_id;
 
-	if (!OidIsValid(nsp) || get_relname_relid("version", nsp) != ref->catalog)
+	if (!OidIsValid(get_namespace_oid("maas", true)))
 		return false;
-
 	tup = version_row(ref, &rel);
 	if (tup == NULL)
 	{
-		table_close(rel, AccessShareLock);
+		table_close(rel, NoLock);
 		return false;
 	}
 	model_id = DatumGetInt64(heap_getattr(tup, Anum_version_model_id,
@@ -266,15 +280,15 @@ maas_version_info(const MaasVersionRef *ref, MaasVersionInfo *info)
 												   RelationGetDescr(rel), &isnull));
 	d = heap_getattr(tup, Anum_version_train_stats, RelationGetDescr(rel), &isnull);
 	info->train_stats = isnull ? NULL : DatumGetJsonbPCopy(d);
-	table_close(rel, AccessShareLock);
+	table_close(rel, NoLock);
 
-	rel = table_open(maas_relid("model"), AccessShareLock);
+	rel = maas_registry_open("model");
 	ScanKeyInit(&key, Anum_model_model_id, BTEqualStrategyNumber,
 				F_INT8EQ, Int64GetDatum(model_id));
 	tup = fetch_one(rel, "model_pkey", 1, &key);
 	if (tup == NULL)
 	{
-		table_close(rel, AccessShareLock);
+		table_close(rel, NoLock);
 		return false;
 	}
 	info->model = TextDatumGetCString(heap_getattr(tup, Anum_model_name,
@@ -287,6 +301,6 @@ maas_version_info(const MaasVersionRef *ref, MaasVersionInfo *info)
 
 		info->usable = maas_model_usable(info->owner, acl, isnull);
 	}
-	table_close(rel, AccessShareLock);
+	table_close(rel, NoLock);
 	return true;
 }

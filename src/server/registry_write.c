@@ -18,6 +18,7 @@
 #include "services.h"
 
 #include "access/htup_details.h"
+#include "access/table.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_class.h"
@@ -42,24 +43,14 @@ typedef struct CatalogSession
 	MemoryContext caller_cxt;
 } CatalogSession;
 
+/* the owner of the registry's tables (locked for reading, see registry.h) */
 static Oid
 catalog_owner(void)
 {
-	Oid			nsp = get_namespace_oid("maas", true);
-	Oid			relid = OidIsValid(nsp) ? get_relname_relid("model", nsp) : InvalidOid;
-	HeapTuple	tup;
-	Oid			owner;
+	Relation	rel = maas_registry_open("model");
+	Oid			owner = rel->rd_rel->relowner;
 
-	if (!OidIsValid(relid))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("the maas registry is missing from this database"),
-				 errhint("Run CREATE EXTENSION maas.")));
-	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "cache lookup failed for relation %u", relid);
-	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
-	ReleaseSysCache(tup);
+	table_close(rel, NoLock);
 	return owner;
 }
 
