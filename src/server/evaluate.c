@@ -37,6 +37,10 @@ typedef struct EvalJob
 	const char *target;
 	const MaasBlas *blas;
 	int			k;				/* outputs kept per row */
+	/* the model's classes by label, looked up per row */
+	MaasStringSet *label_set;	/* label texts -> class */
+	float8	   *value_sorted;	/* numeric labels, sorted */
+	int32	   *value_class;	/* ... and their classes */
 	MemoryContext cxt;
 	MemoryContext row_cxt;
 	/* the chunk being filled */
@@ -104,12 +108,77 @@ positional_inputs(EvalJob *ej, TupleDesc td)
 	return inputs;
 }
 
+static int
+cmp_value_class(const void *a, const void *b, void *arg)
+{
+	const float8 *v = (const float8 *) arg;
+	float8		x = v[*(const int32 *) a],
+				y = v[*(const int32 *) b];
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * Index the model's labels once, so that each row's class is a hash or a
+ * binary search away whatever the number of classes.
+ */
+static void
+index_labels(EvalJob *ej)
+{
+	const MaasModel *m = ej->st->m;
+
+	if (m->labels != NULL)
+	{
+		bool		full;
+
+		ej->label_set = maas_string_set_create(m->n_classes);
+		for (int i = 0; i < m->n_classes; i++)
+		{
+			CHECK_FOR_INTERRUPTS();
+			(void) maas_string_set_add(ej->label_set, m->labels[i], &full);
+		}
+	}
+	if (m->label_values != NULL)
+	{
+		ej->value_class = palloc_extended(sizeof(int32) * m->n_classes, MCXT_ALLOC_HUGE);
+		ej->value_sorted = palloc_extended(sizeof(float8) * m->n_classes, MCXT_ALLOC_HUGE);
+		for (int i = 0; i < m->n_classes; i++)
+			ej->value_class[i] = i;
+		qsort_arg(ej->value_class, m->n_classes, sizeof(int32), cmp_value_class,
+				  m->label_values);
+		for (int i = 0; i < m->n_classes; i++)
+			ej->value_sorted[i] = m->label_values[ej->value_class[i]];
+	}
+}
+
+/* the class whose numeric label is d, or -1 */
+static int32
+value_to_class(EvalJob *ej, double d)
+{
+	int			lo = 0,
+				hi = ej->st->m->n_classes - 1;
+
+	while (lo <= hi)
+	{
+		int			mid = lo + (hi - lo) / 2;
+
+		if (ej->value_sorted[mid] == d)
+			return ej->value_class[mid];
+		if (ej->value_sorted[mid] < d)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return -1;
+}
+
 static int32
 target_class(EvalJob *ej, Datum v)
 {
 	const MaasModel *m = ej->st->m;
 	bool		number = maas_type_is_number(ej->target_b.typid);
 	char	   *text;
+	int32		cls;
 
 	if (number && (m->label_values || m->labels == NULL))
 	{
@@ -117,9 +186,8 @@ target_class(EvalJob *ej, Datum v)
 
 		if (m->label_values)
 		{
-			for (int i = 0; i < m->n_classes; i++)
-				if (m->label_values[i] == d)
-					return i;
+			if ((cls = value_to_class(ej, d)) >= 0)
+				return cls;
 		}
 		else if (d == floor(d) && d >= 0 && d < m->n_classes)
 			return (int32) d;
@@ -128,10 +196,8 @@ target_class(EvalJob *ej, Datum v)
 	else
 	{
 		text = maas_datum_text(v, &ej->target_b);
-		if (m->labels)
-			for (int i = 0; i < m->n_classes; i++)
-				if (strcmp(m->labels[i], text) == 0)
-					return i;
+		if (m->labels && (cls = maas_string_set_find(ej->label_set, text)) >= 0)
+			return cls;
 	}
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -259,6 +325,8 @@ maas_evaluate(PG_FUNCTION_ARGS)
 	ej->row_cxt = AllocSetContextCreate(CurrentMemoryContext, "maas evaluate row",
 										ALLOCSET_SMALL_SIZES);
 	ej->k = st->m->task == MAAS_TASK_REGRESSION ? 1 : st->m->n_classes;
+	if (st->m->task == MAAS_TASK_CLASSIFICATION)
+		index_labels(ej);
 	maas_fetch_version(&st->ref, &config, &weights);
 	ej->inputs = maas_inputs_from_config(config);
 

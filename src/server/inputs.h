@@ -52,9 +52,14 @@ typedef struct MaasInput
 	int			width;			/* slots in the model input */
 	int			offset;			/* first slot in the model input */
 	int			length;			/* array: elements */
-	/* category: sorted categories (fixed), or the set being collected */
+	/*
+	 * category: the categories in slot order, each slot the one-hot input of
+	 * its category (by_text numbers them in strcmp order, or is NULL when
+	 * they are in that order already), or the set being collected
+	 */
 	int			n_categories;
 	char	  **categories;
+	int		   *by_text;
 	MaasStringSet *collect;
 	float	   *fill;			/* width values for NULLs, or NULL */
 } MaasInput;
@@ -112,7 +117,9 @@ extern char *maas_datum_text(Datum value, const MaasBinding *b);
 
 /* string sets */
 extern MaasStringSet *maas_string_set_create(int max);
+extern void maas_string_set_free(MaasStringSet *set);
 extern int	maas_string_set_add(MaasStringSet *set, const char *s, bool *full);
+extern int	maas_string_set_find(MaasStringSet *set, const char *s);
 extern int	maas_string_index(char **sorted, int n, const char *s);
 
 /* the config's "inputs" and "impute" keys, to and from JSON */

@@ -477,6 +477,9 @@ maas_train_resolve_task(TrainJob *job)
 		{
 			double	   *hit = bsearch(&job->y[r], values, k, sizeof(double), cmp_double);
 
+			if ((r & 65535) == 0)
+				CHECK_FOR_INTERRUPTS();
+
 			job->cls[r] = (int32) (hit - values);
 		}
 	}
