@@ -535,6 +535,25 @@ json_number(JsonbValue *v, const char *what)
 											  NumericGetDatum(v->val.numeric)));
 }
 
+/* a fill value: a number that is finite as a real, as the input slot holds it */
+static float
+json_fill(JsonbValue *v, const MaasInput *in)
+{
+	double		d;
+	float		f;
+
+	if (v == NULL || v->type != jbvNumeric)
+		inputs_error("The \"fill\" of input \"%s\" must be %s.", in->name,
+					 in->kind == MAAS_INPUT_NUMBER ? "a number" : "an array of numbers");
+	d = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow,
+										   NumericGetDatum(v->val.numeric)));
+	f = (float) d;
+	if (!isfinite(f))
+		inputs_error("The \"fill\" of input \"%s\" holds a number out of range for real.",
+					 in->name);
+	return f;
+}
+
 /* qsort_arg: category indexes by their text */
 static int
 cmp_category(const void *a, const void *b, void *arg)
@@ -613,12 +632,19 @@ maas_inputs_from_config(Jsonb *config)
 	inputs->in = palloc_extended(sizeof(MaasInput) * Max(inputs->n, 1),
 								 MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 	inputs->impute = MAAS_IMPUTE_MEAN;
-	if ((v = get_key(&config->root, "impute")) != NULL && v->type == jbvString)
+	if ((v = get_key(&config->root, "impute")) != NULL && v->type != jbvNull)
 	{
-		for (int i = 0; i < lengthof(impute_names); i++)
+		bool		known = false;
+
+		for (int i = 0; v->type == jbvString && i < lengthof(impute_names); i++)
 			if (strlen(impute_names[i]) == (size_t) v->val.string.len &&
 				memcmp(impute_names[i], v->val.string.val, v->val.string.len) == 0)
+			{
 				inputs->impute = (MaasImpute) i;
+				known = true;
+			}
+		if (!known)
+			inputs_error("\"impute\" must be \"mean\", \"zero\" or \"error\".");
 	}
 
 	names = maas_string_set_create(inputs->n);
@@ -680,7 +706,7 @@ maas_inputs_from_config(Jsonb *config)
 		{
 			in->fill = palloc_extended(sizeof(float) * in->width, MCXT_ALLOC_HUGE);
 			if (in->kind == MAAS_INPUT_NUMBER)
-				in->fill[0] = (float) json_number(f, "\"fill\"");
+				in->fill[0] = json_fill(f, in);
 			else
 			{
 				if (!is_container(f, false) ||
@@ -693,7 +719,7 @@ maas_inputs_from_config(Jsonb *config)
 
 					if ((j & 4095) == 0)
 						CHECK_FOR_INTERRUPTS();
-					in->fill[j] = (float) json_number(fv, "\"fill\"");
+					in->fill[j] = json_fill(fv, in);
 					pfree(fv);
 				}
 			}
@@ -718,6 +744,7 @@ maas_check_inputs_width(const MaasInputs *inputs, int n_in)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid model config"),
-				 errdetail("The inputs make %d features; the model takes %d.",
-						   inputs->width, n_in)));
+				 errdetail_plural("The inputs make %d feature; the model takes %d.",
+								  "The inputs make %d features; the model takes %d.",
+								  inputs->width, inputs->width, n_in)));
 }

@@ -350,3 +350,19 @@ maas_model_build(Jsonb *config, const StFile *file)
 	model->row_work = palloc_extended(sizeof(float) * nwork, MCXT_ALLOC_HUGE);
 	return model;
 }
+
+/*
+ * Check what later calls read of a config besides the net and the labels
+ * (maas_model_build): the inputs and their fill values, which
+ * maas_predict(model, row) and maas_evaluate parse, and that they make the
+ * model's features.  Registration calls it, so that a stored version
+ * always serves.
+ */
+void
+maas_model_check_config(Jsonb *config, const MaasModel *model)
+{
+	MaasInputs *inputs = maas_inputs_from_config(config);
+
+	if (inputs != NULL)
+		maas_check_inputs_width(inputs, model->net.n_in);
+}

@@ -292,6 +292,7 @@ maas_store_version(const char *model, const char *algorithm, bytea *weights,
 	maas_parse_safetensors(weights, &file);
 	config = maas_import_config(algorithm, config, &file);
 	built = maas_model_build(config, &file);
+	maas_model_check_config(config, built);
 
 	for (int i = 0; i < file.n_tensors; i++)
 		if (file.tensors[i].dtype == ST_F64 || file.tensors[i].dtype == ST_F16 ||
