@@ -335,10 +335,7 @@ maas_evaluate(PG_FUNCTION_ARGS)
 	MemoryContextSwitchTo(ej->cxt);
 	sql = maas_source_sql(source);
 	td = maas_source_describe(sql);
-	for (int i = 0; i < td->natts; i++)
-		if (!TupleDescAttr(td, i)->attisdropped &&
-			strcmp(NameStr(TupleDescAttr(td, i)->attname), ej->target) == 0)
-			ej->target_attno = i + 1;
+	ej->target_attno = maas_find_column(td, ej->target, "source");
 	if (ej->target_attno == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
@@ -354,7 +351,7 @@ maas_evaluate(PG_FUNCTION_ARGS)
 	maas_check_inputs_width(ej->inputs, st->m->net.n_in);
 	ej->bind = palloc0(sizeof(MaasBinding) * Max(ej->inputs->n, 1));
 	for (int i = 0; i < ej->inputs->n; i++)
-		maas_bind_input(&ej->inputs->in[i], td, &ej->bind[i],
+		maas_bind_input(&ej->inputs->in[i], td, &ej->bind[i], "source",
 						"maas_evaluate reads the columns the model was trained on, by name.");
 
 	ej->cap = 1024;

@@ -97,31 +97,77 @@ maas_bind_column(TupleDesc tupdesc, int attno, MaasBinding *b)
 	getTypeOutputInfo(b->typid, &b->outfunc, &varlena);
 }
 
-void
-maas_bind_input(const MaasInput *in, TupleDesc tupdesc, MaasBinding *b,
-				const char *missing_hint)
+/*
+ * The column of tupdesc named name (1-based), or 0 if there is none.  A
+ * name maas reads must name one column: training, serving and evaluation
+ * all find columns by name, so two columns of one name would be read by
+ * position in one place and by name in another.  where says what tupdesc
+ * is, for the message ("source", "row").
+ */
+int
+maas_find_column(TupleDesc tupdesc, const char *name, const char *where)
 {
-	MaasInputKind kind;
+	int			found = 0;
 
 	for (int i = 0; i < tupdesc->natts; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(tupdesc, i);
 
-		if (att->attisdropped || strcmp(NameStr(att->attname), in->name) != 0)
+		if (att->attisdropped || strcmp(NameStr(att->attname), name) != 0)
 			continue;
-		maas_bind_column(tupdesc, i + 1, b);
-		if (!maas_feature_kind(att->atttypid, &kind) || kind != in->kind)
+		if (found)
 			ereport(ERROR,
-					(errcode(ERRCODE_DATATYPE_MISMATCH),
-					 errmsg("column \"%s\" has type %s, but the model reads it as a %s",
-							in->name, format_type_be(att->atttypid), kind_names[in->kind])));
-		return;
+					(errcode(ERRCODE_AMBIGUOUS_COLUMN),
+					 errmsg("column \"%s\" appears more than once in the %s", name, where),
+					 errdetail("Columns %d and %d are both named \"%s\".", found, i + 1, name),
+					 errhint("Give each column its own name, for example with AS.")));
+		found = i + 1;
 	}
-	ereport(ERROR,
-			(errcode(ERRCODE_UNDEFINED_COLUMN),
-			 errmsg("column \"%s\" does not exist", in->name),
-			 errdetail("The model reads a column of that name."),
-			 missing_hint ? errhint("%s", missing_hint) : 0));
+	return found;
+}
+
+/* raise unless every column of tupdesc has a name of its own */
+void
+maas_check_column_names(TupleDesc tupdesc, const char *where)
+{
+	MaasStringSet *names = maas_string_set_create(tupdesc->natts);
+
+	for (int i = 0; i < tupdesc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(tupdesc, i);
+		int			before = names->n;
+		bool		full;
+
+		if (att->attisdropped)
+			continue;
+		(void) maas_string_set_add(names, NameStr(att->attname), &full);
+		if (names->n == before)
+			(void) maas_find_column(tupdesc, NameStr(att->attname), where);	/* raises */
+	}
+	maas_string_set_free(names);
+}
+
+void
+maas_bind_input(const MaasInput *in, TupleDesc tupdesc, MaasBinding *b,
+				const char *where, const char *missing_hint)
+{
+	MaasInputKind kind;
+	int			attno = maas_find_column(tupdesc, in->name, where);
+	Form_pg_attribute att;
+
+	if (attno == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" does not exist", in->name),
+				 errdetail("The model reads a column of that name."),
+				 missing_hint ? errhint("%s", missing_hint) : 0));
+	att = TupleDescAttr(tupdesc, attno - 1);
+	maas_bind_column(tupdesc, attno, b);
+	if (!maas_feature_kind(att->atttypid, &kind) || kind != in->kind)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("column \"%s\" has type %s, but the model reads it as a %s",
+						in->name, format_type_be(att->atttypid), kind_names[in->kind])));
 }
 
 /* typid is a base type (MaasBinding.typid): no lookup per value */

@@ -92,9 +92,17 @@ extern const char *maas_impute_name(MaasImpute impute);
 extern bool maas_feature_kind(Oid typid, MaasInputKind *kind);
 extern bool maas_type_is_number(Oid typid);
 
+/*
+ * Columns by name: a name maas reads names one column, or it raises
+ * (where is "source" or "row", for the message); 0 if there is none.
+ */
+extern int	maas_find_column(TupleDesc tupdesc, const char *name, const char *where);
+extern void maas_check_column_names(TupleDesc tupdesc, const char *where);
+
 /* bind an input to a column of tupdesc (by name, raising if missing) */
 extern void maas_bind_input(const MaasInput *in, TupleDesc tupdesc,
-							MaasBinding *b, const char *missing_hint);
+							MaasBinding *b, const char *where,
+							const char *missing_hint);
 extern void maas_bind_column(TupleDesc tupdesc, int attno, MaasBinding *b);
 
 /*

@@ -35,14 +35,7 @@ typedef struct LoadReceiver
 static int
 find_column(TupleDesc td, const char *name)
 {
-	for (int i = 0; i < td->natts; i++)
-	{
-		Form_pg_attribute att = TupleDescAttr(td, i);
-
-		if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0)
-			return i + 1;
-	}
-	return 0;
+	return maas_find_column(td, name, "source");
 }
 
 static void
@@ -154,6 +147,8 @@ maas_train_plan_columns(TrainJob *job)
 	}
 	else
 	{
+		/* every column but the target: each is read by its name later */
+		maas_check_column_names(td, "source");
 		for (int i = 0; i < td->natts; i++)
 		{
 			if (TupleDescAttr(td, i)->attisdropped || i + 1 == job->target_attno)
