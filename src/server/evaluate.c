@@ -11,6 +11,7 @@
 #include "serve.h"
 #include "source.h"
 #include "inputs.h"
+#include "predict_batch.h"
 
 #include <math.h>
 
@@ -24,6 +25,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
+/* rows scored together, unless maas.batch_memory allows fewer */
 #define EVAL_CHUNK	256
 
 typedef struct EvalJob
@@ -44,15 +46,16 @@ typedef struct EvalJob
 	MemoryContext cxt;
 	MemoryContext row_cxt;
 	/* the chunk being filled */
-	float	   *chunk;
+	MaasBatchBuffers chunk;
 	int			in_chunk;
-	float	   *work;
-	/* kept */
+	/* kept, for the metrics: k outputs and the label of each row */
 	float	   *out;
 	int32	   *cls;
 	float	   *y;
 	int64		n;
 	int64		cap;
+	Size		limit;			/* maas.max_training_memory */
+	Size		fixed;			/* what the metrics need besides the rows */
 } EvalJob;
 
 /* inputs for a model that does not name its columns: every other column */
@@ -216,7 +219,8 @@ flush_chunk(EvalJob *ej)
 	if (ej->in_chunk == 0)
 		return;
 	CHECK_FOR_INTERRUPTS();
-	o = maas_net_forward(&m->net, ej->blas, ej->in_chunk, ej->chunk, ej->work);
+	o = maas_net_forward(&m->net, ej->blas, ej->in_chunk, ej->chunk.x,
+						 maas_batch_work(&ej->chunk, ej->in_chunk));
 	for (int r = 0; r < ej->in_chunk; r++)
 	{
 		float	   *dst = ej->out + (ej->n - ej->in_chunk + r) * ej->k;
@@ -239,6 +243,57 @@ flush_chunk(EvalJob *ej)
 	ej->in_chunk = 0;
 }
 
+/* bytes the kept arrays take for rows rows */
+static Size
+kept_bytes(const EvalJob *ej, int64 rows)
+{
+	return (Size) rows * (sizeof(float) * (Size) ej->k + sizeof(int32) + sizeof(float));
+}
+
+static void
+evaluation_too_large(const EvalJob *ej, const char *what, Size need)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+			 errmsg("evaluation would need more memory than maas.max_training_memory allows"),
+			 errdetail("%s needs %zu kB; the setting allows %zu kB.",
+					   what, need / 1024, ej->limit / 1024),
+			 errhint("Evaluate on fewer rows, or raise maas.max_training_memory.")));
+}
+
+/*
+ * Room for twice the rows kept so far (from 64), counted against the limit
+ * with what the metrics need before it is allocated.
+ */
+static void
+grow_kept(EvalJob *ej)
+{
+	int64		cap = ej->cap == 0 ? 64 : ej->cap * 2;
+	Size		need;
+
+	if ((uint64) cap > (uint64) (MaxAllocHugeSize / (sizeof(float) * (Size) ej->k + 8)))
+		evaluation_too_large(ej, psprintf("Keeping the outputs of %lld rows", (long long) cap),
+							 MaxAllocHugeSize);
+	need = kept_bytes(ej, cap) + ej->fixed +
+		(ej->k == 2 ? sizeof(float) * 2 * (Size) cap : 0);	/* ROC AUC sorts the scores */
+	if (need > ej->limit)
+		evaluation_too_large(ej, psprintf("Keeping the outputs of %lld rows of %d classes",
+										  (long long) ej->n + 1, ej->k), need);
+	if (ej->out == NULL)
+	{
+		ej->out = palloc_extended(sizeof(float) * ej->k * cap, MCXT_ALLOC_HUGE);
+		ej->cls = palloc_extended(sizeof(int32) * cap, MCXT_ALLOC_HUGE);
+		ej->y = palloc_extended(sizeof(float) * cap, MCXT_ALLOC_HUGE);
+	}
+	else
+	{
+		ej->out = repalloc_huge(ej->out, sizeof(float) * ej->k * cap);
+		ej->cls = repalloc_huge(ej->cls, sizeof(int32) * cap);
+		ej->y = repalloc_huge(ej->y, sizeof(float) * cap);
+	}
+	ej->cap = cap;
+}
+
 static void
 eval_receive(MaasSourceReader *reader, TupleTableSlot *slot)
 {
@@ -251,16 +306,10 @@ eval_receive(MaasSourceReader *reader, TupleTableSlot *slot)
 	if (slot->tts_isnull[t])
 		return;
 	if (ej->n == ej->cap)
-	{
-		int64		cap = ej->cap * 2;
-
-		ej->out = repalloc_huge(ej->out, sizeof(float) * ej->k * cap);
-		ej->cls = repalloc_huge(ej->cls, sizeof(int32) * cap);
-		ej->y = repalloc_huge(ej->y, sizeof(float) * cap);
-		ej->cap = cap;
-	}
+		grow_kept(ej);
+	maas_batch_reserve(&ej->chunk, ej->in_chunk);
 	old = MemoryContextSwitchTo(ej->row_cxt);
-	row = ej->chunk + (size_t) ej->in_chunk * ej->inputs->width;
+	row = ej->chunk.x + (size_t) ej->in_chunk * ej->inputs->width;
 	for (int i = 0; i < ej->inputs->n; i++)
 	{
 		MaasInput  *in = &ej->inputs->in[i];
@@ -286,7 +335,7 @@ eval_receive(MaasSourceReader *reader, TupleTableSlot *slot)
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(ej->row_cxt);
 	ej->n++;
-	if (++ej->in_chunk == EVAL_CHUNK)
+	if (++ej->in_chunk == ej->chunk.max_rows)
 		flush_chunk(ej);
 }
 
@@ -307,7 +356,6 @@ maas_evaluate(PG_FUNCTION_ARGS)
 	Jsonb	   *config;
 	bytea	   *weights;
 	StringInfoData s;
-	size_t		nwork;
 
 	for (int i = 0; i < 3; i++)
 		if (PG_ARGISNULL(i))
@@ -354,14 +402,24 @@ maas_evaluate(PG_FUNCTION_ARGS)
 		maas_bind_input(&ej->inputs->in[i], td, &ej->bind[i], "source",
 						"maas_evaluate reads the columns the model was trained on, by name.");
 
-	ej->cap = 1024;
-	ej->out = palloc_extended(sizeof(float) * ej->k * ej->cap, MCXT_ALLOC_HUGE);
-	ej->cls = palloc_extended(sizeof(int32) * ej->cap, MCXT_ALLOC_HUGE);
-	ej->y = palloc_extended(sizeof(float) * ej->cap, MCXT_ALLOC_HUGE);
-	ej->chunk = palloc(sizeof(float) * (size_t) EVAL_CHUNK * ej->inputs->width);
-	if (!maas_net_workspace(&st->m->net, EVAL_CHUNK, 1, &nwork))
-		ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED), errmsg("model is too large to evaluate in one chunk")));
-	ej->work = palloc_extended(sizeof(float) * nwork, MCXT_ALLOC_HUGE);
+	/*
+	 * The buffers grow with the rows read: a chunk of at most EVAL_CHUNK
+	 * rows within maas.batch_memory, and the kept outputs within
+	 * maas.max_training_memory together with the confusion matrix of the
+	 * metrics (k x k counts), which is checked first.
+	 */
+	maas_batch_buffers_init(&ej->chunk, &st->m->net,
+							maas_batch_rows(&st->m->net, EVAL_CHUNK), false);
+	ej->limit = maas_max_training_memory();
+	if (st->m->task == MAAS_TASK_CLASSIFICATION)
+	{
+		double		cells = (double) ej->k * ej->k * sizeof(int64);
+
+		ej->fixed = cells > (double) ej->limit ? ej->limit + 1 : (Size) cells;
+		if (ej->fixed > ej->limit)
+			evaluation_too_large(ej, psprintf("The confusion matrix of %d classes", ej->k),
+								 cells > (double) MaxAllocHugeSize ? MaxAllocHugeSize : (Size) cells);
+	}
 
 	ej->reader.planned = td;
 	ej->reader.receive = eval_receive;

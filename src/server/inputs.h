@@ -136,6 +136,7 @@ extern MaasInputs *maas_inputs_from_config(Jsonb *config);
 extern void maas_check_inputs_width(const MaasInputs *inputs, int n_in);
 
 /* train.c, shared with evaluate.c */
+extern Size maas_max_training_memory(void);
 extern void maas_append_class_metrics(StringInfo s, const MaasClassMetrics *m);
 extern void maas_append_reg_metrics(StringInfo s, const MaasRegMetrics *m);
 

@@ -85,6 +85,13 @@ maas_train_init(void)
 							NULL, NULL, NULL);
 }
 
+/* maas.max_training_memory in bytes, for maas_train and maas_evaluate */
+Size
+maas_max_training_memory(void)
+{
+	return (Size) max_training_memory_kb * 1024;
+}
+
 void
 maas_train_memory_error(TrainJob *job, const char *what, Size need)
 {
@@ -428,7 +435,7 @@ maas_train(PG_FUNCTION_ARGS)
 	maas_check_model_name(job->model);
 	job->p.algorithm = maas_train_parse_algorithm(text_to_cstring(PG_GETARG_TEXT_PP(3)));
 	maas_train_parse_params(PG_ARGISNULL(4) ? NULL : PG_GETARG_JSONB_P(4), &job->p);
-	job->limit = (Size) max_training_memory_kb * 1024;
+	job->limit = maas_max_training_memory();
 
 	job->cxt = AllocSetContextCreate(caller, "maas training", ALLOCSET_DEFAULT_SIZES);
 	job->row_cxt = AllocSetContextCreate(job->cxt, "maas training row", ALLOCSET_SMALL_SIZES);
