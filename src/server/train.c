@@ -104,6 +104,22 @@ maas_train_memory_error(TrainJob *job, const char *what, Size need)
 					 "or choose a smaller model.")));
 }
 
+/*
+ * Raise unless need more bytes fit the limit with what is allocated and
+ * reserved (train_job.h); sizes that overflow do not fit.
+ */
+void
+maas_train_check_memory(TrainJob *job, const char *what, Size need)
+{
+	size_t		total;
+
+	if (!maas_add_size(MemoryContextMemAllocated(job->cxt, true), job->reserved, &total) ||
+		!maas_add_size(total, need, &total))
+		total = SIZE_MAX;
+	if (total > job->limit)
+		maas_train_memory_error(job, what, total);
+}
+
 static void
 train_epoch(void *arg, const MaasEpochReport *r)
 {
@@ -280,9 +296,10 @@ fit(TrainJob *job, MaasNnConfig *c, MaasNnModel *m, float **out)
 	{
 		MaasLinearResult lr;
 
-		need = sizeof(double) * ((size_t) job->width * job->width * 2 + (size_t) 2048 * job->width);
-		if (need + MemoryContextMemAllocated(job->cxt, true) > job->limit)
-			maas_train_memory_error(job, "The normal equations", need + MemoryContextMemAllocated(job->cxt, true));
+		if (!maas_mul_size((size_t) job->width, (size_t) job->width * 2 + 2048, &need) ||
+			!maas_mul_size(need, sizeof(double), &need))
+			need = SIZE_MAX;
+		maas_train_check_memory(job, "The normal equations", need);
 		if (!maas_linear_fit(blas, &data, job->p.l2, &hooks, &lr, &err))
 			train_failed(job, &err);
 		if (lr.jitter > 0)
@@ -336,6 +353,7 @@ fit(TrainJob *job, MaasNnConfig *c, MaasNnModel *m, float **out)
 			ystd = sqrt(ss / (double) n_fit);
 			if (!(ystd > 0))
 				ystd = 1;
+			maas_train_check_memory(job, "The standardized target", sizeof(float) * (Size) job->n);
 			ys = MemoryContextAllocExtended(job->cxt, sizeof(float) * job->n, MCXT_ALLOC_HUGE);
 			for (int64 r = 0; r < job->n; r++)
 				ys[r] = (float) ((job->yf[r] - ymean) / ystd);
@@ -343,10 +361,9 @@ fit(TrainJob *job, MaasNnConfig *c, MaasNnModel *m, float **out)
 			job->loss_scale = ystd * ystd;
 		}
 
-		if (!maas_nn_memory(c, n_fit, &need) ||
-			need + MemoryContextMemAllocated(job->cxt, true) > job->limit)
-			maas_train_memory_error(job, "The network, its optimizer state and workspace",
-						 need + MemoryContextMemAllocated(job->cxt, true));
+		if (!maas_nn_memory(c, n_fit, &need))
+			need = SIZE_MAX;
+		maas_train_check_memory(job, "The network, its optimizer state and workspace", need);
 
 		data.n = n_fit;
 		val.d = job->width;
@@ -389,6 +406,8 @@ fit(TrainJob *job, MaasNnConfig *c, MaasNnModel *m, float **out)
 	job->peak = Max(job->peak, MemoryContextMemAllocated(job->cxt, true));
 
 	maas_progress_phase(MAAS_PHASE_EVALUATING, -1);
+	maas_train_check_memory(job, "The outputs of the holdout rows",
+							sizeof(float) * (Size) k * Max(job->n_test, 1));
 	*out = MemoryContextAllocExtended(job->cxt, sizeof(float) * k * Max(job->n_test, 1),
 									  MCXT_ALLOC_HUGE);
 	if (!maas_nn_predict(blas, c, m, job->x + (size_t) nt * job->width, job->n_test,
