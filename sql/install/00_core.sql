@@ -93,10 +93,24 @@ SELECT pg_catalog.pg_extension_config_dump('maas.model_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('maas.version_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('maas.deployment_id_seq', '');
 
+-- may the current user predict with the model (false if there is none); the
+-- views show what was learnt from a model to those it is true for
+CREATE FUNCTION maas_may_use(model text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'maas_may_use'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+
 /*
- * Views.  No weights here: names, shapes, metrics and history only.
+ * Views.  No weights here: names, shapes, metrics and history only.  What
+ * describes a model -- its name, owner, grants, versions and their shapes,
+ * deployments -- is shown to everyone, as pg_class shows every table; what
+ * was learnt from data -- a version's metrics, training runs, serving
+ * statistics -- only to roles that may use the model and to
+ * pg_read_all_stats (doc/privileges.md).  Every view is a security
+ * barrier, so a function in a caller's WHERE clause sees only what the
+ * view shows that caller.
  */
-CREATE VIEW maas.versions AS
+CREATE VIEW maas.versions WITH (security_barrier) AS
 SELECT m.name AS model,
 	   v.version,
 	   v.algorithm,
@@ -106,7 +120,8 @@ SELECT m.name AS model,
 	   v.dtype,
 	   v.bytes,
 	   pg_catalog.encode(v.sha256, 'hex') AS sha256,
-	   v.metrics,
+	   CASE WHEN pg_catalog.pg_has_role('pg_read_all_stats', 'USAGE') OR maas_may_use(m.name)
+			THEN v.metrics END AS metrics,
 	   v.parent_version,
 	   (v.version OPERATOR(pg_catalog.=) m.deployed_version) IS TRUE AS deployed,
 	   v.created_by,
@@ -114,7 +129,7 @@ SELECT m.name AS model,
   FROM maas.version v
   JOIN maas.model m ON m.model_id OPERATOR(pg_catalog.=) v.model_id;
 
-CREATE VIEW maas.models AS
+CREATE VIEW maas.models WITH (security_barrier) AS
 SELECT m.name AS model,
 	   m.owner,
 	   COALESCE(d.task, l.task) AS task,
@@ -139,7 +154,7 @@ SELECT m.name AS model,
 	  FROM maas.version v
 	 WHERE v.model_id OPERATOR(pg_catalog.=) m.model_id) s ON true;
 
-CREATE VIEW maas.deployments AS
+CREATE VIEW maas.deployments WITH (security_barrier) AS
 SELECT d.deployment_id AS id,
 	   m.name AS model,
 	   d.version,
@@ -184,12 +199,6 @@ CREATE FUNCTION maas_export(model text, version integer DEFAULT NULL,
 RETURNS record
 AS 'MODULE_PATHNAME', 'maas_export'
 LANGUAGE C STABLE PARALLEL UNSAFE;
-
--- may the current user predict with the model (false if there is none)
-CREATE FUNCTION maas_may_use(model text)
-RETURNS boolean
-AS 'MODULE_PATHNAME', 'maas_may_use'
-LANGUAGE C STABLE STRICT PARALLEL SAFE;
 
 CREATE FUNCTION maas_grant(model text, grantee text)
 RETURNS void

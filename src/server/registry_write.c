@@ -585,6 +585,14 @@ maas_drop(PG_FUNCTION_ARGS)
 							   1, types, values, NULL, SPI_OK_DELETE);
 		catalog_exec("DELETE FROM maas.model WHERE model_id = $1",
 					 1, types, values, NULL, SPI_OK_DELETE);
+		/* its training runs go too: a later model of the name is another's */
+		{
+			Oid			ttypes[1] = {TEXTOID};
+			Datum		tvalues[1] = {CStringGetTextDatum(model)};
+
+			catalog_exec("DELETE FROM maas.training_run WHERE model = $1",
+						 1, ttypes, tvalues, NULL, SPI_OK_DELETE);
+		}
 	}
 	else
 	{
