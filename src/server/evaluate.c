@@ -281,9 +281,10 @@ grow_kept(EvalJob *ej)
 										  (long long) ej->n + 1, ej->k), need);
 	if (ej->out == NULL)
 	{
-		ej->out = palloc_extended(sizeof(float) * ej->k * cap, MCXT_ALLOC_HUGE);
-		ej->cls = palloc_extended(sizeof(int32) * cap, MCXT_ALLOC_HUGE);
-		ej->y = palloc_extended(sizeof(float) * cap, MCXT_ALLOC_HUGE);
+		/* the receiver runs in the executor's memory: ours is ej->cxt */
+		ej->out = MemoryContextAllocExtended(ej->cxt, sizeof(float) * ej->k * cap, MCXT_ALLOC_HUGE);
+		ej->cls = MemoryContextAllocExtended(ej->cxt, sizeof(int32) * cap, MCXT_ALLOC_HUGE);
+		ej->y = MemoryContextAllocExtended(ej->cxt, sizeof(float) * cap, MCXT_ALLOC_HUGE);
 	}
 	else
 	{
