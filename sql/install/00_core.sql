@@ -19,16 +19,26 @@ CREATE SEQUENCE maas.model_id_seq;
 CREATE SEQUENCE maas.version_id_seq;
 CREATE SEQUENCE maas.deployment_id_seq;
 
+/*
+ * A model's owner and grants are those of its type, maas.model_<model_id>
+ * (anchor; created by 10_owners.sql's trigger), an object PostgreSQL's
+ * shared dependencies track: DROP ROLE of its owner or of a grantee fails
+ * as for any object, REASSIGN OWNED and DROP OWNED handle it, a rename
+ * keeps it.  owner and acl hold 0.1's names and grants only until the
+ * model has its type (an upgrade, or a 0.1 dump restored), then NULL.
+ */
 CREATE TABLE maas.model (
 	model_id		 bigint NOT NULL DEFAULT pg_catalog.nextval('maas.model_id_seq'::pg_catalog.regclass),
 	name			 text COLLATE "C" NOT NULL,
-	owner			 name NOT NULL,
+	owner			 name,
 	last_version	 integer NOT NULL DEFAULT 0,
 	deployed_version integer,
 	created_at		 timestamptz NOT NULL DEFAULT pg_catalog.now(),
-	acl				 aclitem[],	-- USAGE: who besides the owner may predict
+	acl				 aclitem[],
+	anchor			 pg_catalog.regtype,
 	CONSTRAINT model_pkey PRIMARY KEY (model_id),
-	CONSTRAINT model_name_key UNIQUE (name)
+	CONSTRAINT model_name_key UNIQUE (name),
+	CONSTRAINT model_anchor_key UNIQUE (anchor)
 );
 
 CREATE TABLE maas.version (
@@ -131,7 +141,7 @@ SELECT m.name AS model,
 
 CREATE VIEW maas.models WITH (security_barrier) AS
 SELECT m.name AS model,
-	   m.owner,
+	   pg_catalog.pg_get_userbyid(t.typowner) AS owner,
 	   COALESCE(d.task, l.task) AS task,
 	   COALESCE(d.algorithm, l.algorithm) AS algorithm,
 	   m.deployed_version,
@@ -139,8 +149,10 @@ SELECT m.name AS model,
 	   s.versions,
 	   s.bytes,
 	   m.created_at,
-	   m.acl
+	   t.typacl AS acl,
+	   m.anchor AS type
   FROM maas.model m
+  LEFT JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) m.anchor::pg_catalog.oid
   LEFT JOIN maas.version d
 	ON d.model_id OPERATOR(pg_catalog.=) m.model_id
    AND d.version OPERATOR(pg_catalog.=) m.deployed_version

@@ -9,6 +9,7 @@
 
 #include "postgres.h"
 
+#include "utils/acl.h"
 #include "utils/jsonb.h"
 #include "utils/relcache.h"
 
@@ -25,7 +26,23 @@ typedef struct MaasVersionRef
 
 /* maas.<relname>, locked for reading until the end of the transaction */
 extern Relation maas_registry_open(const char *relname);
-extern bool maas_model_usable(const char *owner, Datum acl, bool acl_isnull);
+
+/* a model's owner and grants: those of its type (maas.model.anchor) */
+typedef struct MaasModelRights
+{
+	Oid			type;			/* the model's type, or InvalidOid */
+	Oid			owner;			/* InvalidOid if the type is gone */
+	Acl		   *acl;			/* USAGE: who may predict; NULL: nobody else */
+} MaasModelRights;
+
+extern void maas_model_rights(Oid anchor, MaasModelRights *r);
+extern void maas_model_rights_01(const char *owner, Acl *acl, MaasModelRights *r);
+extern bool maas_registry_has_types(void);
+extern bool maas_rights_owner(const MaasModelRights *r, Oid role);
+extern bool maas_rights_usable(const MaasModelRights *r);
+extern void maas_not_owner(const char *model, const MaasModelRights *r)
+			pg_attribute_noreturn();
+extern void maas_require_model_owner(const char *model);
 extern void maas_lookup_version(const char *model, int32 version,
 								MaasVersionRef *ref);
 extern void maas_fetch_version(const MaasVersionRef *ref,
@@ -35,7 +52,7 @@ extern void maas_fetch_version(const MaasVersionRef *ref,
 typedef struct MaasVersionInfo
 {
 	char	   *model;
-	char	   *owner;			/* role name, as maas.model keeps it */
+	Oid			owner;			/* the model's owner, or InvalidOid */
 	bool		usable;			/* may the current user predict with it */
 	int32		version;
 	Jsonb	   *config;

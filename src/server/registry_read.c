@@ -22,6 +22,7 @@
 #include "access/stratnum.h"
 #include "access/table.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_type.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "utils/acl.h"
@@ -30,13 +31,16 @@
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 
 /* maas.model */
 #define Anum_model_model_id			1
 #define Anum_model_name				2
-#define Anum_model_owner			3
 #define Anum_model_deployed_version 5
-#define Anum_model_acl				7
+#define Anum_model_anchor			8
+/* in a registry not updated from 0.1 yet (maas_model_rights_01) */
+#define Anum_model_owner_01			3
+#define Anum_model_acl_01			7
 
 /* maas.version */
 #define Anum_version_version_id		1
@@ -105,24 +109,103 @@ version_row(const MaasVersionRef *ref, Relation *rel)
 }
 
 /*
- * May the current user predict with the model?  Its owner and members of
- * the owner role may, superusers may, and so may roles granted USAGE in
- * the model's acl (directly, through a role they have the privileges of,
- * or through PUBLIC).
+ * A model's owner and grants are its type's (sql/install/10_owners.sql):
+ * read from the type's row through the syscache, which also works in
+ * parallel workers and on standbys.  A model without its type (dropped
+ * while sql_drop triggers were off) has no owner: only superusers may use
+ * or manage it.  A type whose ACL is NULL (never so for a model's type)
+ * counts as granted to nobody but its owner, not as PUBLIC's default.
+ */
+void
+maas_model_rights(Oid anchor, MaasModelRights *r)
+{
+	HeapTuple	tup;
+	Datum		acl;
+	bool		isnull;
+
+	r->type = anchor;
+	r->owner = InvalidOid;
+	r->acl = NULL;
+	if (!OidIsValid(anchor))
+		return;
+	tup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(anchor));
+	if (!HeapTupleIsValid(tup))
+		return;
+	r->owner = ((Form_pg_type) GETSTRUCT(tup))->typowner;
+	acl = SysCacheGetAttr(TYPEOID, tup, Anum_pg_type_typacl, &isnull);
+	if (!isnull)
+		r->acl = DatumGetAclPCopy(acl);
+	ReleaseSysCache(tup);
+}
+
+/*
+ * The rights of a model of a registry not updated from 0.1 yet, which
+ * records its owner by name and its grants in its own acl column: the
+ * rules of 0.1 until ALTER EXTENSION maas UPDATE gives every model its type.
+ */
+void
+maas_model_rights_01(const char *owner, Acl *acl, MaasModelRights *r)
+{
+	r->type = InvalidOid;
+	r->owner = owner ? get_role_oid(owner, true) : InvalidOid;
+	r->acl = acl;
+}
+
+/* does the registry give models types (0.2), or record names (0.1)? */
+bool
+maas_registry_has_types(void)
+{
+	Relation	rel = maas_registry_open("model");
+	bool		has = RelationGetDescr(rel)->natts >= Anum_model_anchor;
+
+	table_close(rel, NoLock);
+	return has;
+}
+
+/* may role manage the model: its owner, a member of the owner role, a superuser */
+bool
+maas_rights_owner(const MaasModelRights *r, Oid role)
+{
+	return superuser_arg(role) ||
+		(OidIsValid(r->owner) && has_privs_of_role(role, r->owner));
+}
+
+/*
+ * May the current user predict with the model?  Those who may manage it
+ * may, and so may roles granted USAGE on its type (directly, through a
+ * role they have the privileges of, or through PUBLIC).
  */
 bool
-maas_model_usable(const char *owner, Datum acl, bool acl_isnull)
+maas_rights_usable(const MaasModelRights *r)
 {
 	Oid			user = GetUserId();
-	Oid			owner_id = get_role_oid(owner, true);
 
-	if (superuser_arg(user))
+	if (maas_rights_owner(r, user))
 		return true;
-	if (OidIsValid(owner_id) && has_privs_of_role(user, owner_id))
-		return true;
-	if (acl_isnull)
-		return false;
-	return aclmask(DatumGetAclP(acl), user, owner_id, ACL_USAGE, ACLMASK_ANY) != 0;
+	return r->acl != NULL && OidIsValid(r->owner) &&
+		aclmask(r->acl, user, r->owner, ACL_USAGE, ACLMASK_ANY) != 0;
+}
+
+/* the rights of a maas.model row, of 0.2 or of 0.1 */
+static void
+row_rights(HeapTuple tup, Relation rel, MaasModelRights *r)
+{
+	TupleDesc	td = RelationGetDescr(rel);
+	bool		isnull;
+	Datum		d;
+
+	if (td->natts >= Anum_model_anchor)
+	{
+		d = heap_getattr(tup, Anum_model_anchor, td, &isnull);
+		maas_model_rights(isnull ? InvalidOid : DatumGetObjectId(d), r);
+	}
+	else
+	{
+		Name		owner = DatumGetName(heap_getattr(tup, Anum_model_owner_01, td, &isnull));
+
+		d = heap_getattr(tup, Anum_model_acl_01, td, &isnull);
+		maas_model_rights_01(NameStr(*owner), isnull ? NULL : DatumGetAclPCopy(d), r);
+	}
 }
 
 /*
@@ -145,15 +228,51 @@ maas_may_use(PG_FUNCTION_ARGS)
 	tup = fetch_one(rel, "model_name_key", 1, &key);
 	if (tup != NULL)
 	{
-		bool		isnull;
-		Name		owner = DatumGetName(heap_getattr(tup, Anum_model_owner,
-													  RelationGetDescr(rel), &isnull));
-		Datum		acl = heap_getattr(tup, Anum_model_acl, RelationGetDescr(rel), &isnull);
+		MaasModelRights r;
 
-		usable = maas_model_usable(NameStr(*owner), acl, isnull);
+		row_rights(tup, rel, &r);
+		usable = maas_rights_usable(&r);
 	}
 	table_close(rel, NoLock);
 	PG_RETURN_BOOL(usable);
+}
+
+/*
+ * Raise unless the current user may manage the model, if it exists: the
+ * check maas_train makes before reading any row.
+ */
+void
+maas_require_model_owner(const char *model)
+{
+	Relation	rel = maas_registry_open("model");
+	ScanKeyData key;
+	HeapTuple	tup;
+
+	ScanKeyInit(&key, Anum_model_name, BTEqualStrategyNumber,
+				F_TEXTEQ, CStringGetTextDatum(model));
+	tup = fetch_one(rel, "model_name_key", 1, &key);
+	if (tup != NULL)
+	{
+		MaasModelRights r;
+
+		row_rights(tup, rel, &r);
+		if (!maas_rights_owner(&r, GetUserId()))
+			maas_not_owner(model, &r);
+	}
+	table_close(rel, NoLock);
+}
+
+/* the error of a caller who does not own the model */
+void
+maas_not_owner(const char *model, const MaasModelRights *r)
+{
+	char	   *owner = OidIsValid(r->owner) ? GetUserNameFromId(r->owner, true) : NULL;
+
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("must be owner of model \"%s\"", model),
+			 owner ? errdetail("The model belongs to role \"%s\".", owner) :
+			 errdetail("The model has no owner; only a superuser may manage it.")));
 }
 
 /*
@@ -181,12 +300,10 @@ maas_lookup_version(const char *model, int32 version, MaasVersionRef *ref)
 	model_id = DatumGetInt64(heap_getattr(tup, Anum_model_model_id,
 										  RelationGetDescr(rel), &isnull));
 	{
-		Name		owner = DatumGetName(heap_getattr(tup, Anum_model_owner,
-													  RelationGetDescr(rel), &isnull));
-		Datum		acl = heap_getattr(tup, Anum_model_acl,
-									   RelationGetDescr(rel), &isnull);
+		MaasModelRights r;
 
-		if (!maas_model_usable(NameStr(*owner), acl, isnull))
+		row_rights(tup, rel, &r);
+		if (!maas_rights_usable(&r))
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 					 errmsg("permission denied for model \"%s\"", model),
@@ -293,13 +410,12 @@ maas_version_info(const MaasVersionRef *ref, MaasVersionInfo *info)
 	}
 	info->model = TextDatumGetCString(heap_getattr(tup, Anum_model_name,
 												   RelationGetDescr(rel), &isnull));
-	info->owner = pstrdup(NameStr(*DatumGetName(heap_getattr(tup, Anum_model_owner,
-															 RelationGetDescr(rel),
-															 &isnull))));
 	{
-		Datum		acl = heap_getattr(tup, Anum_model_acl, RelationGetDescr(rel), &isnull);
+		MaasModelRights r;
 
-		info->usable = maas_model_usable(info->owner, acl, isnull);
+		row_rights(tup, rel, &r);
+		info->owner = r.owner;
+		info->usable = maas_rights_usable(&r);
 	}
 	table_close(rel, NoLock);
 	return true;

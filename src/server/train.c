@@ -236,26 +236,7 @@ nn_config(TrainJob *job, MaasNnConfig *c, int64 n_fit)
 static void
 check_may_train(const char *model)
 {
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1] = {CStringGetTextDatum(model)};
-	bool		isnull;
-
-	if (SPI_execute_with_args("SELECT owner::pg_catalog.text FROM maas.models "
-							  "WHERE model OPERATOR(pg_catalog.=) $1",
-							  1, types, values, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not look up model \"%s\"", model);
-	if (SPI_processed == 1)
-	{
-		char	   *owner = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0],
-															  SPI_tuptable->tupdesc, 1, &isnull));
-		Oid			owner_id = get_role_oid(owner, true);
-
-		if (!superuser() && !(OidIsValid(owner_id) && has_privs_of_role(GetUserId(), owner_id)))
-			ereport(ERROR,
-					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("must be owner of model \"%s\"", model),
-					 errdetail("The model belongs to role \"%s\".", owner)));
-	}
+	maas_require_model_owner(model);
 }
 
 static const MaasBlas *
