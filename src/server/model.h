@@ -74,6 +74,9 @@ extern int	maas_model_outputs(const MaasModel *m);
 /* build a model from its config and parsed weights, or raise */
 extern MaasModel *maas_model_build(Jsonb *config, const StFile *weights);
 
+/* check the rest of a config a stored version's callers read, or raise */
+extern void maas_model_check_config(Jsonb *config, const MaasModel *model);
+
 /* parse safetensors bytes or raise; tensors point into weights */
 extern void maas_parse_safetensors(bytea *weights, StFile *file);
 

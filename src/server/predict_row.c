@@ -101,7 +101,7 @@ bind_row(RowState *rs, MaasServeState *st, HeapTupleHeader th)
 	rs->bind = palloc0(sizeof(MaasBinding) * Max(rs->inputs->n, 1));
 	hint = psprintf("Model \"%s\" reads the columns it was trained on, by name.", st->model);
 	for (int i = 0; i < rs->inputs->n; i++)
-		maas_bind_input(&rs->inputs->in[i], rs->tupdesc, &rs->bind[i], hint);
+		maas_bind_input(&rs->inputs->in[i], rs->tupdesc, &rs->bind[i], "row", hint);
 	MemoryContextSwitchTo(old);
 	rs->tuptype = tuptype;
 	rs->tuptypmod = tuptypmod;
