@@ -114,9 +114,9 @@ json_array_features(MaasServeState *st, JsonbContainer *arr)
 }
 
 static const char *const kind_names[] = {
-	[MAAS_INPUT_NUMBER] = "number",
-	[MAAS_INPUT_ARRAY] = "array",
-	[MAAS_INPUT_CATEGORY] = "category",
+	[MAAS_INPUT_NUMBER] = "a number",
+	[MAAS_INPUT_ARRAY] = "an array",
+	[MAAS_INPUT_CATEGORY] = "a category",
 };
 
 static void
@@ -124,7 +124,7 @@ wrong_json_type(const MaasInput *in, const JsonbValue *v)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_DATATYPE_MISMATCH),
-			 errmsg("column \"%s\" is a JSON %s, but the model reads it as a %s",
+			 errmsg("column \"%s\" is a JSON %s, but the model reads it as %s",
 					in->name, json_type_name(v), kind_names[in->kind]),
 			 in->kind == MAAS_INPUT_CATEGORY ?
 			 errhint("Write a category as a JSON string.") :
