@@ -74,19 +74,32 @@ SELECT count(*) FILTER (WHERE maas_predict('c_diabetes', features::text::numeric
 
 -- resolution: an unknown literal, an untyped parameter, named arguments,
 -- NULL, array constructors of integers and of decimals, varchar
-SELECT maas_predict('c_diabetes', '{1,2,3,4,5,6,7,8,9,10}') AS unknown_literal,
-       maas_predict('c_diabetes', '{"1","2","3","4","5","6","7","8","9","10"}') AS quoted_elements,
-       maas_predict('c_diabetes', '[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]') AS json_literal,
-       maas_predict('c_diabetes', '[1:10]={1,2,3,4,5,6,7,8,9,10}') AS with_bounds,
-       maas_predict('c_diabetes', ARRAY[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]) AS int_constructor,
-       maas_predict('c_diabetes', ARRAY[1.0, 2, 3, 4, 5, 6, 7, 8, 9, 10]) AS numeric_constructor,
-       maas_predict('c_diabetes', ARRAY[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]::real[]) AS real_array,
-       maas_predict(model => 'c_diabetes', features => '{1,2,3,4,5,6,7,8,9,10}') AS named,
-       maas_predict('c_diabetes', '{1,2,3,4,5,6,7,8,9,10}'::varchar) AS varchar;
-SELECT maas_predict('c_diabetes', 1, '{1,2,3,4,5,6,7,8,9,10}') AS pinned_unknown;
+SELECT maas_predict('c_diabetes', '{1,2,3,4,5,6,7,8,9,10}') = r AS unknown_literal,
+       maas_predict('c_diabetes', '{"1","2","3","4","5","6","7","8","9","10"}') = r AS quoted_elements,
+       maas_predict('c_diabetes', '[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]') = r AS json_literal,
+       maas_predict('c_diabetes', '[1:10]={1,2,3,4,5,6,7,8,9,10}') = r AS with_bounds,
+       maas_predict('c_diabetes', ARRAY[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]) = r AS int_constructor,
+       maas_predict('c_diabetes', ARRAY[1.0, 2, 3, 4, 5, 6, 7, 8, 9, 10]) = r AS numeric_constructor,
+       maas_predict(model => 'c_diabetes', features => '{1,2,3,4,5,6,7,8,9,10}') = r AS named,
+       maas_predict('c_diabetes', '{1,2,3,4,5,6,7,8,9,10}'::varchar) = r AS varchar,
+       maas_predict('c_diabetes', 1, '{1,2,3,4,5,6,7,8,9,10}') = r AS pinned_unknown
+  FROM maas_predict('c_diabetes', ARRAY[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]::real[]) r;
 SELECT maas_predict('c_diabetes', NULL);
 SELECT maas_predict('c_diabetes', 1, NULL);
-PREPARE c_untyped AS SELECT maas_predict($1, $2) AS v, maas_predict_json($1, $3, $2) AS j;
+-- what a JSON answer holds, in order, with its numbers rounded (to 3
+-- places, to 1 from 100 up), as floats may differ in their last bits
+CREATE FUNCTION pg_temp.num(t text) RETURNS text LANGUAGE sql AS $$
+  SELECT CASE WHEN t ~ '^-?[0-9]+$' THEN t
+              ELSE round(t::numeric, CASE WHEN abs(t::numeric) >= 100 THEN 1 ELSE 3 END)::text END $$;
+CREATE FUNCTION pg_temp.show(j json) RETURNS text LANGUAGE sql AS $$
+  SELECT string_agg(k || ': ' ||
+           CASE json_typeof(v)
+             WHEN 'number' THEN pg_temp.num(v::text)
+             WHEN 'object' THEN (SELECT '{' || string_agg(k2 || ': ' || pg_temp.num(v2), ', ' ORDER BY o2) || '}'
+                                   FROM json_each_text(v) WITH ORDINALITY AS y(k2, v2, o2))
+             ELSE v::text END, ', ' ORDER BY o)
+    FROM json_each(j) WITH ORDINALITY AS x(k, v, o) $$;
+PREPARE c_untyped AS SELECT round(maas_predict($1, $2)::numeric, 1) AS v, pg_temp.show(maas_predict_json($1, $3, $2)) AS j;
 SELECT parameter_types FROM pg_prepared_statements WHERE name = 'c_untyped';
 EXECUTE c_untyped('c_diabetes', '{1,2,3,4,5,6,7,8,9,10}', 1);
 EXECUTE c_untyped('c_diabetes', '[1,2,3,4,5,6,7,8,9,10]', 1);
@@ -172,10 +185,13 @@ SELECT maas_predict('c_strict', '{"x": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]}') =
 
 -- maas_predict_json: the other functions' answers and the version, in one
 -- object, for every form
-SELECT maas_predict_json('c_digits', features) FROM digits_test WHERE id = 1;
-SELECT maas_predict_json('c_digits', 2, features::int[]) FROM digits_test WHERE id = 1;
-SELECT maas_predict_json('c_diabetes', features::text) FROM diabetes_test WHERE id = 1;
-SELECT maas_predict_json('c_rows', p) FROM c_people p WHERE id = 1;
+SELECT pg_temp.show(maas_predict_json('c_digits', features)) FROM digits_test WHERE id = 1;
+SELECT pg_temp.show(maas_predict_json('c_digits', 2, features::int[])) FROM digits_test WHERE id = 1;
+SELECT pg_temp.show(maas_predict_json('c_diabetes', features::text)) FROM diabetes_test WHERE id = 1;
+SELECT pg_temp.show(maas_predict_json('c_rows', p)) FROM c_people p WHERE id = 1;
+SELECT maas_predict_json('c_digits', features)::jsonb ?& ARRAY['model', 'version', 'prediction', 'label', 'proba']
+         AS is_json
+  FROM digits_test WHERE id = 1;
 SELECT count(*) AS rows,
        count(*) FILTER (WHERE (j->>'prediction')::float8 = maas_predict('c_digits', 2, features)) AS same_value,
        count(*) FILTER (WHERE j->>'label' = maas_predict_label('c_digits', 2, features)) AS same_label,
