@@ -133,7 +133,7 @@ wrong_json_type(const MaasInput *in, const JsonbValue *v)
 			 errhint("Write it as a JSON number.")));
 }
 
-/* a JSON array of numbers and nulls as a double precision[], for an array input */
+/* a JSON array of numbers and nulls as a double precision[] (array inputs) */
 static Datum
 json_number_array(const MaasInput *in, JsonbContainer *arr)
 {
@@ -163,9 +163,9 @@ json_number_array(const MaasInput *in, JsonbContainer *arr)
 			elems[i] = (Datum) 0;
 		i++;
 	}
-	return PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs, FLOAT8OID,
-											  sizeof(float8), FLOAT8PASSBYVAL,
-											  TYPALIGN_DOUBLE));
+	return PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs,
+											  FLOAT8OID, sizeof(float8),
+											  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 }
 
 /*

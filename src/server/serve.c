@@ -23,7 +23,6 @@
 #include "utils/arrayaccess.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
-#include "utils/lsyscache.h"
 #include "utils/numeric.h"
 #include "utils/snapmgr.h"
 #include "common/shortest_dec.h"
@@ -160,7 +159,8 @@ numeric_features(ArrayType *arr, int n, float *dst)
 	{
 		Datum		d = array_iter_next(&it, &isnull, i, -1, false, TYPALIGN_INT);
 
-		dst[i] = (float) DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow, d));
+		dst[i] = (float) DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow,
+															d));
 	}
 }
 
@@ -436,21 +436,21 @@ maas_serve_value(const MaasModel *m, const float *out)
 
 /*
  * The class probabilities of one row's outputs, in the order of the
- * model's labels, into p (n_classes floats).  Logits are normalised in
- * place: out is the caller's.
+ * model's labels: out itself, its logits normalised in place (out is the
+ * caller's), or for one sigmoid output the two probabilities in pair.
  */
-static void
-class_proba(const MaasModel *m, float *out, float *p)
+static const float *
+class_proba(const MaasModel *m, float *out, float pair[2])
 {
 	if (m->sigmoid_binary)
 	{
-		p[0] = 1.0f - out[0];
-		p[1] = out[0];
-		return;
+		pair[0] = 1.0f - out[0];
+		pair[1] = out[0];
+		return pair;
 	}
 	if (!m->outputs_proba)
 		maas_softmax(out, m->n_classes);
-	memcpy(p, out, sizeof(float) * m->n_classes);
+	return out;
 }
 
 /* the class probabilities of one row's outputs as a real[] */
@@ -458,9 +458,9 @@ ArrayType *
 maas_serve_proba(const MaasModel *m, float *out)
 {
 	Datum	   *values = palloc(sizeof(Datum) * m->n_classes);
-	float	   *p = palloc(sizeof(float) * m->n_classes);
+	float		pair[2];
+	const float *p = class_proba(m, out, pair);
 
-	class_proba(m, out, p);
 	for (int i = 0; i < m->n_classes; i++)
 		values[i] = Float4GetDatum(p[i]);
 	return construct_array(values, m->n_classes, FLOAT4OID,
@@ -518,15 +518,17 @@ maas_serve_json(MaasServeState *st, float *out)
 	initStringInfo(&s);
 	appendStringInfoString(&s, "{\"model\": ");
 	escape_json(&s, st->model);
-	appendStringInfo(&s, ", \"version\": %d, \"prediction\": %s", st->ref.version, buf);
+	appendStringInfo(&s, ", \"version\": %d, \"prediction\": %s",
+					 st->ref.version, buf);
 	if (m->task == MAAS_TASK_CLASSIFICATION)
 	{
-		float	   *p = palloc(sizeof(float) * m->n_classes);
+		float		pair[2];
+		const float *p;
 
 		appendStringInfoString(&s, ", \"label\": ");
 		escape_json(&s, class_label(m, predicted_class(m, out)));
 		appendStringInfoString(&s, ", \"proba\": {");
-		class_proba(m, out, p);
+		p = class_proba(m, out, pair);
 		for (int i = 0; i < m->n_classes; i++)
 		{
 			json_check_finite(st, p[i]);
@@ -574,7 +576,8 @@ maas_serve_require_classifier(MaasServeState *st)
 /*
  * The answer of a per-row call on st whose row x gave the outputs out, as
  * the caller asked: the value, the class probabilities or the label (these
- * two for classifiers only), or all of it as JSON.  The call ends here for maas.stats.
+ * two for classifiers only), or all of it as JSON.  The call ends here for
+ * maas.stats.
  */
 Datum
 maas_serve_answer(MaasServeState *st, MaasAnswer what, const float *x,
