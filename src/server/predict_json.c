@@ -246,6 +246,11 @@ json_object_features(MaasRowState *rs, MaasServeState *st, JsonbContainer *obj)
 const float *
 maas_json_features(MaasRowState *rs, MaasServeState *st, JsonbContainer *json)
 {
+	if (maas_model_is_text(st->m))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("model \"%s\" reads text, not features", st->model),
+				 errhint("Pass the text itself: maas_predict('%s', body).", st->model)));
 	if (JsonContainerIsArray(json) && !JsonContainerIsScalar(json))
 		return json_array_features(st, json);
 	if (JsonContainerIsObject(json))

@@ -72,15 +72,17 @@ SELECT count(*) FILTER (WHERE maas_predict('c_diabetes', features::text::numeric
        count(*) FILTER (WHERE maas_predict('c_diabetes', to_jsonb(features)) = r.v) AS jsonb
   FROM diabetes_test, LATERAL (SELECT maas_predict('c_diabetes', features) AS v) r;
 
--- resolution: an unknown literal, an untyped parameter, named arguments,
--- NULL, array constructors of integers and of decimals, varchar
+-- resolution: an unknown literal, an untyped parameter, named arguments
+-- (the text form's argument is "input"), NULL, array constructors of
+-- integers and of decimals, varchar
 SELECT maas_predict('c_diabetes', '{1,2,3,4,5,6,7,8,9,10}') = r AS unknown_literal,
        maas_predict('c_diabetes', '{"1","2","3","4","5","6","7","8","9","10"}') = r AS quoted_elements,
        maas_predict('c_diabetes', '[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]') = r AS json_literal,
        maas_predict('c_diabetes', '[1:10]={1,2,3,4,5,6,7,8,9,10}') = r AS with_bounds,
        maas_predict('c_diabetes', ARRAY[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]) = r AS int_constructor,
        maas_predict('c_diabetes', ARRAY[1.0, 2, 3, 4, 5, 6, 7, 8, 9, 10]) = r AS numeric_constructor,
-       maas_predict(model => 'c_diabetes', features => '{1,2,3,4,5,6,7,8,9,10}') = r AS named,
+       maas_predict(model => 'c_diabetes', input => '{1,2,3,4,5,6,7,8,9,10}') = r AS named_input,
+       maas_predict(model => 'c_diabetes', features => ARRAY[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]) = r AS named,
        maas_predict('c_diabetes', '{1,2,3,4,5,6,7,8,9,10}'::varchar) = r AS varchar,
        maas_predict('c_diabetes', 1, '{1,2,3,4,5,6,7,8,9,10}') = r AS pinned_unknown
   FROM maas_predict('c_diabetes', ARRAY[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]::real[]) r;
@@ -251,4 +253,24 @@ SELECT count(maas_predict('c_diabetes', features::text)) + count(maas_predict('c
 SELECT maas_predict('c_diabetes', '[1]'::jsonb);
 SELECT calls, rows, errors FROM maas.stats WHERE model = 'c_diabetes';
 
-SELECT maas_drop('c_digits') + maas_drop('c_diabetes') + maas_drop('c_rows') + maas_drop('c_strict') AS dropped;
+-- a text model takes its text in the text form, whatever it looks like,
+-- and the JSON answer too; features and JSON are refused
+\set bert_w `base64 -w0 test/fixtures/text/tiny_bert/model.safetensors`
+\set bert_c `cat test/fixtures/text/tiny_bert/config.json`
+\set bert_vocab `cat test/fixtures/text/tiny_bert/vocab.txt`
+\set bert_tok `cat test/fixtures/text/tiny_bert/tokenizer_config.json`
+SELECT maas_register('c_bert', 'bert', decode(:'bert_w', 'base64'),
+         :'bert_c'::jsonb || jsonb_build_object('tokenizer',
+           :'bert_tok'::jsonb || jsonb_build_object('vocab', :'bert_vocab'))) AS version;
+SELECT maas_deploy('c_bert', 1);
+SELECT t, maas_predict_json('c_bert', t)::jsonb ->> 'label' = maas_predict_label('c_bert', t) AS same_label,
+       (maas_predict_json('c_bert', 1, t)::jsonb ->> 'prediction')::float8 = maas_predict('c_bert', t) AS same_class,
+       maas_predict_proba('c_bert', t) = maas_predict_proba('c_bert', t::varchar) AS same_proba
+  FROM (VALUES ('a good movie'), ('{1,2,3}'), ('[1, 2]'), ('{"a": 1}')) v(t);
+SELECT maas_predict_label('c_bert', '{1,2,3}') IN ('negative', 'neutral', 'positive') AS unknown_literal_read_as_text;
+SELECT maas_predict('c_bert', NULL);
+SELECT maas_predict('c_bert', '[1, 2]'::jsonb);
+SELECT maas_predict('c_bert', ARRAY[1, 2]);
+
+SELECT maas_drop('c_digits') + maas_drop('c_diabetes') + maas_drop('c_rows') + maas_drop('c_strict')
+       + maas_drop('c_bert') AS dropped;
