@@ -1,7 +1,7 @@
 """What the Python client tests share: TAP output and the fixtures.
 
 The tests print TAP ("ok 1 - ...", "not ok 2 - ...", "1..N" at the end),
-which test/t/040_clients.pl relays test by test.  They connect with libpq's
+which test/t/041_clients.pl relays test by test.  They connect with libpq's
 environment (PGHOST, PGPORT, PGDATABASE, PGUSER), as an application would.
 """
 import csv
