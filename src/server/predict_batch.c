@@ -371,10 +371,10 @@ batch_startup(MaasSourceReader *reader, TupleDesc desc)
 							   NameStr(TupleDescAttr(desc, 1)->attname),
 							   format_type_be(ftype))));
 	}
-	else if (ftype != FLOAT4ARRAYOID && ftype != FLOAT8ARRAYOID)
+	else if (!maas_serve_feature_type(ftype))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("features must be real[] or double precision[]"),
+				 errmsg("features must be an array of numbers"),
 				 errdetail("Column \"%s\" is of type %s.",
 						   NameStr(TupleDescAttr(desc, 1)->attname),
 						   format_type_be(ftype))));
