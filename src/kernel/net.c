@@ -58,6 +58,11 @@ extern const MaasOpInfo maas_op_gelu;
 extern const MaasOpInfo maas_op_attention;
 extern const MaasOpInfo maas_op_pool;
 extern const MaasOpInfo maas_op_remote;
+extern const MaasOpInfo maas_op_conv2d;
+extern const MaasOpInfo maas_op_maxpool2d;
+extern const MaasOpInfo maas_op_avgpool2d;
+extern const MaasOpInfo maas_op_global_avgpool;
+extern const MaasOpInfo maas_op_batchnorm;
 
 static const MaasOpInfo *const op_table[MAAS_N_OPS] = {
 	[MAAS_OP_STANDARDIZE] = &maas_op_standardize,
@@ -75,6 +80,11 @@ static const MaasOpInfo *const op_table[MAAS_N_OPS] = {
 	[MAAS_OP_ATTENTION] = &maas_op_attention,
 	[MAAS_OP_POOL] = &maas_op_pool,
 	[MAAS_OP_REMOTE] = &maas_op_remote,
+	[MAAS_OP_CONV2D] = &maas_op_conv2d,
+	[MAAS_OP_MAXPOOL2D] = &maas_op_maxpool2d,
+	[MAAS_OP_AVGPOOL2D] = &maas_op_avgpool2d,
+	[MAAS_OP_GLOBAL_AVGPOOL] = &maas_op_global_avgpool,
+	[MAAS_OP_BATCHNORM] = &maas_op_batchnorm,
 };
 
 const MaasOpInfo *

@@ -37,6 +37,7 @@
 #define MAAS_NET_H
 
 #include "blas.h"
+#include "conv.h"
 #include "kernel.h"
 
 typedef enum MaasOp
@@ -57,6 +58,12 @@ typedef enum MaasOp
 	MAAS_OP_ATTENTION,			/* multi-head self-attention, KV cache */
 	MAAS_OP_POOL,				/* a sequence to one vector per row */
 	MAAS_OP_REMOTE,				/* rows scored by a model server (ops_remote.h) */
+	/* images (ops_conv.c) */
+	MAAS_OP_CONV2D,
+	MAAS_OP_MAXPOOL2D,
+	MAAS_OP_AVGPOOL2D,
+	MAAS_OP_GLOBAL_AVGPOOL,		/* [c, h, w] to [c, 1, 1] */
+	MAAS_OP_BATCHNORM,			/* per channel (or feature): x * a + b */
 	MAAS_N_OPS					/* new ops go before this, with a table entry
 								 * in net.c */
 } MaasOp;
@@ -217,6 +224,18 @@ extern int	maas_net_find(const MaasNet *net, const char *name);
 
 /* the op of the layer that writes value id (MAAS_N_OPS for the input) */
 extern MaasOp maas_net_value_op(const MaasNet *net, int value);
+
+/*
+ * Image layers of a net built in code, as a trainer builds one (ops_conv.c):
+ * the layer's op and params, from a geometry whose input size (c_in, h, w;
+ * c, h, w) maas_net_check takes from the layer's input.  The weights must
+ * outlive the net.  False only when out of memory.
+ */
+extern bool maas_layer_conv2d(MaasLayer *l, const MaasConv2d *geom,
+							  const float *weight, const float *bias,
+							  MaasError *err);
+extern bool maas_layer_pool2d(MaasLayer *l, MaasOp op, const MaasPool2d *geom,
+							  MaasError *err);
 
 /* index of the largest of v[0..n); the first one on ties */
 extern int	maas_argmax(const float *v, int n);
