@@ -26,7 +26,7 @@ PG_CFLAGS = -Wextra -Wno-unused-parameter -Wno-sign-compare \
 
 # the trainers' elementwise kernels and the conv/pool loops must vectorise
 src/kernel/train_nn.o: CFLAGS += -O3 -fno-math-errno
-src/kernel/conv.o: CFLAGS += -O3 -fno-math-errno
+src/kernel/conv.o src/kernel/conv_direct.o src/kernel/pool.o: CFLAGS += -O3 -fno-math-errno
 # and the transformer kernels' (exp, GELU): their clamps are selects that
 # GCC if-converts only without trapping math
 src/kernel/transformer.o src/kernel/sampling.o: CFLAGS += -O3 -fno-math-errno -fno-trapping-math
