@@ -25,7 +25,7 @@ PG_CFLAGS = -Wextra -Wno-unused-parameter -Wno-sign-compare \
 	-Wno-missing-field-initializers -Wno-clobbered
 
 # the trainers' elementwise kernels and the conv/pool loops must vectorise
-src/kernel/train_nn.o: CFLAGS += -O3 -fno-math-errno
+src/kernel/train_nn.o src/kernel/train_cnn.o: CFLAGS += -O3 -fno-math-errno
 src/kernel/conv.o src/kernel/conv_direct.o src/kernel/pool.o: CFLAGS += -O3 -fno-math-errno
 # and the transformer kernels' (exp, GELU): their clamps are selects that
 # GCC if-converts only without trapping math

@@ -237,6 +237,10 @@ extern bool maas_layer_conv2d(MaasLayer *l, const MaasConv2d *geom,
 extern bool maas_layer_pool2d(MaasLayer *l, MaasOp op, const MaasPool2d *geom,
 							  MaasError *err);
 
+/* a conv2d layer of maas_layer_conv2d on other weights of the same shapes */
+extern void maas_layer_conv2d_point(MaasLayer *l, const float *weight,
+									const float *bias);
+
 /* index of the largest of v[0..n); the first one on ties */
 extern int	maas_argmax(const float *v, int n);
 

@@ -283,6 +283,15 @@ maas_layer_conv2d(MaasLayer *l, const MaasConv2d *geom, const float *weight,
 	return true;
 }
 
+void
+maas_layer_conv2d_point(MaasLayer *l, const float *weight, const float *bias)
+{
+	ConvParams *p = (ConvParams *) l->params;
+
+	p->weight = weight;
+	p->bias = bias;
+}
+
 /* ---- max and average pooling ---- */
 
 static bool
