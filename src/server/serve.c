@@ -131,17 +131,28 @@ maas_serve_resolve(MaasServeState *st, text *model, int32 version)
 }
 
 /*
- * Run the resolved model over n rows of x: what every serving path calls.
- * A local model cannot fail here (its shapes were checked when it was
- * built); a remote one raises what went wrong with its call.
+ * Run the resolved model over n rows of features x, in work (the model's
+ * row_work for one row): what every serving path calls.  Its outputs, or an
+ * error: a remote model raises what went wrong with its call; a local
+ * feature model's forward pass fails only when the matrix backend cannot
+ * get scratch memory or a library fails without a fallback, and the error
+ * names the model.
  */
 const float *
 maas_serve_forward(MaasServeState *st, const MaasBlas *blas, int n,
 				   const float *x, float *work)
 {
+	MaasBatch	batch = {.n = n, .t = 1, .x = x};
+	MaasError	err;
+	const float *out;
+
 	if (st->remote != NULL)
 		return maas_remote_forward(st, blas, n, x, work);
-	return maas_net_forward(&st->m->net, blas, n, x, work);
+	out = maas_net_run(&st->m->net, blas, &batch, 0, work, &err);
+	if (unlikely(out == NULL))
+		maas_raise(&err, ERRCODE_INVALID_PARAMETER_VALUE,
+				   psprintf("could not run model \"%s\"", st->model), NULL);
+	return out;
 }
 
 /*
