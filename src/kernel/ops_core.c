@@ -151,10 +151,22 @@ dense_check(MaasLayer *l, int no, const MaasShape *in, MaasShape *out, MaasError
 
 /*
  * A layer this small (a logistic regression's, say) costs less in a plain
- * loop than in a call through the matrix backend.  Four accumulators keep
- * the adds independent.
+ * loop than in a call through the matrix backend.  Four vectors of four
+ * accumulators (GCC's vector extension: SSE on any x86-64, no -march),
+ * then the tail, summed at the end.
  */
 #define SMALL_LAYER 2048
+
+typedef float v4sf __attribute__((vector_size(16)));
+
+static inline v4sf
+load4(const float *p)
+{
+	v4sf		v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
 
 static void
 dense_row_small(const MaasLayer *l, const float *restrict x, float *restrict y)
@@ -164,22 +176,26 @@ dense_row_small(const MaasLayer *l, const float *restrict x, float *restrict y)
 	for (int j = 0; j < l->n_out; j++)
 	{
 		const float *restrict w = l->w + (size_t) j * n_in;
-		float		s0 = 0,
-					s1 = 0,
-					s2 = 0,
-					s3 = 0;
+		v4sf		a0 = {0},
+					a1 = {0},
+					a2 = {0},
+					a3 = {0};
+		float		s = 0.0f;
 		int			k = 0;
 
-		for (; k + 4 <= n_in; k += 4)
+		for (; k + 16 <= n_in; k += 16)
 		{
-			s0 += w[k] * x[k];
-			s1 += w[k + 1] * x[k + 1];
-			s2 += w[k + 2] * x[k + 2];
-			s3 += w[k + 3] * x[k + 3];
+			a0 += load4(w + k) * load4(x + k);
+			a1 += load4(w + k + 4) * load4(x + k + 4);
+			a2 += load4(w + k + 8) * load4(x + k + 8);
+			a3 += load4(w + k + 12) * load4(x + k + 12);
 		}
+		for (; k + 4 <= n_in; k += 4)
+			a0 += load4(w + k) * load4(x + k);
 		for (; k < n_in; k++)
-			s0 += w[k] * x[k];
-		y[j] = (l->b ? l->b[j] : 0.0f) + ((s0 + s1) + (s2 + s3));
+			s += w[k] * x[k];
+		a0 = (a0 + a1) + (a2 + a3);
+		y[j] = (l->b ? l->b[j] : 0.0f) + (((a0[0] + a0[1]) + (a0[2] + a0[3])) + s);
 	}
 }
 
@@ -341,18 +357,17 @@ sigmoid_forward(const MaasLayer *l, MaasRun *run, const float *const *in, float 
 	size_t		n = value_floats(l, run);
 	const float *x = in[0];
 
+	/*
+	 * With e = exp(-|v|) <= 1 nothing overflows: 1 / (1 + e) for v >= 0,
+	 * e / (1 + e) below.  One exp and a select, no branch on the sign.
+	 */
 	for (size_t j = 0; j < n; j++)
 	{
 		float		v = x[j];
+		float		e = expf(-fabsf(v));
+		float		p = 1.0f / (1.0f + e);
 
-		if (v >= 0.0f)
-			out[j] = 1.0f / (1.0f + expf(-v));
-		else
-		{
-			float		e = expf(v);
-
-			out[j] = e / (1.0f + e);
-		}
+		out[j] = v >= 0.0f ? p : e * p;
 	}
 	return true;
 }

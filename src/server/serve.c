@@ -20,8 +20,22 @@
 #include <math.h>
 
 #include "catalog/pg_type.h"
+#include "nodes/primnodes.h"
 #include "utils/builtins.h"
 #include "utils/snapmgr.h"
+
+/* is argument argno of the call a Const of the query? */
+static bool
+arg_is_const(FmgrInfo *flinfo, int argno)
+{
+	Node	   *expr = flinfo ? flinfo->fn_expr : NULL;
+	List	   *args;
+
+	if (expr == NULL || !IsA(expr, FuncExpr))
+		return false;
+	args = ((FuncExpr *) expr)->args;
+	return argno < list_length(args) && IsA(list_nth(args, argno), Const);
+}
 
 static void
 serve_state_release(void *arg)
@@ -33,6 +47,7 @@ serve_state_release(void *arg)
 		maas_cache_unpin(st->entry);
 	st->entry = NULL;
 	st->m = NULL;
+	st->answers_checked = NULL;
 }
 
 /* the serving state of a call site, made on first use */
@@ -48,12 +63,18 @@ maas_serve_state(FmgrInfo *flinfo)
 		st->release.func = serve_state_release;
 		st->release.arg = st;
 		MemoryContextRegisterResetCallback(flinfo->fn_mcxt, &st->release);
+		st->model_const = arg_is_const(flinfo, 0) ? 1 : 0;
 		flinfo->fn_extra = st;
 	}
 	return st;
 }
 
-static bool
+/*
+ * The lookup made last still holds: same snapshot, version and model name.
+ * A name that is a constant of the query is the same text on every call of
+ * the call site, so it is compared once.
+ */
+static inline bool
 same_lookup(MaasServeState *st, Snapshot snap, text *model, int32 version)
 {
 	return st->entry != NULL &&
@@ -61,9 +82,11 @@ same_lookup(MaasServeState *st, Snapshot snap, text *model, int32 version)
 		st->curcid == snap->curcid &&
 		st->completions == snap->snapXactCompletionCount &&
 		st->version == version &&
-		strlen(st->model) == VARSIZE_ANY_EXHDR(model) &&
-		memcmp(st->model, VARDATA_ANY(model), VARSIZE_ANY_EXHDR(model)) == 0;
+		(st->model_const == 1 ||
+		 (st->model_len == VARSIZE_ANY_EXHDR(model) &&
+		  memcmp(st->model, VARDATA_ANY(model), st->model_len) == 0));
 }
+
 
 /*
  * Resolve the model (and version, 0 for the deployed one) and pin it; done
@@ -105,6 +128,7 @@ maas_serve_resolve(MaasServeState *st, text *model, int32 version)
 			pfree(st->input);
 		st->entry = entry;
 		st->m = m;
+		st->answers_checked = NULL;
 		st->input = input;
 	}
 	/* only now that everything succeeded does the state change */
@@ -114,6 +138,7 @@ maas_serve_resolve(MaasServeState *st, text *model, int32 version)
 		if (st->model)
 			pfree(st->model);
 		st->model = copy;
+		st->model_len = strlen(copy);
 	}
 	st->version = version;
 	st->ref = ref;
@@ -383,9 +408,14 @@ Datum
 maas_serve_answer(MaasServeState *st, MaasAnswer what, const float *x,
 				  const float *out)
 {
-	maas_serve_require_predictor(st);
-	if (what != MAAS_ANSWER_VALUE)
-		maas_serve_require_classifier(st);
+	/* the model cannot change under the call site without a new resolve */
+	if (unlikely(st->answers_checked != st->m))
+	{
+		maas_serve_require_predictor(st);
+		if (what != MAAS_ANSWER_VALUE)
+			maas_serve_require_classifier(st);
+		st->answers_checked = st->m;
+	}
 	maas_stats_end(st, 1, x, out);
 	switch (what)
 	{

@@ -26,10 +26,13 @@ static int	gemm_backend = MAAS_BACKEND_AUTO;
 static char *cpu_disable_text = NULL;
 static MaasCpuMask cpu_disable = 0;
 
-/* the interface maas_get_blas() returned last, and the threads it had */
+/* the interface maas_get_blas_threads() returned last, and its threads */
 static const MaasBlas *blas_now = NULL;
 static int	blas_now_threads = 0;
 static bool blas_stale = true;
+
+/* blas_now while it is what maas_get_blas() would return (services.h) */
+const MaasBlas *maas_blas_ready = NULL;
 
 static const struct config_enum_entry gemm_backend_options[] = {
 	{"auto", MAAS_BACKEND_AUTO, false},
@@ -43,12 +46,14 @@ static void
 assign_blas_threads(int newval, void *extra)
 {
 	blas_stale = true;
+	maas_blas_ready = NULL;
 }
 
 static void
 assign_gemm_backend(int newval, void *extra)
 {
 	blas_stale = true;
+	maas_blas_ready = NULL;
 }
 
 /*
@@ -82,6 +87,7 @@ assign_cpu_disable(const char *newval, void *extra)
 {
 	cpu_disable = extra ? *(MaasCpuMask *) extra : 0;
 	blas_stale = true;
+	maas_blas_ready = NULL;
 }
 
 void
@@ -215,28 +221,24 @@ maas_get_blas_threads(int threads)
 
 	if (threads <= 0)
 		threads = blas_threads;
-	if (likely(!blas_stale && blas_now != NULL && threads == blas_now_threads))
-		return blas_now;
-
-	memset(&config, 0, sizeof(config));
-	config.library = blas_library;
-	config.threads = threads;
-	config.backend = (MaasGemmBackend) gemm_backend;
-	config.cpu_disable = cpu_disable;
-	blas = maas_blas_open(&config, &err);
-	if (blas == NULL)
+	if (!blas_stale && blas_now != NULL && threads == blas_now_threads)
+		blas = blas_now;
+	else
 	{
+		memset(&config, 0, sizeof(config));
+		config.library = blas_library;
+		config.threads = threads;
+		config.backend = (MaasGemmBackend) gemm_backend;
+		config.cpu_disable = cpu_disable;
+		maas_blas_ready = NULL;
 		blas_now = NULL;
-		maas_raise(&err, 0, "could not load the matrix backend", NULL);
+		blas = maas_blas_open(&config, &err);
+		if (blas == NULL)
+			maas_raise(&err, 0, "could not load the matrix backend", NULL);
+		blas_now = blas;
+		blas_now_threads = threads;
+		blas_stale = false;
 	}
-	blas_now = blas;
-	blas_now_threads = threads;
-	blas_stale = false;
+	maas_blas_ready = threads == blas_threads ? blas : NULL;
 	return blas;
-}
-
-const MaasBlas *
-maas_get_blas(void)
-{
-	return maas_get_blas_threads(0);
 }
