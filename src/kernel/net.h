@@ -101,6 +101,16 @@ typedef struct MaasLayer
 								 * when w_in_out: GPT-2's Conv1D layout) */
 	const float *b;				/* n_out, or NULL */
 	bool		w_in_out;
+
+	/*
+	 * The weights as the matrix backend takes them (blas.h), for the
+	 * n_out x n_in layout: set by maas_net_pack() (F32 with a packed copy)
+	 * or by whatever gives the layer weights of another type.  Used only
+	 * while wt.data is w for F32 weights, so a net whose w is repointed
+	 * (a trainer's) simply runs unpacked; with wt.data NULL the layer runs
+	 * w as float32.
+	 */
+	MaasWeights wt;
 	/* standardize */
 	const float *shift;			/* n_in */
 	const float *scale;			/* n_in (1 / std) */
@@ -207,6 +217,16 @@ extern bool maas_kv_cache_bytes(const MaasNet *net, int n_rows, int n_ctx,
 extern const float *maas_net_run(const MaasNet *net, const MaasBlas *blas,
 								 const MaasBatch *batch, int target,
 								 float *work, MaasError *err);
+
+/*
+ * Pack the weights of every dense layer (n_out x n_in, float32) for the
+ * backend blas chooses (MaasBlas.pack), in the caller's memory (maas_kalloc:
+ * the packed copies live and go with the model).  Layers the backend has no
+ * faster layout for stay as they are.  The weights must not change after.
+ * False with err set when a copy could not be made (MAAS_ERR_NOMEM, or the
+ * library failed); the net then still runs, unpacked where it failed.
+ */
+extern bool maas_net_pack(MaasNet *net, const MaasBlas *blas, MaasError *err);
 
 /* maas_net_run of a feature model's n_rows rows of x to its output */
 extern const float *maas_net_forward(const MaasNet *net, const MaasBlas *blas,

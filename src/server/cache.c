@@ -141,6 +141,7 @@ maas_cache_pin(const MaasVersionRef *ref)
 		maas_fetch_version(ref, &config, &weights);
 		maas_parse_safetensors(weights, &file);
 		entry->model = maas_model_build(config, &file);
+		maas_model_pack(entry->model);
 		MemoryContextSwitchTo(caller);
 	}
 	PG_CATCH();

@@ -20,6 +20,7 @@
 #include <math.h>
 
 #include "catalog/pg_type.h"
+#include "nodes/primnodes.h"
 #include "parser/scansup.h"
 #include "utils/arrayaccess.h"
 #include "utils/builtins.h"
@@ -27,6 +28,19 @@
 #include "utils/numeric.h"
 #include "utils/snapmgr.h"
 #include "common/shortest_dec.h"
+
+/* is argument argno of the call a Const of the query? */
+static bool
+arg_is_const(FmgrInfo *flinfo, int argno)
+{
+	Node	   *expr = flinfo ? flinfo->fn_expr : NULL;
+	List	   *args;
+
+	if (expr == NULL || !IsA(expr, FuncExpr))
+		return false;
+	args = ((FuncExpr *) expr)->args;
+	return argno < list_length(args) && IsA(list_nth(args, argno), Const);
+}
 
 static void
 serve_state_release(void *arg)
@@ -38,6 +52,7 @@ serve_state_release(void *arg)
 		maas_cache_unpin(st->entry);
 	st->entry = NULL;
 	st->m = NULL;
+	st->answers_checked = NULL;
 }
 
 /* the serving state of a call site, made on first use */
@@ -53,12 +68,18 @@ maas_serve_state(FmgrInfo *flinfo)
 		st->release.func = serve_state_release;
 		st->release.arg = st;
 		MemoryContextRegisterResetCallback(flinfo->fn_mcxt, &st->release);
+		st->model_const = arg_is_const(flinfo, 0) ? 1 : 0;
 		flinfo->fn_extra = st;
 	}
 	return st;
 }
 
-static bool
+/*
+ * The lookup made last still holds: same snapshot, version and model name.
+ * A name that is a constant of the query is the same text on every call of
+ * the call site, so it is compared once.
+ */
+static inline bool
 same_lookup(MaasServeState *st, Snapshot snap, text *model, int32 version)
 {
 	return st->entry != NULL &&
@@ -66,9 +87,11 @@ same_lookup(MaasServeState *st, Snapshot snap, text *model, int32 version)
 		st->curcid == snap->curcid &&
 		st->completions == snap->snapXactCompletionCount &&
 		st->version == version &&
-		strlen(st->model) == VARSIZE_ANY_EXHDR(model) &&
-		memcmp(st->model, VARDATA_ANY(model), VARSIZE_ANY_EXHDR(model)) == 0;
+		(st->model_const == 1 ||
+		 (st->model_len == VARSIZE_ANY_EXHDR(model) &&
+		  memcmp(st->model, VARDATA_ANY(model), st->model_len) == 0));
 }
+
 
 /*
  * Resolve the model (and version, 0 for the deployed one) and pin it; done
@@ -110,6 +133,7 @@ maas_serve_resolve(MaasServeState *st, text *model, int32 version)
 			pfree(st->input);
 		st->entry = entry;
 		st->m = m;
+		st->answers_checked = NULL;
 		st->input = input;
 	}
 	/* only now that everything succeeded does the state change */
@@ -119,6 +143,7 @@ maas_serve_resolve(MaasServeState *st, text *model, int32 version)
 		if (st->model)
 			pfree(st->model);
 		st->model = copy;
+		st->model_len = strlen(copy);
 	}
 	st->version = version;
 	st->ref = ref;
@@ -136,17 +161,28 @@ maas_serve_resolve(MaasServeState *st, text *model, int32 version)
 }
 
 /*
- * Run the resolved model over n rows of x: what every serving path calls.
- * A local model cannot fail here (its shapes were checked when it was
- * built); a remote one raises what went wrong with its call.
+ * Run the resolved model over n rows of features x, in work (the model's
+ * row_work for one row): what every serving path calls.  Its outputs, or an
+ * error: a remote model raises what went wrong with its call; a local
+ * feature model's forward pass fails only when the matrix backend cannot
+ * get scratch memory or a library fails without a fallback, and the error
+ * names the model.
  */
 const float *
 maas_serve_forward(MaasServeState *st, const MaasBlas *blas, int n,
 				   const float *x, float *work)
 {
+	MaasBatch	batch = {.n = n, .t = 1, .x = x};
+	MaasError	err;
+	const float *out;
+
 	if (st->remote != NULL)
 		return maas_remote_forward(st, blas, n, x, work);
-	return maas_net_forward(&st->m->net, blas, n, x, work);
+	out = maas_net_run(&st->m->net, blas, &batch, 0, work, &err);
+	if (unlikely(out == NULL))
+		maas_raise(&err, ERRCODE_INVALID_PARAMETER_VALUE,
+				   psprintf("could not run model \"%s\"", st->model), NULL);
+	return out;
 }
 
 /* may features come as an array of this type (SQL declares the same set) */
@@ -604,9 +640,14 @@ Datum
 maas_serve_answer(MaasServeState *st, MaasAnswer what, const float *x,
 				  const float *out)
 {
-	maas_serve_require_predictor(st);
-	if (what == MAAS_ANSWER_PROBA || what == MAAS_ANSWER_LABEL)
-		maas_serve_require_classifier(st);
+	/* the model cannot change under the call site without a new resolve */
+	if (unlikely(st->answers_checked != st->m))
+	{
+		maas_serve_require_predictor(st);
+		if (what == MAAS_ANSWER_PROBA || what == MAAS_ANSWER_LABEL)
+			maas_serve_require_classifier(st);
+		st->answers_checked = st->m;
+	}
 	maas_stats_end(st, 1, x, out);
 	switch (what)
 	{

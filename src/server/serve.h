@@ -25,7 +25,10 @@ typedef struct MaasServeState
 
 	/* what was asked for */
 	char	   *model;
+	int			model_len;
 	int32		version;		/* 0: the deployed version */
+	int8		model_const;	/* the name is a constant of the query: 1,
+								 * it is not: 0, not known yet: -1 */
 
 	/* the snapshot the lookup was made under */
 	TransactionId xmin;
@@ -38,6 +41,8 @@ typedef struct MaasServeState
 	struct MaasCacheEntry *entry;
 	MaasModel  *m;
 	float	   *input;			/* n_in floats: the row being predicted */
+	const MaasModel *answers_checked;	/* m when the call site's answer
+										 * suits it (maas_serve_answer) */
 	struct MaasStatsLocal *stats;	/* serving statistics (stats.h), or NULL */
 	MaasRemoteCall *remote;	/* a remote model's call environment
 									 * (remote.h), or NULL */
