@@ -27,7 +27,7 @@
 
 #include "unit.h"
 
-static char *
+static char * __attribute__((unused))
 fx_read(const char *name, size_t *len)
 {
 	const char *dir = getenv("MAAS_FIXTURES");
@@ -70,7 +70,7 @@ typedef struct FxData
 } FxData;
 
 /* the fields of one CSV line (quotes removed); returns the count */
-static int
+static int __attribute__((unused))
 fx_fields(char *line, char **fields, int max)
 {
 	int			n = 0;
@@ -100,13 +100,13 @@ fx_fields(char *line, char **fields, int max)
 	return n;
 }
 
-static int
+static int __attribute__((unused))
 fx_cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
-static int
+static int __attribute__((unused))
 fx_cmp_double(const void *a, const void *b)
 {
 	double		x = *(const double *) a,
@@ -115,7 +115,7 @@ fx_cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-static bool
+static bool __attribute__((unused))
 fx_load_dataset(const char *name, bool regression, FxData *out)
 {
 	char	   *text = fx_read(name, NULL);
@@ -233,7 +233,7 @@ fx_load_dataset(const char *name, bool regression, FxData *out)
 }
 
 /* the rows with (i % 5 == 4) == test, as make_gbdt_fixtures.py splits */
-static void
+static void __attribute__((unused))
 fx_split(const FxData *all, bool test, FxData *out)
 {
 	int64_t		m = 0;
@@ -261,7 +261,7 @@ typedef struct FxTable
 	float	   *v;				/* n_rows * n_cols */
 } FxTable;
 
-static bool
+static bool __attribute__((unused))
 fx_load_table(const char *name, FxTable *t)
 {
 	char	   *text = fx_read(name, NULL);
@@ -293,7 +293,7 @@ fx_load_table(const char *name, FxTable *t)
 }
 
 /* index of the first column whose name starts with prefix, or -1 */
-static int
+static int __attribute__((unused))
 fx_column(const FxTable *t, const char *prefix)
 {
 	for (int i = 0; i < t->n_cols; i++)
