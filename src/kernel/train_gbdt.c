@@ -46,6 +46,8 @@
 #define BIN_SAMPLE		200000	/* rows whose values place the cuts */
 #define SPLIT_EPS		1e-6	/* XGBoost's kRtEps: a smaller gain is none */
 #define MISSING_NONE	256		/* miss_code of a feature without NaN */
+#define FLUSH_ROWS		4096	/* rows summed in float before adding in double */
+#define SCRATCH_BINS	4096	/* float pairs of scratch per thread */
 
 typedef struct GradPair
 {
@@ -85,6 +87,7 @@ typedef struct Node
 	double		HL;
 	int			left;
 	int			right;
+	float		value;			/* as a leaf: eta times its weight */
 } Node;
 
 typedef struct Gbdt
@@ -98,9 +101,11 @@ typedef struct Gbdt
 	int			threads;
 
 	/* binning */
-	uint8_t    *bins;			/* n * d, row-major: histograms */
+	uint8_t    *bins;			/* n * bstride, row-major: histograms */
+	int			bstride;		/* d rounded up to 8: rows stay in one line */
 	uint8_t    *cbins;			/* d * n, column-major: partitions */
 	uint8_t    *dir;			/* n: 1 if the row at that position goes left */
+	void	   *scratch;		/* threads * SCRATCH_BINS float pairs */
 	int		   *nbins;
 	int		   *miss_code;
 	int		   *hoff;
@@ -129,7 +134,7 @@ typedef struct Gbdt
 	int			max_nodes;
 	int		   *level;			/* nodes of the level being split */
 	int		   *next;
-	int		   *split;
+	uint8_t    *kind;			/* EntryKind of each node of the level */
 	int64_t    *nleft;
 	HistTask   *tasks;
 	int64_t    *part_start;		/* partition: max_slots + 1 */
@@ -307,7 +312,8 @@ maas_gbdt_memory(const MaasGbdtConfig *cfg, int64_t n, int d, int64_t n_val,
 		return false;
 	/* bins (two layouts), gradients, margins, weights, rows, tmp,
 	 * unsampled, directions */
-	if (!maas_mul_size((size_t) n, (size_t) d * 2 + 1, &part) || !maas_add_size(total, part, &total) ||
+	if (!maas_mul_size((size_t) n, (size_t) ((d + 7) & ~7) + d + 1, &part) ||
+		!maas_add_size(total, part, &total) ||
 		!maas_mul_size((size_t) n, (size_t) K * (sizeof(GradPair) + sizeof(float)), &part) ||
 		!maas_add_size(total, part, &total) ||
 		!maas_mul_size((size_t) n, sizeof(float) + 3 * sizeof(int32_t), &part) ||
@@ -324,7 +330,10 @@ maas_gbdt_memory(const MaasGbdtConfig *cfg, int64_t n, int d, int64_t n_val,
 					   (size_t) (cfg->threads + 1) * sizeof(float), &part) ||
 		!maas_add_size(total, part, &total))
 		return false;
-	/* histogram slots and the tree being grown */
+	/* per-thread float scratch, histogram slots, the tree being grown */
+	if (!maas_mul_size((size_t) cfg->threads, SCRATCH_BINS * 2 * sizeof(float), &part) ||
+		!maas_add_size(total, part, &total))
+		return false;
 	if (!maas_mul_size((size_t) max_slots_of(cfg, n), slot_bytes(d) + 2 * sizeof(int) + sizeof(void *), &part) ||
 		!maas_add_size(total, part, &total) ||
 		!maas_mul_size((size_t) max_nodes_of(cfg, n), sizeof(Node), &part) ||
@@ -528,7 +537,7 @@ bin_part(void *arg, int t, int m)
 	for (int64_t r = r0; r < r1; r++)
 	{
 		const float *row = s->data->x + (size_t) r * s->d;
-		uint8_t    *b = s->bins + (size_t) r * s->d;
+		uint8_t    *b = s->bins + (size_t) r * s->bstride;
 
 		for (int f = 0; f < s->d; f++)
 		{
@@ -559,7 +568,7 @@ transpose_part(void *arg, int t, int m)
 			uint8_t    *c = s->cbins + (size_t) f * s->n;
 
 			for (int64_t r = r0; r < r1; r++)
-				c[r] = s->bins[(size_t) r * s->d + f];
+				c[r] = s->bins[(size_t) r * s->bstride + f];
 		}
 	}
 }
@@ -576,7 +585,8 @@ build_bins(Gbdt *s, MaasError *err)
 	CutJob		cj;
 	int			off = 0;
 
-	s->bins = maas_kalloc_array((size_t) s->n, (size_t) s->d);
+	s->bstride = (s->d + 7) & ~7;
+	s->bins = maas_kalloc_array((size_t) s->n, (size_t) s->bstride);
 	s->nbins = maas_kalloc_array(s->d, sizeof(int));
 	s->miss_code = maas_kalloc_array(s->d, sizeof(int));
 	s->hoff = maas_kalloc_array(s->d, sizeof(int));
@@ -640,14 +650,15 @@ build_bins(Gbdt *s, MaasError *err)
 
 /* ---- gradients and losses ---- */
 
-static inline double
-logloss_of(float p, int y)
+/*
+ * Log loss of a binary row from its margin m and e = exp(-|m|):
+ * log(1 + e) + (|m| if the sign of m disagrees with y).  logf(1 + e) is
+ * within 1e-7 of log1pf(e) and much cheaper; it only reports a loss.
+ */
+static inline float
+logloss_margin(float m, float e, int y)
 {
-	double		q = y ? p : 1.0 - (double) p;
-
-	if (q < 1e-15)
-		q = 1e-15;
-	return -log(q);
+	return logf(1.0f + e) + ((m >= 0.0f) != (y != 0) ? fabsf(m) : 0.0f);
 }
 
 static inline float
@@ -677,7 +688,9 @@ grad_chunk(Gbdt *s, int64_t c, bool with_loss)
 		for (int64_t r = r0; r < r1; r++)
 		{
 			float		w = s->weight ? s->weight[r] : 1.0f;
-			float		p = sigmoidf(s->margin[r]);
+			float		m = s->margin[r];
+			float		e = expf(-fabsf(m));
+			float		p = m >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
 			int			y = s->data->cls[r];
 			float		h = p * (1.0f - p);
 
@@ -685,7 +698,7 @@ grad_chunk(Gbdt *s, int64_t c, bool with_loss)
 			s->gh[r].h = (h > 1e-16f ? h : 1e-16f) * w;
 			if (with_loss)
 			{
-				loss += w * logloss_of(p, y);
+				loss += w * logloss_margin(m, e, y);
 				wsum += w;
 			}
 		}
@@ -724,7 +737,8 @@ grad_chunk(Gbdt *s, int64_t c, bool with_loss)
 				gp->h = (h > 1e-16f ? h : 1e-16f) * w;
 				if (with_loss && k == y)
 				{
-					loss += w * logloss_of(pk, 1);
+					/* -log p_y = log(sum) - (m_y - mx) */
+					loss += w * (logf(sum) - (m[k] - mx));
 					wsum += w;
 				}
 			}
@@ -791,47 +805,106 @@ typedef struct HistJob
 	int			n_tasks;
 } HistJob;
 
-static void
-hist_rows(HistBin *restrict hist, const Gbdt *s, const GradPair *restrict gh,
-		  int k0, int k1, int64_t begin, int64_t end)
+/*
+ * The histogram kernel.  A slot's double sums of a few features do not fit
+ * in the L1 cache (256 bins of 16 bytes each), so a thread first sums
+ * FLUSH_ROWS rows at a time into float pairs of its own (at most
+ * SCRATCH_BINS of them, 32 kB) and then adds those into the slot in
+ * double.  Where the blocks start depends only on row positions, so the
+ * sums are the same for any thread count.
+ */
+typedef struct FloatPair
 {
-	const int	d = s->d;
+	float		g;
+	float		h;
+} FloatPair;
+
+static void
+hist_group(FloatPair *restrict sc, const Gbdt *s, const GradPair *restrict gh,
+		   const int *gf, const int *lo, int nf, int64_t begin, int64_t end)
+{
+	const int	bs = s->bstride;
 	const uint8_t *restrict bins = s->bins;
 	const int32_t *restrict rows = s->rows;
-	const int  *restrict feats = s->feats;
-	const int  *restrict hoff = s->hoff;
 
 	for (int64_t i = begin; i < end; i++)
 	{
 		int32_t		r = rows[i];
-		const uint8_t *b = bins + (size_t) r * d;
+		const uint8_t *b = bins + (size_t) r * bs;
 
 #if defined(__x86_64__)
-		__m128d		v = _mm_cvtps_pd(_mm_castpd_ps(_mm_load_sd((const double *) &gh[r])));
+		__m128		v = _mm_castpd_ps(_mm_load_sd((const double *) &gh[r]));
 
 		if (i + 8 < end)
 		{
-			_mm_prefetch((const char *) (bins + (size_t) rows[i + 8] * d), _MM_HINT_T0);
+			_mm_prefetch((const char *) (bins + (size_t) rows[i + 8] * bs), _MM_HINT_T0);
 			_mm_prefetch((const char *) &gh[rows[i + 8]], _MM_HINT_T0);
 		}
-		for (int k = k0; k < k1; k++)
+		for (int k = 0; k < nf; k++)
 		{
-			int			f = feats[k];
-			double	   *e = &hist[hoff[f] + b[f]].g;
+			double	   *e = (double *) &sc[lo[k] + b[gf[k]]];
 
-			_mm_storeu_pd(e, _mm_add_pd(_mm_loadu_pd(e), v));
+			_mm_store_sd(e, _mm_castps_pd(_mm_add_ps(_mm_castpd_ps(_mm_load_sd(e)), v)));
 		}
 #else
-		double		g = gh[r].g,
+		float		g = gh[r].g,
 					h = gh[r].h;
 
-		for (int k = k0; k < k1; k++)
+		for (int k = 0; k < nf; k++)
 		{
-			int			f = feats[k];
-			HistBin    *e = &hist[hoff[f] + b[f]];
+			FloatPair  *e = &sc[lo[k] + b[gf[k]]];
 
 			e->g += g;
 			e->h += h;
+		}
+#endif
+	}
+}
+
+/*
+ * The same for nf consecutive features from f0, each given L scratch
+ * pairs (the common case: every feature of the tree), with no per-feature
+ * lookups in the inner loop.
+ */
+static void
+hist_group_seq(FloatPair *restrict sc, const Gbdt *s, const GradPair *restrict gh,
+			   int f0, int nf, int L, int64_t begin, int64_t end)
+{
+	const int	bs = s->bstride;
+	const uint8_t *restrict bins = s->bins + f0;
+	const int32_t *restrict rows = s->rows;
+
+	for (int64_t i = begin; i < end; i++)
+	{
+		int32_t		r = rows[i];
+		const uint8_t *b = bins + (size_t) r * bs;
+		FloatPair  *e = sc;
+
+#if defined(__x86_64__)
+		__m128		v = _mm_castpd_ps(_mm_load_sd((const double *) &gh[r]));
+
+		if (i + 8 < end)
+		{
+			_mm_prefetch((const char *) (bins + (size_t) rows[i + 8] * bs), _MM_HINT_T0);
+			_mm_prefetch((const char *) &gh[rows[i + 8]], _MM_HINT_T0);
+		}
+#pragma GCC unroll 4
+		for (int k = 0; k < nf; k++)
+		{
+			double	   *p = (double *) (e + b[k]);
+
+			_mm_store_sd(p, _mm_castps_pd(_mm_add_ps(_mm_castpd_ps(_mm_load_sd(p)), v)));
+			e += L;
+		}
+#else
+		float		g = gh[r].g,
+					h = gh[r].h;
+
+		for (int k = 0; k < nf; k++)
+		{
+			e[b[k]].g += g;
+			e[b[k]].h += h;
+			e += L;
 		}
 #endif
 	}
@@ -842,6 +915,7 @@ hist_part(void *arg, int t, int m)
 {
 	HistJob    *job = arg;
 	Gbdt	   *s = job->s;
+	FloatPair  *sc = (FloatPair *) s->scratch + (size_t) t * SCRATCH_BINS;
 	int64_t		k0,
 				k1;
 
@@ -852,14 +926,68 @@ hist_part(void *arg, int t, int m)
 	{
 		HistTask   *task = &job->tasks[i];
 
-		for (int64_t k = k0; k < k1; k++)
+		for (int64_t ga = k0; ga < k1;)
 		{
-			int			f = s->feats[k];
-			int			len = s->nbins[f] + (s->miss_code[f] != MISSING_NONE);
+			int			gf[SCRATCH_BINS / 2];
+			int			lo[SCRATCH_BINS / 2];
+			int			nf = 0;
+			int			used = 0;
+			int64_t		gb = ga;
 
-			memset(task->hist + s->hoff[f], 0, sizeof(HistBin) * len);
+			int			maxlen = 0;
+			bool		seq = true;
+
+			/* a group of features whose bins fit the scratch */
+			while (gb < k1)
+			{
+				int			f = s->feats[gb];
+				int			len = s->nbins[f] + (s->miss_code[f] != MISSING_NONE);
+
+				if (nf > 0 && used + len > SCRATCH_BINS)
+					break;
+				gf[nf] = f;
+				lo[nf] = used;
+				used += len;
+				seq &= nf == 0 || f == gf[nf - 1] + 1;
+				maxlen = len > maxlen ? len : maxlen;
+				nf++;
+				gb++;
+				memset(task->hist + s->hoff[f], 0, sizeof(HistBin) * len);
+			}
+			/* consecutive features: lay them out maxlen apart if that fits */
+			if (seq && nf * maxlen <= SCRATCH_BINS)
+			{
+				for (int k = 0; k < nf; k++)
+					lo[k] = k * maxlen;
+				used = nf * maxlen;
+			}
+			else
+				seq = false;
+			memset(sc, 0, sizeof(FloatPair) * used);
+			for (int64_t b0 = task->begin; b0 < task->end; b0 += FLUSH_ROWS)
+			{
+				int64_t		b1 = b0 + FLUSH_ROWS < task->end ? b0 + FLUSH_ROWS : task->end;
+
+				if (seq)
+					hist_group_seq(sc, s, job->gh, gf[0], nf, maxlen, b0, b1);
+				else
+					hist_group(sc, s, job->gh, gf, lo, nf, b0, b1);
+				for (int k = 0; k < nf; k++)
+				{
+					int			len = s->nbins[gf[k]] + (s->miss_code[gf[k]] != MISSING_NONE);
+					HistBin    *h = task->hist + s->hoff[gf[k]];
+					FloatPair  *l = sc + lo[k];
+
+					for (int j = 0; j < len; j++)
+					{
+						h[j].g += l[j].g;
+						h[j].h += l[j].h;
+					}
+				}
+				memset(sc, 0, sizeof(FloatPair) * used);
+			}
+			ga = gb;
 		}
-		hist_rows(task->hist, s, job->gh, (int) k0, (int) k1, task->begin, task->end);
 		if (task->parent)
 			for (int64_t k = k0; k < k1; k++)
 			{
@@ -1034,20 +1162,42 @@ split_part(void *arg, int t, int m)
 		find_split(job->s, &job->s->nodes[job->level[i]]);
 }
 
-/* ---- partitions ---- */
+/* ---- a level's rows ---- */
 
-typedef struct PartJob
+/*
+ * After a level's splits are chosen, one pass over the rows of each of its
+ * nodes does what that node needs:
+ *	LEAF		the node does not split: its rows get its value
+ *	SPLIT_LAST	it splits into two leaves (the last level): each row gets
+ *				the value of the side it goes to; no partition needed
+ *	SPLIT		it splits and the children go on: each row's direction is
+ *				noted and counted, then a second pass writes the left rows
+ *				and the right rows of the node, in order, to the other row
+ *				buffer, which becomes the current one (rows of leaves are
+ *				not needed any more)
+ * The rows of all the level's nodes are cut into equal pieces, one a part.
+ */
+typedef enum EntryKind
+{
+	ENTRY_LEAF,
+	ENTRY_SPLIT_LAST,
+	ENTRY_SPLIT
+} EntryKind;
+
+typedef struct LevelJob
 {
 	Gbdt	   *s;
-	const int  *split;			/* nodes being split */
-	int			n_split;
-	int64_t    *start;			/* n_split + 1: prefix of their sizes */
-	int64_t    *count;			/* n_split * m: left rows per node and part */
-	int64_t    *lpos;			/* n_split * m: where each part writes */
+	int			k;				/* the output group */
+	const int  *nodes;			/* the level's nodes */
+	const uint8_t *kind;		/* EntryKind of each */
+	int			n;
+	int64_t    *start;			/* n + 1: prefix of their sizes */
+	int64_t    *count;			/* n * parts: left rows per node and piece */
+	int64_t    *lpos;			/* n * parts: where each piece writes */
 	int64_t    *rpos;
-	int			m;
+	int			parts;
 	int			phase;
-} PartJob;
+} LevelJob;
 
 static inline bool
 goes_left(const Gbdt *s, const Node *nd, int32_t r)
@@ -1058,23 +1208,24 @@ goes_left(const Gbdt *s, const Node *nd, int32_t r)
 		(code == s->miss_code[nd->feature] && nd->default_left);
 }
 
-/* piece t of job->m of the positions of the nodes being split */
 static void
-part_piece(PartJob *job, int t)
+level_piece(LevelJob *job, int t)
 {
 	Gbdt	   *s = job->s;
-	int64_t		total = job->start[job->n_split];
+	const int	K = s->K;
+	float	   *margin = s->margin + job->k;
+	int64_t		total = job->start[job->n];
 	int64_t		p0,
 				p1;
 	int			i;
 
-	maas_split_range(total, t, job->m, &p0, &p1);
+	maas_split_range(total, t, job->parts, &p0, &p1);
 	if (p0 == p1)
 		return;
-	/* the first node whose segment holds position p0 */
+	/* the first node whose rows hold position p0 */
 	{
 		int			lo = 0,
-					hi = job->n_split - 1;
+					hi = job->n - 1;
 
 		while (lo < hi)
 		{
@@ -1087,14 +1238,42 @@ part_piece(PartJob *job, int t)
 		}
 		i = lo;
 	}
-	for (; i < job->n_split && job->start[i] < p1; i++)
+	for (; i < job->n && job->start[i] < p1; i++)
 	{
-		const Node *nd = &s->nodes[job->split[i]];
+		const Node *nd = &s->nodes[job->nodes[i]];
 		int64_t		a = p0 > job->start[i] ? p0 : job->start[i];
 		int64_t		b = p1 < job->start[i + 1] ? p1 : job->start[i + 1];
 		int64_t		q0 = nd->begin + (a - job->start[i]);
 		int64_t		q1 = nd->begin + (b - job->start[i]);
+		const int32_t *rows = s->rows;
 
+		if (job->kind[i] == ENTRY_LEAF)
+		{
+			if (job->phase == 0)
+				for (int64_t q = q0; q < q1; q++)
+					margin[(size_t) rows[q] * K] += nd->value;
+			continue;
+		}
+		if (job->kind[i] == ENTRY_SPLIT_LAST)
+		{
+			if (job->phase == 0)
+			{
+				const uint8_t *col = s->cbins + (size_t) nd->feature * s->n;
+				int			sb = nd->split_bin;
+				int			miss = nd->default_left ? s->miss_code[nd->feature] : -1;
+				float		vl = s->nodes[nd->left].value;
+				float		vr = s->nodes[nd->right].value;
+
+				for (int64_t q = q0; q < q1; q++)
+				{
+					int32_t		r = rows[q];
+					int			code = col[r];
+
+					margin[(size_t) r * K] += (code <= sb || code == miss) ? vl : vr;
+				}
+			}
+			continue;
+		}
 		if (job->phase == 0)
 		{
 			int64_t		c = 0;
@@ -1104,107 +1283,118 @@ part_piece(PartJob *job, int t)
 
 			for (int64_t q = q0; q < q1; q++)
 			{
-				int			code = col[s->rows[q]];
+				int			code = col[rows[q]];
 				uint8_t		l = code <= sb || code == miss;
 
 				s->dir[q] = l;
 				c += l;
 			}
-			job->count[(size_t) i * job->m + t] = c;
-		}
-		else if (job->phase == 1)
-		{
-			int64_t		lp = job->lpos[(size_t) i * job->m + t];
-			int64_t		rp = job->rpos[(size_t) i * job->m + t];
-
-			for (int64_t q = q0; q < q1; q++)
-			{
-				int32_t		r = s->rows[q];
-
-				if (s->dir[q])
-					s->tmp[lp++] = r;
-				else
-					s->tmp[rp++] = r;
-			}
+			job->count[(size_t) i * job->parts + t] = c;
 		}
 		else
-			memcpy(s->rows + q0, s->tmp + q0, sizeof(int32_t) * (q1 - q0));
+		{
+			int64_t		lp = job->lpos[(size_t) i * job->parts + t];
+			int64_t		rp = job->rpos[(size_t) i * job->parts + t];
+			int32_t    *out = s->tmp;
+
+			/* branch-free: a direction is as likely one way as the other */
+			for (int64_t q = q0; q < q1; q++)
+			{
+				int64_t		left = s->dir[q];
+
+				out[left ? lp : rp] = rows[q];
+				lp += left;
+				rp += 1 - left;
+			}
+		}
 	}
 }
 
-/* the pool may run fewer threads than job->m: each takes every m-th piece */
+/* the pool may run fewer threads than job->parts: each takes every m-th piece */
 static void
-part_part(void *arg, int t, int m)
+level_part(void *arg, int t, int m)
 {
-	PartJob    *job = arg;
+	LevelJob   *job = arg;
 
-	for (int p = t; p < job->m; p += m)
-		part_piece(job, p);
+	for (int p = t; p < job->parts; p += m)
+		level_piece(job, p);
 }
 
 /*
- * Stable partition of the rows of every node in split (left rows first);
- * returns the number of left rows of each in nleft.
+ * The pass over a level's nodes (see above); for the SPLIT ones, nleft[i]
+ * gets the number of left rows.
  */
 static void
-partition(Gbdt *s, const int *split, int n_split, int64_t *nleft)
+level_pass(Gbdt *s, int k, const int *nodes, const uint8_t *kind, int n, int64_t *nleft)
 {
-	PartJob		job;
-	int			m = s->threads;
+	LevelJob	job;
+	int			parts = s->threads;
+	bool		any_split = false;
 
 	job.s = s;
-	job.split = split;
-	job.n_split = n_split;
-	job.m = m;
+	job.k = k;
+	job.nodes = nodes;
+	job.kind = kind;
+	job.n = n;
+	job.parts = parts;
 	job.start = s->part_start;
 	job.count = s->part_count;
 	job.lpos = s->part_lpos;
 	job.rpos = s->part_rpos;
 	job.start[0] = 0;
-	for (int i = 0; i < n_split; i++)
+	for (int i = 0; i < n; i++)
 	{
-		const Node *nd = &s->nodes[split[i]];
+		const Node *nd = &s->nodes[nodes[i]];
 
 		job.start[i + 1] = job.start[i] + (nd->end - nd->begin);
+		any_split |= kind[i] == ENTRY_SPLIT;
 	}
-	memset(job.count, 0, sizeof(int64_t) * n_split * m);
+	memset(job.count, 0, sizeof(int64_t) * n * parts);
 
 	job.phase = 0;
-	maas_parallel(m, part_part, &job);
-	for (int i = 0; i < n_split; i++)
+	maas_parallel(s->threads, level_part, &job);
+	if (!any_split)
+		return;
+	for (int i = 0; i < n; i++)
 	{
-		const Node *nd = &s->nodes[split[i]];
+		const Node *nd = &s->nodes[nodes[i]];
 		int64_t		left = 0;
 		int64_t		lp,
 					rp;
 
-		for (int t = 0; t < m; t++)
-			left += job.count[(size_t) i * m + t];
+		if (kind[i] != ENTRY_SPLIT)
+			continue;
+		for (int t = 0; t < parts; t++)
+			left += job.count[(size_t) i * parts + t];
 		nleft[i] = left;
 		lp = nd->begin;
 		rp = nd->begin + left;
-		for (int t = 0; t < m; t++)
+		for (int t = 0; t < parts; t++)
 		{
-			int64_t		c = job.count[(size_t) i * m + t];
+			int64_t		c = job.count[(size_t) i * parts + t];
 			int64_t		a,
 						b,
 						len;
 
 			/* the size of piece t of this node */
-			maas_split_range(job.start[n_split], t, m, &a, &b);
+			maas_split_range(job.start[n], t, parts, &a, &b);
 			a = a > job.start[i] ? a : job.start[i];
 			b = b < job.start[i + 1] ? b : job.start[i + 1];
 			len = b > a ? b - a : 0;
-			job.lpos[(size_t) i * m + t] = lp;
-			job.rpos[(size_t) i * m + t] = rp;
+			job.lpos[(size_t) i * parts + t] = lp;
+			job.rpos[(size_t) i * parts + t] = rp;
 			lp += c;
 			rp += len - c;
 		}
 	}
 	job.phase = 1;
-	maas_parallel(m, part_part, &job);
-	job.phase = 2;
-	maas_parallel(m, part_part, &job);
+	maas_parallel(s->threads, level_part, &job);
+	{
+		int32_t    *t = s->rows;
+
+		s->rows = s->tmp;
+		s->tmp = t;
+	}
 }
 
 /* ---- growing one tree ---- */
@@ -1232,11 +1422,19 @@ new_node(Node *nd, int64_t begin, int64_t end, double G, double H, int depth)
 	nd->gain = 0.0;
 	nd->GL = nd->HL = 0.0;
 	nd->left = nd->right = -1;
+	nd->value = 0.0f;
+}
+
+static float
+leaf_value(const Gbdt *s, const Node *nd)
+{
+	return (float) s->cfg->eta * (float) calc_weight(s->cfg, nd->G, nd->H);
 }
 
 /*
  * Grow a tree on the gradients of group k over rows[0 .. n_rows) and the
- * features feats[0 .. n_feats).
+ * features feats[0 .. n_feats), adding its values to the margins of those
+ * rows as its leaves are settled.
  */
 static bool
 grow_tree(Gbdt *s, int k, const MaasTrainHooks *hooks, MaasError *err)
@@ -1271,10 +1469,10 @@ grow_tree(Gbdt *s, int k, const MaasTrainHooks *hooks, MaasError *err)
 	}
 	level[0] = 0;
 
-	for (int depth = 0; n_level > 0 && depth < max_depth; depth++)
+	for (int depth = 0; n_level > 0; depth++)
 	{
 		SplitJob	sj = {s, level, n_level};
-		int			n_split = 0;
+		bool		last = depth + 1 >= max_depth;
 		int			n_next = 0;
 		int			n_tasks = 0;
 		int		   *tmp;
@@ -1287,54 +1485,64 @@ grow_tree(Gbdt *s, int k, const MaasTrainHooks *hooks, MaasError *err)
 		{
 			Node	   *nd = &s->nodes[level[i]];
 
-			if (nd->feature >= 0 && s->n_nodes + 2 * (n_split + 1) <= s->max_nodes)
-				s->split[n_split++] = level[i];
+			if (nd->feature >= 0 && s->n_nodes + 2 <= s->max_nodes)
+			{
+				int			l = s->n_nodes++;
+				int			r = s->n_nodes++;
+
+				new_node(&s->nodes[l], -1, -1, nd->GL, nd->HL, depth + 1);
+				new_node(&s->nodes[r], -1, -1, nd->G - nd->GL, nd->H - nd->HL, depth + 1);
+				s->nodes[l].value = leaf_value(s, &s->nodes[l]);
+				s->nodes[r].value = leaf_value(s, &s->nodes[r]);
+				nd->left = l;
+				nd->right = r;
+				s->kind[i] = last ? ENTRY_SPLIT_LAST : ENTRY_SPLIT;
+			}
 			else
 			{
 				nd->feature = -1;
+				nd->value = leaf_value(s, nd);
+				s->kind[i] = ENTRY_LEAF;
+			}
+			if (s->kind[i] != ENTRY_SPLIT)
+			{
 				slot_put(s, nd->slot);
 				nd->slot = -1;
 			}
 		}
-		if (n_split == 0)
+		level_pass(s, k, level, s->kind, n_level, s->nleft);
+		if (last)
 			break;
-		partition(s, s->split, n_split, s->nleft);
 
-		for (int j = 0; j < n_split; j++)
+		for (int i = 0; i < n_level; i++)
 		{
-			Node	   *nd = &s->nodes[s->split[j]];
-			int			l = s->n_nodes++;
-			int			r = s->n_nodes++;
-			Node	   *L = &s->nodes[l];
-			Node	   *R = &s->nodes[r];
+			Node	   *nd = &s->nodes[level[i]];
+			Node	   *L,
+					   *R,
+					   *small,
+					   *large;
 
-			new_node(L, nd->begin, nd->begin + s->nleft[j], nd->GL, nd->HL, depth + 1);
-			new_node(R, nd->begin + s->nleft[j], nd->end, nd->G - nd->GL, nd->H - nd->HL,
-					 depth + 1);
-			nd->left = l;
-			nd->right = r;
-			if (depth + 1 < max_depth)
-			{
-				Node	   *small = (L->end - L->begin <= R->end - R->begin) ? L : R;
-				Node	   *large = small == L ? R : L;
-
-				large->slot = nd->slot;
-				nd->slot = -1;
-				if ((small->slot = slot_get(s, err)) < 0)
-					return false;
-				s->tasks[n_tasks].hist = s->slots[small->slot];
-				s->tasks[n_tasks].begin = small->begin;
-				s->tasks[n_tasks].end = small->end;
-				s->tasks[n_tasks].parent = s->slots[large->slot];
-				n_tasks++;
-				next[n_next++] = l;
-				next[n_next++] = r;
-			}
-			else
-			{
-				slot_put(s, nd->slot);
-				nd->slot = -1;
-			}
+			if (s->kind[i] != ENTRY_SPLIT)
+				continue;
+			L = &s->nodes[nd->left];
+			R = &s->nodes[nd->right];
+			L->begin = nd->begin;
+			L->end = nd->begin + s->nleft[i];
+			R->begin = L->end;
+			R->end = nd->end;
+			small = (L->end - L->begin <= R->end - R->begin) ? L : R;
+			large = small == L ? R : L;
+			large->slot = nd->slot;
+			nd->slot = -1;
+			if ((small->slot = slot_get(s, err)) < 0)
+				return false;
+			s->tasks[n_tasks].hist = s->slots[small->slot];
+			s->tasks[n_tasks].begin = small->begin;
+			s->tasks[n_tasks].end = small->end;
+			s->tasks[n_tasks].parent = s->slots[large->slot];
+			n_tasks++;
+			next[n_next++] = nd->left;
+			next[n_next++] = nd->right;
 		}
 		if (n_tasks > 0)
 			build_hists(s, gh, n_tasks);
@@ -1342,11 +1550,6 @@ grow_tree(Gbdt *s, int k, const MaasTrainHooks *hooks, MaasError *err)
 		level = next;
 		next = tmp;
 		n_level = n_next;
-	}
-	for (int i = 0; i < n_level; i++)
-	{
-		slot_put(s, s->nodes[level[i]].slot);
-		s->nodes[level[i]].slot = -1;
 	}
 	return true;
 }
@@ -1371,7 +1574,6 @@ static bool
 emit_tree(Gbdt *s, int k, MaasError *err)
 {
 	int32_t		base = s->out_nodes;
-	float		eta = (float) s->cfg->eta;
 
 	if (s->out_trees + 1 > s->cap_trees)
 	{
@@ -1422,7 +1624,7 @@ emit_tree(Gbdt *s, int k, MaasError *err)
 			s->o_left[o] = -1;
 			s->o_right[o] = -1;
 			s->o_dleft[o] = 0;
-			s->o_value[o] = eta * (float) calc_weight(s->cfg, nd->G, nd->H);
+			s->o_value[o] = nd->value;
 			s->o_gain[o] = 0.0f;
 		}
 		else
@@ -1447,49 +1649,17 @@ typedef struct MarginJob
 	Gbdt	   *s;
 	int			k;
 	int32_t		root;			/* the tree in the model arrays */
-	int		   *leaves;			/* the grown tree's leaves, by position */
-	int			n_leaves;
 } MarginJob;
 
+/* rows the tree did not see (subsample < 1): walk it on their bins */
 static void
 margin_part(void *arg, int t, int m)
 {
 	MarginJob  *job = arg;
 	Gbdt	   *s = job->s;
-	const int	K = s->K;
 	int64_t		p0,
 				p1;
-	int			i;
 
-	/* sampled rows: by the leaf their position is in */
-	maas_split_range(s->n_rows, t, m, &p0, &p1);
-	if (p0 < p1)
-	{
-		int			lo = 0,
-					hi = job->n_leaves - 1;
-
-		while (lo < hi)
-		{
-			int			mid = (lo + hi + 1) >> 1;
-
-			if (s->nodes[job->leaves[mid]].begin <= p0)
-				lo = mid;
-			else
-				hi = mid - 1;
-		}
-		for (i = lo; i < job->n_leaves && s->nodes[job->leaves[i]].begin < p1; i++)
-		{
-			const Node *nd = &s->nodes[job->leaves[i]];
-			float		v = s->o_value[job->root + job->leaves[i]];
-			int64_t		a = nd->begin > p0 ? nd->begin : p0;
-			int64_t		b = nd->end < p1 ? nd->end : p1;
-
-			for (int64_t q = a; q < b; q++)
-				s->margin[(size_t) s->rows[q] * K + job->k] += v;
-		}
-	}
-
-	/* rows the tree did not see: walk it on their bins */
 	maas_split_range(s->n_unsampled, t, m, &p0, &p1);
 	for (int64_t q = p0; q < p1; q++)
 	{
@@ -1498,7 +1668,7 @@ margin_part(void *arg, int t, int m)
 
 		while (s->nodes[i].left >= 0)
 			i = goes_left(s, &s->nodes[i], r) ? s->nodes[i].left : s->nodes[i].right;
-		s->margin[(size_t) r * K + job->k] += s->o_value[job->root + i];
+		s->margin[(size_t) r * s->K + job->k] += s->nodes[i].value;
 	}
 }
 
@@ -1559,10 +1729,8 @@ val_loss_part(void *arg, int t, int m)
 
 			if (s->cfg->objective == MAAS_GBDT_BINARY)
 			{
-				float		p = sigmoidf(mg[0]);
-
-				loss += logloss_of(p, val->cls[r]);
-				good += (p >= 0.5f) == (val->cls[r] == 1);
+				loss += logloss_margin(mg[0], expf(-fabsf(mg[0])), val->cls[r]);
+				good += (mg[0] >= 0.0f) == (val->cls[r] == 1);
 			}
 			else if (s->cfg->objective == MAAS_GBDT_MULTI)
 			{
@@ -1578,7 +1746,7 @@ val_loss_part(void *arg, int t, int m)
 					}
 				for (int k = 0; k < K; k++)
 					sum += exp((double) mg[k] - mx);
-				loss += logloss_of((float) (exp((double) mg[val->cls[r]] - mx) / sum), 1);
+				loss += log(sum) - ((double) mg[val->cls[r]] - mx);
 				good += arg == val->cls[r];
 			}
 			else
@@ -1820,13 +1988,14 @@ maas_gbdt_fit(const MaasGbdtConfig *cfg, const MaasTrainSet *data,
 	s->chunk_sum = maas_kalloc_array(chunks, sizeof(double));
 	s->chunk_sum2 = maas_kalloc_array(chunks, sizeof(double));
 	s->feats = maas_kalloc_array(s->d, sizeof(int));
+	s->scratch = maas_kalloc_array((size_t) s->threads * SCRATCH_BINS, 2 * sizeof(float));
 	perm = maas_kalloc_array(s->d, sizeof(int));
 	s->nodes = maas_kalloc_array(s->max_nodes, sizeof(Node));
 	s->slots = maas_kalloc_array(s->max_slots, sizeof(HistBin *));
 	s->free_slots = maas_kalloc_array(s->max_slots, sizeof(int));
 	s->level = maas_kalloc_array(s->max_nodes, sizeof(int));
 	s->next = maas_kalloc_array(s->max_nodes, sizeof(int));
-	s->split = maas_kalloc_array(s->max_nodes, sizeof(int));
+	s->kind = maas_kalloc(s->max_nodes);
 	s->nleft = maas_kalloc_array(s->max_nodes, sizeof(int64_t));
 	s->tasks = maas_kalloc_array(s->max_nodes, sizeof(HistTask));
 	s->part_start = maas_kalloc_array(s->max_nodes + 1, sizeof(int64_t));
@@ -1844,8 +2013,8 @@ maas_gbdt_fit(const MaasGbdtConfig *cfg, const MaasTrainSet *data,
 			return maas_error_nomem(err);
 	}
 	if (!s->gh || !s->margin || !s->rows || !s->tmp || (cfg->subsample < 1.0 && !s->unsampled) ||
-		!s->chunk_sum || !s->chunk_sum2 || !s->feats || !perm || !s->nodes || !s->slots ||
-		!s->free_slots || !s->level || !s->next || !s->split || !s->nleft || !s->tasks ||
+		!s->chunk_sum || !s->chunk_sum2 || !s->feats || !s->scratch || !perm || !s->nodes || !s->slots ||
+		!s->free_slots || !s->level || !s->next || !s->kind || !s->nleft || !s->tasks ||
 		!s->part_start || !s->part_count || !s->part_lpos || !s->part_rpos || !base ||
 		!res->train_loss)
 		return maas_error_nomem(err);
@@ -1931,25 +2100,8 @@ maas_gbdt_fit(const MaasGbdtConfig *cfg, const MaasTrainSet *data,
 			mj.s = s;
 			mj.k = k;
 			mj.root = root;
-			mj.leaves = s->level;	/* free now */
-			mj.n_leaves = 0;
-			for (int i = 0; i < s->n_nodes; i++)
-				if (s->nodes[i].left < 0)
-					s->level[mj.n_leaves++] = i;
-			/* by position: leaves tile the rows; sort by begin */
-			for (int i = 1; i < mj.n_leaves; i++)
-			{
-				int			v = s->level[i];
-				int			j = i - 1;
-
-				while (j >= 0 && s->nodes[s->level[j]].begin > s->nodes[v].begin)
-				{
-					s->level[j + 1] = s->level[j];
-					j--;
-				}
-				s->level[j + 1] = v;
-			}
-			maas_parallel(s->threads, margin_part, &mj);
+			if (s->n_unsampled > 0)
+				maas_parallel(s->threads, margin_part, &mj);
 			if (has_val)
 			{
 				ValJob		vj = {s, k, root};
