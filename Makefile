@@ -27,9 +27,11 @@ PG_CFLAGS = -Wextra -Wno-unused-parameter -Wno-sign-compare \
 # the trainers' elementwise kernels and the conv/pool loops must vectorise
 src/kernel/train_nn.o: CFLAGS += -O3 -fno-math-errno
 src/kernel/conv.o: CFLAGS += -O3 -fno-math-errno
-# and the transformer kernels' (exp, GELU): their clamps are selects that
-# GCC if-converts only without trapping math
+# and the transformer kernels' (exp, GELU), the boosted trees' gradients and
+# the k-means silhouette: their clamps are selects that GCC if-converts only
+# without trapping math
 src/kernel/transformer.o src/kernel/sampling.o: CFLAGS += -O3 -fno-math-errno -fno-trapping-math
+src/kernel/train_gbdt.o src/kernel/train_kmeans.o: CFLAGS += -O3 -fno-math-errno -fno-trapping-math
 
 # pg_regress (test/sql, test/expected): the core tests in this order (each
 # builds on the last), then every other test/sql/*.sql, each of which sets up

@@ -106,6 +106,7 @@ typedef struct Gbdt
 	uint8_t    *cbins;			/* d * n, column-major: partitions */
 	uint8_t    *dir;			/* n: 1 if the row at that position goes left */
 	void	   *scratch;		/* threads * SCRATCH_BINS float pairs */
+	float	   *lossbuf;		/* threads * CHUNK: per-row losses */
 	int		   *nbins;
 	int		   *miss_code;
 	int		   *hoff;
@@ -130,6 +131,7 @@ typedef struct Gbdt
 	int		   *feats;
 	int			n_feats;
 	Node	   *nodes;
+	MaasTreeNode *packed;		/* the grown tree for evaluation */
 	int			n_nodes;
 	int			max_nodes;
 	int		   *level;			/* nodes of the level being split */
@@ -331,12 +333,12 @@ maas_gbdt_memory(const MaasGbdtConfig *cfg, int64_t n, int d, int64_t n_val,
 		!maas_add_size(total, part, &total))
 		return false;
 	/* per-thread float scratch, histogram slots, the tree being grown */
-	if (!maas_mul_size((size_t) cfg->threads, SCRATCH_BINS * 2 * sizeof(float), &part) ||
+	if (!maas_mul_size((size_t) cfg->threads, (SCRATCH_BINS * 2 + CHUNK) * sizeof(float), &part) ||
 		!maas_add_size(total, part, &total))
 		return false;
 	if (!maas_mul_size((size_t) max_slots_of(cfg, n), slot_bytes(d) + 2 * sizeof(int) + sizeof(void *), &part) ||
 		!maas_add_size(total, part, &total) ||
-		!maas_mul_size((size_t) max_nodes_of(cfg, n), sizeof(Node), &part) ||
+		!maas_mul_size((size_t) max_nodes_of(cfg, n), sizeof(Node) + sizeof(MaasTreeNode), &part) ||
 		!maas_add_size(total, part, &total))
 		return false;
 	/* the model, grown by doubling: at most twice its final size, and
@@ -651,20 +653,94 @@ build_bins(Gbdt *s, MaasError *err)
 /* ---- gradients and losses ---- */
 
 /*
+ * exp and log1p in float, written so that a loop over rows vectorises
+ * (libm's are scalar calls): exp by 2^n e^r, |r| <= ln 2 / 2, with a
+ * degree-6 polynomial (relative error about 2e-7); log1p of e in [0, 1] as
+ * 2 atanh(e / (2 + e)) by its series (error below 1e-7).
+ */
+static inline float
+fast_expf(float x)
+{
+	float		n,
+				r,
+				p;
+	int32_t		bits;
+	float		scale;
+
+	x = x < -87.0f ? -87.0f : x;	/* not fminf: that is a call */
+	x = x > 88.0f ? 88.0f : x;
+	n = (x * 1.44269504f + 12582912.0f) - 12582912.0f;	/* round to nearest */
+	r = x - n * 0.693145751953125f - n * 1.428606765330187e-06f;
+	p = 1.0f + r * (1.0f + r * (0.5f + r * (1.0f / 6 + r * (1.0f / 24 +
+														 r * (1.0f / 120 + r * (1.0f / 720))))));
+	bits = ((int32_t) n + 127) << 23;
+	memcpy(&scale, &bits, sizeof(scale));
+	return p * scale;
+}
+
+static inline float
+log1p_unit(float e)
+{
+	float		t = e / (2.0f + e);
+	float		t2 = t * t;
+
+	return 2.0f * t * (1.0f + t2 * (1.0f / 3 + t2 * (1.0f / 5 + t2 * (1.0f / 7 +
+														  t2 * (1.0f / 9 + t2 * (1.0f / 11))))));
+}
+
+/*
  * Log loss of a binary row from its margin m and e = exp(-|m|):
- * log(1 + e) + (|m| if the sign of m disagrees with y).  logf(1 + e) is
- * within 1e-7 of log1pf(e) and much cheaper; it only reports a loss.
+ * log(1 + e) + (|m| if the sign of m disagrees with y).
  */
 static inline float
 logloss_margin(float m, float e, int y)
 {
-	return logf(1.0f + e) + ((m >= 0.0f) != (y != 0) ? fabsf(m) : 0.0f);
+	return log1p_unit(e) + ((m >= 0.0f) != (y != 0) ? fabsf(m) : 0.0f);
 }
 
-static inline float
-sigmoidf(float m)
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
+	!defined(__SANITIZE_ADDRESS__)
+#define MAAS_SIMD __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define MAAS_SIMD
+#endif
+
+/*
+ * Binary logistic gradients of n rows, and each row's loss into loss[]:
+ * p = sigmoid(m), g = (p - y) w, h = max(p (1 - p), 1e-16) w.
+ */
+static inline void
+binary_grad_row(int r, const float *restrict margin, const int32_t *restrict cls,
+				float w, float *restrict gh, float *restrict loss)
 {
-	return 1.0f / (1.0f + expf(-m));
+	/* every select picks between values already computed: no branches */
+	float		m = margin[r];
+	float		a = fabsf(m);
+	float		e = fast_expf(-a);
+	float		inv = 1.0f / (1.0f + e);
+	float		einv = e * inv;
+	float		p = m >= 0.0f ? inv : einv;
+	float		y = cls[r] != 0 ? 1.0f : 0.0f;
+	float		h = p * (1.0f - p);
+	float		l1 = log1p_unit(e);
+	float		la = l1 + a;
+
+	h = h > 1e-16f ? h : 1e-16f;
+	gh[2 * r] = (p - y) * w;
+	gh[2 * r + 1] = h * w;
+	loss[r] = ((m >= 0.0f) != (y != 0.0f) ? la : l1) * w;
+}
+
+MAAS_SIMD static void
+binary_grad(int n, const float *restrict margin, const int32_t *restrict cls,
+			const float *restrict weight, float *restrict gh, float *restrict loss)
+{
+	if (weight)
+		for (int r = 0; r < n; r++)
+			binary_grad_row(r, margin, cls, weight[r], gh, loss);
+	else
+		for (int r = 0; r < n; r++)
+			binary_grad_row(r, margin, cls, 1.0f, gh, loss);
 }
 
 typedef struct GradJob
@@ -675,7 +751,7 @@ typedef struct GradJob
 
 /* gradients of chunk c of the training rows, and their loss sum */
 static void
-grad_chunk(Gbdt *s, int64_t c, bool with_loss)
+grad_chunk(Gbdt *s, int t, int64_t c, bool with_loss)
 {
 	int64_t		r0 = c * CHUNK;
 	int64_t		r1 = r0 + CHUNK < s->n ? r0 + CHUNK : s->n;
@@ -685,23 +761,16 @@ grad_chunk(Gbdt *s, int64_t c, bool with_loss)
 
 	if (s->cfg->objective == MAAS_GBDT_BINARY)
 	{
-		for (int64_t r = r0; r < r1; r++)
-		{
-			float		w = s->weight ? s->weight[r] : 1.0f;
-			float		m = s->margin[r];
-			float		e = expf(-fabsf(m));
-			float		p = m >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
-			int			y = s->data->cls[r];
-			float		h = p * (1.0f - p);
+		float	   *lbuf = s->lossbuf + (size_t) t * CHUNK;
 
-			s->gh[r].g = (p - (float) y) * w;
-			s->gh[r].h = (h > 1e-16f ? h : 1e-16f) * w;
-			if (with_loss)
+		binary_grad((int) (r1 - r0), s->margin + r0, s->data->cls + r0,
+					s->weight ? s->weight + r0 : NULL, (float *) (s->gh + r0), lbuf);
+		if (with_loss)
+			for (int64_t r = r0; r < r1; r++)
 			{
-				loss += w * logloss_margin(m, e, y);
-				wsum += w;
+				loss += lbuf[r - r0];
+				wsum += s->weight ? s->weight[r] : 1.0f;
 			}
-		}
 	}
 	else if (s->cfg->objective == MAAS_GBDT_MULTI)
 	{
@@ -721,7 +790,7 @@ grad_chunk(Gbdt *s, int64_t c, bool with_loss)
 					mx = m[k];
 			for (int k = 0; k < K; k++)
 			{
-				float		e = expf(m[k] - mx);
+				float		e = fast_expf(m[k] - mx);
 
 				if (pp)
 					pp[k] = e;
@@ -729,7 +798,7 @@ grad_chunk(Gbdt *s, int64_t c, bool with_loss)
 			}
 			for (int k = 0; k < K; k++)
 			{
-				float		pk = (pp ? pp[k] : expf(m[k] - mx)) / sum;
+				float		pk = (pp ? pp[k] : fast_expf(m[k] - mx)) / sum;
 				float		h = 2.0f * pk * (1.0f - pk);
 				GradPair   *gp = &s->gh[(size_t) k * s->n + r];
 
@@ -774,7 +843,7 @@ grad_part(void *arg, int t, int m)
 
 	maas_split_range(chunks, t, m, &c0, &c1);
 	for (int64_t c = c0; c < c1; c++)
-		grad_chunk(job->s, c, job->with_loss);
+		grad_chunk(job->s, t, c, job->with_loss);
 }
 
 /* gradients for the round; returns the mean loss at the current margins */
@@ -1676,7 +1745,7 @@ typedef struct ValJob
 {
 	Gbdt	   *s;
 	int			k;
-	int32_t		root;
+	int			depth;			/* of the new tree, packed in s->packed */
 } ValJob;
 
 /* the new tree's output added to the validation rows' margins */
@@ -1689,20 +1758,38 @@ val_part(void *arg, int t, int m)
 				r1;
 
 	maas_split_range(s->val->n, t, m, &r0, &r1);
-	for (int64_t r = r0; r < r1; r++)
+	if (r0 < r1)
+		maas_tree_add(s->packed, 0, job->depth, r1 - r0, s->val->x + (size_t) r0 * s->d,
+					  s->d, s->val_margin + (size_t) r0 * s->K + job->k, s->K);
+}
+
+/* the grown tree as evaluation nodes (trees.h), for the validation rows */
+static int
+pack_tree(Gbdt *s)
+{
+	int			depth = 0;
+
+	for (int i = 0; i < s->n_nodes; i++)
 	{
-		const float *x = s->val->x + (size_t) r * s->d;
-		int32_t		i = job->root;
+		const Node *nd = &s->nodes[i];
+		MaasTreeNode *p = &s->packed[i];
 
-		while (s->o_left[i] >= 0)
+		if (nd->left < 0)
 		{
-			float		v = x[s->o_feature[i]];
-
-			i = (v < s->o_threshold[i] || (isnan(v) && s->o_dleft[i])) ?
-				s->o_left[i] : s->o_right[i];
+			p->value = nd->value;
+			p->split = 0;
+			p->left = p->right = i;
+			depth = nd->depth > depth ? nd->depth : depth;
 		}
-		s->val_margin[(size_t) r * s->K + job->k] += s->o_value[i];
+		else
+		{
+			p->value = s->cuts[nd->feature][nd->split_bin];
+			p->split = (uint32_t) nd->feature | (nd->default_left ? MAAS_TREE_DEFAULT_LEFT : 0);
+			p->left = nd->left;
+			p->right = nd->right;
+		}
 	}
+	return depth;
 }
 
 /* validation loss (chunk_sum) and correct predictions (chunk_sum2) */
@@ -1729,7 +1816,7 @@ val_loss_part(void *arg, int t, int m)
 
 			if (s->cfg->objective == MAAS_GBDT_BINARY)
 			{
-				loss += logloss_margin(mg[0], expf(-fabsf(mg[0])), val->cls[r]);
+				loss += logloss_margin(mg[0], fast_expf(-fabsf(mg[0])), val->cls[r]);
 				good += (mg[0] >= 0.0f) == (val->cls[r] == 1);
 			}
 			else if (s->cfg->objective == MAAS_GBDT_MULTI)
@@ -1989,8 +2076,10 @@ maas_gbdt_fit(const MaasGbdtConfig *cfg, const MaasTrainSet *data,
 	s->chunk_sum2 = maas_kalloc_array(chunks, sizeof(double));
 	s->feats = maas_kalloc_array(s->d, sizeof(int));
 	s->scratch = maas_kalloc_array((size_t) s->threads * SCRATCH_BINS, 2 * sizeof(float));
+	s->lossbuf = maas_kalloc_array((size_t) s->threads * CHUNK, sizeof(float));
 	perm = maas_kalloc_array(s->d, sizeof(int));
 	s->nodes = maas_kalloc_array(s->max_nodes, sizeof(Node));
+	s->packed = has_val ? maas_kalloc_array(s->max_nodes, sizeof(MaasTreeNode)) : NULL;
 	s->slots = maas_kalloc_array(s->max_slots, sizeof(HistBin *));
 	s->free_slots = maas_kalloc_array(s->max_slots, sizeof(int));
 	s->level = maas_kalloc_array(s->max_nodes, sizeof(int));
@@ -2012,8 +2101,8 @@ maas_gbdt_fit(const MaasGbdtConfig *cfg, const MaasTrainSet *data,
 		if (!s->val_margin || !res->val_loss || !res->val_score)
 			return maas_error_nomem(err);
 	}
-	if (!s->gh || !s->margin || !s->rows || !s->tmp || (cfg->subsample < 1.0 && !s->unsampled) ||
-		!s->chunk_sum || !s->chunk_sum2 || !s->feats || !s->scratch || !perm || !s->nodes || !s->slots ||
+	if ((has_val && !s->packed) || !s->gh || !s->margin || !s->rows || !s->tmp || (cfg->subsample < 1.0 && !s->unsampled) ||
+		!s->chunk_sum || !s->chunk_sum2 || !s->feats || !s->scratch || !s->lossbuf || !perm || !s->nodes || !s->slots ||
 		!s->free_slots || !s->level || !s->next || !s->kind || !s->nleft || !s->tasks ||
 		!s->part_start || !s->part_count || !s->part_lpos || !s->part_rpos || !base ||
 		!res->train_loss)
@@ -2104,7 +2193,7 @@ maas_gbdt_fit(const MaasGbdtConfig *cfg, const MaasTrainSet *data,
 				maas_parallel(s->threads, margin_part, &mj);
 			if (has_val)
 			{
-				ValJob		vj = {s, k, root};
+				ValJob		vj = {s, k, pack_tree(s)};
 
 				maas_parallel(s->threads, val_part, &vj);
 			}

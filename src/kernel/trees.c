@@ -241,6 +241,24 @@ walk(const MaasTreeNode *nodes, int32_t i, const float *row)
 	return i;
 }
 
+/* the leaves of rows [0, m) of x (m <= BLOCK_ROWS) in a tree, into idx */
+static inline void
+walk_block(const MaasTreeNode *nodes, int32_t root, int depth, int m,
+		   const float *x, int nf, int32_t *idx)
+{
+	if (depth > SYNC_DEPTH)
+	{
+		for (int r = 0; r < m; r++)
+			idx[r] = walk(nodes, root, x + (size_t) r * nf);
+		return;
+	}
+	for (int r = 0; r < m; r++)
+		idx[r] = root;
+	for (int d = 0; d < depth; d++)
+		for (int r = 0; r < m; r++)
+			idx[r] = step(nodes, idx[r], x + (size_t) r * nf);
+}
+
 /* rows [0, m) of x (m <= BLOCK_ROWS) into out */
 static void
 forward_block(const MaasTreesPlan *p, int m, const float *x, float *out)
@@ -255,23 +273,27 @@ forward_block(const MaasTreesPlan *p, int m, const float *x, float *out)
 
 	for (int32_t t = 0; t < p->n_trees; t++)
 	{
-		int32_t		root = p->roots[t];
-		int			depth = p->depth[t];
 		float	   *o = out + p->groups[t];
 
-		if (depth > SYNC_DEPTH)
-		{
-			for (int r = 0; r < m; r++)
-				o[(size_t) r * ng] += nodes[walk(nodes, root, x + (size_t) r * nf)].value;
-			continue;
-		}
-		for (int r = 0; r < m; r++)
-			idx[r] = root;
-		for (int d = 0; d < depth; d++)
-			for (int r = 0; r < m; r++)
-				idx[r] = step(nodes, idx[r], x + (size_t) r * nf);
+		walk_block(nodes, p->roots[t], p->depth[t], m, x, nf, idx);
 		for (int r = 0; r < m; r++)
 			o[(size_t) r * ng] += nodes[idx[r]].value;
+	}
+}
+
+void
+maas_tree_add(const MaasTreeNode *nodes, int32_t root, int depth, int64_t n_rows,
+			  const float *x, int n_features, float *out, int out_stride)
+{
+	int32_t		idx[BLOCK_ROWS];
+
+	for (int64_t r0 = 0; r0 < n_rows; r0 += BLOCK_ROWS)
+	{
+		int			m = n_rows - r0 < BLOCK_ROWS ? (int) (n_rows - r0) : BLOCK_ROWS;
+
+		walk_block(nodes, root, depth, m, x + r0 * n_features, n_features, idx);
+		for (int r = 0; r < m; r++)
+			out[(r0 + r) * out_stride] += nodes[idx[r]].value;
 	}
 }
 

@@ -122,6 +122,15 @@ extern void maas_trees_forward_parallel(const MaasTreesPlan *plan,
 										int64_t n_rows, const float *x,
 										float *out, int n_threads);
 
+/*
+ * One packed tree (root at nodes[root], longest path depth, children and
+ * leaves as in MaasTreeNode) over n_rows rows: out[r * out_stride] += its
+ * leaf value.  For a trainer that evaluates each new tree on held-out rows.
+ */
+extern void maas_tree_add(const MaasTreeNode *nodes, int32_t root, int depth,
+						  int64_t n_rows, const float *x, int n_features,
+						  float *out, int out_stride);
+
 /* ---- feature importance ---- */
 
 /*

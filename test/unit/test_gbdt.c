@@ -467,6 +467,29 @@ test_early_stopping_and_progress(void)
 	ll /= val.n;
 	CHECK(fabs(ll - res.val_loss[res.best_round - 1]) < 1e-4);
 	CHECK(res.val_score[res.best_round - 1] > 0.8);
+	/* the last training loss reported is the log loss of all the rounds run
+	 * (the model keeps fewer): refit without stopping to compare */
+	{
+		MaasGbdtResult full;
+		float	   *mt;
+		double		tl = 0.0;
+
+		cfg.early_stopping_rounds = 0;
+		cfg.n_estimators = res.rounds_run;
+		CHECK(maas_gbdt_fit(&cfg, &data, &val, NULL, &full, &err));
+		mt = margins(&full, data.n, data.x);
+		for (int64_t i = 0; i < data.n; i++)
+		{
+			double		p = 1.0 / (1.0 + exp(-(double) mt[i]));
+
+			tl -= log(data.cls[i] ? p : 1.0 - p);
+		}
+		tl /= data.n;
+		CHECK(fabs(tl - full.train_loss[full.rounds_run - 1]) < 1e-4 * (1.0 + tl));
+		CHECK(fabs(full.train_loss[res.rounds_run - 1] - res.train_loss[res.rounds_run - 1]) < 1e-9);
+		cfg.n_estimators = 500;
+		cfg.early_stopping_rounds = 5;
+	}
 
 	/* without early stopping every round is kept, validation still reported */
 	cfg.early_stopping_rounds = 0;
