@@ -48,6 +48,7 @@
 #define MISSING_NONE	256		/* miss_code of a feature without NaN */
 #define FLUSH_ROWS		4096	/* rows summed in float before adding in double */
 #define SCRATCH_BINS	4096	/* float pairs of scratch per thread */
+#define PREFETCH		24		/* rows ahead: a row's bins and gradients */
 
 typedef struct GradPair
 {
@@ -904,10 +905,10 @@ hist_group(FloatPair *restrict sc, const Gbdt *s, const GradPair *restrict gh,
 #if defined(__x86_64__)
 		__m128		v = _mm_castpd_ps(_mm_load_sd((const double *) &gh[r]));
 
-		if (i + 8 < end)
+		if (i + PREFETCH < end)
 		{
-			_mm_prefetch((const char *) (bins + (size_t) rows[i + 8] * bs), _MM_HINT_T0);
-			_mm_prefetch((const char *) &gh[rows[i + 8]], _MM_HINT_T0);
+			_mm_prefetch((const char *) (bins + (size_t) rows[i + PREFETCH] * bs), _MM_HINT_T0);
+			_mm_prefetch((const char *) &gh[rows[i + PREFETCH]], _MM_HINT_T0);
 		}
 		for (int k = 0; k < nf; k++)
 		{
@@ -952,10 +953,10 @@ hist_group_seq(FloatPair *restrict sc, const Gbdt *s, const GradPair *restrict g
 #if defined(__x86_64__)
 		__m128		v = _mm_castpd_ps(_mm_load_sd((const double *) &gh[r]));
 
-		if (i + 8 < end)
+		if (i + PREFETCH < end)
 		{
-			_mm_prefetch((const char *) (bins + (size_t) rows[i + 8] * bs), _MM_HINT_T0);
-			_mm_prefetch((const char *) &gh[rows[i + 8]], _MM_HINT_T0);
+			_mm_prefetch((const char *) (bins + (size_t) rows[i + PREFETCH] * bs), _MM_HINT_T0);
+			_mm_prefetch((const char *) &gh[rows[i + PREFETCH]], _MM_HINT_T0);
 		}
 #pragma GCC unroll 4
 		for (int k = 0; k < nf; k++)
@@ -1338,7 +1339,7 @@ level_piece(LevelJob *job, int t)
 					int32_t		r = rows[q];
 					int			code = col[r];
 
-					margin[(size_t) r * K] += (code <= sb || code == miss) ? vl : vr;
+					margin[(size_t) r * K] += ((code <= sb) | (code == miss)) ? vl : vr;
 				}
 			}
 			continue;
@@ -1353,7 +1354,7 @@ level_piece(LevelJob *job, int t)
 			for (int64_t q = q0; q < q1; q++)
 			{
 				int			code = col[rows[q]];
-				uint8_t		l = code <= sb || code == miss;
+				uint8_t		l = (code <= sb) | (code == miss);
 
 				s->dir[q] = l;
 				c += l;
@@ -1366,12 +1367,16 @@ level_piece(LevelJob *job, int t)
 			int64_t		rp = job->rpos[(size_t) i * job->parts + t];
 			int32_t    *out = s->tmp;
 
-			/* branch-free: a direction is as likely one way as the other */
+			/*
+			 * Branch-free (a direction is as likely one way as the other;
+			 * written with masks, as a conditional here becomes a branch)
+			 */
 			for (int64_t q = q0; q < q1; q++)
 			{
 				int64_t		left = s->dir[q];
+				int64_t		at = rp ^ ((lp ^ rp) & -left);
 
-				out[left ? lp : rp] = rows[q];
+				out[at] = rows[q];
 				lp += left;
 				rp += 1 - left;
 			}
@@ -1774,11 +1779,13 @@ pack_tree(Gbdt *s)
 		const Node *nd = &s->nodes[i];
 		MaasTreeNode *p = &s->packed[i];
 
+		/* children are made in pairs (right = left + 1), as packing needs */
+		p->reserved = 0;
 		if (nd->left < 0)
 		{
 			p->value = nd->value;
-			p->split = 0;
-			p->left = p->right = i;
+			p->split = MAAS_TREE_LEAF;
+			p->left = i;
 			depth = nd->depth > depth ? nd->depth : depth;
 		}
 		else
@@ -1786,7 +1793,6 @@ pack_tree(Gbdt *s)
 			p->value = s->cuts[nd->feature][nd->split_bin];
 			p->split = (uint32_t) nd->feature | (nd->default_left ? MAAS_TREE_DEFAULT_LEFT : 0);
 			p->left = nd->left;
-			p->right = nd->right;
 		}
 	}
 	return depth;

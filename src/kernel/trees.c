@@ -4,11 +4,12 @@
  *		evaluator, and feature importance (see trees.h).
  *
  * Evaluation.  Packed nodes are 16 bytes (threshold or leaf value, feature
- * with the default-left bit, two absolute child indices), and a leaf's
- * children are itself, so walking a tree for exactly its depth ends on the
- * row's leaf whatever path the row took.  That makes the walk branch-free:
- * each step is a load of the row's feature, a compare and a conditional
- * move.  A batch goes through in blocks of BLOCK_ROWS rows; each tree
+ * with the default-left and leaf bits, the left child's index), renumbered
+ * breadth-first so that the right child is the left one's neighbour, and a
+ * leaf is its own child, so walking a tree for exactly its depth ends on
+ * the row's leaf whatever path the row took.  That makes the walk
+ * branch-free: each step is a load of the row's feature, two compares and
+ * an add.  A batch goes through in blocks of BLOCK_ROWS rows; each tree
  * walks the whole block one level at a time, so the block's rows are
  * independent chains the CPU overlaps, and the tree's nodes and the block's
  * rows stay in cache.  One row walks LANES trees at a time, the same way.
@@ -182,40 +183,55 @@ maas_trees_compile(const MaasTrees *tr, MaasError *err)
 		memcpy(p->groups, tr->groups, sizeof(int32_t) * tr->n_trees);
 	}
 
-	for (int32_t t = 0; t < tr->n_trees; t++)
+	/*
+	 * Breadth-first from each root: a node's children get the next two
+	 * places, so siblings are adjacent.  queue holds old indices in new
+	 * order (new index = place in the queue), depth the new nodes' depths.
+	 */
 	{
-		int32_t		r = tr->roots[t];
-		int32_t		end = t + 1 < tr->n_trees ? tr->roots[t + 1] : tr->n_nodes;
-		int			maxd = 0;
+		int32_t    *queue = maas_kalloc_array(tr->n_nodes > 0 ? tr->n_nodes : 1, sizeof(int32_t));
+		uint16_t   *depth = maas_kalloc_array(tr->n_nodes > 0 ? tr->n_nodes : 1, sizeof(uint16_t));
 
-		/* depth of a node, kept in the right field until it is packed */
-		for (int32_t i = r; i < end; i++)
+		if (queue == NULL || depth == NULL)
 		{
-			MaasTreeNode *n = &p->nodes[i];
-			int			d = i == r ? 0 : n->right;	/* set by the parent */
-
-			if (tr->feature[i] < 0)
-			{
-				n->value = tr->value[i];
-				n->split = 0;
-				n->left = i;
-				n->right = i;
-				if (d > maxd)
-					maxd = d;
-				continue;
-			}
-			/* children come after i: stash their depth in them for now */
-			p->nodes[tr->left[i]].right = d + 1;
-			p->nodes[tr->right[i]].right = d + 1;
-			n->value = tr->threshold[i];
-			n->split = (uint32_t) tr->feature[i] |
-				(tr->default_left[i] ? MAAS_TREE_DEFAULT_LEFT : 0);
-			n->left = tr->left[i];
-			n->right = tr->right[i];
+			maas_error_nomem(err);
+			return NULL;
 		}
-		p->depth[t] = (uint16_t) maxd;
-		if (maxd > p->max_depth)
-			p->max_depth = maxd;
+		for (int32_t t = 0; t < tr->n_trees; t++)
+		{
+			int32_t		r = tr->roots[t];
+			int32_t		tail = r;	/* next free new index */
+			int			maxd = 0;
+
+			queue[tail++] = r;
+			depth[r] = 0;
+			for (int32_t i = r; i < tail; i++)
+			{
+				int32_t		old = queue[i];
+				MaasTreeNode *n = &p->nodes[i];
+
+				n->reserved = 0;
+				if (tr->feature[old] < 0)
+				{
+					n->value = tr->value[old];
+					n->split = MAAS_TREE_LEAF;
+					n->left = i;
+					if (depth[i] > maxd)
+						maxd = depth[i];
+					continue;
+				}
+				n->value = tr->threshold[old];
+				n->split = (uint32_t) tr->feature[old] |
+					(tr->default_left[old] ? MAAS_TREE_DEFAULT_LEFT : 0);
+				n->left = tail;
+				depth[tail] = depth[tail + 1] = depth[i] + 1;
+				queue[tail++] = tr->left[old];
+				queue[tail++] = tr->right[old];
+			}
+			p->depth[t] = (uint16_t) maxd;
+			if (maxd > p->max_depth)
+				p->max_depth = maxd;
+		}
 	}
 	return p;
 }
@@ -226,17 +242,21 @@ static inline int32_t
 step(const MaasTreeNode *nodes, int32_t i, const float *row)
 {
 	const MaasTreeNode *n = &nodes[i];
-	float		v = row[n->split & MAAS_TREE_FEATURE_MASK];
-	bool		left = v < n->value || (isnan(v) && (n->split & MAAS_TREE_DEFAULT_LEFT));
+	uint32_t	split = n->split;
+	float		v = row[split & MAAS_TREE_FEATURE_MASK];
 
-	return left ? n->left : n->right;
+	/* every term computed, no short-circuit: the CPU never guesses */
+	uint32_t	go = (uint32_t) (v < n->value) |
+		((uint32_t) (v != v) & (split >> 31)) | ((split >> 30) & 1u);
+
+	return n->left + 1 - (int32_t) go;
 }
 
 /* leaf of a deep tree, by an ordinary walk */
 static inline int32_t
 walk(const MaasTreeNode *nodes, int32_t i, const float *row)
 {
-	while (nodes[i].left != i)
+	while (!(nodes[i].split & MAAS_TREE_LEAF))
 		i = step(nodes, i, row);
 	return i;
 }

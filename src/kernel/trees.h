@@ -68,17 +68,23 @@ typedef struct MaasTrees
 	const float *cover;			/* or NULL */
 } MaasTrees;
 
-/* a packed node: leaves loop to themselves, so a walk can run a fixed depth */
+/*
+ * A packed node.  Siblings are adjacent (the right child is left + 1), so
+ * a step is next = left + 1 - go_left without a branch; a leaf is its own
+ * left child and always "goes left", so a walk can run a fixed number of
+ * steps.
+ */
 typedef struct MaasTreeNode
 {
 	float		value;			/* threshold; at a leaf, the leaf value */
-	uint32_t	split;			/* feature | MAAS_TREE_DEFAULT_LEFT */
+	uint32_t	split;			/* feature | MAAS_TREE_DEFAULT_LEFT | MAAS_TREE_LEAF */
 	int32_t		left;			/* absolute; a leaf: its own index */
-	int32_t		right;
+	int32_t		reserved;
 } MaasTreeNode;
 
 #define MAAS_TREE_DEFAULT_LEFT	0x80000000u
-#define MAAS_TREE_FEATURE_MASK	0x7fffffffu
+#define MAAS_TREE_LEAF			0x40000000u
+#define MAAS_TREE_FEATURE_MASK	0x3fffffffu
 
 typedef struct MaasTreesPlan
 {
@@ -101,7 +107,10 @@ typedef struct MaasTreesPlan
  */
 extern bool maas_trees_check(const MaasTrees *trees, MaasError *err);
 
-/* check, then pack for evaluation (maas_kalloc memory) */
+/*
+ * Check, then pack for evaluation (maas_kalloc memory): each tree's nodes
+ * renumbered breadth-first so that siblings are adjacent.
+ */
 extern MaasTreesPlan *maas_trees_compile(const MaasTrees *trees, MaasError *err);
 
 /*
@@ -123,8 +132,8 @@ extern void maas_trees_forward_parallel(const MaasTreesPlan *plan,
 										float *out, int n_threads);
 
 /*
- * One packed tree (root at nodes[root], longest path depth, children and
- * leaves as in MaasTreeNode) over n_rows rows: out[r * out_stride] += its
+ * One packed tree (root at nodes[root], longest path depth, siblings
+ * adjacent and leaves as in MaasTreeNode) over n_rows rows: out[r * out_stride] += its
  * leaf value.  For a trainer that evaluates each new tree on held-out rows.
  */
 extern void maas_tree_add(const MaasTreeNode *nodes, int32_t root, int depth,

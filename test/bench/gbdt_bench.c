@@ -6,7 +6,9 @@
  *		"key value" a line.
  *
  *	gbdt_bench train FILE [key=value ...]	boosted trees (train_gbdt.c)
- *	gbdt_bench kmeans FILE k=8 ...			k-means (train_kmeans.c)
+ *	gbdt_bench kmeans FILE k=8 ...			k-means (train_kmeans.c): keys k,
+ *											n_init, max_iter, tol, threads,
+ *											seed, silhouette (sample rows)
  *
  * FILE: int64 n, d, n_train, n_classes (0: regression), then n * d float32
  * features (row-major, NaN missing), then n targets (int32 classes, or
@@ -25,6 +27,7 @@
 #include "pool.h"
 #include "train.h"
 #include "train_gbdt.h"
+#include "train_kmeans.h"
 #include "trees.h"
 
 void *
@@ -213,6 +216,42 @@ bench_train(int argc, char **argv, const Data *data)
 	}
 }
 
+static void
+bench_kmeans(int argc, char **argv, const Data *data)
+{
+	MaasKmeansConfig cfg;
+	MaasKmeansResult res;
+	MaasError	err;
+	char		msg[256];
+	const MaasBlas *blas = maas_blas_load(NULL, 1, msg, sizeof(msg));
+	double		t0,
+				t1;
+
+	if (blas == NULL)
+	{
+		fprintf(stderr, "no BLAS: %s\n", msg);
+		exit(1);
+	}
+	maas_kmeans_defaults(&cfg);
+	cfg.k = atoi(arg(argc, argv, "k", "8"));
+	cfg.n_init = atoi(arg(argc, argv, "n_init", "1"));
+	cfg.max_iter = atoi(arg(argc, argv, "max_iter", "300"));
+	cfg.tol = atof(arg(argc, argv, "tol", "1e-4"));
+	cfg.threads = atoi(arg(argc, argv, "threads", "2"));
+	cfg.seed = strtoull(arg(argc, argv, "seed", "42"), NULL, 10);
+	cfg.silhouette_sample = atoll(arg(argc, argv, "silhouette", "0"));
+	t0 = now();
+	if (!maas_kmeans_fit(blas, &cfg, data->n, (int) data->d, data->x, NULL, &res, &err))
+	{
+		fprintf(stderr, "kmeans failed: %s\n", err.msg);
+		exit(1);
+	}
+	t1 = now();
+	printf("kmeans_s %.3f\ninertia %.6g\nn_iter %d\n", t1 - t0, res.inertia, res.n_iter);
+	if (cfg.silhouette_sample > 0)
+		printf("silhouette %.6f\n", res.silhouette);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -226,6 +265,8 @@ main(int argc, char **argv)
 	read_data(argv[2], &data);
 	if (strcmp(argv[1], "train") == 0)
 		bench_train(argc, argv, &data);
+	else if (strcmp(argv[1], "kmeans") == 0)
+		bench_kmeans(argc, argv, &data);
 	else
 	{
 		fprintf(stderr, "unknown command %s\n", argv[1]);
