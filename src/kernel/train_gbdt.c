@@ -49,6 +49,8 @@
 #define FLUSH_ROWS		4096	/* rows summed in float before adding in double */
 #define SCRATCH_BINS	4096	/* float pairs of scratch per thread */
 #define PREFETCH		24		/* rows ahead: a row's bins and gradients */
+#define SLAB_ROWS		262144	/* rows binned between two ticks */
+#define SLAB_UPDATES	(INT64_C(1) << 24)	/* histogram updates between ticks */
 
 typedef struct GradPair
 {
@@ -68,6 +70,7 @@ typedef struct HistTask
 	int64_t		begin;
 	int64_t		end;
 	HistBin    *parent;			/* then parent -= hist (NULL: no) */
+	bool		zero;			/* this piece starts the histogram */
 } HistTask;
 
 /* a node of the tree being grown */
@@ -419,6 +422,8 @@ typedef struct CutJob
 	int64_t		n_sample;
 	float	   *buf;			/* 2 * n_sample floats per thread */
 	bool	   *has_nan;
+	int			f_lo;			/* this call's features */
+	int			f_hi;
 } CutJob;
 
 /*
@@ -468,8 +473,8 @@ cut_part(void *arg, int t, int m)
 	int64_t		f0,
 				f1;
 
-	maas_split_range(s->d, t, m, &f0, &f1);
-	for (int64_t f = f0; f < f1; f++)
+	maas_split_range(job->f_hi - job->f_lo, t, m, &f0, &f1);
+	for (int64_t f = job->f_lo + f0; f < job->f_lo + f1; f++)
 	{
 		int64_t		k = 0;
 		int			max_bins = s->cfg->max_bin;
@@ -493,6 +498,8 @@ typedef struct RowsJob
 {
 	Gbdt	   *s;
 	bool	   *has_nan;		/* per thread: d flags */
+	int64_t		r_lo;			/* this call's rows */
+	int64_t		r_hi;
 } RowsJob;
 
 static void
@@ -504,9 +511,8 @@ nan_part(void *arg, int t, int m)
 	int64_t		r0,
 				r1;
 
-	maas_split_range(s->n, t, m, &r0, &r1);
-	memset(flags, 0, s->d);
-	for (int64_t r = r0; r < r1; r++)
+	maas_split_range(job->r_hi - job->r_lo, t, m, &r0, &r1);
+	for (int64_t r = job->r_lo + r0; r < job->r_lo + r1; r++)
 	{
 		const float *row = s->data->x + (size_t) r * s->d;
 
@@ -533,11 +539,13 @@ bin_of(const float *cuts, int steps, int nc, float x)
 static void
 bin_part(void *arg, int t, int m)
 {
-	Gbdt	   *s = arg;
+	RowsJob    *job = arg;
+	Gbdt	   *s = job->s;
 	int64_t		r0,
 				r1;
-	maas_split_range(s->n, t, m, &r0, &r1);
-	for (int64_t r = r0; r < r1; r++)
+
+	maas_split_range(job->r_hi - job->r_lo, t, m, &r0, &r1);
+	for (int64_t r = job->r_lo + r0; r < job->r_lo + r1; r++)
 	{
 		const float *row = s->data->x + (size_t) r * s->d;
 		uint8_t    *b = s->bins + (size_t) r * s->bstride;
@@ -557,14 +565,15 @@ bin_part(void *arg, int t, int m)
 static void
 transpose_part(void *arg, int t, int m)
 {
-	Gbdt	   *s = arg;
+	RowsJob    *job = arg;
+	Gbdt	   *s = job->s;
 	int64_t		f0,
 				f1;
 
 	maas_split_range(s->d, t, m, &f0, &f1);
-	for (int64_t r0 = 0; r0 < s->n; r0 += 4096)
+	for (int64_t r0 = job->r_lo; r0 < job->r_hi; r0 += 4096)
 	{
-		int64_t		r1 = r0 + 4096 < s->n ? r0 + 4096 : s->n;
+		int64_t		r1 = r0 + 4096 < job->r_hi ? r0 + 4096 : job->r_hi;
 
 		for (int64_t f = f0; f < f1; f++)
 		{
@@ -576,15 +585,29 @@ transpose_part(void *arg, int t, int m)
 	}
 }
 
+/* fn over the rows in slabs of SLAB_ROWS, ticking between them */
+static void
+rows_in_slabs(Gbdt *s, MaasParallelFn fn, RowsJob *job, const MaasTrainHooks *hooks)
+{
+	for (int64_t r = 0; r < s->n; r += SLAB_ROWS)
+	{
+		job->r_lo = r;
+		job->r_hi = r + SLAB_ROWS < s->n ? r + SLAB_ROWS : s->n;
+		maas_parallel(s->threads, fn, job);
+		if (hooks && hooks->tick)
+			hooks->tick(hooks->arg);
+	}
+}
+
 static bool
-build_bins(Gbdt *s, MaasError *err)
+build_bins(Gbdt *s, const MaasTrainHooks *hooks, MaasError *err)
 {
 	int64_t		n_sample = s->n < BIN_SAMPLE ? s->n : BIN_SAMPLE;
 	int32_t    *sample = maas_kalloc_array(n_sample, sizeof(int32_t));
 	bool	   *flags = maas_kalloc_array((size_t) s->threads, (size_t) s->d);
 	bool	   *has_nan = maas_kalloc(s->d);
 	float	   *buf = maas_kalloc_array((size_t) n_sample * 2 * s->threads, sizeof(float));
-	RowsJob		rj = {s, flags};
+	RowsJob		rj = {s, flags, 0, 0};
 	CutJob		cj;
 	int			off = 0;
 
@@ -605,7 +628,8 @@ build_bins(Gbdt *s, MaasError *err)
 			return maas_error_nomem(err);
 
 	/* which features have missing values anywhere */
-	maas_parallel(s->threads, nan_part, &rj);
+	memset(flags, 0, (size_t) s->threads * s->d);
+	rows_in_slabs(s, nan_part, &rj, hooks);
 	memset(has_nan, 0, s->d);
 	for (int t = 0; t < s->threads; t++)
 		for (int f = 0; f < s->d; f++)
@@ -629,7 +653,14 @@ build_bins(Gbdt *s, MaasError *err)
 	cj.n_sample = n_sample;
 	cj.buf = buf;
 	cj.has_nan = has_nan;
-	maas_parallel(s->threads, cut_part, &cj);
+	for (int f = 0; f < s->d; f += s->threads)
+	{
+		cj.f_lo = f;
+		cj.f_hi = f + s->threads < s->d ? f + s->threads : s->d;
+		maas_parallel(s->threads, cut_part, &cj);
+		if (hooks && hooks->tick)
+			hooks->tick(hooks->arg);
+	}
 
 	/* histogram layout: feature after feature, 4-bin aligned */
 	for (int f = 0; f < s->d; f++)
@@ -646,8 +677,8 @@ build_bins(Gbdt *s, MaasError *err)
 			s->cuts[f][j] = INFINITY;
 	}
 	s->hist_len = off;
-	maas_parallel(s->threads, bin_part, s);
-	maas_parallel(s->threads, transpose_part, s);
+	rows_in_slabs(s, bin_part, &rj, hooks);
+	rows_in_slabs(s, transpose_part, &rj, hooks);
 	return true;
 }
 
@@ -1022,7 +1053,8 @@ hist_part(void *arg, int t, int m)
 				maxlen = len > maxlen ? len : maxlen;
 				nf++;
 				gb++;
-				memset(task->hist + s->hoff[f], 0, sizeof(HistBin) * len);
+				if (task->zero)
+					memset(task->hist + s->hoff[f], 0, sizeof(HistBin) * len);
 			}
 			/* consecutive features: lay them out maxlen apart if that fits */
 			if (seq && nf * maxlen <= SCRATCH_BINS)
@@ -1473,12 +1505,56 @@ level_pass(Gbdt *s, int k, const int *nodes, const uint8_t *kind, int n, int64_t
 
 /* ---- growing one tree ---- */
 
+/*
+ * Build the histograms of s->tasks[0 .. n_tasks), ticking every
+ * SLAB_UPDATES bin updates or so: a big node is built in pieces of whole
+ * FLUSH_ROWS blocks (so the sums are the same as in one go), the first
+ * piece zeroing the histogram and the last one subtracting it from the
+ * parent.
+ */
 static void
-build_hists(Gbdt *s, const GradPair *gh, int n_tasks)
+build_hists(Gbdt *s, const GradPair *gh, int n_tasks, const MaasTrainHooks *hooks)
 {
-	HistJob		job = {s, gh, s->tasks, n_tasks};
+	int64_t		piece_rows = SLAB_UPDATES / (s->n_feats > 0 ? s->n_feats : 1);
+	HistTask	piece[64];
+	int			n_piece = 0;
+	int64_t		work = 0;
 
-	maas_parallel(s->threads, hist_part, &job);
+	piece_rows = (piece_rows / FLUSH_ROWS + 1) * FLUSH_ROWS;
+	for (int i = 0; i < n_tasks; i++)
+	{
+		const HistTask *task = &s->tasks[i];
+
+		for (int64_t b = task->begin; b < task->end || b == task->begin; b += piece_rows)
+		{
+			HistTask   *p = &piece[n_piece++];
+
+			p->hist = task->hist;
+			p->begin = b;
+			p->end = b + piece_rows < task->end ? b + piece_rows : task->end;
+			p->zero = b == task->begin;
+			p->parent = p->end == task->end ? task->parent : NULL;
+			work += (p->end - p->begin) * s->n_feats;
+			if (n_piece == 64 || work >= SLAB_UPDATES)
+			{
+				HistJob		job = {s, gh, piece, n_piece};
+
+				maas_parallel(s->threads, hist_part, &job);
+				if (hooks && hooks->tick)
+					hooks->tick(hooks->arg);
+				n_piece = 0;
+				work = 0;
+			}
+			if (p->end == task->end)
+				break;
+		}
+	}
+	if (n_piece > 0)
+	{
+		HistJob		job = {s, gh, piece, n_piece};
+
+		maas_parallel(s->threads, hist_part, &job);
+	}
 }
 
 static void
@@ -1528,7 +1604,7 @@ grow_tree(Gbdt *s, int k, const MaasTrainHooks *hooks, MaasError *err)
 	s->tasks[0].begin = 0;
 	s->tasks[0].end = s->n_rows;
 	s->tasks[0].parent = NULL;
-	build_hists(s, gh, 1);
+	build_hists(s, gh, 1, hooks);
 	{
 		/* the root's sums: every row is in one bin of any feature */
 		int			f = s->feats[0];
@@ -1619,7 +1695,7 @@ grow_tree(Gbdt *s, int k, const MaasTrainHooks *hooks, MaasError *err)
 			next[n_next++] = nd->right;
 		}
 		if (n_tasks > 0)
-			build_hists(s, gh, n_tasks);
+			build_hists(s, gh, n_tasks, hooks);
 		tmp = level;
 		level = next;
 		next = tmp;
@@ -2145,7 +2221,7 @@ maas_gbdt_fit(const MaasGbdtConfig *cfg, const MaasTrainSet *data,
 
 	if (hooks && hooks->tick)
 		hooks->tick(hooks->arg);
-	if (!build_bins(s, err))
+	if (!build_bins(s, hooks, err))
 		return false;
 	res->n_bins_max = 0;
 	for (int f = 0; f < s->d; f++)

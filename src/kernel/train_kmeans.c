@@ -58,7 +58,26 @@ typedef struct Km
 	double	   *sums;			/* k * d */
 	int64_t    *counts;			/* k */
 	bool		update;			/* the E-step also sums the rows */
+	int64_t		c_lo;			/* the chunks of the current parallel call */
+	int64_t		c_hi;
+	const MaasTrainHooks *hooks;
 } Km;
+
+#define SLAB_CHUNKS		16		/* chunks (256k rows) between two ticks */
+
+/* fn(arg) over the chunks in slabs, ticking between them */
+static void
+chunks_in_slabs(Km *km, MaasParallelFn fn, void *arg)
+{
+	for (int64_t c = 0; c < km->chunks; c += SLAB_CHUNKS)
+	{
+		km->c_lo = c;
+		km->c_hi = c + SLAB_CHUNKS < km->chunks ? c + SLAB_CHUNKS : km->chunks;
+		maas_parallel(km->threads, fn, arg);
+		if (km->hooks && km->hooks->tick)
+			km->hooks->tick(km->hooks->arg);
+	}
+}
 
 void
 maas_kmeans_defaults(MaasKmeansConfig *cfg)
@@ -135,11 +154,7 @@ check_config(const MaasKmeansConfig *cfg, int64_t n, int d, const float *x, Maas
 	if (cfg->threads < 1 || cfg->threads > MAAS_POOL_MAX_THREADS)
 		return maas_error(err, MAAS_ERR_INVALID, "number of threads must be between 1 and %d, not %d",
 						  MAAS_POOL_MAX_THREADS, cfg->threads);
-	for (int64_t i = 0; i < n * d; i++)
-		if (!isfinite(x[i]))
-			return maas_error(err, MAAS_ERR_INVALID,
-							  "row %lld has a missing or infinite value",
-							  (long long) (i / d));
+	(void) x;
 	if (cfg->init != NULL)
 		for (int64_t i = 0; i < (int64_t) cfg->k * d; i++)
 			if (!isfinite(cfg->init[i]))
@@ -256,8 +271,8 @@ estep_part(void *arg, int t, int m)
 	int64_t		c0,
 				c1;
 
-	maas_split_range(km->chunks, t, m, &c0, &c1);
-	for (int64_t c = c0; c < c1; c++)
+	maas_split_range(km->c_hi - km->c_lo, t, m, &c0, &c1);
+	for (int64_t c = km->c_lo + c0; c < km->c_lo + c1; c++)
 		estep_chunk(km, t, c);
 }
 
@@ -266,13 +281,66 @@ static void
 assigned_part(void *arg, int t, int m)
 {
 	Km		   *km = arg;
-	int64_t		r0,
-				r1;
+	int64_t		c0,
+				c1;
 
-	maas_split_range(km->n, t, m, &r0, &r1);
-	for (int64_t r = r0; r < r1; r++)
+	maas_split_range(km->c_hi - km->c_lo, t, m, &c0, &c1);
+	for (int64_t r = (km->c_lo + c0) * CHUNK; r < (km->c_lo + c1) * CHUNK && r < km->n; r++)
 		km->closest[r] = sqdist(km->x + (size_t) r * km->d,
 								km->centers + (size_t) km->labels[r] * km->d, km->d);
+}
+
+/* per chunk: whether all values are finite (cval 1 or 0), sums of each feature */
+static void
+stats_part(void *arg, int t, int m)
+{
+	Km		   *km = arg;
+	int64_t		c0,
+				c1;
+
+	maas_split_range(km->c_hi - km->c_lo, t, m, &c0, &c1);
+	for (int64_t c = km->c_lo + c0; c < km->c_lo + c1; c++)
+	{
+		int64_t		r1 = (c + 1) * CHUNK < km->n ? (c + 1) * CHUNK : km->n;
+		double	   *sum = km->csum + (size_t) c * km->k * km->d;
+		bool		finite = true;
+
+		/* the first d doubles of the chunk's sums: feature sums; then squares
+		 * around the global mean in a second pass (ccount unused here) */
+		if (km->update)
+		{
+			for (int f = 0; f < km->d; f++)
+				sum[f] = 0.0;
+			for (int64_t r = c * CHUNK; r < r1; r++)
+			{
+				const float *row = km->x + (size_t) r * km->d;
+
+				for (int f = 0; f < km->d; f++)
+				{
+					finite &= isfinite(row[f]);
+					sum[f] += row[f];
+				}
+			}
+			km->cval[c] = finite ? 1.0 : 0.0;
+		}
+		else
+		{
+			double		ss = 0.0;
+
+			for (int64_t r = c * CHUNK; r < r1; r++)
+			{
+				const float *row = km->x + (size_t) r * km->d;
+
+				for (int f = 0; f < km->d; f++)
+				{
+					double		v = row[f] - km->sums[f];
+
+					ss += v * v;
+				}
+			}
+			km->cval[c] = ss;
+		}
+	}
 }
 
 /*
@@ -304,7 +372,7 @@ lloyd(Km *km, double tol_abs, const MaasTrainHooks *hooks, int *n_iter, bool *co
 			hooks->tick(hooks->arg);
 		center_norms(km);
 		km->update = true;
-		maas_parallel(km->threads, estep_part, km);
+		chunks_in_slabs(km, estep_part, km);
 		memset(km->sums, 0, sizeof(double) * k * d);
 		memset(km->counts, 0, sizeof(int64_t) * k);
 		for (int64_t c = 0; c < km->chunks; c++)
@@ -328,7 +396,7 @@ lloyd(Km *km, double tol_abs, const MaasTrainHooks *hooks, int *n_iter, bool *co
 			if (km->closest == NULL &&
 				(km->closest = maas_kalloc_array(km->n, sizeof(float))) == NULL)
 				return maas_error_nomem(err);
-			maas_parallel(km->threads, assigned_part, km);
+			chunks_in_slabs(km, assigned_part, km);
 			for (int j = 0; j < k; j++)
 			{
 				int64_t		far = -1;
@@ -398,12 +466,12 @@ lloyd(Km *km, double tol_abs, const MaasTrainHooks *hooks, int *n_iter, bool *co
 	{
 		center_norms(km);
 		km->update = false;
-		maas_parallel(km->threads, estep_part, km);
+		chunks_in_slabs(km, estep_part, km);
 	}
 	if (km->closest == NULL &&
 		(km->closest = maas_kalloc_array(km->n, sizeof(float))) == NULL)
 		return maas_error_nomem(err);
-	maas_parallel(km->threads, assigned_part, km);
+	chunks_in_slabs(km, assigned_part, km);
 	*inertia = 0.0;
 	for (int64_t c = 0; c < km->chunks; c++)
 	{
@@ -437,8 +505,8 @@ plus_part(void *arg, int t, int m)
 	int64_t		c0,
 				c1;
 
-	maas_split_range(km->chunks, t, m, &c0, &c1);
-	for (int64_t c = c0; c < c1; c++)
+	maas_split_range(km->c_hi - km->c_lo, t, m, &c0, &c1);
+	for (int64_t c = km->c_lo + c0; c < km->c_lo + c1; c++)
 	{
 		int64_t		r1 = (c + 1) * CHUNK < km->n ? (c + 1) * CHUNK : km->n;
 
@@ -507,7 +575,7 @@ kmeans_plus_plus(Km *km, uint64_t *rng, const MaasTrainHooks *hooks, MaasError *
 	job.cand = NULL;
 	job.n_cand = 0;
 	job.update = false;
-	maas_parallel(km->threads, plus_part, &job);
+	chunks_in_slabs(km, plus_part, &job);
 	for (int64_t c = 0; c < km->chunks; c++)
 		current += pot[c];
 
@@ -548,7 +616,7 @@ kmeans_plus_plus(Km *km, uint64_t *rng, const MaasTrainHooks *hooks, MaasError *
 		job.cand = cand;
 		job.n_cand = trials;
 		job.update = false;
-		maas_parallel(km->threads, plus_part, &job);
+		chunks_in_slabs(km, plus_part, &job);
 		for (int q = 0; q < trials; q++)
 		{
 			double		s = 0.0;
@@ -566,7 +634,7 @@ kmeans_plus_plus(Km *km, uint64_t *rng, const MaasTrainHooks *hooks, MaasError *
 		job.cand = km->centers + (size_t) j * d;
 		job.n_cand = 1;
 		job.update = true;
-		maas_parallel(km->threads, plus_part, &job);
+		chunks_in_slabs(km, plus_part, &job);
 		current = 0.0;
 		for (int64_t c = 0; c < km->chunks; c++)
 			current += pot[c];
@@ -619,34 +687,48 @@ maas_kmeans_fit(const MaasBlas *blas, const MaasKmeansConfig *cfg, int64_t n, in
 	if (cfg->n_init > 1 && (best_labels = maas_kalloc_array(n, sizeof(int32_t))) == NULL)
 		return maas_error_nomem(err);
 
-	/* tol relative to the mean variance of the features, as scikit-learn */
+	/*
+	 * Every value finite, and tol relative to the mean variance of the
+	 * features, as scikit-learn: feature sums by chunk, then the squares
+	 * around the means.
+	 */
+	km.hooks = hooks;
+	km.update = true;
+	chunks_in_slabs(&km, stats_part, &km);
+	memset(km.sums, 0, sizeof(double) * d);
+	for (int64_t c = 0; c < km.chunks; c++)
 	{
-		double		var = 0.0;
-
-		for (int f = 0; f < d; f++)
+		if (km.cval[c] == 0.0)
 		{
-			double		mean = 0.0,
-						ss = 0.0;
+			int64_t		r1 = (c + 1) * CHUNK < n ? (c + 1) * CHUNK : n;
 
-			for (int64_t r = 0; r < n; r++)
-				mean += x[(size_t) r * d + f];
-			mean /= n;
-			for (int64_t r = 0; r < n; r++)
-			{
-				double		t = x[(size_t) r * d + f] - mean;
-
-				ss += t * t;
-			}
-			var += ss / n;
+			for (int64_t r = c * CHUNK; r < r1; r++)
+				for (int f = 0; f < d; f++)
+					if (!isfinite(x[(size_t) r * d + f]))
+						return maas_error(err, MAAS_ERR_INVALID,
+										  "row %lld has a missing or infinite value",
+										  (long long) r);
 		}
-		tol_abs = cfg->tol * var / d;
+		for (int f = 0; f < d; f++)
+			km.sums[f] += km.csum[(size_t) c * km.k * d + f];
+	}
+	for (int f = 0; f < d; f++)
+		km.sums[f] /= n;
+	km.update = false;
+	chunks_in_slabs(&km, stats_part, &km);
+	{
+		double		ss = 0.0;
+
+		for (int64_t c = 0; c < km.chunks; c++)
+			ss += km.cval[c];
+		tol_abs = cfg->tol * ss / n / d;
 	}
 
 	for (int run = 0; run < cfg->n_init; run++)
 	{
-		int			n_iter;
-		bool		converged;
-		double		inertia;
+		int			n_iter = 0;
+		bool		converged = false;
+		double		inertia = INFINITY;
 
 		if (cfg->init)
 			memcpy(km.centers, cfg->init, sizeof(float) * km.k * d);

@@ -9,6 +9,7 @@
  *		data sets (test/fixtures/gbdt_reference.json).
  */
 #include <math.h>
+#include <setjmp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -599,6 +600,86 @@ test_multiclass_groups(void)
 	CHECK(good >= 145);
 }
 
+/* ---- a cancel: the tick does not return ---- */
+
+static jmp_buf cancel_jmp;
+static int	cancel_at;
+static int	cancel_ticks;
+
+static void
+cancel_tick(void *arg)
+{
+	(void) arg;
+	if (++cancel_ticks == cancel_at)
+		longjmp(cancel_jmp, 1);
+}
+
+static void
+test_cancel(void)
+{
+	int64_t		n = 300000;
+	int			d = 4;
+	float	   *x;
+	int32_t    *cls;
+	MaasTrainSet data;
+	MaasTrainHooks hooks = {NULL, cancel_tick, NULL};
+	int			total;
+
+	make_problem(n, d, &x, &cls, 13);
+	data = (MaasTrainSet) {n, d, x, cls, NULL};
+
+	/* how many ticks a whole fit makes: binning ticks by slabs of rows */
+	{
+		MaasGbdtConfig cfg;
+		MaasGbdtResult res;
+		MaasError	err;
+
+		maas_gbdt_defaults(&cfg);
+		cfg.n_estimators = 3;
+		cfg.threads = 2;
+		cancel_ticks = 0;
+		cancel_at = -1;
+		CHECK(maas_gbdt_fit(&cfg, &data, NULL, &hooks, &res, &err));
+		total = cancel_ticks;
+		CHECK(total > 3 * cfg.max_depth + 4);
+	}
+	/* unwound at every tick in turn, the next fit still works */
+	for (int at = 1; at <= total; at += (at < 12 ? 1 : 5))
+	{
+		MaasGbdtConfig cfg;
+		MaasGbdtResult res;
+		MaasError	err;
+		volatile bool returned = false;
+
+		maas_gbdt_defaults(&cfg);
+		cfg.n_estimators = 3;
+		cfg.threads = 2;
+		cancel_ticks = 0;
+		cancel_at = at;
+		if (setjmp(cancel_jmp) == 0)
+		{
+			maas_gbdt_fit(&cfg, &data, NULL, &hooks, &res, &err);
+			returned = true;
+		}
+		CHECK(!returned && cancel_ticks == at);
+	}
+	{
+		MaasGbdtConfig cfg;
+		MaasGbdtResult a,
+					b;
+		MaasError	err;
+
+		maas_gbdt_defaults(&cfg);
+		cfg.n_estimators = 3;
+		cfg.threads = 2;
+		cancel_at = -1;
+		CHECK(maas_gbdt_fit(&cfg, &data, NULL, &hooks, &a, &err));
+		cfg.threads = 1;
+		CHECK(maas_gbdt_fit(&cfg, &data, NULL, NULL, &b, &err));
+		CHECK(same_trees(&a.trees, &b.trees));
+	}
+}
+
 static void
 test_out_of_memory(void)
 {
@@ -788,6 +869,7 @@ main(void)
 	UNIT_RUN(test_early_stopping_and_progress);
 	UNIT_RUN(test_class_weights);
 	UNIT_RUN(test_multiclass_groups);
+	UNIT_RUN(test_cancel);
 	UNIT_RUN(test_out_of_memory);
 	UNIT_RUN(test_memory_bound);
 	UNIT_RUN(test_against_xgboost);

@@ -7,6 +7,7 @@
  *		clusters, every bad input, the serving distances, out of memory.
  */
 #include <math.h>
+#include <setjmp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -357,6 +358,58 @@ test_distances(void)
 	}
 }
 
+static jmp_buf cancel_jmp;
+static int	cancel_at;
+static int	cancel_ticks;
+
+static void
+cancel_tick(void *arg)
+{
+	(void) arg;
+	if (++cancel_ticks == cancel_at)
+		longjmp(cancel_jmp, 1);
+}
+
+/* a tick that does not return (the server's cancel) at every point */
+static void
+test_cancel(void)
+{
+	int64_t		n = 600000;
+	float	   *x = blobs(n, 4);
+	MaasTrainHooks hooks = {NULL, cancel_tick, NULL};
+	MaasKmeansConfig cfg;
+	MaasKmeansResult res;
+	MaasError	err;
+	int			total;
+
+	maas_kmeans_defaults(&cfg);
+	cfg.k = 5;
+	cfg.threads = 2;
+	cfg.max_iter = 5;
+	cfg.silhouette_sample = 500;
+	cancel_ticks = 0;
+	cancel_at = -1;
+	CHECK(maas_kmeans_fit(blas, &cfg, n, 3, x, &hooks, &res, &err));
+	total = cancel_ticks;
+	/* slabs of rows tick: more than one tick an iteration */
+	CHECK(total > 2 * res.n_iter + cfg.k);
+	for (int at = 1; at <= total; at += (at < 10 ? 1 : 7))
+	{
+		volatile bool returned = false;
+
+		cancel_ticks = 0;
+		cancel_at = at;
+		if (setjmp(cancel_jmp) == 0)
+		{
+			maas_kmeans_fit(blas, &cfg, n, 3, x, &hooks, &res, &err);
+			returned = true;
+		}
+		CHECK(!returned && cancel_ticks == at);
+	}
+	cancel_at = -1;
+	CHECK(maas_kmeans_fit(blas, &cfg, n, 3, x, &hooks, &res, &err));
+}
+
 static void
 test_out_of_memory(void)
 {
@@ -423,6 +476,7 @@ main(void)
 	UNIT_RUN(test_empty_cluster);
 	UNIT_RUN(test_progress);
 	UNIT_RUN(test_distances);
+	UNIT_RUN(test_cancel);
 	UNIT_RUN(test_out_of_memory);
 	UNIT_RUN(test_memory_bound);
 	return unit_finish("kmeans");
