@@ -43,7 +43,7 @@ def build(tmp):
     for name in ["train_gbdt", "trees", "pool", "metrics", "net", "blas", "error",
                  "train_kmeans"]:
         flags = ["-O2"]
-        if name in ("train_gbdt", "train_nn"):
+        if name in ("train_gbdt", "train_kmeans"):
             flags = ["-O3", "-fno-math-errno", "-fno-trapping-math"]
         obj = os.path.join(tmp, name + ".o")
         subprocess.run(["gcc", "-std=gnu99", "-fPIC", "-I" + k] + flags +
