@@ -3,19 +3,19 @@
  *		k-means (see train_kmeans.h for the algorithm and the serving op).
  *
  * What lives in memory for n rows of d features and k clusters: the
- * centers (float, k * d), the labels (n int32; two arrays with n_init > 1,
- * the best run's kept), per chunk of CHUNK rows the sums of its rows by
- * cluster (double, k * d) and their counts, per thread one block of dot
- * products (BLOCK rows * k floats), and for k-means++ (or an empty
- * cluster) the squared distance of each row to its nearest center (n
- * floats).  The rows themselves belong to the caller.
+ * centers (float, k * d) and their sums (double), the labels (n int32; two
+ * arrays with n_init > 1, the best run's kept), one slab of dot products
+ * (up to SLAB_ROWS rows * k floats, fewer for a big k), a loss and a count
+ * per block of BLOCK rows, and for k-means++ (or an empty cluster) the
+ * squared distance of each row to its nearest center (n floats).  The rows
+ * themselves belong to the caller.
  *
- * An iteration splits the rows into chunks over the pool's threads; a
- * thread multiplies a block of its rows by the centers with sgemm (it is
- * the only BLAS call in flight from that thread), takes each row's nearest
- * center, and adds the row to its chunk's sums.  The calling thread then
- * adds the chunks' sums in chunk order -- the same centers for any thread
- * count -- relocates empty clusters and divides.
+ * An assignment goes slab by slab: the calling thread multiplies the slab
+ * by the centers with one sgemm (BLAS, or oneDNN, with threads of its own:
+ * the pool's threads never call it), then the pool takes each row's nearest
+ * center.  The new centers are summed by the pool split by clusters, each
+ * cluster's rows in row order, and the block losses are added in block
+ * order: the same clusters for any thread count.
  */
 #include "train_kmeans.h"
 
@@ -24,8 +24,10 @@
 
 #include "pool.h"
 
-#define CHUNK			16384	/* rows per partial sum */
-#define BLOCK			512		/* rows per sgemm */
+#define CHUNK			16384	/* rows per partial sum (statistics, k-means++) */
+#define BLOCK			512		/* rows per loss partial sum; serving's sgemm */
+#define SLAB_ROWS		262144	/* rows per sgemm of the assignment, at most */
+#define SLAB_FLOATS		(1 << 22)	/* dot products per slab, at most */
 #define EXACT_KD		4096	/* serving: exact distances up to this k * d */
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
@@ -49,15 +51,18 @@ typedef struct Km
 	float	   *centers;		/* k * d, the current ones */
 	float	   *cnorm;			/* k */
 	int32_t    *labels;			/* n */
-	double	   *csum;			/* chunks * k * d */
-	int64_t    *ccount;			/* chunks * k */
-	double	   *cval;			/* chunks: a double per chunk (sums of losses) */
-	int64_t    *cchanged;		/* chunks: rows whose label changed */
-	float	   *dots;			/* threads * BLOCK * k */
+	double	   *cfeat;			/* chunks * d: feature sums (statistics) */
+	double	   *cval;			/* chunks: a double per chunk */
+	int64_t		slab;			/* rows per sgemm */
+	float	   *dots;			/* slab * k */
+	int64_t		s_lo;			/* the slab being assigned */
+	int64_t		s_hi;
+	double	   *bloss;			/* blocks: sum of the rows' distances */
+	int32_t    *bchanged;		/* blocks: rows whose label changed */
 	float	   *closest;		/* n, or NULL until needed */
 	double	   *sums;			/* k * d */
 	int64_t    *counts;			/* k */
-	bool		update;			/* the E-step also sums the rows */
+	bool		update;			/* statistics: first pass (sums) or second */
 	int64_t		c_lo;			/* the chunks of the current parallel call */
 	int64_t		c_hi;
 	const MaasTrainHooks *hooks;
@@ -93,6 +98,17 @@ maas_kmeans_defaults(MaasKmeansConfig *cfg)
 	cfg->seed = 42;
 }
 
+/* rows per sgemm of the assignment: SLAB_ROWS, fewer for a big k */
+static int64_t
+slab_rows(int k, int64_t n)
+{
+	int64_t		s = SLAB_FLOATS / (k > 0 ? k : 1);
+
+	s = s > SLAB_ROWS ? SLAB_ROWS : s < BLOCK ? BLOCK : s;
+	s = s / BLOCK * BLOCK;
+	return s < n ? s : (n > 0 ? n : 1);
+}
+
 bool
 maas_kmeans_memory(const MaasKmeansConfig *cfg, int64_t n, int d, size_t *bytes)
 {
@@ -105,10 +121,11 @@ maas_kmeans_memory(const MaasKmeansConfig *cfg, int64_t n, int d, size_t *bytes)
 		return false;
 	if (!maas_mul_size((size_t) n, 2 * sizeof(int32_t) + sizeof(float), &part) ||
 		!maas_add_size(total, part, &total) ||
-		!maas_mul_size((size_t) chunks, (size_t) cfg->k * d * sizeof(double) +
-					   (size_t) cfg->k * sizeof(int64_t) + 2 * sizeof(double), &part) ||
+		!maas_mul_size((size_t) (n / BLOCK + 1), sizeof(double) + sizeof(int32_t), &part) ||
 		!maas_add_size(total, part, &total) ||
-		!maas_mul_size((size_t) cfg->threads * BLOCK, (size_t) cfg->k * sizeof(float), &part) ||
+		!maas_mul_size((size_t) chunks, (size_t) d * sizeof(double) + sizeof(double), &part) ||
+		!maas_add_size(total, part, &total) ||
+		!maas_mul_size((size_t) slab_rows(cfg->k, n), (size_t) cfg->k * sizeof(float), &part) ||
 		!maas_add_size(total, part, &total) ||
 		!maas_mul_size((size_t) cfg->k, (size_t) d * (2 * sizeof(float) + sizeof(double)) +
 					   3 * sizeof(int64_t), &part) ||
@@ -201,36 +218,29 @@ maas_kmeans_norms(int k, int d, const float *centers, float *norms)
 
 /* ---- the assignment (E-step), and the sums for the update ---- */
 
+/* nearest centers of the slab's rows from the slab's dot products */
 static void
-estep_chunk(Km *km, int t, int64_t c)
+assign_part(void *arg, int t, int m)
 {
+	Km		   *km = arg;
 	const int	k = km->k;
 	const int	d = km->d;
-	int64_t		r0 = c * CHUNK;
-	int64_t		r1 = r0 + CHUNK < km->n ? r0 + CHUNK : km->n;
-	float	   *dots = km->dots + (size_t) t * BLOCK * k;
-	double	   *sum = km->csum + (size_t) c * k * d;
-	int64_t    *cnt = km->ccount + (size_t) c * k;
-	double		loss = 0.0;
-	int64_t		changed = 0;
+	int64_t		b_lo = km->s_lo / BLOCK;
+	int64_t		b_hi = (km->s_hi + BLOCK - 1) / BLOCK;
+	int64_t		b0,
+				b1;
 
-	if (km->update)
+	maas_split_range(b_hi - b_lo, t, m, &b0, &b1);
+	for (int64_t b = b_lo + b0; b < b_lo + b1; b++)
 	{
-		memset(sum, 0, sizeof(double) * k * d);
-		memset(cnt, 0, sizeof(int64_t) * k);
-	}
-	for (int64_t b0 = r0; b0 < r1; b0 += BLOCK)
-	{
-		int			m = r1 - b0 < BLOCK ? (int) (r1 - b0) : BLOCK;
-		const float *xb = km->x + (size_t) b0 * d;
+		int64_t		r1 = (b + 1) * BLOCK < km->s_hi ? (b + 1) * BLOCK : km->s_hi;
+		double		loss = 0.0;
+		int32_t		changed = 0;
 
-		/* dots = xb C^T: m x k */
-		km->blas->sgemm(MAAS_CBLAS_ROW_MAJOR, MAAS_CBLAS_NO_TRANS, MAAS_CBLAS_TRANS,
-						m, k, d, 1.0f, xb, d, km->centers, d, 0.0f, dots, k);
-		for (int i = 0; i < m; i++)
+		for (int64_t r = b * BLOCK; r < r1; r++)
 		{
-			const float *row = xb + (size_t) i * d;
-			const float *dt = dots + (size_t) i * k;
+			const float *row = km->x + (size_t) r * d;
+			const float *dt = km->dots + (size_t) (r - km->s_lo) * k;
 			int			best = 0;
 			float		bd = km->cnorm[0] - 2.0f * dt[0];
 			float		xx = 0.0f;
@@ -248,32 +258,68 @@ estep_chunk(Km *km, int t, int64_t c)
 			for (int f = 0; f < d; f++)
 				xx += row[f] * row[f];
 			loss += fmax((double) xx + bd, 0.0);
-			changed += km->labels[b0 + i] != best;
-			km->labels[b0 + i] = best;
-			if (km->update)
-			{
-				double	   *s = sum + (size_t) best * d;
-
-				cnt[best]++;
-				for (int f = 0; f < d; f++)
-					s[f] += row[f];
-			}
+			changed += km->labels[r] != best;
+			km->labels[r] = best;
 		}
+		km->bloss[b] = loss;
+		km->bchanged[b] = changed;
 	}
-	km->cval[c] = loss;
-	km->cchanged[c] = changed;
 }
 
+/* the sums and counts of the rows of each cluster, split by clusters */
 static void
-estep_part(void *arg, int t, int m)
+sums_part(void *arg, int t, int m)
 {
 	Km		   *km = arg;
-	int64_t		c0,
-				c1;
+	const int	d = km->d;
+	int64_t		j0,
+				j1;
 
-	maas_split_range(km->c_hi - km->c_lo, t, m, &c0, &c1);
-	for (int64_t c = km->c_lo + c0; c < km->c_lo + c1; c++)
-		estep_chunk(km, t, c);
+	maas_split_range(km->k, t, m, &j0, &j1);
+	if (j0 == j1)
+		return;
+	memset(km->sums + (size_t) j0 * d, 0, sizeof(double) * (j1 - j0) * d);
+	memset(km->counts + j0, 0, sizeof(int64_t) * (j1 - j0));
+	for (int64_t r = 0; r < km->n; r++)
+	{
+		int32_t		j = km->labels[r];
+
+		if (j >= j0 && j < j1)
+		{
+			const float *row = km->x + (size_t) r * d;
+			double	   *s = km->sums + (size_t) j * d;
+
+			km->counts[j]++;
+			for (int f = 0; f < d; f++)
+				s[f] += row[f];
+		}
+	}
+}
+
+/*
+ * Assign every row to its nearest center (labels, block losses and
+ * changes); with update, also the clusters' sums and counts.
+ */
+static void
+estep(Km *km, bool update)
+{
+	center_norms(km);
+	for (int64_t s0 = 0; s0 < km->n; s0 += km->slab)
+	{
+		int64_t		m = km->n - s0 < km->slab ? km->n - s0 : km->slab;
+
+		/* dots = X[s0 .. s0 + m) C^T, on this thread */
+		km->blas->sgemm(MAAS_CBLAS_ROW_MAJOR, MAAS_CBLAS_NO_TRANS, MAAS_CBLAS_TRANS,
+						(int) m, km->k, km->d, 1.0f, km->x + (size_t) s0 * km->d, km->d,
+						km->centers, km->d, 0.0f, km->dots, km->k);
+		km->s_lo = s0;
+		km->s_hi = s0 + m;
+		maas_parallel(km->threads, assign_part, km);
+		if (km->hooks && km->hooks->tick)
+			km->hooks->tick(km->hooks->arg);
+	}
+	if (update)
+		maas_parallel(km->threads, sums_part, km);
 }
 
 /* exact squared distance of each row to its assigned center, into closest */
@@ -302,11 +348,10 @@ stats_part(void *arg, int t, int m)
 	for (int64_t c = km->c_lo + c0; c < km->c_lo + c1; c++)
 	{
 		int64_t		r1 = (c + 1) * CHUNK < km->n ? (c + 1) * CHUNK : km->n;
-		double	   *sum = km->csum + (size_t) c * km->k * km->d;
+		double	   *sum = km->cfeat + (size_t) c * km->d;
 		bool		finite = true;
 
-		/* the first d doubles of the chunk's sums: feature sums; then squares
-		 * around the global mean in a second pass (ccount unused here) */
+		/* feature sums; then, in a second pass, squares around the means */
 		if (km->update)
 		{
 			for (int f = 0; f < km->d; f++)
@@ -370,22 +415,11 @@ lloyd(Km *km, double tol_abs, const MaasTrainHooks *hooks, int *n_iter, bool *co
 
 		if (hooks && hooks->tick)
 			hooks->tick(hooks->arg);
-		center_norms(km);
-		km->update = true;
-		chunks_in_slabs(km, estep_part, km);
-		memset(km->sums, 0, sizeof(double) * k * d);
-		memset(km->counts, 0, sizeof(int64_t) * k);
-		for (int64_t c = 0; c < km->chunks; c++)
+		estep(km, true);
+		for (int64_t b = 0; b < (km->n + BLOCK - 1) / BLOCK; b++)
 		{
-			const double *s = km->csum + (size_t) c * k * d;
-			const int64_t *cn = km->ccount + (size_t) c * k;
-
-			for (int i = 0; i < k * d; i++)
-				km->sums[i] += s[i];
-			for (int j = 0; j < k; j++)
-				km->counts[j] += cn[j];
-			changed += km->cchanged[c];
-			loss += km->cval[c];
+			changed += km->bchanged[b];
+			loss += km->bloss[b];
 		}
 		for (int j = 0; j < k; j++)
 			empty += km->counts[j] == 0;
@@ -463,11 +497,7 @@ lloyd(Km *km, double tol_abs, const MaasTrainHooks *hooks, int *n_iter, bool *co
 
 	/* labels for the final centers */
 	if (!strict)
-	{
-		center_norms(km);
-		km->update = false;
-		chunks_in_slabs(km, estep_part, km);
-	}
+		estep(km, false);
 	if (km->closest == NULL &&
 		(km->closest = maas_kalloc_array(km->n, sizeof(float))) == NULL)
 		return maas_error_nomem(err);
@@ -672,17 +702,18 @@ maas_kmeans_fit(const MaasBlas *blas, const MaasKmeansConfig *cfg, int64_t n, in
 	km.centers = maas_kalloc_array((size_t) km.k, (size_t) d * sizeof(float));
 	km.cnorm = maas_kalloc_array(km.k, sizeof(float));
 	km.labels = maas_kalloc_array(n, sizeof(int32_t));
-	km.csum = maas_kalloc_array((size_t) km.chunks * km.k, (size_t) d * sizeof(double));
-	km.ccount = maas_kalloc_array((size_t) km.chunks * km.k, sizeof(int64_t));
+	km.slab = slab_rows(km.k, n);
+	km.cfeat = maas_kalloc_array((size_t) km.chunks, (size_t) d * sizeof(double));
 	km.cval = maas_kalloc_array(km.chunks, sizeof(double));
-	km.cchanged = maas_kalloc_array(km.chunks, sizeof(int64_t));
-	km.dots = maas_kalloc_array((size_t) km.threads * BLOCK, (size_t) km.k * sizeof(float));
+	km.dots = maas_kalloc_array((size_t) km.slab, (size_t) km.k * sizeof(float));
+	km.bloss = maas_kalloc_array(n / BLOCK + 1, sizeof(double));
+	km.bchanged = maas_kalloc_array(n / BLOCK + 1, sizeof(int32_t));
 	km.sums = maas_kalloc_array((size_t) km.k, (size_t) d * sizeof(double));
 	km.counts = maas_kalloc_array(km.k, sizeof(int64_t));
 	best_centers = maas_kalloc_array((size_t) km.k, (size_t) d * sizeof(float));
 	res->sizes = maas_kalloc_array(km.k, sizeof(int64_t));
-	if (!km.centers || !km.cnorm || !km.labels || !km.csum || !km.ccount || !km.cval ||
-		!km.cchanged || !km.dots || !km.sums || !km.counts || !best_centers || !res->sizes)
+	if (!km.centers || !km.cnorm || !km.labels || !km.cfeat || !km.cval || !km.dots ||
+		!km.bloss || !km.bchanged || !km.sums || !km.counts || !best_centers || !res->sizes)
 		return maas_error_nomem(err);
 	if (cfg->n_init > 1 && (best_labels = maas_kalloc_array(n, sizeof(int32_t))) == NULL)
 		return maas_error_nomem(err);
@@ -710,7 +741,7 @@ maas_kmeans_fit(const MaasBlas *blas, const MaasKmeansConfig *cfg, int64_t n, in
 										  (long long) r);
 		}
 		for (int f = 0; f < d; f++)
-			km.sums[f] += km.csum[(size_t) c * km.k * d + f];
+			km.sums[f] += km.cfeat[(size_t) c * d + f];
 	}
 	for (int f = 0; f < d; f++)
 		km.sums[f] /= n;

@@ -14,7 +14,9 @@
  * (the sum of their squared shifts, tol relative to the mean variance of
  * the features, as scikit-learn), or after max_iter; without strict
  * convergence the rows are assigned once more to the final centers.  The
- * inertia is the sum of exact squared distances.  Greedy k-means++ as
+ * inertia is the sum of exact squared distances.  The sgemm runs on the
+ * calling thread (with the BLAS library's own threads); the pool's threads
+ * (cfg->threads) take the nearest centers and the sums and never call BLAS.  Greedy k-means++ as
  * scikit-learn's: 2 + floor(ln k) candidates a step, the best kept.
  *
  * Serving: the model is one "kmeans" layer over its centers (tensor
@@ -32,7 +34,7 @@
 #include "kernel.h"
 #include "train.h"
 
-#define MAAS_KMEANS_MAX_K		100000
+#define MAAS_KMEANS_MAX_K		10000
 #define MAAS_KMEANS_SILHOUETTE	10000	/* default sample */
 
 typedef struct MaasKmeansConfig

@@ -40,8 +40,11 @@ def build(tmp):
     k = os.path.join(REPO, "src", "kernel")
     exe = os.path.join(tmp, "gbdt_bench")
     objs = []
-    for name in ["train_gbdt", "trees", "pool", "metrics", "net", "blas", "error",
-                 "train_kmeans"]:
+    # the kernels, and what the metrics (maas_argmax) and BLAS loader need
+    for name in ["train_gbdt", "trees", "pool", "train_kmeans", "metrics", "error",
+                 "net", "net_build", "ops_core", "hf_import", "json", "safetensors",
+                 "safetensors_read", "blas", "cpu", "quantize", "gemm_int8", "gemm_bf16",
+                 "gemm_onednn"]:
         flags = ["-O2"]
         if name in ("train_gbdt", "train_kmeans"):
             flags = ["-O3", "-fno-math-errno", "-fno-trapping-math"]

@@ -209,7 +209,11 @@ bench_train(int argc, char **argv, const Data *data)
 				maas_softmax(proba + r * K, K);
 			}
 		}
-		maas_class_metrics(va.n, cfg.n_classes, va.cls, proba, &cm);
+		if (!maas_class_metrics(va.n, cfg.n_classes, va.cls, proba, &cm, &err))
+		{
+			fprintf(stderr, "metrics: %s\n", err.msg);
+			exit(1);
+		}
 		printf("holdout_accuracy %.6f\nholdout_logloss %.6f\n", cm.accuracy, cm.log_loss);
 		if (cm.has_auc)
 			printf("holdout_auc %.6f\n", cm.roc_auc);

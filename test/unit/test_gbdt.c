@@ -837,7 +837,7 @@ test_against_xgboost(void)
 						proba[r * k + c] /= sum;
 				}
 			}
-			CHECK(maas_class_metrics(test.n, k, test.cls, proba, &cm));
+			CHECK(maas_class_metrics(test.n, k, test.cls, proba, &cm, &err));
 			printf("    %-18s accuracy %.4f log loss %.4f   xgboost accuracy %.4f log loss %.4f\n",
 				   file, cm.accuracy, cm.log_loss, jnum(e, "accuracy"), jnum(e, "log_loss"));
 			/*

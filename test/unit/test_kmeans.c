@@ -61,7 +61,7 @@ test_errors(void)
 		const char *msg;
 	}			want[] = {
 		{"k (7) must be at most the number of rows (6)"},
-		{"k must be between 1 and 100000, not 0"},
+		{"k must be between 1 and 10000, not 0"},
 		{"max_iter must be between 1 and 100000, not 0"},
 		{"tol must be a finite number of at least 0"},
 		{"n_init must be between 1 and 1000, not 0"},
