@@ -227,16 +227,18 @@ bench_kmeans(int argc, char **argv, const Data *data)
 	MaasKmeansResult res;
 	MaasError	err;
 	char		msg[256];
-	const MaasBlas *blas = maas_blas_load(NULL, 1, msg, sizeof(msg));
+	const MaasBlas *blas;
 	double		t0,
 				t1;
 
+	maas_kmeans_defaults(&cfg);
+	/* BLAS gets the same threads as the pool (maas.training_threads) */
+	blas = maas_blas_load(NULL, atoi(arg(argc, argv, "threads", "2")), msg, sizeof(msg));
 	if (blas == NULL)
 	{
 		fprintf(stderr, "no BLAS: %s\n", msg);
 		exit(1);
 	}
-	maas_kmeans_defaults(&cfg);
 	cfg.k = atoi(arg(argc, argv, "k", "8"));
 	cfg.n_init = atoi(arg(argc, argv, "n_init", "1"));
 	cfg.max_iter = atoi(arg(argc, argv, "max_iter", "300"));
