@@ -42,7 +42,8 @@ def build(tmp):
     objs = []
     # the kernels, and what the metrics (maas_argmax) and BLAS loader need
     for name in ["train_gbdt", "trees", "pool", "train_kmeans", "metrics", "error",
-                 "net", "net_build", "ops_core", "hf_import", "json", "safetensors",
+                 "net", "net_build", "ops_core", "ops_text", "transformer", "hf_import",
+                 "json", "safetensors",
                  "safetensors_read", "blas", "cpu", "quantize", "gemm_int8", "gemm_bf16",
                  "gemm_onednn"]:
         flags = ["-O2"]
