@@ -43,6 +43,7 @@ def build(tmp):
     # the kernels, and what the metrics (maas_argmax) and BLAS loader need
     for name in ["train_gbdt", "trees", "pool", "train_kmeans", "metrics", "error",
                  "net", "net_build", "ops_core", "ops_text", "transformer", "hf_import",
+                 "ops_remote", "remote_proto", "http", "http_guard", "sha256",
                  "json", "safetensors",
                  "safetensors_read", "blas", "cpu", "quantize", "gemm_int8", "gemm_bf16",
                  "gemm_onednn"]:
@@ -55,7 +56,7 @@ def build(tmp):
         objs.append(obj)
     subprocess.run(["gcc", "-std=gnu99", "-O2", "-I" + k, "-o", exe,
                     os.path.join(REPO, "test", "bench", "gbdt_bench.c")] + objs +
-                   ["-lm", "-ldl", "-lpthread"], check=True)
+                   ["-lm", "-ldl", "-lpthread", "-lcurl"], check=True)
     return exe
 
 
