@@ -27,7 +27,7 @@
  * in one parallel pass split by features, so every sum is made by one
  * thread in row order: the model does not depend on the thread count.
  * Reductions over rows (losses, sums) go by fixed chunks for the same
- * reason.  Threads (pool.h) never tick or allocate; the calling thread
+ * reason.  Threads (threads.h) never tick or allocate; the calling thread
  * ticks between passes.
  */
 #include "train_gbdt.h"
@@ -36,7 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pool.h"
+#include "threads.h"
 
 #if defined(__x86_64__)
 #include <emmintrin.h>

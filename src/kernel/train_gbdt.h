@@ -13,7 +13,7 @@
  * maas_gbdt_memory, freed by the caller's context on any error or cancel),
  * ticks between every level of every tree and every few million histogram
  * updates (a cancel lands within milliseconds, not after a boosting round
- * or a DMatrix build), runs its threads with signals blocked (pool.h),
+ * or a DMatrix build), runs its threads with signals blocked (threads.h),
  * gives the same model bit for bit for any thread count, and brings no C++
  * runtime or OpenMP into the backend.
  *

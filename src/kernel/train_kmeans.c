@@ -22,7 +22,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "pool.h"
+#include "threads.h"
 
 #define CHUNK			16384	/* rows per partial sum (statistics, k-means++) */
 #define BLOCK			512		/* rows per loss partial sum; serving's sgemm */

@@ -22,7 +22,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "pool.h"
+#include "threads.h"
 
 #define BLOCK_ROWS		64
 #define LANES			8

@@ -124,7 +124,7 @@ extern void maas_trees_forward(const MaasTreesPlan *plan, int64_t n_rows,
 							   const float *x, float *out);
 
 /*
- * The same split over up to n_threads threads (pool.h), by blocks of rows:
+ * The same split over up to n_threads threads (threads.h), by blocks of rows:
  * for big batches.  The result does not depend on n_threads.
  */
 extern void maas_trees_forward_parallel(const MaasTreesPlan *plan,

@@ -41,7 +41,7 @@ def build(tmp):
     exe = os.path.join(tmp, "gbdt_bench")
     objs = []
     # the kernels, and what the metrics (maas_argmax) and BLAS loader need
-    for name in ["train_gbdt", "trees", "pool", "train_kmeans", "metrics", "error",
+    for name in ["train_gbdt", "trees", "threads", "train_kmeans", "metrics", "error",
                  "net", "net_build", "ops_core", "ops_text", "transformer", "hf_import",
                  "ops_remote", "remote_proto", "http", "http_guard", "sha256",
                  "json", "safetensors",

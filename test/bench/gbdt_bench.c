@@ -24,7 +24,7 @@
 #include <time.h>
 
 #include "kernel.h"
-#include "pool.h"
+#include "threads.h"
 #include "train.h"
 #include "train_gbdt.h"
 #include "train_kmeans.h"

@@ -1,5 +1,5 @@
 /*
- * pool.h
+ * threads.h
  *		A small process-wide pool of worker threads for the kernels that
  *		split one loop over a few cores (the boosted-trees trainer, batch
  *		tree evaluation).

@@ -1,6 +1,6 @@
 /*
- * pool.c
- *		The worker threads behind maas_parallel (see pool.h).
+ * threads.c
+ *		The worker threads behind maas_parallel (see threads.h).
  *
  * One job at a time: the caller publishes (fn, arg, m) under the mutex,
  * bumps the generation and wakes the workers; worker w runs part w + 1 if
@@ -15,7 +15,7 @@
  * might), the child has none of the parent's threads: the pool notices by
  * the pid and starts over.
  */
-#include "pool.h"
+#include "threads.h"
 
 #include <pthread.h>
 #include <signal.h>
