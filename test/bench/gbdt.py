@@ -42,7 +42,7 @@ def build(tmp):
     objs = []
     # the kernels, and what the metrics (maas_argmax) and BLAS loader need
     for name in ["train_gbdt", "trees", "threads", "train_kmeans", "metrics", "error",
-                 "net", "net_build", "ops_core", "ops_text", "transformer", "hf_import",
+                 "net", "net_build", "ops_core", "ops_text", "transformer", "ops_tabular", "hf_import",
                  "ops_remote", "remote_proto", "http", "http_guard", "sha256",
                  "json", "safetensors",
                  "safetensors_read", "blas", "cpu", "quantize", "gemm_int8", "gemm_bf16",
