@@ -355,10 +355,9 @@ onnx_pb_count(Rd *rd, const Field *f, size_t size, size_t *count)
 
 /*
  * Visit the elements of one occurrence of a repeated scalar field (as
- * counted by onnx_pb_count), each as its raw 64-bit value, appending through fn.
+ * counted by onnx_pb_count), each as its raw 64-bit value, appending through
+ * fn (an ElemFn, onnx_int.h).
  */
-typedef bool (*ElemFn) (Rd *rd, void *state, uint64_t value, size_t at);
-
 bool
 onnx_pb_elements(Rd *rd, const Field *f, size_t size, ElemFn fn, void *state)
 {
