@@ -52,6 +52,9 @@ extern const MaasOpInfo maas_op_softmax;
 extern const MaasOpInfo maas_op_dropout;
 extern const MaasOpInfo maas_op_add;
 extern const MaasOpInfo maas_op_flatten;
+extern const MaasOpInfo maas_op_logsoftmax;
+extern const MaasOpInfo maas_op_affine;
+extern const MaasOpInfo maas_op_mul;
 extern const MaasOpInfo maas_op_embedding;
 extern const MaasOpInfo maas_op_layernorm;
 extern const MaasOpInfo maas_op_gelu;
@@ -76,6 +79,9 @@ static const MaasOpInfo *const op_table[MAAS_N_OPS] = {
 	[MAAS_OP_DROPOUT] = &maas_op_dropout,
 	[MAAS_OP_ADD] = &maas_op_add,
 	[MAAS_OP_FLATTEN] = &maas_op_flatten,
+	[MAAS_OP_LOGSOFTMAX] = &maas_op_logsoftmax,
+	[MAAS_OP_AFFINE] = &maas_op_affine,
+	[MAAS_OP_MUL] = &maas_op_mul,
 	[MAAS_OP_EMBEDDING] = &maas_op_embedding,
 	[MAAS_OP_LAYERNORM] = &maas_op_layernorm,
 	[MAAS_OP_GELU] = &maas_op_gelu,

@@ -51,6 +51,9 @@ typedef enum MaasOp
 	MAAS_OP_DROPOUT,			/* identity at inference */
 	MAAS_OP_ADD,				/* y = a + b, same shapes (residuals) */
 	MAAS_OP_FLATTEN,			/* an image value as a plain vector */
+	MAAS_OP_LOGSOFTMAX,			/* log of the softmax, over each vector */
+	MAAS_OP_AFFINE,				/* y = x * scale + shift, per element */
+	MAAS_OP_MUL,				/* y = a * b, same shapes (gates) */
 	/* text models (ops_text.c) */
 	MAAS_OP_EMBEDDING,			/* token + position (+ type) embeddings */
 	MAAS_OP_LAYERNORM,

@@ -1,7 +1,8 @@
 /*
  * ops_core.c
  *		The core layers of the runtime: standardize, dense, the
- *		activations, softmax, dropout, add and flatten (see net_ops.h).
+ *		activations, softmax and logsoftmax, dropout, affine, add, mul and
+ *		flatten (see net_ops.h).
  *
  * A dense layer is one call of the matrix backend (blas.h: maas_dense),
  * which picks the library and kernel for one row or for a batch from the
@@ -383,6 +384,33 @@ softmax_forward(const MaasLayer *l, MaasRun *run, const float *const *in, float 
 	return true;
 }
 
+/* x - max - log(sum(exp(x - max))), in double for the sum */
+static bool
+logsoftmax_forward(const MaasLayer *l, MaasRun *run, const float *const *in, float *out)
+{
+	size_t		rows = maas_run_vectors(run, &l->shape);
+	int			n = l->n_out;
+
+	for (size_t r = 0; r < rows; r++)
+	{
+		const float *x = in[0] + r * n;
+		float	   *y = out + r * n;
+		float		max = x[0];
+		double		sum = 0.0;
+		float		lse;
+
+		for (int j = 1; j < n; j++)
+			if (x[j] > max)
+				max = x[j];
+		for (int j = 0; j < n; j++)
+			sum += exp((double) (x[j] - max));
+		lse = max + (float) log(sum);
+		for (int j = 0; j < n; j++)
+			y[j] = x[j] - lse;
+	}
+	return true;
+}
+
 static bool
 identity_forward(const MaasLayer *l, MaasRun *run, const float *const *in, float *out)
 {
@@ -413,9 +441,95 @@ const MaasOpInfo maas_op_softmax = {
 	.keys = no_keys, .forward = softmax_forward,
 };
 
+const MaasOpInfo maas_op_logsoftmax = {
+	.name = "logsoftmax", .min_inputs = 1, .max_inputs = 1, .elementwise = true,
+	.keys = no_keys, .forward = logsoftmax_forward,
+};
+
 const MaasOpInfo maas_op_dropout = {
 	.name = "dropout", .min_inputs = 1, .max_inputs = 1, .elementwise = true,
 	.keys = dropout_keys, .forward = identity_forward,
+};
+
+/* ---- affine: a scale and a shift per element of each vector ---- */
+
+typedef struct AffineParams
+{
+	const float *scale;			/* width, or NULL for 1 */
+	const float *shift;			/* width, or NULL for 0 */
+} AffineParams;
+
+static bool
+affine_parse(MaasBuild *b, MaasLayer *l, const MaasJson *obj, const MaasShape *in)
+{
+	AffineParams *p = maas_kalloc(sizeof(AffineParams));
+	const char *scale = NULL;
+	const char *shift = NULL;
+	int64_t		shape[1] = {in[0].width};
+
+	if (p == NULL)
+		return maas_build_error(b, "out of memory");
+	memset(p, 0, sizeof(*p));
+	if (!maas_build_string(b, obj, "scale", false, &scale) ||
+		!maas_build_string(b, obj, "shift", false, &shift))
+		return false;
+	if (scale == NULL && shift == NULL)
+		return maas_build_error(b, "Layer %d (affine) needs \"scale\" or \"shift\".",
+								maas_build_layer_no(b));
+	if (scale != NULL && (p->scale = maas_build_tensor(b, scale, 1, shape, false)) == NULL)
+		return false;
+	if (shift != NULL && (p->shift = maas_build_tensor(b, shift, 1, shape, false)) == NULL)
+		return false;
+	l->n_in = in[0].width;
+	l->params = p;
+	return true;
+}
+
+static bool
+affine_check(MaasLayer *l, int no, const MaasShape *in, MaasShape *out, MaasError *err)
+{
+	if (l->params == NULL || l->n_in != in[0].width || in[0].width <= 0)
+		return maas_error(err, MAAS_ERR_INVALID,
+						  "layer %d (affine) has %d values a vector but receives %d",
+						  no, l->n_in, in[0].width);
+	*out = in[0];
+	l->n_out = l->n_in;
+	return true;
+}
+
+static bool
+affine_forward(const MaasLayer *l, MaasRun *run, const float *const *in, float *out)
+{
+	const AffineParams *p = l->params;
+	size_t		rows = maas_run_vectors(run, &l->shape);
+	int			n = l->n_in;
+	const float *restrict scale = p->scale;
+	const float *restrict shift = p->shift;
+
+	for (size_t r = 0; r < rows; r++)
+	{
+		const float *x = in[0] + r * n;
+		float	   *y = out + r * n;
+
+		if (scale != NULL && shift != NULL)
+			for (int j = 0; j < n; j++)
+				y[j] = x[j] * scale[j] + shift[j];
+		else if (scale != NULL)
+			for (int j = 0; j < n; j++)
+				y[j] = x[j] * scale[j];
+		else
+			for (int j = 0; j < n; j++)
+				y[j] = x[j] + shift[j];
+	}
+	return true;
+}
+
+static const char *const affine_keys[] = {"scale", "shift", NULL};
+
+const MaasOpInfo maas_op_affine = {
+	.name = "affine", .min_inputs = 1, .max_inputs = 1, .elementwise = true,
+	.keys = affine_keys, .parse = affine_parse,
+	.check = affine_check, .forward = affine_forward,
 };
 
 /* ---- add: the residual connection ---- */
@@ -450,6 +564,38 @@ add_forward(const MaasLayer *l, MaasRun *run, const float *const *in, float *out
 const MaasOpInfo maas_op_add = {
 	.name = "add", .min_inputs = 2, .max_inputs = 2, .elementwise = true,
 	.keys = no_keys, .check = add_check, .forward = add_forward,
+};
+
+/* ---- mul: a gate, the product of two values of one shape ---- */
+
+static bool
+mul_check(MaasLayer *l, int no, const MaasShape *in, MaasShape *out, MaasError *err)
+{
+	if (in[0].seq != in[1].seq || in[0].width != in[1].width || in[0].width <= 0)
+		return maas_error(err, MAAS_ERR_INVALID,
+						  "layer %d (mul) multiplies values of different shapes (%s%d and %s%d wide)",
+						  no, in[0].seq ? "sequence " : "", in[0].width,
+						  in[1].seq ? "sequence " : "", in[1].width);
+	*out = in[0];
+	l->n_in = l->n_out = in[0].width;
+	return true;
+}
+
+static bool
+mul_forward(const MaasLayer *l, MaasRun *run, const float *const *in, float *out)
+{
+	size_t		n = value_floats(l, run);
+	const float *a = in[0];
+	const float *b = in[1];
+
+	for (size_t j = 0; j < n; j++)
+		out[j] = a[j] * b[j];
+	return true;
+}
+
+const MaasOpInfo maas_op_mul = {
+	.name = "mul", .min_inputs = 2, .max_inputs = 2, .elementwise = true,
+	.keys = no_keys, .check = mul_check, .forward = mul_forward,
 };
 
 /* ---- flatten: an image as a vector (the data does not move) ---- */
