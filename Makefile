@@ -33,7 +33,8 @@ src/kernel/drift.o: CFLAGS += -O3
 # the k-means silhouette: their clamps are selects that GCC if-converts only
 # without trapping math
 src/kernel/transformer.o src/kernel/sampling.o: CFLAGS += -O3 -fno-math-errno -fno-trapping-math
-src/kernel/train_gbdt.o src/kernel/train_kmeans.o: CFLAGS += -O3 -fno-math-errno -fno-trapping-math
+src/kernel/train_gbdt.o src/kernel/gbdt_bin.o src/kernel/gbdt_hist.o src/kernel/gbdt_grow.o \
+	src/kernel/train_kmeans.o src/kernel/kmeans_silhouette.o: CFLAGS += -O3 -fno-math-errno -fno-trapping-math
 
 # pg_regress (test/sql, test/expected): the core tests in this order (each
 # builds on the last), then every other test/sql/*.sql, each of which sets up

@@ -41,14 +41,16 @@ def build(tmp):
     exe = os.path.join(tmp, "gbdt_bench")
     objs = []
     # the kernels, and what the metrics (maas_argmax) and BLAS loader need
-    for name in ["train_gbdt", "trees", "threads", "train_kmeans", "metrics", "error",
+    for name in ["train_gbdt", "gbdt_bin", "gbdt_hist", "gbdt_grow", "trees", "threads",
+                 "train_kmeans", "kmeans_silhouette", "metrics", "error",
                  "net", "net_build", "ops_core", "ops_text", "transformer", "ops_tabular", "hf_import",
                  "ops_remote", "remote_proto", "http", "http_guard", "sha256",
                  "json", "safetensors",
                  "safetensors_read", "blas", "cpu", "quantize", "gemm_int8", "gemm_bf16",
                  "gemm_onednn"]:
         flags = ["-O2"]
-        if name in ("train_gbdt", "train_kmeans"):
+        if name in ("train_gbdt", "gbdt_bin", "gbdt_hist", "gbdt_grow", "train_kmeans",
+                    "kmeans_silhouette"):
             flags = ["-O3", "-fno-math-errno", "-fno-trapping-math"]
         obj = os.path.join(tmp, name + ".o")
         subprocess.run(["gcc", "-std=gnu99", "-fPIC", "-I" + k] + flags +
