@@ -12,6 +12,8 @@
  * statement's function context goes away, even on error).
  */
 #include "cache.h"
+#include "services.h"
+#include "weights.h"
 
 #include "lib/ilist.h"
 #include "utils/guc.h"
@@ -130,16 +132,20 @@ maas_cache_pin(const MaasVersionRef *ref)
 
 	PG_TRY();
 	{
+		MaasWeightsInfo info;
 		Jsonb	   *config;
-		bytea	   *weights;
+		uint8	   *weights;
 		StFile		file;
+		MaasError	err;
 
 		/* the model uses its weights in place: they live in its context */
 		entry->cxt = AllocSetContextCreate(CacheMemoryContext, "maas model",
 										   ALLOCSET_DEFAULT_SIZES);
 		MemoryContextSwitchTo(entry->cxt);
-		maas_fetch_version(ref, &config, &weights);
-		maas_parse_safetensors(weights, &file);
+		config = maas_fetch_config(ref, &info);
+		weights = maas_weights_read_all(ref, &info);
+		if (!st_parse(weights, (size_t) info.bytes, &file, &err))
+			maas_raise(&err, ERRCODE_DATA_CORRUPTED, "invalid stored safetensors data", NULL);
 		entry->model = maas_model_build(config, &file);
 		MemoryContextSwitchTo(caller);
 	}

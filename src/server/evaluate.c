@@ -239,7 +239,6 @@ maas_evaluate(PG_FUNCTION_ARGS)
 	int32		version;
 	TupleDesc	td;
 	Jsonb	   *config;
-	bytea	   *weights;
 	StringInfoData s;
 	size_t		nwork;
 
@@ -259,7 +258,7 @@ maas_evaluate(PG_FUNCTION_ARGS)
 	ej->row_cxt = AllocSetContextCreate(CurrentMemoryContext, "maas evaluate row",
 										ALLOCSET_SMALL_SIZES);
 	ej->k = st->m->task == MAAS_TASK_REGRESSION ? 1 : st->m->n_classes;
-	maas_fetch_version(&st->ref, &config, &weights);
+	config = maas_fetch_config(&st->ref, NULL);
 	ej->inputs = maas_inputs_from_config(config);
 
 	if (SPI_connect() != SPI_OK_CONNECT)

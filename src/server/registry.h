@@ -22,9 +22,14 @@ typedef struct MaasVersionRef
 	int32		version;		/* number within the model */
 } MaasVersionRef;
 
+struct MaasWeightsInfo;
+
+extern Oid	maas_registry_relid(const char *relname);
 extern bool maas_model_usable(const char *owner, Datum acl, bool acl_isnull);
 extern void maas_lookup_version(const char *model, int32 version,
 								MaasVersionRef *ref);
+extern Jsonb *maas_fetch_config(const MaasVersionRef *ref,
+								struct MaasWeightsInfo *info);
 extern void maas_fetch_version(const MaasVersionRef *ref,
 							   Jsonb **config, bytea **weights);
 
@@ -43,7 +48,10 @@ extern bool maas_version_info(const MaasVersionRef *ref, MaasVersionInfo *info);
 
 /* ---- registry_write.c ---- */
 
+struct StFile;
+
 extern void maas_check_model_name(const char *name);
+extern Jsonb *maas_config_from_weights(const struct StFile *file);
 extern int32 maas_store_version(const char *model, const char *algorithm,
 								bytea *weights, Jsonb *config, Jsonb *metrics,
 								Jsonb *train_stats, int32 parent_version);

@@ -1,0 +1,45 @@
+/* 12_chunks.sql: weights in chunks of 1 MB (issue 12) */
+
+-- what sql/install/20_weights.sql makes
+/*
+ * A version's weights, the safetensors bytes whose sha256 and size
+ * maas.version keeps, cut into chunks of 1 MB (the last one shorter):
+ * chunk n holds bytes [n MB, (n + 1) MB).  So a version may be larger than
+ * the 1 GB a value can hold, and is written and read a chunk at a time.
+ * Written with the version, never changed, dropped with it; dumped and
+ * replicated as any table.
+ */
+CREATE TABLE maas.weight_chunk (
+	version_id	bigint NOT NULL,
+	chunk		integer NOT NULL,
+	data		bytea NOT NULL,
+	CONSTRAINT weight_chunk_pkey PRIMARY KEY (version_id, chunk),
+	CONSTRAINT weight_chunk_version_fkey FOREIGN KEY (version_id)
+		REFERENCES maas.version (version_id) ON DELETE CASCADE
+);
+ALTER TABLE maas.weight_chunk ALTER COLUMN data SET STORAGE EXTERNAL;
+
+CREATE TRIGGER weight_chunk_immutable
+	BEFORE UPDATE ON maas.weight_chunk
+	FOR EACH ROW EXECUTE FUNCTION maas.version_immutable();
+
+SELECT pg_catalog.pg_extension_config_dump('maas.weight_chunk', '');
+
+/*
+ * Move the weights of existing versions into chunks.  substring() of an
+ * EXTERNAL value reads only the TOAST chunks it needs, so this never holds
+ * more than a chunk of a version at once.  The column stays, NULL, for the
+ * attribute numbers the C code reads (and for 0.1 dumps restored into this
+ * version, whose rows bring their weights inline).
+ */
+INSERT INTO maas.weight_chunk (version_id, chunk, data)
+SELECT v.version_id, c.n,
+	   pg_catalog.substring(v.weights, c.n * 1048576 + 1, 1048576)
+  FROM maas.version v,
+	   pg_catalog.generate_series(0, (pg_catalog.length(v.weights) - 1) / 1048576) AS c(n)
+ WHERE v.weights IS NOT NULL;
+
+ALTER TABLE maas.version ALTER COLUMN weights DROP NOT NULL;
+ALTER TABLE maas.version DISABLE TRIGGER version_immutable;
+UPDATE maas.version SET weights = NULL WHERE weights IS NOT NULL;
+ALTER TABLE maas.version ENABLE TRIGGER version_immutable;
