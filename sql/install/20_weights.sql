@@ -23,3 +23,47 @@ CREATE TRIGGER weight_chunk_immutable
 	FOR EACH ROW EXECUTE FUNCTION maas.version_immutable();
 
 SELECT pg_catalog.pg_extension_config_dump('maas.weight_chunk', '');
+
+/*
+ * The shared copies (src/server/weights_shared.c): one per version's
+ * weights and server, mapped by every backend that serves it, within
+ * maas.shared_model_memory.  Needs shared_preload_libraries, like the
+ * statistics.  A role sees the copies of the models it may use; members
+ * of pg_read_all_stats see every copy, those of other databases too.
+ */
+CREATE FUNCTION maas_loaded_models(
+	OUT sha256 bytea, OUT bytes bigint, OUT state text,
+	OUT users integer, OUT in_use integer,
+	OUT loaded_at timestamptz, OUT load_ms double precision,
+	OUT last_used timestamptz, OUT loaded_from text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'maas_loaded_models'
+LANGUAGE C VOLATILE PARALLEL SAFE;
+
+-- removes shared copies no statement is using: a version's, a model's, or all
+CREATE FUNCTION maas_unload(model text DEFAULT NULL, version integer DEFAULT NULL)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'maas_unload'
+LANGUAGE C VOLATILE PARALLEL SAFE;
+
+REVOKE ALL ON FUNCTION maas_unload(text, integer) FROM PUBLIC;
+
+CREATE VIEW maas.loaded_models AS
+SELECT m.name AS model,
+	   v.version,
+	   pg_catalog.encode(l.sha256, 'hex') AS sha256,
+	   l.bytes,
+	   l.state,
+	   l.users,
+	   l.in_use,
+	   l.loaded_at,
+	   l.load_ms,
+	   l.last_used,
+	   l.loaded_from
+  FROM maas_loaded_models() l
+  LEFT JOIN maas.version v ON v.sha256 OPERATOR(pg_catalog.=) l.sha256
+  LEFT JOIN maas.model m ON m.model_id OPERATOR(pg_catalog.=) v.model_id
+ WHERE pg_catalog.pg_has_role('pg_read_all_stats', 'USAGE')
+	OR (m.name IS NOT NULL AND maas_may_use(m.name));
+
+GRANT SELECT ON maas.loaded_models TO PUBLIC;

@@ -240,10 +240,12 @@ maas_config_tree(Jsonb *config)
 /*
  * Build a model from its config and parsed weights, in the current memory
  * context; the weights must outlive it (tensors are used in place).
- * Raises an error naming the first problem found.
+ * Raises an error naming the first problem found.  check_values: also
+ * check that every tensor holds finite numbers, which means reading all
+ * of them.
  */
-MaasModel *
-maas_model_build(Jsonb *config, const StFile *file)
+static MaasModel *
+model_build(Jsonb *config, const StFile *file, bool check_values)
 {
 	MaasModel  *model = palloc0(sizeof(MaasModel));
 	JsonbContainer *root = &config->root;
@@ -287,7 +289,7 @@ maas_model_build(Jsonb *config, const StFile *file)
 		}
 		return model;
 	}
-	if (!maas_net_build(&model->net, tree, file, true, &err))
+	if (!maas_net_build(&model->net, tree, file, check_values, &err))
 		maas_raise(&err, ERRCODE_INVALID_PARAMETER_VALUE, "invalid model config", NULL);
 	if (maas_model_is_text(model))
 		build_text(model, tree);
@@ -348,4 +350,23 @@ maas_model_build(Jsonb *config, const StFile *file)
 		config_error("The model is too large.");
 	model->row_work = palloc_extended(sizeof(float) * nwork, MCXT_ALLOC_HUGE);
 	return model;
+}
+
+/* a model to register: everything checked, the weights' values too */
+MaasModel *
+maas_model_build(Jsonb *config, const StFile *file)
+{
+	return model_build(config, file, true);
+}
+
+/*
+ * A model of a stored version from bytes known to be the ones registered
+ * (a shared copy, weights_shared.c), which maas_model_build checked: the
+ * config and shapes are checked again, the values are not read, so a
+ * backend starts serving without touching all of its weights.
+ */
+MaasModel *
+maas_model_load(Jsonb *config, const StFile *file)
+{
+	return model_build(config, file, false);
 }

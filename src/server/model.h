@@ -74,6 +74,9 @@ extern int	maas_model_outputs(const MaasModel *m);
 /* build a model from its config and parsed weights, or raise */
 extern MaasModel *maas_model_build(Jsonb *config, const StFile *weights);
 
+/* the same for the bytes of a stored version, without reading every value */
+extern MaasModel *maas_model_load(Jsonb *config, const StFile *weights);
+
 /* parse safetensors bytes or raise; tensors point into weights */
 extern void maas_parse_safetensors(bytea *weights, StFile *file);
 

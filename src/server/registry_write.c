@@ -663,6 +663,20 @@ maas_deploy(PG_FUNCTION_ARGS)
 										text_to_cstring(PG_GETARG_TEXT_PP(1))));
 }
 
+/* the shared copies of the versions just deleted (RETURNING sha256) go at commit */
+static void
+release_dropped(void)
+{
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		bytea	   *sha = DatumGetByteaPP(result_value((int) i, 1, &isnull));
+
+		if (!isnull && VARSIZE_ANY_EXHDR(sha) == MAAS_SHA256_LEN)
+			maas_weights_release_at_commit((const uint8 *) VARDATA_ANY(sha));
+	}
+}
+
 /*
  * maas_drop(model [, version]): remove one version that is not deployed,
  * or with no version the whole model.  Returns the number of versions
@@ -688,8 +702,9 @@ maas_drop(PG_FUNCTION_ARGS)
 
 	if (PG_ARGISNULL(1))
 	{
-		removed = catalog_exec("DELETE FROM maas.version WHERE model_id = $1",
-							   1, types, values, NULL, SPI_OK_DELETE);
+		removed = catalog_exec("DELETE FROM maas.version WHERE model_id = $1 RETURNING sha256",
+							   1, types, values, NULL, SPI_OK_DELETE_RETURNING);
+		release_dropped();
 		catalog_exec("DELETE FROM maas.model WHERE model_id = $1",
 					 1, types, values, NULL, SPI_OK_DELETE);
 	}
@@ -706,8 +721,10 @@ maas_drop(PG_FUNCTION_ARGS)
 					 errhint("Deploy another version first, or drop the whole model with maas_drop('%s').",
 							 model)));
 		values[1] = Int32GetDatum(version);
-		removed = catalog_exec("DELETE FROM maas.version WHERE model_id = $1 AND version = $2",
-							   2, types, values, NULL, SPI_OK_DELETE);
+		removed = catalog_exec("DELETE FROM maas.version WHERE model_id = $1 AND version = $2 "
+							   "RETURNING sha256",
+							   2, types, values, NULL, SPI_OK_DELETE_RETURNING);
+		release_dropped();
 	}
 	catalog_end(&cs);
 

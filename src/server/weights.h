@@ -1,7 +1,9 @@
 /*
  * weights.h
  *		A version's weights: stored as chunks in maas.weight_chunk
- *		(weights_store.c).
+ *		(weights_store.c), and served from one copy per server, a file under
+ *		the data directory that every backend maps read-only
+ *		(weights_shared.c).
  */
 #ifndef MAAS_WEIGHTS_H
 #define MAAS_WEIGHTS_H
@@ -87,5 +89,39 @@ extern void maas_export_read(MaasExport *ex, int64 start, int64 end,
 							 MaasWeightsSink sink, void *arg);
 /* when it went well (after an error, the transaction cleans up) */
 extern void maas_export_done(MaasExport *ex);
+
+/* ---- weights_shared.c ---- */
+
+/* a backend's mapping of the shared copy of some weights */
+typedef struct MaasSharedCopy MaasSharedCopy;
+
+/* maas.shared_model_memory, maas.shared_models_max; shared memory */
+extern void maas_weights_init(void);
+
+/* are versions served from shared copies (preloaded, a budget above 0)? */
+extern bool maas_weights_shared(void);
+
+/*
+ * Map the shared copy of a version's weights, making it first when there
+ * is none (or verifying one found on disk after a restart), or waiting for
+ * the backend that is making it.  Returns it pinned: in use by a statement.
+ */
+extern MaasSharedCopy *maas_weights_attach(const MaasVersionRef *ref,
+										   const MaasWeightsInfo *info);
+extern const uint8 *maas_weights_data(const MaasSharedCopy *copy, size_t *len);
+
+/* a statement starts using a mapped copy: false if it was evicted or dropped */
+extern bool maas_weights_pin(MaasSharedCopy *copy);
+extern void maas_weights_unpin(MaasSharedCopy *copy);
+
+/* unmap; the copy stays for other backends */
+extern void maas_weights_detach(MaasSharedCopy *copy);
+
+/* has any copy been removed since the last call (then check each mapping)? */
+extern bool maas_weights_removed_since(uint64 *seen);
+extern bool maas_weights_current(const MaasSharedCopy *copy);
+
+/* remove the copy of these weights when the transaction commits (a drop) */
+extern void maas_weights_release_at_commit(const uint8 *sha256);
 
 #endif							/* MAAS_WEIGHTS_H */
