@@ -25,6 +25,53 @@ CREATE TRIGGER weight_chunk_immutable
 SELECT pg_catalog.pg_extension_config_dump('maas.weight_chunk', '');
 
 /*
+ * Registering and exporting versions of any size (maas_register and
+ * maas_export stop at 1 GB, the size of a bytea): from and to a file on the
+ * server, for members of pg_read_server_files and pg_write_server_files;
+ * uploaded in parts by a client, in one session; exported as a set of
+ * parts.  Not executable by PUBLIC, like maas_register and maas_export.
+ */
+CREATE FUNCTION maas_register_file(model text, algorithm text, path text,
+								   config jsonb DEFAULT NULL)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'maas_register_file'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION maas_upload_begin()
+RETURNS integer
+AS 'MODULE_PATHNAME', 'maas_upload_begin'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+
+CREATE FUNCTION maas_upload_append(upload integer, data bytea)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'maas_upload_append'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION maas_register_upload(upload integer, model text, algorithm text,
+									 config jsonb DEFAULT NULL)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'maas_register_upload'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION maas_export_file(model text, path text, version integer DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'maas_export_file'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION maas_export_parts(model text, version integer DEFAULT NULL,
+								  OUT part integer, OUT data bytea)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'maas_export_parts'
+LANGUAGE C STABLE PARALLEL UNSAFE ROWS 1000;
+
+REVOKE ALL ON FUNCTION maas_register_file(text, text, text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION maas_upload_begin() FROM PUBLIC;
+REVOKE ALL ON FUNCTION maas_upload_append(integer, bytea) FROM PUBLIC;
+REVOKE ALL ON FUNCTION maas_register_upload(integer, text, text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION maas_export_file(text, text, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION maas_export_parts(text, integer) FROM PUBLIC;
+
+/*
  * The shared copies (src/server/weights_shared.c): one per version's
  * weights and server, mapped by every backend that serves it, within
  * maas.shared_model_memory.  Needs shared_preload_libraries, like the
