@@ -880,7 +880,7 @@ mapping_find(const uint8 *sha256)
 		Mapping    *map = dlist_container(Mapping, node, it.cur);
 
 		if (memcmp(map->sha256, sha256, MAAS_SHA256_LEN) == 0 &&
-			ws->slots[map->slot].generation == map->generation)
+			slot_count(map->slot, map->generation, 0, 0))
 			return map;
 	}
 	return NULL;
