@@ -178,16 +178,22 @@ sub write_mlp_file
 	return (8 + length($header) + $off, $config, $predict);
 }
 
-# the proportional set size of a process, in kB (/proc/PID/smaps_rollup)
+# the proportional set size of a process, in kB (/proc/PID/smaps_rollup);
+# in list context also the part of it in shared memory (Pss_Shmem: for a
+# backend, the pages of shared_buffers it has touched)
 sub backend_pss_kb
 {
 	my ($pid) = @_;
+	my ($pss, $shmem) = (undef, 0);
 	open(my $fh, '<', "/proc/$pid/smaps_rollup") or die "no smaps_rollup for $pid: $!";
 	while (my $line = <$fh>)
 	{
-		return $1 if $line =~ /^Pss:\s+(\d+) kB/;
+		$pss = $1 if $line =~ /^Pss:\s+(\d+) kB/;
+		$shmem = $1 if $line =~ /^Pss_Shmem:\s+(\d+) kB/;
 	}
-	die "no Pss in /proc/$pid/smaps_rollup";
+	close $fh;
+	die "no Pss in /proc/$pid/smaps_rollup" unless defined $pss;
+	return wantarray ? ($pss, $shmem) : $pss;
 }
 
 1;

@@ -1,12 +1,12 @@
 # One copy of a model's weights per server.
 #
 # Twenty connections serve the same 128 MB model: the server's memory (the
-# sum of the backends' PSS, from /proc/PID/smaps_rollup) grows by about one
-# copy, not twenty, and maas.loaded_models shows one copy with twenty
-# users.  A parallel worker uses the same copy.  maas.shared_model_memory
-# bounds the copies: the least recently used idle one goes, one in use
-# never does, a copy that cannot fit is an error; with 0, each backend
-# loads its own.  A cancel stops a load and leaves nothing behind.  A
+# sum of the backends' PSS, from /proc/PID/smaps_rollup, less the pages of
+# shared_buffers they touched) grows by about one copy, not twenty, and
+# maas.loaded_models shows one copy with twenty users.  A parallel worker
+# uses the same copy.  maas.shared_model_memory bounds the copies: the least
+# recently used idle one goes, one in use never does, a copy that cannot fit
+# is an error; with 0, each backend loads its own.  A cancel stops a load and leaves nothing behind.  A
 # standby, made by pg_basebackup (which does not copy the copies), serves
 # the model from a copy of its own.
 
@@ -69,18 +69,29 @@ for my $i (1 .. $clients)
 	push @pids, $s->query_safe('SELECT pg_backend_pid()');
 	$s->query_safe('SELECT count(*) FROM maas.versions');	# warm the catalogs
 }
-my $idle_kb = 0;
-$idle_kb += backend_pss_kb($_) foreach @pids;
+# the sum of the backends' PSS, and of its part outside shared memory (the
+# pages of shared_buffers the loading backend touched are the buffer cache's)
+sub pss_mb
+{
+	my ($all, $shmem) = (0, 0);
+	foreach my $pid (@pids)
+	{
+		my ($p, $s) = backend_pss_kb($pid);
+		$all += $p;
+		$shmem += $s;
+	}
+	return ($all / 1024, ($all - $shmem) / 1024);
+}
+my ($idle_mb, $idle_own_mb) = pss_mb();
 
 my %answers;
 $answers{ $_->query_safe($big_sql) }++ foreach @sessions;
-my $serving_kb = 0;
-$serving_kb += backend_pss_kb($_) foreach @pids;
-my $growth_mb = ($serving_kb - $idle_kb) / 1024;
+my ($serving_mb, $serving_own_mb) = pss_mb();
+my $growth_mb = $serving_own_mb - $idle_own_mb;
 my $copy_mb = $big_bytes / 1024 / 1024;
-diag(sprintf('%d backends: sum of PSS %.1f MB idle, %.1f MB serving a %.1f MB model: '
-	  . '+%.1f MB, %.2f MB a backend beyond one copy',
-	$clients, $idle_kb / 1024, $serving_kb / 1024, $copy_mb, $growth_mb,
+diag(sprintf('%d backends serving a %.1f MB model: sum of PSS %.1f -> %.1f MB '
+	  . '(%.1f -> %.1f MB outside shared_buffers: +%.1f MB, %.2f MB a backend beyond one copy)',
+	$clients, $copy_mb, $idle_mb, $serving_mb, $idle_own_mb, $serving_own_mb, $growth_mb,
 	($growth_mb - $copy_mb) / $clients));
 is(scalar(keys %answers), 1, 'every connection predicts the same');
 close_to((keys %answers)[0], $expected, 'the prediction is the model\'s');
