@@ -81,6 +81,30 @@ ROLLBACK;
 SELECT maas_unload('w_wide');
 SELECT maas_predict('w_wide', array_fill(1::real, ARRAY[600000]));
 
+-- text models serve from shared copies too: GPT-2 and BERT of test/fixtures/text
+\set gpt2_w `base64 -w0 test/fixtures/text/tiny_gpt2/model.safetensors`
+\set gpt2_c `cat test/fixtures/text/tiny_gpt2/config.json`
+\set gpt2_vocab `cat test/fixtures/text/tiny_gpt2/vocab.json`
+\set gpt2_merges `cat test/fixtures/text/tiny_gpt2/merges.txt`
+\set bert_w `base64 -w0 test/fixtures/text/tiny_bert/model.safetensors`
+\set bert_c `cat test/fixtures/text/tiny_bert/config.json`
+\set bert_vocab `cat test/fixtures/text/tiny_bert/vocab.txt`
+\set bert_tok `cat test/fixtures/text/tiny_bert/tokenizer_config.json`
+SELECT maas_register('w_writer', 'gpt2', decode(:'gpt2_w', 'base64'),
+         :'gpt2_c'::jsonb || jsonb_build_object('tokenizer', jsonb_build_object(
+           'vocab', :'gpt2_vocab'::jsonb, 'merges', :'gpt2_merges')));
+SELECT maas_register('w_reader', 'bert', decode(:'bert_w', 'base64'),
+         :'bert_c'::jsonb || jsonb_build_object('tokenizer', :'bert_tok'::jsonb || jsonb_build_object(
+           'vocab', :'bert_vocab')));
+SELECT maas_deploy('w_writer', 1), maas_deploy('w_reader', 1);
+SELECT count(*) FROM maas.loaded_models WHERE model IN ('w_writer', 'w_reader');
+SELECT length(maas_generate('w_writer', 'The database is', '{"max_new_tokens": 4}')) > 0 AS generated,
+       array_length(maas_embed('w_reader', 'a good film'), 1) > 0 AS embedded;
+SELECT l.model, l.version, l.state, l.users, l.loaded_from, l.bytes = v.bytes AS all_bytes
+  FROM maas.loaded_models l JOIN maas.versions v USING (model, version)
+ WHERE l.model IN ('w_writer', 'w_reader') ORDER BY 1;
+SELECT maas_drop('w_writer'), maas_drop('w_reader');
+
 -- dropping a version removes its copy when the drop commits
 BEGIN;
 SELECT maas_drop('w_digits', 2);
