@@ -24,9 +24,11 @@ SHLIB_LINK = -ldl -lm -lcurl
 PG_CFLAGS = -Wextra -Wno-unused-parameter -Wno-sign-compare \
 	-Wno-missing-field-initializers -Wno-clobbered
 
-# the trainers' elementwise kernels and the conv/pool loops must vectorise
-src/kernel/train_nn.o: CFLAGS += -O3 -fno-math-errno
-src/kernel/conv.o: CFLAGS += -O3 -fno-math-errno
+# the trainers' elementwise kernels and the conv/pool loops must vectorise,
+# and the serving statistics' sums over each sampled row's features
+src/kernel/train_nn.o src/kernel/train_cnn.o: CFLAGS += -O3 -fno-math-errno
+src/kernel/conv.o src/kernel/conv_direct.o src/kernel/pool.o: CFLAGS += -O3 -fno-math-errno
+src/kernel/drift.o: CFLAGS += -O3
 # and the transformer kernels' (exp, GELU): their clamps are selects that
 # GCC if-converts only without trapping math
 src/kernel/transformer.o src/kernel/sampling.o: CFLAGS += -O3 -fno-math-errno -fno-trapping-math

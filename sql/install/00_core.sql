@@ -21,16 +21,26 @@ CREATE SEQUENCE maas.model_id_seq;
 CREATE SEQUENCE maas.version_id_seq;
 CREATE SEQUENCE maas.deployment_id_seq;
 
+/*
+ * A model's owner and grants are those of its type, maas.model_<model_id>
+ * (anchor; created by 10_owners.sql's trigger), an object PostgreSQL's
+ * shared dependencies track: DROP ROLE of its owner or of a grantee fails
+ * as for any object, REASSIGN OWNED and DROP OWNED handle it, a rename
+ * keeps it.  owner and acl hold 0.1's names and grants only until the
+ * model has its type (an upgrade, or a 0.1 dump restored), then NULL.
+ */
 CREATE TABLE maas.model (
 	model_id		 bigint NOT NULL DEFAULT pg_catalog.nextval('maas.model_id_seq'::pg_catalog.regclass),
 	name			 text COLLATE "C" NOT NULL,
-	owner			 name NOT NULL,
+	owner			 name,
 	last_version	 integer NOT NULL DEFAULT 0,
 	deployed_version integer,
 	created_at		 timestamptz NOT NULL DEFAULT pg_catalog.now(),
-	acl				 aclitem[],	-- USAGE: who besides the owner may predict
+	acl				 aclitem[],
+	anchor			 pg_catalog.regtype,
 	CONSTRAINT model_pkey PRIMARY KEY (model_id),
-	CONSTRAINT model_name_key UNIQUE (name)
+	CONSTRAINT model_name_key UNIQUE (name),
+	CONSTRAINT model_anchor_key UNIQUE (anchor)
 );
 
 CREATE TABLE maas.version (
@@ -95,10 +105,24 @@ SELECT pg_catalog.pg_extension_config_dump('maas.model_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('maas.version_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('maas.deployment_id_seq', '');
 
+-- may the current user predict with the model (false if there is none); the
+-- views show what was learnt from a model to those it is true for
+CREATE FUNCTION maas_may_use(model text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'maas_may_use'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+
 /*
- * Views.  No weights here: names, shapes, metrics and history only.
+ * Views.  No weights here: names, shapes, metrics and history only.  What
+ * describes a model -- its name, owner, grants, versions and their shapes,
+ * deployments -- is shown to everyone, as pg_class shows every table; what
+ * was learnt from data -- a version's metrics, training runs, serving
+ * statistics -- only to roles that may use the model and to
+ * pg_read_all_stats (doc/privileges.md).  Every view is a security
+ * barrier, so a function in a caller's WHERE clause sees only what the
+ * view shows that caller.
  */
-CREATE VIEW maas.versions AS
+CREATE VIEW maas.versions WITH (security_barrier) AS
 SELECT m.name AS model,
 	   v.version,
 	   v.algorithm,
@@ -108,7 +132,8 @@ SELECT m.name AS model,
 	   v.dtype,
 	   v.bytes,
 	   pg_catalog.encode(v.sha256, 'hex') AS sha256,
-	   v.metrics,
+	   CASE WHEN pg_catalog.pg_has_role('pg_read_all_stats', 'USAGE') OR maas_may_use(m.name)
+			THEN v.metrics END AS metrics,
 	   v.parent_version,
 	   (v.version OPERATOR(pg_catalog.=) m.deployed_version) IS TRUE AS deployed,
 	   v.created_by,
@@ -116,9 +141,9 @@ SELECT m.name AS model,
   FROM maas.version v
   JOIN maas.model m ON m.model_id OPERATOR(pg_catalog.=) v.model_id;
 
-CREATE VIEW maas.models AS
+CREATE VIEW maas.models WITH (security_barrier) AS
 SELECT m.name AS model,
-	   m.owner,
+	   pg_catalog.pg_get_userbyid(t.typowner) AS owner,
 	   COALESCE(d.task, l.task) AS task,
 	   COALESCE(d.algorithm, l.algorithm) AS algorithm,
 	   m.deployed_version,
@@ -126,8 +151,10 @@ SELECT m.name AS model,
 	   s.versions,
 	   s.bytes,
 	   m.created_at,
-	   m.acl
+	   t.typacl AS acl,
+	   m.anchor AS type
   FROM maas.model m
+  LEFT JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) m.anchor::pg_catalog.oid
   LEFT JOIN maas.version d
 	ON d.model_id OPERATOR(pg_catalog.=) m.model_id
    AND d.version OPERATOR(pg_catalog.=) m.deployed_version
@@ -141,7 +168,7 @@ SELECT m.name AS model,
 	  FROM maas.version v
 	 WHERE v.model_id OPERATOR(pg_catalog.=) m.model_id) s ON true;
 
-CREATE VIEW maas.deployments AS
+CREATE VIEW maas.deployments WITH (security_barrier) AS
 SELECT d.deployment_id AS id,
 	   m.name AS model,
 	   d.version,
@@ -186,12 +213,6 @@ CREATE FUNCTION maas_export(model text, version integer DEFAULT NULL,
 RETURNS record
 AS 'MODULE_PATHNAME', 'maas_export'
 LANGUAGE C STABLE PARALLEL UNSAFE;
-
--- may the current user predict with the model (false if there is none)
-CREATE FUNCTION maas_may_use(model text)
-RETURNS boolean
-AS 'MODULE_PATHNAME', 'maas_may_use'
-LANGUAGE C STABLE STRICT PARALLEL SAFE;
 
 CREATE FUNCTION maas_grant(model text, grantee text)
 RETURNS void

@@ -95,7 +95,7 @@ LANGUAGE C VOLATILE PARALLEL SAFE;
 
 REVOKE ALL ON FUNCTION maas_unload(text, integer) FROM PUBLIC;
 
-CREATE VIEW maas.loaded_models AS
+CREATE VIEW maas.loaded_models WITH (security_barrier) AS
 SELECT m.name AS model,
 	   v.version,
 	   pg_catalog.encode(l.sha256, 'hex') AS sha256,

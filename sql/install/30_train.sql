@@ -37,7 +37,7 @@ CREATE INDEX training_run_model_idx ON maas.training_run (model, version);
 SELECT pg_catalog.pg_extension_config_dump('maas.training_run', '');
 SELECT pg_catalog.pg_extension_config_dump('maas.training_run_id_seq', '');
 
-CREATE VIEW maas.training_runs AS
+CREATE VIEW maas.training_runs WITH (security_barrier) AS
 SELECT r.run_id AS id,
 	   r.model,
 	   r.version,
@@ -62,7 +62,11 @@ SELECT r.run_id AS id,
  WHERE pg_catalog.pg_has_role('pg_read_all_stats', 'USAGE')
 	OR maas_may_use(r.model);
 
-/* trainings in flight, in every database (needs shared_preload_libraries) */
+/*
+ * trainings in flight, in every database (needs shared_preload_libraries);
+ * what each trains only to its role and pg_read_all_stats, as
+ * pg_stat_activity shows queries
+ */
 CREATE FUNCTION maas_training_progress(
 	OUT pid integer, OUT datid oid, OUT userid oid, OUT model text,
 	OUT algorithm text, OUT phase text, OUT epoch integer, OUT epochs integer,
@@ -72,7 +76,7 @@ RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'maas_training_progress'
 LANGUAGE C VOLATILE PARALLEL SAFE;
 
-CREATE VIEW maas.training_progress AS
+CREATE VIEW maas.training_progress WITH (security_barrier) AS
 SELECT p.pid,
 	   d.datname AS database,
 	   a.rolname AS trained_by,

@@ -49,16 +49,16 @@ LANGUAGE C VOLATILE PARALLEL SAFE;
 
 REVOKE ALL ON FUNCTION maas_stats_reset(text, integer) FROM PUBLIC;
 
-CREATE VIEW maas.stats AS
+CREATE VIEW maas.stats WITH (security_barrier) AS
 SELECT model, version, calls, rows, tokens, errors, total_ms, mean_ms, max_ms,
 	   last_call, stats_since
   FROM maas_stats();
 
-CREATE VIEW maas.stats_info AS
+CREATE VIEW maas.stats_info WITH (security_barrier) AS
 SELECT dealloc, stats_reset, entries, max_entries FROM maas_stats_info();
 
 -- rank: 1 for the feature that moved most in its version
-CREATE VIEW maas.drift AS
+CREATE VIEW maas.drift WITH (security_barrier) AS
 SELECT model, version, kind, feature, feature_name,
 	   train_mean, serve_mean, train_std, serve_std, score,
 	   CASE WHEN kind OPERATOR(pg_catalog.=) 'feature' AND score IS NOT NULL THEN
@@ -69,7 +69,7 @@ SELECT model, version, kind, feature, feature_name,
 	   rows_seen, note
   FROM maas_stats_drift();
 
-CREATE VIEW maas.prediction_distribution AS
+CREATE VIEW maas.prediction_distribution WITH (security_barrier) AS
 SELECT model, version, class, label, train_count, train_share,
 	   serve_count, serve_share
   FROM maas_stats_predictions();

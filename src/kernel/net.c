@@ -58,6 +58,11 @@ extern const MaasOpInfo maas_op_gelu;
 extern const MaasOpInfo maas_op_attention;
 extern const MaasOpInfo maas_op_pool;
 extern const MaasOpInfo maas_op_remote;
+extern const MaasOpInfo maas_op_conv2d;
+extern const MaasOpInfo maas_op_maxpool2d;
+extern const MaasOpInfo maas_op_avgpool2d;
+extern const MaasOpInfo maas_op_global_avgpool;
+extern const MaasOpInfo maas_op_batchnorm;
 
 static const MaasOpInfo *const op_table[MAAS_N_OPS] = {
 	[MAAS_OP_STANDARDIZE] = &maas_op_standardize,
@@ -75,6 +80,11 @@ static const MaasOpInfo *const op_table[MAAS_N_OPS] = {
 	[MAAS_OP_ATTENTION] = &maas_op_attention,
 	[MAAS_OP_POOL] = &maas_op_pool,
 	[MAAS_OP_REMOTE] = &maas_op_remote,
+	[MAAS_OP_CONV2D] = &maas_op_conv2d,
+	[MAAS_OP_MAXPOOL2D] = &maas_op_maxpool2d,
+	[MAAS_OP_AVGPOOL2D] = &maas_op_avgpool2d,
+	[MAAS_OP_GLOBAL_AVGPOOL] = &maas_op_global_avgpool,
+	[MAAS_OP_BATCHNORM] = &maas_op_batchnorm,
 };
 
 const MaasOpInfo *
@@ -661,11 +671,36 @@ maas_softmax(float *v, int n)
 		v[j] /= sum;
 }
 
+/*
+ * A float is finite unless its exponent bits are all ones.  The bits of
+ * every element are or-ed together without a branch (GCC's vector
+ * extension: SSE on any x86-64), since the serving path runs this over
+ * every row's features and they are nearly always finite.
+ */
+typedef uint32_t v4su __attribute__((vector_size(16)));
+
 bool
 maas_all_finite(const float *v, size_t n)
 {
-	for (size_t j = 0; j < n; j++)
-		if (!isfinite(v[j]))
-			return false;
-	return true;
+	const v4su	exp = {0x7f800000u, 0x7f800000u, 0x7f800000u, 0x7f800000u};
+	v4su		bad0 = {0},
+				bad1 = {0};
+	uint32_t	bad;
+	size_t		j = 0;
+
+	for (; j + 8 <= n; j += 8)
+	{
+		v4su		u0,
+					u1;
+
+		memcpy(&u0, v + j, sizeof(u0));
+		memcpy(&u1, v + j + 4, sizeof(u1));
+		bad0 |= (v4su) ((u0 & exp) == exp);
+		bad1 |= (v4su) ((u1 & exp) == exp);
+	}
+	bad0 |= bad1;
+	bad = bad0[0] | bad0[1] | bad0[2] | bad0[3];
+	for (; j < n; j++)
+		bad |= !isfinite(v[j]);
+	return bad == 0;
 }

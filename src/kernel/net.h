@@ -37,6 +37,7 @@
 #define MAAS_NET_H
 
 #include "blas.h"
+#include "conv.h"
 #include "kernel.h"
 
 typedef enum MaasOp
@@ -57,6 +58,12 @@ typedef enum MaasOp
 	MAAS_OP_ATTENTION,			/* multi-head self-attention, KV cache */
 	MAAS_OP_POOL,				/* a sequence to one vector per row */
 	MAAS_OP_REMOTE,				/* rows scored by a model server (ops_remote.h) */
+	/* images (ops_conv.c) */
+	MAAS_OP_CONV2D,
+	MAAS_OP_MAXPOOL2D,
+	MAAS_OP_AVGPOOL2D,
+	MAAS_OP_GLOBAL_AVGPOOL,		/* [c, h, w] to [c, 1, 1] */
+	MAAS_OP_BATCHNORM,			/* per channel (or feature): x * a + b */
 	MAAS_N_OPS					/* new ops go before this, with a table entry
 								 * in net.c */
 } MaasOp;
@@ -94,6 +101,16 @@ typedef struct MaasLayer
 								 * when w_in_out: GPT-2's Conv1D layout) */
 	const float *b;				/* n_out, or NULL */
 	bool		w_in_out;
+
+	/*
+	 * The weights as the matrix backend takes them (blas.h), for the
+	 * n_out x n_in layout: set by maas_net_pack() (F32 with a packed copy)
+	 * or by whatever gives the layer weights of another type.  Used only
+	 * while wt.data is w for F32 weights, so a net whose w is repointed
+	 * (a trainer's) simply runs unpacked; with wt.data NULL the layer runs
+	 * w as float32.
+	 */
+	MaasWeights wt;
 	/* standardize */
 	const float *shift;			/* n_in */
 	const float *scale;			/* n_in (1 / std) */
@@ -201,6 +218,16 @@ extern const float *maas_net_run(const MaasNet *net, const MaasBlas *blas,
 								 const MaasBatch *batch, int target,
 								 float *work, MaasError *err);
 
+/*
+ * Pack the weights of every dense layer (n_out x n_in, float32) for the
+ * backend blas chooses (MaasBlas.pack), in the caller's memory (maas_kalloc:
+ * the packed copies live and go with the model).  Layers the backend has no
+ * faster layout for stay as they are.  The weights must not change after.
+ * False with err set when a copy could not be made (MAAS_ERR_NOMEM, or the
+ * library failed); the net then still runs, unpacked where it failed.
+ */
+extern bool maas_net_pack(MaasNet *net, const MaasBlas *blas, MaasError *err);
+
 /* maas_net_run of a feature model's n_rows rows of x to its output */
 extern const float *maas_net_forward(const MaasNet *net, const MaasBlas *blas,
 									 int n_rows, const float *x, float *work);
@@ -217,6 +244,22 @@ extern int	maas_net_find(const MaasNet *net, const char *name);
 
 /* the op of the layer that writes value id (MAAS_N_OPS for the input) */
 extern MaasOp maas_net_value_op(const MaasNet *net, int value);
+
+/*
+ * Image layers of a net built in code, as a trainer builds one (ops_conv.c):
+ * the layer's op and params, from a geometry whose input size (c_in, h, w;
+ * c, h, w) maas_net_check takes from the layer's input.  The weights must
+ * outlive the net.  False only when out of memory.
+ */
+extern bool maas_layer_conv2d(MaasLayer *l, const MaasConv2d *geom,
+							  const float *weight, const float *bias,
+							  MaasError *err);
+extern bool maas_layer_pool2d(MaasLayer *l, MaasOp op, const MaasPool2d *geom,
+							  MaasError *err);
+
+/* a conv2d layer of maas_layer_conv2d on other weights of the same shapes */
+extern void maas_layer_conv2d_point(MaasLayer *l, const float *weight,
+									const float *bias);
 
 /* index of the largest of v[0..n); the first one on ties */
 extern int	maas_argmax(const float *v, int n);

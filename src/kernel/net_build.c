@@ -60,6 +60,12 @@ maas_build_error(MaasBuild *b, const char *fmt,...)
 	return maas_error(b->err, MAAS_ERR_INVALID, "%s", msg);
 }
 
+bool
+maas_build_hint(MaasBuild *b, const char *hint)
+{
+	return maas_error_hint(b->err, hint);
+}
+
 /* "\"key\"" for messages */
 static bool
 type_error(MaasBuild *b, const char *key, const char *what)
@@ -375,11 +381,14 @@ parse_layer(MaasBuild *b, MaasNet *net, int i, const MaasJson *obj)
 									i + 1, info->name, n, info->min_inputs);
 		if (!info->check(l, i + 1, in, &l->shape, b->err))
 		{
+			const char *hint = b->err->hint;
+
 			/* as a sentence: capitalised, with a period */
 			snprintf(msg, sizeof(msg), "%s", b->err->msg);
 			if (msg[0] >= 'a' && msg[0] <= 'z')
 				msg[0] = (char) (msg[0] - 'a' + 'A');
-			return maas_build_error(b, "%s.", msg);
+			maas_build_error(b, "%s.", msg);
+			return maas_error_hint(b->err, hint);
 		}
 	}
 	else

@@ -93,6 +93,9 @@ extern int	maas_build_layer_no(const MaasBuild *b);
 extern bool maas_build_error(MaasBuild *b, const char *fmt,...)
 			__attribute__((format(printf, 2, 3)));
 
+/* a hint (a full sentence) to the error just recorded; returns false */
+extern bool maas_build_hint(MaasBuild *b, const char *hint);
+
 /* a string key, or NULL if absent (an error if present and not a string) */
 extern bool maas_build_string(MaasBuild *b, const MaasJson *obj,
 							  const char *key, bool required, const char **out);

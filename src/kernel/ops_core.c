@@ -3,12 +3,14 @@
  *		The core layers of the runtime: standardize, dense, the
  *		activations, softmax, dropout, add and flatten (see net_ops.h).
  *
- * A dense layer starts its output from the bias and lets BLAS add x W^T
- * (beta = 1), so the bias costs one copy per vector and no second pass;
- * one vector goes through sgemv, or a plain loop when the layer is tiny,
- * so the per-row path does not pay for a batch it does not have.  Every
- * layer works on row values and on sequence values alike: a sequence of t
- * positions is just t times as many vectors.
+ * A dense layer is one call of the matrix backend (blas.h: maas_dense),
+ * which picks the library and kernel for one row or for a batch from the
+ * CPU's features, takes the bias into the product, and runs packed weights
+ * when the model was packed (maas_net_pack, at load); a tiny layer's one
+ * row is a plain loop, so the per-row path of a small model pays no call.
+ * GPT-2's [in, out] weights go to sgemm/sgemv with the transposes that fit
+ * them, in place.  Every layer works on row values and on sequence values
+ * alike: a sequence of t positions is just t times as many vectors.
  */
 #include "net_ops.h"
 
@@ -149,10 +151,22 @@ dense_check(MaasLayer *l, int no, const MaasShape *in, MaasShape *out, MaasError
 
 /*
  * A layer this small (a logistic regression's, say) costs less in a plain
- * loop than in a BLAS call's set-up.  Four accumulators keep the adds
- * independent.
+ * loop than in a call through the matrix backend.  Four vectors of four
+ * accumulators (GCC's vector extension: SSE on any x86-64, no -march),
+ * then the tail, summed at the end.
  */
 #define SMALL_LAYER 2048
+
+typedef float v4sf __attribute__((vector_size(16)));
+
+static inline v4sf
+load4(const float *p)
+{
+	v4sf		v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
 
 static void
 dense_row_small(const MaasLayer *l, const float *restrict x, float *restrict y)
@@ -162,68 +176,134 @@ dense_row_small(const MaasLayer *l, const float *restrict x, float *restrict y)
 	for (int j = 0; j < l->n_out; j++)
 	{
 		const float *restrict w = l->w + (size_t) j * n_in;
-		float		s0 = 0,
-					s1 = 0,
-					s2 = 0,
-					s3 = 0;
+		v4sf		a0 = {0},
+					a1 = {0},
+					a2 = {0},
+					a3 = {0};
+		float		s = 0.0f;
 		int			k = 0;
 
-		for (; k + 4 <= n_in; k += 4)
+		for (; k + 16 <= n_in; k += 16)
 		{
-			s0 += w[k] * x[k];
-			s1 += w[k + 1] * x[k + 1];
-			s2 += w[k + 2] * x[k + 2];
-			s3 += w[k + 3] * x[k + 3];
+			a0 += load4(w + k) * load4(x + k);
+			a1 += load4(w + k + 4) * load4(x + k + 4);
+			a2 += load4(w + k + 8) * load4(x + k + 8);
+			a3 += load4(w + k + 12) * load4(x + k + 12);
 		}
+		for (; k + 4 <= n_in; k += 4)
+			a0 += load4(w + k) * load4(x + k);
 		for (; k < n_in; k++)
-			s0 += w[k] * x[k];
-		y[j] = (l->b ? l->b[j] : 0.0f) + ((s0 + s1) + (s2 + s3));
+			s += w[k] * x[k];
+		a0 = (a0 + a1) + (a2 + a3);
+		y[j] = (l->b ? l->b[j] : 0.0f) + (((a0[0] + a0[1]) + (a0[2] + a0[3])) + s);
 	}
 }
 
+/*
+ * The layer's weights as the matrix backend takes them: l->wt when it was
+ * made for these weights (packed, or of another type), else w as float32.
+ */
+static inline const MaasWeights *
+dense_weights(const MaasLayer *l, MaasWeights *plain)
+{
+	if (l->wt.data != NULL && (l->wt.type != MAAS_W_F32 || l->wt.data == l->w))
+		return &l->wt;
+	memset(plain, 0, sizeof(*plain));
+	plain->type = MAAS_W_F32;
+	plain->n = l->n_out;
+	plain->k = l->n_in;
+	plain->data = l->w;
+	return plain;
+}
+
+/* W is [n_in, n_out] (GPT-2's Conv1D): y = x W + b, through sgemm/sgemv */
+static void
+dense_in_out(const MaasLayer *l, const MaasBlas *blas, const float *x, float *y,
+			 int rows)
+{
+	float		beta = 0.0f;
+
+	if (l->b != NULL)
+	{
+		for (int r = 0; r < rows; r++)
+			memcpy(y + (size_t) r * l->n_out, l->b, sizeof(float) * l->n_out);
+		beta = 1.0f;
+	}
+	if (rows == 1)
+		blas->sgemv(MAAS_CBLAS_ROW_MAJOR, MAAS_CBLAS_TRANS,
+					l->n_in, l->n_out, 1.0f, l->w, l->n_out,
+					x, 1, beta, y, 1);
+	else
+		blas->sgemm(MAAS_CBLAS_ROW_MAJOR, MAAS_CBLAS_NO_TRANS, MAAS_CBLAS_NO_TRANS,
+					rows, l->n_out, l->n_in, 1.0f,
+					x, l->n_in, l->w, l->n_out,
+					beta, y, l->n_out);
+}
+
+/* rows one call of the backend takes, so that m fits an int */
+#define DENSE_CHUNK (1 << 30)
+
+/*
+ * y = x W^T + b over the value's vectors: one dense call of the matrix
+ * backend (maas_dense, any weight type, packed weights when the model was
+ * packed), which picks the implementation for one row or a batch.
+ */
 static bool
 dense_forward(const MaasLayer *l, MaasRun *run, const float *const *in, float *y)
 {
-	const MaasBlas *blas = run->blas;
-	const float *x = in[0];
 	size_t		rows = maas_run_vectors(run, &l->shape);
-	float		beta = 0.0f;
+	const float *x = in[0];
+	MaasWeights plain;
+	const MaasWeights *w = dense_weights(l, &plain);
 
-	if (rows == 1 && !l->w_in_out && (size_t) l->n_in * l->n_out <= SMALL_LAYER)
+	if (rows == 1 && w->type == MAAS_W_F32 && !l->w_in_out &&
+		(size_t) l->n_in * l->n_out <= SMALL_LAYER)
 	{
 		dense_row_small(l, x, y);
 		return true;
 	}
-	if (l->b != NULL)
+	for (size_t r = 0; r < rows; r += DENSE_CHUNK)
 	{
-		for (size_t r = 0; r < rows; r++)
-			memcpy(y + r * l->n_out, l->b, sizeof(float) * l->n_out);
-		beta = 1.0f;
-	}
+		int			m = (int) (rows - r < DENSE_CHUNK ? rows - r : DENSE_CHUNK);
+		const float *xr = x + r * l->n_in;
+		float	   *yr = y + r * l->n_out;
 
-	if (l->w_in_out)
-	{
-		/* W is [n_in, n_out]: y = x W */
-		if (rows == 1)
-			blas->sgemv(MAAS_CBLAS_ROW_MAJOR, MAAS_CBLAS_TRANS,
-						l->n_in, l->n_out, 1.0f, l->w, l->n_out,
-						x, 1, beta, y, 1);
-		else
-			blas->sgemm(MAAS_CBLAS_ROW_MAJOR, MAAS_CBLAS_NO_TRANS, MAAS_CBLAS_NO_TRANS,
-						(int) rows, l->n_out, l->n_in, 1.0f,
-						x, l->n_in, l->w, l->n_out,
-						beta, y, l->n_out);
+		if (l->w_in_out)
+			dense_in_out(l, run->blas, xr, yr, m);
+		else if (!maas_dense(run->blas, w, m, xr, l->n_in, l->b, yr, l->n_out, run->err))
+			return false;
 	}
-	else if (rows == 1)
-		blas->sgemv(MAAS_CBLAS_ROW_MAJOR, MAAS_CBLAS_NO_TRANS,
-					l->n_out, l->n_in, 1.0f, l->w, l->n_in,
-					x, 1, beta, y, 1);
-	else
-		blas->sgemm(MAAS_CBLAS_ROW_MAJOR, MAAS_CBLAS_NO_TRANS, MAAS_CBLAS_TRANS,
-					(int) rows, l->n_out, l->n_in, 1.0f,
-					x, l->n_in, l->w, l->n_in,
-					beta, y, l->n_out);
 	return true;
+}
+
+bool
+maas_net_pack(MaasNet *net, const MaasBlas *blas, MaasError *err)
+{
+	bool		ok = true;
+	MaasError	later;
+
+	for (int i = 0; i < net->n_layers; i++)
+	{
+		MaasLayer  *l = &net->layers[i];
+		MaasWeights w;
+
+		if (l->op != MAAS_OP_DENSE || l->w_in_out || l->w == NULL ||
+			(l->wt.data != NULL && l->wt.type != MAAS_W_F32))
+			continue;
+		memset(&w, 0, sizeof(w));
+		w.type = MAAS_W_F32;
+		w.n = l->n_out;
+		w.k = l->n_in;
+		w.data = l->w;
+		/* a failed layer stays unpacked; the first failure is reported */
+		if (!blas->pack(&w, ok ? err : &later))
+		{
+			ok = false;
+			continue;
+		}
+		l->wt = w;
+	}
+	return ok;
 }
 
 static const char *const dense_keys[] = {"weight", "bias", "layout", NULL};
@@ -277,18 +357,17 @@ sigmoid_forward(const MaasLayer *l, MaasRun *run, const float *const *in, float 
 	size_t		n = value_floats(l, run);
 	const float *x = in[0];
 
+	/*
+	 * With e = exp(-|v|) <= 1 nothing overflows: 1 / (1 + e) for v >= 0,
+	 * e / (1 + e) below.  One exp and a select, no branch on the sign.
+	 */
 	for (size_t j = 0; j < n; j++)
 	{
 		float		v = x[j];
+		float		e = expf(-fabsf(v));
+		float		p = 1.0f / (1.0f + e);
 
-		if (v >= 0.0f)
-			out[j] = 1.0f / (1.0f + expf(-v));
-		else
-		{
-			float		e = expf(v);
-
-			out[j] = e / (1.0f + e);
-		}
+		out[j] = v >= 0.0f ? p : e * p;
 	}
 	return true;
 }

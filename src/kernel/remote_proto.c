@@ -8,8 +8,13 @@
  * response ("data[3].embedding[7]").  Numbers become floats only through
  * maas_json_finite(), so a NaN, an infinity or a value past float range
  * never reaches a caller.
+ *
+ * This file: the helpers both protocols use, URLs, and OpenAI's requests
+ * and responses; remote_kserve.c: KServe v2's (remote_proto_int.h between
+ * them).
  */
 #include "remote_proto.h"
+#include "remote_proto_int.h"
 #include "http.h"
 #include "utf8.h"
 
@@ -18,17 +23,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#define PATH_MAX_LEN 96			/* of a field path in a message */
-#define MAX_ITEMS	(1 << 24)	/* rows of a request, values of a tensor */
-
 /* ---- helpers ---- */
 
-static bool
-field_error(MaasError *err, const char *path, const char *fmt,...)
-__attribute__((format(printf, 3, 4)));
-
-static bool
-field_error(MaasError *err, const char *path, const char *fmt,...)
+bool
+remote_field_error(MaasError *err, const char *path, const char *fmt,...)
 {
 	char		what[192];
 	va_list		ap;
@@ -46,10 +44,10 @@ article(MaasJsonType t)
 }
 
 /* "response field "x" must be an object, not a number" */
-static bool
-wrong_type(MaasError *err, const char *path, MaasJsonType want, const MaasJson *v)
+bool
+remote_wrong_type(MaasError *err, const char *path, MaasJsonType want, const MaasJson *v)
 {
-	return field_error(err, path, "must be %s %s, not %s %s",
+	return remote_field_error(err, path, "must be %s %s, not %s %s",
 					   article(want), maas_json_type_name(want),
 					   article((MaasJsonType) v->type),
 					   maas_json_type_name((MaasJsonType) v->type));
@@ -66,8 +64,8 @@ type_name(const MaasJson *v)
  * NULL: with an error when it is required or present with another type.
  * An optional member that is null counts as absent.
  */
-static const MaasJson *
-member(const MaasJson *obj, const char *at, const char *key, MaasJsonType type,
+const MaasJson *
+remote_member(const MaasJson *obj, const char *at, const char *key, MaasJsonType type,
 	   bool required, bool *failed, MaasError *err)
 {
 	const MaasJson *v = maas_json_get(obj, key);
@@ -83,7 +81,7 @@ member(const MaasJson *obj, const char *at, const char *key, MaasJsonType type,
 		if (required)
 		{
 			*failed = true;
-			field_error(err, path, "is missing");
+			remote_field_error(err, path, "is missing");
 		}
 		return NULL;
 	}
@@ -91,16 +89,16 @@ member(const MaasJson *obj, const char *at, const char *key, MaasJsonType type,
 	{
 		*failed = true;
 		if (v->type == MAAS_JSON_NULL)
-			field_error(err, path, "is null");
+			remote_field_error(err, path, "is null");
 		else
-			wrong_type(err, path, type, v);
+			remote_wrong_type(err, path, type, v);
 		return NULL;
 	}
 	return v;
 }
 
-static char *
-copy_string(const MaasJson *v, MaasError *err)
+char *
+remote_copy_string(const MaasJson *v, MaasError *err)
 {
 	char	   *s = maas_kalloc((size_t) v->n + 1);
 
@@ -114,8 +112,8 @@ copy_string(const MaasJson *v, MaasError *err)
 }
 
 /* the body as a JSON object, or NULL; an "error" member is the error */
-static const MaasJson *
-parse_root(const char *body, size_t len, const MaasTick *tick, MaasError *err)
+const MaasJson *
+remote_parse_root(const char *body, size_t len, const MaasTick *tick, MaasError *err)
 {
 	MaasError	e;
 	MaasJson   *root = maas_json_parse(body, len, 0, tick, &e);
@@ -153,8 +151,8 @@ parse_root(const char *body, size_t len, const MaasTick *tick, MaasError *err)
 	return root;
 }
 
-static bool
-check_text(const char *s, const char *what, MaasError *err)
+bool
+remote_check_text(const char *s, const char *what, MaasError *err)
 {
 	if (s == NULL)
 		return maas_error(err, MAAS_ERR_INVALID, "%s is null", what);
@@ -163,8 +161,8 @@ check_text(const char *s, const char *what, MaasError *err)
 	return true;
 }
 
-static bool
-check_count(int n, const char *what, MaasError *err)
+bool
+remote_check_count(int n, const char *what, MaasError *err)
 {
 	if (n < 1 || n > MAX_ITEMS)
 		return maas_error(err, MAAS_ERR_INVALID, "%s must be from 1 to %d, not %d",
@@ -172,8 +170,8 @@ check_count(int n, const char *what, MaasError *err)
 	return true;
 }
 
-static bool
-buf_done(MaasBuf *out, MaasError *err)
+bool
+remote_buf_done(MaasBuf *out, MaasError *err)
 {
 	if (out->oom)
 		return maas_error_nomem(err);
@@ -291,12 +289,12 @@ bool
 maas_openai_chat_request(MaasBuf *out, const char *model, const MaasChatMessage *msgs,
 						 int n_msgs, const MaasRemoteGenParams *params, MaasError *err)
 {
-	if (!check_text(model, "the model name", err) ||
-		!check_count(n_msgs, "the number of messages", err) || !check_params(params, err))
+	if (!remote_check_text(model, "the model name", err) ||
+		!remote_check_count(n_msgs, "the number of messages", err) || !check_params(params, err))
 		return false;
 	for (int i = 0; i < n_msgs; i++)
-		if (!check_text(msgs[i].role, "a message role", err) ||
-			!check_text(msgs[i].content, "a message", err))
+		if (!remote_check_text(msgs[i].role, "a message role", err) ||
+			!remote_check_text(msgs[i].content, "a message", err))
 			return false;
 
 	maas_buf_init(out);
@@ -314,18 +312,18 @@ maas_openai_chat_request(MaasBuf *out, const char *model, const MaasChatMessage 
 	maas_buf_puts(out, "]");
 	write_params(out, params);
 	maas_buf_puts(out, "}");
-	return buf_done(out, err);
+	return remote_buf_done(out, err);
 }
 
 bool
 maas_openai_completions_request(MaasBuf *out, const char *model, const char *const *prompts,
 								int n, const MaasRemoteGenParams *params, MaasError *err)
 {
-	if (!check_text(model, "the model name", err) ||
-		!check_count(n, "the number of prompts", err) || !check_params(params, err))
+	if (!remote_check_text(model, "the model name", err) ||
+		!remote_check_count(n, "the number of prompts", err) || !check_params(params, err))
 		return false;
 	for (int i = 0; i < n; i++)
-		if (!check_text(prompts[i], "a prompt", err))
+		if (!remote_check_text(prompts[i], "a prompt", err))
 			return false;
 
 	maas_buf_init(out);
@@ -341,21 +339,21 @@ maas_openai_completions_request(MaasBuf *out, const char *model, const char *con
 	maas_buf_puts(out, "]");
 	write_params(out, params);
 	maas_buf_puts(out, "}");
-	return buf_done(out, err);
+	return remote_buf_done(out, err);
 }
 
 bool
 maas_openai_embeddings_request(MaasBuf *out, const char *model, const char *const *inputs,
 							   int n, int dimensions, MaasError *err)
 {
-	if (!check_text(model, "the model name", err) ||
-		!check_count(n, "the number of inputs", err))
+	if (!remote_check_text(model, "the model name", err) ||
+		!remote_check_count(n, "the number of inputs", err))
 		return false;
 	if (dimensions < 0)
 		return maas_error(err, MAAS_ERR_INVALID, "dimensions must not be negative");
 	for (int i = 0; i < n; i++)
 	{
-		if (!check_text(inputs[i], "an input", err))
+		if (!remote_check_text(inputs[i], "an input", err))
 			return false;
 		if (inputs[i][0] == '\0')
 			return maas_error(err, MAAS_ERR_INVALID,
@@ -376,7 +374,7 @@ maas_openai_embeddings_request(MaasBuf *out, const char *model, const char *cons
 	if (dimensions > 0)
 		maas_buf_printf(out, ", \"dimensions\": %d", dimensions);
 	maas_buf_puts(out, "}");
-	return buf_done(out, err);
+	return remote_buf_done(out, err);
 }
 
 /* ---- OpenAI: responses ---- */
@@ -386,7 +384,7 @@ static bool
 read_usage(const MaasJson *root, MaasRemoteGenOutput *out, MaasError *err)
 {
 	bool		failed;
-	const MaasJson *usage = member(root, "", "usage", MAAS_JSON_OBJECT, false, &failed, err);
+	const MaasJson *usage = remote_member(root, "", "usage", MAAS_JSON_OBJECT, false, &failed, err);
 	static const char *const keys[] = {"prompt_tokens", "completion_tokens"};
 
 	out->prompt_tokens = out->completion_tokens = -1;
@@ -394,7 +392,7 @@ read_usage(const MaasJson *root, MaasRemoteGenOutput *out, MaasError *err)
 		return false;
 	for (int k = 0; usage != NULL && k < 2; k++)
 	{
-		const MaasJson *v = member(usage, "usage", keys[k], MAAS_JSON_NUMBER, false, &failed, err);
+		const MaasJson *v = remote_member(usage, "usage", keys[k], MAAS_JSON_NUMBER, false, &failed, err);
 		int64_t		count;
 
 		if (failed)
@@ -406,7 +404,7 @@ read_usage(const MaasJson *root, MaasRemoteGenOutput *out, MaasError *err)
 			char		path[PATH_MAX_LEN];
 
 			snprintf(path, sizeof(path), "usage.%s", keys[k]);
-			return field_error(err, path, "must be a whole number of at least 0");
+			return remote_field_error(err, path, "must be a whole number of at least 0");
 		}
 		if (k == 0)
 			out->prompt_tokens = count;
@@ -421,12 +419,12 @@ static bool
 read_finish(const MaasJson *c, const char *at, MaasRemoteGenOutput *out, MaasError *err)
 {
 	bool		failed;
-	const MaasJson *f = member(c, at, "finish_reason", MAAS_JSON_STRING, false, &failed, err);
+	const MaasJson *f = remote_member(c, at, "finish_reason", MAAS_JSON_STRING, false, &failed, err);
 
 	out->finish_reason = NULL;
 	if (failed)
 		return false;
-	if (f != NULL && (out->finish_reason = copy_string(f, err)) == NULL)
+	if (f != NULL && (out->finish_reason = remote_copy_string(f, err)) == NULL)
 		return false;
 	return true;
 }
@@ -436,18 +434,18 @@ static const MaasJson *
 read_choices(const MaasJson *root, int n, MaasError *err)
 {
 	bool		failed;
-	const MaasJson *choices = member(root, "", "choices", MAAS_JSON_ARRAY, true, &failed, err);
+	const MaasJson *choices = remote_member(root, "", "choices", MAAS_JSON_ARRAY, true, &failed, err);
 
 	if (choices == NULL)
 		return NULL;
 	if (choices->n == 0)
 	{
-		field_error(err, "choices", "is empty");
+		remote_field_error(err, "choices", "is empty");
 		return NULL;
 	}
 	if (n > 0 && choices->n != n)
 	{
-		field_error(err, "choices", "has %d entries, not %d", choices->n, n);
+		remote_field_error(err, "choices", "has %d entries, not %d", choices->n, n);
 		return NULL;
 	}
 	for (int i = 0; i < choices->n; i++)
@@ -457,7 +455,7 @@ read_choices(const MaasJson *root, int n, MaasError *err)
 			char		path[PATH_MAX_LEN];
 
 			snprintf(path, sizeof(path), "choices[%d]", i);
-			wrong_type(err, path, MAAS_JSON_OBJECT, &choices->u.items[i]);
+			remote_wrong_type(err, path, MAAS_JSON_OBJECT, &choices->u.items[i]);
 			return NULL;
 		}
 	}
@@ -468,7 +466,7 @@ bool
 maas_openai_chat_response(const char *body, size_t len, MaasRemoteGenOutput *out,
 						  const MaasTick *tick, MaasError *err)
 {
-	const MaasJson *root = parse_root(body, len, tick, err);
+	const MaasJson *root = remote_parse_root(body, len, tick, err);
 	const MaasJson *choices;
 	const MaasJson *message;
 	const MaasJson *content;
@@ -476,7 +474,7 @@ maas_openai_chat_response(const char *body, size_t len, MaasRemoteGenOutput *out
 
 	if (root == NULL || (choices = read_choices(root, 0, err)) == NULL)
 		return false;
-	message = member(&choices->u.items[0], "choices[0]", "message", MAAS_JSON_OBJECT, true,
+	message = remote_member(&choices->u.items[0], "choices[0]", "message", MAAS_JSON_OBJECT, true,
 					 &failed, err);
 	if (message == NULL)
 		return false;
@@ -492,12 +490,12 @@ maas_openai_chat_response(const char *body, size_t len, MaasRemoteGenOutput *out
 			maas_http_sanitize(refusal->u.string, (size_t) refusal->n, 160, shown);
 			return maas_error(err, MAAS_ERR_INVALID, "the remote model refused: %s", shown);
 		}
-		return field_error(err, "choices[0].message.content", "is %s",
+		return remote_field_error(err, "choices[0].message.content", "is %s",
 						   content == NULL ? "missing" : "null");
 	}
 	if (content->type != MAAS_JSON_STRING)
-		return wrong_type(err, "choices[0].message.content", MAAS_JSON_STRING, content);
-	if ((out->text = copy_string(content, err)) == NULL)
+		return remote_wrong_type(err, "choices[0].message.content", MAAS_JSON_STRING, content);
+	if ((out->text = remote_copy_string(content, err)) == NULL)
 		return false;
 	out->len = content->n;
 	return read_finish(&choices->u.items[0], "choices[0]", out, err) &&
@@ -518,9 +516,9 @@ placed_index(const MaasJson *entry, const char *array, int i, int n, bool *taken
 
 	snprintf(path, sizeof(path), "%s[%d].index", array, i);
 	if (index != NULL && !maas_json_int(index, 0, n - 1, &k))
-		return field_error(err, path, "must be a whole number from 0 to %d", n - 1);
+		return remote_field_error(err, path, "must be a whole number from 0 to %d", n - 1);
 	if (taken[k])
-		return field_error(err, path, "repeats index %lld", (long long) k);
+		return remote_field_error(err, path, "repeats index %lld", (long long) k);
 	taken[k] = true;
 	*at = (int) k;
 	return true;
@@ -535,9 +533,9 @@ maas_openai_completions_response(const char *body, size_t len, int n, MaasRemote
 	MaasRemoteGenOutput usage;
 	bool	   *taken;
 
-	if (!check_count(n, "the number of prompts", err))
+	if (!remote_check_count(n, "the number of prompts", err))
 		return false;
-	root = parse_root(body, len, tick, err);
+	root = remote_parse_root(body, len, tick, err);
 	if (root == NULL || (choices = read_choices(root, n, err)) == NULL ||
 		!read_usage(root, &usage, err))
 		return false;
@@ -556,10 +554,10 @@ maas_openai_completions_response(const char *body, size_t len, int n, MaasRemote
 		snprintf(at, sizeof(at), "choices[%d]", i);
 		if (!placed_index(c, "choices", i, n, taken, &k, err))
 			return false;
-		text = member(c, at, "text", MAAS_JSON_STRING, true, &failed, err);
+		text = remote_member(c, at, "text", MAAS_JSON_STRING, true, &failed, err);
 		if (text == NULL)
 			return false;
-		if ((outs[k].text = copy_string(text, err)) == NULL)
+		if ((outs[k].text = remote_copy_string(text, err)) == NULL)
 			return false;
 		outs[k].len = text->n;
 		if (!read_finish(c, at, &outs[k], err))
@@ -580,22 +578,22 @@ maas_openai_embeddings_response(const char *body, size_t len, int n, int *dims,
 	float	   *out = NULL;
 	int			d = *dims;
 
-	if (!check_count(n, "the number of inputs", err))
+	if (!remote_check_count(n, "the number of inputs", err))
 		return NULL;
 	if (d < 0)
 	{
 		maas_error(err, MAAS_ERR_INVALID, "dimensions must not be negative");
 		return NULL;
 	}
-	root = parse_root(body, len, tick, err);
+	root = remote_parse_root(body, len, tick, err);
 	if (root == NULL)
 		return NULL;
-	data = member(root, "", "data", MAAS_JSON_ARRAY, true, &failed, err);
+	data = remote_member(root, "", "data", MAAS_JSON_ARRAY, true, &failed, err);
 	if (data == NULL)
 		return NULL;
 	if (data->n != n)
 	{
-		field_error(err, "data", "has %d embeddings, not %d", data->n, n);
+		remote_field_error(err, "data", "has %d embeddings, not %d", data->n, n);
 		return NULL;
 	}
 	taken = maas_kalloc_array((size_t) n, sizeof(bool));
@@ -616,7 +614,7 @@ maas_openai_embeddings_response(const char *body, size_t len, int n, int *dims,
 		snprintf(at, sizeof(at), "data[%d]", i);
 		if (e->type != MAAS_JSON_OBJECT)
 		{
-			wrong_type(err, at, MAAS_JSON_OBJECT, e);
+			remote_wrong_type(err, at, MAAS_JSON_OBJECT, e);
 			return NULL;
 		}
 		if (!placed_index(e, "data", i, n, taken, &k, err))
@@ -625,10 +623,10 @@ maas_openai_embeddings_response(const char *body, size_t len, int n, int *dims,
 		if (vec != NULL && vec->type == MAAS_JSON_STRING)
 		{
 			snprintf(at, sizeof(at), "data[%d].embedding", i);
-			field_error(err, at, "is a string: base64 embeddings are not supported");
+			remote_field_error(err, at, "is a string: base64 embeddings are not supported");
 			return NULL;
 		}
-		vec = member(e, at, "embedding", MAAS_JSON_ARRAY, true, &failed, err);
+		vec = remote_member(e, at, "embedding", MAAS_JSON_ARRAY, true, &failed, err);
 		if (vec == NULL)
 			return NULL;
 		if (d == 0)
@@ -636,7 +634,7 @@ maas_openai_embeddings_response(const char *body, size_t len, int n, int *dims,
 			if (vec->n == 0 || vec->n > MAX_ITEMS)
 			{
 				snprintf(at, sizeof(at), "data[%d].embedding", i);
-				field_error(err, at, "%s", vec->n == 0 ? "is empty" : "is too long");
+				remote_field_error(err, at, "%s", vec->n == 0 ? "is empty" : "is too long");
 				return NULL;
 			}
 			d = vec->n;
@@ -644,7 +642,7 @@ maas_openai_embeddings_response(const char *body, size_t len, int n, int *dims,
 		if (vec->n != d)
 		{
 			snprintf(at, sizeof(at), "data[%d].embedding", i);
-			field_error(err, at, "has %d values, not %d", vec->n, d);
+			remote_field_error(err, at, "has %d values, not %d", vec->n, d);
 			return NULL;
 		}
 		if (out == NULL)
@@ -663,7 +661,7 @@ maas_openai_embeddings_response(const char *body, size_t len, int n, int *dims,
 			if (!maas_json_finite(&vec->u.items[j], true, &v))
 			{
 				snprintf(at, sizeof(at), "data[%d].embedding[%d]", i, j);
-				field_error(err, at, "%s", vec->u.items[j].type == MAAS_JSON_NUMBER ?
+				remote_field_error(err, at, "%s", vec->u.items[j].type == MAAS_JSON_NUMBER ?
 							"is not a finite float" : "is not a number");
 				return NULL;
 			}
@@ -675,360 +673,3 @@ maas_openai_embeddings_response(const char *body, size_t len, int n, int *dims,
 	return out;
 }
 
-/* ---- KServe v2 ---- */
-
-bool
-maas_kserve_infer_request(MaasBuf *out, const char *input_name, int n, int d,
-						  const float *x, MaasError *err)
-{
-	size_t		total;
-	char		num[32];
-
-	if (!check_text(input_name, "the input name", err) ||
-		!check_count(n, "the number of rows", err) ||
-		!check_count(d, "the number of features", err))
-		return false;
-	if (!maas_mul_size((size_t) n, (size_t) d, &total) || total > MAX_ITEMS)
-		return maas_error(err, MAAS_ERR_LIMIT,
-						  "a request of %d rows of %d features is too large", n, d);
-	for (size_t i = 0; i < total; i++)
-		if (!isfinite(x[i]))
-			return maas_error(err, MAAS_ERR_INVALID,
-							  "feature %zu of row %zu is not finite", i % (size_t) d + 1,
-							  i / (size_t) d + 1);
-
-	maas_buf_init(out);
-	maas_buf_puts(out, "{\"inputs\": [{\"name\": ");
-	maas_json_write_string(out, input_name, strlen(input_name));
-	maas_buf_printf(out, ", \"shape\": [%d, %d], \"datatype\": \"FP32\", \"data\": [", n, d);
-	for (size_t i = 0; i < total; i++)
-	{
-		/* 9 significant digits read back as the same float */
-		int			k = snprintf(num, sizeof(num), i > 0 ? ", %.9g" : "%.9g", (double) x[i]);
-
-		maas_buf_append(out, num, (size_t) k);
-	}
-	maas_buf_puts(out, "]}]}");
-	return buf_done(out, err);
-}
-
-static bool
-numeric_datatype(const char *t, bool *boolean)
-{
-	static const char *const types[] = {
-		"FP16", "FP32", "FP64", "BF16", "INT8", "INT16", "INT32", "INT64",
-		"UINT8", "UINT16", "UINT32", "UINT64"
-	};
-
-	*boolean = strcmp(t, "BOOL") == 0;
-	if (*boolean)
-		return true;
-	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
-		if (strcmp(t, types[i]) == 0)
-			return true;
-	return false;
-}
-
-/* one value of a tensor into *f */
-static bool
-tensor_value(const MaasJson *v, bool boolean, const char *path, float *f, MaasError *err)
-{
-	double		d;
-
-	if (boolean)
-	{
-		if (v->type != MAAS_JSON_BOOL)
-			return wrong_type(err, path, MAAS_JSON_BOOL, v);
-		*f = v->u.boolean ? 1.0f : 0.0f;
-		return true;
-	}
-	if (!maas_json_finite(v, true, &d))
-		return field_error(err, path, "%s", v->type == MAAS_JSON_NUMBER ?
-						   "is not a finite float" : "is not a number");
-	*f = (float) d;
-	return true;
-}
-
-/* "[2, 3]" */
-static void
-shape_text(const MaasJson *shape, char *out, size_t size)
-{
-	size_t		o = 0;
-
-	o += (size_t) snprintf(out, size, "[");
-	for (int i = 0; i < shape->n && o < size; i++)
-	{
-		const MaasJson *v = &shape->u.items[i];
-
-		if (v->integral)
-			o += (size_t) snprintf(out + o, size - o, i > 0 ? ", %lld" : "%lld",
-								   (long long) v->integer);
-		else
-			o += (size_t) snprintf(out + o, size - o, i > 0 ? ", ?" : "?");
-	}
-	if (o < size)
-		snprintf(out + o, size - o, "]");
-}
-
-bool
-maas_kserve_infer_response(const char *body, size_t len, const char *output_name,
-						   int n, int n_out, float *out, const MaasTick *tick,
-						   MaasError *err)
-{
-	const MaasJson *root;
-	const MaasJson *outputs;
-	const MaasJson *t = NULL;
-	const MaasJson *shape;
-	const MaasJson *dtype;
-	const MaasJson *data;
-	char		at[40];
-	char		path[PATH_MAX_LEN];
-	bool		failed;
-	bool		boolean;
-	bool		shape_ok;
-	size_t		total;
-	int			which = 0;
-
-	if (!check_count(n, "the number of rows", err) ||
-		!check_count(n_out, "the number of outputs a row", err))
-		return false;
-	if (!maas_mul_size((size_t) n, (size_t) n_out, &total) || total > MAX_ITEMS)
-		return maas_error(err, MAAS_ERR_LIMIT, "%d rows of %d outputs are too many", n, n_out);
-	root = parse_root(body, len, tick, err);
-	if (root == NULL)
-		return false;
-	outputs = member(root, "", "outputs", MAAS_JSON_ARRAY, true, &failed, err);
-	if (outputs == NULL)
-		return false;
-	if (outputs->n == 0)
-		return field_error(err, "outputs", "is empty");
-	for (int i = 0; i < outputs->n; i++)
-	{
-		const MaasJson *o = &outputs->u.items[i];
-		const MaasJson *name;
-
-		snprintf(at, sizeof(at), "outputs[%d]", i);
-		if (o->type != MAAS_JSON_OBJECT)
-			return wrong_type(err, at, MAAS_JSON_OBJECT, o);
-		name = member(o, at, "name", MAAS_JSON_STRING, true, &failed, err);
-		if (name == NULL)
-			return false;
-		if (output_name == NULL ? i == 0 : strcmp(name->u.string, output_name) == 0)
-		{
-			t = o;
-			which = i;
-			if (output_name == NULL)
-				break;
-		}
-	}
-	if (t == NULL)
-	{
-		char		shown[72];
-
-		maas_http_sanitize(output_name, strlen(output_name), 64, shown);
-		return maas_error(err, MAAS_ERR_INVALID, "response has no output named \"%s\"", shown);
-	}
-	snprintf(at, sizeof(at), "outputs[%d]", which);
-
-	dtype = member(t, at, "datatype", MAAS_JSON_STRING, true, &failed, err);
-	if (dtype == NULL)
-		return false;
-	if (!numeric_datatype(dtype->u.string, &boolean))
-	{
-		char		shown[40];
-
-		snprintf(path, sizeof(path), "%s.datatype", at);
-		maas_http_sanitize(dtype->u.string, (size_t) dtype->n, 32, shown);
-		return field_error(err, path, "is \"%s\", not a numeric type", shown);
-	}
-
-	shape = member(t, at, "shape", MAAS_JSON_ARRAY, true, &failed, err);
-	if (shape == NULL)
-		return false;
-	shape_ok = shape->n >= 1 && shape->n <= 2 &&
-		shape->u.items[0].integral && shape->u.items[0].integer == n &&
-		(shape->n == 1 ? n_out == 1 :
-		 shape->u.items[1].integral && shape->u.items[1].integer == n_out);
-	if (!shape_ok)
-	{
-		char		got[64];
-
-		shape_text(shape, got, sizeof(got));
-		snprintf(path, sizeof(path), "%s.shape", at);
-		return field_error(err, path, "is %s, not [%d, %d]", got, n, n_out);
-	}
-
-	data = member(t, at, "data", MAAS_JSON_ARRAY, true, &failed, err);
-	if (data == NULL)
-		return false;
-	if (shape->n == 2 && data->n == n && data->u.items[0].type == MAAS_JSON_ARRAY)
-	{
-		/* nested by the shape: n rows of n_out */
-		for (int i = 0; i < n; i++)
-		{
-			const MaasJson *row = &data->u.items[i];
-
-			snprintf(path, sizeof(path), "%s.data[%d]", at, i);
-			if (row->type != MAAS_JSON_ARRAY || row->n != n_out)
-				return field_error(err, path, "must be an array of %d values", n_out);
-			for (int j = 0; j < n_out; j++)
-			{
-				snprintf(path, sizeof(path), "%s.data[%d][%d]", at, i, j);
-				if (!tensor_value(&row->u.items[j], boolean, path,
-								  &out[(size_t) i * (size_t) n_out + (size_t) j], err))
-					return false;
-			}
-		}
-		return true;
-	}
-	if ((size_t) data->n == total)
-	{
-		/* flat, row-major */
-		for (size_t i = 0; i < total; i++)
-		{
-			snprintf(path, sizeof(path), "%s.data[%zu]", at, i);
-			if (!tensor_value(&data->u.items[i], boolean, path, &out[i], err))
-				return false;
-			if ((i & 4095) == 4095)
-				maas_tick(tick);
-		}
-		return true;
-	}
-	snprintf(path, sizeof(path), "%s.data", at);
-	return field_error(err, path, "has %d values, not %zu", data->n, total);
-}
-
-/* one entry of "inputs" or "outputs" of the metadata */
-static bool
-read_tensor_meta(const MaasJson *v, const char *at, MaasKserveTensor *t, MaasError *err)
-{
-	const MaasJson *name;
-	const MaasJson *dtype;
-	const MaasJson *shape;
-	bool		failed;
-	char		path[PATH_MAX_LEN + 24];
-
-	if (v->type != MAAS_JSON_OBJECT)
-		return wrong_type(err, at, MAAS_JSON_OBJECT, v);
-	if ((name = member(v, at, "name", MAAS_JSON_STRING, true, &failed, err)) == NULL ||
-		(dtype = member(v, at, "datatype", MAAS_JSON_STRING, true, &failed, err)) == NULL ||
-		(shape = member(v, at, "shape", MAAS_JSON_ARRAY, true, &failed, err)) == NULL)
-		return false;
-	if (shape->n > MAAS_KSERVE_MAX_DIMS)
-	{
-		snprintf(path, sizeof(path), "%s.shape", at);
-		return field_error(err, path, "has more than %d dimensions", MAAS_KSERVE_MAX_DIMS);
-	}
-	t->n_dims = shape->n;
-	for (int i = 0; i < shape->n; i++)
-	{
-		if (!maas_json_int(&shape->u.items[i], -1, INT32_MAX, &t->dims[i]))
-		{
-			snprintf(path, sizeof(path), "%s.shape[%d]", at, i);
-			return field_error(err, path, "must be a whole number of at least -1");
-		}
-	}
-	return (t->name = copy_string(name, err)) != NULL &&
-		(t->datatype = copy_string(dtype, err)) != NULL;
-}
-
-bool
-maas_kserve_metadata_parse(const char *body, size_t len, MaasKserveMeta *meta,
-						   MaasError *err)
-{
-	const MaasJson *root = parse_root(body, len, NULL, err);
-	const MaasJson *name;
-	bool		failed;
-	static const char *const lists[] = {"inputs", "outputs"};
-
-	memset(meta, 0, sizeof(*meta));
-	if (root == NULL)
-		return false;
-	name = member(root, "", "name", MAAS_JSON_STRING, true, &failed, err);
-	if (name == NULL || (meta->name = copy_string(name, err)) == NULL)
-		return false;
-	for (int l = 0; l < 2; l++)
-	{
-		const MaasJson *arr = member(root, "", lists[l], MAAS_JSON_ARRAY, true, &failed, err);
-		MaasKserveTensor *ts;
-
-		if (arr == NULL)
-			return false;
-		ts = maas_kalloc_array(arr->n > 0 ? (size_t) arr->n : 1, sizeof(MaasKserveTensor));
-		if (ts == NULL)
-			return maas_error_nomem(err);
-		for (int i = 0; i < arr->n; i++)
-		{
-			char		at[PATH_MAX_LEN];
-
-			snprintf(at, sizeof(at), "%s[%d]", lists[l], i);
-			if (!read_tensor_meta(&arr->u.items[i], at, &ts[i], err))
-				return false;
-		}
-		if (l == 0)
-		{
-			meta->n_inputs = arr->n;
-			meta->inputs = ts;
-		}
-		else
-		{
-			meta->n_outputs = arr->n;
-			meta->outputs = ts;
-		}
-	}
-	return true;
-}
-
-/* the last dimension of t, with the leading one (rows) free */
-static bool
-row_width_is(const MaasKserveTensor *t, int64_t want)
-{
-	if (t->n_dims == 1)
-		return want == 1;
-	return t->n_dims == 2 && (t->dims[1] == want || t->dims[1] == -1);
-}
-
-bool
-maas_kserve_metadata_check(const MaasKserveMeta *meta, int n_features,
-						   const char *output_name, int n_out, MaasError *err)
-{
-	const MaasKserveTensor *in;
-	const MaasKserveTensor *out = NULL;
-	char		shown[72];
-
-	if (meta->n_inputs != 1)
-		return maas_error(err, MAAS_ERR_INVALID,
-						  "the remote model takes %d inputs; maas sends one tensor of features",
-						  meta->n_inputs);
-	in = &meta->inputs[0];
-	if (strcmp(in->datatype, "FP32") != 0 && strcmp(in->datatype, "FP64") != 0)
-	{
-		maas_http_sanitize(in->datatype, strlen(in->datatype), 32, shown);
-		return maas_error(err, MAAS_ERR_INVALID,
-						  "the remote model's input has datatype \"%s\", not FP32", shown);
-	}
-	if (!row_width_is(in, n_features))
-		return maas_error(err, MAAS_ERR_INVALID,
-						  "the remote model's input does not take rows of %d features",
-						  n_features);
-	for (int i = 0; i < meta->n_outputs; i++)
-	{
-		if (output_name == NULL || strcmp(meta->outputs[i].name, output_name) == 0)
-		{
-			out = &meta->outputs[i];
-			break;
-		}
-	}
-	if (out == NULL)
-	{
-		if (output_name == NULL)
-			return maas_error(err, MAAS_ERR_INVALID, "the remote model has no outputs");
-		maas_http_sanitize(output_name, strlen(output_name), 64, shown);
-		return maas_error(err, MAAS_ERR_INVALID, "the remote model has no output named \"%s\"",
-						  shown);
-	}
-	if (!row_width_is(out, n_out))
-		return maas_error(err, MAAS_ERR_INVALID,
-						  "the remote model's output does not give %d values a row", n_out);
-	return true;
-}

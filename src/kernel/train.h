@@ -4,15 +4,18 @@
  *
  * A trainer takes a float32 matrix of rows that are already preprocessed
  * (imputed, one-hot encoded, standardized) and produces the weights of a
- * layer program the runtime in net.h serves: dense layers, activations,
- * and a softmax or sigmoid head.  Two trainers cover the algorithms:
+ * layer program the runtime in net.h serves: convolutions, pooling, dense
+ * layers, activations, and a softmax or sigmoid head.  Three trainers
+ * cover the algorithms:
  *
  *	- maas_linear_fit: least squares with an optional L2 penalty, solved
  *	  from the normal equations (Gram matrix by dsyrk over chunks of rows
  *	  widened to double, Cholesky by LAPACK's dpotrf);
  *	- maas_nn_fit: a stack of dense layers trained by mini-batch gradient
  *	  descent (Adam or SGD with momentum), which is the logistic regression
- *	  (no hidden layer) and the MLP.
+ *	  (no hidden layer) and the MLP;
+ *	- maas_cnn_fit: convolutions (ReLU, max pooling) before such a stack,
+ *	  over images, trained by the same loop.
  *
  * The caller sees progress, and can stop a training, through the hooks:
  * tick is called at every mini-batch (in the server it checks for
@@ -201,6 +204,90 @@ extern bool maas_nn_predict(const MaasBlas *blas, const MaasNnConfig *cfg,
 							const MaasNnModel *model, const float *x,
 							int64_t n, const MaasTrainHooks *hooks,
 							float *out, MaasError *err);
+
+/* ---- convolutional networks ---- */
+
+#define MAAS_CNN_MAX_CONV		8
+
+/* one convolution of a CNN, with the max pooling after it */
+typedef struct MaasCnnConv
+{
+	int			filters;
+	int			kernel;			/* square */
+	int			stride;
+	int			padding;		/* zeros on every side */
+	int			pool;			/* max pooling window and stride; 1: none */
+} MaasCnnConv;
+
+/*
+ * The CNN: each convolution followed by ReLU (and max pooling), then
+ * flatten and the dense layers of nn (n_hidden, hidden, activation,
+ * dropout after each hidden activation), and the head.  nn.n_in is the
+ * input's c * h * w; everything else in nn (loss, optimizer, batches,
+ * epochs, stopping, seed) is as for the MLP.
+ */
+typedef struct MaasCnnConfig
+{
+	MaasNnConfig nn;
+	int			in_c,
+				in_h,
+				in_w;
+	int			n_conv;
+	MaasCnnConv conv[MAAS_CNN_MAX_CONV];
+} MaasCnnConfig;
+
+/* a CNN's layers: checked geometries and the weights in torch's layouts */
+typedef struct MaasCnnModel
+{
+	int			n_conv;
+	MaasConv2d	conv[MAAS_CNN_MAX_CONV];
+	bool		pooled[MAAS_CNN_MAX_CONV];
+	MaasPool2d	pool[MAAS_CNN_MAX_CONV];
+	float	   *w[MAAS_CNN_MAX_CONV];	/* [filters, c_in, kernel, kernel] */
+	float	   *b[MAAS_CNN_MAX_CONV];
+	MaasNnModel head;			/* n_in[0]: the last image, flattened */
+} MaasCnnModel;
+
+typedef struct MaasCnnResult
+{
+	MaasCnnModel model;			/* the best weights seen */
+	int			epochs_run;
+	int			best_epoch;
+	double	   *loss;
+	double	   *val_loss;
+	double	   *val_score;
+	int			diverged_epoch;
+} MaasCnnResult;
+
+/*
+ * The geometry of cfg's layers over its input: fills model's conv, pool
+ * and head sizes (no weights).  Refuses (MAAS_ERR_INVALID) a kernel or a
+ * pooling window larger than the image it meets, naming the layer, and
+ * (MAAS_ERR_LIMIT) sizes that overflow.
+ */
+extern bool maas_cnn_check(const MaasCnnConfig *cfg, MaasCnnModel *model,
+						   MaasError *err);
+
+/*
+ * Bytes maas_cnn_fit allocates (weights, gradients, optimizer state, best
+ * copy, one mini-batch of every layer's activations and gradients, the
+ * convolutions' scratch, the evaluation workspace, the shuffle index), or
+ * false on overflow or a config maas_cnn_check refuses.
+ */
+extern bool maas_cnn_memory(const MaasCnnConfig *cfg, int64_t n_train,
+							size_t *bytes);
+
+/* as maas_nn_fit; weights start as torch's defaults for Conv2d and Linear */
+extern bool maas_cnn_fit(const MaasBlas *blas, const MaasCnnConfig *cfg,
+						 const MaasTrainSet *data, const MaasTrainSet *val,
+						 const MaasTrainHooks *hooks, MaasCnnResult *result,
+						 MaasError *err);
+
+/* as maas_nn_predict, through the runtime's image layers */
+extern bool maas_cnn_predict(const MaasBlas *blas, const MaasCnnConfig *cfg,
+							 const MaasCnnModel *model, const float *x,
+							 int64_t n, const MaasTrainHooks *hooks,
+							 float *out, MaasError *err);
 
 /* ---- metrics ---- */
 

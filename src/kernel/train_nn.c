@@ -1,7 +1,9 @@
 /*
  * train_nn.c
  *		Mini-batch training of dense networks: logistic regression (no
- *		hidden layer) and the MLP (see train.h).
+ *		hidden layer) and the MLP (see train.h); and what every mini-batch
+ *		trainer shares (train_int.h): the dense stack, the loss at the head
+ *		and the loop.
  *
  * What lives in memory: all weights and biases in one float buffer, with
  * their gradients, the optimizer's state (Adam: first and second moments;
@@ -19,58 +21,19 @@
  * kernels written so that the compiler vectorises them; they are compiled
  * for AVX-512, AVX2 and baseline x86-64 and picked at load time
  * (target_clones), never with -march=native.  Validation and prediction run
- * through the serving runtime (maas_net_forward), so what is measured here
- * is what will be served.
+ * through the serving runtime (maas_net_run), so what is measured here is
+ * what will be served.
+ *
+ * The loop (maas_nn_fit_run) knows a model only through its NnFit: the
+ * CNN trainer (train_cnn.c) puts convolutions before the same dense stack
+ * and runs the same loop.
  */
-#include "train.h"
+#include "train_int.h"
 
 #include <math.h>
 #include <string.h>
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
-	!defined(__SANITIZE_ADDRESS__)
-#define MAAS_SIMD __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define MAAS_SIMD
-#endif
-
 #define EVAL_ROWS		256
-#define MAX_LAYERS		(MAAS_NN_MAX_HIDDEN + 1)
-
-typedef struct NnState
-{
-	const MaasNnConfig *cfg;
-	int			n_layers;
-	int			n_in[MAX_LAYERS];
-	int			n_out[MAX_LAYERS];
-	size_t		w_off[MAX_LAYERS];
-	size_t		b_off[MAX_LAYERS];
-	size_t		n_params;
-	int			max_width;
-	float	   *params;
-	float	   *grads;
-	float	   *m1;				/* Adam first moment, or SGD velocity */
-	float	   *m2;				/* Adam second moment */
-	float	   *best;
-	/* one mini-batch */
-	int			batch;
-	float	   *xb;
-	int32_t    *cb;
-	float	   *yb;
-	float	   *h[MAX_LAYERS];	/* activations, before dropout */
-	float	   *d[MAX_LAYERS];	/* after dropout (== h without dropout) */
-	float	   *mask[MAX_LAYERS];
-	uint32_t   *rnd;
-	float	   *g0;
-	float	   *g1;
-	int32_t    *idx;
-	/* evaluation through the runtime */
-	MaasNet		net;
-	float	   *eval_work;
-	float	   *eval_out;
-	uint64_t	rng;
-	float		lr;				/* the current learning rate */
-} NnState;
 
 /* ---- elementwise kernels ---- */
 
@@ -221,6 +184,12 @@ column_sums(int m, int n, const float *restrict g, float *restrict out)
 	}
 }
 
+void
+maas_nn_relu_backward(size_t n, float *g, const float *h)
+{
+	relu_backward(n, g, h, NULL);
+}
+
 /* ---- the loss at the head ---- */
 
 static inline double
@@ -229,13 +198,10 @@ softplus(double z)
 	return z > 0 ? z + log1p(exp(-z)) : log1p(exp(z));
 }
 
-/*
- * Sum of the losses of m rows of head outputs z, and dz, the gradient of
- * their mean.  Softmax rows are normalised in place of dz.
- */
-static double
-head_loss(const MaasNnConfig *cfg, int m, const float *z, const int32_t *cls,
-		  const float *y, float *dz)
+/* softmax rows are normalised in place of dz */
+double
+maas_nn_head_loss(const MaasNnConfig *cfg, int m, const float *z, const int32_t *cls,
+				  const float *y, float *dz)
 {
 	double		sum = 0.0;
 	float		inv_m = 1.0f / (float) m;
@@ -289,340 +255,362 @@ head_loss(const MaasNnConfig *cfg, int m, const float *z, const int32_t *cls,
 	return sum;
 }
 
-/* ---- setup ---- */
+/* ---- the dense stack ---- */
 
-static void
-layer_shapes(const MaasNnConfig *cfg, NnState *st)
+void
+maas_nn_dense_layout(NnDense *d, const MaasNnConfig *cfg, int n_in, size_t *off)
 {
-	size_t		off = 0;
-	int			width = cfg->n_in;
+	int			width = n_in;
 
-	st->n_layers = cfg->n_hidden + 1;
-	st->max_width = cfg->n_in;
-	for (int l = 0; l < st->n_layers; l++)
+	memset(d, 0, sizeof(*d));
+	d->n_hidden = cfg->n_hidden;
+	d->n_layers = cfg->n_hidden + 1;
+	d->activation = cfg->activation;
+	d->dropout = cfg->dropout;
+	d->max_width = n_in;
+	for (int l = 0; l < d->n_layers; l++)
 	{
-		st->n_in[l] = width;
-		st->n_out[l] = l < cfg->n_hidden ? cfg->hidden[l] : cfg->n_out;
-		st->w_off[l] = off;
-		off += (size_t) st->n_out[l] * st->n_in[l];
-		st->b_off[l] = off;
-		off += st->n_out[l];
-		width = st->n_out[l];
-		if (width > st->max_width)
-			st->max_width = width;
+		d->n_in[l] = width;
+		d->n_out[l] = l < cfg->n_hidden ? cfg->hidden[l] : cfg->n_out;
+		d->w_off[l] = *off;
+		*off += (size_t) d->n_out[l] * d->n_in[l];
+		d->b_off[l] = *off;
+		*off += d->n_out[l];
+		width = d->n_out[l];
+		if (width > d->max_width)
+			d->max_width = width;
 	}
-	st->n_params = off;
-}
-
-/* all sizes in floats; false on overflow */
-static bool
-batch_floats(const MaasNnConfig *cfg, const NnState *st, size_t *total)
-{
-	size_t		sum = 0,
-				t;
-	size_t		B = (size_t) cfg->batch_size;
-
-	/* xb, targets, two gradient buffers */
-	if (!maas_mul_size(B, (size_t) cfg->n_in + 2 + 2 * (size_t) st->max_width, &t) ||
-		!maas_add_size(sum, t, &sum))
-		return false;
-	for (int l = 0; l < st->n_layers; l++)
-	{
-		/* h, d, mask, random bits */
-		if (!maas_mul_size(B, (size_t) st->n_out[l] * 4, &t) ||
-			!maas_add_size(sum, t, &sum))
-			return false;
-	}
-	/* evaluation: workspace of two buffers and the outputs (at least 2 wide) */
-	if (!maas_mul_size((size_t) EVAL_ROWS,
-					   2 * (size_t) st->max_width + (st->max_width > 2 ? st->max_width : 2),
-					   &t) ||
-		!maas_add_size(sum, t, &sum))
-		return false;
-	*total = sum;
-	return true;
 }
 
 bool
-maas_nn_memory(const MaasNnConfig *cfg, int64_t n_train, size_t *bytes)
+maas_nn_dense_floats(const NnDense *d, size_t B, size_t *floats)
 {
-	NnState		st;
-	size_t		floats,
-				params,
+	size_t		sum,
 				t;
 
-	memset(&st, 0, sizeof(st));
-	layer_shapes(cfg, &st);
-	if (!batch_floats(cfg, &st, &floats))
+	/* two gradient buffers and the random bits */
+	if (!maas_mul_size(B, 3 * (size_t) d->max_width, &sum))
 		return false;
-	/* params, grads, two moments, best copy */
-	if (!maas_mul_size(st.n_params, 5, &params) ||
-		!maas_add_size(floats, params, &floats) ||
-		!maas_mul_size(floats, sizeof(float), &t) ||
-		!maas_add_size(t, (size_t) n_train * sizeof(int32_t), bytes))
-		return false;
+	for (int l = 0; l < d->n_layers; l++)
+	{
+		/* h, d, mask */
+		if (!maas_mul_size(B, (size_t) d->n_out[l] * 3, &t) ||
+			!maas_add_size(sum, t, &sum))
+			return false;
+	}
+	*floats = sum;
 	return true;
 }
 
 static float *
 alloc_floats(size_t n)
 {
-	size_t		bytes;
-
-	if (!maas_mul_size(n, sizeof(float), &bytes))
-		return NULL;
-	return maas_kalloc(bytes);
+	return maas_kalloc_array(n > 0 ? n : 1, sizeof(float));
 }
 
-static bool
-build_eval_net(NnState *st, const float *params)
+bool
+maas_nn_dense_alloc(NnDense *d, size_t B)
 {
-	const MaasNnConfig *cfg = st->cfg;
-	int			n = 0;
-	MaasError	err;
-
-	st->net.layers = maas_kalloc(sizeof(MaasLayer) * (2 * st->n_layers + 1));
-	if (st->net.layers == NULL)
+	if ((d->g0 = alloc_floats(B * d->max_width)) == NULL ||
+		(d->g1 = alloc_floats(B * d->max_width)) == NULL ||
+		(d->rnd = maas_kalloc_array(B * d->max_width, sizeof(uint32_t))) == NULL)
 		return false;
-	memset(st->net.layers, 0, sizeof(MaasLayer) * (2 * st->n_layers + 1));
-	for (int l = 0; l < st->n_layers; l++)
+	for (int l = 0; l < d->n_layers; l++)
 	{
-		MaasLayer  *dl = &st->net.layers[n++];
+		size_t		n = B * d->n_out[l];
 
-		dl->op = MAAS_OP_DENSE;
-		dl->n_in = st->n_in[l];
-		dl->n_out = st->n_out[l];
-		dl->w = params + st->w_off[l];
-		dl->b = params + st->b_off[l];
-		if (l < cfg->n_hidden)
-			st->net.layers[n++].op = cfg->activation;
+		if ((d->h[l] = alloc_floats(n)) == NULL)
+			return false;
+		d->d[l] = d->h[l];
+		d->mask[l] = NULL;
+		if (l < d->n_hidden && d->dropout > 0.0f)
+		{
+			if ((d->d[l] = alloc_floats(n)) == NULL ||
+				(d->mask[l] = alloc_floats(n)) == NULL)
+				return false;
+		}
 	}
-	if (cfg->loss == MAAS_LOSS_SOFTMAX_CE)
-		st->net.layers[n++].op = MAAS_OP_SOFTMAX;
-	else if (cfg->loss == MAAS_LOSS_SIGMOID_CE)
-		st->net.layers[n++].op = MAAS_OP_SIGMOID;
-	st->net.n_layers = n;
-	st->net.n_in = cfg->n_in;
-	return maas_net_check(&st->net, &err);
+	return true;
 }
 
+void
+maas_nn_dense_init(const NnDense *d, float *params, bool torch_init, uint64_t *rng)
+{
+	for (int l = 0; l < d->n_layers; l++)
+	{
+		float	   *w = params + d->w_off[l];
+		float	   *b = params + d->b_off[l];
+		size_t		nw = (size_t) d->n_out[l] * d->n_in[l];
+		double		limit = torch_init ? 1.0 / sqrt((double) d->n_in[l]) :
+			sqrt(6.0 / (double) (d->n_in[l] + d->n_out[l]));
+
+		for (size_t i = 0; i < nw; i++)
+			w[i] = (float) ((2.0 * maas_rng_uniform(rng) - 1.0) * limit);
+		if (torch_init)
+			for (int j = 0; j < d->n_out[l]; j++)
+				b[j] = (float) ((2.0 * maas_rng_uniform(rng) - 1.0) * limit);
+		else
+			memset(b, 0, sizeof(float) * d->n_out[l]);
+	}
+}
+
+const float *
+maas_nn_dense_forward(NnDense *d, const MaasBlas *blas, const float *params,
+					  const float *in, int m, uint64_t *rng)
+{
+	uint32_t	threshold = (uint32_t) ((double) d->dropout * 4294967296.0);
+	float		keep_scale = d->dropout > 0.0f ? 1.0f / (1.0f - d->dropout) : 1.0f;
+
+	for (int l = 0; l < d->n_layers; l++)
+	{
+		int			n_out = d->n_out[l];
+		const float *w = params + d->w_off[l];
+		const float *b = params + d->b_off[l];
+
+		blas->sgemm(MAAS_CBLAS_ROW_MAJOR, MAAS_CBLAS_NO_TRANS, MAAS_CBLAS_TRANS,
+					m, n_out, d->n_in[l], 1.0f, in, d->n_in[l], w, d->n_in[l],
+					0.0f, d->h[l], n_out);
+		if (l < d->n_hidden)
+		{
+			bias_act(m, n_out, d->h[l], b, d->activation);
+			if (d->mask[l])
+			{
+				size_t		n = (size_t) m * n_out;
+
+				fill_random(n, d->rnd, maas_rng_next(rng));
+				dropout_apply(n, d->h[l], d->rnd, threshold, keep_scale,
+							  d->mask[l], d->d[l]);
+			}
+		}
+		else
+			bias_add(m, n_out, d->h[l], b);
+		in = d->d[l];
+	}
+	return d->h[d->n_layers - 1];
+}
+
+void
+maas_nn_dense_backward(NnDense *d, const MaasBlas *blas, const float *params,
+					   float *grads, const float *in, int m, float *dx)
+{
+	float	   *dz = d->g0,
+			   *dnext = d->g1;
+
+	for (int l = d->n_layers - 1; l >= 0; l--)
+	{
+		int			n_out = d->n_out[l];
+		int			n_in = d->n_in[l];
+		const float *x = l == 0 ? in : d->d[l - 1];
+		float	   *tmp;
+
+		blas->sgemm(MAAS_CBLAS_ROW_MAJOR, MAAS_CBLAS_TRANS, MAAS_CBLAS_NO_TRANS,
+					n_out, n_in, m, 1.0f, dz, n_out, x, n_in,
+					0.0f, grads + d->w_off[l], n_in);
+		column_sums(m, n_out, dz, grads + d->b_off[l]);
+		if (l == 0)
+		{
+			if (dx)
+				blas->sgemm(MAAS_CBLAS_ROW_MAJOR, MAAS_CBLAS_NO_TRANS, MAAS_CBLAS_NO_TRANS,
+							m, n_in, n_out, 1.0f, dz, n_out, params + d->w_off[l], n_in,
+							0.0f, dx, n_in);
+			break;
+		}
+		blas->sgemm(MAAS_CBLAS_ROW_MAJOR, MAAS_CBLAS_NO_TRANS, MAAS_CBLAS_NO_TRANS,
+					m, n_in, n_out, 1.0f, dz, n_out, params + d->w_off[l], n_in,
+					0.0f, dnext, n_in);
+		if (d->activation == MAAS_OP_RELU)
+			relu_backward((size_t) m * n_in, dnext, d->h[l - 1], d->mask[l - 1]);
+		else
+			smooth_backward((size_t) m * n_in, dnext, d->h[l - 1], d->mask[l - 1],
+							d->activation == MAAS_OP_TANH);
+		tmp = dz;
+		dz = dnext;
+		dnext = tmp;
+	}
+}
+
+/* what dense layers point at until they have weights: the plan needs only shapes */
+static const float no_weights[1];
+
+void
+maas_nn_dense_layers(const NnDense *d, const MaasNnConfig *cfg, const float *params,
+					 MaasLayer *layers, int *n)
+{
+	for (int l = 0; l < d->n_layers; l++)
+	{
+		MaasLayer  *dl = &layers[(*n)++];
+
+		memset(dl, 0, sizeof(*dl));
+		dl->op = MAAS_OP_DENSE;
+		dl->n_in = d->n_in[l];
+		dl->n_out = d->n_out[l];
+		dl->w = params ? params + d->w_off[l] : no_weights;
+		dl->b = params ? params + d->b_off[l] : no_weights;
+		if (l < d->n_hidden)
+		{
+			memset(&layers[*n], 0, sizeof(MaasLayer));
+			layers[(*n)++].op = cfg->activation;
+		}
+	}
+	if (cfg->loss != MAAS_LOSS_MSE)
+	{
+		memset(&layers[*n], 0, sizeof(MaasLayer));
+		layers[(*n)++].op = cfg->loss == MAAS_LOSS_SOFTMAX_CE ? MAAS_OP_SOFTMAX : MAAS_OP_SIGMOID;
+	}
+}
+
+/* the dense layers of a net, in order, on params */
 static void
-point_eval_net(NnState *st, const float *params)
+point_dense(const NnDense *d, MaasNet *net, const float *params)
 {
 	int			l = 0;
 
-	for (int i = 0; i < st->net.n_layers; i++)
+	for (int i = 0; i < net->n_layers && l < d->n_layers; i++)
 	{
-		MaasLayer  *dl = &st->net.layers[i];
+		MaasLayer  *dl = &net->layers[i];
 
 		if (dl->op == MAAS_OP_DENSE)
 		{
-			dl->w = params + st->w_off[l];
-			dl->b = params + st->b_off[l];
+			dl->w = params + d->w_off[l];
+			dl->b = params + d->b_off[l];
 			l++;
 		}
 	}
 }
 
-static bool
-state_init(NnState *st, const MaasNnConfig *cfg, int64_t n_train, bool train)
+/* ---- the loop ---- */
+
+void
+maas_nn_fit_segment(NnFit *fit, size_t off, size_t n, bool decay)
 {
-	size_t		B = (size_t) cfg->batch_size;
+	NnSegment  *s = &fit->segments[fit->n_segments++];
 
-	memset(st, 0, sizeof(*st));
-	st->cfg = cfg;
-	layer_shapes(cfg, st);
-	st->rng = cfg->seed;
-	st->lr = cfg->lr;
-	/* a sigmoid head's outputs are expanded to two columns (1 - p, p) */
-	if ((st->eval_work = alloc_floats((size_t) EVAL_ROWS * 2 * st->max_width)) == NULL ||
-		(st->eval_out = alloc_floats((size_t) EVAL_ROWS * (st->max_width > 2 ? st->max_width : 2))) == NULL)
-		return false;
-	if (!train)
-		return true;
-
-	st->batch = cfg->batch_size;
-	if ((st->params = alloc_floats(st->n_params)) == NULL ||
-		(st->grads = alloc_floats(st->n_params)) == NULL ||
-		(st->m1 = alloc_floats(st->n_params)) == NULL ||
-		(st->m2 = alloc_floats(st->n_params)) == NULL ||
-		(st->best = alloc_floats(st->n_params)) == NULL ||
-		(st->xb = alloc_floats(B * cfg->n_in)) == NULL ||
-		(st->cb = maas_kalloc(sizeof(int32_t) * B)) == NULL ||
-		(st->yb = alloc_floats(B)) == NULL ||
-		(st->g0 = alloc_floats(B * st->max_width)) == NULL ||
-		(st->g1 = alloc_floats(B * st->max_width)) == NULL ||
-		(st->rnd = maas_kalloc(sizeof(uint32_t) * B * st->max_width)) == NULL ||
-		(st->idx = maas_kalloc(sizeof(int32_t) * (size_t) (n_train > 0 ? n_train : 1))) == NULL)
-		return false;
-	for (int l = 0; l < st->n_layers; l++)
-	{
-		size_t		n = B * st->n_out[l];
-
-		if ((st->h[l] = alloc_floats(n)) == NULL)
-			return false;
-		st->d[l] = st->h[l];
-		if (l < cfg->n_hidden && cfg->dropout > 0.0f)
-		{
-			if ((st->d[l] = alloc_floats(n)) == NULL ||
-				(st->mask[l] = alloc_floats(n)) == NULL)
-				return false;
-		}
-	}
-	memset(st->m1, 0, sizeof(float) * st->n_params);
-	memset(st->m2, 0, sizeof(float) * st->n_params);
-
-	/* Glorot uniform weights, zero biases (Keras' defaults) */
-	for (int l = 0; l < st->n_layers; l++)
-	{
-		float	   *w = st->params + st->w_off[l];
-		size_t		nw = (size_t) st->n_out[l] * st->n_in[l];
-		double		limit = sqrt(6.0 / (double) (st->n_in[l] + st->n_out[l]));
-
-		for (size_t i = 0; i < nw; i++)
-			w[i] = (float) ((2.0 * maas_rng_uniform(&st->rng) - 1.0) * limit);
-		memset(st->params + st->b_off[l], 0, sizeof(float) * st->n_out[l]);
-	}
-	for (int64_t i = 0; i < n_train; i++)
-		st->idx[i] = (int32_t) i;
-	return build_eval_net(st, st->params);
+	s->off = off;
+	s->n = n;
+	s->decay = decay;
 }
 
-/* ---- one mini-batch ---- */
-
-static double
-train_batch(NnState *st, const MaasBlas *blas, int m)
+int
+maas_nn_out_columns(const MaasNnConfig *cfg)
 {
-	const MaasNnConfig *cfg = st->cfg;
-	int			L = st->n_layers;
-	const float *in = st->xb;
-	float	   *dz,
-			   *dnext;
-	double		loss;
-	uint32_t	threshold = (uint32_t) ((double) cfg->dropout * 4294967296.0);
-	float		keep_scale = cfg->dropout > 0.0f ? 1.0f / (1.0f - cfg->dropout) : 1.0f;
-
-	/* forward */
-	for (int l = 0; l < L; l++)
-	{
-		int			n_out = st->n_out[l];
-		const float *w = st->params + st->w_off[l];
-		const float *b = st->params + st->b_off[l];
-
-		blas->sgemm(MAAS_CBLAS_ROW_MAJOR, MAAS_CBLAS_NO_TRANS, MAAS_CBLAS_TRANS,
-					m, n_out, st->n_in[l], 1.0f, in, st->n_in[l], w, st->n_in[l],
-					0.0f, st->h[l], n_out);
-		if (l < cfg->n_hidden)
-		{
-			bias_act(m, n_out, st->h[l], b, cfg->activation);
-			if (st->mask[l])
-			{
-				size_t		n = (size_t) m * n_out;
-
-				fill_random(n, st->rnd, maas_rng_next(&st->rng));
-				dropout_apply(n, st->h[l], st->rnd, threshold, keep_scale,
-							  st->mask[l], st->d[l]);
-			}
-		}
-		else
-			bias_add(m, n_out, st->h[l], b);
-		in = st->d[l];
-	}
-
-	/* head */
-	dz = st->g0;
-	dnext = st->g1;
-	loss = head_loss(cfg, m, st->h[L - 1], st->cb, st->yb, dz);
-
-	/* backward */
-	for (int l = L - 1; l >= 0; l--)
-	{
-		int			n_out = st->n_out[l];
-		int			n_in = st->n_in[l];
-		const float *x = l == 0 ? st->xb : st->d[l - 1];
-		float	   *tmp;
-
-		blas->sgemm(MAAS_CBLAS_ROW_MAJOR, MAAS_CBLAS_TRANS, MAAS_CBLAS_NO_TRANS,
-					n_out, n_in, m, 1.0f, dz, n_out, x, n_in,
-					0.0f, st->grads + st->w_off[l], n_in);
-		column_sums(m, n_out, dz, st->grads + st->b_off[l]);
-		if (l == 0)
-			break;
-		blas->sgemm(MAAS_CBLAS_ROW_MAJOR, MAAS_CBLAS_NO_TRANS, MAAS_CBLAS_NO_TRANS,
-					m, n_in, n_out, 1.0f, dz, n_out, st->params + st->w_off[l], n_in,
-					0.0f, dnext, n_in);
-		if (cfg->activation == MAAS_OP_RELU)
-			relu_backward((size_t) m * n_in, dnext, st->h[l - 1], st->mask[l - 1]);
-		else
-			smooth_backward((size_t) m * n_in, dnext, st->h[l - 1], st->mask[l - 1],
-							cfg->activation == MAAS_OP_TANH);
-		tmp = dz;
-		dz = dnext;
-		dnext = tmp;
-	}
-	return loss;
-}
-
-static void
-optimizer_step(NnState *st, int64_t t)
-{
-	const MaasNnConfig *cfg = st->cfg;
-
-	for (int l = 0; l < st->n_layers; l++)
-	{
-		/* weights, then biases (no decay) */
-		for (int part = 0; part < 2; part++)
-		{
-			size_t		off = part == 0 ? st->w_off[l] : st->b_off[l];
-			size_t		n = part == 0 ? (size_t) st->n_out[l] * st->n_in[l] : (size_t) st->n_out[l];
-			float		wd = part == 0 ? cfg->weight_decay : 0.0f;
-
-			if (cfg->optimizer == MAAS_OPTIM_ADAM)
-			{
-				double		bc1 = 1.0 - pow(cfg->beta1, (double) t);
-				double		bc2 = 1.0 - pow(cfg->beta2, (double) t);
-
-				adam_step(n, st->params + off, st->grads + off, st->m1 + off,
-						  st->m2 + off, cfg->beta1, cfg->beta2,
-						  (float) (st->lr / bc1), (float) (1.0 / sqrt(bc2)),
-						  cfg->eps, wd);
-			}
-			else
-				sgd_step(n, st->params + off, st->grads + off, st->m1 + off,
-						 st->lr, cfg->momentum, wd);
-		}
-	}
-}
-
-/* ---- evaluation through the runtime ---- */
-
-/*
- * Run the net over n rows of x in chunks; out gets probabilities (n * k) or
- * values (n).  With cls/y given, also the mean loss and the score.
- */
-static void
-evaluate(NnState *st, const MaasBlas *blas, const float *x, int64_t n,
-		 const int32_t *cls, const float *y, const MaasTrainHooks *hooks,
-		 float *out, double *loss, double *score)
-{
-	const MaasNnConfig *cfg = st->cfg;
-	int			k = cfg->loss == MAAS_LOSS_SOFTMAX_CE ? cfg->n_out :
+	return cfg->loss == MAAS_LOSS_SOFTMAX_CE ? cfg->n_out :
 		cfg->loss == MAAS_LOSS_SIGMOID_CE ? 2 : 1;
+}
+
+/* floats of everything but the index and the workspace */
+static bool
+fit_floats(const NnFit *fit, size_t *floats)
+{
+	size_t		B = fit->batch > 0 ? (size_t) fit->batch : 0;
+	size_t		k = (size_t) maas_nn_out_columns(fit->cfg);
+	size_t		sum,
+				t;
+
+	/* params, and in training grads, two moments and the best copy */
+	if (!maas_mul_size(fit->n_params, B > 0 ? 5 : 1, &sum) ||
+		!maas_mul_size(B, (size_t) fit->n_in + 2, &t) ||
+		!maas_add_size(sum, t, &sum) ||
+		!maas_mul_size((size_t) fit->eval_rows, k, &t) ||
+		!maas_add_size(sum, t, floats))
+		return false;
+	return true;
+}
+
+bool
+maas_nn_fit_bytes(const NnFit *fit, int64_t n_train, size_t work_floats,
+				  size_t *bytes)
+{
+	size_t		floats,
+				t;
+
+	if (!fit_floats(fit, &floats) ||
+		!maas_add_size(floats, work_floats, &floats) ||
+		!maas_mul_size(floats, sizeof(float), &t) ||
+		!maas_add_size(t, (size_t) (n_train > 0 ? n_train : 0) * sizeof(int32_t), bytes))
+		return false;
+	return true;
+}
+
+/* with fit->batch 0, only the parameters and the evaluation outputs */
+bool
+maas_nn_fit_alloc(NnFit *fit, int64_t n_train, size_t work_floats)
+{
+	size_t		B = fit->batch > 0 ? (size_t) fit->batch : 0;
+	size_t		k = (size_t) maas_nn_out_columns(fit->cfg);
+
+	fit->lr = fit->cfg->lr;
+	if ((fit->params = alloc_floats(fit->n_params)) == NULL ||
+		(fit->eval_out = maas_kalloc_array((size_t) fit->eval_rows, k * sizeof(float))) == NULL ||
+		(fit->eval_work = alloc_floats(work_floats)) == NULL)
+		return false;
+	if (B == 0)
+		return true;
+	if ((fit->grads = alloc_floats(fit->n_params)) == NULL ||
+		(fit->m1 = alloc_floats(fit->n_params)) == NULL ||
+		(fit->m2 = alloc_floats(fit->n_params)) == NULL ||
+		(fit->best = alloc_floats(fit->n_params)) == NULL ||
+		(fit->xb = maas_kalloc_array(B, (size_t) fit->n_in * sizeof(float))) == NULL ||
+		(fit->cb = maas_kalloc_array(B, sizeof(int32_t))) == NULL ||
+		(fit->yb = alloc_floats(B)) == NULL ||
+		(fit->idx = maas_kalloc_array((size_t) (n_train > 0 ? n_train : 1), sizeof(int32_t))) == NULL)
+		return false;
+	memset(fit->m1, 0, sizeof(float) * fit->n_params);
+	memset(fit->m2, 0, sizeof(float) * fit->n_params);
+	for (int64_t i = 0; i < n_train; i++)
+		fit->idx[i] = (int32_t) i;
+	return true;
+}
+
+static void
+optimizer_step(NnFit *fit, int64_t t)
+{
+	const MaasNnConfig *cfg = fit->cfg;
+
+	for (int s = 0; s < fit->n_segments; s++)
+	{
+		size_t		off = fit->segments[s].off;
+		size_t		n = fit->segments[s].n;
+		float		wd = fit->segments[s].decay ? cfg->weight_decay : 0.0f;
+
+		if (cfg->optimizer == MAAS_OPTIM_ADAM)
+		{
+			double		bc1 = 1.0 - pow(cfg->beta1, (double) t);
+			double		bc2 = 1.0 - pow(cfg->beta2, (double) t);
+
+			adam_step(n, fit->params + off, fit->grads + off, fit->m1 + off,
+					  fit->m2 + off, cfg->beta1, cfg->beta2,
+					  (float) (fit->lr / bc1), (float) (1.0 / sqrt(bc2)),
+					  cfg->eps, wd);
+		}
+		else
+			sgd_step(n, fit->params + off, fit->grads + off, fit->m1 + off,
+					 fit->lr, cfg->momentum, wd);
+	}
+}
+
+void
+maas_nn_fit_evaluate(NnFit *fit, const MaasBlas *blas, const float *x, int64_t n,
+					 const int32_t *cls, const float *y, const MaasTrainHooks *hooks,
+					 float *out, double *loss, double *score)
+{
+	const MaasNnConfig *cfg = fit->cfg;
+	int			k = maas_nn_out_columns(cfg);
+	int			rows = fit->eval_rows;
 	double		lsum = 0.0;
 	int64_t		correct = 0;
 	double		ymean = 0.0,
 				sstot = 0.0;
 
-	for (int64_t start = 0; start < n; start += EVAL_ROWS)
+	for (int64_t start = 0; start < n; start += rows)
 	{
-		int			m = (int) (n - start < EVAL_ROWS ? n - start : EVAL_ROWS);
+		int			m = (int) (n - start < rows ? n - start : rows);
 		const float *o;
-		float	   *dst = out ? out + start * k : st->eval_out;
+		float	   *dst = out ? out + start * k : fit->eval_out;
 
 		if (hooks && hooks->tick)
 			hooks->tick(hooks->arg);
-		o = maas_net_forward(&st->net, blas, m, x + (size_t) start * cfg->n_in,
-							 st->eval_work);
+		o = maas_net_forward(&fit->net, blas, m, x + (size_t) start * fit->n_in,
+							 fit->eval_work);
 		for (int r = 0; r < m; r++)
 		{
 			if (cfg->loss == MAAS_LOSS_SIGMOID_CE)
@@ -670,39 +658,26 @@ evaluate(NnState *st, const MaasBlas *blas, const float *x, int64_t n,
 	}
 }
 
-static void
-set_model(const NnState *st, const float *params, MaasNnModel *model)
-{
-	model->n_layers = st->n_layers;
-	for (int l = 0; l < st->n_layers; l++)
-	{
-		model->n_in[l] = st->n_in[l];
-		model->n_out[l] = st->n_out[l];
-		model->w[l] = (float *) params + st->w_off[l];
-		model->b[l] = (float *) params + st->b_off[l];
-	}
-}
-
 bool
-maas_nn_fit(const MaasBlas *blas, const MaasNnConfig *cfg,
-			const MaasTrainSet *data, const MaasTrainSet *val,
-			const MaasTrainHooks *hooks, MaasNnResult *result, MaasError *err)
+maas_nn_fit_run(NnFit *fit, const MaasBlas *blas, const MaasTrainSet *data,
+				const MaasTrainSet *val, const MaasTrainHooks *hooks,
+				NnCurve *curve, MaasError *err)
 {
-	NnState		st;
+	const MaasNnConfig *cfg = fit->cfg;
 	int64_t		n = data->n;
+	int			d = fit->n_in;
 	int64_t		step = 0;
 	double		best = INFINITY;
 	double		lowest = INFINITY;
 	int			since_best = 0;
 	bool		has_val = val != NULL && val->n > 0;
 
-	memset(result, 0, sizeof(*result));
-	if (!state_init(&st, cfg, n, true) ||
-		(result->loss = maas_kalloc(sizeof(double) * cfg->epochs)) == NULL ||
-		(has_val && (result->val_loss = maas_kalloc(sizeof(double) * cfg->epochs)) == NULL) ||
-		(has_val && (result->val_score = maas_kalloc(sizeof(double) * cfg->epochs)) == NULL))
+	memset(curve, 0, sizeof(*curve));
+	if ((curve->loss = maas_kalloc(sizeof(double) * cfg->epochs)) == NULL ||
+		(has_val && (curve->val_loss = maas_kalloc(sizeof(double) * cfg->epochs)) == NULL) ||
+		(has_val && (curve->val_score = maas_kalloc(sizeof(double) * cfg->epochs)) == NULL))
 		return maas_error(err, MAAS_ERR_NOMEM, "out of memory for the network");
-	memcpy(st.best, st.params, sizeof(float) * st.n_params);
+	memcpy(fit->best, fit->params, sizeof(float) * fit->n_params);
 
 	for (int epoch = 1; epoch <= cfg->epochs; epoch++)
 	{
@@ -710,81 +685,81 @@ maas_nn_fit(const MaasBlas *blas, const MaasNnConfig *cfg,
 		MaasEpochReport rep;
 		double		monitored;
 
-		maas_shuffle(st.idx, n, &st.rng);
-		for (int64_t start = 0; start < n; start += st.batch)
+		maas_shuffle(fit->idx, n, &fit->rng);
+		for (int64_t start = 0; start < n; start += fit->batch)
 		{
-			int			m = (int) (n - start < st.batch ? n - start : st.batch);
+			int			m = (int) (n - start < fit->batch ? n - start : fit->batch);
 			double		bl;
 
 			if (hooks && hooks->tick)
 				hooks->tick(hooks->arg);
 			for (int r = 0; r < m; r++)
 			{
-				int64_t		src = st.idx[start + r];
+				int64_t		src = fit->idx[start + r];
 
-				memcpy(st.xb + (size_t) r * cfg->n_in, data->x + (size_t) src * cfg->n_in,
-					   sizeof(float) * cfg->n_in);
+				memcpy(fit->xb + (size_t) r * d, data->x + (size_t) src * d,
+					   sizeof(float) * d);
 				if (data->cls)
-					st.cb[r] = data->cls[src];
+					fit->cb[r] = data->cls[src];
 				else
-					st.yb[r] = data->y[src];
+					fit->yb[r] = data->y[src];
 			}
-			bl = train_batch(&st, blas, m);
+			bl = fit->step(fit, blas, m);
 			if (!isfinite(bl))
 			{
-				result->diverged_epoch = epoch;
-				result->epochs_run = epoch - 1;
+				curve->diverged_epoch = epoch;
+				curve->epochs_run = epoch - 1;
 				return maas_error(err, MAAS_ERR_DIVERGED,
 								  "training diverged: the loss became %s in epoch %d",
 								  isnan(bl) ? "NaN" : "infinite", epoch);
 			}
 			loss_sum += bl;
-			optimizer_step(&st, ++step);
+			optimizer_step(fit, ++step);
 		}
 
 		memset(&rep, 0, sizeof(rep));
 		rep.epoch = epoch;
 		rep.epochs = cfg->epochs;
 		rep.loss = loss_sum / (double) n;
-		result->loss[epoch - 1] = rep.loss;
-		result->epochs_run = epoch;
-		if (!maas_all_finite(st.params, st.n_params))
+		curve->loss[epoch - 1] = rep.loss;
+		curve->epochs_run = epoch;
+		if (!maas_all_finite(fit->params, fit->n_params))
 		{
-			result->diverged_epoch = epoch;
+			curve->diverged_epoch = epoch;
 			return maas_error(err, MAAS_ERR_DIVERGED,
 							  "training diverged: the weights became NaN or infinite in epoch %d",
 							  epoch);
 		}
 		if (has_val)
 		{
-			point_eval_net(&st, st.params);
-			evaluate(&st, blas, val->x, val->n, val->cls, val->y, hooks, NULL,
-					 &rep.val_loss, &rep.val_score);
+			fit->point(fit, fit->params);
+			maas_nn_fit_evaluate(fit, blas, val->x, val->n, val->cls, val->y, hooks,
+								 NULL, &rep.val_loss, &rep.val_score);
 			rep.has_val = true;
-			result->val_loss[epoch - 1] = rep.val_loss;
-			result->val_score[epoch - 1] = rep.val_score;
+			curve->val_loss[epoch - 1] = rep.val_loss;
+			curve->val_score[epoch - 1] = rep.val_score;
 		}
 		monitored = cfg->monitor_val && has_val ? rep.val_loss : rep.loss;
 		if (!isfinite(monitored))
 		{
-			result->diverged_epoch = epoch;
+			curve->diverged_epoch = epoch;
 			return maas_error(err, MAAS_ERR_DIVERGED,
 							  "training diverged: the validation loss became NaN in epoch %d",
 							  epoch);
 		}
 		/* a loss worse than the best so far: the step is too large */
 		if (cfg->halve_on_plateau && epoch > 1 && monitored > lowest)
-			st.lr *= 0.5f;
+			fit->lr *= 0.5f;
 		if (monitored < lowest)
 			lowest = monitored;
 		if (monitored < best - cfg->tol || epoch == 1)
 		{
 			rep.improved = true;
 			best = monitored;
-			result->best_epoch = epoch;
+			curve->best_epoch = epoch;
 			since_best = 0;
 			if (cfg->patience > 0)
-				memcpy(st.best, st.params, sizeof(float) * st.n_params);
+				memcpy(fit->best, fit->params, sizeof(float) * fit->n_params);
 		}
 		else
 			since_best++;
@@ -795,9 +770,141 @@ maas_nn_fit(const MaasBlas *blas, const MaasNnConfig *cfg,
 	}
 
 	/* with early stopping the best weights, else the last ones */
-	set_model(&st, cfg->patience > 0 ? st.best : st.params, &result->model);
+	curve->weights = cfg->patience > 0 ? fit->best : fit->params;
 	if (cfg->patience == 0)
-		result->best_epoch = result->epochs_run;
+		curve->best_epoch = curve->epochs_run;
+	return true;
+}
+
+/* ---- the MLP: the dense stack alone ---- */
+
+typedef struct MlpState
+{
+	NnFit		fit;
+	NnDense		dense;
+	MaasLayer	layers[2 * NN_MAX_LAYERS + 1];
+} MlpState;
+
+static double
+mlp_step(NnFit *fit, const MaasBlas *blas, int m)
+{
+	MlpState   *st = fit->model;
+	const float *z = maas_nn_dense_forward(&st->dense, blas, fit->params, fit->xb, m,
+										   &fit->rng);
+	double		loss = maas_nn_head_loss(fit->cfg, m, z, fit->cb, fit->yb, st->dense.g0);
+
+	maas_nn_dense_backward(&st->dense, blas, fit->params, fit->grads, fit->xb, m, NULL);
+	return loss;
+}
+
+static void
+mlp_point(NnFit *fit, const float *params)
+{
+	MlpState   *st = fit->model;
+
+	point_dense(&st->dense, &fit->net, params);
+}
+
+/* the layout, the loop's view and the evaluation net (on params, or NULL) */
+static bool
+mlp_setup(MlpState *st, const MaasNnConfig *cfg, bool train, MaasError *err)
+{
+	NnFit	   *fit = &st->fit;
+	size_t		off = 0;
+	int			n = 0;
+
+	memset(fit, 0, sizeof(*fit));
+	maas_nn_dense_layout(&st->dense, cfg, cfg->n_in, &off);
+	fit->cfg = cfg;
+	fit->n_in = cfg->n_in;
+	fit->n_params = off;
+	fit->batch = train ? cfg->batch_size : 0;
+	fit->rng = cfg->seed;
+	fit->eval_rows = EVAL_ROWS;
+	fit->step = mlp_step;
+	fit->point = mlp_point;
+	fit->model = st;
+	for (int l = 0; l < st->dense.n_layers; l++)
+	{
+		maas_nn_fit_segment(fit, st->dense.w_off[l],
+							(size_t) st->dense.n_out[l] * st->dense.n_in[l], true);
+		maas_nn_fit_segment(fit, st->dense.b_off[l], st->dense.n_out[l], false);
+	}
+	/* weights are pointed at later; the shapes are what the plan needs */
+	maas_nn_dense_layers(&st->dense, cfg, NULL, st->layers, &n);
+	fit->net.layers = st->layers;
+	fit->net.n_layers = n;
+	fit->net.n_in = cfg->n_in;
+	return maas_net_check(&fit->net, err);
+}
+
+static bool
+mlp_work(const MlpState *st, size_t *floats)
+{
+	return maas_net_workspace(&st->fit.net, st->fit.eval_rows, 1, floats);
+}
+
+bool
+maas_nn_memory(const MaasNnConfig *cfg, int64_t n_train, size_t *bytes)
+{
+	MlpState	st;
+	MaasError	err;
+	size_t		work,
+				dense,
+				t;
+
+	if (!mlp_setup(&st, cfg, true, &err) || !mlp_work(&st, &work) ||
+		!maas_nn_dense_floats(&st.dense, (size_t) cfg->batch_size, &dense) ||
+		!maas_add_size(work, dense, &work) ||
+		!maas_nn_fit_bytes(&st.fit, n_train, work, &t))
+		return false;
+	*bytes = t;
+	return true;
+}
+
+static void
+set_model(const NnDense *d, const float *params, MaasNnModel *model)
+{
+	model->n_layers = d->n_layers;
+	for (int l = 0; l < d->n_layers; l++)
+	{
+		model->n_in[l] = d->n_in[l];
+		model->n_out[l] = d->n_out[l];
+		model->w[l] = (float *) params + d->w_off[l];
+		model->b[l] = (float *) params + d->b_off[l];
+	}
+}
+
+bool
+maas_nn_fit(const MaasBlas *blas, const MaasNnConfig *cfg,
+			const MaasTrainSet *data, const MaasTrainSet *val,
+			const MaasTrainHooks *hooks, MaasNnResult *result, MaasError *err)
+{
+	MlpState   *st = maas_kalloc(sizeof(MlpState));
+	NnCurve		curve;
+	size_t		work;
+	bool		ok;
+
+	memset(result, 0, sizeof(*result));
+	if (st == NULL || !mlp_setup(st, cfg, true, err) || !mlp_work(st, &work) ||
+		!maas_nn_fit_alloc(&st->fit, data->n, work) ||
+		!maas_nn_dense_alloc(&st->dense, (size_t) cfg->batch_size))
+		return maas_error(err, MAAS_ERR_NOMEM, "out of memory for the network");
+
+	/* Glorot uniform weights, zero biases (Keras' defaults) */
+	maas_nn_dense_init(&st->dense, st->fit.params, false, &st->fit.rng);
+	mlp_point(&st->fit, st->fit.params);
+
+	ok = maas_nn_fit_run(&st->fit, blas, data, val, hooks, &curve, err);
+	result->epochs_run = curve.epochs_run;
+	result->best_epoch = curve.best_epoch;
+	result->loss = curve.loss;
+	result->val_loss = curve.val_loss;
+	result->val_score = curve.val_score;
+	result->diverged_epoch = curve.diverged_epoch;
+	if (!ok)
+		return false;
+	set_model(&st->dense, curve.weights, &result->model);
 	return true;
 }
 
@@ -806,21 +913,22 @@ maas_nn_predict(const MaasBlas *blas, const MaasNnConfig *cfg,
 				const MaasNnModel *model, const float *x, int64_t n,
 				const MaasTrainHooks *hooks, float *out, MaasError *err)
 {
-	NnState		st;
+	MlpState   *st = maas_kalloc(sizeof(MlpState));
+	size_t		work;
 	float	   *params;
 
-	if (!state_init(&st, cfg, 0, false) ||
-		(params = alloc_floats(st.n_params)) == NULL)
+	if (st == NULL || !mlp_setup(st, cfg, false, err) || !mlp_work(st, &work) ||
+		!maas_nn_fit_alloc(&st->fit, 0, work))
 		return maas_error(err, MAAS_ERR_NOMEM, "out of memory for prediction");
-	for (int l = 0; l < st.n_layers; l++)
+	params = st->fit.params;
+	for (int l = 0; l < st->dense.n_layers; l++)
 	{
-		memcpy(params + st.w_off[l], model->w[l],
-			   sizeof(float) * (size_t) st.n_out[l] * st.n_in[l]);
-		memcpy(params + st.b_off[l], model->b[l], sizeof(float) * st.n_out[l]);
+		memcpy(params + st->dense.w_off[l], model->w[l],
+			   sizeof(float) * (size_t) st->dense.n_out[l] * st->dense.n_in[l]);
+		memcpy(params + st->dense.b_off[l], model->b[l], sizeof(float) * st->dense.n_out[l]);
 	}
-	if (!build_eval_net(&st, params))
-		return maas_error(err, MAAS_ERR_NOMEM, "out of memory for prediction");
-	evaluate(&st, blas, x, n, NULL, NULL, hooks, out, NULL, NULL);
+	mlp_point(&st->fit, params);
+	maas_nn_fit_evaluate(&st->fit, blas, x, n, NULL, NULL, hooks, out, NULL, NULL);
 	return true;
 }
 

@@ -11,6 +11,7 @@
 #include "serve.h"
 #include "source.h"
 #include "inputs.h"
+#include "predict_batch.h"
 
 #include <math.h>
 
@@ -24,6 +25,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
+/* rows scored together, unless maas.batch_memory allows fewer */
 #define EVAL_CHUNK	256
 
 typedef struct EvalJob
@@ -37,18 +39,23 @@ typedef struct EvalJob
 	const char *target;
 	const MaasBlas *blas;
 	int			k;				/* outputs kept per row */
+	/* the model's classes by label, looked up per row */
+	MaasStringSet *label_set;	/* label texts -> class */
+	float8	   *value_sorted;	/* numeric labels, sorted */
+	int32	   *value_class;	/* ... and their classes */
 	MemoryContext cxt;
 	MemoryContext row_cxt;
 	/* the chunk being filled */
-	float	   *chunk;
+	MaasBatchBuffers chunk;
 	int			in_chunk;
-	float	   *work;
-	/* kept */
+	/* kept, for the metrics: k outputs and the label of each row */
 	float	   *out;
 	int32	   *cls;
 	float	   *y;
 	int64		n;
 	int64		cap;
+	Size		limit;			/* maas.max_training_memory */
+	Size		fixed;			/* what the metrics need besides the rows */
 } EvalJob;
 
 /* inputs for a model that does not name its columns: every other column */
@@ -104,12 +111,77 @@ positional_inputs(EvalJob *ej, TupleDesc td)
 	return inputs;
 }
 
+static int
+cmp_value_class(const void *a, const void *b, void *arg)
+{
+	const float8 *v = (const float8 *) arg;
+	float8		x = v[*(const int32 *) a],
+				y = v[*(const int32 *) b];
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * Index the model's labels once, so that each row's class is a hash or a
+ * binary search away whatever the number of classes.
+ */
+static void
+index_labels(EvalJob *ej)
+{
+	const MaasModel *m = ej->st->m;
+
+	if (m->labels != NULL)
+	{
+		bool		full;
+
+		ej->label_set = maas_string_set_create(m->n_classes);
+		for (int i = 0; i < m->n_classes; i++)
+		{
+			CHECK_FOR_INTERRUPTS();
+			(void) maas_string_set_add(ej->label_set, m->labels[i], &full);
+		}
+	}
+	if (m->label_values != NULL)
+	{
+		ej->value_class = palloc_extended(sizeof(int32) * m->n_classes, MCXT_ALLOC_HUGE);
+		ej->value_sorted = palloc_extended(sizeof(float8) * m->n_classes, MCXT_ALLOC_HUGE);
+		for (int i = 0; i < m->n_classes; i++)
+			ej->value_class[i] = i;
+		qsort_arg(ej->value_class, m->n_classes, sizeof(int32), cmp_value_class,
+				  m->label_values);
+		for (int i = 0; i < m->n_classes; i++)
+			ej->value_sorted[i] = m->label_values[ej->value_class[i]];
+	}
+}
+
+/* the class whose numeric label is d, or -1 */
+static int32
+value_to_class(EvalJob *ej, double d)
+{
+	int			lo = 0,
+				hi = ej->st->m->n_classes - 1;
+
+	while (lo <= hi)
+	{
+		int			mid = lo + (hi - lo) / 2;
+
+		if (ej->value_sorted[mid] == d)
+			return ej->value_class[mid];
+		if (ej->value_sorted[mid] < d)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return -1;
+}
+
 static int32
 target_class(EvalJob *ej, Datum v)
 {
 	const MaasModel *m = ej->st->m;
 	bool		number = maas_type_is_number(ej->target_b.typid);
 	char	   *text;
+	int32		cls;
 
 	if (number && (m->label_values || m->labels == NULL))
 	{
@@ -117,9 +189,8 @@ target_class(EvalJob *ej, Datum v)
 
 		if (m->label_values)
 		{
-			for (int i = 0; i < m->n_classes; i++)
-				if (m->label_values[i] == d)
-					return i;
+			if ((cls = value_to_class(ej, d)) >= 0)
+				return cls;
 		}
 		else if (d == floor(d) && d >= 0 && d < m->n_classes)
 			return (int32) d;
@@ -128,10 +199,8 @@ target_class(EvalJob *ej, Datum v)
 	else
 	{
 		text = maas_datum_text(v, &ej->target_b);
-		if (m->labels)
-			for (int i = 0; i < m->n_classes; i++)
-				if (strcmp(m->labels[i], text) == 0)
-					return i;
+		if (m->labels && (cls = maas_string_set_find(ej->label_set, text)) >= 0)
+			return cls;
 	}
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -150,7 +219,8 @@ flush_chunk(EvalJob *ej)
 	if (ej->in_chunk == 0)
 		return;
 	CHECK_FOR_INTERRUPTS();
-	o = maas_serve_forward(ej->st, ej->blas, ej->in_chunk, ej->chunk, ej->work);
+	o = maas_serve_forward(ej->st, ej->blas, ej->in_chunk, ej->chunk.x,
+						   maas_batch_work(&ej->chunk, ej->in_chunk));
 	for (int r = 0; r < ej->in_chunk; r++)
 	{
 		float	   *dst = ej->out + (ej->n - ej->in_chunk + r) * ej->k;
@@ -173,6 +243,58 @@ flush_chunk(EvalJob *ej)
 	ej->in_chunk = 0;
 }
 
+/* bytes the kept arrays take for rows rows */
+static Size
+kept_bytes(const EvalJob *ej, int64 rows)
+{
+	return (Size) rows * (sizeof(float) * (Size) ej->k + sizeof(int32) + sizeof(float));
+}
+
+static void
+evaluation_too_large(const EvalJob *ej, const char *what, Size need)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+			 errmsg("evaluation would need more memory than maas.max_training_memory allows"),
+			 errdetail("%s needs %zu kB; the setting allows %zu kB.",
+					   what, need / 1024, ej->limit / 1024),
+			 errhint("Evaluate on fewer rows, or raise maas.max_training_memory.")));
+}
+
+/*
+ * Room for twice the rows kept so far (from 64), counted against the limit
+ * with what the metrics need before it is allocated.
+ */
+static void
+grow_kept(EvalJob *ej)
+{
+	int64		cap = ej->cap == 0 ? 64 : ej->cap * 2;
+	Size		need;
+
+	if ((uint64) cap > (uint64) (MaxAllocHugeSize / (sizeof(float) * (Size) ej->k + 8)))
+		evaluation_too_large(ej, psprintf("Keeping the outputs of %lld rows", (long long) cap),
+							 MaxAllocHugeSize);
+	need = kept_bytes(ej, cap) + ej->fixed +
+		(ej->k == 2 ? sizeof(float) * 2 * (Size) cap : 0);	/* ROC AUC sorts the scores */
+	if (need > ej->limit)
+		evaluation_too_large(ej, psprintf("Keeping the outputs of %lld rows of %d classes",
+										  (long long) ej->n + 1, ej->k), need);
+	if (ej->out == NULL)
+	{
+		/* the receiver runs in the executor's memory: ours is ej->cxt */
+		ej->out = MemoryContextAllocExtended(ej->cxt, sizeof(float) * ej->k * cap, MCXT_ALLOC_HUGE);
+		ej->cls = MemoryContextAllocExtended(ej->cxt, sizeof(int32) * cap, MCXT_ALLOC_HUGE);
+		ej->y = MemoryContextAllocExtended(ej->cxt, sizeof(float) * cap, MCXT_ALLOC_HUGE);
+	}
+	else
+	{
+		ej->out = repalloc_huge(ej->out, sizeof(float) * ej->k * cap);
+		ej->cls = repalloc_huge(ej->cls, sizeof(int32) * cap);
+		ej->y = repalloc_huge(ej->y, sizeof(float) * cap);
+	}
+	ej->cap = cap;
+}
+
 static void
 eval_receive(MaasSourceReader *reader, TupleTableSlot *slot)
 {
@@ -185,16 +307,10 @@ eval_receive(MaasSourceReader *reader, TupleTableSlot *slot)
 	if (slot->tts_isnull[t])
 		return;
 	if (ej->n == ej->cap)
-	{
-		int64		cap = ej->cap * 2;
-
-		ej->out = repalloc_huge(ej->out, sizeof(float) * ej->k * cap);
-		ej->cls = repalloc_huge(ej->cls, sizeof(int32) * cap);
-		ej->y = repalloc_huge(ej->y, sizeof(float) * cap);
-		ej->cap = cap;
-	}
+		grow_kept(ej);
+	maas_batch_reserve(&ej->chunk, ej->in_chunk);
 	old = MemoryContextSwitchTo(ej->row_cxt);
-	row = ej->chunk + (size_t) ej->in_chunk * ej->inputs->width;
+	row = ej->chunk.x + (size_t) ej->in_chunk * ej->inputs->width;
 	for (int i = 0; i < ej->inputs->n; i++)
 	{
 		MaasInput  *in = &ej->inputs->in[i];
@@ -220,7 +336,7 @@ eval_receive(MaasSourceReader *reader, TupleTableSlot *slot)
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(ej->row_cxt);
 	ej->n++;
-	if (++ej->in_chunk == EVAL_CHUNK)
+	if (++ej->in_chunk == ej->chunk.max_rows)
 		flush_chunk(ej);
 }
 
@@ -240,7 +356,6 @@ maas_evaluate(PG_FUNCTION_ARGS)
 	TupleDesc	td;
 	Jsonb	   *config;
 	StringInfoData s;
-	size_t		nwork;
 
 	for (int i = 0; i < 3; i++)
 		if (PG_ARGISNULL(i))
@@ -258,6 +373,8 @@ maas_evaluate(PG_FUNCTION_ARGS)
 	ej->row_cxt = AllocSetContextCreate(CurrentMemoryContext, "maas evaluate row",
 										ALLOCSET_SMALL_SIZES);
 	ej->k = st->m->task == MAAS_TASK_REGRESSION ? 1 : st->m->n_classes;
+	if (st->m->task == MAAS_TASK_CLASSIFICATION)
+		index_labels(ej);
 	config = maas_fetch_config(&st->ref, NULL);
 	ej->inputs = maas_inputs_from_config(config);
 
@@ -266,10 +383,7 @@ maas_evaluate(PG_FUNCTION_ARGS)
 	MemoryContextSwitchTo(ej->cxt);
 	sql = maas_source_sql(source);
 	td = maas_source_describe(sql);
-	for (int i = 0; i < td->natts; i++)
-		if (!TupleDescAttr(td, i)->attisdropped &&
-			strcmp(NameStr(TupleDescAttr(td, i)->attname), ej->target) == 0)
-			ej->target_attno = i + 1;
+	ej->target_attno = maas_find_column(td, ej->target, "source");
 	if (ej->target_attno == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
@@ -285,17 +399,27 @@ maas_evaluate(PG_FUNCTION_ARGS)
 	maas_check_inputs_width(ej->inputs, st->m->net.n_in);
 	ej->bind = palloc0(sizeof(MaasBinding) * Max(ej->inputs->n, 1));
 	for (int i = 0; i < ej->inputs->n; i++)
-		maas_bind_input(&ej->inputs->in[i], td, &ej->bind[i],
+		maas_bind_input(&ej->inputs->in[i], td, &ej->bind[i], "source",
 						"maas_evaluate reads the columns the model was trained on, by name.");
 
-	ej->cap = 1024;
-	ej->out = palloc_extended(sizeof(float) * ej->k * ej->cap, MCXT_ALLOC_HUGE);
-	ej->cls = palloc_extended(sizeof(int32) * ej->cap, MCXT_ALLOC_HUGE);
-	ej->y = palloc_extended(sizeof(float) * ej->cap, MCXT_ALLOC_HUGE);
-	ej->chunk = palloc(sizeof(float) * (size_t) EVAL_CHUNK * ej->inputs->width);
-	if (!maas_net_workspace(&st->m->net, EVAL_CHUNK, 1, &nwork))
-		ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED), errmsg("model is too large to evaluate in one chunk")));
-	ej->work = palloc_extended(sizeof(float) * nwork, MCXT_ALLOC_HUGE);
+	/*
+	 * The buffers grow with the rows read: a chunk of at most EVAL_CHUNK
+	 * rows within maas.batch_memory, and the kept outputs within
+	 * maas.max_training_memory together with the confusion matrix of the
+	 * metrics (k x k counts), which is checked first.
+	 */
+	maas_batch_buffers_init(&ej->chunk, &st->m->net,
+							maas_batch_rows(&st->m->net, EVAL_CHUNK), false);
+	ej->limit = maas_max_training_memory();
+	if (st->m->task == MAAS_TASK_CLASSIFICATION)
+	{
+		double		cells = (double) ej->k * ej->k * sizeof(int64);
+
+		ej->fixed = cells > (double) ej->limit ? ej->limit + 1 : (Size) cells;
+		if (ej->fixed > ej->limit)
+			evaluation_too_large(ej, psprintf("The confusion matrix of %d classes", ej->k),
+								 cells > (double) MaxAllocHugeSize ? MaxAllocHugeSize : (Size) cells);
+	}
 
 	ej->reader.planned = td;
 	ej->reader.receive = eval_receive;

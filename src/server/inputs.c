@@ -8,6 +8,7 @@
 
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
+#include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
@@ -96,31 +97,77 @@ maas_bind_column(TupleDesc tupdesc, int attno, MaasBinding *b)
 	getTypeOutputInfo(b->typid, &b->outfunc, &varlena);
 }
 
-void
-maas_bind_input(const MaasInput *in, TupleDesc tupdesc, MaasBinding *b,
-				const char *missing_hint)
+/*
+ * The column of tupdesc named name (1-based), or 0 if there is none.  A
+ * name maas reads must name one column: training, serving and evaluation
+ * all find columns by name, so two columns of one name would be read by
+ * position in one place and by name in another.  where says what tupdesc
+ * is, for the message ("source", "row").
+ */
+int
+maas_find_column(TupleDesc tupdesc, const char *name, const char *where)
 {
-	MaasInputKind kind;
+	int			found = 0;
 
 	for (int i = 0; i < tupdesc->natts; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(tupdesc, i);
 
-		if (att->attisdropped || strcmp(NameStr(att->attname), in->name) != 0)
+		if (att->attisdropped || strcmp(NameStr(att->attname), name) != 0)
 			continue;
-		maas_bind_column(tupdesc, i + 1, b);
-		if (!maas_feature_kind(att->atttypid, &kind) || kind != in->kind)
+		if (found)
 			ereport(ERROR,
-					(errcode(ERRCODE_DATATYPE_MISMATCH),
-					 errmsg("column \"%s\" has type %s, but the model reads it as a %s",
-							in->name, format_type_be(att->atttypid), kind_names[in->kind])));
-		return;
+					(errcode(ERRCODE_AMBIGUOUS_COLUMN),
+					 errmsg("column \"%s\" appears more than once in the %s", name, where),
+					 errdetail("Columns %d and %d are both named \"%s\".", found, i + 1, name),
+					 errhint("Give each column its own name, for example with AS.")));
+		found = i + 1;
 	}
-	ereport(ERROR,
-			(errcode(ERRCODE_UNDEFINED_COLUMN),
-			 errmsg("column \"%s\" does not exist", in->name),
-			 errdetail("The model reads a column of that name."),
-			 missing_hint ? errhint("%s", missing_hint) : 0));
+	return found;
+}
+
+/* raise unless every column of tupdesc has a name of its own */
+void
+maas_check_column_names(TupleDesc tupdesc, const char *where)
+{
+	MaasStringSet *names = maas_string_set_create(tupdesc->natts);
+
+	for (int i = 0; i < tupdesc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(tupdesc, i);
+		int			before = names->n;
+		bool		full;
+
+		if (att->attisdropped)
+			continue;
+		(void) maas_string_set_add(names, NameStr(att->attname), &full);
+		if (names->n == before)
+			(void) maas_find_column(tupdesc, NameStr(att->attname), where);	/* raises */
+	}
+	maas_string_set_free(names);
+}
+
+void
+maas_bind_input(const MaasInput *in, TupleDesc tupdesc, MaasBinding *b,
+				const char *where, const char *missing_hint)
+{
+	MaasInputKind kind;
+	int			attno = maas_find_column(tupdesc, in->name, where);
+	Form_pg_attribute att;
+
+	if (attno == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" does not exist", in->name),
+				 errdetail("The model reads a column of that name."),
+				 missing_hint ? errhint("%s", missing_hint) : 0));
+	att = TupleDescAttr(tupdesc, attno - 1);
+	maas_bind_column(tupdesc, attno, b);
+	if (!maas_feature_kind(att->atttypid, &kind) || kind != in->kind)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("column \"%s\" has type %s, but the model reads it as a %s",
+						in->name, format_type_be(att->atttypid), kind_names[in->kind])));
 }
 
 /* typid is a base type (MaasBinding.typid): no lookup per value */
@@ -179,22 +226,45 @@ maas_string_match_fn(const void *a, const void *b, Size keysize)
 	return strcmp(*(const char *const *) a, *(const char *const *) b);
 }
 
+/*
+ * A set of at most max strings, in a memory context of its own under the
+ * current one (maas_string_set_free releases it).  Adding and finding are
+ * hash lookups, so checking n strings for duplicates costs O(n).
+ */
 MaasStringSet *
 maas_string_set_create(int max)
 {
-	MaasStringSet *set = palloc0(sizeof(MaasStringSet));
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "maas string set",
+											  ALLOCSET_DEFAULT_SIZES);
+	MaasStringSet *set = MemoryContextAllocZero(cxt, sizeof(MaasStringSet));
 	HASHCTL		ctl;
 
 	ctl.keysize = sizeof(char *);
 	ctl.entrysize = sizeof(StringEntry);
 	ctl.hash = maas_string_hash_fn;
 	ctl.match = maas_string_match_fn;
-	ctl.hcxt = CurrentMemoryContext;
-	set->hash = hash_create("maas categories", 64, &ctl,
+	ctl.hcxt = cxt;
+	set->hash = hash_create("maas string set", Min(Max(max, 16), 65536), &ctl,
 							HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
 	set->max = max;
-	set->items = palloc(sizeof(char *) * max);
+	set->items = MemoryContextAllocExtended(cxt, sizeof(char *) * Max(max, 1),
+											MCXT_ALLOC_HUGE);
 	return set;
+}
+
+void
+maas_string_set_free(MaasStringSet *set)
+{
+	MemoryContextDelete(GetMemoryChunkContext(set));
+}
+
+/* the index of s, or -1 if it is not in the set */
+int
+maas_string_set_find(MaasStringSet *set, const char *s)
+{
+	StringEntry *e = hash_search(set->hash, &s, HASH_FIND, NULL);
+
+	return e ? e->index : -1;
 }
 
 /* the index of s, added if new; -1 with *full when the set is full */
@@ -226,7 +296,7 @@ maas_string_set_add(MaasStringSet *set, const char *s, bool *full)
 	return e->index;
 }
 
-/* index of s in sorted[0..n), or -1 */
+/* index of s in sorted[0..n) (strcmp order), or -1 */
 int
 maas_string_index(char **sorted, int n, const char *s)
 {
@@ -240,6 +310,34 @@ maas_string_index(char **sorted, int n, const char *s)
 
 		if (c == 0)
 			return mid;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return -1;
+}
+
+/*
+ * The slot of a category value among the input's, or -1 if it is none of
+ * them.  The categories are in slot order; by_text, when set, numbers them
+ * in strcmp order for the binary search (training writes them sorted).
+ */
+static int
+category_slot(const MaasInput *in, const char *s)
+{
+	int			lo = 0,
+				hi = in->n_categories - 1;
+
+	if (in->by_text == NULL)
+		return maas_string_index(in->categories, in->n_categories, s);
+	while (lo <= hi)
+	{
+		int			mid = (lo + hi) / 2;
+		int			c = strcmp(in->categories[in->by_text[mid]], s);
+
+		if (c == 0)
+			return in->by_text[mid];
 		if (c < 0)
 			lo = mid + 1;
 		else
@@ -385,7 +483,7 @@ maas_encode(const MaasInputs *inputs, MaasInput *in, const MaasBinding *b,
 					break;
 				s = maas_datum_text(value, b);
 				{
-					int			idx = maas_string_index(in->categories, in->n_categories, s);
+					int			idx = category_slot(in, s);
 
 					if (idx >= 0)
 						dst[idx] = 1.0f;
@@ -422,6 +520,8 @@ maas_inputs_to_json(const MaasInputs *inputs, StringInfo out)
 			appendStringInfoString(out, ", \"categories\": [");
 			for (int c = 0; c < in->n_categories; c++)
 			{
+				if ((c & 4095) == 0)
+					CHECK_FOR_INTERRUPTS();
 				if (c)
 					appendStringInfoString(out, ", ");
 				escape_json(out, in->categories[c]);
@@ -438,6 +538,8 @@ maas_inputs_to_json(const MaasInputs *inputs, StringInfo out)
 				appendStringInfoChar(out, '[');
 				for (int j = 0; j < in->width; j++)
 				{
+					if ((j & 4095) == 0)
+						CHECK_FOR_INTERRUPTS();
 					if (j)
 						appendStringInfoString(out, ", ");
 					append_float(out, in->fill[j]);
@@ -479,15 +581,83 @@ json_number(JsonbValue *v, const char *what)
 											  NumericGetDatum(v->val.numeric)));
 }
 
-static int
-cmp_strings(const void *a, const void *b)
+/* a fill value: a number that is finite as a real, as the input slot holds it */
+static float
+json_fill(JsonbValue *v, const MaasInput *in)
 {
-	return strcmp(*(char *const *) a, *(char *const *) b);
+	double		d;
+	float		f;
+
+	if (v == NULL || v->type != jbvNumeric)
+		inputs_error("The \"fill\" of input \"%s\" must be %s.", in->name,
+					 in->kind == MAAS_INPUT_NUMBER ? "a number" : "an array of numbers");
+	d = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow,
+										   NumericGetDatum(v->val.numeric)));
+	f = (float) d;
+	if (!isfinite(f))
+		inputs_error("The \"fill\" of input \"%s\" holds a number out of range for real.",
+					 in->name);
+	return f;
+}
+
+/* qsort_arg: category indexes by their text */
+static int
+cmp_category(const void *a, const void *b, void *arg)
+{
+	char	  **cats = (char **) arg;
+
+	return strcmp(cats[*(const int *) a], cats[*(const int *) b]);
+}
+
+/*
+ * The categories of input in, from its config entry: strings, in slot
+ * order, each at most once.  by_text is set unless they are sorted already.
+ */
+static void
+read_categories(MaasInput *in, JsonbContainer *obj)
+{
+	JsonbValue *f = get_key(obj, "categories");
+	JsonbContainer *cats;
+	bool		sorted = true;
+
+	if (!is_container(f, false))
+		inputs_error("Input \"%s\" needs an array of \"categories\".", in->name);
+	cats = f->val.binary.data;
+	in->n_categories = in->width = JsonContainerSize(cats);
+	if (in->width == 0)
+		inputs_error("Input \"%s\" has no categories.", in->name);
+	in->categories = palloc_extended(sizeof(char *) * in->n_categories, MCXT_ALLOC_HUGE);
+	for (int c = 0; c < in->n_categories; c++)
+	{
+		JsonbValue *cv = getIthJsonbValueFromContainer(cats, c);
+
+		CHECK_FOR_INTERRUPTS();
+		if (cv->type != jbvString)
+			inputs_error("The categories of input \"%s\" must be strings.", in->name);
+		in->categories[c] = pnstrdup(cv->val.string.val, cv->val.string.len);
+		pfree(cv);
+		if (c > 0 && strcmp(in->categories[c - 1], in->categories[c]) >= 0)
+			sorted = false;
+	}
+	if (sorted)
+		return;
+
+	/* any order is the slots' order; duplicates are neighbours once sorted */
+	in->by_text = palloc_extended(sizeof(int) * in->n_categories, MCXT_ALLOC_HUGE);
+	for (int c = 0; c < in->n_categories; c++)
+		in->by_text[c] = c;
+	qsort_arg(in->by_text, in->n_categories, sizeof(int), cmp_category, in->categories);
+	for (int c = 1; c < in->n_categories; c++)
+		if (strcmp(in->categories[in->by_text[c - 1]], in->categories[in->by_text[c]]) == 0)
+			inputs_error("Category \"%s\" of input \"%s\" appears more than once.",
+						 in->categories[in->by_text[c]], in->name);
 }
 
 /*
  * The inputs a model's config declares, or NULL if it declares none (a
- * model registered from elsewhere).
+ * model registered from elsewhere).  Every loop here may run millions of
+ * times (entries, categories, fill values), so each checks for interrupts,
+ * and input names are checked for duplicates by hashing.
  */
 MaasInputs *
 maas_inputs_from_config(Jsonb *config)
@@ -495,6 +665,7 @@ maas_inputs_from_config(Jsonb *config)
 	JsonbValue *v = get_key(&config->root, "inputs");
 	JsonbContainer *arr;
 	MaasInputs *inputs;
+	MaasStringSet *names;
 	int			offset = 0;
 
 	if (v == NULL || v->type == jbvNull)
@@ -504,16 +675,25 @@ maas_inputs_from_config(Jsonb *config)
 	arr = v->val.binary.data;
 	inputs = palloc0(sizeof(MaasInputs));
 	inputs->n = JsonContainerSize(arr);
-	inputs->in = palloc0(sizeof(MaasInput) * Max(inputs->n, 1));
+	inputs->in = palloc_extended(sizeof(MaasInput) * Max(inputs->n, 1),
+								 MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 	inputs->impute = MAAS_IMPUTE_MEAN;
-	if ((v = get_key(&config->root, "impute")) != NULL && v->type == jbvString)
+	if ((v = get_key(&config->root, "impute")) != NULL && v->type != jbvNull)
 	{
-		for (int i = 0; i < lengthof(impute_names); i++)
+		bool		known = false;
+
+		for (int i = 0; v->type == jbvString && i < lengthof(impute_names); i++)
 			if (strlen(impute_names[i]) == (size_t) v->val.string.len &&
 				memcmp(impute_names[i], v->val.string.val, v->val.string.len) == 0)
+			{
 				inputs->impute = (MaasImpute) i;
+				known = true;
+			}
+		if (!known)
+			inputs_error("\"impute\" must be \"mean\", \"zero\" or \"error\".");
 	}
 
+	names = maas_string_set_create(inputs->n);
 	for (int i = 0; i < inputs->n; i++)
 	{
 		MaasInput  *in = &inputs->in[i];
@@ -521,13 +701,17 @@ maas_inputs_from_config(Jsonb *config)
 		JsonbContainer *obj;
 		JsonbValue *f;
 		bool		known = false;
+		bool		full;
 
+		CHECK_FOR_INTERRUPTS();
 		if (!is_container(iv, true))
 			inputs_error("Input %d must be a JSON object.", i + 1);
 		obj = iv->val.binary.data;
 		if ((f = get_key(obj, "name")) == NULL || f->type != jbvString)
 			inputs_error("Input %d has no \"name\".", i + 1);
 		in->name = pnstrdup(f->val.string.val, f->val.string.len);
+		if (maas_string_set_add(names, in->name, &full) != i)
+			inputs_error("Input \"%s\" appears more than once.", in->name);
 		if ((f = get_key(obj, "kind")) == NULL || f->type != jbvString)
 			inputs_error("Input \"%s\" has no \"kind\".", in->name);
 		for (int k = 0; k < lengthof(kind_names); k++)
@@ -555,28 +739,8 @@ maas_inputs_from_config(Jsonb *config)
 					break;
 				}
 			case MAAS_INPUT_CATEGORY:
-				{
-					JsonbContainer *cats;
-
-					f = get_key(obj, "categories");
-					if (!is_container(f, false))
-						inputs_error("Input \"%s\" needs an array of \"categories\".", in->name);
-					cats = f->val.binary.data;
-					in->n_categories = in->width = JsonContainerSize(cats);
-					if (in->width == 0)
-						inputs_error("Input \"%s\" has no categories.", in->name);
-					in->categories = palloc(sizeof(char *) * in->n_categories);
-					for (int c = 0; c < in->n_categories; c++)
-					{
-						JsonbValue *cv = getIthJsonbValueFromContainer(cats, c);
-
-						if (cv->type != jbvString)
-							inputs_error("The categories of input \"%s\" must be strings.", in->name);
-						in->categories[c] = pnstrdup(cv->val.string.val, cv->val.string.len);
-					}
-					qsort(in->categories, in->n_categories, sizeof(char *), cmp_strings);
-					break;
-				}
+				read_categories(in, obj);
+				break;
 		}
 		in->offset = offset;
 		if (in->width > 100000000 - offset)
@@ -586,9 +750,9 @@ maas_inputs_from_config(Jsonb *config)
 		f = get_key(obj, "fill");
 		if (f != NULL && in->kind != MAAS_INPUT_CATEGORY)
 		{
-			in->fill = palloc(sizeof(float) * in->width);
+			in->fill = palloc_extended(sizeof(float) * in->width, MCXT_ALLOC_HUGE);
 			if (in->kind == MAAS_INPUT_NUMBER)
-				in->fill[0] = (float) json_number(f, "\"fill\"");
+				in->fill[0] = json_fill(f, in);
 			else
 			{
 				if (!is_container(f, false) ||
@@ -596,15 +760,24 @@ maas_inputs_from_config(Jsonb *config)
 					inputs_error("The \"fill\" of input \"%s\" must be an array of %d numbers.",
 								 in->name, in->width);
 				for (int j = 0; j < in->width; j++)
-					in->fill[j] = (float) json_number(getIthJsonbValueFromContainer(f->val.binary.data, j),
-													  "\"fill\"");
+				{
+					JsonbValue *fv = getIthJsonbValueFromContainer(f->val.binary.data, j);
+
+					if ((j & 4095) == 0)
+						CHECK_FOR_INTERRUPTS();
+					in->fill[j] = json_fill(fv, in);
+					pfree(fv);
+				}
 			}
 		}
 		else if (in->kind != MAAS_INPUT_CATEGORY && inputs->impute != MAAS_IMPUTE_ERROR)
 		{
-			in->fill = palloc0(sizeof(float) * in->width);
+			in->fill = palloc_extended(sizeof(float) * in->width,
+									   MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 		}
+		pfree(iv);
 	}
+	maas_string_set_free(names);
 	inputs->width = offset;
 	return inputs;
 }
@@ -617,6 +790,7 @@ maas_check_inputs_width(const MaasInputs *inputs, int n_in)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid model config"),
-				 errdetail("The inputs make %d features; the model takes %d.",
-						   inputs->width, n_in)));
+				 errdetail_plural("The inputs make %d feature; the model takes %d.",
+								  "The inputs make %d features; the model takes %d.",
+								  inputs->width, inputs->width, n_in)));
 }

@@ -52,9 +52,14 @@ typedef struct MaasInput
 	int			width;			/* slots in the model input */
 	int			offset;			/* first slot in the model input */
 	int			length;			/* array: elements */
-	/* category: sorted categories (fixed), or the set being collected */
+	/*
+	 * category: the categories in slot order, each slot the one-hot input of
+	 * its category (by_text numbers them in strcmp order, or is NULL when
+	 * they are in that order already), or the set being collected
+	 */
 	int			n_categories;
 	char	  **categories;
+	int		   *by_text;
 	MaasStringSet *collect;
 	float	   *fill;			/* width values for NULLs, or NULL */
 } MaasInput;
@@ -87,9 +92,17 @@ extern const char *maas_impute_name(MaasImpute impute);
 extern bool maas_feature_kind(Oid typid, MaasInputKind *kind);
 extern bool maas_type_is_number(Oid typid);
 
+/*
+ * Columns by name: a name maas reads names one column, or it raises
+ * (where is "source" or "row", for the message); 0 if there is none.
+ */
+extern int	maas_find_column(TupleDesc tupdesc, const char *name, const char *where);
+extern void maas_check_column_names(TupleDesc tupdesc, const char *where);
+
 /* bind an input to a column of tupdesc (by name, raising if missing) */
 extern void maas_bind_input(const MaasInput *in, TupleDesc tupdesc,
-							MaasBinding *b, const char *missing_hint);
+							MaasBinding *b, const char *where,
+							const char *missing_hint);
 extern void maas_bind_column(TupleDesc tupdesc, int attno, MaasBinding *b);
 
 /*
@@ -112,7 +125,9 @@ extern char *maas_datum_text(Datum value, const MaasBinding *b);
 
 /* string sets */
 extern MaasStringSet *maas_string_set_create(int max);
+extern void maas_string_set_free(MaasStringSet *set);
 extern int	maas_string_set_add(MaasStringSet *set, const char *s, bool *full);
+extern int	maas_string_set_find(MaasStringSet *set, const char *s);
 extern int	maas_string_index(char **sorted, int n, const char *s);
 
 /* the config's "inputs" and "impute" keys, to and from JSON */
@@ -121,6 +136,7 @@ extern MaasInputs *maas_inputs_from_config(Jsonb *config);
 extern void maas_check_inputs_width(const MaasInputs *inputs, int n_in);
 
 /* train.c, shared with evaluate.c */
+extern Size maas_max_training_memory(void);
 extern void maas_append_class_metrics(StringInfo s, const MaasClassMetrics *m);
 extern void maas_append_reg_metrics(StringInfo s, const MaasRegMetrics *m);
 

@@ -37,6 +37,7 @@ typedef struct MaasModel
 	char	  **labels;			/* n_classes texts, or NULL */
 	float8	   *label_values;	/* n_classes numbers if labels are numeric */
 	float	   *row_work;		/* workspace for one row */
+	Size		packed_bytes;	/* copies of the weights maas_model_pack made */
 
 	/* text models (the net's input is token ids) */
 	const MaasTokenizer *tok;	/* from the config's "tokenizer" */
@@ -76,6 +77,17 @@ extern MaasModel *maas_model_build(Jsonb *config, const StFile *weights);
 
 /* the same for the bytes of a stored version, without reading every value */
 extern MaasModel *maas_model_load(Jsonb *config, const StFile *weights);
+
+/* check the rest of a config a stored version's callers read, or raise */
+extern void maas_model_check_config(Jsonb *config, const MaasModel *model);
+
+/*
+ * Give a feature model's dense layers weights packed for this backend's
+ * matrix kernels (maas_net_pack), in the current memory context: the
+ * model's, so the copies go with it.  Text models keep their weights in
+ * place.
+ */
+extern void maas_model_pack(MaasModel *m);
 
 /* parse safetensors bytes or raise; tensors point into weights */
 extern void maas_parse_safetensors(bytea *weights, StFile *file);

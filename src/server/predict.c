@@ -1,6 +1,7 @@
 /*
  * predict.c
- *		The maas_predict family over a feature array: one row in, one
+ *		The maas_predict family over a feature array (of real, double
+ *		precision, numeric, smallint, integer or bigint): one row in, one
  *		prediction out.
  *
  * The serving core (serve.c) resolves the model once per statement and
@@ -61,4 +62,16 @@ Datum
 maas_predict_label(PG_FUNCTION_ARGS)
 {
 	return predict_array(fcinfo, MAAS_ANSWER_LABEL);
+}
+
+/*
+ * maas_predict_json(model, [version,] features): the value, the label and
+ * the probabilities by label, with the model and the version that answered,
+ * as one json object (serve.c, maas_serve_json).
+ */
+PG_FUNCTION_INFO_V1(maas_predict_json);
+Datum
+maas_predict_json(PG_FUNCTION_ARGS)
+{
+	return predict_array(fcinfo, MAAS_ANSWER_JSON);
 }

@@ -1,5 +1,5 @@
 /*
- * batch.c
+ * predict_batch.c
  *		Scoring a row set in batches: maas_predict_batch and
  *		maas_predict_proba_batch.
  *
@@ -11,11 +11,13 @@
  * it as one batch (sgemm), and the (key, prediction) rows go to the
  * function's result tuplestore, which spills to disk beyond work_mem.
  *
- * What lives in memory: the matrix (batch_size x n_in floats), the runtime's
- * workspace for batch_size rows, the keys of one batch, and the tuplestore
- * up to work_mem.  So memory is bounded by maas.batch_size whatever the
- * number of rows.  Interrupts are checked per batch, and by the executor
- * per row.
+ * What lives in memory: the matrix (rows x n_in floats), the runtime's
+ * workspace for those rows, the keys of one batch, and the tuplestore up to
+ * work_mem.  A batch holds batch_size rows, or fewer when that many would
+ * not fit maas.batch_memory (a wide model), and its buffers grow with the
+ * rows actually read, so a short query allocates little whatever the batch
+ * size.  So memory is bounded by the settings whatever the number of rows.
+ * Interrupts are checked per batch, and by the executor per row.
  *
  * The model is resolved with the per-row serving state (maas_serve_resolve)
  * under the statement's snapshot, so the batch and per-row paths agree on
@@ -53,6 +55,7 @@
 #define TEXT_BATCH_TOKENS	16384
 
 int			maas_batch_size = 1024;
+static int	batch_memory_kb = 65536;
 
 typedef enum BatchAnswer
 {
@@ -74,8 +77,8 @@ typedef struct BatchScorer
 	int32	   *ids;			/* cap_ids */
 	int			n_ids;
 	int			cap_ids;
-	int32	   *row_off;		/* batch_size: where each row's ids start */
-	int32	   *row_len;		/* batch_size */
+	int32	   *row_off;		/* buf.max_rows: where each row's ids start */
+	int32	   *row_len;		/* buf.max_rows */
 	int			max_len;		/* the longest row of the batch */
 	const char **texts;			/* a remote text model: the batch's texts,
 								 * UTF-8, in out_cxt */
@@ -85,11 +88,9 @@ typedef struct BatchScorer
 	TupleDesc	out_desc;
 
 	/* one batch */
-	int			batch_size;
+	int			batch_size;		/* asked for */
 	int			n;				/* rows in the batch so far */
-	float	   *x;				/* batch_size x n_in */
-	float	   *work;			/* runtime workspace for batch_size rows */
-	int64	   *keys;
+	MaasBatchBuffers buf;		/* the rows, their keys, the workspace */
 	MemoryContext batch_cxt;	/* the whole call's buffers */
 	MemoryContext row_cxt;		/* detoasted features, reset per row */
 	MemoryContext out_cxt;		/* output arrays, reset per batch */
@@ -112,6 +113,118 @@ maas_batch_init(void)
 							PGC_USERSET,
 							0,
 							NULL, NULL, NULL);
+	DefineCustomIntVariable("maas.batch_memory",
+							"Memory one batch of maas_predict_batch or maas_evaluate may use.",
+							"A batch that would need more for its rows and workspace "
+							"has fewer rows, never fewer than one.",
+							&batch_memory_kb,
+							65536, 1024, MAX_KILOBYTES,
+							PGC_USERSET,
+							GUC_UNIT_KB,
+							NULL, NULL, NULL);
+}
+
+static void
+batch_too_large(const MaasNet *net, int rows)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+			 errmsg("a batch of %d rows of %d features is too large", rows, net->n_in),
+			 errhint("Lower batch_size, maas.batch_size or maas.batch_memory.")));
+}
+
+/* bytes of input and workspace one row of a batch takes, or false */
+static bool
+row_bytes(const MaasNet *net, size_t *bytes)
+{
+	size_t		one,
+				two;
+
+	/* the workspace is linear in the rows: its per-row part */
+	if (!maas_net_workspace(net, 1, 1, &one) || !maas_net_workspace(net, 2, 1, &two))
+		return false;
+	return maas_add_size(two - one, (size_t) net->n_in, bytes) &&
+		maas_mul_size(*bytes, sizeof(float), bytes) &&
+		maas_add_size(*bytes, sizeof(int64), bytes);
+}
+
+int
+maas_batch_rows(const MaasNet *net, int want)
+{
+	size_t		per_row;
+	size_t		budget = (size_t) batch_memory_kb * 1024;
+
+	if (want <= 1)
+		return 1;
+	if (!row_bytes(net, &per_row))
+		return 1;
+	return (int) Max(1, Min((size_t) want, budget / Max(per_row, 1)));
+}
+
+void
+maas_batch_buffers_init(MaasBatchBuffers *bb, const MaasNet *net, int max_rows,
+						bool with_keys)
+{
+	memset(bb, 0, sizeof(*bb));
+	bb->cxt = CurrentMemoryContext;
+	bb->net = net;
+	bb->max_rows = max_rows;
+	bb->with_keys = with_keys;
+}
+
+/*
+ * A new buffer of n * size bytes for a batch of rows rows, the first keep
+ * bytes of old copied into it and old freed.
+ */
+static void *
+grow(MaasBatchBuffers *bb, void *old, size_t keep, size_t n, size_t size, int rows)
+{
+	size_t		bytes;
+	void	   *p;
+
+	if (!maas_mul_size(n, size, &bytes) || !AllocHugeSizeIsValid(bytes))
+		batch_too_large(bb->net, rows);
+	p = MemoryContextAllocExtended(bb->cxt, Max(bytes, 1), MCXT_ALLOC_HUGE);
+	if (old)
+	{
+		memcpy(p, old, keep);
+		pfree(old);
+	}
+	return p;
+}
+
+void
+maas_batch_reserve(MaasBatchBuffers *bb, int n)
+{
+	int			cap;
+
+	if (n < bb->cap)
+		return;
+	cap = bb->cap == 0 ? Min(8, bb->max_rows) : Min(bb->cap * 2, bb->max_rows);
+	Assert(n < cap);
+	bb->x = grow(bb, bb->x, sizeof(float) * (size_t) bb->cap * bb->net->n_in,
+				 (size_t) cap * bb->net->n_in, sizeof(float), cap);
+	if (bb->with_keys)
+		bb->keys = grow(bb, bb->keys, sizeof(int64) * bb->cap, cap, sizeof(int64), cap);
+	bb->cap = cap;
+}
+
+float *
+maas_batch_work(MaasBatchBuffers *bb, int n)
+{
+	size_t		nwork;
+
+	if (n <= bb->work_rows)
+		return bb->work;
+	if (!maas_net_workspace(bb->net, n, 1, &nwork))
+		batch_too_large(bb->net, n);
+	if (bb->work)
+		pfree(bb->work);
+	bb->work = NULL;
+	bb->work_rows = 0;
+	bb->work = grow(bb, NULL, 0, nwork, sizeof(float), n);
+	bb->work_rows = n;
+	return bb->work;
 }
 
 static void
@@ -188,16 +301,16 @@ batch_flush(BatchScorer *b)
 	}
 	else
 	{
-		y = maas_serve_forward(b->st, b->blas, b->n, b->x, b->work);
+		y = maas_serve_forward(b->st, b->blas, b->n, b->buf.x, maas_batch_work(&b->buf, b->n));
 		n_out = m->net.n_out;
-		maas_stats_end(b->st, b->n, b->x, y);
+		maas_stats_end(b->st, b->n, b->buf.x, y);
 	}
 
 	for (int r = 0; r < b->n; r++)
 	{
 		float	   *row = (float *) y + (size_t) r * n_out;
 
-		values[0] = Int64GetDatum(b->keys[r]);
+		values[0] = Int64GetDatum(b->buf.keys[r]);
 		if (b->answer == BATCH_EMBED)
 		{
 			Datum	   *d = palloc(sizeof(Datum) * n_out);
@@ -258,10 +371,10 @@ batch_startup(MaasSourceReader *reader, TupleDesc desc)
 							   NameStr(TupleDescAttr(desc, 1)->attname),
 							   format_type_be(ftype))));
 	}
-	else if (ftype != FLOAT4ARRAYOID && ftype != FLOAT8ARRAYOID)
+	else if (!maas_serve_feature_type(ftype))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("features must be real[] or double precision[]"),
+				 errmsg("features must be an array of numbers"),
 				 errdetail("Column \"%s\" is of type %s.",
 						   NameStr(TupleDescAttr(desc, 1)->attname),
 						   format_type_be(ftype))));
@@ -372,50 +485,44 @@ batch_receive(MaasSourceReader *reader, TupleTableSlot *slot)
 	/* a batch is one call for maas.stats; a bad row makes it an error */
 	if (b->n == 0)
 		maas_stats_begin(b->st, true);
+	maas_batch_reserve(&b->buf, b->n);
 	old = MemoryContextSwitchTo(b->row_cxt);
 	if (b->text)
 		text_row(b, d, slot);
 	else
 		maas_serve_features(b->st, DatumGetArrayTypeP(d),
-							b->x + (size_t) b->n * b->st->m->net.n_in);
+							b->buf.x + (size_t) b->n * b->st->m->net.n_in);
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(b->row_cxt);
-	b->keys[b->n++] = b->key;
+	b->buf.keys[b->n++] = b->key;
 
 	error_context_stack = errcb.previous;
 
-	if (b->n == b->batch_size)
+	if (b->n == b->buf.max_rows)
 		batch_flush(b);
 }
 
-/* the buffers of a batch, with sizes checked against overflow */
+/*
+ * The buffers of a batch: for a text model its rows' offsets and lengths
+ * (a batch holds at most TEXT_BATCH_TOKENS rows, each at least one token),
+ * for both the keys, the rows and the workspace, which grow with the rows
+ * read (MaasBatchBuffers).
+ */
 static void
 batch_alloc(BatchScorer *b)
 {
 	const MaasNet *net = &b->st->m->net;
-	size_t		nx;
-	size_t		nwork;
+	int			rows = b->text ? Min(b->batch_size, TEXT_BATCH_TOKENS) :
+		maas_batch_rows(net, b->batch_size);
 
-	b->keys = palloc(sizeof(int64) * b->batch_size);
+	maas_batch_buffers_init(&b->buf, net, rows, true);
 	if (b->text)
 	{
 		/* workspace is made per batch, for the batch's longest text */
-		b->row_off = palloc(sizeof(int32) * b->batch_size);
-		b->row_len = palloc(sizeof(int32) * b->batch_size);
-		b->texts = palloc(sizeof(char *) * b->batch_size);
-		return;
+		b->row_off = palloc(sizeof(int32) * rows);
+		b->row_len = palloc(sizeof(int32) * rows);
+		b->texts = palloc(sizeof(char *) * rows);
 	}
-	if (!maas_mul_size((size_t) b->batch_size, (size_t) net->n_in, &nx) ||
-		!maas_mul_size(nx, sizeof(float), &nx) ||
-		!maas_net_workspace(net, b->batch_size, 1, &nwork) ||
-		!maas_mul_size(nwork, sizeof(float), &nwork) ||
-		(b->x = maas_kalloc(nx)) == NULL ||
-		(b->work = maas_kalloc(nwork)) == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("batch of %d rows is too large for model \"%s\"",
-						b->batch_size, b->st->model),
-				 errhint("Lower batch_size or maas.batch_size.")));
 }
 
 static Datum

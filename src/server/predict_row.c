@@ -1,17 +1,19 @@
 /*
  * predict_row.c
- *		maas_predict, maas_predict_proba and maas_predict_label for a whole
- *		row: maas_predict('m', t) with t a table's row (or any record).
+ *		maas_predict, maas_predict_proba, maas_predict_label and
+ *		maas_predict_json for a whole row: maas_predict('m', t) with t a
+ *		table's row (or any record).
  *
  * The model's config names the columns it reads ("inputs", written by
  * maas_train; see inputs.h).  Each call site keeps, next to the usual
  * serving state (serve.c), the inputs of the version it resolved and
  * their binding to the row type it was last given, so per row what is left
  * is reading those columns, encoding them (imputing NULLs, one-hot
- * categories) into the input vector and running the net on it.
+ * categories) into the input vector and running the net on it.  The jsonb,
+ * json and text forms (predict_json.c) keep the same state, for JSON
+ * objects.
  */
-#include "serve.h"
-#include "inputs.h"
+#include "predict.h"
 
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
@@ -21,27 +23,15 @@
 #include "utils/memutils.h"
 #include "utils/typcache.h"
 
-typedef struct RowState
+/* the state of a call site that reads rows by name, made on first use */
+MaasRowState *
+maas_row_state(FmgrInfo *flinfo)
 {
-	FmgrInfo	shim;			/* fn_extra holds the serving state */
-	MemoryContext spec_cxt;		/* the current version's inputs and binding */
-	Oid			catalog;
-	int64		version_id;
-	MaasInputs *inputs;
-	Oid			tuptype;
-	int32		tuptypmod;
-	TupleDesc	tupdesc;
-	MaasBinding *bind;
-} RowState;
-
-static RowState *
-row_state(FmgrInfo *flinfo)
-{
-	RowState   *rs = (RowState *) flinfo->fn_extra;
+	MaasRowState *rs = (MaasRowState *) flinfo->fn_extra;
 
 	if (rs == NULL)
 	{
-		rs = MemoryContextAllocZero(flinfo->fn_mcxt, sizeof(RowState));
+		rs = MemoryContextAllocZero(flinfo->fn_mcxt, sizeof(MaasRowState));
 		rs->shim.fn_mcxt = flinfo->fn_mcxt;
 		rs->spec_cxt = AllocSetContextCreate(flinfo->fn_mcxt, "maas row inputs",
 											 ALLOCSET_SMALL_SIZES);
@@ -52,14 +42,14 @@ row_state(FmgrInfo *flinfo)
 }
 
 /* the inputs of the resolved version, read from its config once */
-static void
-load_inputs(RowState *rs, MaasServeState *st)
+MaasInputs *
+maas_row_inputs(MaasRowState *rs, MaasServeState *st)
 {
 	MemoryContext old;
 	Jsonb	   *config;
 
 	if (rs->version_id == st->ref.version_id && rs->catalog == st->ref.catalog)
-		return;
+		return rs->inputs;
 	MemoryContextReset(rs->spec_cxt);
 	rs->inputs = NULL;
 	rs->tuptype = InvalidOid;
@@ -78,11 +68,12 @@ load_inputs(RowState *rs, MaasServeState *st)
 	maas_check_inputs_width(rs->inputs, st->m->net.n_in);
 	rs->catalog = st->ref.catalog;
 	rs->version_id = st->ref.version_id;
+	return rs->inputs;
 }
 
 /* bind the inputs to the row's type, when it changes */
 static void
-bind_row(RowState *rs, MaasServeState *st, HeapTupleHeader th)
+bind_row(MaasRowState *rs, MaasServeState *st, HeapTupleHeader th)
 {
 	Oid			tuptype = HeapTupleHeaderGetTypeId(th);
 	int32		tuptypmod = HeapTupleHeaderGetTypMod(th);
@@ -100,7 +91,7 @@ bind_row(RowState *rs, MaasServeState *st, HeapTupleHeader th)
 	rs->bind = palloc0(sizeof(MaasBinding) * Max(rs->inputs->n, 1));
 	hint = psprintf("Model \"%s\" reads the columns it was trained on, by name.", st->model);
 	for (int i = 0; i < rs->inputs->n; i++)
-		maas_bind_input(&rs->inputs->in[i], rs->tupdesc, &rs->bind[i], hint);
+		maas_bind_input(&rs->inputs->in[i], rs->tupdesc, &rs->bind[i], "row", hint);
 	MemoryContextSwitchTo(old);
 	rs->tuptype = tuptype;
 	rs->tuptypmod = tuptypmod;
@@ -113,7 +104,7 @@ bind_row(RowState *rs, MaasServeState *st, HeapTupleHeader th)
 static Datum
 predict_record(FunctionCallInfo fcinfo, MaasAnswer what)
 {
-	RowState   *rs = row_state(fcinfo->flinfo);
+	MaasRowState *rs = maas_row_state(fcinfo->flinfo);
 	MaasServeState *st = maas_serve_state(&rs->shim);
 	int			argno = PG_NARGS() - 1;
 	HeapTupleHeader th;
@@ -121,7 +112,7 @@ predict_record(FunctionCallInfo fcinfo, MaasAnswer what)
 	const float *out;
 
 	maas_serve_call(fcinfo, st);
-	load_inputs(rs, st);
+	maas_row_inputs(rs, st);
 	th = PG_GETARG_HEAPTUPLEHEADER(argno);
 	bind_row(rs, st, th);
 
@@ -165,4 +156,12 @@ Datum
 maas_predict_label_row(PG_FUNCTION_ARGS)
 {
 	return predict_record(fcinfo, MAAS_ANSWER_LABEL);
+}
+
+/* maas_predict_json(model, [version,] row): everything, as json */
+PG_FUNCTION_INFO_V1(maas_predict_json_row);
+Datum
+maas_predict_json_row(PG_FUNCTION_ARGS)
+{
+	return predict_record(fcinfo, MAAS_ANSWER_JSON);
 }

@@ -24,6 +24,8 @@
 #include "storage/proc.h"
 #include "storage/shmem.h"
 #include "storage/spin.h"
+#include "catalog/pg_authid.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
@@ -179,7 +181,10 @@ maas_progress_end(void)
 /*
  * maas_training_progress(): one row per training in flight in any
  * database: pid, database, user, model, algorithm, phase, epoch, epochs,
- * rows, loss, started, elapsed.
+ * rows, loss, started, elapsed.  As pg_stat_activity and the progress
+ * views do, it shows every training's pid, database, user and times to
+ * everyone, and what it trains and how far it is only to roles with the
+ * privileges of the training's role, and to pg_read_all_stats.
  */
 PG_FUNCTION_INFO_V1(maas_training_progress);
 Datum
@@ -209,6 +214,12 @@ maas_training_progress(PG_FUNCTION_ARGS)
 			continue;
 
 		memset(nulls, false, sizeof(nulls));
+		if (!has_privs_of_role(GetUserId(), s.userid) &&
+			!has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_STATS))
+		{
+			for (int c = 3; c <= 9; c++)
+				nulls[c] = true;
+		}
 		values[0] = Int32GetDatum(s.pid);
 		values[1] = ObjectIdGetDatum(s.dbid);
 		values[2] = ObjectIdGetDatum(s.userid);
@@ -216,12 +227,12 @@ maas_training_progress(PG_FUNCTION_ARGS)
 		values[4] = CStringGetTextDatum(s.algorithm);
 		values[5] = CStringGetTextDatum(phase_names[s.phase]);
 		values[6] = Int32GetDatum(s.epoch);
-		nulls[6] = s.epochs == 0;
+		nulls[6] |= s.epochs == 0;
 		values[7] = Int32GetDatum(s.epochs);
-		nulls[7] = s.epochs == 0;
+		nulls[7] |= s.epochs == 0;
 		values[8] = Int64GetDatum(s.rows);
 		values[9] = Float8GetDatum(s.loss);
-		nulls[9] = isnan(s.loss);
+		nulls[9] |= isnan(s.loss);
 		values[10] = TimestampTzGetDatum(s.started);
 		values[11] = Float8GetDatum((double) (now - s.started) / 1e6);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);

@@ -9,7 +9,9 @@
 
 #include "postgres.h"
 
+#include "utils/acl.h"
 #include "utils/jsonb.h"
+#include "utils/relcache.h"
 
 #define MAAS_MODEL_NAME_MAX		200
 
@@ -24,8 +26,25 @@ typedef struct MaasVersionRef
 
 struct MaasWeightsInfo;
 
-extern Oid	maas_registry_relid(const char *relname);
-extern bool maas_model_usable(const char *owner, Datum acl, bool acl_isnull);
+/* maas.<relname>, locked for reading until the end of the transaction */
+extern Relation maas_registry_open(const char *relname);
+
+/* a model's owner and grants: those of its type (maas.model.anchor) */
+typedef struct MaasModelRights
+{
+	Oid			type;			/* the model's type, or InvalidOid */
+	Oid			owner;			/* InvalidOid if the type is gone */
+	Acl		   *acl;			/* USAGE: who may predict; NULL: nobody else */
+} MaasModelRights;
+
+extern void maas_model_rights(Oid anchor, MaasModelRights *r);
+extern void maas_model_rights_01(const char *owner, Acl *acl, MaasModelRights *r);
+extern bool maas_registry_has_types(void);
+extern bool maas_rights_owner(const MaasModelRights *r, Oid role);
+extern bool maas_rights_usable(const MaasModelRights *r);
+extern void maas_not_owner(const char *model, const MaasModelRights *r)
+			pg_attribute_noreturn();
+extern void maas_require_model_owner(const char *model);
 extern void maas_lookup_version(const char *model, int32 version,
 								MaasVersionRef *ref);
 extern Jsonb *maas_fetch_config(const MaasVersionRef *ref,
@@ -37,7 +56,7 @@ extern void maas_fetch_version(const MaasVersionRef *ref,
 typedef struct MaasVersionInfo
 {
 	char	   *model;
-	char	   *owner;			/* role name, as maas.model keeps it */
+	Oid			owner;			/* the model's owner, or InvalidOid */
 	bool		usable;			/* may the current user predict with it */
 	int32		version;
 	Jsonb	   *config;
@@ -73,6 +92,7 @@ typedef struct MaasCatalogSession
 	int			save_sec_context;
 	int			save_nestlevel;
 	MemoryContext caller_cxt;
+	bool		has_types;		/* models have types (0.2), or names (0.1) */
 } MaasCatalogSession;
 
 extern void maas_catalog_begin(MaasCatalogSession *cs);
@@ -81,8 +101,7 @@ extern uint64 maas_catalog_query(const char *sql, int nargs, Oid *types,
 								 Datum *values, const char *nulls, int expect);
 extern Datum maas_catalog_result(int row, int col, bool *isnull);
 
-/* raise unless the caller owns the model (a member of owner, a superuser) */
-extern void maas_catalog_check_owner(MaasCatalogSession *cs, const char *model,
-									 const char *owner);
+/* the model's owner after checking the caller owns it, or InvalidOid */
+extern Oid	maas_catalog_model_owner(MaasCatalogSession *cs, const char *model);
 
 #endif							/* MAAS_REGISTRY_H */

@@ -19,6 +19,7 @@
 #include "weights.h"
 
 #include "access/htup_details.h"
+#include "access/table.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_class.h"
@@ -37,24 +38,15 @@
 /* a session of catalog work as the catalog's owner (registry.h) */
 typedef MaasCatalogSession CatalogSession;
 
+
+/* the owner of the registry's tables (locked for reading, see registry.h) */
 static Oid
 catalog_owner(void)
 {
-	Oid			nsp = get_namespace_oid("maas", true);
-	Oid			relid = OidIsValid(nsp) ? get_relname_relid("model", nsp) : InvalidOid;
-	HeapTuple	tup;
-	Oid			owner;
+	Relation	rel = maas_registry_open("model");
+	Oid			owner = rel->rd_rel->relowner;
 
-	if (!OidIsValid(relid))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("the maas registry is missing from this database"),
-				 errhint("Run CREATE EXTENSION maas.")));
-	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "cache lookup failed for relation %u", relid);
-	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
-	ReleaseSysCache(tup);
+	table_close(rel, NoLock);
 	return owner;
 }
 
@@ -64,6 +56,7 @@ catalog_begin(CatalogSession *cs)
 	Oid			owner = catalog_owner();
 
 	cs->caller_cxt = CurrentMemoryContext;
+	cs->has_types = maas_registry_has_types();
 	GetUserIdAndSecContext(&cs->save_userid, &cs->save_sec_context);
 	cs->caller = cs->save_userid;
 	SetUserIdAndSecContext(owner, cs->save_sec_context |
@@ -151,20 +144,55 @@ arg_model_name(FunctionCallInfo fcinfo)
 	return name;
 }
 
-/* the caller must be the model's owner, a member of it, or a superuser */
-static void
-check_owner(CatalogSession *cs, const char *model, const char *owner)
+/*
+ * The columns of maas.model m that say who owns a model and whom it is
+ * granted to: its type, or in a registry not updated from 0.1 yet, the
+ * names 0.1 recorded (registry.h).  result_rights reads them back.
+ */
+static const char *
+rights_columns(CatalogSession *cs)
 {
-	Oid			owner_id = get_role_oid(owner, true);
+	return cs->has_types ? "m.anchor::pg_catalog.oid, NULL::pg_catalog.name, NULL::pg_catalog.aclitem[]" :
+		"NULL::pg_catalog.oid, m.owner, m.acl";
+}
 
-	if (superuser_arg(cs->caller))
+static void
+result_rights(int row, int col, MaasModelRights *r)
+{
+	bool		isnull;
+	Datum		d = result_value(row, col, &isnull);
+
+	if (!isnull)
+	{
+		maas_model_rights(DatumGetObjectId(d), r);
 		return;
-	if (OidIsValid(owner_id) && has_privs_of_role(cs->caller, owner_id))
+	}
+	d = result_value(row, col + 1, &isnull);
+	if (isnull)
+	{
+		maas_model_rights(InvalidOid, r);
 		return;
-	ereport(ERROR,
-			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-			 errmsg("must be owner of model \"%s\"", model),
-			 errdetail("The model belongs to role \"%s\".", owner)));
+	}
+	{
+		char	   *owner = pstrdup(NameStr(*DatumGetName(d)));
+		Datum		acl = result_value(row, col + 2, &isnull);
+
+		maas_model_rights_01(owner, isnull ? NULL : DatumGetAclPCopy(acl), r);
+	}
+}
+
+/*
+ * The caller must own the model (its type, registry.h): be its owner, a
+ * member of the owner role, or a superuser.  The rights are in columns
+ * col .. col + 2 of the row of the last query (rights_columns).
+ */
+static void
+check_owner(CatalogSession *cs, const char *model, int row, int col,
+			MaasModelRights *r)
+{
+	result_rights(row, col, r);
+	if (!maas_rights_owner(r, cs->caller))
+		maas_not_owner(model, r);
 }
 
 /*
@@ -173,14 +201,16 @@ check_owner(CatalogSession *cs, const char *model, const char *owner)
  */
 static bool
 lock_model(CatalogSession *cs, const char *model, bool missing_ok,
-		   int64 *model_id, int32 *last_version, int32 *deployed)
+		   int64 *model_id, int32 *last_version, int32 *deployed,
+		   MaasModelRights *rights)
 {
 	Oid			types[1] = {TEXTOID};
 	Datum		values[1] = {CStringGetTextDatum(model)};
 	bool		isnull;
 
-	if (catalog_exec("SELECT model_id, owner::text, last_version, deployed_version "
-					 "FROM maas.model WHERE name = $1 FOR UPDATE",
+	if (catalog_exec(psprintf("SELECT m.model_id, m.last_version, m.deployed_version, %s "
+							  "FROM maas.model m WHERE m.name = $1 FOR UPDATE",
+							  rights_columns(cs)),
 					 1, types, values, NULL, SPI_OK_SELECT) == 0)
 	{
 		if (missing_ok)
@@ -189,10 +219,10 @@ lock_model(CatalogSession *cs, const char *model, bool missing_ok,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("model \"%s\" does not exist", model)));
 	}
-	check_owner(cs, model, TextDatumGetCString(result_value(0, 2, &isnull)));
+	check_owner(cs, model, 0, 4, rights);
 	*model_id = DatumGetInt64(result_value(0, 1, &isnull));
-	*last_version = DatumGetInt32(result_value(0, 3, &isnull));
-	*deployed = DatumGetInt32(result_value(0, 4, &isnull));
+	*last_version = DatumGetInt32(result_value(0, 2, &isnull));
+	*deployed = DatumGetInt32(result_value(0, 3, &isnull));
 	if (isnull)
 		*deployed = 0;
 	return true;
@@ -327,7 +357,7 @@ maas_store_version_bytes(const char *model, const char *algorithm,
 	int64		model_id;
 	int64		version_id;
 	int32		version;
-	char	   *owner;
+	MaasModelRights rights;
 	bool		isnull;
 	bytea	   *sha256;
 	bool		chunked = maas_weights_chunked();
@@ -342,6 +372,7 @@ maas_store_version_bytes(const char *model, const char *algorithm,
 	parse_weights(data, len, &file);
 	config = maas_import_config(algorithm, config, &file);
 	built = maas_model_build(config, &file);
+	maas_model_check_config(config, built);
 
 	for (int i = 0; i < file.n_tensors; i++)
 		if (file.tensors[i].dtype == ST_F64 || file.tensors[i].dtype == ST_F16 ||
@@ -366,16 +397,25 @@ maas_store_version_bytes(const char *model, const char *algorithm,
 										CStringGetDatum(GetUserNameFromId(cs.caller, false)));
 		/*
 		 * One statement creates the model or takes the next number under
-		 * the row lock, so a concurrent drop or register cannot come between.
+		 * the row lock, so a concurrent drop or register cannot come
+		 * between.  A new model gets its type, owned by the caller, from
+		 * the insert trigger (10_owners.sql); then its row says which.
 		 */
 		catalog_exec("INSERT INTO maas.model AS m (name, owner, last_version) VALUES ($1, $2, 1) "
 					 "ON CONFLICT (name) DO UPDATE SET last_version = m.last_version + 1 "
-					 "RETURNING model_id, last_version, owner::text",
+					 "RETURNING model_id, last_version",
 					 2, types, values, NULL, SPI_OK_INSERT_RETURNING);
 		model_id = DatumGetInt64(result_value(0, 1, &isnull));
 		version = DatumGetInt32(result_value(0, 2, &isnull));
-		owner = TextDatumGetCString(result_value(0, 3, &isnull));
-		check_owner(&cs, model, owner);
+	}
+	{
+		Oid			types[1] = {INT8OID};
+		Datum		values[1] = {Int64GetDatum(model_id)};
+
+		catalog_exec(psprintf("SELECT %s FROM maas.model m WHERE m.model_id = $1",
+							  rights_columns(&cs)),
+					 1, types, values, NULL, SPI_OK_SELECT);
+		check_owner(&cs, model, 0, 1, &rights);
 	}
 	{
 		Oid			types[14] = {INT8OID, INT4OID, TEXTOID, TEXTOID, INT4OID,
@@ -467,10 +507,23 @@ maas_catalog_result(int row, int col, bool *isnull)
 	return result_value(row, col, isnull);
 }
 
-void
-maas_catalog_check_owner(MaasCatalogSession *cs, const char *model, const char *owner)
+/*
+ * The owner of model, after checking the caller owns it; InvalidOid when
+ * there is no such model.
+ */
+Oid
+maas_catalog_model_owner(MaasCatalogSession *cs, const char *model)
 {
-	check_owner(cs, model, owner);
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(model)};
+	MaasModelRights r;
+
+	if (maas_catalog_query(psprintf("SELECT %s FROM maas.model m WHERE m.name = $1",
+									rights_columns(cs)),
+						   1, types, values, NULL, SPI_OK_SELECT) == 0)
+		return InvalidOid;
+	check_owner(cs, model, 0, 1, &r);
+	return r.owner;
 }
 
 /*
@@ -607,10 +660,11 @@ maas_deploy_version(const char *model, int32 version, const char *strategy)
 	int32		last_version;
 	int32		deployed;
 	bool		by_number = (strategy == NULL);
+	MaasModelRights rights;
 
 	PreventCommandIfReadOnly("maas_deploy()");
 	catalog_begin(&cs);
-	lock_model(&cs, model, false, &model_id, &last_version, &deployed);
+	lock_model(&cs, model, false, &model_id, &last_version, &deployed, &rights);
 	if (!by_number)
 		version = resolve_strategy(model, model_id, last_version, strategy);
 	require_version(model, model_id, last_version, version);
@@ -694,10 +748,11 @@ maas_drop(PG_FUNCTION_ARGS)
 	uint64		removed;
 	Oid			types[2] = {INT8OID, INT4OID};
 	Datum		values[2];
+	MaasModelRights rights;
 
 	PreventCommandIfReadOnly("maas_drop()");
 	catalog_begin(&cs);
-	lock_model(&cs, model, false, &model_id, &last_version, &deployed);
+	lock_model(&cs, model, false, &model_id, &last_version, &deployed, &rights);
 	values[0] = Int64GetDatum(model_id);
 
 	if (PG_ARGISNULL(1))
@@ -707,6 +762,23 @@ maas_drop(PG_FUNCTION_ARGS)
 		release_dropped();
 		catalog_exec("DELETE FROM maas.model WHERE model_id = $1",
 					 1, types, values, NULL, SPI_OK_DELETE);
+		/* its training runs go too: a later model of the name is another's */
+		{
+			Oid			ttypes[1] = {TEXTOID};
+			Datum		tvalues[1] = {CStringGetTextDatum(model)};
+
+			catalog_exec("DELETE FROM maas.training_run WHERE model = $1",
+						 1, ttypes, tvalues, NULL, SPI_OK_DELETE);
+		}
+		/*
+		 * and its type, as DROP TYPE would: refused while objects depend
+		 * on it (columns of the type, made by roles it was granted to)
+		 */
+		if (OidIsValid(rights.type) && OidIsValid(rights.owner))
+			catalog_exec(psprintf("DROP TYPE %s",
+								  format_type_extended(rights.type, -1,
+													   FORMAT_TYPE_FORCE_QUALIFY)),
+						 0, NULL, NULL, NULL, SPI_OK_UTILITY);
 	}
 	else
 	{
@@ -740,27 +812,28 @@ grantee_oid(const char *grantee)
 	return get_role_oid(grantee, false);
 }
 
-/* add (grant) or take away (revoke) the grantee's USAGE on the model */
-static void
-change_usage(FunctionCallInfo fcinfo, bool grant)
+/* a grantee as GRANT writes it */
+static const char *
+grantee_sql(Oid grantee)
 {
-	char	   *model = arg_model_name(fcinfo);
-	Oid			grantee = grantee_oid(arg_text(fcinfo, 1, "grantee"));
-	CatalogSession cs;
-	int64		model_id;
-	int32		last_version;
-	int32		deployed;
+	if (grantee == ACL_ID_PUBLIC)
+		return "PUBLIC";
+	return quote_identifier(GetUserNameFromId(grantee, false));
+}
+
+/*
+ * A grant or revoke in a registry not updated from 0.1 yet: in the model's
+ * acl column, as 0.1 did.
+ */
+static void
+change_usage_01(CatalogSession *cs, int64 model_id, bool grant, Oid grantee)
+{
 	Oid			types[3] = {INT8OID, OIDOID, OIDOID};
 	Datum		values[3];
 
-	PreventCommandIfReadOnly(grant ? "maas_grant()" : "maas_revoke()");
-	catalog_begin(&cs);
-	lock_model(&cs, model, false, &model_id, &last_version, &deployed);
 	values[0] = Int64GetDatum(model_id);
 	values[1] = ObjectIdGetDatum(grantee);
-	values[2] = ObjectIdGetDatum(cs.caller);
-
-	/* drop the grantee's entry, then add it back when granting */
+	values[2] = ObjectIdGetDatum(cs->caller);
 	catalog_exec("UPDATE maas.model SET acl = NULLIF(ARRAY("
 				 "SELECT a FROM unnest(acl) a "
 				 "WHERE (SELECT e.grantee FROM aclexplode(ARRAY[a]) e LIMIT 1) <> $2"
@@ -771,6 +844,45 @@ change_usage(FunctionCallInfo fcinfo, bool grant)
 					 "COALESCE(acl, '{}') || makeaclitem($2, $3, 'USAGE', false) "
 					 "WHERE model_id = $1",
 					 3, types, values, NULL, SPI_OK_UPDATE);
+}
+
+/* add (grant) or take away (revoke) the grantee's USAGE on the model */
+static void
+change_usage(FunctionCallInfo fcinfo, bool grant)
+{
+	char	   *model = arg_model_name(fcinfo);
+	Oid			grantee = grantee_oid(arg_text(fcinfo, 1, "grantee"));
+	CatalogSession cs;
+	int64		model_id;
+	int32		last_version;
+	int32		deployed;
+	MaasModelRights rights;
+	char	   *type;
+
+	PreventCommandIfReadOnly(grant ? "maas_grant()" : "maas_revoke()");
+	catalog_begin(&cs);
+	lock_model(&cs, model, false, &model_id, &last_version, &deployed, &rights);
+	if (!cs.has_types)
+	{
+		change_usage_01(&cs, model_id, grant, grantee);
+		catalog_end(&cs);
+		return;
+	}
+	if (!OidIsValid(rights.owner))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("model \"%s\" has no type to grant it with", model),
+				 errhint("Drop the model with maas_drop('%s').", model)));
+
+	/*
+	 * A grant on the model's type, made as its owner (a superuser's GRANT
+	 * is): PostgreSQL records it and its grantee's dependency on the type.
+	 * A revoke takes back the grants the grantee got through it, too.
+	 */
+	type = format_type_extended(rights.type, -1, FORMAT_TYPE_FORCE_QUALIFY);
+	catalog_exec(grant ? psprintf("GRANT USAGE ON TYPE %s TO %s", type, grantee_sql(grantee)) :
+				 psprintf("REVOKE USAGE ON TYPE %s FROM %s CASCADE", type, grantee_sql(grantee)),
+				 0, NULL, NULL, NULL, SPI_OK_UTILITY);
 	catalog_end(&cs);
 }
 
@@ -816,25 +928,30 @@ maas_export_prepare(const char *model, bool given, int32 version, MaasExport *ex
 		Oid			types[2] = {TEXTOID, INT4OID};
 		Datum		values[2] = {CStringGetTextDatum(model), Int32GetDatum(0)};
 
-		if (catalog_exec("SELECT m.model_id, m.owner::text, m.last_version, "
-						 "COALESCE(m.deployed_version, "
-						 "(SELECT max(version) FROM maas.version v WHERE v.model_id = m.model_id)) "
-						 "FROM maas.model m WHERE m.name = $1",
+		if (catalog_exec(psprintf("SELECT m.model_id, %s, m.last_version, "
+								  "COALESCE(m.deployed_version, "
+								  "(SELECT max(version) FROM maas.version v WHERE v.model_id = m.model_id)) "
+								  "FROM maas.model m WHERE m.name = $1",
+								  rights_columns(&cs)),
 						 1, types, values, NULL, SPI_OK_SELECT) == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_OBJECT),
 					 errmsg("model \"%s\" does not exist", model)));
-		check_owner(&cs, model, TextDatumGetCString(result_value(0, 2, &isnull)));
+		{
+			MaasModelRights rights;
+
+			check_owner(&cs, model, 0, 2, &rights);
+		}
 		if (!given)
 		{
-			version = DatumGetInt32(result_value(0, 4, &isnull));
+			version = DatumGetInt32(result_value(0, 6, &isnull));
 			if (isnull)
 				ereport(ERROR,
 						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 						 errmsg("model \"%s\" has no versions", model)));
 		}
 		require_version(model, DatumGetInt64(result_value(0, 1, &isnull)),
-						DatumGetInt32(result_value(0, 3, &isnull)), version);
+						DatumGetInt32(result_value(0, 5, &isnull)), version);
 
 		values[1] = Int32GetDatum(version);
 		catalog_exec("SELECT v.algorithm, v.config::text, v.config, v.version_id "
@@ -853,7 +970,12 @@ maas_export_prepare(const char *model, bool given, int32 version, MaasExport *ex
 	}
 	catalog_end(&cs);
 
-	ex->ref.catalog = maas_registry_relid("version");
+	{
+		Relation	rel = maas_registry_open("version");
+
+		ex->ref.catalog = RelationGetRelid(rel);
+		table_close(rel, NoLock);
+	}
 	ex->ref.version_id = version_id;
 	ex->ref.version = version;
 

@@ -368,12 +368,12 @@ read_secrets(MaasRemoteCall *rc, MaasServeState *st)
 		{
 			MaasVersionInfo info;
 
-			if (!maas_version_info(&st->ref, &info))
+			if (!maas_version_info(&st->ref, &info) || !OidIsValid(info.owner))
 				ereport(ERROR,
 						(errcode(ERRCODE_UNDEFINED_OBJECT),
 						 errmsg("version %d of model \"%s\" was dropped while in use",
 								st->ref.version, st->model)));
-			owner = info.owner;
+			owner = GetUserNameFromId(info.owner, false);
 		}
 		secrets[n].name = e->secret;
 		secrets[n].value = maas_secret_value(e->secret, owner, st->model);

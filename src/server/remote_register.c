@@ -315,22 +315,12 @@ static Oid
 model_owner(const char *model)
 {
 	MaasCatalogSession cs;
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1] = {CStringGetTextDatum(model)};
-	bool		isnull;
 	Oid			owner;
 
 	maas_catalog_begin(&cs);
-	if (maas_catalog_query("SELECT owner::text FROM maas.model WHERE name = $1",
-						   1, types, values, NULL, SPI_OK_SELECT) == 0)
+	owner = maas_catalog_model_owner(&cs, model);
+	if (!OidIsValid(owner))
 		owner = cs.caller;
-	else
-	{
-		char	   *name = TextDatumGetCString(maas_catalog_result(0, 1, &isnull));
-
-		maas_catalog_check_owner(&cs, model, name);
-		owner = get_role_oid(name, false);
-	}
 	maas_catalog_end(&cs);
 	return owner;
 }

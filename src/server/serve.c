@@ -20,8 +20,27 @@
 #include <math.h>
 
 #include "catalog/pg_type.h"
+#include "nodes/primnodes.h"
+#include "parser/scansup.h"
+#include "utils/arrayaccess.h"
 #include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/numeric.h"
 #include "utils/snapmgr.h"
+#include "common/shortest_dec.h"
+
+/* is argument argno of the call a Const of the query? */
+static bool
+arg_is_const(FmgrInfo *flinfo, int argno)
+{
+	Node	   *expr = flinfo ? flinfo->fn_expr : NULL;
+	List	   *args;
+
+	if (expr == NULL || !IsA(expr, FuncExpr))
+		return false;
+	args = ((FuncExpr *) expr)->args;
+	return argno < list_length(args) && IsA(list_nth(args, argno), Const);
+}
 
 static void
 serve_state_release(void *arg)
@@ -33,6 +52,7 @@ serve_state_release(void *arg)
 		maas_cache_unpin(st->entry);
 	st->entry = NULL;
 	st->m = NULL;
+	st->answers_checked = NULL;
 }
 
 /* the serving state of a call site, made on first use */
@@ -48,12 +68,18 @@ maas_serve_state(FmgrInfo *flinfo)
 		st->release.func = serve_state_release;
 		st->release.arg = st;
 		MemoryContextRegisterResetCallback(flinfo->fn_mcxt, &st->release);
+		st->model_const = arg_is_const(flinfo, 0) ? 1 : 0;
 		flinfo->fn_extra = st;
 	}
 	return st;
 }
 
-static bool
+/*
+ * The lookup made last still holds: same snapshot, version and model name.
+ * A name that is a constant of the query is the same text on every call of
+ * the call site, so it is compared once.
+ */
+static inline bool
 same_lookup(MaasServeState *st, Snapshot snap, text *model, int32 version)
 {
 	return st->entry != NULL &&
@@ -61,9 +87,11 @@ same_lookup(MaasServeState *st, Snapshot snap, text *model, int32 version)
 		st->curcid == snap->curcid &&
 		st->completions == snap->snapXactCompletionCount &&
 		st->version == version &&
-		strlen(st->model) == VARSIZE_ANY_EXHDR(model) &&
-		memcmp(st->model, VARDATA_ANY(model), VARSIZE_ANY_EXHDR(model)) == 0;
+		(st->model_const == 1 ||
+		 (st->model_len == VARSIZE_ANY_EXHDR(model) &&
+		  memcmp(st->model, VARDATA_ANY(model), st->model_len) == 0));
 }
+
 
 /*
  * Resolve the model (and version, 0 for the deployed one) and pin it; done
@@ -105,6 +133,7 @@ maas_serve_resolve(MaasServeState *st, text *model, int32 version)
 			pfree(st->input);
 		st->entry = entry;
 		st->m = m;
+		st->answers_checked = NULL;
 		st->input = input;
 	}
 	/* only now that everything succeeded does the state change */
@@ -114,6 +143,7 @@ maas_serve_resolve(MaasServeState *st, text *model, int32 version)
 		if (st->model)
 			pfree(st->model);
 		st->model = copy;
+		st->model_len = strlen(copy);
 	}
 	st->version = version;
 	st->ref = ref;
@@ -131,25 +161,103 @@ maas_serve_resolve(MaasServeState *st, text *model, int32 version)
 }
 
 /*
- * Run the resolved model over n rows of x: what every serving path calls.
- * A local model cannot fail here (its shapes were checked when it was
- * built); a remote one raises what went wrong with its call.
+ * Run the resolved model over n rows of features x, in work (the model's
+ * row_work for one row): what every serving path calls.  Its outputs, or an
+ * error: a remote model raises what went wrong with its call; a local
+ * feature model's forward pass fails only when the matrix backend cannot
+ * get scratch memory or a library fails without a fallback, and the error
+ * names the model.
  */
 const float *
 maas_serve_forward(MaasServeState *st, const MaasBlas *blas, int n,
 				   const float *x, float *work)
 {
+	MaasBatch	batch = {.n = n, .t = 1, .x = x};
+	MaasError	err;
+	const float *out;
+
 	if (st->remote != NULL)
 		return maas_remote_forward(st, blas, n, x, work);
-	return maas_net_forward(&st->m->net, blas, n, x, work);
+	out = maas_net_run(&st->m->net, blas, &batch, 0, work, &err);
+	if (unlikely(out == NULL))
+		maas_raise(&err, ERRCODE_INVALID_PARAMETER_VALUE,
+				   psprintf("could not run model \"%s\"", st->model), NULL);
+	return out;
+}
+
+/* may features come as an array of this type (SQL declares the same set) */
+bool
+maas_serve_feature_type(Oid arraytype)
+{
+	switch (arraytype)
+	{
+		case FLOAT4ARRAYOID:
+		case FLOAT8ARRAYOID:
+		case NUMERICARRAYOID:
+		case INT2ARRAYOID:
+		case INT4ARRAYOID:
+		case INT8ARRAYOID:
+			return true;
+		default:
+			return false;
+	}
+}
+
+/* numeric[] elements (no nulls) as floats: NaN, infinities and values past
+ * float range come out non-finite, for the check that follows */
+static void
+numeric_features(ArrayType *arr, int n, float *dst)
+{
+	array_iter	it;
+	bool		isnull;
+
+	array_iter_setup(&it, (AnyArrayType *) arr);
+	for (int i = 0; i < n; i++)
+	{
+		Datum		d = array_iter_next(&it, &isnull, i, -1, false, TYPALIGN_INT);
+
+		dst[i] = (float) DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow,
+															d));
+	}
+}
+
+/* what is wrong with feature i of arr, which became the non-finite f */
+static const char *
+feature_problem(ArrayType *arr, int i, float f)
+{
+	if (isnan(f))
+		return "NaN";
+	switch (ARR_ELEMTYPE(arr))
+	{
+		case FLOAT8OID:
+			if (isfinite(((const float8 *) ARR_DATA_PTR(arr))[i]))
+				return "out of range for real";
+			break;
+		case NUMERICOID:
+			{
+				array_iter	it;
+				bool		isnull;
+				Datum		d = 0;
+
+				array_iter_setup(&it, (AnyArrayType *) arr);
+				for (int j = 0; j <= i; j++)
+					d = array_iter_next(&it, &isnull, j, -1, false, TYPALIGN_INT);
+				if (!numeric_is_inf(DatumGetNumeric(d)))
+					return "out of range for real";
+				break;
+			}
+		default:
+			break;
+	}
+	return "infinite";
 }
 
 /*
- * Check one row's features (a real[] or double precision[]) against the
- * model, or raise an error that says what is wrong with them.  Returns the
- * n_in floats: copied to dst when dst is given (the batch path fills its
- * matrix so), else read in place from a real[] and converted into the
- * state's buffer from a double precision[].
+ * Check one row's features (an array of real, double precision, numeric,
+ * smallint, integer or bigint) against the model, or raise an error that
+ * says what is wrong with them.  Returns the n_in floats: copied to dst when
+ * dst is given (the batch path fills its matrix so), else read in place from
+ * a real[] and converted into the state's buffer from the other types.
  */
 const float *
 maas_serve_features(MaasServeState *st, ArrayType *arr, float *dst)
@@ -193,19 +301,41 @@ maas_serve_features(MaasServeState *st, ArrayType *arr, float *dst)
 		else
 			dst = (float *) ARR_DATA_PTR(arr);
 	}
-	else if (ARR_ELEMTYPE(arr) == FLOAT8OID)
+	else
 	{
-		const float8 *d = (const float8 *) ARR_DATA_PTR(arr);
+		const void *data = ARR_DATA_PTR(arr);
 
 		if (dst == NULL)
 			dst = st->input;
-		for (int i = 0; i < n; i++)
-			dst[i] = (float) d[i];
+		switch (ARR_ELEMTYPE(arr))
+		{
+			case FLOAT8OID:
+				for (int i = 0; i < n; i++)
+					dst[i] = (float) ((const float8 *) data)[i];
+				break;
+			case INT2OID:
+				for (int i = 0; i < n; i++)
+					dst[i] = (float) ((const int16 *) data)[i];
+				break;
+			case INT4OID:
+				for (int i = 0; i < n; i++)
+					dst[i] = (float) ((const int32 *) data)[i];
+				break;
+			case INT8OID:
+				for (int i = 0; i < n; i++)
+					dst[i] = (float) ((const int64 *) data)[i];
+				break;
+			case NUMERICOID:
+				numeric_features(arr, n, dst);
+				break;
+			default:
+				ereport(ERROR,
+						(errcode(ERRCODE_DATATYPE_MISMATCH),
+						 errmsg("features must be an array of numbers"),
+						 errdetail("Its elements are of type %s.",
+								   format_type_be(ARR_ELEMTYPE(arr)))));
+		}
 	}
-	else
-		ereport(ERROR,
-				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("features must be real[] or double precision[]")));
 
 	if (!maas_all_finite(dst, n))
 	{
@@ -216,12 +346,71 @@ maas_serve_features(MaasServeState *st, ArrayType *arr, float *dst)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("features must be finite numbers"),
-				 errdetail("Feature %d is %s.", i + 1,
-						   isnan(dst[i]) ? "NaN" :
-						   ARR_ELEMTYPE(arr) == FLOAT8OID && isfinite(((const float8 *) ARR_DATA_PTR(arr))[i]) ?
-						   "out of range for real" : "infinite")));
+				 errdetail("Feature %d is %s.", i + 1, feature_problem(arr, i, dst[i]))));
 	}
 	return dst;
+}
+
+static const char *
+skip_space(const char *p, const char *end)
+{
+	while (p < end && scanner_isspace(*p))
+		p++;
+	return p;
+}
+
+/*
+ * How the text argument of a call is read by the model st resolved: the
+ * one place where text meets the two kinds of model, for every predict
+ * function.  A text model (its net reads token ids) takes the text itself,
+ * to tokenize.  A feature model reads features written out as text, which
+ * is what an untyped driver parameter or a quoted literal is: JSON, an
+ * array ('[1, 2]') or an object by column name ('{"sepal_length": 5.1}'),
+ * or an array literal ('{1,2}', or '{"1","2"}' as node-postgres writes a
+ * list).  An object's first key is followed by a colon, which no array
+ * literal has, and '[1:2]={...}' is an array literal with its bounds.
+ */
+MaasTextInput
+maas_serve_text_input(MaasServeState *st, text *input)
+{
+	const char *p = VARDATA_ANY(input);
+	const char *end = p + VARSIZE_ANY_EXHDR(input);
+
+	if (maas_model_is_text(st->m))
+		return MAAS_TEXT_TOKENS;
+
+	p = skip_space(p, end);
+	if (p < end && *p == '[')
+	{
+		p = skip_space(p + 1, end);
+		if (p < end && (*p == '-' || *p == '+'))
+			p++;
+		if (p < end && isdigit((unsigned char) *p))
+		{
+			while (p < end && isdigit((unsigned char) *p))
+				p++;
+			p = skip_space(p, end);
+			if (p < end && *p == ':')
+				return MAAS_TEXT_ARRAY;
+		}
+		return MAAS_TEXT_JSON;
+	}
+	if (p < end && *p == '{')
+	{
+		p = skip_space(p + 1, end);
+		if (p < end && *p == '"')
+		{
+			for (p++; p < end && *p != '"'; p++)
+				if (*p == '\\' && p + 1 < end)
+					p++;
+			if (p >= end)
+				return MAAS_TEXT_ARRAY;
+			p = skip_space(p + 1, end);
+			if (p < end && *p == ':')
+				return MAAS_TEXT_JSON;
+		}
+	}
+	return MAAS_TEXT_ARRAY;
 }
 
 /*
@@ -271,6 +460,8 @@ maas_serve_call(FunctionCallInfo fcinfo, MaasServeState *st)
 	if (PG_ARGISNULL(PG_NARGS() - 1))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 maas_model_is_text(st->m) ?
+				 errmsg("input must not be null") :
 				 errmsg("features must not be null")));
 }
 
@@ -302,38 +493,114 @@ maas_serve_value(const MaasModel *m, const float *out)
 
 /*
  * The class probabilities of one row's outputs, in the order of the
- * model's labels.  Logits are normalised in place: out is the caller's.
+ * model's labels: out itself, its logits normalised in place (out is the
+ * caller's), or for one sigmoid output the two probabilities in pair.
  */
+static const float *
+class_proba(const MaasModel *m, float *out, float pair[2])
+{
+	if (m->sigmoid_binary)
+	{
+		pair[0] = 1.0f - out[0];
+		pair[1] = out[0];
+		return pair;
+	}
+	if (!m->outputs_proba)
+		maas_softmax(out, m->n_classes);
+	return out;
+}
+
+/* the class probabilities of one row's outputs as a real[] */
 ArrayType *
 maas_serve_proba(const MaasModel *m, float *out)
 {
 	Datum	   *values = palloc(sizeof(Datum) * m->n_classes);
+	float		pair[2];
+	const float *p = class_proba(m, out, pair);
 
-	if (m->sigmoid_binary)
-	{
-		values[0] = Float4GetDatum(1.0f - out[0]);
-		values[1] = Float4GetDatum(out[0]);
-	}
-	else
-	{
-		if (!m->outputs_proba)
-			maas_softmax(out, m->n_classes);
-		for (int i = 0; i < m->n_classes; i++)
-			values[i] = Float4GetDatum(out[i]);
-	}
+	for (int i = 0; i < m->n_classes; i++)
+		values[i] = Float4GetDatum(p[i]);
 	return construct_array(values, m->n_classes, FLOAT4OID,
 						   sizeof(float4), true, TYPALIGN_INT);
+}
+
+static const char *
+class_label(const MaasModel *m, int cls)
+{
+	return m->labels ? m->labels[cls] : psprintf("%d", cls);
 }
 
 /* the predicted class of one row's outputs as text: its label, or index */
 text *
 maas_serve_label(const MaasModel *m, const float *out)
 {
-	int			cls = predicted_class(m, out);
+	return cstring_to_text(class_label(m, predicted_class(m, out)));
+}
 
-	if (m->labels)
-		return cstring_to_text(m->labels[cls]);
-	return cstring_to_text(psprintf("%d", cls));
+/* JSON has no NaN or infinity: a model that outputs one gets an error */
+static void
+json_check_finite(MaasServeState *st, double v)
+{
+	if (!isfinite(v))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("model \"%s\" output a value that is not a finite number", st->model),
+				 errdetail("JSON has no %s.", isnan(v) ? "NaN" : "infinity")));
+}
+
+/*
+ * Everything a per-row call can answer, as one JSON object (json, so that
+ * it reads in this order), for a client to get in one round trip along
+ * with which version answered:
+ *
+ *	{"model": ..., "version": ..., "prediction": <maas_predict's value>,
+ *	 "label": <maas_predict_label's text>, "proba": {<label>: p, ...}}
+ *
+ * label and proba are null for a regression model.  Numbers are written in
+ * their shortest form that reads back exactly (a double for the
+ * prediction, a real for each probability), so a client reads the very
+ * values the other functions return.  Logits are normalised in place, as
+ * for proba.
+ */
+text *
+maas_serve_json(MaasServeState *st, float *out)
+{
+	const MaasModel *m = st->m;
+	StringInfoData s;
+	double		value = maas_serve_value(m, out);
+	char		buf[DOUBLE_SHORTEST_DECIMAL_LEN];
+
+	json_check_finite(st, value);
+	double_to_shortest_decimal_buf(value, buf);
+	initStringInfo(&s);
+	appendStringInfoString(&s, "{\"model\": ");
+	escape_json(&s, st->model);
+	appendStringInfo(&s, ", \"version\": %d, \"prediction\": %s",
+					 st->ref.version, buf);
+	if (m->task == MAAS_TASK_CLASSIFICATION)
+	{
+		float		pair[2];
+		const float *p;
+
+		appendStringInfoString(&s, ", \"label\": ");
+		escape_json(&s, class_label(m, predicted_class(m, out)));
+		appendStringInfoString(&s, ", \"proba\": {");
+		p = class_proba(m, out, pair);
+		for (int i = 0; i < m->n_classes; i++)
+		{
+			json_check_finite(st, p[i]);
+			if (i > 0)
+				appendStringInfoString(&s, ", ");
+			escape_json(&s, class_label(m, i));
+			float_to_shortest_decimal_buf(p[i], buf);
+			appendStringInfo(&s, ": %s", buf);
+		}
+		appendStringInfoChar(&s, '}');
+	}
+	else
+		appendStringInfoString(&s, ", \"label\": null, \"proba\": null");
+	appendStringInfoChar(&s, '}');
+	return cstring_to_text_with_len(s.data, s.len);
 }
 
 /* maas_predict and friends need a model that predicts: not a text generator or encoder */
@@ -366,15 +633,21 @@ maas_serve_require_classifier(MaasServeState *st)
 /*
  * The answer of a per-row call on st whose row x gave the outputs out, as
  * the caller asked: the value, the class probabilities or the label (these
- * two for classifiers only).  The call ends here for maas.stats.
+ * two for classifiers only), or all of it as JSON.  The call ends here for
+ * maas.stats.
  */
 Datum
 maas_serve_answer(MaasServeState *st, MaasAnswer what, const float *x,
 				  const float *out)
 {
-	maas_serve_require_predictor(st);
-	if (what != MAAS_ANSWER_VALUE)
-		maas_serve_require_classifier(st);
+	/* the model cannot change under the call site without a new resolve */
+	if (unlikely(st->answers_checked != st->m))
+	{
+		maas_serve_require_predictor(st);
+		if (what == MAAS_ANSWER_PROBA || what == MAAS_ANSWER_LABEL)
+			maas_serve_require_classifier(st);
+		st->answers_checked = st->m;
+	}
 	maas_stats_end(st, 1, x, out);
 	switch (what)
 	{
@@ -385,6 +658,8 @@ maas_serve_answer(MaasServeState *st, MaasAnswer what, const float *x,
 			return PointerGetDatum(maas_serve_proba(st->m, (float *) out));
 		case MAAS_ANSWER_LABEL:
 			return PointerGetDatum(maas_serve_label(st->m, out));
+		case MAAS_ANSWER_JSON:
+			return PointerGetDatum(maas_serve_json(st, (float *) out));
 	}
 	return (Datum) 0;
 }

@@ -2,9 +2,19 @@
  * services.c
  *		The services kernels and the SQL glue get from the server: maas_kalloc
  *		(the kernels' one allocator, kernel.h), the interrupt tick, the one
- *		way a kernel's error becomes an ereport, and BLAS with its settings.
+ *		way a kernel's error becomes an ereport, and the matrix backend
+ *		(blas.h) with its settings.
+ *
+ * The matrix backend is opened on a backend's first product with what the
+ * settings say (maas.blas_library, maas.blas_threads, maas.gemm_backend,
+ * maas.cpu_features_disable); after that, maas_get_blas() returns the same
+ * interface without asking the kernel again until one of those settings
+ * changes (their assign hooks mark it), so the per-row path pays one
+ * comparison for it.
  */
 #include "services.h"
+
+#include <stdlib.h>
 
 #include "miscadmin.h"
 #include "utils/guc.h"
@@ -12,6 +22,73 @@
 
 static int	blas_threads = 1;
 static char *blas_library = NULL;
+static int	gemm_backend = MAAS_BACKEND_AUTO;
+static char *cpu_disable_text = NULL;
+static MaasCpuMask cpu_disable = 0;
+
+/* the interface maas_get_blas_threads() returned last, and its threads */
+static const MaasBlas *blas_now = NULL;
+static int	blas_now_threads = 0;
+static bool blas_stale = true;
+
+/* blas_now while it is what maas_get_blas() would return (services.h) */
+const MaasBlas *maas_blas_ready = NULL;
+
+static const struct config_enum_entry gemm_backend_options[] = {
+	{"auto", MAAS_BACKEND_AUTO, false},
+	{"blas", MAAS_BACKEND_BLAS, false},
+	{"onednn", MAAS_BACKEND_ONEDNN, false},
+	{NULL, 0, false}
+};
+
+/* a setting of the backend changed: ask the kernel at the next product */
+static void
+assign_blas_threads(int newval, void *extra)
+{
+	blas_stale = true;
+	maas_blas_ready = NULL;
+}
+
+static void
+assign_gemm_backend(int newval, void *extra)
+{
+	blas_stale = true;
+	maas_blas_ready = NULL;
+}
+
+/*
+ * maas.cpu_features_disable: a list of CPU feature names (cpu.h); the
+ * parsed mask travels as the setting's extra, malloc'd as PostgreSQL 15
+ * wants it.
+ */
+static bool
+check_cpu_disable(char **newval, void **extra, GucSource source)
+{
+	MaasCpuMask mask;
+	MaasError	err;
+	MaasCpuMask *copy;
+
+	if (!maas_cpu_parse_features(*newval, &mask, &err))
+	{
+		GUC_check_errdetail("%s.", err.msg);
+		GUC_check_errhint("Use names such as avx512f, avx2, amx or all, separated by commas.");
+		return false;
+	}
+	copy = malloc(sizeof(MaasCpuMask));
+	if (copy == NULL)
+		return false;
+	*copy = mask;
+	*extra = copy;
+	return true;
+}
+
+static void
+assign_cpu_disable(const char *newval, void *extra)
+{
+	cpu_disable = extra ? *(MaasCpuMask *) extra : 0;
+	blas_stale = true;
+	maas_blas_ready = NULL;
+}
 
 void
 maas_services_init(void)
@@ -24,7 +101,7 @@ maas_services_init(void)
 							1, 1, 64,
 							PGC_USERSET,
 							0,
-							NULL, NULL, NULL);
+							NULL, assign_blas_threads, NULL);
 
 	DefineCustomStringVariable("maas.blas_library",
 							   "Shared library that provides CBLAS.",
@@ -34,6 +111,29 @@ maas_services_init(void)
 							   PGC_SUSET,
 							   0,
 							   NULL, NULL, NULL);
+
+	DefineCustomEnumVariable("maas.gemm_backend",
+							 "Which library runs the matrix products.",
+							 "auto picks per operation from the CPU's features and "
+							 "measurements; blas forces the BLAS library (and maas's "
+							 "own int8 and bf16 kernels); onednn forces oneDNN.",
+							 &gemm_backend,
+							 MAAS_BACKEND_AUTO,
+							 gemm_backend_options,
+							 PGC_USERSET,
+							 0,
+							 NULL, assign_gemm_backend, NULL);
+
+	DefineCustomStringVariable("maas.cpu_features_disable",
+							   "CPU features the matrix kernels must not use.",
+							   "A list such as \"avx512f, amx\": maas chooses its kernels "
+							   "as on a CPU without them.  Libraries read it when a "
+							   "backend first loads them.",
+							   &cpu_disable_text,
+							   "",
+							   PGC_SUSET,
+							   GUC_LIST_INPUT,
+							   check_cpu_disable, assign_cpu_disable, NULL);
 }
 
 /*
@@ -107,27 +207,38 @@ maas_raise(const MaasError *err, int invalid_code, const char *message,
 	pg_unreachable();
 }
 
+/*
+ * The matrix backend with the settings, and threads threads (0: the
+ * setting's).  The kernel is asked only when a setting or the thread count
+ * changed since the last call.
+ */
 const MaasBlas *
 maas_get_blas_threads(int threads)
 {
+	MaasBlasConfig config;
 	MaasError	err;
 	const MaasBlas *blas;
 
-	/* blas.c keeps a message buffer of its own; the status is ours */
-	blas = maas_blas_load(blas_library, threads > 0 ? threads : blas_threads,
-						  err.msg, sizeof(err.msg));
-	if (blas == NULL)
+	if (threads <= 0)
+		threads = blas_threads;
+	if (!blas_stale && blas_now != NULL && threads == blas_now_threads)
+		blas = blas_now;
+	else
 	{
-		err.status = MAAS_ERR_LIBRARY;
-		err.hint = NULL;
-		maas_raise(&err, 0, "could not load the BLAS library",
-				   "Install libopenblas0 or set maas.blas_library.");
+		memset(&config, 0, sizeof(config));
+		config.library = blas_library;
+		config.threads = threads;
+		config.backend = (MaasGemmBackend) gemm_backend;
+		config.cpu_disable = cpu_disable;
+		maas_blas_ready = NULL;
+		blas_now = NULL;
+		blas = maas_blas_open(&config, &err);
+		if (blas == NULL)
+			maas_raise(&err, 0, "could not load the matrix backend", NULL);
+		blas_now = blas;
+		blas_now_threads = threads;
+		blas_stale = false;
 	}
+	maas_blas_ready = threads == blas_threads ? blas : NULL;
 	return blas;
-}
-
-const MaasBlas *
-maas_get_blas(void)
-{
-	return maas_get_blas_threads(0);
 }

@@ -21,8 +21,22 @@ extern void maas_services_init(void);
  * blas.h), with maas.blas_threads threads, or with the given number (0:
  * the setting).  Raises when the library cannot be opened.
  */
-extern const MaasBlas *maas_get_blas(void);
 extern const MaasBlas *maas_get_blas_threads(int threads);
+
+/*
+ * The interface maas_get_blas() returned last, while no setting of the
+ * backend changed since and it has the setting's threads (NULL otherwise):
+ * the per-row path's one test.
+ */
+extern PGDLLIMPORT const MaasBlas *maas_blas_ready;
+
+static inline const MaasBlas *
+maas_get_blas(void)
+{
+	if (likely(maas_blas_ready != NULL))
+		return maas_blas_ready;
+	return maas_get_blas_threads(0);
+}
 
 /*
  * The kernels' tick (kernel.h) in the server: CHECK_FOR_INTERRUPTS(), which

@@ -1,8 +1,9 @@
 /*
  * text.c
  *		The functions of text models: maas_tokenize, maas_detokenize,
- *		maas_logits, maas_generate, maas_embed, and the maas_predict family
- *		over a text.
+ *		maas_logits, maas_generate, maas_embed, and the answer of the
+ *		maas_predict family over a text (whose entry points, predict_json.c,
+ *		also read text as features for feature models).
  *
  * A text model is a version whose layer program reads token ids (GPT-2,
  * BERT, registered from Hugging Face's files; see import.c).  Its
@@ -341,13 +342,14 @@ maas_embed(PG_FUNCTION_ARGS)
 }
 
 /*
- * maas_predict, maas_predict_proba, maas_predict_label (model, [version,]
- * input text): a text classifier's answer for one text.
+ * The answer of maas_predict, _proba, _label or _json (model, [version,]
+ * input text) for a text classifier: st resolved, checked to be a text
+ * model and counted by the caller, predict_json.c, which takes every text
+ * argument and reads it as its model does (serve.c, maas_serve_text_input).
  */
-static Datum
-predict_text(FunctionCallInfo fcinfo, MaasAnswer what)
+Datum
+maas_text_predict(FunctionCallInfo fcinfo, MaasServeState *st, MaasAnswer what)
 {
-	MaasServeState *st = maas_text_call(fcinfo, PG_NARGS() == 3 ? 1 : -1);
 	size_t		len;
 	const char *s = utf8_arg(fcinfo, PG_NARGS() - 1, "input", &len);
 	int32		n;
@@ -358,25 +360,4 @@ predict_text(FunctionCallInfo fcinfo, MaasAnswer what)
 	ids = maas_text_encode(st, s, len, true, &n);
 	out = maas_text_run(st, ids, n, 0);
 	return maas_serve_answer(st, what, out, out);
-}
-
-PG_FUNCTION_INFO_V1(maas_predict_text);
-Datum
-maas_predict_text(PG_FUNCTION_ARGS)
-{
-	return predict_text(fcinfo, MAAS_ANSWER_VALUE);
-}
-
-PG_FUNCTION_INFO_V1(maas_predict_proba_text);
-Datum
-maas_predict_proba_text(PG_FUNCTION_ARGS)
-{
-	return predict_text(fcinfo, MAAS_ANSWER_PROBA);
-}
-
-PG_FUNCTION_INFO_V1(maas_predict_label_text);
-Datum
-maas_predict_label_text(PG_FUNCTION_ARGS)
-{
-	return predict_text(fcinfo, MAAS_ANSWER_LABEL);
 }

@@ -27,6 +27,10 @@ extern int32 *maas_text_ids_arg(FunctionCallInfo fcinfo, MaasServeState *st,
 extern const float *maas_text_run(MaasServeState *st, const int32 *ids, int n_ids,
 								  int target);
 
+/* maas_predict and friends over a text, for a text model (see text.c) */
+extern Datum maas_text_predict(FunctionCallInfo fcinfo, MaasServeState *st,
+							   MaasAnswer what);
+
 /* UTF-8 as text in the database encoding (NUL becomes U+FFFD) */
 extern text *maas_text_result(const char *s, size_t len);
 

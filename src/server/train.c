@@ -85,6 +85,13 @@ maas_train_init(void)
 							NULL, NULL, NULL);
 }
 
+/* maas.max_training_memory in bytes, for maas_train and maas_evaluate */
+Size
+maas_max_training_memory(void)
+{
+	return (Size) max_training_memory_kb * 1024;
+}
+
 void
 maas_train_memory_error(TrainJob *job, const char *what, Size need)
 {
@@ -95,6 +102,22 @@ maas_train_memory_error(TrainJob *job, const char *what, Size need)
 					   what, need / 1024, max_training_memory_kb),
 			 errhint("Raise maas.max_training_memory, train on fewer rows (TABLESAMPLE, LIMIT), "
 					 "or choose a smaller model.")));
+}
+
+/*
+ * Raise unless need more bytes fit the limit with what is allocated and
+ * reserved (train_job.h); sizes that overflow do not fit.
+ */
+void
+maas_train_check_memory(TrainJob *job, const char *what, Size need)
+{
+	size_t		total;
+
+	if (!maas_add_size(MemoryContextMemAllocated(job->cxt, true), job->reserved, &total) ||
+		!maas_add_size(total, need, &total))
+		total = SIZE_MAX;
+	if (total > job->limit)
+		maas_train_memory_error(job, what, total);
 }
 
 static void
@@ -213,26 +236,7 @@ nn_config(TrainJob *job, MaasNnConfig *c, int64 n_fit)
 static void
 check_may_train(const char *model)
 {
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1] = {CStringGetTextDatum(model)};
-	bool		isnull;
-
-	if (SPI_execute_with_args("SELECT owner::pg_catalog.text FROM maas.models "
-							  "WHERE model OPERATOR(pg_catalog.=) $1",
-							  1, types, values, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not look up model \"%s\"", model);
-	if (SPI_processed == 1)
-	{
-		char	   *owner = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0],
-															  SPI_tuptable->tupdesc, 1, &isnull));
-		Oid			owner_id = get_role_oid(owner, true);
-
-		if (!superuser() && !(OidIsValid(owner_id) && has_privs_of_role(GetUserId(), owner_id)))
-			ereport(ERROR,
-					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("must be owner of model \"%s\"", model),
-					 errdetail("The model belongs to role \"%s\".", owner)));
-	}
+	maas_require_model_owner(model);
 }
 
 static const MaasBlas *
@@ -273,9 +277,10 @@ fit(TrainJob *job, MaasNnConfig *c, MaasNnModel *m, float **out)
 	{
 		MaasLinearResult lr;
 
-		need = sizeof(double) * ((size_t) job->width * job->width * 2 + (size_t) 2048 * job->width);
-		if (need + MemoryContextMemAllocated(job->cxt, true) > job->limit)
-			maas_train_memory_error(job, "The normal equations", need + MemoryContextMemAllocated(job->cxt, true));
+		if (!maas_mul_size((size_t) job->width, (size_t) job->width * 2 + 2048, &need) ||
+			!maas_mul_size(need, sizeof(double), &need))
+			need = SIZE_MAX;
+		maas_train_check_memory(job, "The normal equations", need);
 		if (!maas_linear_fit(blas, &data, job->p.l2, &hooks, &lr, &err))
 			train_failed(job, &err);
 		if (lr.jitter > 0)
@@ -329,6 +334,7 @@ fit(TrainJob *job, MaasNnConfig *c, MaasNnModel *m, float **out)
 			ystd = sqrt(ss / (double) n_fit);
 			if (!(ystd > 0))
 				ystd = 1;
+			maas_train_check_memory(job, "The standardized target", sizeof(float) * (Size) job->n);
 			ys = MemoryContextAllocExtended(job->cxt, sizeof(float) * job->n, MCXT_ALLOC_HUGE);
 			for (int64 r = 0; r < job->n; r++)
 				ys[r] = (float) ((job->yf[r] - ymean) / ystd);
@@ -336,10 +342,9 @@ fit(TrainJob *job, MaasNnConfig *c, MaasNnModel *m, float **out)
 			job->loss_scale = ystd * ystd;
 		}
 
-		if (!maas_nn_memory(c, n_fit, &need) ||
-			need + MemoryContextMemAllocated(job->cxt, true) > job->limit)
-			maas_train_memory_error(job, "The network, its optimizer state and workspace",
-						 need + MemoryContextMemAllocated(job->cxt, true));
+		if (!maas_nn_memory(c, n_fit, &need))
+			need = SIZE_MAX;
+		maas_train_check_memory(job, "The network, its optimizer state and workspace", need);
 
 		data.n = n_fit;
 		val.d = job->width;
@@ -382,6 +387,8 @@ fit(TrainJob *job, MaasNnConfig *c, MaasNnModel *m, float **out)
 	job->peak = Max(job->peak, MemoryContextMemAllocated(job->cxt, true));
 
 	maas_progress_phase(MAAS_PHASE_EVALUATING, -1);
+	maas_train_check_memory(job, "The outputs of the holdout rows",
+							sizeof(float) * (Size) k * Max(job->n_test, 1));
 	*out = MemoryContextAllocExtended(job->cxt, sizeof(float) * k * Max(job->n_test, 1),
 									  MCXT_ALLOC_HUGE);
 	if (!maas_nn_predict(blas, c, m, job->x + (size_t) nt * job->width, job->n_test,
@@ -428,7 +435,7 @@ maas_train(PG_FUNCTION_ARGS)
 	maas_check_model_name(job->model);
 	job->p.algorithm = maas_train_parse_algorithm(text_to_cstring(PG_GETARG_TEXT_PP(3)));
 	maas_train_parse_params(PG_ARGISNULL(4) ? NULL : PG_GETARG_JSONB_P(4), &job->p);
-	job->limit = (Size) max_training_memory_kb * 1024;
+	job->limit = maas_max_training_memory();
 
 	job->cxt = AllocSetContextCreate(caller, "maas training", ALLOCSET_DEFAULT_SIZES);
 	job->row_cxt = AllocSetContextCreate(job->cxt, "maas training row", ALLOCSET_SMALL_SIZES);

@@ -78,6 +78,7 @@ typedef struct TrainJob
 	char	   *source_sql;		/* SELECT * FROM ... */
 	TimestampTz started;
 	Size		limit;			/* maas.max_training_memory in bytes */
+	Size		reserved;		/* what later phases will allocate (below) */
 	Size		peak;
 
 	/* columns */
@@ -124,10 +125,25 @@ typedef struct TrainJob
 	TupleDesc	source_desc;	/* the source's columns, as planned */
 } TrainJob;
 
+/*
+ * Memory.  Everything a training allocates in proportion to its data is
+ * counted against maas.max_training_memory before it is allocated: what is
+ * allocated in job->cxt so far, plus job->reserved, an upper bound of what
+ * the phases still to come take per input slot (preprocessing statistics,
+ * the stored statistics and config as text, Jsonb and parsed again when
+ * the version is stored), plus what is about to be allocated.  These are
+ * the bounds, in bytes, measured on wide inputs with some margin.
+ */
+#define TRAIN_READ_BYTES_PER_SLOT	13	/* a row's array detoasted and split */
+#define TRAIN_PREP_BYTES_PER_RAW	24	/* imputing: sums, counts, fill */
+#define TRAIN_PREP_BYTES_PER_SLOT	56	/* scaling: statistics per slot */
+#define TRAIN_REPORT_BYTES_PER_SLOT 2048	/* statistics and config, stored */
+
 /* train.c */
 extern void maas_train_init(void);
 extern void maas_train_memory_error(TrainJob *job, const char *what, Size need)
 			pg_attribute_noreturn();
+extern void maas_train_check_memory(TrainJob *job, const char *what, Size need);
 
 /* train_params.c */
 extern Algorithm maas_train_parse_algorithm(const char *name);

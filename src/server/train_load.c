@@ -35,14 +35,7 @@ typedef struct LoadReceiver
 static int
 find_column(TupleDesc td, const char *name)
 {
-	for (int i = 0; i < td->natts; i++)
-	{
-		Form_pg_attribute att = TupleDescAttr(td, i);
-
-		if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0)
-			return i + 1;
-	}
-	return 0;
+	return maas_find_column(td, name, "source");
 }
 
 static void
@@ -154,6 +147,8 @@ maas_train_plan_columns(TrainJob *job)
 	}
 	else
 	{
+		/* every column but the target: each is read by its name later */
+		maas_check_column_names(td, "source");
 		for (int i = 0; i < td->natts; i++)
 		{
 			if (TupleDescAttr(td, i)->attisdropped || i + 1 == job->target_attno)
@@ -181,14 +176,32 @@ maas_train_plan_columns(TrainJob *job)
 					 errmsg("the source has too many feature values per row")));
 		job->raw_width += in->width;
 	}
+
+	/*
+	 * What each input value of a row will cost besides the rows, up to the
+	 * stored version, is known now: fail before reading a row if even that
+	 * does not fit (train_job.h).
+	 */
+	job->reserved = (Size) job->raw_width *
+		(TRAIN_READ_BYTES_PER_SLOT + TRAIN_PREP_BYTES_PER_RAW +
+		 TRAIN_PREP_BYTES_PER_SLOT + TRAIN_REPORT_BYTES_PER_SLOT);
+	maas_train_check_memory(job, psprintf("Preparing %d input values a row", job->raw_width), 0);
 }
 
+/*
+ * Room for more rows: from as many as fit in 4 MB (at most 1024), doubling,
+ * within what the limit leaves besides the rest of the training.
+ */
 static void
 grow_rows(TrainJob *job)
 {
-	int64		cap = job->cap == 0 ? 1024 : job->cap * 2;
 	Size		per_row = sizeof(float) * (Size) job->raw_width + sizeof(double);
-	Size		max_rows = job->limit / per_row;
+	Size		matrix = per_row * (Size) job->cap;
+	Size		other = MemoryContextMemAllocated(job->cxt, true) - Min(matrix, MemoryContextMemAllocated(job->cxt, true));
+	Size		room = job->limit > other + job->reserved ? job->limit - other - job->reserved : 0;
+	Size		max_rows = room / per_row;
+	int64		cap = job->cap == 0 ? (int64) Max(1, Min(1024, ((Size) 4 << 20) / per_row)) :
+		job->cap * 2;
 
 	if ((Size) cap > max_rows)
 		cap = (int64) max_rows;
@@ -196,8 +209,8 @@ grow_rows(TrainJob *job)
 		cap = (int64) INT32_MAX - 1;
 	if (cap <= job->n)
 		maas_train_memory_error(job, psprintf("Reading more than %lld rows of %d values",
-								   (long long) job->n, job->raw_width),
-					 (Size) (job->n + 1) * per_row);
+											  (long long) job->n, job->raw_width),
+								other + job->reserved + (Size) (job->n + 1) * per_row);
 	if (job->x == NULL)
 	{
 		job->x = MemoryContextAllocExtended(job->cxt, sizeof(float) * job->raw_width * cap,
@@ -400,6 +413,7 @@ maas_train_resolve_task(TrainJob *job)
 	else
 		job->task = MAAS_TASK_REGRESSION;
 
+	maas_train_check_memory(job, "The targets", sizeof(float) * (Size) job->n);
 	if (job->task == MAAS_TASK_REGRESSION)
 	{
 		if (job->target_is_text)
@@ -477,6 +491,9 @@ maas_train_resolve_task(TrainJob *job)
 		{
 			double	   *hit = bsearch(&job->y[r], values, k, sizeof(double), cmp_double);
 
+			if ((r & 65535) == 0)
+				CHECK_FOR_INTERRUPTS();
+
 			job->cls[r] = (int32) (hit - values);
 		}
 	}
@@ -521,6 +538,10 @@ maas_train_preprocess(TrainJob *job)
 	int64		n_test;
 	MaasPrepSet set;
 
+	/* the split and permutation: an order, its scratch, a flag a row */
+	maas_train_check_memory(job, "Splitting the rows",
+							(Size) job->n * (2 * sizeof(int32) + sizeof(bool)) +
+							sizeof(float) * (Size) job->raw_width);
 	split_cxt = AllocSetContextCreate(job->cxt, "maas training split",
 									  ALLOCSET_DEFAULT_SIZES);
 	MemoryContextSwitchTo(split_cxt);
@@ -569,14 +590,23 @@ maas_train_preprocess(TrainJob *job)
 				   "Leave the column out with params.features." : NULL);
 	job->width = set.width;
 
+	/*
+	 * The model's input slots are known: what scaling and the report take
+	 * of each (a category's slot is named by its text in the statistics and
+	 * the config, as text and as Jsonb), with the raw rows read.
+	 */
+	job->reserved = (Size) set.width * (TRAIN_PREP_BYTES_PER_SLOT + TRAIN_REPORT_BYTES_PER_SLOT);
+	for (int i = 0; i < job->inputs.n; i++)
+		for (int c = 0; c < set.columns[i].n_categories; c++)
+			job->reserved += 4 * strlen(set.columns[i].categories[c]);
+	maas_train_check_memory(job, psprintf("Preprocessing %d input slots", set.width), 0);
+
 	if (set.has_categories)
 	{
 		Size		need = sizeof(float) * (Size) set.width * job->n;
 		float	   *x;
 
-		if (need + MemoryContextMemAllocated(job->cxt, true) > job->limit)
-			maas_train_memory_error(job, "One-hot encoding the rows",
-									need + MemoryContextMemAllocated(job->cxt, true));
+		maas_train_check_memory(job, "One-hot encoding the rows", need);
 		x = MemoryContextAllocExtended(job->cxt, need, MCXT_ALLOC_HUGE);
 		job->peak = Max(job->peak, MemoryContextMemAllocated(job->cxt, true));
 		maas_prep_onehot(&set, x, tick);

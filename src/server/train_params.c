@@ -7,8 +7,10 @@
 
 #include <math.h>
 
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/float.h"
+#include "utils/memutils.h"
 
 static const char *const scale_names[] = {"standard", "minmax", "none"};
 static const char *const deploy_names[] = {"if_better", "always", "never"};
@@ -188,27 +190,33 @@ maas_train_parse_params(Jsonb *params, TrainParams *p)
 		else if (strcmp(key, "features") == 0)
 		{
 			JsonbContainer *arr;
+			MaasStringSet *seen;
 
 			if (v.type != jbvBinary || !JsonContainerIsArray(v.val.binary.data) ||
 				JsonContainerSize(v.val.binary.data) == 0)
 				param_range_error(key, "a non-empty array of column names");
 			arr = v.val.binary.data;
 			p->n_features = JsonContainerSize(arr);
-			p->features = palloc(sizeof(char *) * p->n_features);
+			p->features = palloc_extended(sizeof(char *) * p->n_features, MCXT_ALLOC_HUGE);
+			/* duplicates by hashing: a caller may name any number of columns */
+			seen = maas_string_set_create(p->n_features);
 			for (int i = 0; i < p->n_features; i++)
 			{
 				JsonbValue *e = getIthJsonbValueFromContainer(arr, i);
+				bool		full;
 
+				CHECK_FOR_INTERRUPTS();
 				if (e->type != jbvString)
 					param_range_error(key, "a non-empty array of column names");
 				p->features[i] = pnstrdup(e->val.string.val, e->val.string.len);
-				for (int j = 0; j < i; j++)
-					if (strcmp(p->features[i], p->features[j]) == 0)
-						ereport(ERROR,
-								(errcode(ERRCODE_DUPLICATE_COLUMN),
-								 errmsg("column \"%s\" appears twice in parameter \"features\"",
-										p->features[i])));
+				pfree(e);
+				if (maas_string_set_add(seen, p->features[i], &full) != i)
+					ereport(ERROR,
+							(errcode(ERRCODE_DUPLICATE_COLUMN),
+							 errmsg("column \"%s\" appears twice in parameter \"features\"",
+									p->features[i])));
 			}
+			maas_string_set_free(seen);
 		}
 		else if (strcmp(key, "l2") == 0)
 		{

@@ -126,6 +126,8 @@ maas_train_stats_json(TrainJob *job)
 		{
 			char	   *name;
 
+			if ((slot & 4095) == 0)
+				CHECK_FOR_INTERRUPTS();
 			if (in->kind == MAAS_INPUT_NUMBER)
 				name = in->name;
 			else if (in->kind == MAAS_INPUT_ARRAY)

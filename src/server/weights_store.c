@@ -173,7 +173,7 @@ weights_read_range(const MaasVersionRef *ref, const MaasWeightsInfo *info,
 	}
 	last = (end - 1) / MAAS_WEIGHT_CHUNK;
 
-	rel = table_open(maas_registry_relid("weight_chunk"), AccessShareLock);
+	rel = maas_registry_open("weight_chunk");
 	indexid = get_relname_relid("weight_chunk_pkey", RelationGetNamespace(rel));
 	if (!OidIsValid(indexid))
 		elog(ERROR, "index maas.weight_chunk_pkey is missing");
@@ -227,7 +227,7 @@ weights_read_range(const MaasVersionRef *ref, const MaasWeightsInfo *info,
 	}
 	systable_endscan_ordered(scan);
 	index_close(index, AccessShareLock);
-	table_close(rel, AccessShareLock);
+	table_close(rel, NoLock);
 	if (expect <= last)
 		damaged(ref, "Chunk %lld of %lld is missing.", expect, last + 1);
 }

@@ -16,11 +16,13 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${MAAS_BENCH_DIR:-/var/tmp/maas-bench}/conv
 mkdir -p "$OUT"
-SRCS="test/bench/conv_kernels.c src/kernel/conv.c src/kernel/blas.c src/kernel/error.c"
+SRCS="test/bench/conv_kernels.c src/kernel/conv.c src/kernel/conv_direct.c src/kernel/pool.c src/kernel/error.c
+	src/kernel/blas.c src/kernel/cpu.c src/kernel/quantize.c src/kernel/gemm_int8.c
+	src/kernel/gemm_bf16.c src/kernel/gemm_onednn.c"
 # the flags the extension builds conv.c with (Makefile), no -march=native
 CFLAGS="-std=gnu99 -O3 -fno-math-errno -Wall -Wextra -Isrc/kernel"
 for cols in 4096 1024 16384; do
-	gcc $CFLAGS -DMAAS_CONV_COLS=$cols -o "$OUT/conv_kernels_$cols" $SRCS -ldl -lm
+	gcc $CFLAGS -DMAAS_CONV_COLS=$cols -o "$OUT/conv_kernels_$cols" $SRCS -ldl -lm -lpthread
 done
 threads=("$@")
 [ ${#threads[@]} -gt 0 ] || threads=(1 2)

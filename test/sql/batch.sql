@@ -93,7 +93,7 @@ SELECT count(*) FROM maas_predict_batch('b_digits',
 SELECT * FROM maas_predict_batch('b_digits', 'SELECT features FROM b_digits_test');
 SELECT * FROM maas_predict_batch('b_digits', 'SELECT id, features, label FROM b_digits_test');
 SELECT * FROM maas_predict_batch('b_digits', 'SELECT id::text, features FROM b_digits_test');
-SELECT * FROM maas_predict_batch('b_digits', 'SELECT id, features::int[] FROM b_digits_test');
+SELECT * FROM maas_predict_batch('b_digits', 'SELECT id, features::text[] FROM b_digits_test');
 SELECT * FROM maas_predict_batch('b_digits', 'DELETE FROM b_digits_test RETURNING id, features');
 SELECT * FROM maas_predict_batch('b_digits', 'SELECT id, features FROM no_such_table');
 SELECT * FROM maas_predict_batch('b_digits', 'SELECT id, features FROM b_digits_test', 0);

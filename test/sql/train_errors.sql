@@ -68,7 +68,8 @@ SELECT * FROM maas_train('bad', 'SELECT x, label FROM t', 'label', 'auto', '{"ta
 -- memory: a hidden layer too large, data beyond maas.max_training_memory
 SELECT * FROM maas_train('bad', 'iris_src', 'species', 'mlp', '{"hidden": [100000, 100000]}');
 SET maas.max_training_memory = '1MB';
-SELECT * FROM maas_train('bad', 'SELECT ARRAY(SELECT generate_series(1, 1000))::real[] AS a, i % 2 AS label FROM generate_series(1, 1000) i', 'label');
+SELECT * FROM maas_train('bad', 'SELECT ARRAY(SELECT generate_series(1, 100))::real[] AS a, i % 2 AS label FROM generate_series(1, 10000) i', 'label');
+SELECT * FROM maas_train('bad', 'SELECT ARRAY(SELECT generate_series(1, 1000))::real[] AS a, i % 2 AS label FROM generate_series(1, 10) i', 'label');
 RESET maas.max_training_memory;
 
 -- a diverging training stops with an error that says so

@@ -4,7 +4,9 @@
 # extension configuration (pg_extension_config_dump): a dump carries every
 # version (weights included), the deployment history and the counters, so a
 # restored database serves the same predictions and goes on numbering
-# versions where the original stopped.
+# versions where the original stopped.  Each model's type (its owner and
+# grants, sql/install/10_owners.sql) is dumped as an object of its own,
+# before the registry's rows that name it.
 
 use strict;
 use warnings;
@@ -46,10 +48,22 @@ is($node->safe_psql('src', register_sql('digits', 'mlp', 'digits_mlp_f16.safeten
 is($node->safe_psql('src', register_sql('cancer', 'logreg', 'cancer_logreg.safetensors', 'cancer_logreg.json')),
 	'1', 'cancer v1 registered');
 $node->safe_psql('src', "SELECT maas_deploy('digits', 1); SELECT maas_deploy('digits', 2); SELECT maas_drop('digits', 3)");
+# a model of another role, granted to a third
+$node->safe_psql('src', q{
+	CREATE ROLE dump_owner;
+	CREATE ROLE dump_app;
+	GRANT EXECUTE ON FUNCTION maas_register(text, text, bytea, jsonb) TO dump_owner;
+	SET ROLE dump_owner;
+} . register_sql('owned', 'linear', 'diabetes_linear.safetensors', 'diabetes_linear.json') . q{;
+	RESET ROLE;
+	SELECT maas_grant('owned', 'dump_app');
+});
+my $rights_sql =
+  "SELECT string_agg(format('%s %s %s', model, owner, acl), E'\\n' ORDER BY model) FROM maas.models";
 is($node->safe_psql('src', $predict_sql), $v2_classes, 'source: v2 deployed and serving');
 
 my %before = map { $_ => $node->safe_psql('src', $_) }
-  ($versions_sql, $deployments_sql, $models_sql);
+  ($versions_sql, $deployments_sql, $models_sql, $rights_sql);
 
 # dump, restore into a new database
 my $dump = $node->basedir . '/src.dump';
@@ -63,6 +77,17 @@ is($node->safe_psql('dst', $deployments_sql), $before{$deployments_sql},
 	'restored: same deployment history');
 is($node->safe_psql('dst', $models_sql), $before{$models_sql},
 	'restored: same models');
+is($node->safe_psql('dst', $rights_sql), $before{$rights_sql},
+	'restored: same owners and grants');
+is( $node->safe_psql(
+		'dst', q{SELECT count(*) FROM maas.models m JOIN pg_type t ON t.oid = m.type
+		          WHERE t.typnamespace = 'maas'::regnamespace}),
+	'3', 'restored: every model has its type');
+is($node->safe_psql('dst', "SET ROLE dump_app; SELECT maas_predict('owned', 1, array_fill(0::real, ARRAY[10])) IS NOT NULL"),
+	't', 'restored: the grantee may predict');
+my ($rc, $out, $err) = $node->psql('postgres', 'DROP ROLE dump_owner');
+like($err, qr/cannot be dropped because some objects depend on it/,
+	'the owner of models in two databases cannot be dropped');
 is($node->safe_psql('dst', $predict_sql), $v2_classes, 'restored: deployed v2 serves the same predictions');
 is($node->safe_psql('dst', $predict_v1_sql), $v1_classes, 'restored: v1 by number too');
 

@@ -55,6 +55,14 @@ my $progress = $node->safe_psql('postgres',
 	"SELECT model, algorithm, phase, epochs, rows FROM maas.training_progress");
 is($progress, "long|mlp|training|10000|20000",
 	'the progress view shows the training from another session');
+# another role sees that a training runs, not what it trains (issue 9)
+$node->safe_psql('postgres', 'CREATE ROLE progress_peer');
+is( $node->safe_psql(
+		'postgres', q{SET ROLE progress_peer;
+		  SELECT pid IS NOT NULL, trained_by, model, algorithm, phase, epoch, rows, loss
+		    FROM maas.training_progress}),
+	"t|postgres||||||",
+	'another role sees the training, not its model or progress');
 my $t0 = time();
 $node->safe_psql('postgres', "SELECT pg_cancel_backend($pid)");
 $h->finish;

@@ -74,8 +74,17 @@ my %state_sql = (
 	  "SELECT string_agg(format('%s v%s %s %s %s %s %s %s %s %s', model, version, algorithm, task, source, target, params, rows_train, rows_test, loss), E'\\n' ORDER BY model, version) FROM maas.training_runs",
 	stats =>
 	  "SELECT string_agg(format('%s v%s calls=%s rows=%s errors=%s', model, version, calls, rows, errors), E'\\n' ORDER BY model, version) FROM maas.stats",
-	grants =>
-	  "SELECT string_agg(format('%s %s', name, acl), E'\\n' ORDER BY name) FROM maas.model",
+	# who else may use each model: 0.1 kept grants in maas.model.acl, 0.2 in
+	# the ACL of the model's type, which also lists the owner
+	grants => q{
+	  SELECT string_agg(format('%s %s', m.model,
+	                           (SELECT string_agg(CASE e.grantee WHEN 0 THEN 'PUBLIC'
+	                                              ELSE pg_get_userbyid(e.grantee)::text END
+	                                              || ':' || e.privilege_type, ',' ORDER BY 1)
+	                              FROM aclexplode(m.acl) e
+	                             WHERE e.grantee <> (SELECT oid FROM pg_roles WHERE rolname = m.owner))),
+	                    E'\n' ORDER BY m.model)
+	    FROM maas.models m},
 	counters =>
 	  "SELECT format('%s %s %s %s', (SELECT last_value FROM maas.model_id_seq), (SELECT last_value FROM maas.version_id_seq), (SELECT last_value FROM maas.deployment_id_seq), (SELECT last_value FROM maas.training_run_id_seq))",
 );
@@ -120,6 +129,50 @@ foreach my $what (sort keys %predict_sql)
 }
 is($node->safe_psql('old', register_sql('digits', 'mlp', 'digits_mlp.safetensors', 'digits_mlp.json')),
 	'4', 'updated: the next digits version is 4 (3 was dropped, never reused)');
+
+# owners and grants are now those of each model's type (issue 9): a
+# grantee cannot be dropped, and the types are the models', not the
+# extension's
+is( $node->safe_psql(
+		'old', q{SELECT string_agg(format('%s %s %s', m.model, t.typname ~ '^model_[0-9]+$',
+		                                  pg_get_userbyid(t.typowner)), ',' ORDER BY m.model)
+		           FROM maas.models m JOIN pg_type t ON t.oid = m.type}),
+	'cancer t postgres,digits t postgres,trained t postgres',
+	'updated: every model has its type, owned by its owner');
+my ($rc, $out, $err) = $node->psql('old', 'DROP ROLE app');
+like($err, qr/role "app" cannot be dropped because some objects depend on it/,
+	'updated: a grantee cannot be dropped');
+is( $node->safe_psql(
+		'old', q{SELECT count(*) FROM pg_depend d JOIN maas.model m ON d.objid = m.anchor::oid
+		          WHERE d.refclassid = 'pg_extension'::regclass}),
+	'0', 'updated: the models\' types are not members of the extension');
+
+# a 0.1 model whose owner 0.1 let be dropped goes to the registry's owner,
+# with a warning, rather than to whoever is given that name later
+$node->safe_psql('postgres', 'CREATE DATABASE orphan');
+$node->safe_psql('orphan', qq{
+	CREATE EXTENSION maas VERSION '0.1';
+	CREATE ROLE gone;
+	GRANT EXECUTE ON FUNCTION maas_register(text, text, bytea, jsonb) TO gone;
+	SET ROLE gone;
+	@{[ register_sql('gone_model', 'logreg', 'cancer_logreg.safetensors', 'cancer_logreg.json') ]};
+	RESET ROLE;
+	REVOKE EXECUTE ON FUNCTION maas_register(text, text, bytea, jsonb) FROM gone;
+});
+$node->safe_psql('postgres', 'DROP ROLE gone');
+($rc, $out, $err) = $node->psql('orphan', 'ALTER EXTENSION maas UPDATE');
+is($rc, 0, 'orphan: updated');
+like($err, qr/WARNING:  role "gone", the owner of model "gone_model", does not exist/,
+	'orphan: the update says whose model it was');
+is($node->safe_psql('orphan', "SELECT owner FROM maas.models WHERE model = 'gone_model'"),
+	'postgres', 'orphan: the model belongs to the registry\'s owner');
+$node->safe_psql('postgres', 'CREATE ROLE gone');
+is( $node->safe_psql(
+		'orphan', q{SET ROLE gone; SELECT maas_may_use('gone_model')}),
+	'f', 'orphan: a new role of the old name gets nothing');
+$node->safe_psql('orphan', 'DROP EXTENSION maas CASCADE');
+$node->safe_psql('postgres', 'DROP DATABASE orphan');
+$node->safe_psql('postgres', 'DROP ROLE gone');
 
 # ---- the updated database's objects equal a fresh install's ----
 

@@ -46,8 +46,12 @@ def build():
         f.write("#include <stdlib.h>\nvoid *maas_kalloc(size_t s) { return malloc(s ? s : 1); }\n")
     so = os.path.join(d, "libconv.so")
     subprocess.run(["gcc", "-shared", "-fPIC", "-O2", "-I" + KERNEL, "-o", so,
-                    os.path.join(KERNEL, "conv.c"), os.path.join(KERNEL, "error.c"),
-                    os.path.join(KERNEL, "blas.c"), stub, "-ldl", "-lm"], check=True)
+                    os.path.join(KERNEL, "conv.c"), os.path.join(KERNEL, "conv_direct.c"),
+                    os.path.join(KERNEL, "pool.c"), os.path.join(KERNEL, "conv_bn.c"),
+                    os.path.join(KERNEL, "error.c"),
+                    stub, "-ldl", "-lm", "-lpthread"] +
+                   [os.path.join(KERNEL, f) for f in ("blas.c", "cpu.c", "quantize.c", "gemm_int8.c",
+                                                      "gemm_bf16.c", "gemm_onednn.c")], check=True)
     return ctypes.CDLL(so)
 
 

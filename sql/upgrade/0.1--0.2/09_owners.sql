@@ -1,0 +1,154 @@
+/*
+ * 09_owners.sql: a model's owner and grants become those of a type it owns,
+ * which PostgreSQL's shared dependencies track (issue 9, defect 2).  0.1
+ * recorded them by name, so that DROP ROLE left models behind for the next
+ * role of that name; here each model of 0.1 gets its type, owned by its
+ * owner (or, if 0.1 let that role be dropped, by the registry's owner, with
+ * a warning) and granted to its grantees that still exist.
+ */
+
+ALTER TABLE maas.model ALTER COLUMN owner DROP NOT NULL;
+ALTER TABLE maas.model ADD COLUMN anchor pg_catalog.regtype;
+ALTER TABLE maas.model ADD CONSTRAINT model_anchor_key UNIQUE (anchor);
+
+/*
+ * Each model owns a type, maas.model_<model_id>: an empty enum that
+ * nothing uses, whose owner is the model's owner and whose ACL (USAGE) is
+ * who may predict with it.  PostgreSQL tracks both in pg_shdepend, so
+ * models follow its rules for owned objects: DROP ROLE of an owner or a
+ * grantee fails ("some objects depend on it"), REASSIGN OWNED gives models
+ * to another role, DROP OWNED drops them (with sql_drop below), a renamed
+ * role keeps them, and a grant to a dropped role cannot remain.  A type,
+ * rather than a sequence or a function, because only roles granted USAGE
+ * on it can make objects depend on it (columns, casts), its one privilege
+ * is USAGE, and pg_dump dumps it with its owner, grants and comment, before
+ * the registry's rows, whose anchor (regtype) names it.  (Why it is built
+ * so: doc/privileges.md.)
+ *
+ * make_model_type makes a model's type from a role name and grants: those
+ * of the caller for a new model, and those 0.1 recorded by name for a model
+ * updated from 0.1 or restored from a 0.1 dump.  A 0.1 owner that no longer
+ * exists (0.1 let its role be dropped) leaves the model to the registry's
+ * owner, and grants to dropped roles are left out.
+ */
+CREATE FUNCTION maas.make_model_type(model_id bigint, model text, owner name, acl aclitem[])
+RETURNS pg_catalog.regtype
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	type_name text := 'model_' || model_id;
+	t regtype;
+	grantee oid;
+BEGIN
+	EXECUTE format('CREATE TYPE maas.%I AS ENUM ()', type_name);
+	t := to_regtype(format('maas.%I', type_name));
+	EXECUTE format('COMMENT ON TYPE %s IS %L', t, format('owner and grants of maas model %s', quote_literal(model)));
+	IF to_regrole(quote_ident(owner)) IS NOT NULL THEN
+		EXECUTE format('ALTER TYPE %s OWNER TO %I', t, owner);
+	ELSE
+		RAISE WARNING 'role "%", the owner of model "%", does not exist', owner, model
+			USING DETAIL = 'The model now belongs to the owner of the maas registry.',
+				  HINT = format('Give it to a role with ALTER TYPE %s OWNER TO role.', t);
+	END IF;
+	EXECUTE format('REVOKE ALL ON TYPE %s FROM PUBLIC', t);
+	FOR grantee IN SELECT DISTINCT e.grantee FROM aclexplode(acl) e WHERE e.privilege_type = 'USAGE'
+	LOOP
+		IF grantee = 0 THEN
+			EXECUTE format('GRANT USAGE ON TYPE %s TO PUBLIC', t);
+		ELSIF EXISTS (SELECT 1 FROM pg_roles r WHERE r.oid = grantee) THEN
+			EXECUTE format('GRANT USAGE ON TYPE %s TO %I', t, pg_get_userbyid(grantee));
+		END IF;
+	END LOOP;
+	RETURN t;
+END
+$$;
+REVOKE ALL ON FUNCTION maas.make_model_type(bigint, text, name, aclitem[]) FROM PUBLIC;
+
+-- a model inserted without its type gets it: new models, and 0.1 rows restored
+CREATE FUNCTION maas.model_type_trigger() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	UPDATE maas.model
+	   SET anchor = maas.make_model_type(NEW.model_id, NEW.name, NEW.owner, NEW.acl),
+		   owner = NULL, acl = NULL
+	 WHERE model_id OPERATOR(pg_catalog.=) NEW.model_id;
+	RETURN NULL;
+END
+$$;
+CREATE TRIGGER model_type AFTER INSERT ON maas.model
+	FOR EACH ROW WHEN (NEW.anchor IS NULL) EXECUTE FUNCTION maas.model_type_trigger();
+
+/*
+ * A model whose type is dropped -- by DROP OWNED, DROP TYPE, DROP SCHEMA
+ * CASCADE of a schema its owner moved it to -- is dropped with it, with
+ * its versions, deployments and training runs.  The function runs for any
+ * role that drops (it can drop only its own types), as the registry's
+ * owner, and deletes only the models of the types just dropped.
+ */
+CREATE FUNCTION maas.models_dropped() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	DELETE FROM maas.training_run r
+	 USING maas.model m, pg_event_trigger_dropped_objects() d
+	 WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_type'::regclass
+	   AND m.anchor::oid OPERATOR(pg_catalog.=) d.objid
+	   AND r.model OPERATOR(pg_catalog.=) m.name;
+	DELETE FROM maas.model m
+	 USING pg_event_trigger_dropped_objects() d
+	 WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_type'::regclass
+	   AND m.anchor::oid OPERATOR(pg_catalog.=) d.objid;
+END
+$$;
+REVOKE ALL ON FUNCTION maas.models_dropped() FROM PUBLIC;
+CREATE EVENT TRIGGER maas_models_dropped ON sql_drop
+	WHEN TAG IN ('DROP TYPE', 'DROP OWNED', 'DROP SCHEMA')
+	EXECUTE FUNCTION maas.models_dropped();
+
+-- the models of 0.1: their types are theirs, not the extension's
+DO $$
+DECLARE
+	m record;
+	t regtype;
+BEGIN
+	FOR m IN SELECT model_id, name, owner, acl FROM maas.model ORDER BY model_id
+	LOOP
+		t := maas.make_model_type(m.model_id, m.name, m.owner, m.acl);
+		EXECUTE format('ALTER EXTENSION maas DROP TYPE %s', t);
+		UPDATE maas.model SET anchor = t, owner = NULL, acl = NULL
+		 WHERE model_id OPERATOR(pg_catalog.=) m.model_id;
+	END LOOP;
+END
+$$;
+
+CREATE OR REPLACE VIEW maas.models WITH (security_barrier) AS
+SELECT m.name AS model,
+	   pg_catalog.pg_get_userbyid(t.typowner) AS owner,
+	   COALESCE(d.task, l.task) AS task,
+	   COALESCE(d.algorithm, l.algorithm) AS algorithm,
+	   m.deployed_version,
+	   m.last_version AS latest_version,
+	   s.versions,
+	   s.bytes,
+	   m.created_at,
+	   t.typacl AS acl,
+	   m.anchor AS type
+  FROM maas.model m
+  LEFT JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) m.anchor::pg_catalog.oid
+  LEFT JOIN maas.version d
+	ON d.model_id OPERATOR(pg_catalog.=) m.model_id
+   AND d.version OPERATOR(pg_catalog.=) m.deployed_version
+  LEFT JOIN LATERAL (
+	SELECT v.task, v.algorithm FROM maas.version v
+	 WHERE v.model_id OPERATOR(pg_catalog.=) m.model_id
+	 ORDER BY v.version DESC LIMIT 1) l ON true
+  LEFT JOIN LATERAL (
+	SELECT pg_catalog.count(*) AS versions,
+		   COALESCE(pg_catalog.sum(v.bytes), 0)::bigint AS bytes
+	  FROM maas.version v
+	 WHERE v.model_id OPERATOR(pg_catalog.=) m.model_id) s ON true;
+
+-- 0.1 kept the training runs of dropped models, which a later model of the
+-- name showed its owner: those older than their model go
+DELETE FROM maas.training_run r
+ WHERE NOT EXISTS (SELECT 1 FROM maas.model m
+					WHERE m.name OPERATOR(pg_catalog.=) r.model
+					  AND m.created_at OPERATOR(pg_catalog.<=) r.started_at);

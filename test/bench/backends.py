@@ -1,0 +1,128 @@
+"""The 784-512-10 MLP per backend, side by side in one run (issue 10).
+
+For each cluster given (LABEL=HOST:PORT; a second cluster lets two builds of
+maas be compared in the same run) and each backend configuration, times
+per-row maas_predict and maas_predict_batch (maas.blas_threads 1 and 2) over
+the 10k Fashion-MNIST test rows in EXTERNAL storage, and the plain scan, and
+prints each configuration's kernels (maas_blas_info) and one table.  The
+configurations, each in its own session (the OpenBLAS core type is read
+when the library is loaded):
+
+  auto            maas.gemm_backend = auto: what maas picks on this CPU
+  blas            the BLAS library, OPENBLAS_CORETYPE set from the features
+  blas-detected   the BLAS library as its own detection would run it on a
+                  CPU it does not know (Prescott: maas.cpu_features_disable
+                  = 'sse3' leaves SSE2 only, so maas asks for Prescott)
+
+Timings are the median of --runs runs after a warm-up run in the same
+session.  Needs the data of test/bench/prepare.py.
+
+  /usr/bin/python3 test/bench/backends.py --data DIR --cluster new=/tmp/x:5432 [--cluster old=...]
+"""
+import argparse
+import os
+import re
+import statistics
+import subprocess
+
+N = 10000
+CONFIGS = [
+    ("auto", {}),
+    ("blas", {"maas.gemm_backend": "blas"}),
+    ("blas-detected", {"maas.gemm_backend": "blas", "maas.cpu_features_disable": "sse3"}),
+]
+
+ap = argparse.ArgumentParser()
+ap.add_argument("--data", required=True)
+ap.add_argument("--cluster", action="append", required=True, help="LABEL=HOST:PORT")
+ap.add_argument("--runs", type=int, default=5)
+ap.add_argument("--configs", default=",".join(c[0] for c in CONFIGS))
+a = ap.parse_args()
+
+
+def psql(where, script, options=None):
+    host, port = where
+    env = dict(os.environ, PGHOST=host, PGPORT=port, PGUSER="postgres", PGDATABASE="postgres")
+    if options:
+        env["PGOPTIONS"] = " ".join(f"-c {k}={v}" for k, v in options.items())
+    r = subprocess.run(["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1"], input=script,
+                       capture_output=True, text=True, env=env)
+    if r.returncode != 0:
+        raise SystemExit(f"psql failed:\n{script[:1500]}\n{r.stderr}")
+    return r.stdout
+
+
+def timed(where, sql, setup="", options=None):
+    script = setup + "\n" + sql + ";\n\\timing on\n" + (sql + ";\n") * a.runs
+    out = psql(where, script, options)
+    t = [float(x) / 1e3 for x in re.findall(r"^Time: ([\d.]+) ms", out, re.M)][-a.runs:]
+    return statistics.median(t)
+
+
+def setup(where):
+    d = a.data
+    if psql(where, "SELECT count(*) FROM pg_extension WHERE extname = 'maas'").strip() == "0":
+        psql(where, "CREATE EXTENSION maas;")
+    if psql(where, "SELECT count(*) FROM pg_class WHERE relname = 'fmnist_external'").strip() == "0":
+        psql(where, f"""
+CREATE TABLE fmnist_load (id int PRIMARY KEY, pixels real[] NOT NULL, label int NOT NULL);
+\\copy fmnist_load FROM '{d}/fmnist_test.copy'
+CREATE TABLE fmnist_external (id int PRIMARY KEY, pixels real[] NOT NULL, label int NOT NULL);
+ALTER TABLE fmnist_external ALTER COLUMN pixels SET STORAGE EXTERNAL;
+INSERT INTO fmnist_external SELECT id, pixels[1:784], label FROM fmnist_load;
+DROP TABLE fmnist_load;
+VACUUM ANALYZE fmnist_external;
+SELECT maas_register('fmnist', 'mlp', pg_read_binary_file('{d}/mlp.safetensors'),
+                     pg_read_file('{d}/mlp.json')::jsonb);
+SELECT maas_deploy('fmnist', 'latest');
+""")
+
+
+def main():
+    clusters = []
+    for c in a.cluster:
+        label, hp = c.split("=", 1)
+        host, port = hp.rsplit(":", 1)
+        clusters.append((label, (host, port)))
+    configs = [c for c in CONFIGS if c[0] in a.configs.split(",")]
+    serial = "SET max_parallel_workers_per_gather = 0;"
+    batch = "SELECT sum(prediction) FROM maas_predict_batch('fmnist', 'SELECT id, pixels FROM fmnist_external')"
+    row = "SELECT sum(maas_predict('fmnist', pixels)) FROM fmnist_external"
+    scan = "SELECT sum(array_length(pixels, 1)) FROM fmnist_external"
+    res = []
+    for label, where in clusters:
+        setup(where)
+        agree = psql(where, serial + """
+SELECT count(*) FILTER (WHERE b.prediction = maas_predict('fmnist', t.pixels)) = count(*),
+       round(avg((b.prediction = t.label)::int), 4)
+  FROM maas_predict_batch('fmnist', 'SELECT id, pixels FROM fmnist_external') b
+  JOIN fmnist_external t USING (id)""").strip()
+        print(f"[{label}] batch = per-row, accuracy: {agree}", flush=True)
+    for label, where in clusters:
+        for name, opts in configs:
+            kernels = psql(where, "SELECT component || ': ' || coalesce(backend, '') || ' ' || coalesce(kernel, '')"
+                           " FROM maas_blas_info() WHERE component IN ('blas', 'gemm_f32 rows', 'gemm_f32 one row')", opts)
+            print(f"[{label} {name}] " + "; ".join(kernels.strip().splitlines()), flush=True)
+            r = {"cluster": label, "config": name}
+            r["scan"] = timed(where, scan, serial, opts)
+            r["row"] = timed(where, row, serial + "SET maas.blas_threads = 1;", opts)
+            r["batch1"] = timed(where, batch, serial + "SET maas.blas_threads = 1;", opts)
+            r["batch2"] = timed(where, batch, serial + "SET maas.blas_threads = 2;", opts)
+            print(f"[{label} {name}] scan {r['scan'] * 1e3:.1f} ms, per-row {r['row'] * 1e3:.1f} ms,"
+                  f" batch 1 thread {r['batch1'] * 1e3:.1f} ms, 2 threads {r['batch2'] * 1e3:.1f} ms", flush=True)
+            res.append(r)
+
+    cpu = re.search(r"model name\s*:\s*(.*)", open("/proc/cpuinfo").read()).group(1)
+    load = open("/proc/loadavg").read().split()[:3]
+    print(f"\nmachine: {cpu}, {os.cpu_count()} CPUs, load average {' '.join(load)}; median of {a.runs} runs;"
+          " 10k rows, EXTERNAL storage, no parallel query")
+    hdr = ("build", "backend", "scan ms", "per-row us/row", "per-row us (less scan)",
+           "batch rows/s 1 thr", "batch rows/s 2 thr", "2 thr / scan")
+    print(" | ".join(hdr))
+    for r in res:
+        print(" | ".join([r["cluster"], r["config"], f"{r['scan'] * 1e3:.1f}", f"{r['row'] / N * 1e6:.1f}",
+                          f"{(r['row'] - r['scan']) / N * 1e6:.1f}", f"{N / r['batch1']:,.0f}",
+                          f"{N / r['batch2']:,.0f}", f"{r['batch2'] / r['scan']:.2f}x"]))
+
+
+main()
