@@ -149,6 +149,20 @@ temp_fd(File file)
 }
 
 /*
+ * The SQLSTATE of a path that could not be opened: a name too long for the
+ * file system (ENAMETOOLONG, which errcode_for_file_access leaves XX000) is
+ * the caller's error, 42622; the rest as PostgreSQL's file functions say.
+ * The caller saves errno before ereport starts.
+ */
+static int
+open_errcode(int e)
+{
+	if (e == ENAMETOOLONG)
+		return errcode(ERRCODE_NAME_TOO_LONG);
+	return errcode_for_file_access();
+}
+
+/*
  * maas_register_file(model, algorithm, path [, config]): register the
  * safetensors file at path on the server as the model's next version, of
  * any size.  The config may be omitted when the file carries one (a file
@@ -176,9 +190,13 @@ maas_register_file(PG_FUNCTION_ARGS)
 
 	src = OpenTransientFile(path, O_RDONLY | PG_BINARY);
 	if (src < 0)
+	{
+		int			save_errno = errno;
+
 		ereport(ERROR,
-				(errcode_for_file_access(),
+				(open_errcode(save_errno),
 				 errmsg("could not open file \"%s\" for reading: %m", path)));
+	}
 	if (fstat(src, &st) < 0)
 		ereport(ERROR,
 				(errcode_for_file_access(),
@@ -390,9 +408,13 @@ maas_export_file(PG_FUNCTION_ARGS)
 	fo.fd = OpenTransientFilePerm(path, O_WRONLY | O_CREAT | O_EXCL | PG_BINARY,
 								  S_IRUSR | S_IWUSR | S_IRGRP | S_IROTH);
 	if (fo.fd < 0)
+	{
+		int			save_errno = errno;
+
 		ereport(ERROR,
-				(errcode_for_file_access(),
+				(open_errcode(save_errno),
 				 errmsg("could not create file \"%s\": %m", path)));
+	}
 	PG_TRY();
 	{
 		file_out(&fo, ex.header, ex.header_len);

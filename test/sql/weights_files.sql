@@ -92,6 +92,11 @@ SELECT bool_and(maas_predict_label('f_copy', 2, features) = maas_predict_label('
   FROM digits_test;
 -- what is not a model file
 SELECT maas_register_file('f_copy', 'mlp', '/nonexistent/maas.safetensors');
+-- a name too long for the file system is the caller's error (42622), not XX000
+DO $$ BEGIN PERFORM maas_register_file('f_copy', 'mlp', repeat('x', 300));
+EXCEPTION WHEN OTHERS THEN RAISE NOTICE 'register_file: %', SQLSTATE; END $$;
+DO $$ BEGIN PERFORM maas_export_file('f_digits', repeat('x/', 3000));
+EXCEPTION WHEN OTHERS THEN RAISE NOTICE 'export_file: %', SQLSTATE; END $$;
 SELECT maas_register_file('f_copy', 'mlp', 'base');
 SELECT maas_register_file('f_copy', 'mlp', 'PG_VERSION', :'digits_c');
 SELECT maas_register_file('f_copy', 'mlp', :'stem' || '_digits.safetensors', '{"task": "regression"}');
