@@ -29,9 +29,11 @@ PG_CFLAGS = -Wextra -Wno-unused-parameter -Wno-sign-compare \
 src/kernel/train_nn.o src/kernel/train_cnn.o: CFLAGS += -O3 -fno-math-errno
 src/kernel/conv.o src/kernel/conv_direct.o src/kernel/pool.o: CFLAGS += -O3 -fno-math-errno
 src/kernel/drift.o: CFLAGS += -O3
-# and the transformer kernels' (exp, GELU): their clamps are selects that
-# GCC if-converts only without trapping math
+# and the transformer kernels' (exp, GELU), the boosted trees' gradients and
+# the k-means silhouette: their clamps are selects that GCC if-converts only
+# without trapping math
 src/kernel/transformer.o src/kernel/sampling.o: CFLAGS += -O3 -fno-math-errno -fno-trapping-math
+src/kernel/train_gbdt.o src/kernel/train_kmeans.o: CFLAGS += -O3 -fno-math-errno -fno-trapping-math
 
 # pg_regress (test/sql, test/expected): the core tests in this order (each
 # builds on the last), then every other test/sql/*.sql, each of which sets up

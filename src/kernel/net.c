@@ -63,6 +63,8 @@ extern const MaasOpInfo maas_op_maxpool2d;
 extern const MaasOpInfo maas_op_avgpool2d;
 extern const MaasOpInfo maas_op_global_avgpool;
 extern const MaasOpInfo maas_op_batchnorm;
+extern const MaasOpInfo maas_op_trees;
+extern const MaasOpInfo maas_op_kmeans;
 
 static const MaasOpInfo *const op_table[MAAS_N_OPS] = {
 	[MAAS_OP_STANDARDIZE] = &maas_op_standardize,
@@ -85,6 +87,8 @@ static const MaasOpInfo *const op_table[MAAS_N_OPS] = {
 	[MAAS_OP_AVGPOOL2D] = &maas_op_avgpool2d,
 	[MAAS_OP_GLOBAL_AVGPOOL] = &maas_op_global_avgpool,
 	[MAAS_OP_BATCHNORM] = &maas_op_batchnorm,
+	[MAAS_OP_TREES] = &maas_op_trees,
+	[MAAS_OP_KMEANS] = &maas_op_kmeans,
 };
 
 const MaasOpInfo *

@@ -64,6 +64,9 @@ typedef enum MaasOp
 	MAAS_OP_AVGPOOL2D,
 	MAAS_OP_GLOBAL_AVGPOOL,		/* [c, h, w] to [c, 1, 1] */
 	MAAS_OP_BATCHNORM,			/* per channel (or feature): x * a + b */
+	/* tabular models (ops_tabular.c) */
+	MAAS_OP_TREES,				/* boosted trees: margins per output group */
+	MAAS_OP_KMEANS,				/* distances to cluster centers */
 	MAAS_N_OPS					/* new ops go before this, with a table entry
 								 * in net.c */
 } MaasOp;
