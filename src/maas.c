@@ -15,6 +15,7 @@
 #include "services.h"
 #include "stats.h"
 #include "train_job.h"
+#include "weights.h"
 
 PG_MODULE_MAGIC;
 
@@ -25,6 +26,7 @@ _PG_init(void)
 {
 	maas_services_init();		/* maas.blas_threads, maas.blas_library */
 	maas_cache_init();			/* maas.cache_size */
+	maas_weights_init();		/* maas.shared_model_memory, shared copies */
 	maas_batch_init();			/* maas.batch_size */
 	maas_stats_init();			/* maas.stats_*, the statistics table */
 	maas_train_init();			/* maas.max_training_memory, training_* */

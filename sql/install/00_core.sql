@@ -7,10 +7,12 @@
  * Catalog.  Tables live in schema maas and belong to the extension; users
  * read them through the views below and change them only through the
  * maas_* functions, which write as the catalog's owner after checking the
- * caller's rights.  The weights column holds safetensors bytes and is
- * stored EXTERNAL: floats do not compress, and pglz would only cost time.
- * The C code reads these tables by attribute number: add columns only at
- * the end.
+ * caller's rights.  A version's weights (safetensors bytes) are in
+ * maas.weight_chunk (20_weights.sql); the weights column here holds them
+ * only for versions written by maas 0.1 and restored from a 0.1 dump, and
+ * is NULL otherwise.  It is stored EXTERNAL: floats do not compress, and
+ * pglz would only cost time.  The C code reads these tables by attribute
+ * number: add columns only at the end.
  */
 CREATE SCHEMA maas;
 COMMENT ON SCHEMA maas IS 'model registry of the maas extension';
@@ -50,7 +52,7 @@ CREATE TABLE maas.version (
 	n_features		integer NOT NULL,
 	n_outputs		integer NOT NULL,
 	config			jsonb NOT NULL,
-	weights			bytea NOT NULL,
+	weights			bytea,
 	sha256			bytea NOT NULL,
 	bytes			bigint NOT NULL,
 	dtype			text NOT NULL,

@@ -64,6 +64,20 @@ typedef struct StFile
 extern bool st_parse(const uint8_t *buf, size_t len, StFile *out,
 					 MaasError *err);
 
+/*
+ * A file too large to hold in memory, read in parts: st_header_size()
+ * checks the 8-byte header length at the start of a file of len bytes
+ * (buf holds its first avail >= 8 bytes) and sets *need to 8 + N, the
+ * bytes before the tensors; st_parse_header_only() then parses those
+ * (head holds at least the first *need bytes) with every check st_parse()
+ * makes of the header and the layout, but the tensors have no data (NULL):
+ * their offsets and sizes say where their bytes are in the file.
+ */
+extern bool st_header_size(const uint8_t *buf, size_t avail, uint64_t len,
+						   size_t *need, MaasError *err);
+extern bool st_parse_header_only(const uint8_t *head, size_t head_len,
+								 uint64_t len, StFile *out, MaasError *err);
+
 extern const StTensor *st_find(const StFile *file, const char *name);
 extern const char *st_meta(const StFile *file, const char *key);
 
@@ -98,6 +112,18 @@ extern uint8_t *st_write(const StWriteTensor *tensors, int n_tensors,
 						 const char *const *meta_keys,
 						 const char *const *meta_values, int n_meta,
 						 size_t *len, MaasError *err);
+
+/*
+ * Only the first 8 + N bytes st_write() would write for the same tensors
+ * and metadata (whose data may then be NULL); *data_len is the size of the
+ * tensors' bytes that follow them.  A parsed file's tensors (which tile its
+ * data region in order) after a new header make the file st_write() would
+ * write, so a file's header can be rewritten without holding its data.
+ */
+extern uint8_t *st_write_header(const StWriteTensor *tensors, int n_tensors,
+								const char *const *meta_keys,
+								const char *const *meta_values, int n_meta,
+								size_t *len, uint64_t *data_len, MaasError *err);
 
 /*
  * The tensors of a parsed file as tensors to write, in the file's order and

@@ -340,7 +340,7 @@ typedef struct StEntry
 typedef struct StParser
 {
 	JsonCursor	js;
-	const uint8_t *buf;
+	const uint8_t *buf;			/* the whole file, or NULL: header only */
 	size_t		data_start;		/* 8 + N */
 	size_t		data_len;		/* len - 8 - N */
 
@@ -493,7 +493,7 @@ st_check_entry(StParser *ps, StEntry *e)
 	/* all below data_len, so none of this can overflow */
 	t->offset = ps->data_start + (size_t) e->begin;
 	t->nbytes = (size_t) have;
-	t->data = ps->buf + t->offset;
+	t->data = ps->buf != NULL ? ps->buf + t->offset : NULL;
 	return true;
 }
 
@@ -720,25 +720,24 @@ st_check_layout(StParser *ps)
 	return true;
 }
 
-bool
-st_parse(const uint8_t *buf, size_t len, StFile *out, MaasError *err)
+/*
+ * The 8-byte header length of a file of len bytes, checked: 8 + N, the
+ * bytes a reader needs before the tensors.
+ */
+static bool
+st_check_header_length(const uint8_t *buf, size_t avail, uint64_t len,
+					   size_t *need, MaasError *err)
 {
-	StParser	ps;
 	uint64_t	header_len = 0;
 	int			i;
 
-	memset(out, 0, sizeof(StFile));
-	if (err != NULL)
-	{
-		err->status = MAAS_OK;
-		err->msg[0] = '\0';
-		err->hint = NULL;
-	}
-
 	if (buf == NULL || len < 8)
 		return st_error(err,
-						"file of %zu bytes is too short for the 8-byte header length",
-						buf == NULL ? (size_t) 0 : len);
+						"file of %" PRIu64 " bytes is too short for the 8-byte header length",
+						buf == NULL ? (uint64_t) 0 : len);
+	if (avail < 8)
+		return st_error(err, "the %zu bytes given hold only part of the 8-byte header length",
+						avail);
 	for (i = 7; i >= 0; i--)
 		header_len = (header_len << 8) | buf[i];
 	if (header_len == 0)
@@ -747,18 +746,54 @@ st_parse(const uint8_t *buf, size_t len, StFile *out, MaasError *err)
 		return st_error(err,
 						"header length %" PRIu64 " exceeds the maximum of %d bytes",
 						header_len, ST_MAX_HEADER);
-	if (header_len > (uint64_t) (len - 8))
+	if (header_len > len - 8)
 		return st_error(err,
-						"header length %" PRIu64 " exceeds the %zu bytes that follow it",
+						"header length %" PRIu64 " exceeds the %" PRIu64 " bytes that follow it",
 						header_len, len - 8);
+	*need = 8 + (size_t) header_len;
+	return true;
+}
+
+static void
+st_clear(StFile *out, MaasError *err)
+{
+	memset(out, 0, sizeof(StFile));
+	if (err != NULL)
+	{
+		err->status = MAAS_OK;
+		err->msg[0] = '\0';
+		err->hint = NULL;
+	}
+}
+
+/*
+ * Parse a file of len bytes of which buf holds the first avail (at least
+ * the header); tensors point into buf when it holds the whole file, and
+ * have no data (NULL) otherwise.
+ */
+static bool
+st_parse_some(const uint8_t *buf, size_t avail, uint64_t len, StFile *out,
+			  MaasError *err)
+{
+	StParser	ps;
+	size_t		need;
+	int			i;
+
+	if (!st_check_header_length(buf, avail, len, &need, err))
+		return false;
+	if (avail < need)
+		return st_error(err, "the %zu bytes given hold only part of the %zu-byte header",
+						avail, need);
+	if (len - need > (uint64_t) SIZE_MAX)
+		return maas_error(err, MAAS_ERR_LIMIT, "file of %" PRIu64 " bytes is too large", len);
 
 	memset(&ps, 0, sizeof(ps));
 	ps.js.s = buf + 8;
-	ps.js.len = (size_t) header_len;
+	ps.js.len = need - 8;
 	ps.js.err = err;
-	ps.buf = buf;
-	ps.data_start = 8 + (size_t) header_len;
-	ps.data_len = len - ps.data_start;
+	ps.buf = avail >= len ? buf : NULL;
+	ps.data_start = need;
+	ps.data_len = (size_t) (len - need);
 
 	if (!js_validate(&ps.js) ||
 		!st_parse_header(&ps) ||
@@ -777,6 +812,35 @@ st_parse(const uint8_t *buf, size_t len, StFile *out, MaasError *err)
 	out->n_meta = ps.n_meta;
 	out->meta_keys = ps.meta_keys;
 	out->meta_values = ps.meta_values;
-	out->header_len = (size_t) header_len;
+	out->header_len = need - 8;
 	return true;
+}
+
+bool
+st_parse(const uint8_t *buf, size_t len, StFile *out, MaasError *err)
+{
+	st_clear(out, err);
+	return st_parse_some(buf, len, len, out, err);
+}
+
+bool
+st_header_size(const uint8_t *buf, size_t avail, uint64_t len, size_t *need,
+			   MaasError *err)
+{
+	if (err != NULL)
+	{
+		err->status = MAAS_OK;
+		err->msg[0] = '\0';
+		err->hint = NULL;
+	}
+	*need = 0;
+	return st_check_header_length(buf, avail, len, need, err);
+}
+
+bool
+st_parse_header_only(const uint8_t *head, size_t head_len, uint64_t len,
+					 StFile *out, MaasError *err)
+{
+	st_clear(out, err);
+	return st_parse_some(head, head_len, len, out, err);
 }

@@ -148,7 +148,8 @@ static bool
 st_write_check(const StWriteTensor *tensors, int n_tensors,
 			   const char *const *meta_keys,
 			   const char *const *meta_values, int n_meta,
-			   uint64_t *nbytes, uint64_t *data_len, MaasError *err)
+			   bool need_data, uint64_t *nbytes, uint64_t *data_len,
+			   MaasError *err)
 {
 	const char **names = NULL;
 	const char *dup;
@@ -210,7 +211,7 @@ st_write_check(const StWriteTensor *tensors, int n_tensors,
 			__builtin_add_overflow(*data_len, nbytes[i], data_len) ||
 			*data_len > (uint64_t) INT64_MAX)
 			return maas_error(err, MAAS_ERR_LIMIT, "tensor \"%s\" is too large", t->name);
-		if (nbytes[i] > 0 && t->data == NULL)
+		if (need_data && nbytes[i] > 0 && t->data == NULL)
 			return st_error(err, "tensor \"%s\" has no data", t->name);
 		names[i] = t->name;
 	}
@@ -222,14 +223,17 @@ st_write_check(const StWriteTensor *tensors, int n_tensors,
 	return true;
 }
 
-uint8_t *
-st_write(const StWriteTensor *tensors, int n_tensors,
-		 const char *const *meta_keys,
-		 const char *const *meta_values, int n_meta,
-		 size_t *len, MaasError *err)
+/*
+ * The file, or with header_only its first 8 + N bytes (the length and the
+ * padded header); *data_len is the size of the tensors' bytes either way.
+ */
+static uint8_t *
+st_write_some(const StWriteTensor *tensors, int n_tensors,
+			  const char *const *meta_keys,
+			  const char *const *meta_values, int n_meta, bool header_only,
+			  size_t *len, uint64_t *data_len, MaasError *err)
 {
 	uint64_t   *nbytes = NULL;
-	uint64_t	data_len;
 	StOut		o;
 	size_t		json_len;
 	size_t		header_len;
@@ -239,6 +243,7 @@ st_write(const StWriteTensor *tensors, int n_tensors,
 	int			i;
 
 	*len = 0;
+	*data_len = 0;
 	if (err != NULL)
 	{
 		err->status = MAAS_OK;
@@ -266,7 +271,7 @@ st_write(const StWriteTensor *tensors, int n_tensors,
 		}
 	}
 	if (!st_write_check(tensors, n_tensors, meta_keys, meta_values, n_meta,
-						nbytes, &data_len, err))
+						!header_only, nbytes, data_len, err))
 		return NULL;
 
 	/* measure the header, then write everything */
@@ -281,12 +286,14 @@ st_write(const StWriteTensor *tensors, int n_tensors,
 				   ST_MAX_HEADER);
 		return NULL;
 	}
-	if (data_len > (uint64_t) SIZE_MAX ||
-		!maas_add_size(8 + header_len, (size_t) data_len, &total))
+	if (*data_len > (uint64_t) SIZE_MAX ||
+		!maas_add_size(8 + header_len, (size_t) *data_len, &total))
 	{
 		maas_error(err, MAAS_ERR_LIMIT, "file would be too large");
 		return NULL;
 	}
+	if (header_only)
+		total = 8 + header_len;
 	buf = maas_kalloc(total);
 	if (buf == NULL)
 	{
@@ -302,7 +309,7 @@ st_write(const StWriteTensor *tensors, int n_tensors,
 				  nbytes);
 	memset(buf + 8 + json_len, ' ', header_len - json_len);
 	pos = 8 + header_len;
-	for (i = 0; i < n_tensors; i++)
+	for (i = 0; !header_only && i < n_tensors; i++)
 	{
 		if (nbytes[i] > 0)
 			memcpy(buf + pos, tensors[i].data, (size_t) nbytes[i]);
@@ -310,6 +317,28 @@ st_write(const StWriteTensor *tensors, int n_tensors,
 	}
 	*len = total;
 	return buf;
+}
+
+uint8_t *
+st_write(const StWriteTensor *tensors, int n_tensors,
+		 const char *const *meta_keys,
+		 const char *const *meta_values, int n_meta,
+		 size_t *len, MaasError *err)
+{
+	uint64_t	data_len;
+
+	return st_write_some(tensors, n_tensors, meta_keys, meta_values, n_meta,
+						 false, len, &data_len, err);
+}
+
+uint8_t *
+st_write_header(const StWriteTensor *tensors, int n_tensors,
+				const char *const *meta_keys,
+				const char *const *meta_values, int n_meta,
+				size_t *len, uint64_t *data_len, MaasError *err)
+{
+	return st_write_some(tensors, n_tensors, meta_keys, meta_values, n_meta,
+						 true, len, data_len, err);
 }
 
 StWriteTensor *

@@ -355,7 +355,6 @@ maas_evaluate(PG_FUNCTION_ARGS)
 	int32		version;
 	TupleDesc	td;
 	Jsonb	   *config;
-	bytea	   *weights;
 	StringInfoData s;
 
 	for (int i = 0; i < 3; i++)
@@ -376,7 +375,7 @@ maas_evaluate(PG_FUNCTION_ARGS)
 	ej->k = st->m->task == MAAS_TASK_REGRESSION ? 1 : st->m->n_classes;
 	if (st->m->task == MAAS_TASK_CLASSIFICATION)
 		index_labels(ej);
-	maas_fetch_version(&st->ref, &config, &weights);
+	config = maas_fetch_config(&st->ref, NULL);
 	ej->inputs = maas_inputs_from_config(config);
 
 	if (SPI_connect() != SPI_OK_CONNECT)

@@ -260,10 +260,12 @@ maas_config_tree(Jsonb *config)
 /*
  * Build a model from its config and parsed weights, in the current memory
  * context; the weights must outlive it (tensors are used in place).
- * Raises an error naming the first problem found.
+ * Raises an error naming the first problem found.  check_values: also
+ * check that every tensor holds finite numbers, which means reading all
+ * of them.
  */
-MaasModel *
-maas_model_build(Jsonb *config, const StFile *file)
+static MaasModel *
+model_build(Jsonb *config, const StFile *file, bool check_values)
 {
 	MaasModel  *model = palloc0(sizeof(MaasModel));
 	JsonbContainer *root = &config->root;
@@ -307,7 +309,7 @@ maas_model_build(Jsonb *config, const StFile *file)
 		}
 		return model;
 	}
-	if (!maas_net_build(&model->net, tree, file, true, &err))
+	if (!maas_net_build(&model->net, tree, file, check_values, &err))
 		maas_raise(&err, ERRCODE_INVALID_PARAMETER_VALUE, "invalid model config", NULL);
 	if (maas_model_is_text(model))
 		build_text(model, tree);
@@ -370,6 +372,25 @@ maas_model_build(Jsonb *config, const StFile *file)
 	return model;
 }
 
+/* a model to register: everything checked, the weights' values too */
+MaasModel *
+maas_model_build(Jsonb *config, const StFile *file)
+{
+	return model_build(config, file, true);
+}
+
+/*
+ * A model of a stored version from bytes known to be the ones registered
+ * (a shared copy, weights_shared.c), which maas_model_build checked: the
+ * config and shapes are checked again, the values are not read, so a
+ * backend starts serving without touching all of its weights.
+ */
+MaasModel *
+maas_model_load(Jsonb *config, const StFile *file)
+{
+	return model_build(config, file, false);
+}
+
 /*
  * Check what later calls read of a config besides the net and the labels
  * (maas_model_build): the inputs and their fill values, which
@@ -393,6 +414,7 @@ maas_model_check_config(Jsonb *config, const MaasModel *model)
  * again, counted in the cache entry (maas.cache_size).  Text models keep
  * their weights where they are, shared, and unpacked: their products are
  * large batches, where packing gains little, and their weights are large.
+ * Nor does a model served from a shared copy of its weights (cache.c).
  */
 void
 maas_model_pack(MaasModel *m)

@@ -75,6 +75,9 @@ extern int	maas_model_outputs(const MaasModel *m);
 /* build a model from its config and parsed weights, or raise */
 extern MaasModel *maas_model_build(Jsonb *config, const StFile *weights);
 
+/* the same for the bytes of a stored version, without reading every value */
+extern MaasModel *maas_model_load(Jsonb *config, const StFile *weights);
+
 /* check the rest of a config a stored version's callers read, or raise */
 extern void maas_model_check_config(Jsonb *config, const MaasModel *model);
 

@@ -47,7 +47,6 @@ maas_row_inputs(MaasRowState *rs, MaasServeState *st)
 {
 	MemoryContext old;
 	Jsonb	   *config;
-	bytea	   *weights;
 
 	if (rs->version_id == st->ref.version_id && rs->catalog == st->ref.catalog)
 		return rs->inputs;
@@ -56,7 +55,7 @@ maas_row_inputs(MaasRowState *rs, MaasServeState *st)
 	rs->tuptype = InvalidOid;
 	rs->version_id = -1;
 	old = MemoryContextSwitchTo(rs->spec_cxt);
-	maas_fetch_version(&st->ref, &config, &weights);
+	config = maas_fetch_config(&st->ref, NULL);
 	rs->inputs = maas_inputs_from_config(config);
 	MemoryContextSwitchTo(old);
 	if (rs->inputs == NULL)

@@ -24,6 +24,8 @@ typedef struct MaasVersionRef
 	int32		version;		/* number within the model */
 } MaasVersionRef;
 
+struct MaasWeightsInfo;
+
 /* maas.<relname>, locked for reading until the end of the transaction */
 extern Relation maas_registry_open(const char *relname);
 
@@ -45,6 +47,8 @@ extern void maas_not_owner(const char *model, const MaasModelRights *r)
 extern void maas_require_model_owner(const char *model);
 extern void maas_lookup_version(const char *model, int32 version,
 								MaasVersionRef *ref);
+extern Jsonb *maas_fetch_config(const MaasVersionRef *ref,
+								struct MaasWeightsInfo *info);
 extern void maas_fetch_version(const MaasVersionRef *ref,
 							   Jsonb **config, bytea **weights);
 
@@ -63,7 +67,10 @@ extern bool maas_version_info(const MaasVersionRef *ref, MaasVersionInfo *info);
 
 /* ---- registry_write.c ---- */
 
+struct StFile;
+
 extern void maas_check_model_name(const char *name);
+extern Jsonb *maas_config_from_weights(const struct StFile *file);
 extern int32 maas_store_version(const char *model, const char *algorithm,
 								bytea *weights, Jsonb *config, Jsonb *metrics,
 								Jsonb *train_stats, int32 parent_version);

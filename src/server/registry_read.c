@@ -16,6 +16,7 @@
  * script, which only ever adds columns at the end.
  */
 #include "registry.h"
+#include "weights.h"
 
 #include "access/genam.h"
 #include "access/htup_details.h"
@@ -29,6 +30,7 @@
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
@@ -48,6 +50,8 @@
 #define Anum_version_version		3
 #define Anum_version_config			8
 #define Anum_version_weights		9
+#define Anum_version_sha256			10
+#define Anum_version_bytes			11
 #define Anum_version_train_stats	14
 
 /*
@@ -342,15 +346,17 @@ maas_lookup_version(const char *model, int32 version, MaasVersionRef *ref)
 }
 
 /*
- * The config and weights of a version, detoasted into the current memory
- * context.
+ * The config of a version, detoasted into the current memory context, and
+ * (when info is given) what its row says of its weights: size, sha256, and
+ * the weights themselves if the row holds them (a version of maas 0.1).
  */
-void
-maas_fetch_version(const MaasVersionRef *ref, Jsonb **config, bytea **weights)
+Jsonb *
+maas_fetch_config(const MaasVersionRef *ref, MaasWeightsInfo *info)
 {
 	Relation	rel;
 	HeapTuple	tup;
 	bool		isnull;
+	Jsonb	   *config;
 
 	tup = version_row(ref, &rel);
 	if (tup == NULL)
@@ -358,11 +364,53 @@ maas_fetch_version(const MaasVersionRef *ref, Jsonb **config, bytea **weights)
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("model version %lld was dropped while in use",
 						(long long) ref->version_id)));
-	*config = DatumGetJsonbP(heap_getattr(tup, Anum_version_config,
-										  RelationGetDescr(rel), &isnull));
-	*weights = DatumGetByteaP(heap_getattr(tup, Anum_version_weights,
-										   RelationGetDescr(rel), &isnull));
+	config = DatumGetJsonbP(heap_getattr(tup, Anum_version_config,
+										 RelationGetDescr(rel), &isnull));
+	if (info != NULL)
+	{
+		bytea	   *sha = DatumGetByteaPP(heap_getattr(tup, Anum_version_sha256,
+													   RelationGetDescr(rel), &isnull));
+		Datum		w;
+
+		if (VARSIZE_ANY_EXHDR(sha) != MAAS_SHA256_LEN)
+			elog(ERROR, "sha256 of model version %lld has %zu bytes",
+				 (long long) ref->version_id, VARSIZE_ANY_EXHDR(sha));
+		memcpy(info->sha256, VARDATA_ANY(sha), MAAS_SHA256_LEN);
+		info->bytes = DatumGetInt64(heap_getattr(tup, Anum_version_bytes,
+												 RelationGetDescr(rel), &isnull));
+		w = heap_getattr(tup, Anum_version_weights, RelationGetDescr(rel), &isnull);
+		info->inline_weights = isnull ? NULL : DatumGetByteaP(w);
+	}
 	table_close(rel, NoLock);
+	return config;
+}
+
+/*
+ * The config and (when weights is not NULL) the weights of a version, in
+ * the current memory context; the weights must fit in a bytea.
+ */
+void
+maas_fetch_version(const MaasVersionRef *ref, Jsonb **config, bytea **weights)
+{
+	MaasWeightsInfo info;
+
+	*config = maas_fetch_config(ref, weights ? &info : NULL);
+	if (weights == NULL)
+		return;
+	if (info.inline_weights != NULL)
+		*weights = info.inline_weights;
+	else
+	{
+		if (info.bytes > (int64) (MaxAllocSize - VARHDRSZ))
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("model weights are too large for a bytea"),
+					 errdetail("The weights take %lld bytes; a value holds at most 1 GB.",
+							   (long long) info.bytes)));
+		*weights = palloc(VARHDRSZ + info.bytes);
+		SET_VARSIZE(*weights, VARHDRSZ + info.bytes);
+		maas_weights_read_into(ref, &info, (uint8 *) VARDATA(*weights));
+	}
 }
 
 /*

@@ -16,6 +16,7 @@
 #include "registry.h"
 #include "model.h"
 #include "services.h"
+#include "weights.h"
 
 #include "access/htup_details.h"
 #include "access/table.h"
@@ -31,6 +32,7 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
 /* a session of catalog work as the catalog's owner (registry.h) */
@@ -249,17 +251,18 @@ require_version(const char *model, int64 model_id, int32 last_version,
 
 /*
  * Safetensors bytes holding the same tensors, floating ones as F32 when
- * to_f32, with the file's metadata minus maas.* keys, plus the given keys.
+ * to_f32, with the file's metadata minus maas.* keys: the form a version
+ * is stored in.  Sets *len.
  */
-static bytea *
-rewrite_safetensors(const StFile *file, bool to_f32,
-					const char **add_keys, const char **add_values, int n_add)
+static uint8 *
+rewrite_safetensors(const StFile *file, bool to_f32, size_t *len)
 {
 	MaasError	err;
 	StWriteTensor *tensors = st_tensors_for_write(file, to_f32, &err);
-	const char **keys = palloc(sizeof(char *) * (file->n_meta + n_add + 1));
-	const char **vals = palloc(sizeof(char *) * (file->n_meta + n_add + 1));
+	const char **keys = palloc(sizeof(char *) * (file->n_meta + 1));
+	const char **vals = palloc(sizeof(char *) * (file->n_meta + 1));
 	int			n_meta = 0;
+	uint8	   *out;
 
 	if (tensors == NULL)
 		maas_raise(&err, ERRCODE_PROGRAM_LIMIT_EXCEEDED,
@@ -271,14 +274,41 @@ rewrite_safetensors(const StFile *file, bool to_f32,
 		keys[n_meta] = file->meta_keys[i];
 		vals[n_meta++] = file->meta_values[i];
 	}
-	for (int i = 0; i < n_add; i++)
-	{
-		keys[n_meta] = add_keys[i];
-		vals[n_meta++] = add_values[i];
-	}
-
-	return maas_write_safetensors(tensors, file->n_tensors, keys, vals, n_meta);
+	out = st_write(tensors, file->n_tensors, keys, vals, n_meta, len, &err);
+	if (out == NULL)
+		maas_raise(&err, ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+				   "could not write safetensors data", NULL);
+	return out;
 }
+
+static void
+parse_weights(const uint8 *data, size_t len, StFile *file)
+{
+	MaasError	err;
+
+	if (!st_parse(data, len, file, &err))
+		maas_raise(&err, ERRCODE_INVALID_BINARY_REPRESENTATION,
+				   "invalid safetensors data", NULL);
+}
+
+/*
+ * The config a file written by maas_export carries in its metadata, or an
+ * error saying that one must be given.
+ */
+Jsonb *
+maas_config_from_weights(const StFile *file)
+{
+	const char *embedded = st_meta(file, "maas.config");
+
+	if (embedded == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("config must not be null"),
+				 errhint("Pass the model's config, or register a file written by maas_export, which carries one.")));
+	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(embedded)));
+}
+
+static bytea *inline_weights(const uint8 *data, size_t len);
 
 static bool
 valid_algorithm(const char *a)
@@ -305,14 +335,32 @@ maas_store_version(const char *model, const char *algorithm, bytea *weights,
 				   Jsonb *config, Jsonb *metrics, Jsonb *train_stats,
 				   int32 parent_version)
 {
+	return maas_store_version_bytes(model, algorithm,
+									(const uint8 *) VARDATA_ANY(weights),
+									VARSIZE_ANY_EXHDR(weights),
+									config, metrics, train_stats, parent_version);
+}
+
+/*
+ * The same for weights of any size in memory (a bytea's data, or a file
+ * mapped by registry_files.c): the row, then the weights in chunks.
+ */
+int32
+maas_store_version_bytes(const char *model, const char *algorithm,
+						 const uint8 *data, size_t len, Jsonb *config,
+						 Jsonb *metrics, Jsonb *train_stats, int32 parent_version)
+{
 	StFile		file;
 	MaasModel  *built;
 	bool		rewrite = false;
 	CatalogSession cs;
 	int64		model_id;
+	int64		version_id;
 	int32		version;
 	MaasModelRights rights;
 	bool		isnull;
+	bytea	   *sha256;
+	bool		chunked = maas_weights_chunked();
 
 	PreventCommandIfReadOnly("maas_register()");
 	maas_check_model_name(model);
@@ -321,7 +369,7 @@ maas_store_version(const char *model, const char *algorithm, bytea *weights,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid algorithm name \"%s\"", algorithm),
 				 errdetail("An algorithm name has 1 to 63 letters, digits, '_', '-' or '.'.")));
-	maas_parse_safetensors(weights, &file);
+	parse_weights(data, len, &file);
 	config = maas_import_config(algorithm, config, &file);
 	built = maas_model_build(config, &file);
 	maas_model_check_config(config, built);
@@ -334,7 +382,10 @@ maas_store_version(const char *model, const char *algorithm, bytea *weights,
 		if (strncmp(file.meta_keys[i], "maas.", 5) == 0)
 			rewrite = true;
 	if (rewrite)
-		weights = rewrite_safetensors(&file, true, NULL, NULL, 0);
+		data = rewrite_safetensors(&file, true, &len);
+	sha256 = palloc(VARHDRSZ + MAAS_SHA256_LEN);
+	SET_VARSIZE(sha256, VARHDRSZ + MAAS_SHA256_LEN);
+	maas_weights_sha256(data, len, (uint8 *) VARDATA(sha256));
 
 	catalog_begin(&cs);
 	{
@@ -367,10 +418,11 @@ maas_store_version(const char *model, const char *algorithm, bytea *weights,
 		check_owner(&cs, model, 0, 1, &rights);
 	}
 	{
-		Oid			types[13] = {INT8OID, INT4OID, TEXTOID, TEXTOID, INT4OID,
-			INT4OID, JSONBOID, BYTEAOID, INT8OID, NAMEOID, JSONBOID, JSONBOID, INT4OID};
-		Datum		values[13];
-		char		nulls[13];
+		Oid			types[14] = {INT8OID, INT4OID, TEXTOID, TEXTOID, INT4OID,
+			INT4OID, JSONBOID, BYTEAOID, INT8OID, NAMEOID, JSONBOID, JSONBOID, INT4OID,
+		BYTEAOID};
+		Datum		values[14];
+		char		nulls[14];
 
 		memset(nulls, ' ', sizeof(nulls));
 		values[0] = Int64GetDatum(model_id);
@@ -380,8 +432,8 @@ maas_store_version(const char *model, const char *algorithm, bytea *weights,
 		values[4] = Int32GetDatum(built->net.n_in);
 		values[5] = Int32GetDatum(maas_model_outputs(built));
 		values[6] = JsonbPGetDatum(config);
-		values[7] = PointerGetDatum(weights);
-		values[8] = Int64GetDatum((int64) VARSIZE_ANY_EXHDR(weights));
+		values[7] = PointerGetDatum(sha256);
+		values[8] = Int64GetDatum((int64) len);
 		values[9] = DirectFunctionCall1(namein,
 										CStringGetDatum(GetUserNameFromId(cs.caller, false)));
 		values[10] = metrics ? JsonbPGetDatum(metrics) : (Datum) 0;
@@ -390,14 +442,40 @@ maas_store_version(const char *model, const char *algorithm, bytea *weights,
 		nulls[11] = train_stats ? ' ' : 'n';
 		values[12] = Int32GetDatum(parent_version);
 		nulls[12] = parent_version > 0 ? ' ' : 'n';
+		/* in chunks; in the row itself in a database still at maas 0.1 */
+		values[13] = chunked ? (Datum) 0 : PointerGetDatum(inline_weights(data, len));
+		nulls[13] = chunked ? 'n' : ' ';
 		catalog_exec("INSERT INTO maas.version (model_id, version, algorithm, task, "
-					 "n_features, n_outputs, config, weights, sha256, bytes, dtype, created_by, "
-					 "metrics, train_stats, parent_version) "
-					 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, sha256($8), $9, 'F32', $10, $11, $12, $13)",
-					 13, types, values, nulls, SPI_OK_INSERT);
+					 "n_features, n_outputs, config, sha256, bytes, dtype, created_by, "
+					 "metrics, train_stats, parent_version, weights) "
+					 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'F32', $10, $11, $12, $13, $14) "
+					 "RETURNING version_id",
+					 14, types, values, nulls, SPI_OK_INSERT_RETURNING);
+		version_id = DatumGetInt64(result_value(0, 1, &isnull));
 	}
+	if (chunked)
+		maas_weights_write(version_id, data, len);
 	catalog_end(&cs);
 	return version;
+}
+
+/* the weights as one bytea, for a registry of maas 0.1, which has no chunks */
+static bytea *
+inline_weights(const uint8 *data, size_t len)
+{
+	bytea	   *b;
+
+	if (len > MaxAllocSize - VARHDRSZ)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("model weights are too large to store"),
+				 errdetail("The weights take %zu bytes; the registry of maas 0.1 holds at most 1 GB a version.",
+						   len),
+				 errhint("Update the extension with ALTER EXTENSION maas UPDATE.")));
+	b = palloc(VARHDRSZ + len);
+	SET_VARSIZE(b, VARHDRSZ + len);
+	memcpy(VARDATA(b), data, len);
+	return b;
 }
 
 /*
@@ -490,16 +568,9 @@ maas_register(PG_FUNCTION_ARGS)
 	else
 	{
 		StFile		file;
-		const char *embedded;
 
 		maas_parse_safetensors(weights, &file);
-		embedded = st_meta(&file, "maas.config");
-		if (embedded == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("config must not be null"),
-					 errhint("Pass the model's config, or register a file written by maas_export, which carries one.")));
-		config = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(embedded)));
+		config = maas_config_from_weights(&file);
 	}
 
 	PG_RETURN_INT32(maas_store_version(model, algorithm, weights, config,
@@ -646,6 +717,20 @@ maas_deploy(PG_FUNCTION_ARGS)
 										text_to_cstring(PG_GETARG_TEXT_PP(1))));
 }
 
+/* the shared copies of the versions just deleted (RETURNING sha256) go at commit */
+static void
+release_dropped(void)
+{
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		bytea	   *sha = DatumGetByteaPP(result_value((int) i, 1, &isnull));
+
+		if (!isnull && VARSIZE_ANY_EXHDR(sha) == MAAS_SHA256_LEN)
+			maas_weights_release_at_commit((const uint8 *) VARDATA_ANY(sha));
+	}
+}
+
 /*
  * maas_drop(model [, version]): remove one version that is not deployed,
  * or with no version the whole model.  Returns the number of versions
@@ -672,8 +757,9 @@ maas_drop(PG_FUNCTION_ARGS)
 
 	if (PG_ARGISNULL(1))
 	{
-		removed = catalog_exec("DELETE FROM maas.version WHERE model_id = $1",
-							   1, types, values, NULL, SPI_OK_DELETE);
+		removed = catalog_exec("DELETE FROM maas.version WHERE model_id = $1 RETURNING sha256",
+							   1, types, values, NULL, SPI_OK_DELETE_RETURNING);
+		release_dropped();
 		catalog_exec("DELETE FROM maas.model WHERE model_id = $1",
 					 1, types, values, NULL, SPI_OK_DELETE);
 		/* its training runs go too: a later model of the name is another's */
@@ -707,8 +793,10 @@ maas_drop(PG_FUNCTION_ARGS)
 					 errhint("Deploy another version first, or drop the whole model with maas_drop('%s').",
 							 model)));
 		values[1] = Int32GetDatum(version);
-		removed = catalog_exec("DELETE FROM maas.version WHERE model_id = $1 AND version = $2",
-							   2, types, values, NULL, SPI_OK_DELETE);
+		removed = catalog_exec("DELETE FROM maas.version WHERE model_id = $1 AND version = $2 "
+							   "RETURNING sha256",
+							   2, types, values, NULL, SPI_OK_DELETE_RETURNING);
+		release_dropped();
 	}
 	catalog_end(&cs);
 
@@ -820,26 +908,21 @@ maas_revoke(PG_FUNCTION_ARGS)
 }
 
 /*
- * maas_export(model [, version]): a version's algorithm, weights and
- * config.  The weights are safetensors that also carry the config and
- * algorithm in their metadata, so the file alone registers again.  Without
- * a version, the deployed one, or the latest when none is deployed.
+ * What exporting a version takes (maas_export here, maas_export_file and
+ * maas_export_parts in registry_files.c), after checking that the caller
+ * owns the model: the version (unless given, the deployed one, or the
+ * latest when none is deployed), its algorithm and config, and the header of the exported
+ * file, which carries them.  The exported file is that header followed by
+ * the stored bytes from data_start on (their tensors, unchanged).
  */
-PG_FUNCTION_INFO_V1(maas_export);
-Datum
-maas_export(PG_FUNCTION_ARGS)
+void
+maas_export_prepare(const char *model, bool given, int32 version, MaasExport *ex)
 {
-	char	   *model = arg_model_name(fcinfo);
 	CatalogSession cs;
-	TupleDesc	tupdesc;
-	Datum		result[3];
-	bool		nulls[3] = {false, false, false};
 	bool		isnull;
-	int32		version;
+	int64		version_id;
 
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
-
+	memset(ex, 0, sizeof(MaasExport));
 	catalog_begin(&cs);
 	{
 		Oid			types[2] = {TEXTOID, INT4OID};
@@ -859,9 +942,7 @@ maas_export(PG_FUNCTION_ARGS)
 
 			check_owner(&cs, model, 0, 2, &rights);
 		}
-		if (!PG_ARGISNULL(1))
-			version = PG_GETARG_INT32(1);
-		else
+		if (!given)
 		{
 			version = DatumGetInt32(result_value(0, 6, &isnull));
 			if (isnull)
@@ -873,29 +954,169 @@ maas_export(PG_FUNCTION_ARGS)
 						DatumGetInt32(result_value(0, 5, &isnull)), version);
 
 		values[1] = Int32GetDatum(version);
-		catalog_exec("SELECT v.algorithm, v.weights, v.config::text, v.config "
+		catalog_exec("SELECT v.algorithm, v.config::text, v.config, v.version_id "
 					 "FROM maas.version v JOIN maas.model m USING (model_id) "
 					 "WHERE m.name = $1 AND v.version = $2",
 					 2, types, values, NULL, SPI_OK_SELECT);
 	}
 	{
 		MemoryContext spi_cxt = MemoryContextSwitchTo(cs.caller_cxt);
-		char	   *algorithm = TextDatumGetCString(result_value(0, 1, &isnull));
-		bytea	   *weights = DatumGetByteaP(result_value(0, 2, &isnull));
-		char	   *config_text = TextDatumGetCString(result_value(0, 3, &isnull));
-		Jsonb	   *config = DatumGetJsonbPCopy(result_value(0, 4, &isnull));
-		char	   *version_text = psprintf("%d", version);
-		const char *keys[4] = {"maas.config", "maas.algorithm", "maas.model", "maas.version"};
-		const char *vals[4] = {config_text, algorithm, model, version_text};
-		StFile		file;
 
-		maas_parse_safetensors(weights, &file);
-		result[0] = CStringGetTextDatum(algorithm);
-		result[1] = PointerGetDatum(rewrite_safetensors(&file, false, keys, vals, 4));
-		result[2] = JsonbPGetDatum(config);
+		ex->algorithm = TextDatumGetCString(result_value(0, 1, &isnull));
+		ex->config_text = TextDatumGetCString(result_value(0, 2, &isnull));
+		ex->config = DatumGetJsonbPCopy(result_value(0, 3, &isnull));
+		version_id = DatumGetInt64(result_value(0, 4, &isnull));
 		MemoryContextSwitchTo(spi_cxt);
 	}
 	catalog_end(&cs);
 
+	{
+		Relation	rel = maas_registry_open("version");
+
+		ex->ref.catalog = RelationGetRelid(rel);
+		table_close(rel, NoLock);
+	}
+	ex->ref.version_id = version_id;
+	ex->ref.version = version;
+
+	/*
+	 * The weights are read under a snapshot that sees what the queries
+	 * above saw (a version made earlier in this transaction too), the same
+	 * for every part of the export.
+	 */
+	PushActiveSnapshot(GetTransactionSnapshot());
+	UpdateActiveSnapshotCommandId();
+	ex->snap = RegisterSnapshot(GetActiveSnapshot());
+	(void) maas_fetch_config(&ex->ref, &ex->info);
+
+	/* the stored header, read alone, and the new one */
+	{
+		MaasError	err;
+		uint8	   *head = maas_weights_read_head(&ex->ref, &ex->info,
+												  (size_t) Min(ex->info.bytes, 8));
+		size_t		need;
+		StFile		file;
+		StWriteTensor *tensors;
+		const char **keys;
+		const char **vals;
+		int			n_meta = 0;
+		uint64		data_len;
+
+		if (!st_header_size(head, (size_t) Min(ex->info.bytes, 8), (uint64) ex->info.bytes,
+							&need, &err))
+			maas_raise(&err, ERRCODE_DATA_CORRUPTED, "invalid stored safetensors data", NULL);
+		head = maas_weights_read_head(&ex->ref, &ex->info, need);
+		if (!st_parse_header_only(head, need, (uint64) ex->info.bytes, &file, &err) ||
+			(tensors = st_tensors_for_write(&file, false, &err)) == NULL)
+			maas_raise(&err, ERRCODE_DATA_CORRUPTED, "invalid stored safetensors data", NULL);
+
+		keys = palloc(sizeof(char *) * (file.n_meta + 4));
+		vals = palloc(sizeof(char *) * (file.n_meta + 4));
+		for (int i = 0; i < file.n_meta; i++)
+		{
+			if (strncmp(file.meta_keys[i], "maas.", 5) == 0)
+				continue;
+			keys[n_meta] = file.meta_keys[i];
+			vals[n_meta++] = file.meta_values[i];
+		}
+		keys[n_meta] = "maas.config";
+		vals[n_meta++] = ex->config_text;
+		keys[n_meta] = "maas.algorithm";
+		vals[n_meta++] = ex->algorithm;
+		keys[n_meta] = "maas.model";
+		vals[n_meta++] = pstrdup(model);
+		keys[n_meta] = "maas.version";
+		vals[n_meta++] = psprintf("%d", version);
+		ex->header = st_write_header(tensors, file.n_tensors, keys, vals, n_meta,
+									 &ex->header_len, &data_len, &err);
+		if (ex->header == NULL)
+			maas_raise(&err, ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+					   "could not write safetensors data", NULL);
+		ex->data_start = (int64) need;
+		if ((int64) data_len != ex->info.bytes - ex->data_start)
+			elog(ERROR, "stored tensors take %llu bytes, not %lld",
+				 (unsigned long long) data_len,
+				 (long long) (ex->info.bytes - ex->data_start));
+		ex->total = (int64) ex->header_len + (int64) data_len;
+	}
+	PopActiveSnapshot();
+}
+
+/* bytes [start, end) of the stored weights of an export, into sink */
+void
+maas_export_read(MaasExport *ex, int64 start, int64 end, MaasWeightsSink sink, void *arg)
+{
+	PushActiveSnapshot(ex->snap);
+	maas_weights_read(&ex->ref, &ex->info, start, end, sink, arg);
+	PopActiveSnapshot();
+}
+
+void
+maas_export_done(MaasExport *ex)
+{
+	if (ex->snap != NULL)
+		UnregisterSnapshot(ex->snap);
+	ex->snap = NULL;
+}
+
+typedef struct ExportInto
+{
+	uint8	   *dst;
+	size_t		pos;
+} ExportInto;
+
+static void
+export_into(void *arg, const uint8 *data, size_t len)
+{
+	ExportInto *e = (ExportInto *) arg;
+
+	memcpy(e->dst + e->pos, data, len);
+	e->pos += len;
+}
+
+/*
+ * maas_export(model [, version]): a version's algorithm, weights and
+ * config.  The weights are safetensors that also carry the config and
+ * algorithm in their metadata, so the file alone registers again.  Without
+ * a version, the deployed one, or the latest when none is deployed.  Up to
+ * the 1 GB a bytea holds; maas_export_file and maas_export_parts export
+ * any size.
+ */
+PG_FUNCTION_INFO_V1(maas_export);
+Datum
+maas_export(PG_FUNCTION_ARGS)
+{
+	char	   *model = arg_model_name(fcinfo);
+	TupleDesc	tupdesc;
+	Datum		result[3];
+	bool		nulls[3] = {false, false, false};
+	MaasExport	ex;
+	bytea	   *weights;
+	ExportInto	into;
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+
+	maas_export_prepare(model, !PG_ARGISNULL(1), PG_ARGISNULL(1) ? 0 : PG_GETARG_INT32(1),
+						&ex);
+	if (ex.total > (int64) (MaxAllocSize - VARHDRSZ))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("version %d of model \"%s\" is too large to export as a bytea",
+						ex.ref.version, model),
+				 errdetail("The exported file takes %lld bytes; a value holds at most 1 GB.",
+						   (long long) ex.total),
+				 errhint("Use maas_export_file or maas_export_parts.")));
+	weights = palloc(VARHDRSZ + ex.total);
+	SET_VARSIZE(weights, VARHDRSZ + ex.total);
+	into.dst = (uint8 *) VARDATA(weights);
+	memcpy(into.dst, ex.header, ex.header_len);
+	into.pos = ex.header_len;
+	maas_export_read(&ex, ex.data_start, ex.info.bytes, export_into, &into);
+	maas_export_done(&ex);
+
+	result[0] = CStringGetTextDatum(ex.algorithm);
+	result[1] = PointerGetDatum(weights);
+	result[2] = JsonbPGetDatum(ex.config);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, result, nulls)));
 }

@@ -17,6 +17,7 @@ use MIME::Base64 qw(encode_base64);
 our @EXPORT = qw(
   fixture_path fixture_bytes fixture_sha256
   register_sql table_from_csv_sql expected_column
+  write_mlp_file backend_pss_kb
 );
 
 # test/perl/MaasTest.pm -> the repository root
@@ -103,6 +104,96 @@ sub expected_column
 		$by_id{ $f[0] } = $map ? $map->($f[$idx]) : $f[$idx];
 	}
 	return join(',', map { $by_id{$_} } sort { $a <=> $b } keys %by_id);
+}
+
+# write_mlp_file($path, $in, $hidden, $seed): a regression MLP of any size,
+# in -> dense [hidden, in] -> relu -> dense [1, hidden], written as a
+# safetensors file without holding it in memory: fc1.weight repeats a block
+# of 2^20 floats made from $seed.  Returns (bytes written, its config as
+# JSON text, a function c -> what the model predicts for in features all
+# equal to c, computed in double precision).
+sub write_mlp_file
+{
+	my ($path, $in, $hidden, $seed) = @_;
+	my $block = 1 << 20;
+	die "in must be at most $block" if $in > $block;
+	my $x = $seed || 1;
+	my $rand = sub { $x = ($x * 1103515245 + 12345) % 2147483648; return $x / 2147483648 * 2 - 1 };
+	# the values as float32, and their prefix sums
+	my @w = map { unpack('f<', pack('f<', $rand->() / sqrt($in))) } 1 .. $block;
+	my @b1 = map { unpack('f<', pack('f<', $rand->() * 0.1)) } 1 .. $hidden;
+	my @w2 = map { unpack('f<', pack('f<', $rand->() / sqrt($hidden))) } 1 .. $hidden;
+	my $b2 = unpack('f<', pack('f<', 0.5));
+	my @prefix = (0);
+	push @prefix, $prefix[-1] + $_ foreach @w;
+
+	my $n1 = $hidden * $in;
+	my @t = (
+		[ 'fc1.weight', "[$hidden,$in]", 4 * $n1 ],
+		[ 'fc1.bias', "[$hidden]", 4 * $hidden ],
+		[ 'fc2.weight', "[1,$hidden]", 4 * $hidden ],
+		[ 'fc2.bias', '[1]', 4 ]);
+	my ($off, @entries) = (0);
+	foreach my $e (@t)
+	{
+		push @entries, sprintf('"%s":{"dtype":"F32","shape":%s,"data_offsets":[%d,%d]}',
+			$e->[0], $e->[1], $off, $off + $e->[2]);
+		$off += $e->[2];
+	}
+	my $header = '{' . join(',', @entries) . '}';
+	$header .= ' ' x ((8 - length($header) % 8) % 8);
+
+	open(my $fh, '>:raw', $path) or die "could not write $path: $!";
+	print $fh pack('Q<', length($header)), $header;
+	my $packed = pack('f<*', @w);
+	my $left = $n1;
+	while ($left > 0)
+	{
+		my $n = $left < $block ? $left : $block;
+		print $fh ($n == $block ? $packed : substr($packed, 0, 4 * $n));
+		$left -= $n;
+	}
+	print $fh pack('f<*', @b1), pack('f<*', @w2), pack('f<', $b2);
+	close $fh or die "could not write $path: $!";
+
+	my $config = sprintf('{"task": "regression", "n_features": %d, "layers": ['
+		  . '{"op": "dense", "weight": "fc1.weight", "bias": "fc1.bias"}, {"op": "relu"}, '
+		  . '{"op": "dense", "weight": "fc2.weight", "bias": "fc2.bias"}]}', $in);
+	# row i of fc1.weight is the block's values [i * in, (i + 1) * in) mod 2^20
+	my $predict = sub {
+		my ($c) = @_;
+		my $y = $b2;
+		for my $i (0 .. $hidden - 1)
+		{
+			my $start = ($i * $in) % $block;
+			my $end = $start + $in;
+			my $sum = $end <= $block
+			  ? $prefix[$end] - $prefix[$start]
+			  : $prefix[$block] - $prefix[$start] + $prefix[$end - $block];
+			my $h = $c * $sum + $b1[$i];
+			$y += $w2[$i] * $h if $h > 0;
+		}
+		return $y;
+	};
+	return (8 + length($header) + $off, $config, $predict);
+}
+
+# the proportional set size of a process, in kB (/proc/PID/smaps_rollup);
+# in list context also the part of it in shared memory (Pss_Shmem: for a
+# backend, the pages of shared_buffers it has touched)
+sub backend_pss_kb
+{
+	my ($pid) = @_;
+	my ($pss, $shmem) = (undef, 0);
+	open(my $fh, '<', "/proc/$pid/smaps_rollup") or die "no smaps_rollup for $pid: $!";
+	while (my $line = <$fh>)
+	{
+		$pss = $1 if $line =~ /^Pss:\s+(\d+) kB/;
+		$shmem = $1 if $line =~ /^Pss_Shmem:\s+(\d+) kB/;
+	}
+	close $fh;
+	die "no Pss in /proc/$pid/smaps_rollup" unless defined $pss;
+	return wantarray ? ($pss, $shmem) : $pss;
 }
 
 1;

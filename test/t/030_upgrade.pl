@@ -187,7 +187,8 @@ my %catalog_sql = (
 		SELECT string_agg(pg_describe_object(classid, objid, 0), E'\\n' ORDER BY pg_describe_object(classid, objid, 0))
 		  FROM pg_depend WHERE refclassid = 'pg_extension'::regclass AND refobjid = $ext AND deptype = 'e'},
 	'extension configuration' => qq{
-		SELECT format('%s %s', extconfig::regclass[], extcondition) FROM pg_extension WHERE oid = $ext},
+		SELECT string_agg(format('%s %L', c::regclass, cond), ', ' ORDER BY c::regclass::text)
+		  FROM pg_extension, unnest(extconfig, extcondition) AS u(c, cond) WHERE oid = $ext},
 	'functions' => qq{
 		SELECT string_agg(pg_get_functiondef(p.oid) || ' ACL ' || coalesce(p.proacl::text, 'default')
 		                  || ' COMMENT ' || coalesce(obj_description(p.oid, 'pg_proc'), ''),

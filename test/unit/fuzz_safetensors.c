@@ -7,7 +7,8 @@
  * consistent), every floating tensor is converted to float32, and the
  * file is written back with st_write(), which must succeed and give a file
  * that parses to the same tensors and metadata and writes back to the same
- * bytes.  A broken promise traps.  Build with "make -C test/unit fuzz".
+ * bytes; reading it in parts (the header alone, then a new header before
+ * its data region) agrees with reading it whole.  A broken promise traps.  Build with "make -C test/unit fuzz".
  */
 #include <string.h>
 
@@ -24,6 +25,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	StFile		f;
 
+	REQUIRE(header_only_agrees(data, size));
+	arena_reset();
 	memset(&kerr, 'x', sizeof(kerr));
 	if (!st_parse(data, size, &f, &kerr))
 	{

@@ -258,6 +258,97 @@ round_trips(const StFile *f)
 	return true;
 }
 
+/* g, parsed from the header alone, has f's tensors (without data unless whole) */
+static bool
+same_header(const StFile *f, const StFile *g, bool whole)
+{
+	if (f->n_tensors != g->n_tensors || f->n_meta != g->n_meta ||
+		f->header_len != g->header_len)
+		return false;
+	for (int i = 0; i < f->n_tensors; i++)
+	{
+		const StTensor *x = &f->tensors[i];
+		const StTensor *y = &g->tensors[i];
+
+		if (strcmp(x->name, y->name) != 0 || x->dtype != y->dtype ||
+			x->ndim != y->ndim || x->numel != y->numel ||
+			x->offset != y->offset || x->nbytes != y->nbytes ||
+			(y->data != NULL) != whole ||
+			memcmp(x->shape, y->shape, (size_t) x->ndim * sizeof(int64_t)) != 0)
+			return false;
+	}
+	for (int i = 0; i < f->n_meta; i++)
+		if (strcmp(f->meta_keys[i], g->meta_keys[i]) != 0 ||
+			strcmp(f->meta_values[i], g->meta_values[i]) != 0)
+			return false;
+	return true;
+}
+
+/*
+ * Reading the file in parts agrees with st_parse(): st_header_size() on
+ * its first bytes, then st_parse_header_only() on exactly the bytes it
+ * asks for (in a block of that size, so ASan sees a read past them),
+ * succeed or fail with the same message as st_parse() on the whole; and a
+ * new header from st_write_header() followed by the file's data region is
+ * what st_write() writes for it.
+ */
+bool
+header_only_agrees(const uint8_t *buf, size_t len)
+{
+	MaasError	e1;
+	MaasError	e2;
+	StFile		f;
+	StFile		g;
+	size_t		need;
+	bool		full;
+	bool		ok;
+	uint8_t    *head;
+	StWriteTensor *wt;
+	uint8_t    *hdr;
+	uint8_t    *out;
+	size_t		hlen;
+	size_t		olen;
+	uint64_t	dlen;
+
+	full = st_parse(buf, len, &f, &e1);
+	if (!st_header_size(buf, len, len, &need, &e2))
+		return !full && strcmp(e1.msg, e2.msg) == 0;
+	if (need > len)
+		return false;
+	head = malloc(need);
+	if (head == NULL)
+		return false;
+	memcpy(head, buf, need);
+	ok = st_parse_header_only(head, need, len, &g, &e2);
+	if (ok != full || (!ok && strcmp(e1.msg, e2.msg) != 0))
+	{
+		free(head);
+		return false;
+	}
+	if (!ok)
+	{
+		free(head);
+		return g.n_tensors == 0 && g.tensors == NULL;
+	}
+	ok = same_header(&f, &g, need == len) &&
+		!st_parse_header_only(head, need - 1, len, &g, &e2) &&
+		st_parse_header_only(head, need, len, &g, &e2);
+	free(head);
+	if (!ok)
+		return false;
+
+	wt = st_tensors_for_write(&g, false, &kerr);
+	if (wt == NULL)
+		return false;
+	hdr = st_write_header(wt, g.n_tensors, (const char *const *) g.meta_keys,
+						  (const char *const *) g.meta_values, g.n_meta,
+						  &hlen, &dlen, &kerr);
+	out = rewrite(&f, &olen);
+	return hdr != NULL && out != NULL && dlen == len - need &&
+		olen == hlen + (size_t) dlen && memcmp(out, hdr, hlen) == 0 &&
+		memcmp(out + hlen, buf + need, (size_t) dlen) == 0;
+}
+
 /* a small file with a bit of everything, for truncation and mutation */
 uint8_t *
 sample_file(size_t *len)

@@ -25,6 +25,7 @@ extern bool convert_all(const StFile *f);
 extern bool tensors_equal(const StFile *a, const StFile *b);
 extern uint8_t *rewrite(const StFile *f, size_t *len);
 extern bool round_trips(const StFile *f);
+extern bool header_only_agrees(const uint8_t *buf, size_t len);
 extern uint8_t *sample_file(size_t *len);
 
 #endif							/* MAAS_ST_TESTUTIL_H */

@@ -358,6 +358,7 @@ test_round_trip(void)
 	CHECK(f.tensors[4].numel == 1 && f.tensors[3].numel == 0);
 	CHECK(file_consistent(buf, len, &f));
 	CHECK(round_trips(&f));
+	CHECK(header_only_agrees(buf, len));
 
 	/* the header text: metadata first, escapes as asked, padded */
 	CHECK(contains(buf + 8, 48, "{\"__metadata__\":{\"format\":\"pt\",\"tab\\u0009key\""));
@@ -376,6 +377,71 @@ test_round_trip(void)
 	CHECK(buf != NULL && len == 16 && memcmp(buf + 8, "{}      ", 8) == 0);
 	CHECK(buf != NULL && buf[0] == 8 && buf[1] == 0 && buf[7] == 0);
 	CHECK(buf != NULL && st_parse(buf, len, &f, &kerr) && f.n_tensors == 0);
+}
+
+/*
+ * A file read in parts: its header alone, with the file's length; the
+ * tensors' places without their bytes, for files larger than memory.
+ */
+static void
+test_header_only(void)
+{
+	size_t		len;
+	uint8_t    *buf = sample_file(&len);
+	StFile		f;
+	StFile		g;
+	size_t		need;
+	uint64_t	huge = (uint64_t) 3 << 30;
+	static const int64_t shape[2] = {(int64_t) 3 << 28, 1};
+	StWriteTensor big = {"w", ST_F32, 2, shape, NULL};
+	uint8_t    *hdr;
+	size_t		hlen;
+	uint64_t	dlen;
+
+	CHECK(buf != NULL && st_parse(buf, len, &f, &kerr));
+	if (buf == NULL)
+		return;
+	CHECK(header_only_agrees(buf, len));
+
+	/* the first 8 bytes say how many to read */
+	CHECK(st_header_size(buf, 8, len, &need, &kerr) && need == 8 + f.header_len);
+	CHECK_ERR(st_header_size(buf, 7, len, &g.header_len, &kerr), kerr.msg,
+			  "the 7 bytes given hold only part of the 8-byte header length");
+	CHECK_ERR(st_header_size(buf, 8, 7, &g.header_len, &kerr), kerr.msg,
+			  "file of 7 bytes is too short for the 8-byte header length");
+	CHECK_ERR(st_header_size(buf, 8, 12, &g.header_len, &kerr), kerr.msg,
+			  "exceeds the 4 bytes that follow it");
+	CHECK_ERR(st_parse_header_only(buf, need - 1, len, &g, &kerr), kerr.msg,
+			  "hold only part of the");
+	CHECK(g.n_tensors == 0 && g.tensors == NULL);
+
+	/* the header alone: places and sizes, no data */
+	CHECK(st_parse_header_only(buf, need, len, &g, &kerr));
+	CHECK(g.n_tensors == f.n_tensors && g.header_len == f.header_len);
+	for (int i = 0; i < g.n_tensors && i < f.n_tensors; i++)
+		CHECK(g.tensors[i].data == NULL && g.tensors[i].offset == f.tensors[i].offset &&
+			  g.tensors[i].nbytes == f.tensors[i].nbytes);
+	CHECK(st_meta(&g, "format") != NULL);
+
+	/* the file's length is checked against the tensors as st_parse does */
+	CHECK_ERR(st_parse_header_only(buf, need, len - 1, &g, &kerr), kerr.msg,
+			  "of the data region, which has only");
+	CHECK_ERR(st_parse_header_only(buf, need, len + 4, &g, &kerr), kerr.msg,
+			  "the 4 bytes at offset");
+
+	/* a 3 GB tensor: its header is written and read without its bytes */
+	hdr = st_write_header(&big, 1, NULL, NULL, 0, &hlen, &dlen, &kerr);
+	CHECK(hdr != NULL && dlen == huge && hlen % 8 == 0);
+	if (hdr == NULL)
+		return;
+	CHECK(contains(hdr + 8, hlen - 8, "\"data_offsets\":[0,3221225472]"));
+	CHECK(st_header_size(hdr, hlen, hlen + huge, &need, &kerr) && need == hlen);
+	CHECK(st_parse_header_only(hdr, hlen, hlen + huge, &g, &kerr));
+	CHECK(g.n_tensors == 1 && g.tensors[0].nbytes == huge &&
+		  g.tensors[0].offset == hlen && g.tensors[0].data == NULL);
+	/* but writing the whole file needs the data */
+	CHECK_ERR(st_write(&big, 1, NULL, NULL, 0, &hlen, &kerr) != NULL, kerr.msg,
+			  "tensor \"w\" has no data");
 }
 
 /*
@@ -819,6 +885,7 @@ main(int argc, char **argv)
 	UNIT_RUN(test_unaligned_and_order);
 	UNIT_RUN(test_many_tensors);
 	UNIT_RUN(test_round_trip);
+	UNIT_RUN(test_header_only);
 	UNIT_RUN(test_reference_bytes);
 	UNIT_RUN(test_write_errors);
 	UNIT_RUN(test_f16);

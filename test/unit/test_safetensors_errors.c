@@ -419,6 +419,11 @@ test_truncation(void)
 			CHECK(!"a truncated file parsed");
 			fprintf(stderr, "    at length %zu of %zu\n", cut, len);
 		}
+		if (!header_only_agrees(prefix, cut))
+		{
+			CHECK(!"reading a truncated file in parts disagreed with st_parse");
+			fprintf(stderr, "    at length %zu of %zu\n", cut, len);
+		}
 		free(prefix);
 	}
 }
@@ -428,6 +433,8 @@ check_mutant(const uint8_t *buf, size_t len)
 {
 	StFile		f;
 
+	if (!header_only_agrees(buf, len))
+		return -1;
 	kerr.msg[0] = '\0';
 	if (!st_parse(buf, len, &f, &kerr))
 	{
