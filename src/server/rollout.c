@@ -213,19 +213,39 @@ maas_rollout_resolve(MaasServeState *st, int64 model_id)
 	st->curcid = curcid;
 }
 
-MaasServeState *
-maas_rollout_route(MaasServeState *st, const char *key, size_t len)
+/* does the canary answer this call: by the key's text, or by call (NULL) */
+bool
+maas_rollout_to_canary(MaasRollout *ro, const char *key, size_t len)
 {
-	MaasRollout *ro = st->routing;
 	uint64		h;
 
-	if (ro->kind != MAAS_ROLLOUT_CANARY)
-		return st;
 	if (key != NULL)
 		h = maas_route_hash(ro->seed, key, len);
 	else
 		h = mix64(ro->seed ^ ((uint64) MyProcPid << 40) ^ ro->calls++);
-	if ((h >> 11) >= ro->threshold)
+	return (h >> 11) < ro->threshold;
+}
+
+/* does the shadow score this call (maas.shadow_fraction of them) */
+bool
+maas_rollout_shadow_sampled(MaasRollout *ro)
+{
+	uint64		h;
+
+	if (ro->cand->remote != NULL || maas_shadow_fraction <= 0)
+		return false;
+	if (maas_shadow_fraction >= 1)
+		return true;
+	h = mix64(ro->seed ^ ((uint64) MyProcPid << 40) ^ ro->calls++);
+	return (double) (h >> 11) < maas_shadow_fraction * 9007199254740992.0;
+}
+
+MaasServeState *
+maas_rollout_route(MaasServeState *st, const char *key, size_t len)
+{
+	MaasRollout *ro = st->routing;
+
+	if (ro->kind != MAAS_ROLLOUT_CANARY || !maas_rollout_to_canary(ro, key, len))
 		return st;
 
 	/* the call begun on the live version is the candidate's */
@@ -246,6 +266,33 @@ class_of(const MaasModel *m, const float *out)
 	return maas_argmax(out, m->n_classes);
 }
 
+/*
+ * n rows the live version of st answered with y_live, and its shadow with
+ * y_cand, row after row: counted in the shadow's statistics.
+ */
+void
+maas_rollout_compare(MaasServeState *st, int n, const float *y_live,
+					 const float *y_cand)
+{
+	MaasServeState *cand = st->routing->cand;
+	MaasStatsLocal *s = cand->stats;
+	int			n_out = st->m->net.n_out;
+
+	if (s == NULL)
+		return;
+	s->compared += n;
+	for (int r = 0; r < n; r++)
+	{
+		const float *a = y_live + (size_t) r * n_out;
+		const float *b = y_cand + (size_t) r * n_out;
+
+		if (st->m->task == MAAS_TASK_CLASSIFICATION)
+			s->agreed += class_of(st->m, a) == class_of(cand->m, b);
+		else
+			s->abs_diff += fabs(maas_serve_value(st->m, a) - maas_serve_value(cand->m, b));
+	}
+}
+
 void
 maas_rollout_shadow(MaasServeState *st, const float *x, const float *out)
 {
@@ -253,29 +300,12 @@ maas_rollout_shadow(MaasServeState *st, const float *x, const float *out)
 	MaasServeState *cand = ro->cand;
 	const float *o2;
 
-	if (ro->kind != MAAS_ROLLOUT_SHADOW || cand->remote != NULL ||
-		maas_shadow_fraction <= 0)
+	if (ro->kind != MAAS_ROLLOUT_SHADOW || !maas_rollout_shadow_sampled(ro))
 		return;
-	if (maas_shadow_fraction < 1)
-	{
-		uint64		h = mix64(ro->seed ^ ((uint64) MyProcPid << 40) ^ ro->calls++);
-
-		if ((double) (h >> 11) >= maas_shadow_fraction * 9007199254740992.0)
-			return;
-	}
 	maas_stats_begin(cand, false);
 	o2 = maas_net_forward(&cand->m->net, maas_get_blas(), 1, x, cand->m->row_work);
 	maas_stats_end(cand, 1, x, o2);
-	if (cand->stats != NULL)
-	{
-		MaasStatsLocal *s = cand->stats;
-
-		s->compared++;
-		if (st->m->task == MAAS_TASK_CLASSIFICATION)
-			s->agreed += class_of(st->m, out) == class_of(cand->m, o2);
-		else
-			s->abs_diff += fabs(maas_serve_value(st->m, out) - maas_serve_value(cand->m, o2));
-	}
+	maas_rollout_compare(st, 1, out, o2);
 }
 
 /* ------------------------------------------------------------------------

@@ -50,6 +50,14 @@ extern void maas_rollout_resolve(MaasServeState *st, int64 model_id);
 extern MaasServeState *maas_rollout_route(MaasServeState *st, const char *key,
 										  size_t len);
 
+/* the routing decisions, for the batch path: canary or not, shadow or not */
+extern bool maas_rollout_to_canary(MaasRollout *ro, const char *key, size_t len);
+extern bool maas_rollout_shadow_sampled(MaasRollout *ro);
+
+/* n rows' outputs of the live version and of its shadow, compared */
+extern void maas_rollout_compare(MaasServeState *st, int n, const float *y_live,
+								 const float *y_cand);
+
 /* a shadow scores the row x the live version answered with out */
 extern void maas_rollout_shadow(MaasServeState *st, const float *x,
 								const float *out);

@@ -110,6 +110,13 @@ SELECT maas_predict('ro', r) FROM ro_rows r WHERE customer_id = 1;
 SELECT maas_deploy('ro', 2);
 SELECT maas_deploy('ro', 3, '{"strategy": "canary", "fraction": 0.9, "key": "customer_id"}');
 SELECT maas_predict('ro', r) FROM (SELECT NULL::int AS customer_id, 0::real AS x) r;
+-- the batch path routes each row by its key's text, as the row form does
+-- with an integer key column: the same rows go to the canary
+SELECT count(*) AS rows,
+       count(*) FILTER (WHERE b.prediction <> maas_predict('ro', r)) AS routed_otherwise,
+       abs(avg((b.prediction = 3)::int) - 0.9) < 0.01 AS share_within_a_point
+  FROM maas_predict_batch('ro', 'SELECT customer_id, ARRAY[x] FROM ro_rows', 1000) b
+  JOIN ro_rows r ON r.customer_id = b.id;
 -- any deploy ends the rollout: redeploying the live version keeps it
 SELECT maas_deploy('ro', 2);
 SELECT count(*) AS rollouts FROM maas.rollout WHERE model = 'ro';
@@ -122,6 +129,11 @@ SELECT bool_and(maas_predict('ro', ARRAY[0::real]) = 2) AS answers_live,
        bool_and(maas_predict('ro', r) = 2) AS rows_answer_live
   FROM ro_rows r WHERE customer_id <= 500;
 SELECT version, role, fraction, calls, errors, compared, agreement, mean_abs_diff
+  FROM maas.rollout WHERE model = 'ro' ORDER BY version;
+-- a batch too: answered by the live version, every row compared
+SELECT count(*) AS rows, bool_and(prediction = 2) AS answers_live
+  FROM maas_predict_batch('ro', 'SELECT customer_id, ARRAY[x] FROM ro_rows WHERE customer_id <= 2500', 1000);
+SELECT version, role, calls, compared, mean_abs_diff
   FROM maas.rollout WHERE model = 'ro' ORDER BY version;
 -- maas.shadow_fraction bounds the shadow's share of calls
 SET maas.shadow_fraction = 0;
