@@ -44,6 +44,13 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE;
 REVOKE ALL ON FUNCTION maas_deploy(text, integer, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION maas_promote(text) FROM PUBLIC;
 
+-- the version that answers a call with this key now (the canary's or the
+-- live one): with labels that arrive later, live accuracy per version
+CREATE FUNCTION maas_route(model text, key text)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'maas_route'
+LANGUAGE C STABLE PARALLEL SAFE;
+
 -- what a shadow was compared on, per candidate version (src/server/stats.c)
 CREATE FUNCTION maas_rollout_stats(
 	OUT model text, OUT version integer,

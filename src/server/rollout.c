@@ -308,6 +308,38 @@ maas_rollout_shadow(MaasServeState *st, const float *x, const float *out)
 	maas_rollout_compare(st, 1, out, o2);
 }
 
+/*
+ * maas_route(model, key): the version that answers a call whose key has
+ * this text, under the statement's snapshot: the canary's or the live
+ * one.  Scoring is deterministic, so with it labels that arrive later give
+ * the live accuracy of each version (doc/rollouts.md).
+ */
+PG_FUNCTION_INFO_V1(maas_route);
+Datum
+maas_route(PG_FUNCTION_ARGS)
+{
+	MaasServeState *st = maas_serve_state(fcinfo->flinfo);
+	MaasRollout *ro;
+	text	   *key;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("model name must not be null")));
+	maas_serve_resolve(st, PG_GETARG_TEXT_PP(0), 0);
+	ro = st->routing;
+	if (ro == NULL || ro->kind != MAAS_ROLLOUT_CANARY || PG_ARGISNULL(1))
+		PG_RETURN_INT32(st->ref.version);
+	if (ro->key[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the canary of model \"%s\" routes by call, not by key", st->model),
+				 errhint("Deploy the canary with a \"key\" to route each key the same way.")));
+	key = PG_GETARG_TEXT_PP(1);
+	PG_RETURN_INT32(maas_rollout_to_canary(ro, VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key)) ?
+					ro->version : st->ref.version);
+}
+
 /* ------------------------------------------------------------------------
  * Deploying
  * ------------------------------------------------------------------------

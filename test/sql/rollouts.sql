@@ -64,6 +64,16 @@ SELECT count(*) FILTER (WHERE maas_predict('ro', r) <> o.version) AS rerouted,
 -- which keys: fixed by the hash, the same on every platform and release
 SELECT array_agg(customer_id ORDER BY customer_id) AS first_canary_keys
   FROM (SELECT customer_id FROM ro_routes WHERE version = 2 ORDER BY customer_id LIMIT 10) k;
+-- maas_route says which version answers a key: the same as the row form
+SELECT count(*) FILTER (WHERE maas_route('ro', customer_id::text) <> version) AS differ,
+       count(*) FILTER (WHERE maas_route('ro', customer_id::text) = 2) AS on_canary,
+       maas_route('ro', NULL) AS null_key
+  FROM ro_routes;
+-- outcome feedback: labels that arrive later, joined by key, give each
+-- version's live error (here the label is 2 for every customer)
+SELECT maas_route('ro', r.customer_id::text) AS version,
+       count(*) AS labelled, avg(abs(maas_predict('ro', r) - 2)) AS mean_abs_error
+  FROM ro_rows r WHERE r.customer_id <= 1000 GROUP BY 1 ORDER BY 1;
 -- an array call has no key: routed by call, about 10% too
 SELECT abs(avg((maas_predict('ro', ARRAY[0::real]) = 2)::int) - 0.1) < 0.01 AS by_call_share
   FROM generate_series(1, 100000);
@@ -106,6 +116,7 @@ SELECT count(*) AS rollouts FROM maas.rollout WHERE model = 'ro';
 -- a key column that the row does not have
 SELECT maas_deploy('ro', 3, '{"strategy": "canary", "fraction": 0.5, "key": "account"}');
 SELECT maas_predict('ro', r) FROM ro_rows r WHERE customer_id = 1;
+SELECT maas_route('ro', '1');
 -- a NULL key stays on the live version
 SELECT maas_deploy('ro', 2);
 SELECT maas_deploy('ro', 3, '{"strategy": "canary", "fraction": 0.9, "key": "customer_id"}');
@@ -147,6 +158,7 @@ SELECT maas_drop('ro', 3);
 SELECT count(*) AS rollouts FROM maas.rollout WHERE model = 'ro';
 -- rolling back ends a rollout and goes back, as always
 SELECT maas_deploy('ro', 1, '{"strategy": "canary", "fraction": 0.2}');
+SELECT maas_route('ro', '1');
 SELECT maas_deploy('ro', 'previous');
 SELECT count(*) AS rollouts FROM maas.rollout WHERE model = 'ro';
 SELECT version, previous_version, strategy FROM maas.deployments
