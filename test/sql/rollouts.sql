@@ -159,6 +159,10 @@ SELECT count(*) AS rollouts FROM maas.rollout WHERE model = 'ro';
 -- rolling back ends a rollout and goes back, as always
 SELECT maas_deploy('ro', 1, '{"strategy": "canary", "fraction": 0.2}');
 SELECT maas_route('ro', '1');
+-- the JSON and text forms route by call too
+SELECT abs(avg((maas_predict('ro', '{"x": 0}'::jsonb) = 1)::int) - 0.2) < 0.01 AS jsonb_share,
+       abs(avg((maas_predict('ro', '[0]'::text) = 1)::int) - 0.2) < 0.01 AS text_share
+  FROM generate_series(1, 100000);
 SELECT maas_deploy('ro', 'previous');
 SELECT count(*) AS rollouts FROM maas.rollout WHERE model = 'ro';
 SELECT version, previous_version, strategy FROM maas.deployments
