@@ -12,6 +12,7 @@
 #include "predict_batch.h"
 #include "progress.h"
 #include "remote.h"
+#include "rollout.h"
 #include "services.h"
 #include "stats.h"
 #include "train_job.h"
@@ -32,6 +33,7 @@ _PG_init(void)
 	maas_train_init();			/* maas.max_training_memory, training_* */
 	maas_progress_init();		/* the training progress slots */
 	maas_remote_init();			/* maas.remote_* */
+	maas_rollout_init();		/* maas.shadow_fraction */
 
 	MarkGUCPrefixReserved("maas");
 }

@@ -11,6 +11,7 @@
  * statement.
  */
 #include "serve.h"
+#include "rollout.h"
 
 #include "utils/array.h"
 
@@ -22,13 +23,16 @@ static Datum
 predict_array(FunctionCallInfo fcinfo, MaasAnswer what)
 {
 	MaasServeState *st = maas_serve_state(fcinfo->flinfo);
+	MaasServeState *use;
 	const float *x;
 	const float *out;
 
 	maas_serve_call(fcinfo, st);
 	x = maas_serve_features(st, PG_GETARG_ARRAYTYPE_P(PG_NARGS() - 1), NULL);
-	out = maas_serve_forward(st, maas_get_blas(), 1, x, st->m->row_work);
-	return maas_serve_answer(st, what, x, out);
+	/* a canary answers a share of calls, routed by call (rollout.h) */
+	use = maas_serve_route(st, NULL, 0);
+	out = maas_serve_forward(use, maas_get_blas(), 1, x, use->m->row_work);
+	return maas_serve_answer(use, what, x, out);
 }
 
 /*

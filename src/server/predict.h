@@ -29,6 +29,12 @@ typedef struct MaasRowState
 	MaasBinding *bind;
 	/* text: array_in, to read array literals as double precision[] */
 	FmgrInfo	array_in;
+	/* records: a canary's key column in the bound row type (rollout.h) */
+	char		key[NAMEDATALEN];	/* "": not bound */
+	Oid			key_tuptype;
+	int32		key_tuptypmod;
+	AttrNumber	key_attno;
+	FmgrInfo	key_out;
 } MaasRowState;
 
 /* predict_row.c */

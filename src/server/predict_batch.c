@@ -43,6 +43,7 @@
 
 #include "predict_batch.h"
 #include "remote.h"
+#include "rollout.h"
 #include "stats.h"
 #include "text.h"
 
@@ -270,6 +271,128 @@ text_forward(BatchScorer *b)
 	return y;
 }
 
+/* the (key, prediction[, probabilities]) rows of n outputs y of model m */
+static void
+routed_emit(BatchScorer *b, const MaasModel *m, const float *y, const int64 *keys,
+			int n)
+{
+	Datum		values[3];
+	bool		nulls[3] = {false, false, false};
+
+	for (int r = 0; r < n; r++)
+	{
+		float	   *row = (float *) y + (size_t) r * m->net.n_out;
+
+		values[0] = Int64GetDatum(keys[r]);
+		values[1] = Float8GetDatum(maas_serve_value(m, row));
+		if (b->answer == BATCH_PROBA)
+			values[2] = PointerGetDatum(maas_serve_proba(m, row));
+		tuplestore_putvalues(b->out, b->out_desc, values, nulls);
+	}
+}
+
+/* the candidate's forward pass over n rows of x, in a workspace of its own */
+static const float *
+routed_forward(BatchScorer *b, MaasServeState *cand, int n, const float *x)
+{
+	size_t		nwork;
+
+	if (!maas_net_workspace(&cand->m->net, n, 1, &nwork))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("batch of %d rows is too large for model \"%s\"", n, cand->model)));
+	return maas_serve_forward(cand, b->blas, n, x,
+							  palloc_extended(sizeof(float) * nwork, MCXT_ALLOC_HUGE));
+}
+
+/*
+ * A batch of feature rows while a canary or shadow routes (rollout.h).  A
+ * canary: the rows are split by the hash of each key's decimal text (the
+ * text the row form hashes for an integer key column) or by call, the
+ * canary's rows moved to the end of the batch, and each part goes through
+ * its version; its rows are one call in the canary's maas.stats.  A
+ * shadow: the live version answers every row, then the candidate scores
+ * them all (in the share of batches maas.shadow_fraction gives) and they
+ * are compared.
+ */
+static void
+batch_flush_routed(BatchScorer *b)
+{
+	MaasServeState *st = b->st;
+	MaasRollout *ro = st->routing;
+	int			n_in = st->m->net.n_in;
+	int			n_live = b->n;
+	const float *y;
+	MemoryContext old = MemoryContextSwitchTo(b->out_cxt);
+
+	if (ro->kind == MAAS_ROLLOUT_CANARY)
+	{
+		float	   *row = palloc(sizeof(float) * n_in);
+		char		key[24];
+
+		/* a stable partition would keep order; rows are found by key anyway */
+		for (int r = 0; r < n_live;)
+		{
+			int			len = 0;
+
+			if (ro->key[0])
+				len = snprintf(key, sizeof(key), INT64_FORMAT, b->buf.keys[r]);
+			if (!maas_rollout_to_canary(ro, ro->key[0] ? key : NULL, len))
+			{
+				r++;
+				continue;
+			}
+			n_live--;
+			if (r != n_live)
+			{
+				int64		k = b->buf.keys[r];
+
+				memcpy(row, b->buf.x + (size_t) r * n_in, sizeof(float) * n_in);
+				memcpy(b->buf.x + (size_t) r * n_in, b->buf.x + (size_t) n_live * n_in,
+					   sizeof(float) * n_in);
+				memcpy(b->buf.x + (size_t) n_live * n_in, row, sizeof(float) * n_in);
+				b->buf.keys[r] = b->buf.keys[n_live];
+				b->buf.keys[n_live] = k;
+			}
+		}
+		if (n_live < b->n)
+		{
+			int			n = b->n - n_live;
+			const float *x = b->buf.x + (size_t) n_live * n_in;
+
+			maas_stats_begin(ro->cand, true);
+			y = routed_forward(b, ro->cand, n, x);
+			maas_stats_end(ro->cand, n, x, y);
+			routed_emit(b, ro->cand->m, y, b->buf.keys + n_live, n);
+		}
+	}
+	if (n_live == 0)
+	{
+		/* every row went to the canary: the live version's call scored none */
+		maas_stats_end(st, 0, NULL, NULL);
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(b->out_cxt);
+		b->n = 0;
+		return;
+	}
+	y = maas_serve_forward(st, b->blas, n_live, b->buf.x, maas_batch_work(&b->buf, b->n));
+	if (ro->kind == MAAS_ROLLOUT_SHADOW && maas_rollout_shadow_sampled(ro))
+	{
+		const float *y2;
+
+		maas_stats_begin(ro->cand, true);
+		y2 = routed_forward(b, ro->cand, n_live, b->buf.x);
+		maas_stats_end(ro->cand, n_live, b->buf.x, y2);
+		maas_rollout_compare(st, n_live, y, y2);
+	}
+	maas_stats_end(st, n_live, b->buf.x, y);
+	routed_emit(b, st->m, y, b->buf.keys, n_live);
+
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(b->out_cxt);
+	b->n = 0;
+}
+
 /* run the model over the rows gathered so far and emit them */
 static void
 batch_flush(BatchScorer *b)
@@ -284,6 +407,11 @@ batch_flush(BatchScorer *b)
 	if (b->n == 0)
 		return;
 	CHECK_FOR_INTERRUPTS();
+	if (unlikely(b->st->routing != NULL) && !b->text && b->answer != BATCH_EMBED)
+	{
+		batch_flush_routed(b);
+		return;
+	}
 
 	old = MemoryContextSwitchTo(b->out_cxt);
 	if (b->text && m->remote != NULL)

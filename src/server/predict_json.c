@@ -14,6 +14,7 @@
  * every other form.
  */
 #include "predict.h"
+#include "rollout.h"
 #include "text.h"
 
 #include <math.h>
@@ -284,6 +285,7 @@ predict_jsonb(FunctionCallInfo fcinfo, MaasAnswer what)
 {
 	MaasRowState *rs = maas_row_state(fcinfo->flinfo);
 	MaasServeState *st = maas_serve_state(&rs->shim);
+	MaasServeState *use;
 	int			argno = PG_NARGS() - 1;
 	Jsonb	   *jb;
 	const float *x;
@@ -295,8 +297,9 @@ predict_jsonb(FunctionCallInfo fcinfo, MaasAnswer what)
 	else
 		jb = PG_GETARG_JSONB_P(argno);
 	x = maas_json_features(rs, st, &jb->root);
-	out = maas_net_forward(&st->m->net, maas_get_blas(), 1, x, st->m->row_work);
-	return maas_serve_answer(st, what, x, out);
+	use = maas_serve_route(st, NULL, 0);	/* a canary: by call (rollout.h) */
+	out = maas_net_forward(&use->m->net, maas_get_blas(), 1, x, use->m->row_work);
+	return maas_serve_answer(use, what, x, out);
 }
 
 /*
@@ -309,6 +312,7 @@ predict_text(FunctionCallInfo fcinfo, MaasAnswer what)
 {
 	MaasRowState *rs = maas_row_state(fcinfo->flinfo);
 	MaasServeState *st = maas_serve_state(&rs->shim);
+	MaasServeState *use;
 	text	   *input;
 	const float *x = NULL;
 	const float *out;
@@ -332,8 +336,9 @@ predict_text(FunctionCallInfo fcinfo, MaasAnswer what)
 									NULL);
 			break;
 	}
-	out = maas_net_forward(&st->m->net, maas_get_blas(), 1, x, st->m->row_work);
-	return maas_serve_answer(st, what, x, out);
+	use = maas_serve_route(st, NULL, 0);	/* a canary: by call (rollout.h) */
+	out = maas_net_forward(&use->m->net, maas_get_blas(), 1, x, use->m->row_work);
+	return maas_serve_answer(use, what, x, out);
 }
 
 /* maas_predict(model, [version,] jsonb or json): as with an array, or a row */

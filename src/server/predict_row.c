@@ -14,12 +14,14 @@
  * objects.
  */
 #include "predict.h"
+#include "rollout.h"
 
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/typcache.h"
 
@@ -98,6 +100,61 @@ bind_row(MaasRowState *rs, MaasServeState *st, HeapTupleHeader th)
 }
 
 /*
+ * The state that answers a row while a canary routes by a key column: the
+ * hash of the column's text decides.  A NULL key stays on the live version.
+ */
+static MaasServeState *
+route_row(MaasRowState *rs, MaasServeState *st, HeapTuple tup)
+{
+	MaasRollout *ro = st->routing;
+	bool		isnull;
+	Datum		d;
+	char	   *key;
+	MaasServeState *use;
+
+	if (ro->key[0] == '\0')
+		return maas_serve_route(st, NULL, 0);
+	if (strcmp(rs->key, ro->key) != 0 || rs->key_tuptype != rs->tuptype ||
+		rs->key_tuptypmod != rs->tuptypmod)
+	{
+		AttrNumber	attno = InvalidAttrNumber;
+		Oid			typoutput;
+		bool		varlena;
+
+		rs->key[0] = '\0';
+		for (int i = 0; i < rs->tupdesc->natts; i++)
+		{
+			Form_pg_attribute att = TupleDescAttr(rs->tupdesc, i);
+
+			if (!att->attisdropped && strcmp(NameStr(att->attname), ro->key) == 0)
+			{
+				attno = i + 1;
+				getTypeOutputInfo(att->atttypid, &typoutput, &varlena);
+				fmgr_info_cxt(typoutput, &rs->key_out, rs->spec_cxt);
+				break;
+			}
+		}
+		if (attno == InvalidAttrNumber)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("rollout key column \"%s\" does not exist in the row", ro->key),
+					 errdetail("The canary of model \"%s\" routes rows by this column.",
+							   st->model)));
+		rs->key_attno = attno;
+		rs->key_tuptype = rs->tuptype;
+		rs->key_tuptypmod = rs->tuptypmod;
+		strlcpy(rs->key, ro->key, sizeof(rs->key));
+	}
+	d = heap_getattr(tup, rs->key_attno, rs->tupdesc, &isnull);
+	if (isnull)
+		return st;
+	key = OutputFunctionCall(&rs->key_out, d);
+	use = maas_serve_route(st, key, strlen(key));
+	pfree(key);
+	return use;
+}
+
+/*
  * The arguments (model, [version,] row): resolve, encode the row, run the
  * model, and answer.
  */
@@ -106,6 +163,7 @@ predict_record(FunctionCallInfo fcinfo, MaasAnswer what)
 {
 	MaasRowState *rs = maas_row_state(fcinfo->flinfo);
 	MaasServeState *st = maas_serve_state(&rs->shim);
+	MaasServeState *use;
 	int			argno = PG_NARGS() - 1;
 	HeapTupleHeader th;
 	HeapTupleData tup;
@@ -120,6 +178,8 @@ predict_record(FunctionCallInfo fcinfo, MaasAnswer what)
 	ItemPointerSetInvalid(&tup.t_self);
 	tup.t_tableOid = InvalidOid;
 	tup.t_data = th;
+	/* a canary answers a share of rows; both versions read the same inputs */
+	use = st->routing ? route_row(rs, st, &tup) : st;
 	for (int i = 0; i < rs->inputs->n; i++)
 	{
 		MaasInput  *in = &rs->inputs->in[i];
@@ -130,8 +190,8 @@ predict_record(FunctionCallInfo fcinfo, MaasAnswer what)
 					true, 0);
 	}
 
-	out = maas_serve_forward(st, maas_get_blas(), 1, st->input, st->m->row_work);
-	return maas_serve_answer(st, what, st->input, out);
+	out = maas_serve_forward(use, maas_get_blas(), 1, st->input, use->m->row_work);
+	return maas_serve_answer(use, what, st->input, out);
 }
 
 /* maas_predict(model, [version,] row): as maas_predict with an array */

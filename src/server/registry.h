@@ -22,6 +22,7 @@ typedef struct MaasVersionRef
 	Oid			catalog;		/* OID of maas.version: part of the cache key */
 	int64		version_id;		/* immutable, never reused */
 	int32		version;		/* number within the model */
+	int64		model_id;		/* the model's (maas_lookup_version) */
 } MaasVersionRef;
 
 struct MaasWeightsInfo;

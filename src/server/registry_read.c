@@ -342,6 +342,7 @@ maas_lookup_version(const char *model, int32 version, MaasVersionRef *ref)
 	ref->version_id = DatumGetInt64(heap_getattr(tup, Anum_version_version_id,
 												 RelationGetDescr(rel), &isnull));
 	ref->version = version;
+	ref->model_id = model_id;
 	table_close(rel, NoLock);
 }
 

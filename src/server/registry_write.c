@@ -15,6 +15,7 @@
  */
 #include "registry.h"
 #include "model.h"
+#include "rollout.h"
 #include "services.h"
 #include "weights.h"
 
@@ -611,8 +612,10 @@ resolve_strategy(const char *model, int64 model_id, int32 last_version,
 	{
 		int32		version;
 
+		/* the last deploy that changed the live version: not a canary's or shadow's */
 		if (catalog_exec("SELECT previous_version FROM maas.deployment "
-						 "WHERE model_id = $1 ORDER BY deployment_id DESC LIMIT 1",
+						 "WHERE model_id = $1 AND strategy <> ALL ('{canary,shadow}') "
+						 "ORDER BY deployment_id DESC LIMIT 1",
 						 1, types, values, NULL, SPI_OK_SELECT) == 0 ||
 			(d = result_value(0, 1, &isnull), isnull))
 			ereport(ERROR,
@@ -668,6 +671,8 @@ maas_deploy_version(const char *model, int32 version, const char *strategy)
 	if (!by_number)
 		version = resolve_strategy(model, model_id, last_version, strategy);
 	require_version(model, model_id, last_version, version);
+	/* any deploy ends a canary or shadow (rollout.c) */
+	maas_rollout_end(model_id);
 
 	if (version == deployed)
 		ereport(NOTICE,

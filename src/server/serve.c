@@ -15,6 +15,7 @@
  */
 #include "serve.h"
 #include "remote.h"
+#include "rollout.h"
 #include "stats.h"
 
 #include <math.h>
@@ -158,6 +159,9 @@ maas_serve_resolve(MaasServeState *st, text *model, int32 version)
 		maas_remote_attach(st, st->model);
 	else
 		maas_remote_detach(st);
+
+	/* a canary or shadow, read under the same snapshot */
+	maas_rollout_resolve(st, version == 0 ? ref.model_id : 0);
 }
 
 /*
@@ -648,6 +652,8 @@ maas_serve_answer(MaasServeState *st, MaasAnswer what, const float *x,
 			maas_serve_require_classifier(st);
 		st->answers_checked = st->m;
 	}
+	if (unlikely(st->routing != NULL))
+		maas_rollout_shadow(st, x, out);
 	maas_stats_end(st, 1, x, out);
 	switch (what)
 	{

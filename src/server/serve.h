@@ -18,6 +18,7 @@
 #include "services.h"
 
 typedef struct MaasRemoteCall MaasRemoteCall;
+typedef struct MaasRollout MaasRollout;
 
 typedef struct MaasServeState
 {
@@ -46,6 +47,9 @@ typedef struct MaasServeState
 	struct MaasStatsLocal *stats;	/* serving statistics (stats.h), or NULL */
 	MaasRemoteCall *remote;	/* a remote model's call environment
 									 * (remote.h), or NULL */
+	MaasRollout *rollout;		/* a canary's or shadow's state (rollout.h) */
+	MaasRollout *routing;		/* rollout while one routes this statement,
+								 * else NULL */
 
 	MemoryContextCallback release;	/* unpins when the call site goes away */
 } MaasServeState;

@@ -52,7 +52,7 @@
 
 #define STATS_FILE			PGSTAT_STAT_PERMANENT_DIRECTORY "/maas_stats.stat"
 #define STATS_FILE_MAGIC	0x6D616173	/* "maas" */
-#define STATS_FILE_FORMAT	1
+#define STATS_FILE_FORMAT	2
 
 int			maas_stats_max = 256;
 int			maas_stats_features = 1024;
@@ -494,12 +494,17 @@ maas_stats_flush(MaasServeState *st)
 			e->classes[c] += s->classes[c];
 		e->rows += s->rows;
 		e->tokens += s->tokens;
+		e->compared += s->compared;
+		e->agreed += s->agreed;
+		e->abs_diff += s->abs_diff;
 		SpinLockRelease(&e->mutex);
 	}
 	LWLockRelease(maas_stats_shared->lock);
 
 done:
 	s->started = s->calls = s->rows = s->tokens = s->sampled = s->timed_calls = 0;
+	s->compared = s->agreed = 0;
+	s->abs_diff = 0;
 	s->gap = 0;
 	s->timed_ms = s->max_ms = s->first_ms = 0;
 	s->first_timed = false;

@@ -193,6 +193,43 @@ maas_stats_0_2(PG_FUNCTION_ARGS)
 }
 
 /*
+ * maas_rollout_stats(): per version that ran in a shadow, the rows compared
+ * with the live version's answers, how many agreed on the class, and the
+ * sum of |value difference| (the maas.rollout view divides).
+ */
+PG_FUNCTION_INFO_V1(maas_rollout_stats);
+Datum
+maas_rollout_stats(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	List	   *seen;
+	ListCell   *lc;
+
+	seen = collect(fcinfo, false);
+	InitMaterializedSRF(fcinfo, 0);
+	foreach(lc, seen)
+	{
+		Seen	   *s = lfirst(lc);
+		MaasStatsEntry *e = s->e;
+		Datum		values[5];
+		bool		nulls[5] = {0};
+
+		if (e->compared == 0)
+			continue;
+		values[0] = CStringGetTextDatum(s->info.model);
+		values[1] = Int32GetDatum(e->version);
+		values[2] = Int64GetDatum(e->compared);
+		values[3] = Int64GetDatum(e->agreed);
+		values[4] = Float8GetDatum(e->abs_diff);
+		/* a classifier's comparison is its class, a regression's its value */
+		nulls[3] = e->n_classes == 0;
+		nulls[4] = e->n_classes > 0;
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
+/*
  * maas_stats_info(): when the statistics were last reset, and how many
  * times entries were evicted since (the maas.stats_info view).
  */
