@@ -66,11 +66,22 @@ $(OBJS): $(wildcard src/server/*.h src/kernel/*.h)
 sql/maas--$(EXTVERSION).sql: sql/install $(sort $(wildcard sql/install/*.sql))
 	cat $(filter %.sql,$^) > $@
 
-# an upgrade with no parts yet is just its guard, and still updates
-$(UPGRADE): sql/upgrade/$(PREVIOUS)--$(EXTVERSION) \
-		$(sort $(wildcard sql/upgrade/$(PREVIOUS)--$(EXTVERSION)/*.sql))
+# An upgrade part is NN_what.sql, or NN_what.from naming an install part
+# (sql/install/) that a 0.1 database runs as it is: a change that only adds
+# objects is written once.  An upgrade with no parts is just its guard.
+UPGRADE_DIR = sql/upgrade/$(PREVIOUS)--$(EXTVERSION)
+UPGRADE_PARTS = $(sort $(wildcard $(UPGRADE_DIR)/*.sql $(UPGRADE_DIR)/*.from))
+$(UPGRADE): $(UPGRADE_DIR) $(UPGRADE_PARTS) $(wildcard sql/install/*.sql)
 	{ printf '%s\n' '\echo Use "ALTER EXTENSION maas UPDATE TO '"'"'$(EXTVERSION)'"'"'" to load this file. \quit'; \
-	  for f in $(filter %.sql,$^); do printf '\n'; cat $$f; done; } > $@
+	  for f in $(UPGRADE_PARTS); do \
+		printf '\n'; \
+		case $$f in \
+		*.from) part=sql/install/$$(cat $$f); \
+			test -f "$$part" || { echo "$$f: no install part $$part" >&2; exit 1; }; \
+			cat "$$part" ;; \
+		*) cat $$f ;; \
+		esac; \
+	  done; } > $@.tmp && mv $@.tmp $@
 
 EXTRA_CLEAN = tmp_check results output_iso log regression.diffs regression.out
 
