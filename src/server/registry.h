@@ -2,7 +2,8 @@
  * registry.h
  *		The model registry: read on the serving path without SPI
  *		(registry_read.c), written as its owner after checking the caller
- *		(registry_write.c).
+ *		(registry_write.c, registry_deploy.c, registry_export.c; what these
+ *		share is in registry_int.h).
  */
 #ifndef MAAS_REGISTRY_H
 #define MAAS_REGISTRY_H
@@ -66,7 +67,7 @@ typedef struct MaasVersionInfo
 
 extern bool maas_version_info(const MaasVersionRef *ref, MaasVersionInfo *info);
 
-/* ---- registry_write.c ---- */
+/* ---- registry_write.c (maas_deploy_version: registry_deploy.c) ---- */
 
 struct StFile;
 

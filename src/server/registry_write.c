@@ -1,18 +1,21 @@
 /*
- * registry.c
- *		Registering, deploying, dropping and exporting model versions.
+ * registry_write.c
+ *		Registering and dropping model versions, and the catalog session
+ *		the registry's writers share (registry_int.h).
  *
  * The catalog tables belong to the extension's owner and nobody else may
  * write them.  These functions check the caller's right (EXECUTE, granted
  * by a DBA, and for an existing model its ownership), then do their SPI
  * work as the catalog's owner, in a restricted security context with
  * search_path pinned to pg_catalog, in the caller's transaction: a failed
- * call leaves the registry as it was.
+ * call leaves the registry as it was.  Deploying and granting are in
+ * registry_deploy.c, exporting in registry_export.c.
  *
  * Version numbers come from maas.model.last_version under a row lock, so
  * concurrent registrations of one model serialize and numbers are never
  * reused, even after a drop.
  */
+#include "registry_int.h"
 #include "registry.h"
 #include "model.h"
 #include "rollout.h"
@@ -36,10 +39,6 @@
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
-/* a session of catalog work as the catalog's owner (registry.h) */
-typedef MaasCatalogSession CatalogSession;
-
-
 /* the owner of the registry's tables (locked for reading, see registry.h) */
 static Oid
 catalog_owner(void)
@@ -51,8 +50,8 @@ catalog_owner(void)
 	return owner;
 }
 
-static void
-catalog_begin(CatalogSession *cs)
+void
+registry_catalog_begin(CatalogSession *cs)
 {
 	Oid			owner = catalog_owner();
 
@@ -71,8 +70,8 @@ catalog_begin(CatalogSession *cs)
 		elog(ERROR, "SPI_connect failed");
 }
 
-static void
-catalog_end(CatalogSession *cs)
+void
+registry_catalog_end(CatalogSession *cs)
 {
 	SPI_finish();
 	AtEOXact_GUC(true, cs->save_nestlevel);
@@ -80,9 +79,9 @@ catalog_end(CatalogSession *cs)
 }
 
 /* run a query with arguments; returns the number of rows */
-static uint64
-catalog_exec(const char *sql, int nargs, Oid *types, Datum *values,
-			 const char *nulls, int expect)
+uint64
+registry_catalog_exec(const char *sql, int nargs, Oid *types, Datum *values,
+					  const char *nulls, int expect)
 {
 	int			rc = SPI_execute_with_args(sql, nargs, types, values, nulls,
 										   false, 0);
@@ -92,8 +91,8 @@ catalog_exec(const char *sql, int nargs, Oid *types, Datum *values,
 	return SPI_processed;
 }
 
-static Datum
-result_value(int row, int col, bool *isnull)
+Datum
+registry_result_value(int row, int col, bool *isnull)
 {
 	if (SPI_tuptable == NULL || row >= SPI_processed)
 		elog(ERROR, "catalog query returned %llu rows, row %d wanted",
@@ -102,8 +101,8 @@ result_value(int row, int col, bool *isnull)
 						 col, isnull);
 }
 
-static char *
-arg_text(FunctionCallInfo fcinfo, int argno, const char *what)
+char *
+registry_arg_text(FunctionCallInfo fcinfo, int argno, const char *what)
 {
 	if (PG_ARGISNULL(argno))
 		ereport(ERROR,
@@ -136,10 +135,10 @@ maas_check_model_name(const char *name)
 					 errdetail("A model name cannot contain control characters.")));
 }
 
-static char *
-arg_model_name(FunctionCallInfo fcinfo)
+char *
+registry_arg_model_name(FunctionCallInfo fcinfo)
 {
-	char	   *name = arg_text(fcinfo, 0, "model name");
+	char	   *name = registry_arg_text(fcinfo, 0, "model name");
 
 	maas_check_model_name(name);
 	return name;
@@ -150,8 +149,8 @@ arg_model_name(FunctionCallInfo fcinfo)
  * granted to: its type, or in a registry not updated from 0.1 yet, the
  * names 0.1 recorded (registry.h).  result_rights reads them back.
  */
-static const char *
-rights_columns(CatalogSession *cs)
+const char *
+registry_rights_columns(CatalogSession *cs)
 {
 	return cs->has_types ? "m.anchor::pg_catalog.oid, NULL::pg_catalog.name, NULL::pg_catalog.aclitem[]" :
 		"NULL::pg_catalog.oid, m.owner, m.acl";
@@ -161,14 +160,14 @@ static void
 result_rights(int row, int col, MaasModelRights *r)
 {
 	bool		isnull;
-	Datum		d = result_value(row, col, &isnull);
+	Datum		d = registry_result_value(row, col, &isnull);
 
 	if (!isnull)
 	{
 		maas_model_rights(DatumGetObjectId(d), r);
 		return;
 	}
-	d = result_value(row, col + 1, &isnull);
+	d = registry_result_value(row, col + 1, &isnull);
 	if (isnull)
 	{
 		maas_model_rights(InvalidOid, r);
@@ -176,7 +175,7 @@ result_rights(int row, int col, MaasModelRights *r)
 	}
 	{
 		char	   *owner = pstrdup(NameStr(*DatumGetName(d)));
-		Datum		acl = result_value(row, col + 2, &isnull);
+		Datum		acl = registry_result_value(row, col + 2, &isnull);
 
 		maas_model_rights_01(owner, isnull ? NULL : DatumGetAclPCopy(acl), r);
 	}
@@ -185,11 +184,11 @@ result_rights(int row, int col, MaasModelRights *r)
 /*
  * The caller must own the model (its type, registry.h): be its owner, a
  * member of the owner role, or a superuser.  The rights are in columns
- * col .. col + 2 of the row of the last query (rights_columns).
+ * col .. col + 2 of the row of the last query (registry_rights_columns).
  */
-static void
-check_owner(CatalogSession *cs, const char *model, int row, int col,
-			MaasModelRights *r)
+void
+registry_check_owner(CatalogSession *cs, const char *model, int row, int col,
+					 MaasModelRights *r)
 {
 	result_rights(row, col, r);
 	if (!maas_rights_owner(r, cs->caller))
@@ -200,19 +199,19 @@ check_owner(CatalogSession *cs, const char *model, int row, int col,
  * Lock the model's row and check the caller owns it.  Returns false if
  * there is no such model and missing_ok; raises otherwise.
  */
-static bool
-lock_model(CatalogSession *cs, const char *model, bool missing_ok,
-		   int64 *model_id, int32 *last_version, int32 *deployed,
-		   MaasModelRights *rights)
+bool
+registry_lock_model(CatalogSession *cs, const char *model, bool missing_ok,
+					int64 *model_id, int32 *last_version, int32 *deployed,
+					MaasModelRights *rights)
 {
 	Oid			types[1] = {TEXTOID};
 	Datum		values[1] = {CStringGetTextDatum(model)};
 	bool		isnull;
 
-	if (catalog_exec(psprintf("SELECT m.model_id, m.last_version, m.deployed_version, %s "
-							  "FROM maas.model m WHERE m.name = $1 FOR UPDATE",
-							  rights_columns(cs)),
-					 1, types, values, NULL, SPI_OK_SELECT) == 0)
+	if (registry_catalog_exec(psprintf("SELECT m.model_id, m.last_version, m.deployed_version, %s "
+									   "FROM maas.model m WHERE m.name = $1 FOR UPDATE",
+									   registry_rights_columns(cs)),
+							  1, types, values, NULL, SPI_OK_SELECT) == 0)
 	{
 		if (missing_ok)
 			return false;
@@ -220,25 +219,25 @@ lock_model(CatalogSession *cs, const char *model, bool missing_ok,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("model \"%s\" does not exist", model)));
 	}
-	check_owner(cs, model, 0, 4, rights);
-	*model_id = DatumGetInt64(result_value(0, 1, &isnull));
-	*last_version = DatumGetInt32(result_value(0, 2, &isnull));
-	*deployed = DatumGetInt32(result_value(0, 3, &isnull));
+	registry_check_owner(cs, model, 0, 4, rights);
+	*model_id = DatumGetInt64(registry_result_value(0, 1, &isnull));
+	*last_version = DatumGetInt32(registry_result_value(0, 2, &isnull));
+	*deployed = DatumGetInt32(registry_result_value(0, 3, &isnull));
 	if (isnull)
 		*deployed = 0;
 	return true;
 }
 
 /* a version of the model must exist; says so if it was dropped */
-static void
-require_version(const char *model, int64 model_id, int32 last_version,
-				int32 version)
+void
+registry_require_version(const char *model, int64 model_id, int32 last_version,
+						 int32 version)
 {
 	Oid			types[2] = {INT8OID, INT4OID};
 	Datum		values[2] = {Int64GetDatum(model_id), Int32GetDatum(version)};
 
-	if (catalog_exec("SELECT 1 FROM maas.version WHERE model_id = $1 AND version = $2",
-					 2, types, values, NULL, SPI_OK_SELECT) > 0)
+	if (registry_catalog_exec("SELECT 1 FROM maas.version WHERE model_id = $1 AND version = $2",
+							  2, types, values, NULL, SPI_OK_SELECT) > 0)
 		return;
 	if (version >= 1 && version <= last_version)
 		ereport(ERROR,
@@ -388,7 +387,7 @@ maas_store_version_bytes(const char *model, const char *algorithm,
 	SET_VARSIZE(sha256, VARHDRSZ + MAAS_SHA256_LEN);
 	maas_weights_sha256(data, len, (uint8 *) VARDATA(sha256));
 
-	catalog_begin(&cs);
+	registry_catalog_begin(&cs);
 	{
 		Oid			types[2] = {TEXTOID, NAMEOID};
 		Datum		values[2];
@@ -402,21 +401,21 @@ maas_store_version_bytes(const char *model, const char *algorithm,
 		 * between.  A new model gets its type, owned by the caller, from
 		 * the insert trigger (10_owners.sql); then its row says which.
 		 */
-		catalog_exec("INSERT INTO maas.model AS m (name, owner, last_version) VALUES ($1, $2, 1) "
-					 "ON CONFLICT (name) DO UPDATE SET last_version = m.last_version + 1 "
-					 "RETURNING model_id, last_version",
-					 2, types, values, NULL, SPI_OK_INSERT_RETURNING);
-		model_id = DatumGetInt64(result_value(0, 1, &isnull));
-		version = DatumGetInt32(result_value(0, 2, &isnull));
+		registry_catalog_exec("INSERT INTO maas.model AS m (name, owner, last_version) VALUES ($1, $2, 1) "
+							  "ON CONFLICT (name) DO UPDATE SET last_version = m.last_version + 1 "
+							  "RETURNING model_id, last_version",
+							  2, types, values, NULL, SPI_OK_INSERT_RETURNING);
+		model_id = DatumGetInt64(registry_result_value(0, 1, &isnull));
+		version = DatumGetInt32(registry_result_value(0, 2, &isnull));
 	}
 	{
 		Oid			types[1] = {INT8OID};
 		Datum		values[1] = {Int64GetDatum(model_id)};
 
-		catalog_exec(psprintf("SELECT %s FROM maas.model m WHERE m.model_id = $1",
-							  rights_columns(&cs)),
-					 1, types, values, NULL, SPI_OK_SELECT);
-		check_owner(&cs, model, 0, 1, &rights);
+		registry_catalog_exec(psprintf("SELECT %s FROM maas.model m WHERE m.model_id = $1",
+									   registry_rights_columns(&cs)),
+							  1, types, values, NULL, SPI_OK_SELECT);
+		registry_check_owner(&cs, model, 0, 1, &rights);
 	}
 	{
 		Oid			types[14] = {INT8OID, INT4OID, TEXTOID, TEXTOID, INT4OID,
@@ -446,17 +445,17 @@ maas_store_version_bytes(const char *model, const char *algorithm,
 		/* in chunks; in the row itself in a database still at maas 0.1 */
 		values[13] = chunked ? (Datum) 0 : PointerGetDatum(inline_weights(data, len));
 		nulls[13] = chunked ? 'n' : ' ';
-		catalog_exec("INSERT INTO maas.version (model_id, version, algorithm, task, "
-					 "n_features, n_outputs, config, sha256, bytes, dtype, created_by, "
-					 "metrics, train_stats, parent_version, weights) "
-					 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'F32', $10, $11, $12, $13, $14) "
-					 "RETURNING version_id",
-					 14, types, values, nulls, SPI_OK_INSERT_RETURNING);
-		version_id = DatumGetInt64(result_value(0, 1, &isnull));
+		registry_catalog_exec("INSERT INTO maas.version (model_id, version, algorithm, task, "
+							  "n_features, n_outputs, config, sha256, bytes, dtype, created_by, "
+							  "metrics, train_stats, parent_version, weights) "
+							  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'F32', $10, $11, $12, $13, $14) "
+							  "RETURNING version_id",
+							  14, types, values, nulls, SPI_OK_INSERT_RETURNING);
+		version_id = DatumGetInt64(registry_result_value(0, 1, &isnull));
 	}
 	if (chunked)
 		maas_weights_write(version_id, data, len);
-	catalog_end(&cs);
+	registry_catalog_end(&cs);
 	return version;
 }
 
@@ -486,26 +485,26 @@ inline_weights(const uint8 *data, size_t len)
 void
 maas_catalog_begin(MaasCatalogSession *cs)
 {
-	catalog_begin(cs);
+	registry_catalog_begin(cs);
 }
 
 void
 maas_catalog_end(MaasCatalogSession *cs)
 {
-	catalog_end(cs);
+	registry_catalog_end(cs);
 }
 
 uint64
 maas_catalog_query(const char *sql, int nargs, Oid *types, Datum *values,
 				   const char *nulls, int expect)
 {
-	return catalog_exec(sql, nargs, types, values, nulls, expect);
+	return registry_catalog_exec(sql, nargs, types, values, nulls, expect);
 }
 
 Datum
 maas_catalog_result(int row, int col, bool *isnull)
 {
-	return result_value(row, col, isnull);
+	return registry_result_value(row, col, isnull);
 }
 
 /*
@@ -520,10 +519,10 @@ maas_catalog_model_owner(MaasCatalogSession *cs, const char *model)
 	MaasModelRights r;
 
 	if (maas_catalog_query(psprintf("SELECT %s FROM maas.model m WHERE m.name = $1",
-									rights_columns(cs)),
+									registry_rights_columns(cs)),
 						   1, types, values, NULL, SPI_OK_SELECT) == 0)
 		return InvalidOid;
-	check_owner(cs, model, 0, 1, &r);
+	registry_check_owner(cs, model, 0, 1, &r);
 	return r.owner;
 }
 
@@ -538,9 +537,9 @@ maas_catalog_execute(const char *sql, int nargs, Oid *types, Datum *values,
 {
 	CatalogSession cs;
 
-	catalog_begin(&cs);
-	catalog_exec(sql, nargs, types, values, nulls, expect);
-	catalog_end(&cs);
+	registry_catalog_begin(&cs);
+	registry_catalog_exec(sql, nargs, types, values, nulls, expect);
+	registry_catalog_end(&cs);
 }
 
 /*
@@ -553,8 +552,8 @@ PG_FUNCTION_INFO_V1(maas_register);
 Datum
 maas_register(PG_FUNCTION_ARGS)
 {
-	char	   *model = arg_model_name(fcinfo);
-	char	   *algorithm = arg_text(fcinfo, 1, "algorithm");
+	char	   *model = registry_arg_model_name(fcinfo);
+	char	   *algorithm = registry_arg_text(fcinfo, 1, "algorithm");
 	bytea	   *weights;
 	Jsonb	   *config;
 
@@ -578,149 +577,6 @@ maas_register(PG_FUNCTION_ARGS)
 									   NULL, NULL, 0));
 }
 
-/* a strategy that is a version number written as text ('2') */
-static bool
-strategy_is_number(const char *strategy)
-{
-	size_t		len = strlen(strategy);
-
-	return len > 0 && len < 10 && strspn(strategy, "0123456789") == len;
-}
-
-/* the version a deploy strategy names, under the model's row lock */
-static int32
-resolve_strategy(const char *model, int64 model_id, int32 last_version,
-				 const char *strategy)
-{
-	Oid			types[1] = {INT8OID};
-	Datum		values[1] = {Int64GetDatum(model_id)};
-	bool		isnull;
-	Datum		d;
-
-	if (strcmp(strategy, "latest") == 0)
-	{
-		catalog_exec("SELECT max(version) FROM maas.version WHERE model_id = $1",
-					 1, types, values, NULL, SPI_OK_SELECT);
-		d = result_value(0, 1, &isnull);
-		if (isnull)
-			ereport(ERROR,
-					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("model \"%s\" has no versions", model)));
-		return DatumGetInt32(d);
-	}
-	if (strcmp(strategy, "previous") == 0)
-	{
-		int32		version;
-
-		/* the last deploy that changed the live version: not a canary's or shadow's */
-		if (catalog_exec("SELECT previous_version FROM maas.deployment "
-						 "WHERE model_id = $1 AND strategy <> ALL ('{canary,shadow}') "
-						 "ORDER BY deployment_id DESC LIMIT 1",
-						 1, types, values, NULL, SPI_OK_SELECT) == 0 ||
-			(d = result_value(0, 1, &isnull), isnull))
-			ereport(ERROR,
-					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("model \"%s\" has no previous deployment to roll back to", model)));
-		version = DatumGetInt32(d);
-		require_version(model, model_id, last_version, version);
-		return version;
-	}
-	if (strcmp(strategy, "best") == 0)
-	{
-		/* the task's primary metric: macro F1 for classifiers, R² otherwise */
-		catalog_exec("SELECT version FROM maas.version WHERE model_id = $1 "
-					 "AND (metrics->>(CASE task WHEN 'classification' THEN 'f1' ELSE 'r2' END)) IS NOT NULL "
-					 "ORDER BY (metrics->>(CASE task WHEN 'classification' THEN 'f1' ELSE 'r2' END))::float8 DESC, "
-					 "version DESC LIMIT 1",
-					 1, types, values, NULL, SPI_OK_SELECT);
-		if (SPI_processed == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("no version of model \"%s\" has metrics to compare", model),
-					 errhint("Deploy a version by number, or train versions with maas_train, which records metrics.")));
-		return DatumGetInt32(result_value(0, 1, &isnull));
-	}
-	if (strategy_is_number(strategy))
-		return (int32) atoi(strategy);
-
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("unknown deploy strategy \"%s\"", strategy),
-			 errhint("Use a version number, 'latest', 'previous' or 'best'.")));
-	return 0;					/* keep compiler quiet */
-}
-
-/*
- * Deploy a version of a model, chosen by number (version > 0) or by a
- * strategy ('latest', 'previous', 'best', or digits); the common path of
- * maas_deploy and of the trainers' deploy rule.  Returns the version.
- */
-int32
-maas_deploy_version(const char *model, int32 version, const char *strategy)
-{
-	CatalogSession cs;
-	int64		model_id;
-	int32		last_version;
-	int32		deployed;
-	bool		by_number = (strategy == NULL);
-	MaasModelRights rights;
-
-	PreventCommandIfReadOnly("maas_deploy()");
-	catalog_begin(&cs);
-	lock_model(&cs, model, false, &model_id, &last_version, &deployed, &rights);
-	if (!by_number)
-		version = resolve_strategy(model, model_id, last_version, strategy);
-	require_version(model, model_id, last_version, version);
-	/* any deploy ends a canary or shadow (rollout.c) */
-	maas_rollout_end(model_id);
-
-	if (version == deployed)
-		ereport(NOTICE,
-				(errmsg("version %d of model \"%s\" is already deployed", version, model)));
-	else
-	{
-		Oid			types[5] = {INT8OID, INT4OID, INT4OID, TEXTOID, NAMEOID};
-		Datum		values[5];
-		char		nulls[5] = {' ', ' ', deployed ? ' ' : 'n', ' ', ' '};
-
-		values[0] = Int64GetDatum(model_id);
-		values[1] = Int32GetDatum(version);
-		values[2] = Int32GetDatum(deployed);
-		values[3] = CStringGetTextDatum(by_number || strategy_is_number(strategy) ?
-										"version" : strategy);
-		values[4] = DirectFunctionCall1(namein,
-										CStringGetDatum(GetUserNameFromId(cs.caller, false)));
-		catalog_exec("UPDATE maas.model SET deployed_version = $2 WHERE model_id = $1",
-					 2, types, values, NULL, SPI_OK_UPDATE);
-		catalog_exec("INSERT INTO maas.deployment (model_id, version, previous_version, "
-					 "strategy, deployed_by) VALUES ($1, $2, $3, $4, $5)",
-					 5, types, values, nulls, SPI_OK_INSERT);
-	}
-	catalog_end(&cs);
-	return version;
-}
-
-/*
- * maas_deploy(model, version | strategy): make a version the one that
- * maas_predict serves.  It takes effect when the transaction commits, for
- * every backend's next statement.  Returns the deployed version.
- */
-PG_FUNCTION_INFO_V1(maas_deploy);
-Datum
-maas_deploy(PG_FUNCTION_ARGS)
-{
-	char	   *model = arg_model_name(fcinfo);
-	bool		by_number = get_fn_expr_argtype(fcinfo->flinfo, 1) == INT4OID;
-
-	if (PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%s must not be null", by_number ? "version" : "strategy")));
-	if (by_number)
-		PG_RETURN_INT32(maas_deploy_version(model, PG_GETARG_INT32(1), NULL));
-	PG_RETURN_INT32(maas_deploy_version(model, 0,
-										text_to_cstring(PG_GETARG_TEXT_PP(1))));
-}
 
 /* the shared copies of the versions just deleted (RETURNING sha256) go at commit */
 static void
@@ -729,7 +585,7 @@ release_dropped(void)
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		bool		isnull;
-		bytea	   *sha = DatumGetByteaPP(result_value((int) i, 1, &isnull));
+		bytea	   *sha = DatumGetByteaPP(registry_result_value((int) i, 1, &isnull));
 
 		if (!isnull && VARSIZE_ANY_EXHDR(sha) == MAAS_SHA256_LEN)
 			maas_weights_release_at_commit((const uint8 *) VARDATA_ANY(sha));
@@ -745,7 +601,7 @@ PG_FUNCTION_INFO_V1(maas_drop);
 Datum
 maas_drop(PG_FUNCTION_ARGS)
 {
-	char	   *model = arg_model_name(fcinfo);
+	char	   *model = registry_arg_model_name(fcinfo);
 	CatalogSession cs;
 	int64		model_id;
 	int32		last_version;
@@ -756,40 +612,40 @@ maas_drop(PG_FUNCTION_ARGS)
 	MaasModelRights rights;
 
 	PreventCommandIfReadOnly("maas_drop()");
-	catalog_begin(&cs);
-	lock_model(&cs, model, false, &model_id, &last_version, &deployed, &rights);
+	registry_catalog_begin(&cs);
+	registry_lock_model(&cs, model, false, &model_id, &last_version, &deployed, &rights);
 	values[0] = Int64GetDatum(model_id);
 
 	if (PG_ARGISNULL(1))
 	{
-		removed = catalog_exec("DELETE FROM maas.version WHERE model_id = $1 RETURNING sha256",
-							   1, types, values, NULL, SPI_OK_DELETE_RETURNING);
+		removed = registry_catalog_exec("DELETE FROM maas.version WHERE model_id = $1 RETURNING sha256",
+										1, types, values, NULL, SPI_OK_DELETE_RETURNING);
 		release_dropped();
-		catalog_exec("DELETE FROM maas.model WHERE model_id = $1",
-					 1, types, values, NULL, SPI_OK_DELETE);
+		registry_catalog_exec("DELETE FROM maas.model WHERE model_id = $1",
+							  1, types, values, NULL, SPI_OK_DELETE);
 		/* its training runs go too: a later model of the name is another's */
 		{
 			Oid			ttypes[1] = {TEXTOID};
 			Datum		tvalues[1] = {CStringGetTextDatum(model)};
 
-			catalog_exec("DELETE FROM maas.training_run WHERE model = $1",
-						 1, ttypes, tvalues, NULL, SPI_OK_DELETE);
+			registry_catalog_exec("DELETE FROM maas.training_run WHERE model = $1",
+								  1, ttypes, tvalues, NULL, SPI_OK_DELETE);
 		}
 		/*
 		 * and its type, as DROP TYPE would: refused while objects depend
 		 * on it (columns of the type, made by roles it was granted to)
 		 */
 		if (OidIsValid(rights.type) && OidIsValid(rights.owner))
-			catalog_exec(psprintf("DROP TYPE %s",
-								  format_type_extended(rights.type, -1,
-													   FORMAT_TYPE_FORCE_QUALIFY)),
-						 0, NULL, NULL, NULL, SPI_OK_UTILITY);
+			registry_catalog_exec(psprintf("DROP TYPE %s",
+										   format_type_extended(rights.type, -1,
+																FORMAT_TYPE_FORCE_QUALIFY)),
+								  0, NULL, NULL, NULL, SPI_OK_UTILITY);
 	}
 	else
 	{
 		int32		version = PG_GETARG_INT32(1);
 
-		require_version(model, model_id, last_version, version);
+		registry_require_version(model, model_id, last_version, version);
 		if (version == deployed)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_IN_USE),
@@ -798,330 +654,13 @@ maas_drop(PG_FUNCTION_ARGS)
 					 errhint("Deploy another version first, or drop the whole model with maas_drop('%s').",
 							 model)));
 		values[1] = Int32GetDatum(version);
-		removed = catalog_exec("DELETE FROM maas.version WHERE model_id = $1 AND version = $2 "
-							   "RETURNING sha256",
-							   2, types, values, NULL, SPI_OK_DELETE_RETURNING);
+		removed = registry_catalog_exec("DELETE FROM maas.version WHERE model_id = $1 AND version = $2 "
+										"RETURNING sha256",
+										2, types, values, NULL, SPI_OK_DELETE_RETURNING);
 		release_dropped();
 	}
-	catalog_end(&cs);
+	registry_catalog_end(&cs);
 
 	PG_RETURN_INT32((int32) removed);
 }
 
-/* the role named by a grantee argument: a role name, or PUBLIC (InvalidOid) */
-static Oid
-grantee_oid(const char *grantee)
-{
-	if (pg_strcasecmp(grantee, "public") == 0)
-		return ACL_ID_PUBLIC;
-	return get_role_oid(grantee, false);
-}
-
-/* a grantee as GRANT writes it */
-static const char *
-grantee_sql(Oid grantee)
-{
-	if (grantee == ACL_ID_PUBLIC)
-		return "PUBLIC";
-	return quote_identifier(GetUserNameFromId(grantee, false));
-}
-
-/*
- * A grant or revoke in a registry not updated from 0.1 yet: in the model's
- * acl column, as 0.1 did.
- */
-static void
-change_usage_01(CatalogSession *cs, int64 model_id, bool grant, Oid grantee)
-{
-	Oid			types[3] = {INT8OID, OIDOID, OIDOID};
-	Datum		values[3];
-
-	values[0] = Int64GetDatum(model_id);
-	values[1] = ObjectIdGetDatum(grantee);
-	values[2] = ObjectIdGetDatum(cs->caller);
-	catalog_exec("UPDATE maas.model SET acl = NULLIF(ARRAY("
-				 "SELECT a FROM unnest(acl) a "
-				 "WHERE (SELECT e.grantee FROM aclexplode(ARRAY[a]) e LIMIT 1) <> $2"
-				 "), '{}') WHERE model_id = $1",
-				 2, types, values, NULL, SPI_OK_UPDATE);
-	if (grant)
-		catalog_exec("UPDATE maas.model SET acl = "
-					 "COALESCE(acl, '{}') || makeaclitem($2, $3, 'USAGE', false) "
-					 "WHERE model_id = $1",
-					 3, types, values, NULL, SPI_OK_UPDATE);
-}
-
-/* add (grant) or take away (revoke) the grantee's USAGE on the model */
-static void
-change_usage(FunctionCallInfo fcinfo, bool grant)
-{
-	char	   *model = arg_model_name(fcinfo);
-	Oid			grantee = grantee_oid(arg_text(fcinfo, 1, "grantee"));
-	CatalogSession cs;
-	int64		model_id;
-	int32		last_version;
-	int32		deployed;
-	MaasModelRights rights;
-	char	   *type;
-
-	PreventCommandIfReadOnly(grant ? "maas_grant()" : "maas_revoke()");
-	catalog_begin(&cs);
-	lock_model(&cs, model, false, &model_id, &last_version, &deployed, &rights);
-	if (!cs.has_types)
-	{
-		change_usage_01(&cs, model_id, grant, grantee);
-		catalog_end(&cs);
-		return;
-	}
-	if (!OidIsValid(rights.owner))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("model \"%s\" has no type to grant it with", model),
-				 errhint("Drop the model with maas_drop('%s').", model)));
-
-	/*
-	 * A grant on the model's type, made as its owner (a superuser's GRANT
-	 * is): PostgreSQL records it and its grantee's dependency on the type.
-	 * A revoke takes back the grants the grantee got through it, too.
-	 */
-	type = format_type_extended(rights.type, -1, FORMAT_TYPE_FORCE_QUALIFY);
-	catalog_exec(grant ? psprintf("GRANT USAGE ON TYPE %s TO %s", type, grantee_sql(grantee)) :
-				 psprintf("REVOKE USAGE ON TYPE %s FROM %s CASCADE", type, grantee_sql(grantee)),
-				 0, NULL, NULL, NULL, SPI_OK_UTILITY);
-	catalog_end(&cs);
-}
-
-/*
- * maas_grant(model, grantee): let a role (or PUBLIC) predict with the
- * model.  Its owner may always; managing it stays with the owner.
- */
-PG_FUNCTION_INFO_V1(maas_grant);
-Datum
-maas_grant(PG_FUNCTION_ARGS)
-{
-	change_usage(fcinfo, true);
-	PG_RETURN_VOID();
-}
-
-/* maas_revoke(model, grantee): take a grant of maas_grant back */
-PG_FUNCTION_INFO_V1(maas_revoke);
-Datum
-maas_revoke(PG_FUNCTION_ARGS)
-{
-	change_usage(fcinfo, false);
-	PG_RETURN_VOID();
-}
-
-/*
- * What exporting a version takes (maas_export here, maas_export_file and
- * maas_export_parts in registry_files.c), after checking that the caller
- * owns the model: the version (unless given, the deployed one, or the
- * latest when none is deployed), its algorithm and config, and the header of the exported
- * file, which carries them.  The exported file is that header followed by
- * the stored bytes from data_start on (their tensors, unchanged).
- */
-void
-maas_export_prepare(const char *model, bool given, int32 version, MaasExport *ex)
-{
-	CatalogSession cs;
-	bool		isnull;
-	int64		version_id;
-
-	memset(ex, 0, sizeof(MaasExport));
-	catalog_begin(&cs);
-	{
-		Oid			types[2] = {TEXTOID, INT4OID};
-		Datum		values[2] = {CStringGetTextDatum(model), Int32GetDatum(0)};
-
-		if (catalog_exec(psprintf("SELECT m.model_id, %s, m.last_version, "
-								  "COALESCE(m.deployed_version, "
-								  "(SELECT max(version) FROM maas.version v WHERE v.model_id = m.model_id)) "
-								  "FROM maas.model m WHERE m.name = $1",
-								  rights_columns(&cs)),
-						 1, types, values, NULL, SPI_OK_SELECT) == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_OBJECT),
-					 errmsg("model \"%s\" does not exist", model)));
-		{
-			MaasModelRights rights;
-
-			check_owner(&cs, model, 0, 2, &rights);
-		}
-		if (!given)
-		{
-			version = DatumGetInt32(result_value(0, 6, &isnull));
-			if (isnull)
-				ereport(ERROR,
-						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-						 errmsg("model \"%s\" has no versions", model)));
-		}
-		require_version(model, DatumGetInt64(result_value(0, 1, &isnull)),
-						DatumGetInt32(result_value(0, 5, &isnull)), version);
-
-		values[1] = Int32GetDatum(version);
-		catalog_exec("SELECT v.algorithm, v.config::text, v.config, v.version_id "
-					 "FROM maas.version v JOIN maas.model m USING (model_id) "
-					 "WHERE m.name = $1 AND v.version = $2",
-					 2, types, values, NULL, SPI_OK_SELECT);
-	}
-	{
-		MemoryContext spi_cxt = MemoryContextSwitchTo(cs.caller_cxt);
-
-		ex->algorithm = TextDatumGetCString(result_value(0, 1, &isnull));
-		ex->config_text = TextDatumGetCString(result_value(0, 2, &isnull));
-		ex->config = DatumGetJsonbPCopy(result_value(0, 3, &isnull));
-		version_id = DatumGetInt64(result_value(0, 4, &isnull));
-		MemoryContextSwitchTo(spi_cxt);
-	}
-	catalog_end(&cs);
-
-	{
-		Relation	rel = maas_registry_open("version");
-
-		ex->ref.catalog = RelationGetRelid(rel);
-		table_close(rel, NoLock);
-	}
-	ex->ref.version_id = version_id;
-	ex->ref.version = version;
-
-	/*
-	 * The weights are read under a snapshot that sees what the queries
-	 * above saw (a version made earlier in this transaction too), the same
-	 * for every part of the export.
-	 */
-	PushActiveSnapshot(GetTransactionSnapshot());
-	UpdateActiveSnapshotCommandId();
-	ex->snap = RegisterSnapshot(GetActiveSnapshot());
-	(void) maas_fetch_config(&ex->ref, &ex->info);
-
-	/* the stored header, read alone, and the new one */
-	{
-		MaasError	err;
-		uint8	   *head = maas_weights_read_head(&ex->ref, &ex->info,
-												  (size_t) Min(ex->info.bytes, 8));
-		size_t		need;
-		StFile		file;
-		StWriteTensor *tensors;
-		const char **keys;
-		const char **vals;
-		int			n_meta = 0;
-		uint64		data_len;
-
-		if (!st_header_size(head, (size_t) Min(ex->info.bytes, 8), (uint64) ex->info.bytes,
-							&need, &err))
-			maas_raise(&err, ERRCODE_DATA_CORRUPTED, "invalid stored safetensors data", NULL);
-		head = maas_weights_read_head(&ex->ref, &ex->info, need);
-		if (!st_parse_header_only(head, need, (uint64) ex->info.bytes, &file, &err) ||
-			(tensors = st_tensors_for_write(&file, false, &err)) == NULL)
-			maas_raise(&err, ERRCODE_DATA_CORRUPTED, "invalid stored safetensors data", NULL);
-
-		keys = palloc(sizeof(char *) * (file.n_meta + 4));
-		vals = palloc(sizeof(char *) * (file.n_meta + 4));
-		for (int i = 0; i < file.n_meta; i++)
-		{
-			if (strncmp(file.meta_keys[i], "maas.", 5) == 0)
-				continue;
-			keys[n_meta] = file.meta_keys[i];
-			vals[n_meta++] = file.meta_values[i];
-		}
-		keys[n_meta] = "maas.config";
-		vals[n_meta++] = ex->config_text;
-		keys[n_meta] = "maas.algorithm";
-		vals[n_meta++] = ex->algorithm;
-		keys[n_meta] = "maas.model";
-		vals[n_meta++] = pstrdup(model);
-		keys[n_meta] = "maas.version";
-		vals[n_meta++] = psprintf("%d", version);
-		ex->header = st_write_header(tensors, file.n_tensors, keys, vals, n_meta,
-									 &ex->header_len, &data_len, &err);
-		if (ex->header == NULL)
-			maas_raise(&err, ERRCODE_PROGRAM_LIMIT_EXCEEDED,
-					   "could not write safetensors data", NULL);
-		ex->data_start = (int64) need;
-		if ((int64) data_len != ex->info.bytes - ex->data_start)
-			elog(ERROR, "stored tensors take %llu bytes, not %lld",
-				 (unsigned long long) data_len,
-				 (long long) (ex->info.bytes - ex->data_start));
-		ex->total = (int64) ex->header_len + (int64) data_len;
-	}
-	PopActiveSnapshot();
-}
-
-/* bytes [start, end) of the stored weights of an export, into sink */
-void
-maas_export_read(MaasExport *ex, int64 start, int64 end, MaasWeightsSink sink, void *arg)
-{
-	PushActiveSnapshot(ex->snap);
-	maas_weights_read(&ex->ref, &ex->info, start, end, sink, arg);
-	PopActiveSnapshot();
-}
-
-void
-maas_export_done(MaasExport *ex)
-{
-	if (ex->snap != NULL)
-		UnregisterSnapshot(ex->snap);
-	ex->snap = NULL;
-}
-
-typedef struct ExportInto
-{
-	uint8	   *dst;
-	size_t		pos;
-} ExportInto;
-
-static void
-export_into(void *arg, const uint8 *data, size_t len)
-{
-	ExportInto *e = (ExportInto *) arg;
-
-	memcpy(e->dst + e->pos, data, len);
-	e->pos += len;
-}
-
-/*
- * maas_export(model [, version]): a version's algorithm, weights and
- * config.  The weights are safetensors that also carry the config and
- * algorithm in their metadata, so the file alone registers again.  Without
- * a version, the deployed one, or the latest when none is deployed.  Up to
- * the 1 GB a bytea holds; maas_export_file and maas_export_parts export
- * any size.
- */
-PG_FUNCTION_INFO_V1(maas_export);
-Datum
-maas_export(PG_FUNCTION_ARGS)
-{
-	char	   *model = arg_model_name(fcinfo);
-	TupleDesc	tupdesc;
-	Datum		result[3];
-	bool		nulls[3] = {false, false, false};
-	MaasExport	ex;
-	bytea	   *weights;
-	ExportInto	into;
-
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
-
-	maas_export_prepare(model, !PG_ARGISNULL(1), PG_ARGISNULL(1) ? 0 : PG_GETARG_INT32(1),
-						&ex);
-	if (ex.total > (int64) (MaxAllocSize - VARHDRSZ))
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("version %d of model \"%s\" is too large to export as a bytea",
-						ex.ref.version, model),
-				 errdetail("The exported file takes %lld bytes; a value holds at most 1 GB.",
-						   (long long) ex.total),
-				 errhint("Use maas_export_file or maas_export_parts.")));
-	weights = palloc(VARHDRSZ + ex.total);
-	SET_VARSIZE(weights, VARHDRSZ + ex.total);
-	into.dst = (uint8 *) VARDATA(weights);
-	memcpy(into.dst, ex.header, ex.header_len);
-	into.pos = ex.header_len;
-	maas_export_read(&ex, ex.data_start, ex.info.bytes, export_into, &into);
-	maas_export_done(&ex);
-
-	result[0] = CStringGetTextDatum(ex.algorithm);
-	result[1] = PointerGetDatum(weights);
-	result[2] = JsonbPGetDatum(ex.config);
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, result, nulls)));
-}

@@ -60,7 +60,7 @@ extern uint8 *maas_weights_read_head(const MaasVersionRef *ref,
  */
 extern void maas_weights_sha256(const uint8 *data, size_t len, uint8 *out);
 
-/* ---- registry_write.c: storing a version, exporting one ---- */
+/* ---- storing a version (registry_write.c), exporting one (registry_export.c) ---- */
 
 extern int32 maas_store_version_bytes(const char *model, const char *algorithm,
 									  const uint8 *data, size_t len, Jsonb *config,
