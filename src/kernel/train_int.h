@@ -1,9 +1,10 @@
 /*
  * train_int.h
- *		What the mini-batch trainers share (train_nn.c, train_cnn.c): the
- *		dense stack (an MLP, or a CNN's head), the loss at the head, and
- *		the loop that owns the optimizer, shuffling, early stopping,
- *		divergence checks, validation through the runtime and the hooks.
+ *		What the mini-batch trainers (train_mlp.c, train_cnn.c) share from
+ *		train_nn.c: the dense stack (an MLP, or a CNN's head), the loss at
+ *		the head, and the loop that owns the optimizer, shuffling, early
+ *		stopping, divergence checks, validation through the runtime and
+ *		the hooks.
  *
  * A trainer describes its model to the loop as an NnFit: one contiguous
  * buffer of parameters (its layout is the trainer's), the parts of it that

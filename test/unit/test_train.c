@@ -1,7 +1,8 @@
 /*
  * test_train.c
  *		Unit tests of the trainers and metrics (src/kernel/train_nn.c,
- *		src/kernel/train_linear.c, src/kernel/metrics.c), on OpenBLAS.
+ *		src/kernel/train_mlp.c, src/kernel/train_linear.c,
+ *		src/kernel/metrics.c), on OpenBLAS.
  */
 #include <math.h>
 #include <stdlib.h>
