@@ -8,7 +8,7 @@
  * extension from meeting its predecessor's entries.  Each entry owns a
  * memory context under CacheMemoryContext with the model's layers and the
  * few small vectors derived from its weights.  The weights themselves are
- * the server's shared copy, mapped read-only (weights_shared.c), when maas
+ * the server's shared copy, mapped read-only (weights_copy.c), when maas
  * is preloaded and maas.shared_model_memory is above 0; otherwise the
  * entry reads its own copy from the catalog into its context, as every
  * backend did before shared copies.  The private memory is bounded by

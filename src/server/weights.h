@@ -3,7 +3,7 @@
  *		A version's weights: stored as chunks in maas.weight_chunk
  *		(weights_store.c), and served from one copy per server, a file under
  *		the data directory that every backend maps read-only
- *		(weights_shared.c).
+ *		(weights_shared.c, weights_copy.c; weights_views.c has the SQL).
  */
 #ifndef MAAS_WEIGHTS_H
 #define MAAS_WEIGHTS_H
@@ -101,6 +101,8 @@ extern void maas_weights_init(void);
 /* are versions served from shared copies (preloaded, a budget above 0)? */
 extern bool maas_weights_shared(void);
 
+/* ---- weights_copy.c ---- */
+
 /*
  * Map the shared copy of a version's weights, making it first when there
  * is none (or verifying one found on disk after a restart), or waiting for
@@ -120,6 +122,8 @@ extern void maas_weights_detach(MaasSharedCopy *copy);
 /* has any copy been removed since the last call (then check each mapping)? */
 extern bool maas_weights_removed_since(uint64 *seen);
 extern bool maas_weights_current(const MaasSharedCopy *copy);
+
+/* ---- weights_shared.c ---- */
 
 /* remove the copy of these weights when the transaction commits (a drop) */
 extern void maas_weights_release_at_commit(const uint8 *sha256);
