@@ -1,6 +1,7 @@
 /*
  * blas.c
- *		The matrix backend's loader and dispatcher (see blas.h).
+ *		The matrix backend's loader, its choice per operation and its entry
+ *		points (see blas.h); the calls themselves are in blas_dispatch.c.
  *
  * Loading.  On the first maas_blas_open() in a process the BLAS library is
  * opened with OPENBLAS_CORETYPE set to the best OpenBLAS core the enabled
@@ -17,10 +18,11 @@
  * call) falls back to the op's second choice, which always works: the BLAS
  * library for f32, maas's kernels for bf16 and int8.  A oneDNN failure at
  * run time is counted in the info and never changes a result beyond the
- * op's precision (int8 results are identical on every path).
+ * op's precision (int8 results are identical on every path).  The choices
+ * are carried out in blas_dispatch.c; what the two files share is in
+ * blas_int.h.
  */
-#include "blas.h"
-#include "gemm.h"
+#include "blas_int.h"
 #include "quantize.h"
 #include "signals.h"
 
@@ -34,31 +36,7 @@
 
 #define B(f) MAAS_CPU_BIT(MAAS_CPU_##f)
 
-typedef enum Impl
-{
-	IMPL_BLAS,					/* the BLAS library's cblas_sgemm/sgemv */
-	IMPL_DNN_SGEMM,				/* dnnl_sgemm */
-	IMPL_DNN_MATMUL,			/* the matmul primitive */
-	IMPL_DNN_MATMUL_PACKED,		/* ... only with packed weights */
-	IMPL_DNN_GEMM_U8S8,			/* dnnl_gemm_u8s8s32 */
-	IMPL_MAAS,					/* a maas kernel */
-	IMPL_MAAS_WIDEN				/* bf16 widened to f32, then sgemm */
-} Impl;
-
-typedef struct Choice
-{
-	Impl		first;
-	Impl		second;			/* when first cannot take the call */
-	const MaasKernel *kernel;	/* for IMPL_MAAS */
-	bool		small_maas;		/* one row of a small layer: the kernel */
-} Choice;
-
-/*
- * A one-row product of fewer weights than this is a few hundred
- * nanoseconds of work, less than a library call costs; maas's own kernel
- * runs it (10x512: 0.25 us against 0.4-1.5 us in the libraries).
- */
-#define ROW_SMALL 32768
+BlasState	blas_state;
 
 static const char *const op_names[MAAS_GEMM_N_OPS] = {
 	[MAAS_GEMM_SGEMM] = "sgemm",
@@ -71,23 +49,6 @@ static const char *const op_names[MAAS_GEMM_N_OPS] = {
 	[MAAS_GEMM_S8_ROW] = "gemm_s8 one row",
 };
 
-static struct
-{
-	void	   *handle;
-	char		opened[128];
-	maas_sgemm_fn lib_sgemm;
-	maas_sgemv_fn lib_sgemv;
-	void		(*lib_set_threads) (int);
-	char	   *(*lib_corename) (void);
-	char	   *(*lib_config) (void);
-	bool		dnn;			/* oneDNN loaded */
-	int			threads;
-	MaasGemmBackend backend;
-	MaasCpuMask features;		/* what choose() saw */
-	Choice		op[MAAS_GEMM_N_OPS];
-	MaasBlas	api;
-	MaasBlasInfo info;
-} S;
 
 static const char *const default_libraries[] = {
 	"libopenblas.so.0",
@@ -182,20 +143,20 @@ open_blas(const char *library, int threads, MaasCpuMask features, MaasError *err
 	snprintf(threads_env, sizeof(threads_env), "%d", threads > 0 ? threads : 1);
 	setenv("OPENBLAS_NUM_THREADS", threads_env, 1);
 	setenv("OPENBLAS_CORETYPE", core, 1);
-	set_str(S.info.blas_coretype, sizeof(S.info.blas_coretype), "%s", core);
+	set_str(blas_state.info.blas_coretype, sizeof(blas_state.info.blas_coretype), "%s", core);
 
 	maas_block_signals(&old);
 	for (; *names != NULL; names++)
 	{
-		S.handle = dlopen(*names, RTLD_NOW | RTLD_LOCAL);
-		if (S.handle != NULL)
+		blas_state.handle = dlopen(*names, RTLD_NOW | RTLD_LOCAL);
+		if (blas_state.handle != NULL)
 		{
-			set_str(S.opened, sizeof(S.opened), "%s", *names);
+			set_str(blas_state.opened, sizeof(blas_state.opened), "%s", *names);
 			break;
 		}
 	}
 	maas_restore_signals(&old);
-	if (S.handle == NULL)
+	if (blas_state.handle == NULL)
 	{
 		const char *why = dlerror();
 
@@ -203,33 +164,35 @@ open_blas(const char *library, int threads, MaasCpuMask features, MaasError *err
 		return maas_error_hint(err, "Install libopenblas0 or set maas.blas_library.");
 	}
 
-	S.lib_sgemm = (maas_sgemm_fn) dlsym(S.handle, "cblas_sgemm");
-	S.lib_sgemv = (maas_sgemv_fn) dlsym(S.handle, "cblas_sgemv");
-	S.lib_set_threads = (void (*) (int)) dlsym(S.handle, "openblas_set_num_threads");
-	S.lib_corename = (char *(*) (void)) dlsym(S.handle, "openblas_get_corename");
-	S.lib_config = (char *(*) (void)) dlsym(S.handle, "openblas_get_config");
-	S.api.dsyrk = (maas_dsyrk_fn) dlsym(S.handle, "cblas_dsyrk");
-	S.api.dpotrf = (maas_dpotrf_fn) dlsym(S.handle, "dpotrf_");
-	S.api.dpotrs = (maas_dpotrs_fn) dlsym(S.handle, "dpotrs_");
-	if (S.lib_sgemm == NULL || S.lib_sgemv == NULL)
+	blas_state.lib_sgemm = (maas_sgemm_fn) dlsym(blas_state.handle, "cblas_sgemm");
+	blas_state.lib_sgemv = (maas_sgemv_fn) dlsym(blas_state.handle, "cblas_sgemv");
+	blas_state.lib_set_threads = (void (*) (int)) dlsym(blas_state.handle, "openblas_set_num_threads");
+	blas_state.lib_corename = (char *(*) (void)) dlsym(blas_state.handle, "openblas_get_corename");
+	blas_state.lib_config = (char *(*) (void)) dlsym(blas_state.handle, "openblas_get_config");
+	blas_state.api.dsyrk = (maas_dsyrk_fn) dlsym(blas_state.handle, "cblas_dsyrk");
+	blas_state.api.dpotrf = (maas_dpotrf_fn) dlsym(blas_state.handle, "dpotrf_");
+	blas_state.api.dpotrs = (maas_dpotrs_fn) dlsym(blas_state.handle, "dpotrs_");
+	if (blas_state.lib_sgemm == NULL || blas_state.lib_sgemv == NULL)
 	{
 		maas_error(err, MAAS_ERR_LIBRARY, "library \"%s\" has no cblas_sgemm or cblas_sgemv",
-				   S.opened);
-		dlclose(S.handle);
-		S.handle = NULL;
-		S.opened[0] = '\0';
+				   blas_state.opened);
+		dlclose(blas_state.handle);
+		blas_state.handle = NULL;
+		blas_state.opened[0] = '\0';
 		return false;
 	}
-	S.threads = threads > 0 ? threads : 1;
+	blas_state.threads = threads > 0 ? threads : 1;
 
-	set_str(S.info.blas_library, sizeof(S.info.blas_library), "%s", S.opened);
-	if (S.lib_config)
-		set_str(S.info.blas_version, sizeof(S.info.blas_version), "%s", S.lib_config());
-	if (S.lib_corename)
+	set_str(blas_state.info.blas_library, sizeof(blas_state.info.blas_library), "%s",
+			blas_state.opened);
+	if (blas_state.lib_config)
+		set_str(blas_state.info.blas_version, sizeof(blas_state.info.blas_version), "%s",
+				blas_state.lib_config());
+	if (blas_state.lib_corename)
 	{
-		const char *c = S.lib_corename();
+		const char *c = blas_state.lib_corename();
 
-		set_str(S.info.blas_core, sizeof(S.info.blas_core), "%s", c ? c : "");
+		set_str(blas_state.info.blas_core, sizeof(blas_state.info.blas_core), "%s", c ? c : "");
 	}
 	return true;
 }
@@ -239,16 +202,16 @@ set_threads(int threads)
 {
 	sigset_t	old;
 
-	if (threads < 1 || threads == S.threads)
+	if (threads < 1 || threads == blas_state.threads)
 		return;
 	/* OpenBLAS may start threads here */
 	maas_block_signals(&old);
-	if (S.lib_set_threads)
-		S.lib_set_threads(threads);
+	if (blas_state.lib_set_threads)
+		blas_state.lib_set_threads(threads);
 	maas_restore_signals(&old);
-	if (S.dnn)
+	if (blas_state.dnn)
 		maas_dnn_set_threads(threads);
-	S.threads = threads;
+	blas_state.threads = threads;
 }
 
 /* ---- choosing ---- */
@@ -292,7 +255,7 @@ choose(void)
 	 * oneDNN's ISA was capped when it was loaded; if features were forced
 	 * off since, it may not run at all now.
 	 */
-	bool		dnn = S.dnn && maas_dnn_fits(f);
+	bool		dnn = blas_state.dnn && maas_dnn_fits(f);
 	const char *isa = dnn ? maas_dnn_info()->isa : "";
 	bool		dnn512 = dnn && strncmp(isa, "avx512_core", 11) == 0;
 	bool		dnn_int8 = dnn && (strcmp(isa, "avx512_core_vnni") == 0 ||
@@ -304,9 +267,9 @@ choose(void)
 	const MaasKernel *s8 = maas_s8_pick(f);
 	const MaasKernel *bf16 = maas_bf16_row_pick(f);
 	const MaasKernel *f32 = maas_f32_row_pick(f);
-	Choice	   *op = S.op;
+	Choice	   *op = blas_state.op;
 
-	S.features = f;
+	blas_state.features = f;
 	/* what works everywhere: the BLAS library, maas's kernels */
 	for (int i = 0; i < MAAS_GEMM_N_OPS; i++)
 		op[i] = (Choice) {IMPL_BLAS, IMPL_BLAS, NULL, false};
@@ -316,7 +279,7 @@ choose(void)
 	op[MAAS_GEMM_S8_ROWS] = (Choice) {IMPL_MAAS, IMPL_MAAS, s8, false};
 	op[MAAS_GEMM_S8_ROW] = (Choice) {IMPL_MAAS, IMPL_MAAS, s8, true};
 
-	switch (S.backend)
+	switch (blas_state.backend)
 	{
 		case MAAS_BACKEND_BLAS:
 			op[MAAS_GEMM_F32_ROW] = (Choice) {IMPL_BLAS, IMPL_BLAS, NULL, false};
@@ -363,7 +326,7 @@ choose(void)
 static void
 describe(MaasGemmOp i, MaasBlasOpInfo *o)
 {
-	const Choice *c = &S.op[i];
+	const Choice *c = &blas_state.op[i];
 	const MaasDnnInfo *dni = maas_dnn_info();
 	MaasDnnKind kind = (i == MAAS_GEMM_BF16_ROWS || i == MAAS_GEMM_BF16_ROW) ? MAAS_DNN_BF16 :
 		(i == MAAS_GEMM_S8_ROWS || i == MAAS_GEMM_S8_ROW) ? MAAS_DNN_U8S8 : MAAS_DNN_F32;
@@ -377,7 +340,7 @@ describe(MaasGemmOp i, MaasBlasOpInfo *o)
 		case IMPL_BLAS:
 			o->backend = "blas";
 			set_str(o->kernel, sizeof(o->kernel), "%s",
-					 S.info.blas_core[0] ? S.info.blas_core : S.opened);
+					 blas_state.info.blas_core[0] ? blas_state.info.blas_core : blas_state.opened);
 			break;
 		case IMPL_DNN_SGEMM:
 			o->backend = "onednn";
@@ -401,7 +364,7 @@ describe(MaasGemmOp i, MaasBlasOpInfo *o)
 		case IMPL_MAAS_WIDEN:
 			o->backend = "maas";
 			set_str(o->kernel, sizeof(o->kernel), "bf16 to f32, then %s sgemm",
-					 S.op[MAAS_GEMM_SGEMM].first == IMPL_BLAS ? "blas" : "onednn");
+					 blas_state.op[MAAS_GEMM_SGEMM].first == IMPL_BLAS ? "blas" : "onednn");
 			break;
 	}
 
@@ -433,7 +396,7 @@ refresh_info(void)
 {
 	const MaasCpu *cpu = maas_cpu();
 	const MaasDnnInfo *dni = maas_dnn_info();
-	MaasBlasInfo *in = &S.info;
+	MaasBlasInfo *in = &blas_state.info;
 
 	set_str(in->cpu_brand, sizeof(in->cpu_brand), "%s", cpu->brand);
 	in->cpu_family = cpu->family;
@@ -446,390 +409,10 @@ refresh_info(void)
 	set_str(in->onednn_isa, sizeof(in->onednn_isa), "%s", dni->isa);
 	set_str(in->onednn_runtime, sizeof(in->onednn_runtime), "%s", dni->runtime);
 	set_str(in->onednn_status, sizeof(in->onednn_status), "%s", dni->status);
-	in->threads = S.threads;
-	in->backend = maas_gemm_backend_name(S.backend);
+	in->threads = blas_state.threads;
+	in->backend = maas_gemm_backend_name(blas_state.backend);
 	for (int i = 0; i < MAAS_GEMM_N_OPS; i++)
 		describe((MaasGemmOp) i, &in->ops[i]);
-}
-
-/* ---- f32 ---- */
-
-static bool
-valid_trans(int t)
-{
-	return t == MAAS_CBLAS_NO_TRANS || t == MAAS_CBLAS_TRANS || t == 113;
-}
-
-static void
-d_sgemm(int order, int ta, int tb, int m, int n, int k, float alpha,
-		const float *a, int lda, const float *b, int ldb,
-		float beta, float *c, int ldc)
-{
-	MaasGemmOp op = (m == 1 || n == 1) ? MAAS_GEMM_SGEMV : MAAS_GEMM_SGEMM;
-
-	/*
-	 * oneDNN leaves C alone when k is 0, where BLAS scales it by beta:
-	 * empty products go to the library.
-	 */
-	if (S.op[op].first == IMPL_DNN_SGEMM && valid_trans(ta) && valid_trans(tb) &&
-		m > 0 && n > 0 && k > 0)
-	{
-		bool		ok = false;
-
-		if (order == MAAS_CBLAS_ROW_MAJOR)
-			ok = maas_dnn_sgemm(ta != MAAS_CBLAS_NO_TRANS, tb != MAAS_CBLAS_NO_TRANS,
-								m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-		else if (order == MAAS_CBLAS_COL_MAJOR)
-			ok = maas_dnn_sgemm(tb != MAAS_CBLAS_NO_TRANS, ta != MAAS_CBLAS_NO_TRANS,
-								n, m, k, alpha, b, ldb, a, lda, beta, c, ldc);
-		if (ok)
-			return;
-		S.info.onednn_failures++;
-	}
-	S.lib_sgemm(order, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-}
-
-static void
-d_sgemv(int order, int trans, int m, int n, float alpha,
-		const float *a, int lda, const float *x, int incx,
-		float beta, float *y, int incy)
-{
-	if (S.op[MAAS_GEMM_SGEMV].first == IMPL_DNN_SGEMM && incx == 1 && incy == 1 &&
-		valid_trans(trans) && m > 0 && n > 0 &&
-		(order == MAAS_CBLAS_ROW_MAJOR || order == MAAS_CBLAS_COL_MAJOR))
-	{
-		/*
-		 * y as one row: y^T = x^T op(A)^T.  Row-major A is [m, n]; a
-		 * column-major A is the row-major [n, m] matrix transposed.
-		 */
-		bool		t = trans != MAAS_CBLAS_NO_TRANS;
-		bool		row = order == MAAS_CBLAS_ROW_MAJOR;
-		int			ny = t ? n : m;
-		int			nx = t ? m : n;
-
-		if (maas_dnn_sgemm(false, row != t, 1, ny, nx, alpha, x, nx, a, lda,
-						   beta, y, ny))
-			return;
-		S.info.onednn_failures++;
-	}
-	S.lib_sgemv(order, trans, m, n, alpha, a, lda, x, incx, beta, y, incy);
-}
-
-/* ---- the dense-layer entry points ---- */
-
-static bool
-check_dense(const MaasWeights *w, MaasWeightType type, int m, const float *x,
-			int ldx, float *y, int ldy, MaasError *err)
-{
-	static const char *const names[] = {"f32", "bf16", "int8"};
-
-	if (w == NULL || w->type != type)
-		return maas_error(err, MAAS_ERR_INVALID, "weights are not of type %s", names[type]);
-	if (w->n < 1 || w->k < 1 || w->data == NULL)
-		return maas_error(err, MAAS_ERR_INVALID, "weight shape [%d, %d] is empty", w->n, w->k);
-	if (m < 0 || ldx < w->k || ldy < w->n)
-		return maas_error(err, MAAS_ERR_INVALID,
-						  "bad dense call: %d rows, ldx %d for %d inputs, ldy %d for %d outputs",
-						  m, ldx, w->k, ldy, w->n);
-	if (m > 0 && (x == NULL || y == NULL))
-		return maas_error(err, MAAS_ERR_INVALID, "dense call without input or output");
-	if (type == MAAS_W_S8)
-	{
-		if (w->k > MAAS_S8_MAX_K)
-			return maas_error(err, MAAS_ERR_LIMIT,
-							  "int8 weights may have at most %d inputs, not %d",
-							  MAAS_S8_MAX_K, w->k);
-		if (w->scale == NULL || w->sum == NULL)
-			return maas_error(err, MAAS_ERR_INVALID, "int8 weights without scales or sums");
-	}
-	return true;
-}
-
-/* y rows = bias, so that a product can be added with beta 1 */
-static float
-fill_bias(int m, int n, const float *bias, float *y, int ldy)
-{
-	if (bias == NULL)
-		return 0.0f;
-	for (int i = 0; i < m; i++)
-		memcpy(y + (size_t) i * ldy, bias, sizeof(float) * n);
-	return 1.0f;
-}
-
-static void
-add_bias(int n, const float *bias, float *y)
-{
-	if (bias != NULL)
-		for (int j = 0; j < n; j++)
-			y[j] += bias[j];
-}
-
-static bool
-f32_blas(const MaasWeights *w, int m, const float *x, int ldx, const float *bias,
-		 float *y, int ldy, bool dnn)
-{
-	float		beta = fill_bias(m, w->n, bias, y, ldy);
-
-	if (dnn)
-		return maas_dnn_sgemm(false, true, m, w->n, w->k, 1.0f, x, ldx, w->data, w->k,
-							  beta, y, ldy);
-	if (m == 1)
-		S.lib_sgemv(MAAS_CBLAS_ROW_MAJOR, MAAS_CBLAS_NO_TRANS, w->n, w->k, 1.0f,
-					w->data, w->k, x, 1, beta, y, 1);
-	else
-		S.lib_sgemm(MAAS_CBLAS_ROW_MAJOR, MAAS_CBLAS_NO_TRANS, MAAS_CBLAS_TRANS,
-					m, w->n, w->k, 1.0f, x, ldx, w->data, w->k, beta, y, ldy);
-	return true;
-}
-
-static bool
-run_f32(Impl impl, const Choice *c, const MaasWeights *w, int m, const float *x,
-		int ldx, const float *bias, float *y, int ldy, MaasError *err)
-{
-	switch (impl)
-	{
-		case IMPL_DNN_MATMUL_PACKED:
-			if (!maas_dnn_packed_ok(w->packed, MAAS_DNN_F32, w->n, w->k))
-				return false;
-			/* fall through */
-		case IMPL_DNN_MATMUL:
-			return maas_dnn_matmul(MAAS_DNN_F32, m, w->n, w->k, x, ldx, w->data, w->k,
-								   w->packed, bias, y, ldy, err);
-		case IMPL_DNN_SGEMM:
-			return f32_blas(w, m, x, ldx, bias, y, ldy, true);
-		case IMPL_MAAS:
-			for (int i = 0; i < m; i++)
-			{
-				((MaasF32RowFn) (c->kernel ? c->kernel : maas_f32_row_pick(S.features))->fn)
-					(w->n, w->k, x + (size_t) i * ldx,
-												w->data, w->k, y + (size_t) i * ldy);
-				add_bias(w->n, bias, y + (size_t) i * ldy);
-			}
-			return true;
-		default:
-			return f32_blas(w, m, x, ldx, bias, y, ldy, false);
-	}
-}
-
-static bool
-gemm_f32(const MaasWeights *w, int m, const float *x, int ldx, const float *bias,
-		 float *y, int ldy, MaasError *err)
-{
-	const Choice *c;
-	MaasError	e;
-
-	if (!check_dense(w, MAAS_W_F32, m, x, ldx, y, ldy, err))
-		return false;
-	if (m == 0)
-		return true;
-	c = &S.op[m == 1 ? MAAS_GEMM_F32_ROW : MAAS_GEMM_F32_ROWS];
-	if (m == 1 && c->small_maas && (size_t) w->n * w->k < ROW_SMALL)
-		return run_f32(IMPL_MAAS, c, w, m, x, ldx, bias, y, ldy, err);
-	e.status = MAAS_OK;
-	if (run_f32(c->first, c, w, m, x, ldx, bias, y, ldy, &e))
-		return true;
-	if (e.status != MAAS_OK)
-		S.info.onednn_failures++;
-	e.status = MAAS_OK;
-	if (run_f32(c->second, c, w, m, x, ldx, bias, y, ldy, &e))
-		return true;
-	if (e.status != MAAS_OK)
-		S.info.onednn_failures++;
-	return run_f32(IMPL_BLAS, c, w, m, x, ldx, bias, y, ldy, err);
-}
-
-/* ---- bf16 ---- */
-
-/* output channels widened at a time by the batch fallback */
-#define WIDEN_BLOCK 256
-
-static bool
-bf16_widen(const MaasWeights *w, int m, const float *x, int ldx, const float *bias,
-		   float *y, int ldy, MaasError *err)
-{
-	int			nb = w->n < WIDEN_BLOCK ? w->n : WIDEN_BLOCK;
-	float	   *wf = maas_kalloc_array((size_t) nb * (size_t) w->k, sizeof(float));
-	float		beta = fill_bias(m, w->n, bias, y, ldy);
-
-	if (wf == NULL)
-		return maas_error_nomem(err);
-	for (int j = 0; j < w->n; j += nb)
-	{
-		int			cnt = w->n - j < nb ? w->n - j : nb;
-
-		maas_bf16_to_f32_n((const uint16_t *) w->data + (size_t) j * w->k,
-						   (size_t) cnt * w->k, wf);
-		d_sgemm(MAAS_CBLAS_ROW_MAJOR, MAAS_CBLAS_NO_TRANS, MAAS_CBLAS_TRANS,
-				m, cnt, w->k, 1.0f, x, ldx, wf, w->k, beta, y + j, ldy);
-	}
-	return true;
-}
-
-static bool
-run_bf16(Impl impl, const Choice *c, const MaasWeights *w, int m, const float *x,
-		 int ldx, const float *bias, float *y, int ldy, MaasError *err)
-{
-	switch (impl)
-	{
-		case IMPL_DNN_MATMUL:
-		case IMPL_DNN_MATMUL_PACKED:
-			{
-				uint16_t   *xb;
-
-				MAAS_SCRATCH_ON_STACK(sc);
-
-				if (impl == IMPL_DNN_MATMUL_PACKED &&
-					!maas_dnn_packed_ok(w->packed, MAAS_DNN_BF16, w->n, w->k))
-					return false;
-				xb = maas_scratch(&sc, (size_t) m * (size_t) w->k, sizeof(uint16_t));
-				if (xb == NULL)
-					return maas_error_nomem(err);
-				for (int i = 0; i < m; i++)
-					maas_f32_to_bf16_n(x + (size_t) i * ldx, w->k, xb + (size_t) i * w->k);
-				return maas_dnn_matmul(MAAS_DNN_BF16, m, w->n, w->k, xb, w->k, w->data, w->k,
-									   w->packed, bias, y, ldy, err);
-			}
-		case IMPL_MAAS:
-			for (int i = 0; i < m; i++)
-			{
-				((MaasBf16RowFn) c->kernel->fn) (w->n, w->k, x + (size_t) i * ldx,
-												 w->data, w->k, y + (size_t) i * ldy);
-				add_bias(w->n, bias, y + (size_t) i * ldy);
-			}
-			return true;
-		default:
-			return bf16_widen(w, m, x, ldx, bias, y, ldy, err);
-	}
-}
-
-static bool
-gemm_bf16(const MaasWeights *w, int m, const float *x, int ldx, const float *bias,
-		  float *y, int ldy, MaasError *err)
-{
-	const Choice *c;
-	MaasError	e;
-
-	if (!check_dense(w, MAAS_W_BF16, m, x, ldx, y, ldy, err))
-		return false;
-	if (m == 0)
-		return true;
-	c = &S.op[m == 1 ? MAAS_GEMM_BF16_ROW : MAAS_GEMM_BF16_ROWS];
-	if (m == 1 && c->small_maas && (size_t) w->n * w->k < ROW_SMALL)
-		return run_bf16(IMPL_MAAS, c, w, m, x, ldx, bias, y, ldy, err);
-	e.status = MAAS_OK;
-	if (run_bf16(c->first, c, w, m, x, ldx, bias, y, ldy, &e))
-		return true;
-	if (e.status == MAAS_ERR_NOMEM)
-		return maas_error_nomem(err);
-	if (e.status != MAAS_OK)
-		S.info.onednn_failures++;
-	return run_bf16(c->second, c, w, m, x, ldx, bias, y, ldy, err);
-}
-
-/* ---- int8 ---- */
-
-/* rows a oneDNN int8 call quantizes at once (bounds its scratch) */
-#define S8_DNN_ROWS 2048
-
-static bool
-s8_dnn(Impl impl, const MaasKernel *fallback, const MaasWeights *w, int m,
-	   const float *x, int ldx, const float *bias, float *y, int ldy, MaasError *err)
-{
-	int			rows = m < S8_DNN_ROWS ? m : S8_DNN_ROWS;
-
-	MAAS_SCRATCH_ON_STACK(sc);
-	uint8_t    *q = maas_scratch(&sc, (size_t) rows, (size_t) w->k);
-	int32_t    *acc = maas_scratch(&sc, (size_t) rows * (size_t) w->n, sizeof(int32_t));
-	float	   *sx = maas_scratch(&sc, rows, sizeof(float));
-	int32_t    *zero = maas_scratch(&sc, rows, sizeof(int32_t));
-	const void *packed = maas_dnn_packed_ok(w->packed, MAAS_DNN_U8S8, w->n, w->k) ? w->packed : NULL;
-
-	if (q == NULL || acc == NULL || sx == NULL || zero == NULL)
-		return maas_error_nomem(err);
-	for (int i = 0; i < m; i += rows)
-	{
-		int			mb = m - i < rows ? m - i : rows;
-		bool		ok;
-		MaasError	e;
-
-		maas_quantize_rows_u8(mb, w->k, x + (size_t) i * ldx, ldx, q, w->k, sx, zero);
-		if (impl == IMPL_DNN_GEMM_U8S8)
-			ok = maas_dnn_gemm_u8s8(mb, w->n, w->k, q, w->k, w->data, w->k, acc, w->n);
-		else
-			ok = maas_dnn_matmul(MAAS_DNN_U8S8, mb, w->n, w->k, q, w->k, w->data, w->k,
-								 packed, NULL, acc, w->n, &e);
-		if (!ok)
-		{
-			/* the same integers from maas's kernel */
-			S.info.onednn_failures++;
-			((MaasS8Fn) fallback->fn) (mb, w->n, w->k, q, w->k, w->data, w->k, acc, w->n);
-		}
-		maas_s8_dequantize(mb, acc, w->n, sx, zero, w, bias, y + (size_t) i * ldy, ldy);
-	}
-	return true;
-}
-
-static bool
-gemm_s8(const MaasWeights *w, int m, const float *x, int ldx, const float *bias,
-		float *y, int ldy, MaasError *err)
-{
-	const Choice *c;
-
-	if (!check_dense(w, MAAS_W_S8, m, x, ldx, y, ldy, err))
-		return false;
-	if (m == 0)
-		return true;
-	c = &S.op[m == 1 ? MAAS_GEMM_S8_ROW : MAAS_GEMM_S8_ROWS];
-	if (c->first == IMPL_MAAS ||
-		(m == 1 && c->small_maas && (size_t) w->n * w->k < ROW_SMALL))
-		return maas_s8_gemm(c->kernel, w, m, x, ldx, bias, y, ldy, err);
-	return s8_dnn(c->first, c->kernel, w, m, x, ldx, bias, y, ldy, err);
-}
-
-/* ---- packing ---- */
-
-/* does op run w on the matmul primitive, which packed weights speed up? */
-static bool
-uses_matmul(MaasGemmOp op, const MaasWeights *w)
-{
-	const Choice *c = &S.op[op];
-	bool		row = op == MAAS_GEMM_F32_ROW || op == MAAS_GEMM_BF16_ROW ||
-		op == MAAS_GEMM_S8_ROW;
-
-	if (row && c->small_maas && (size_t) w->n * w->k < ROW_SMALL)
-		return false;
-	return c->first == IMPL_DNN_MATMUL || c->first == IMPL_DNN_MATMUL_PACKED;
-}
-
-static bool
-pack(MaasWeights *w, MaasError *err)
-{
-	MaasDnnKind kind;
-	bool		want = false;
-
-	if (w == NULL || w->n < 1 || w->k < 1 || w->data == NULL)
-		return maas_error(err, MAAS_ERR_INVALID, "weights to pack are empty");
-	switch (w->type)
-	{
-		case MAAS_W_F32:
-			kind = MAAS_DNN_F32;
-			want = uses_matmul(MAAS_GEMM_F32_ROW, w) || uses_matmul(MAAS_GEMM_F32_ROWS, w);
-			break;
-		case MAAS_W_BF16:
-			kind = MAAS_DNN_BF16;
-			want = uses_matmul(MAAS_GEMM_BF16_ROW, w) || uses_matmul(MAAS_GEMM_BF16_ROWS, w);
-			break;
-		case MAAS_W_S8:
-			kind = MAAS_DNN_U8S8;
-			want = uses_matmul(MAAS_GEMM_S8_ROW, w) || uses_matmul(MAAS_GEMM_S8_ROWS, w);
-			break;
-		default:
-			return maas_error(err, MAAS_ERR_INVALID, "unknown weight type %d", (int) w->type);
-	}
-	if (!want || maas_dnn_packed_ok(w->packed, kind, w->n, w->k))
-		return true;
-	w->packed = maas_dnn_pack(kind, w->n, w->k, w->data, w->k, err);
-	return w->packed != NULL;
 }
 
 /* ---- the entry points ---- */
@@ -840,26 +423,26 @@ maas_blas_open(const MaasBlasConfig *config, MaasError *err)
 	int			threads = config->threads > 0 ? config->threads : 1;
 
 	maas_cpu_set_disabled(config->cpu_disable);
-	if (S.handle == NULL)
+	if (blas_state.handle == NULL)
 	{
 		MaasCpuMask f = maas_cpu_features();
 		MaasError	dnn_err;
 
 		if (!open_blas(config->library, threads, f, err))
 			return NULL;
-		S.dnn = maas_dnn_open(config->onednn_library, threads, f, &dnn_err);
+		blas_state.dnn = maas_dnn_open(config->onednn_library, threads, f, &dnn_err);
 
-		S.api.sgemm = d_sgemm;
-		S.api.sgemv = d_sgemv;
-		S.api.set_num_threads = S.lib_set_threads;
-		S.api.gemm_f32 = gemm_f32;
-		S.api.gemm_bf16 = gemm_bf16;
-		S.api.gemm_s8 = gemm_s8;
-		S.api.pack = pack;
-		S.api.info = &S.info;
-		S.backend = (MaasGemmBackend) -1;
+		blas_state.api.sgemm = blas_sgemm;
+		blas_state.api.sgemv = blas_sgemv;
+		blas_state.api.set_num_threads = blas_state.lib_set_threads;
+		blas_state.api.gemm_f32 = blas_gemm_f32;
+		blas_state.api.gemm_bf16 = blas_gemm_bf16;
+		blas_state.api.gemm_s8 = blas_gemm_s8;
+		blas_state.api.pack = blas_pack;
+		blas_state.api.info = &blas_state.info;
+		blas_state.backend = (MaasGemmBackend) -1;
 	}
-	if (config->backend == MAAS_BACKEND_ONEDNN && !S.dnn)
+	if (config->backend == MAAS_BACKEND_ONEDNN && !blas_state.dnn)
 	{
 		maas_error(err, MAAS_ERR_LIBRARY, "oneDNN is not available: %s",
 				   maas_dnn_info()->status);
@@ -875,15 +458,15 @@ maas_blas_open(const MaasBlasConfig *config, MaasError *err)
 		return NULL;
 	}
 	set_threads(threads);
-	if (S.backend != config->backend || S.features != maas_cpu_features())
+	if (blas_state.backend != config->backend || blas_state.features != maas_cpu_features())
 	{
-		S.backend = config->backend;
+		blas_state.backend = config->backend;
 		choose();
 		refresh_info();
 	}
 	else
-		S.info.threads = S.threads;
-	return &S.api;
+		blas_state.info.threads = blas_state.threads;
+	return &blas_state.api;
 }
 
 const MaasBlas *
@@ -901,7 +484,7 @@ maas_blas_load(const char *library, int threads, char *err, size_t errlen)
 const char *
 maas_blas_library(void)
 {
-	return S.handle != NULL ? S.opened : NULL;
+	return blas_state.handle != NULL ? blas_state.opened : NULL;
 }
 
 /*
@@ -925,7 +508,7 @@ probe(void)
 	memset(w, 0, sizeof(float) * PN * PK);
 	for (int i = 0; i < MAAS_GEMM_N_OPS; i++)
 	{
-		Impl		f = S.op[i].first;
+		Impl		f = blas_state.op[i].first;
 		int			m = (i == MAAS_GEMM_F32_ROW || i == MAAS_GEMM_BF16_ROW ||
 						 i == MAAS_GEMM_S8_ROW) ? 1 : PN;
 		MaasDnnKind kind = (i == MAAS_GEMM_BF16_ROWS || i == MAAS_GEMM_BF16_ROW) ? MAAS_DNN_BF16 :
@@ -940,10 +523,10 @@ probe(void)
 const MaasBlasInfo *
 maas_blas_info(bool probe_first)
 {
-	if (S.handle == NULL)
+	if (blas_state.handle == NULL)
 		return NULL;
-	if (probe_first && S.dnn)
+	if (probe_first && blas_state.dnn)
 		probe();
 	refresh_info();
-	return &S.info;
+	return &blas_state.info;
 }

@@ -8,7 +8,7 @@
  *
  *	gcc -O3 -fno-math-errno -fno-trapping-math -Isrc/kernel -o /tmp/text_kernels \
  *		test/bench/text_kernels.c src/kernel/transformer.c src/kernel/sampling.c \
- *		src/kernel/blas.c src/kernel/error.c -ldl -lm
+ *		src/kernel/blas.c src/kernel/blas_dispatch.c src/kernel/error.c -ldl -lm
  *	/tmp/text_kernels [threads (2)] [tokens (20)] [attention|sampling]
  *
  * The decode step runs over 12 distinct layers of weights (340 MB) and the

@@ -50,8 +50,8 @@ def build():
                     os.path.join(KERNEL, "pool.c"), os.path.join(KERNEL, "conv_bn.c"),
                     os.path.join(KERNEL, "error.c"),
                     stub, "-ldl", "-lm", "-lpthread"] +
-                   [os.path.join(KERNEL, f) for f in ("blas.c", "cpu.c", "quantize.c", "gemm_int8.c",
-                                                      "gemm_bf16.c", "gemm_onednn.c")], check=True)
+                   [os.path.join(KERNEL, f) for f in ("blas.c", "blas_dispatch.c", "cpu.c", "quantize.c",
+                                                      "gemm_int8.c", "gemm_bf16.c", "gemm_onednn.c")], check=True)
     return ctypes.CDLL(so)
 
 
