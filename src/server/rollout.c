@@ -23,9 +23,14 @@
  * the same row (for a share of calls: maas.shadow_fraction) and the two are
  * compared in the candidate's statistics entry (stats.c): rows compared,
  * same class, sum of |value difference|.  Its calls, latency and drift are
- * counted in maas.stats under its own version.  A local model cannot fail
- * on a row its live version took (the deploy checks both read the same
- * inputs); a remote candidate is not shadow-scored.
+ * counted in maas.stats under its own version.  Its failures (a remote
+ * candidate's HTTP errors and timeouts) are counted as its errors and
+ * never raised (maas_rollout_shadow_forward).  A text model has no shadow.
+ *
+ * Every call form routes: the row form by its key column (predict_row.c),
+ * JSON objects by their key member (predict_json.c), batches by each row's
+ * key (predict_batch.c), maas_generate by its "key" parameter
+ * (text_generate.c); arrays and the other text functions by call.
  */
 #include "remote.h"
 #include "rollout.h"
