@@ -77,6 +77,24 @@ $node->safe_psql($db, "ALTER SYSTEM RESET maas.stats_window_hours; SELECT pg_rel
 $node->poll_query_until($db, "SELECT current_setting('maas.stats_window_hours') = '24'");
 is($node->safe_psql($db, $windows_sql), '40/40,20/20', 'nothing was dropped by looking');
 
+# --- a hot standby keeps its own windows -------------------------------------
+my $primary_windows = $node->safe_psql($db, $windows_sql);
+$node->stop;
+$node->set_replication_conf;
+$node->append_conf('postgresql.conf', "wal_level = replica\nmax_wal_senders = 4\n");
+$node->start;
+$node->backup('bk');
+my $standby = PostgreSQL::Test::Cluster->new('standby');
+$standby->init_from_backup($node, 'bk', has_streaming => 1);
+$standby->start;
+$node->wait_for_catchup($standby);
+is($standby->safe_psql($db, $windows_sql), 'none', 'a standby starts with no windows');
+is($standby->safe_psql($db, "SELECT count(maas_predict('win', ARRAY[g, 3]::real[])) FROM generate_series(1, 7) g"),
+	'7', 'the standby serves');
+is($standby->safe_psql($db, $windows_sql), '7/7', 'and counts its own calls in its windows');
+is($node->safe_psql($db, $windows_sql), $primary_windows, 'the primary\'s are its own');
+$standby->stop;
+
 # --- crash: windows reset -----------------------------------------------------
 $node->stop('immediate');
 $node->start;

@@ -132,6 +132,28 @@ is(sql_error($node, "SELECT count(maas_predict('rr', x)) FROM rows3"),
 DETAIL:  "127.0.0.1:$port" answered HTTP 500: down.},
 	'a canary answers, so its errors are raised');
 
+# --- a remote text model: a canary routed by maas_generate's "key" ---------
+for my $k ('llm_a', 'llm_b')
+{
+	$node->safe_psql('postgres', qq{SELECT maas_register_remote('llm', '{"protocol": "openai",
+		"url": "$base/q/key=$k/v1", "model": "gpt-test", "task": "generation"}')});
+}
+$node->safe_psql('postgres', q{SELECT maas_deploy('llm', 1);
+	SELECT maas_deploy('llm', 2, '{"strategy": "canary", "fraction": 0.4, "key": "user"}')});
+is($node->safe_psql('postgres', q{
+	SELECT count(*) FILTER (WHERE maas_generate('llm', 'hi ' || g, jsonb_build_object('key', g)) = 'echo: hi ' || g)
+	  FROM generate_series(1, 50) g}), '50', 'a remote text canary answers like the live version');
+my $routed = $node->safe_psql('postgres',
+	"SELECT count(*) FILTER (WHERE maas_route('llm', g::text) = 2) FROM generate_series(1, 50) g");
+is(requests('llm_b'), $routed, "the canary's server got the $routed keys maas_route sends it");
+is(requests('llm_a'), 50 - $routed, 'the live server the others');
+$node->safe_psql('postgres', "SELECT maas_deploy('llm', 1)");
+is(sql_error($node, q{SELECT maas_deploy('llm', 2, '{"strategy": "shadow"}')}),
+	qq{ERROR:  a text model cannot have a shadow
+DETAIL:  Version 2 of model "llm" reads text; a shadow is compared on the features of a row.
+HINT:  Deploy it as a canary: maas_deploy('llm', 2, '{"strategy": "canary", "fraction": 0.1}').},
+	'and no shadow');
+
 stop_server($srv);
 $node->stop;
 done_testing();
