@@ -379,7 +379,6 @@ batch_flush_routed(BatchScorer *b)
 	if (ro->kind == MAAS_ROLLOUT_SHADOW && maas_rollout_shadow_sampled(ro))
 	{
 		const float *y2;
-
 		size_t		nwork;
 
 		/* a shadow's failure is counted as its error, never raised */

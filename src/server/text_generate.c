@@ -169,8 +169,14 @@ parse_params(Jsonb *params, const MaasModel *m, MaasGenParams *p,
 										 "a whole number from 0 to 2^53 - 1");
 			seeded = true;
 		}
-		else if (strcmp(key, "version") == 0 || strcmp(key, "key") == 0)
+		else if (strcmp(key, "version") == 0)
 			;					/* read before the model was resolved */
+		else if (strcmp(key, "key") == 0)
+		{
+			/* read when the call was routed (params_key) */
+			if (v.type != jbvString && v.type != jbvNumeric && v.type != jbvNull)
+				param_error(key, "a string or a number");
+		}
 		else if (strcmp(key, "ignore_eos") == 0)
 		{
 			if (v.type != jbvBool)

@@ -107,6 +107,9 @@ SELECT maas_deploy('fo_writer', 1);
 SELECT maas_deploy('fo_writer', 2, '{"strategy": "shadow"}');
 SELECT maas_deploy('fo_reader', 1);
 SELECT maas_deploy('fo_reader', 2, '{"strategy": "shadow"}');
+-- without a rollout, a "key" is checked all the same
+SELECT maas_generate('fo_writer', 'The database is', '{"key": {"user": 1}}');
+SELECT maas_generate('fo_writer', 'The database is', '{"max_new_tokens": 1, "key": "u1"}') IS NOT NULL AS generated;
 
 SELECT maas_drop('fo'), maas_drop('fo_writer'), maas_drop('fo_reader');
 DROP TABLE fo_rows;

@@ -15,6 +15,7 @@ use Test::More;
 use Time::HiRes qw(time);
 
 my $srv = start_server(log => "$PostgreSQL::Test::Utils::tmp_check/rollout_remote_server.log");
+END { stop_server($srv) if $srv; }
 my $port = $srv->{port};
 my $base = "http://127.0.0.1:$port";
 
@@ -154,6 +155,5 @@ DETAIL:  Version 2 of model "llm" reads text; a shadow is compared on the featur
 HINT:  Deploy it as a canary: maas_deploy('llm', 2, '{"strategy": "canary", "fraction": 0.1}').},
 	'and no shadow');
 
-stop_server($srv);
 $node->stop;
 done_testing();
