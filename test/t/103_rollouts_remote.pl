@@ -15,7 +15,7 @@ use Test::More;
 use Time::HiRes qw(time);
 
 my $srv = start_server(log => "$PostgreSQL::Test::Utils::tmp_check/rollout_remote_server.log");
-END { stop_server($srv) if $srv; }
+END { local $?; stop_server($srv) if $srv; }
 my $port = $srv->{port};
 my $base = "http://127.0.0.1:$port";
 
