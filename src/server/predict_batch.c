@@ -379,11 +379,19 @@ batch_flush_routed(BatchScorer *b)
 	if (ro->kind == MAAS_ROLLOUT_SHADOW && maas_rollout_shadow_sampled(ro))
 	{
 		const float *y2;
+		size_t		nwork;
 
+		/* a shadow's failure is counted as its error, never raised */
 		maas_stats_begin(ro->cand, true);
-		y2 = routed_forward(b, ro->cand, n_live, b->buf.x);
-		maas_stats_end(ro->cand, n_live, b->buf.x, y2);
-		maas_rollout_compare(st, n_live, y, y2);
+		y2 = maas_net_workspace(&ro->cand->m->net, n_live, 1, &nwork) ?
+			maas_rollout_shadow_forward(ro->cand, b->blas, n_live, b->buf.x,
+										palloc_extended(sizeof(float) * nwork,
+														MCXT_ALLOC_HUGE)) : NULL;
+		if (y2 != NULL)
+		{
+			maas_stats_end(ro->cand, n_live, b->buf.x, y2);
+			maas_rollout_compare(st, n_live, y, y2);
+		}
 	}
 	maas_stats_end(st, n_live, b->buf.x, y);
 	routed_emit(b, st->m, y, b->buf.keys, n_live);

@@ -269,6 +269,57 @@ maas_json_features(MaasRowState *rs, MaasServeState *st, JsonbContainer *json)
 	return NULL;				/* keep compiler quiet */
 }
 
+/*
+ * The state that answers a JSON row while a rollout routes: a canary with
+ * a "key" routes an object by the text of that key's value, as the row
+ * form routes by the column's text (a number's text as numeric prints it,
+ * a string's characters, a boolean as t or f; a JSON null stays on the
+ * live version); an array, or a canary without a key, by call.
+ */
+static MaasServeState *
+route_json(MaasServeState *st, JsonbContainer *json)
+{
+	MaasRollout *ro = st->routing;
+	JsonbValue *v;
+	char	   *key;
+	size_t		len;
+
+	if (ro->kind != MAAS_ROLLOUT_CANARY || ro->key[0] == '\0' ||
+		!JsonContainerIsObject(json))
+		return maas_serve_route(st, NULL, 0);
+	v = getKeyJsonValueFromContainer(json, ro->key, strlen(ro->key), NULL);
+	if (v == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("rollout key \"%s\" is not in the JSON object", ro->key),
+				 errdetail("The canary of model \"%s\" routes rows by this key.", st->model)));
+	switch (v->type)
+	{
+		case jbvNull:
+			return st;
+		case jbvString:
+			key = v->val.string.val;
+			len = v->val.string.len;
+			break;
+		case jbvNumeric:
+			key = DatumGetCString(DirectFunctionCall1(numeric_out,
+													  NumericGetDatum(v->val.numeric)));
+			len = strlen(key);
+			break;
+		case jbvBool:
+			key = v->val.boolean ? "t" : "f";
+			len = 1;
+			break;
+		default:
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("rollout key \"%s\" must be a JSON string, number or boolean", ro->key),
+					 errdetail("The key's value is a JSON %s.", json_type_name(v))));
+			return st;			/* keep compiler quiet */
+	}
+	return maas_serve_route(st, key, len);
+}
+
 static Jsonb *
 parse_json(text *json)
 {
@@ -297,8 +348,9 @@ predict_jsonb(FunctionCallInfo fcinfo, MaasAnswer what)
 	else
 		jb = PG_GETARG_JSONB_P(argno);
 	x = maas_json_features(rs, st, &jb->root);
-	use = maas_serve_route(st, NULL, 0);	/* a canary: by call (rollout.h) */
-	out = maas_net_forward(&use->m->net, maas_get_blas(), 1, x, use->m->row_work);
+	/* a canary: by the object's key, or by call (rollout.h) */
+	use = st->routing ? route_json(st, &jb->root) : st;
+	out = maas_serve_forward(use, maas_get_blas(), 1, x, use->m->row_work);
 	return maas_serve_answer(use, what, x, out);
 }
 
@@ -316,6 +368,7 @@ predict_text(FunctionCallInfo fcinfo, MaasAnswer what)
 	text	   *input;
 	const float *x = NULL;
 	const float *out;
+	Jsonb	   *jb = NULL;
 
 	maas_serve_call(fcinfo, st);
 	input = PG_GETARG_TEXT_PP(PG_NARGS() - 1);
@@ -324,7 +377,8 @@ predict_text(FunctionCallInfo fcinfo, MaasAnswer what)
 		case MAAS_TEXT_TOKENS:
 			return maas_text_predict(fcinfo, st, what);
 		case MAAS_TEXT_JSON:
-			x = maas_json_features(rs, st, &parse_json(input)->root);
+			jb = parse_json(input);
+			x = maas_json_features(rs, st, &jb->root);
 			break;
 		case MAAS_TEXT_ARRAY:
 			if (rs->array_in.fn_oid == InvalidOid)
@@ -336,8 +390,10 @@ predict_text(FunctionCallInfo fcinfo, MaasAnswer what)
 									NULL);
 			break;
 	}
-	use = maas_serve_route(st, NULL, 0);	/* a canary: by call (rollout.h) */
-	out = maas_net_forward(&use->m->net, maas_get_blas(), 1, x, use->m->row_work);
+	/* a canary: a JSON object by its key, else by call (rollout.h) */
+	use = st->routing == NULL ? st :
+		jb != NULL ? route_json(st, &jb->root) : maas_serve_route(st, NULL, 0);
+	out = maas_serve_forward(use, maas_get_blas(), 1, x, use->m->row_work);
 	return maas_serve_answer(use, what, x, out);
 }
 

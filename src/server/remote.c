@@ -415,13 +415,13 @@ call_failed(MaasServeState *st, const MaasError *err)
 					  psprintf("call to remote model \"%s\" failed", st->model));
 }
 
-const float *
-maas_remote_forward(MaasServeState *st, const MaasBlas *blas, int n,
-					const float *x, float *work)
+/* the remote model's outputs for n rows; NULL with err set when it failed */
+static const float *
+remote_run(MaasServeState *st, const MaasBlas *blas, int n, const float *x,
+		   float *work, MaasError *err)
 {
 	MaasRemoteCall *rc = call_ready(st);
 	MaasBatch	batch;
-	MaasError	err;
 	const float *y;
 	MemoryContext old;
 
@@ -431,11 +431,34 @@ maas_remote_forward(MaasServeState *st, const MaasBlas *blas, int n,
 	batch.x = x;
 	batch.remote = &rc->env;
 	old = MemoryContextSwitchTo(rc->call_cxt);
-	y = maas_net_run(&st->m->net, blas, &batch, 0, work, &err);
+	y = maas_net_run(&st->m->net, blas, &batch, 0, work, err);
 	MemoryContextSwitchTo(old);
+	return y;
+}
+
+const float *
+maas_remote_forward(MaasServeState *st, const MaasBlas *blas, int n,
+					const float *x, float *work)
+{
+	MaasError	err;
+	const float *y = remote_run(st, blas, n, x, work, &err);
+
 	if (y == NULL)
 		call_failed(st, &err);
 	return y;
+}
+
+/*
+ * The same for a shadow (rollout.c): a failed call returns NULL and raises
+ * nothing (reading the version's secrets still may).
+ */
+const float *
+maas_remote_forward_quiet(MaasServeState *st, const MaasBlas *blas, int n,
+						  const float *x, float *work)
+{
+	MaasError	err;
+
+	return remote_run(st, blas, n, x, work, &err);
 }
 
 MaasRemoteGenOutput *

@@ -60,6 +60,8 @@ extern void maas_remote_detach(MaasServeState *st);
 /* maas_net_run over a remote model, raising its errors (serve.c) */
 extern const float *maas_remote_forward(MaasServeState *st, const MaasBlas *blas,
 										int n, const float *x, float *work);
+extern const float *maas_remote_forward_quiet(MaasServeState *st, const MaasBlas *blas,
+											  int n, const float *x, float *work);
 
 /*
  * A remote text model's calls (its endpoint is st->m->remote): n prompts'

@@ -90,14 +90,14 @@ remote_params(Jsonb *params, const char *model, MaasRemoteGenParams *p)
 											   "a whole number from 1 to 1000000");
 		else if (strcmp(key, "temperature") == 0)
 			p->temperature = param_number(key, &v, 0, 2, false, "a number from 0 to 2");
-		else if (strcmp(key, "version") == 0)
-			continue;
+		else if (strcmp(key, "version") == 0 || strcmp(key, "key") == 0)
+			continue;			/* read when the call was resolved and routed */
 		else
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("generation parameter \"%s\" is not supported by remote model \"%s\"",
 							key, model),
-					 errhint("A remote model takes max_new_tokens, temperature and version.")));
+					 errhint("A remote model takes max_new_tokens, temperature, version and key.")));
 	}
 }
 

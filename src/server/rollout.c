@@ -23,10 +23,16 @@
  * the same row (for a share of calls: maas.shadow_fraction) and the two are
  * compared in the candidate's statistics entry (stats.c): rows compared,
  * same class, sum of |value difference|.  Its calls, latency and drift are
- * counted in maas.stats under its own version.  A local model cannot fail
- * on a row its live version took (the deploy checks both read the same
- * inputs); a remote candidate is not shadow-scored.
+ * counted in maas.stats under its own version.  Its failures (a remote
+ * candidate's HTTP errors and timeouts) are counted as its errors and
+ * never raised (maas_rollout_shadow_forward).  A text model has no shadow.
+ *
+ * Every call form routes: the row form by its key column (predict_row.c),
+ * JSON objects by their key member (predict_json.c), batches by each row's
+ * key (predict_batch.c), maas_generate by its "key" parameter
+ * (text_generate.c); arrays and the other text functions by call.
  */
+#include "remote.h"
 #include "rollout.h"
 #include "registry.h"
 #include "stats.h"
@@ -155,8 +161,7 @@ maas_rollout_resolve(MaasServeState *st, int64 model_id)
 		maas_stats_flush(st->routing->cand);
 		st->routing = NULL;
 	}
-	if (model_id == 0 || maas_model_is_text(st->m) ||
-		!OidIsValid(relid = candidate_relid()))
+	if (model_id == 0 || !OidIsValid(relid = candidate_relid()))
 		return;
 
 	/* until this succeeds, the next call looks the model up again */
@@ -204,10 +209,16 @@ maas_rollout_resolve(MaasServeState *st, int64 model_id)
 		maas_serve_resolve(cand, cstring_to_text(st->model), ro->version);
 		ro->cand = cand;
 		ro->seed = rollout_seed(st->model, ro->version);
-		/* the deploy checked these; a candidate that differs is not routed to */
+		/*
+		 * The deploy checked these; a candidate that differs is not routed
+		 * to.  A text model's shadow is not scored: its answers (generated
+		 * text, embeddings) have no comparison here.
+		 */
 		if (cand->m->net.n_in == st->m->net.n_in &&
 			cand->m->task == st->m->task &&
-			cand->m->n_classes == st->m->n_classes)
+			cand->m->n_classes == st->m->n_classes &&
+			maas_model_is_text(cand->m) == maas_model_is_text(st->m) &&
+			!(ro->kind == MAAS_ROLLOUT_SHADOW && maas_model_is_text(st->m)))
 			st->routing = ro;
 	}
 	st->curcid = curcid;
@@ -232,7 +243,7 @@ maas_rollout_shadow_sampled(MaasRollout *ro)
 {
 	uint64		h;
 
-	if (ro->cand->remote != NULL || maas_shadow_fraction <= 0)
+	if (maas_shadow_fraction <= 0)
 		return false;
 	if (maas_shadow_fraction >= 1)
 		return true;
@@ -293,6 +304,34 @@ maas_rollout_compare(MaasServeState *st, int n, const float *y_live,
 	}
 }
 
+/*
+ * The shadow's forward pass over n rows of x: NULL when it fails, having
+ * raised nothing (a remote candidate's HTTP errors and timeouts, a local
+ * one's kernel errors).  Its call was begun on cand and is left unended,
+ * so maas.stats counts it as the candidate's error.  A cancel or
+ * statement_timeout that arrived meanwhile is raised here, as it would be
+ * anywhere.
+ */
+const float *
+maas_rollout_shadow_forward(MaasServeState *cand, const MaasBlas *blas, int n,
+							const float *x, float *work)
+{
+	const float *y;
+
+	if (cand->remote != NULL)
+		y = maas_remote_forward_quiet(cand, blas, n, x, work);
+	else
+	{
+		MaasBatch	batch = {.n = n, .t = 1, .x = x};
+		MaasError	err;
+
+		y = maas_net_run(&cand->m->net, blas, &batch, 0, work, &err);
+	}
+	if (y == NULL)
+		CHECK_FOR_INTERRUPTS();
+	return y;
+}
+
 void
 maas_rollout_shadow(MaasServeState *st, const float *x, const float *out)
 {
@@ -303,7 +342,9 @@ maas_rollout_shadow(MaasServeState *st, const float *x, const float *out)
 	if (ro->kind != MAAS_ROLLOUT_SHADOW || !maas_rollout_shadow_sampled(ro))
 		return;
 	maas_stats_begin(cand, false);
-	o2 = maas_net_forward(&cand->m->net, maas_get_blas(), 1, x, cand->m->row_work);
+	o2 = maas_rollout_shadow_forward(cand, maas_get_blas(), 1, x, cand->m->row_work);
+	if (o2 == NULL)
+		return;					/* counted as the shadow's error */
 	maas_stats_end(cand, 1, x, o2);
 	maas_rollout_compare(st, 1, out, o2);
 }
@@ -568,7 +609,8 @@ maas_deploy_rollout(PG_FUNCTION_ARGS)
 
 		if (maas_catalog_query("SELECT c.n_features = d.n_features AND c.task = d.task "
 							   "AND c.n_outputs = d.n_outputs "
-							   "AND c.config->'inputs' IS NOT DISTINCT FROM d.config->'inputs' "
+							   "AND c.config->'inputs' IS NOT DISTINCT FROM d.config->'inputs', "
+							   "c.task IN ('generation', 'embedding') OR c.config ? 'tokenizer' "
 							   "FROM maas.version c, maas.version d "
 							   "WHERE c.model_id = $1 AND c.version = $2 "
 							   "AND d.model_id = $1 AND d.version = $3",
@@ -582,6 +624,15 @@ maas_deploy_rollout(PG_FUNCTION_ARGS)
 					 errmsg("version %d of model \"%s\" does not read and answer like the deployed version %d",
 							version, model, deployed),
 					 errdetail("A canary or shadow must have the deployed version's task, features, outputs and input columns.")));
+		if (strcmp(o.strategy, "shadow") == 0 &&
+			DatumGetBool(maas_catalog_result(0, 2, &isnull)))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("a text model cannot have a shadow"),
+					 errdetail("Version %d of model \"%s\" reads text; a shadow is compared on the features of a row.",
+							   version, model),
+					 errhint("Deploy it as a canary: maas_deploy('%s', %d, '{\"strategy\": \"canary\", \"fraction\": 0.1}').",
+							 model, version)));
 	}
 
 	/* one candidate at a time */

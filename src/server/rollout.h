@@ -58,6 +58,11 @@ extern bool maas_rollout_shadow_sampled(MaasRollout *ro);
 extern void maas_rollout_compare(MaasServeState *st, int n, const float *y_live,
 								 const float *y_cand);
 
+/* a shadow's forward pass: NULL on failure, counted, never raised */
+extern const float *maas_rollout_shadow_forward(MaasServeState *cand,
+												const MaasBlas *blas, int n,
+												const float *x, float *work);
+
 /* a shadow scores the row x the live version answered with out */
 extern void maas_rollout_shadow(MaasServeState *st, const float *x,
 								const float *out);

@@ -107,6 +107,9 @@ maas_stats_init(void)
 							 0,
 							 NULL, NULL, NULL);
 
+	/* the hourly windows: their settings and table (stats_window.c) */
+	maas_stats_window_init();
+
 	/*
 	 * The shared table exists only when loaded with the postmaster, and only
 	 * then can its size be set.
@@ -500,6 +503,7 @@ maas_stats_flush(MaasServeState *st)
 		SpinLockRelease(&e->mutex);
 	}
 	LWLockRelease(maas_stats_shared->lock);
+	maas_window_add(&key, s, total_ms, out_mean, out_m2, now);
 
 done:
 	s->started = s->calls = s->rows = s->tokens = s->sampled = s->timed_calls = 0;
@@ -543,6 +547,7 @@ maas_stats_remove(const char *model, int32 version)
 		SpinLockRelease(&maas_stats_shared->mutex);
 	}
 	LWLockRelease(maas_stats_shared->lock);
+	maas_window_remove(model, version);
 	return now;
 }
 
@@ -572,8 +577,8 @@ typedef struct StatsFileHeader
  * (or "in archive recovery" on a standby): the next start recovers from a
  * crash, and the counters should start afresh.
  */
-static bool
-shut_down_cleanly(void)
+bool
+maas_stats_shut_down_cleanly(void)
 {
 	bool		crc_ok;
 	ControlFileData *cf = get_controlfile(DataDir, &crc_ok);
@@ -593,7 +598,7 @@ stats_shmem_shutdown(int code, Datum arg)
 	/* after a crash the table may be inconsistent: do not save it */
 	if (code != 0 || !maas_stats_shared || !maas_stats_hash)
 		return;
-	if (!maas_stats_save || !shut_down_cleanly())
+	if (!maas_stats_save || !maas_stats_shut_down_cleanly())
 		return;
 
 	file = AllocateFile(STATS_FILE ".tmp", PG_BINARY_W);

@@ -214,5 +214,67 @@ extern HTAB *maas_stats_hash;
 
 extern Size maas_stats_entry_size(void);
 extern TimestampTz maas_stats_remove(const char *model, int32 version);
+extern bool maas_stats_shut_down_cleanly(void);
+
+/*
+ * Hourly windows of the same counters (stats_window.c; maas.stats_window
+ * and maas.drift_window in stats_views.c).
+ */
+extern int	maas_stats_window_max;
+extern int	maas_stats_window_features;
+extern int	maas_stats_window_hours;
+extern int	maas_stats_window_test_offset;
+
+typedef struct MaasWindowKey
+{
+	Oid			dbid;
+	Oid			catalog;
+	int64		version_id;
+	TimestampTz start;			/* the hour's start */
+} MaasWindowKey;
+
+typedef struct MaasWindowEntry
+{
+	MaasWindowKey key;			/* hash key: must be first */
+	slock_t		mutex;			/* guards everything below but the names */
+	char		model[MAAS_MODEL_NAME_MAX + 1];
+	int32		version;
+	int32		n_in;
+	int32		n_features;		/* features tracked in data */
+	int32		n_classes;
+	int64		calls;
+	int64		errors;
+	int64		rows;
+	int64		tokens;
+	int64		compared;
+	int64		agreed;
+	double		abs_diff;
+	int64		sampled;
+	double		total_ms;
+	double		max_ms;
+	TimestampTz last_call;
+	double		out_mean;
+	double		out_m2;
+	int64		classes[MAAS_STATS_CLASSES];
+	double		data[FLEXIBLE_ARRAY_MEMBER];	/* n_features means, then M2s */
+} MaasWindowEntry;
+
+typedef struct MaasWindowShared
+{
+	LWLock	   *lock;			/* the table's shape */
+	int			n_features;		/* maas.stats_window_features at startup */
+} MaasWindowShared;
+
+extern MaasWindowShared *maas_window_shared;
+extern HTAB *maas_window_hash;
+
+extern void maas_stats_window_init(void);
+extern Size maas_window_entry_size(void);
+extern TimestampTz maas_window_now(TimestampTz now);
+extern TimestampTz maas_window_oldest(TimestampTz now);
+extern void maas_window_add(const MaasStatsKey *key, const MaasStatsLocal *s,
+							double total_ms, double out_mean, double out_m2,
+							TimestampTz now);
+extern void maas_window_remove(const char *model, int32 version);
 
 #endif							/* MAAS_STATS_H */

@@ -425,40 +425,159 @@ train_class_counts(const TrainStats *t, char **labels, int n_classes, double *co
 	return any;
 }
 
-#define DRIFT_COLS 12
+/* one version's (or one window's) counters, as drift is computed from them */
+typedef struct DriftIn
+{
+	const char *model;
+	int32		version;
+	bool		windowed;		/* two more columns: the window's start and end */
+	TimestampTz start;
+	int			n_in;
+	int			nf;				/* features tracked, never past n_in */
+	const double *mean;			/* nf means, then (m2) nf M2s */
+	const double *m2;
+	int64		sampled;		/* rows the moments are over */
+	int64		rows;
+	int			n_classes;
+	const int64 *classes;
+	double		out_mean;
+	double		out_m2;
+	Jsonb	   *config;
+	Jsonb	   *train_stats;
+} DriftIn;
+
+#define DRIFT_COLS 14
 
 static void
-put_drift_row(ReturnSetInfo *rsinfo, const Seen *s, const char *kind,
+put_drift_row(ReturnSetInfo *rsinfo, const DriftIn *d, const char *kind,
 			  int feature, const char *name,
 			  double train_mean, double serve_mean, double train_var, double serve_var,
 			  double score, const char *note)
 {
 	Datum		values[DRIFT_COLS];
 	bool		nulls[DRIFT_COLS] = {0};
+	int			k = 0;
 
-	values[0] = CStringGetTextDatum(s->info.model);
-	values[1] = Int32GetDatum(s->e->version);
-	values[2] = CStringGetTextDatum(kind);
-	values[3] = Int32GetDatum(feature);
-	nulls[3] = feature <= 0;
-	if (name)
-		values[4] = CStringGetTextDatum(name);
-	nulls[4] = name == NULL;
-	values[5] = Float8GetDatum(train_mean);
-	nulls[5] = isnan(train_mean);
-	values[6] = Float8GetDatum(serve_mean);
-	nulls[6] = isnan(serve_mean);
-	values[7] = Float8GetDatum(sqrt(train_var));
-	nulls[7] = isnan(train_var);
-	values[8] = Float8GetDatum(sqrt(serve_var));
-	nulls[8] = isnan(serve_var);
-	values[9] = Float8GetDatum(score);
-	nulls[9] = isnan(score);
-	values[10] = Int64GetDatum(s->e->rows);
-	if (note)
-		values[11] = CStringGetTextDatum(note);
-	nulls[11] = note == NULL;
+	values[k++] = CStringGetTextDatum(d->model);
+	values[k++] = Int32GetDatum(d->version);
+	if (d->windowed)
+	{
+		values[k++] = TimestampTzGetDatum(d->start);
+		values[k++] = TimestampTzGetDatum(d->start + USECS_PER_HOUR);
+	}
+	values[k++] = CStringGetTextDatum(kind);
+	nulls[k] = feature <= 0;
+	values[k++] = Int32GetDatum(feature);
+	nulls[k] = name == NULL;
+	values[k++] = name ? CStringGetTextDatum(name) : (Datum) 0;
+	nulls[k] = isnan(train_mean);
+	values[k++] = Float8GetDatum(train_mean);
+	nulls[k] = isnan(serve_mean);
+	values[k++] = Float8GetDatum(serve_mean);
+	nulls[k] = isnan(train_var);
+	values[k++] = Float8GetDatum(sqrt(train_var));
+	nulls[k] = isnan(serve_var);
+	values[k++] = Float8GetDatum(sqrt(serve_var));
+	nulls[k] = isnan(score);
+	values[k++] = Float8GetDatum(score);
+	values[k++] = Int64GetDatum(d->rows);
+	nulls[k] = note == NULL;
+	values[k++] = note ? CStringGetTextDatum(note) : (Datum) 0;
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+}
+
+/*
+ * The drift rows of one version (or window): a row per tracked feature,
+ * one for the predictions and one for the model.
+ */
+static void
+drift_rows(ReturnSetInfo *rsinfo, const DriftIn *d)
+{
+	int			nf = d->nf;
+	const double *mean = d->mean;
+	const double *m2 = d->m2;
+	double		rows = (double) d->sampled;	/* the moments are over these */
+	TrainStats	t;
+	bool		have_train = train_stats_read(d->train_stats, d->n_in, &t);
+	double		best = NAN;
+	int			best_feature = 0;
+	double		pred_score = NAN;
+	const char *note = NULL;
+
+	CHECK_FOR_INTERRUPTS();
+
+	/* features */
+	for (int j = 0; j < nf; j++)
+	{
+		double		sm = rows > 0 ? mean[j] : NAN;
+		double		sv = rows > 0 ? m2[j] / rows : NAN;
+		double		score = NAN;
+
+		if (rows > 0 && !isnan(t.mean[j]) && !isnan(t.var[j]))
+			score = maas_hellinger_normal(t.mean[j], t.var[j], sm, sv);
+		if (!isnan(score) && (isnan(best) || score > best))
+		{
+			best = score;
+			best_feature = j + 1;
+		}
+		put_drift_row(rsinfo, d, "feature", j + 1, t.names[j], t.mean[j], sm,
+					  t.var[j], sv, score,
+					  have_train && isnan(t.mean[j]) ?
+					  "no training statistics for this feature" : NULL);
+	}
+
+	/* predictions: class shares, or the predicted value */
+	if (d->n_classes > 0)
+	{
+		double	   *p = palloc(sizeof(double) * d->n_classes);
+		double	   *q = palloc(sizeof(double) * d->n_classes);
+
+		for (int c = 0; c < d->n_classes; c++)
+			q[c] = (double) d->classes[c];
+		if (rows > 0 &&
+			train_class_counts(&t, class_labels(d->config, d->n_classes), d->n_classes, p))
+		{
+			pred_score = maas_hellinger_counts(d->n_classes, p, q);
+			if (pred_score < 0)
+				pred_score = NAN;
+		}
+		put_drift_row(rsinfo, d, "prediction", 0, NULL, NAN, NAN, NAN, NAN,
+					  pred_score,
+					  have_train && t.classes == NULL ?
+					  "no class counts in the training statistics" : NULL);
+	}
+	else
+	{
+		double		sm = rows > 0 ? d->out_mean : NAN;
+		double		sv = rows > 0 ? d->out_m2 / rows : NAN;
+
+		if (rows > 0 && !isnan(t.target_mean) && !isnan(t.target_var))
+			pred_score = maas_hellinger_normal(t.target_mean, t.target_var, sm, sv);
+		put_drift_row(rsinfo, d, "prediction", 0, NULL, t.target_mean, sm,
+					  t.target_var, sv, pred_score,
+					  have_train && isnan(t.target_mean) ?
+					  "no target statistics in the training statistics" : NULL);
+	}
+
+	/* the model: its largest score, naming the feature that moved most */
+	if (!isnan(pred_score) && (isnan(best) || pred_score > best))
+	{
+		best = pred_score;
+		best_feature = 0;
+	}
+	if (!have_train)
+		note = "no training statistics for this version";
+	else if (d->sampled == 0)
+		note = "no rows scored yet";
+	else if (nf < d->n_in)
+		note = psprintf("only the first %d of %d features are tracked", nf, d->n_in);
+	else if (d->sampled < DRIFT_MIN_ROWS)
+		note = psprintf("fewer than %d rows scored: scores are rough", DRIFT_MIN_ROWS);
+	else if (!isnan(best) && best_feature == 0)
+		note = "the predictions moved most";
+	put_drift_row(rsinfo, d, "model", best_feature,
+				  best_feature > 0 ? t.names[best_feature - 1] : NULL,
+				  NAN, NAN, NAN, NAN, best, note);
 }
 
 /*
@@ -480,91 +599,176 @@ maas_stats_drift(PG_FUNCTION_ARGS)
 	{
 		Seen	   *s = lfirst(lc);
 		MaasStatsEntry *e = s->e;
-		int			nf = Min(e->n_features, Max(e->n_in, 0));	/* never past n_in */
-		const double *mean = e->data;
-		const double *m2 = e->data + nf;
-		double		rows = (double) e->sampled;	/* the moments are over these */
-		TrainStats	t;
-		bool		have_train = train_stats_read(s->info.train_stats, e->n_in, &t);
-		double		best = NAN;
-		int			best_feature = 0;
-		double		pred_score = NAN;
-		const char *note = NULL;
+		DriftIn		d;
 
-		CHECK_FOR_INTERRUPTS();
+		memset(&d, 0, sizeof(d));
+		d.model = s->info.model;
+		d.version = e->version;
+		d.n_in = e->n_in;
+		d.nf = Min(e->n_features, Max(e->n_in, 0));
+		d.mean = e->data;
+		d.m2 = e->data + d.nf;
+		d.sampled = e->sampled;
+		d.rows = e->rows;
+		d.n_classes = e->n_classes;
+		d.classes = e->classes;
+		d.out_mean = e->out_mean;
+		d.out_m2 = e->out_m2;
+		d.config = s->info.config;
+		d.train_stats = s->info.train_stats;
+		drift_rows(rsinfo, &d);
+	}
+	return (Datum) 0;
+}
 
-		/* features */
-		for (int j = 0; j < nf; j++)
-		{
-			double		sm = rows > 0 ? mean[j] : NAN;
-			double		sv = rows > 0 ? m2[j] / rows : NAN;
-			double		score = NAN;
+/* ------------------------------------------------------------------------
+ * Windows (stats_window.c): maas.stats_window, maas.drift_window
+ * ------------------------------------------------------------------------
+ */
 
-			if (rows > 0 && !isnan(t.mean[j]) && !isnan(t.var[j]))
-				score = maas_hellinger_normal(t.mean[j], t.var[j], sm, sv);
-			if (!isnan(score) && (isnan(best) || score > best))
-			{
-				best = score;
-				best_feature = j + 1;
-			}
-			put_drift_row(rsinfo, s, "feature", j + 1, t.names[j], t.mean[j], sm,
-						  t.var[j], sv, score,
-						  have_train && isnan(t.mean[j]) ?
-						  "no training statistics for this feature" : NULL);
-		}
+typedef struct SeenWindow
+{
+	MaasWindowEntry *e;
+	MaasVersionInfo info;
+} SeenWindow;
 
-		/* predictions: class shares, or the predicted value */
-		if (e->n_classes > 0)
-		{
-			char	  **labels = class_labels(s->info.config, e->n_classes);
-			double	   *p = palloc(sizeof(double) * e->n_classes);
-			double	   *q = palloc(sizeof(double) * e->n_classes);
+/* copies of this database's windows that are not expired, as collect() */
+static List *
+collect_windows(FunctionCallInfo fcinfo, bool with_data)
+{
+	Size		size;
+	List	   *copies = NIL;
+	List	   *seen = NIL;
+	HASH_SEQ_STATUS hs;
+	MaasWindowEntry *e;
+	ListCell   *lc;
+	Viewer		viewer;
+	TimestampTz oldest;
 
-			for (int c = 0; c < e->n_classes; c++)
-				q[c] = (double) e->classes[c];
-			if (rows > 0 && train_class_counts(&t, labels, e->n_classes, p))
-			{
-				pred_score = maas_hellinger_counts(e->n_classes, p, q);
-				if (pred_score < 0)
-					pred_score = NAN;
-			}
-			put_drift_row(rsinfo, s, "prediction", 0, NULL, NAN, NAN, NAN, NAN,
-						  pred_score,
-						  have_train && t.classes == NULL ?
-						  "no class counts in the training statistics" : NULL);
-		}
-		else
-		{
-			double		sm = rows > 0 ? e->out_mean : NAN;
-			double		sv = rows > 0 ? e->out_m2 / rows : NAN;
+	require_stats();
+	if (maas_window_hash == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("windowed serving statistics are not enabled"),
+				 errdetail("maas.stats_window_max is 0."),
+				 errhint("Set maas.stats_window_max in postgresql.conf and restart the server.")));
+	viewer_init(&viewer, fcinfo);
+	size = with_data ? maas_window_entry_size() : offsetof(MaasWindowEntry, data);
+	oldest = maas_window_oldest(GetCurrentTimestamp());
 
-			if (rows > 0 && !isnan(t.target_mean) && !isnan(t.target_var))
-				pred_score = maas_hellinger_normal(t.target_mean, t.target_var, sm, sv);
-			put_drift_row(rsinfo, s, "prediction", 0, NULL, t.target_mean, sm,
-						  t.target_var, sv, pred_score,
-						  have_train && isnan(t.target_mean) ?
-						  "no target statistics in the training statistics" : NULL);
-		}
+	LWLockAcquire(maas_window_shared->lock, LW_SHARED);
+	hash_seq_init(&hs, maas_window_hash);
+	while ((e = hash_seq_search(&hs)) != NULL)
+	{
+		MaasWindowEntry *copy;
 
-		/* the model: its largest score, naming the feature that moved most */
-		if (!isnan(pred_score) && (isnan(best) || pred_score > best))
-		{
-			best = pred_score;
-			best_feature = 0;
-		}
-		if (!have_train)
-			note = "no training statistics for this version";
-		else if (e->sampled == 0)
-			note = "no rows scored yet";
-		else if (nf < e->n_in)
-			note = psprintf("only the first %d of %d features are tracked", nf, e->n_in);
-		else if (e->sampled < DRIFT_MIN_ROWS)
-			note = psprintf("fewer than %d rows scored: scores are rough", DRIFT_MIN_ROWS);
-		else if (!isnan(best) && best_feature == 0)
-			note = "the predictions moved most";
-		put_drift_row(rsinfo, s, "model", best_feature,
-					  best_feature > 0 ? t.names[best_feature - 1] : NULL,
-					  NAN, NAN, NAN, NAN, best, note);
+		if (e->key.dbid != MyDatabaseId || e->key.start < oldest)
+			continue;
+		copy = palloc(size);
+		SpinLockAcquire(&e->mutex);
+		memcpy(copy, e, size);
+		SpinLockRelease(&e->mutex);
+		copies = lappend(copies, copy);
+	}
+	LWLockRelease(maas_window_shared->lock);
+
+	foreach(lc, copies)
+	{
+		SeenWindow *s = palloc0(sizeof(SeenWindow));
+		MaasVersionRef ref;
+
+		s->e = lfirst(lc);
+		ref.catalog = s->e->key.catalog;
+		ref.version_id = s->e->key.version_id;
+		ref.version = s->e->version;
+		if (maas_version_info(&ref, &s->info) && viewer_sees(&viewer, &s->info))
+			seen = lappend(seen, s);
+	}
+	return seen;
+}
+
+/*
+ * maas_stats_window(): per version and hour, what maas.stats counts, and
+ * a shadow's comparisons (the maas.stats_window view).
+ */
+PG_FUNCTION_INFO_V1(maas_stats_window);
+Datum
+maas_stats_window(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	List	   *seen;
+	ListCell   *lc;
+
+	seen = collect_windows(fcinfo, false);
+	InitMaterializedSRF(fcinfo, 0);
+	foreach(lc, seen)
+	{
+		SeenWindow *s = lfirst(lc);
+		MaasWindowEntry *e = s->e;
+		Datum		values[16];
+		bool		nulls[16] = {0};
+		int			k = 0;
+
+		values[k++] = CStringGetTextDatum(s->info.model);
+		values[k++] = Int32GetDatum(e->version);
+		values[k++] = TimestampTzGetDatum(e->key.start);
+		values[k++] = TimestampTzGetDatum(e->key.start + USECS_PER_HOUR);
+		values[k++] = Int64GetDatum(e->calls);
+		values[k++] = Int64GetDatum(e->rows);
+		values[k++] = Int64GetDatum(e->tokens);
+		values[k++] = Int64GetDatum(e->errors);
+		values[k++] = Float8GetDatum(e->total_ms);
+		nulls[k] = e->calls == 0;
+		values[k++] = Float8GetDatum(e->calls > 0 ? e->total_ms / e->calls : 0);
+		values[k++] = Float8GetDatum(e->max_ms);
+		values[k++] = TimestampTzGetDatum(e->last_call);
+		/* a shadow's comparisons: its class for a classifier, its value else */
+		nulls[k] = e->compared == 0;
+		values[k++] = Int64GetDatum(e->compared);
+		nulls[k] = e->compared == 0 || e->n_classes == 0;
+		values[k++] = Int64GetDatum(e->agreed);
+		nulls[k] = e->compared == 0 || e->n_classes > 0;
+		values[k++] = Float8GetDatum(e->abs_diff);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
+/* maas_stats_drift_window(): maas.drift's rows, per version and hour */
+PG_FUNCTION_INFO_V1(maas_stats_drift_window);
+Datum
+maas_stats_drift_window(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	List	   *seen;
+	ListCell   *lc;
+
+	seen = collect_windows(fcinfo, true);
+	InitMaterializedSRF(fcinfo, 0);
+	foreach(lc, seen)
+	{
+		SeenWindow *s = lfirst(lc);
+		MaasWindowEntry *e = s->e;
+		DriftIn		d;
+
+		memset(&d, 0, sizeof(d));
+		d.model = s->info.model;
+		d.version = e->version;
+		d.windowed = true;
+		d.start = e->key.start;
+		d.n_in = e->n_in;
+		d.nf = Min(e->n_features, Max(e->n_in, 0));
+		d.mean = e->data;
+		d.m2 = e->data + d.nf;
+		d.sampled = e->sampled;
+		d.rows = e->rows;
+		d.n_classes = e->n_classes;
+		d.classes = e->classes;
+		d.out_mean = e->out_mean;
+		d.out_m2 = e->out_m2;
+		d.config = s->info.config;
+		d.train_stats = s->info.train_stats;
+		drift_rows(rsinfo, &d);
 	}
 	return (Datum) 0;
 }

@@ -20,6 +20,7 @@
  * decoder, and so is a NUL, which text cannot hold.
  */
 #include "remote.h"
+#include "rollout.h"
 #include "serve.h"
 #include "stats.h"
 #include "text.h"
@@ -324,6 +325,7 @@ maas_embed(PG_FUNCTION_ARGS)
 	int32	   *ids;
 	const float *out;
 
+	st = maas_serve_route(st, NULL, 0);	/* a canary: by call (rollout.h) */
 	if (st->m->remote != NULL)
 	{
 		require_task(st, MAAS_TASK_EMBEDDING, "maas_embed");
@@ -356,6 +358,7 @@ maas_text_predict(FunctionCallInfo fcinfo, MaasServeState *st, MaasAnswer what)
 	int32	   *ids;
 	const float *out;
 
+	st = maas_serve_route(st, NULL, 0);	/* a canary: by call (rollout.h) */
 	maas_serve_require_predictor(st);
 	ids = maas_text_encode(st, s, len, true, &n);
 	out = maas_text_run(st, ids, n, 0);

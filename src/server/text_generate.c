@@ -10,6 +10,7 @@
  * are counted in maas.stats.
  */
 #include "remote.h"
+#include "rollout.h"
 #include "stats.h"
 #include "text.h"
 
@@ -80,6 +81,34 @@ params_version(Jsonb *params)
 	return (int32) param_int("version", v, 1, PG_INT32_MAX, "a positive whole number");
 }
 
+/*
+ * The "key" of a params object, which routes the call while the model has
+ * a canary (rollout.c): a string's characters or a number's text, as the
+ * row form hashes a column's text; NULL without one (route by call).
+ */
+static const char *
+params_key(Jsonb *params, size_t *len)
+{
+	JsonbValue *v;
+	char	   *s;
+
+	if (!JsonContainerIsObject(&params->root) || JsonContainerIsScalar(&params->root))
+		return NULL;
+	v = getKeyJsonValueFromContainer(&params->root, "key", 3, NULL);
+	if (v == NULL || v->type == jbvNull)
+		return NULL;
+	if (v->type == jbvString)
+	{
+		*len = v->val.string.len;
+		return v->val.string.val;
+	}
+	if (v->type != jbvNumeric)
+		param_error("key", "a string or a number");
+	s = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->val.numeric)));
+	*len = strlen(s);
+	return s;
+}
+
 /* the generation parameters of a params object (see doc/text-models.md) */
 static void
 parse_params(Jsonb *params, const MaasModel *m, MaasGenParams *p,
@@ -142,6 +171,12 @@ parse_params(Jsonb *params, const MaasModel *m, MaasGenParams *p,
 		}
 		else if (strcmp(key, "version") == 0)
 			;					/* read before the model was resolved */
+		else if (strcmp(key, "key") == 0)
+		{
+			/* read when the call was routed (params_key) */
+			if (v.type != jbvString && v.type != jbvNumeric && v.type != jbvNull)
+				param_error(key, "a string or a number");
+		}
 		else if (strcmp(key, "ignore_eos") == 0)
 		{
 			if (v.type != jbvBool)
@@ -181,7 +216,7 @@ parse_params(Jsonb *params, const MaasModel *m, MaasGenParams *p,
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("unknown generation parameter \"%s\"", key),
-					 errhint("The parameters are max_new_tokens, temperature, top_k, top_p, seed, stop, ignore_eos and version.")));
+					 errhint("The parameters are max_new_tokens, temperature, top_k, top_p, seed, stop, ignore_eos, version and key.")));
 	}
 	/* sampling without a seed: a fresh one each call */
 	if (!seeded && (p->sampling.temperature > 0 && p->sampling.top_k != 1))
@@ -210,6 +245,16 @@ run_generation(FunctionCallInfo fcinfo, bool ids_prompt, MaasGenResult *r)
 	if (!PG_ARGISNULL(2) && !PG_ARGISNULL(0))
 		version = params_version(PG_GETARG_JSONB_P(2));
 	st = maas_text_call_version(fcinfo, version);
+	if (st->routing != NULL)
+	{
+		const char *key = NULL;
+		size_t		len = 0;
+
+		/* a canary: by the params' "key", or by call (rollout.h) */
+		if (!PG_ARGISNULL(2))
+			key = params_key(PG_GETARG_JSONB_P(2), &len);
+		st = maas_serve_route(st, key, len);
+	}
 	m = st->m;
 	if (m->task != MAAS_TASK_GENERATION)
 		ereport(ERROR,
