@@ -46,6 +46,7 @@
 #include "utils/builtins.h"
 #include "utils/float.h"
 #include "utils/fmgrprotos.h"
+#include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 
@@ -102,6 +103,7 @@ typedef struct Opt
 	MaasModel  *cm;
 	int			n_changed;		/* layers quantized or pruned */
 	int			n_kept;			/* dense layers left float32 */
+	int			n_tied;			/* embeddings reading a quantized LM head */
 	int64		pruned;			/* weights or units removed */
 	int64		total;			/* of how many */
 } Opt;
@@ -558,6 +560,27 @@ quantize_layers(Opt *o, Builder *bd)
 		bd->replaced[i] = pstrdup(wname);
 		o->n_changed++;
 		o->total += t->numel;
+
+		/*
+		 * A tied LM head (GPT-2's wte): the embedding reads the same copy,
+		 * widened when the net is built, so the float32 table goes.
+		 */
+		if (!in_out || o->method == OPT_F16)
+			for (int j = 0; j < bd->layers->n; j++)
+			{
+				const MaasJson *e = maas_json_at(bd->layers, j);
+				const char *eop = layer_string(e, "op");
+				const char *tok = layer_string(e, "tokens");
+
+				if (eop == NULL || strcmp(eop, "embedding") != 0 || tok == NULL ||
+					strcmp(tok, wname) != 0 || bd->patch[j] != NULL)
+					continue;
+				bd->patch[j] = o->method == OPT_INT8 ?
+					psprintf("\"tokens\": %s, \"tokens_scale\": %s", json_quote(nm),
+							 json_quote(psprintf("%s.scale", wname))) :
+					psprintf("\"tokens\": %s", json_quote(nm));
+				o->n_tied++;
+			}
 	}
 }
 
@@ -776,10 +799,9 @@ still_read(Builder *bd, const char *name)
 
 			if (v->type != MAAS_JSON_STRING || strcmp(v->u.string, name) != 0)
 				continue;
-			/* the key a patch replaced no longer names it */
-			if (bd->replaced[i] != NULL && strcmp(bd->replaced[i], name) == 0 &&
-				(strcmp(l->u.members[k].key, "weight") == 0 ||
-				 strcmp(l->u.members[k].key, "bias") == 0))
+			/* a key a patch replaced no longer names it */
+			if (bd->patch[i] != NULL &&
+				strstr(bd->patch[i], psprintf("\"%s\":", l->u.members[k].key)) != NULL)
 				continue;
 			return true;
 		}
@@ -815,7 +837,7 @@ opt_record(Opt *o)
 	}
 	appendStringInfo(&s, ", \"layers\": %d", o->n_changed);
 	if (!o->is_prune)
-		appendStringInfo(&s, ", \"float_layers\": %d", o->n_kept);
+		appendStringInfo(&s, ", \"float_layers\": %d, \"tied_embeddings\": %d", o->n_kept, o->n_tied);
 	if (o->params)
 		appendStringInfo(&s, ", \"params\": %s",
 						 JsonbToCString(NULL, &o->params->root, VARSIZE(o->params)));

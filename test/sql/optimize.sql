@@ -111,6 +111,33 @@ SELECT version, metrics_before IS NULL AS no_metrics, agreement >= 0.95 AS agree
 SELECT metrics->'optimization'->>'evaluated_on' AS evaluated_on, metrics->'optimization'->>'rows' AS rows
   FROM maas.versions WHERE model = 'q_reg' AND version = 3;
 
+-- text models: GPT-2's projections, MLP and tied LM head in int8 (the
+-- embedding reads the LM head's int8 table, so the float32 one goes), on
+-- random token ids; generation and logits serve from the new version
+\set gpt2_w `base64 -w0 test/fixtures/text/tiny_gpt2/model.safetensors`
+\set gpt2_c `cat test/fixtures/text/tiny_gpt2/config.json`
+\set gpt2_vocab `cat test/fixtures/text/tiny_gpt2/vocab.json`
+\set gpt2_merges `cat test/fixtures/text/tiny_gpt2/merges.txt`
+SELECT maas_register('q_writer', 'gpt2', decode(:'gpt2_w', 'base64'),
+         :'gpt2_c'::jsonb || jsonb_build_object('tokenizer', jsonb_build_object(
+           'vocab', :'gpt2_vocab'::jsonb, 'merges', :'gpt2_merges')));
+SELECT maas_deploy('q_writer', 1);
+CREATE TEMP TABLE writer_logits AS SELECT maas_logits('q_writer', maas_tokenize('q_writer', 'The database is')) AS l;
+SELECT version, parent_version, method, bytes_after < 0.4 * bytes_before AS under_40_percent,
+       agreement >= 0.8 AS mostly_agrees, speed_before > 0 AS tokens_per_second
+  FROM maas_quantize('q_writer', 'latest', 'int8', '{"min_outputs": 8}');
+SELECT config->'quantization'->>'layers' AS layers, config->'quantization'->>'tied_embeddings' AS tied,
+       config->'layers'->0->>'tokens' AS tokens
+  FROM maas.version WHERE version = 2 AND model_id = (SELECT model_id FROM maas.model WHERE name = 'q_writer');
+SELECT maas_deploy('q_writer', 2);
+SELECT (SELECT max(abs(a - b)) FROM unnest(maas_logits('q_writer', maas_tokenize('q_writer', 'The database is')), l) AS u(a, b)) < 0.5
+       AS logits_close,
+       length(maas_generate('q_writer', 'The database is', '{"max_new_tokens": 5}')) > 0 AS generates
+  FROM writer_logits;
+SELECT version, method, bytes_after < bytes_before AS smaller, agreement >= 0.8 AS mostly_agrees
+  FROM maas_quantize('q_writer', 1, 'bf16');
+SELECT version, dtype FROM maas.versions WHERE model = 'q_writer' ORDER BY version;
+
 -- bad input: exact errors, and nothing stored
 SELECT * FROM maas_quantize('q_digits', 1, 'int4');
 SELECT * FROM maas_quantize('q_digits', 2, 'int8');
@@ -140,4 +167,4 @@ SELECT model, count(*) AS versions FROM maas.versions
  WHERE model IN ('q_digits', 'q_reg', 'q_nodense') GROUP BY model ORDER BY model;
 
 SELECT maas_drop('q_digits') AS q_digits, maas_drop('q_digits_copy') AS copy, maas_drop('q_reg') AS reg,
-       maas_drop('q_nodense') AS nodense;
+       maas_drop('q_nodense') AS nodense, maas_drop('q_writer') AS writer;
