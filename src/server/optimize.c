@@ -83,6 +83,7 @@ typedef struct Opt
 	int			min_outputs;	/* int8: narrower layers stay float32 */
 	double		sparsity;
 	MaasPruneScope scope;
+	int			finetune_epochs;	/* units: epochs on the training rows after */
 	DeployRule	deploy;
 	uint64		seed;
 
@@ -166,7 +167,7 @@ parse_params(Opt *o)
 {
 	static const char *const common[] = {"evaluate", "target", "sample_rows", "deploy", "seed", NULL};
 	static const char *const quant[] = {"min_outputs", NULL};
-	static const char *const prune[] = {"sparsity", "method", "scope", NULL};
+	static const char *const prune[] = {"sparsity", "method", "scope", "finetune_epochs", NULL};
 	Jsonb	   *p = o->params;
 	char	   *s;
 
@@ -198,7 +199,7 @@ parse_params(Opt *o)
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("unknown parameter \"%s\"", key),
 						 errhint(o->is_prune ?
-								 "maas_prune takes sparsity, method, scope, evaluate, target, sample_rows, deploy and seed." :
+								 "maas_prune takes sparsity, method, scope, finetune_epochs, evaluate, target, sample_rows, deploy and seed." :
 								 "maas_quantize takes min_outputs, evaluate, target, sample_rows, deploy and seed.")));
 		}
 	}
@@ -263,6 +264,12 @@ parse_params(Opt *o)
 						 errhint("Use \"global\" or \"layer\".")));
 		}
 	}
+	o->finetune_epochs = param_int(p, "finetune_epochs", 0, 0, 1000);
+	if (o->finetune_epochs > 0 && o->method != OPT_PRUNE_UNITS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("parameter \"finetune_epochs\" needs \"method\": \"units\""),
+				 errdetail("Fine-tuning would bring back the weights magnitude pruning set to zero.")));
 	if (o->evaluate != NULL && o->target == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -834,6 +841,8 @@ opt_record(Opt *o)
 		if (o->method == OPT_PRUNE_MAGNITUDE)
 			appendStringInfo(&s, ", \"scope\": \"%s\"", o->scope == MAAS_PRUNE_GLOBAL ? "global" : "layer");
 		appendStringInfo(&s, ", \"pruned\": " INT64_FORMAT ", \"of\": " INT64_FORMAT, o->pruned, o->total);
+		if (o->finetune_epochs > 0)
+			appendStringInfo(&s, ", \"finetune_epochs\": %d", o->finetune_epochs);
 	}
 	appendStringInfo(&s, ", \"layers\": %d", o->n_changed);
 	if (!o->is_prune)
@@ -1085,6 +1094,15 @@ rng_normal(uint64 *s)
  * the params recorded in the config, so that the split is the same; NULL
  * when the version was not trained by maas_train (or its run is gone).
  */
+static void
+holdout_context(void *arg)
+{
+	Opt		   *o = (Opt *) arg;
+
+	errcontext("reading the training source of version %d of model \"%s\" again, for its holdout",
+			   o->parent, o->model);
+}
+
 static TrainJob *
 rebuild_holdout(Opt *o)
 {
@@ -1138,7 +1156,12 @@ rebuild_holdout(Opt *o)
 	job->row_cxt = AllocSetContextCreate(job->cxt, "maas optimize row", ALLOCSET_SMALL_SIZES);
 	{
 		MemoryContext caller = MemoryContextSwitchTo(job->cxt);
+		ErrorContextCallback ctx;
 
+		ctx.callback = holdout_context;
+		ctx.arg = o;
+		ctx.previous = error_context_stack;
+		error_context_stack = &ctx;
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
 		MemoryContextSwitchTo(job->cxt);
@@ -1149,6 +1172,7 @@ rebuild_holdout(Opt *o)
 		MemoryContextSwitchTo(job->cxt);
 		maas_train_resolve_task(job);
 		maas_train_preprocess(job);
+		error_context_stack = ctx.previous;
 		MemoryContextSwitchTo(caller);
 	}
 	if (job->width != o->pm->net.n_in ||
@@ -1212,6 +1236,7 @@ synthetic_sample(Opt *o, Sample *s)
 		double	   *mean = palloc0(sizeof(double) * Max(d, 1));
 		double	   *sd = palloc(sizeof(double) * Max(d, 1));
 		bool		stats = false;
+		bool		standardized = false;
 
 		for (int j = 0; j < d; j++)
 			sd[j] = 1.0;
@@ -1241,11 +1266,25 @@ synthetic_sample(Opt *o, Sample *s)
 				}
 			}
 		}
+		/* else the model's own standardize layer says where its inputs lie */
+		if (!stats && m->net.n_layers > 0 && m->net.layers[0].op == MAAS_OP_STANDARDIZE &&
+			m->net.layers[0].n_in == d)
+		{
+			const MaasLayer *l = &m->net.layers[0];
+
+			for (int j = 0; j < d; j++)
+			{
+				mean[j] = l->shift[j];
+				sd[j] = l->scale[j] > 0 ? 1.0 / l->scale[j] : 1.0;
+			}
+			standardized = true;
+		}
 		s->x = palloc_extended(sizeof(float) * (size_t) s->n * Max(d, 1), MCXT_ALLOC_HUGE);
 		for (int i = 0; i < s->n; i++)
 			for (int j = 0; j < d; j++)
 				s->x[(size_t) i * d + j] = (float) (mean[j] + sd[j] * rng_normal(&rng));
-		s->kind = stats ? "rows drawn from the training statistics" : "standard normal rows";
+		s->kind = stats ? "rows drawn from the training statistics" :
+			standardized ? "rows drawn from the model's standardize layer" : "standard normal rows";
 	}
 }
 
@@ -1333,6 +1372,106 @@ with_optimization(Jsonb *metrics, const char *record)
 	return DatumGetJsonbP(DirectFunctionCall2(jsonb_concat, JsonbPGetDatum(metrics), JsonbPGetDatum(o)));
 }
 
+/*
+ * Fine-tuning a pruned MLP trained by maas_train: finetune_epochs more
+ * epochs on its training rows (those of the rebuilt holdout's split), from
+ * the pruned weights, with the parent's optimizer and params.  The new
+ * weights are written over the pruned ones in the new version's file.
+ */
+/* does p point into the new version's stored bytes (a tensor used in place) */
+static bool
+in_file(const Opt *o, const float *p)
+{
+	const char *d = VARDATA_ANY(o->new_weights);
+
+	return (const char *) p >= d && (const char *) p < d + VARSIZE_ANY_EXHDR(o->new_weights);
+}
+
+static void
+finetune(Opt *o, TrainJob *job)
+{
+	MaasNnConfig c;
+	MaasNnModel init;
+	MaasNnResult res;
+	MaasTrainSet data;
+	MaasTrainSet val;
+	MaasTrainHooks hooks = {job, maas_check_interrupts, NULL};
+	MaasError	err;
+	MaasLayer  *dense[MAAS_NN_MAX_HIDDEN + 1];
+	int			nd = 0;
+	size_t		need;
+
+	if (job->p.algorithm != ALG_MLP || job->task != MAAS_TASK_CLASSIFICATION)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("parameter \"finetune_epochs\" fine-tunes classifiers trained by maas_train with algorithm \"mlp\""),
+				 errdetail("Version %d of model \"%s\" is a %s %s.", o->parent, o->model,
+						   maas_task_name(job->task), maas_train_algorithm_name(job->p.algorithm))));
+	for (int i = 0; i < o->cm->net.n_layers; i++)
+	{
+		MaasLayer  *l = &o->cm->net.layers[i];
+
+		if (l->op != MAAS_OP_DENSE)
+			continue;
+		if (nd == MAAS_NN_MAX_HIDDEN + 1 || l->w == NULL || l->b == NULL || l->w_in_out ||
+			!in_file(o, l->w) || !in_file(o, l->b))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("version %d of model \"%s\" is not a network maas_train can fine-tune", o->parent, o->model)));
+		dense[nd++] = l;
+	}
+	memset(&c, 0, sizeof(c));
+	memset(&init, 0, sizeof(init));
+	c.n_in = job->width;
+	c.n_hidden = nd - 1;
+	for (int l = 0; l < nd; l++)
+	{
+		if (l < nd - 1)
+			c.hidden[l] = dense[l]->n_out;
+		init.n_in[l] = dense[l]->n_in;
+		init.n_out[l] = dense[l]->n_out;
+		init.w[l] = (float *) dense[l]->w;
+		init.b[l] = (float *) dense[l]->b;
+	}
+	init.n_layers = nd;
+	c.activation = job->p.activation;
+	c.dropout = (float) job->p.dropout;
+	c.weight_decay = (float) job->p.weight_decay;
+	c.n_out = job->n_classes == 2 ? 1 : job->n_classes;
+	c.loss = job->n_classes == 2 ? MAAS_LOSS_SIGMOID_CE : MAAS_LOSS_SOFTMAX_CE;
+	c.optimizer = job->p.optimizer;
+	c.lr = (float) job->p.lr;
+	c.momentum = (float) job->p.momentum;
+	c.beta1 = 0.9f;
+	c.beta2 = 0.999f;
+	c.eps = 1e-8f;
+	c.batch_size = (int) Max(1, Min((int64) job->p.batch_size, job->n_train));
+	c.epochs = o->finetune_epochs;
+	c.seed = job->p.seed;
+	c.init = &init;
+	if (!maas_nn_memory(&c, job->n_train, &need))
+		need = SIZE_MAX;
+	maas_train_check_memory(job, "The network, its optimizer state and workspace", need);
+
+	memset(&data, 0, sizeof(data));
+	memset(&val, 0, sizeof(val));
+	data.d = job->width;
+	data.x = job->x;
+	data.n = job->n_train;
+	data.cls = job->cls;
+	val.d = job->width;
+	if (!maas_nn_fit(maas_get_blas(), &c, &data, &val, &hooks, &res, &err))
+		maas_raise(&err, ERRCODE_INVALID_PARAMETER_VALUE, "could not fine-tune the pruned network",
+				   err.status == MAAS_ERR_DIVERGED ? "Use fewer finetune_epochs." : NULL);
+	/* in place: the layers' weights are the new file's tensors */
+	for (int l = 0; l < nd; l++)
+	{
+		memcpy((float *) dense[l]->w, res.model.w[l],
+			   sizeof(float) * (size_t) dense[l]->n_out * dense[l]->n_in);
+		memcpy((float *) dense[l]->b, res.model.b[l], sizeof(float) * dense[l]->n_out);
+	}
+}
+
 /* ---- the calls ---- */
 
 static Datum
@@ -1364,7 +1503,7 @@ optimize(FunctionCallInfo fcinfo, Opt *o, int32 version)
 
 	/* the rows both are measured on */
 	memset(&s, 0, sizeof(s));
-	if (!maas_model_is_text(o->pm) && o->evaluate == NULL)
+	if (!maas_model_is_text(o->pm) && (o->evaluate == NULL || o->finetune_epochs > 0))
 		s.job = rebuild_holdout(o);
 	if (s.job != NULL)
 	{
@@ -1376,6 +1515,15 @@ optimize(FunctionCallInfo fcinfo, Opt *o, int32 version)
 	}
 	else
 		synthetic_sample(o, &s);
+	if (o->finetune_epochs > 0)
+	{
+		if (s.job == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("version %d of model \"%s\" has no training run to fine-tune on", o->parent, o->model),
+					 errhint("Fine-tuning needs a version trained by maas_train, whose source can be read again.")));
+		finetune(o, s.job);
+	}
 	run_model(o->pm, &s, &before);
 	run_model(o->cm, &s, &after);
 	agreement(&before, &after, s.n, &top1, &maxdiff);

@@ -165,6 +165,8 @@ def gpt2(cur, out, d):
             cs.append(256 + n)
             n += 1
     vocab = {chr(c): i for i, c in enumerate(cs)}
+    for i in range(256, cfg["vocab_size"]):  # the ids the random model may generate, decodable
+        vocab["t%d" % i] = i
     cfg["tokenizer"] = {"vocab": vocab, "merges": ""}
     cur.execute("SELECT maas_drop(model) FROM maas.models WHERE model = 'bench_gpt2'")
     cur.execute("SELECT maas_register_file('bench_gpt2', 'gpt2', %s, %s)",
@@ -174,6 +176,7 @@ def gpt2(cur, out, d):
         cur.execute("SELECT version, bytes_before, bytes_after, speed_before, speed_after, agreement "
                     "FROM maas_quantize('bench_gpt2', 1, %s)", (method,))
         res[method] = cur.fetchone()
+        print(method, res[method], flush=True)
     out["gpt2_f32_bytes"] = res["int8"][1]
     ids = "{" + ",".join(str(i) for i in range(10, 20)) + "}"
     for method, v in (("f32", 1), ("int8", res["int8"][0]), ("bf16", res["bf16"][0])):
@@ -202,6 +205,7 @@ def main():
     out = {}
     print("== MLP 784-512-10, Fashion-MNIST, 10k rows, one thread", flush=True)
     mlp(cur, out, a.dir)
+    print(json.dumps(out, indent=1), flush=True)
     if not a.no_gpt2:
         print("== GPT-2 small's shape", flush=True)
         gpt2(cur, out, a.dir)

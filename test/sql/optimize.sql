@@ -88,6 +88,17 @@ SELECT version, method, bytes_after < bytes_before * 0.8 AS smaller, agreement >
 SELECT config->'pruning'->>'pruned' AS units_pruned, config->'pruning'->>'of' AS of_units,
        config->'layers'->1->>'weight' AS hidden_weight
   FROM maas.version WHERE version = 6 AND model_id = (SELECT model_id FROM maas.model WHERE name = 'q_digits');
+-- half the hidden units removed, then fine-tuned for 5 epochs on the
+-- training rows: better than without, near the parent
+CREATE TEMP TABLE pruned_acc AS
+SELECT (metrics_after->>'accuracy')::float8 AS acc, (metrics_before->>'accuracy')::float8 AS parent
+  FROM maas_prune('q_digits', 1, '{"sparsity": 0.5, "method": "units"}');
+SELECT version, method, (metrics_after->>'accuracy')::float8 > p.acc AS better_than_unfinetuned,
+       (metrics_after->>'accuracy')::float8 >= p.parent - 0.03 AS near_parent,
+       bytes_after < bytes_before * 0.6 AS smaller
+  FROM maas_prune('q_digits', 1, '{"sparsity": 0.5, "method": "units", "finetune_epochs": 5}'), pruned_acc p;
+SELECT config->'pruning'->>'finetune_epochs' AS finetune_epochs, config->'pruning'->>'pruned' AS pruned
+  FROM maas.version WHERE version = 8 AND model_id = (SELECT model_id FROM maas.model WHERE name = 'q_digits');
 -- a pruned version quantizes
 SELECT version, parent_version, method, agreement > 0.95 AS agrees
   FROM maas_quantize('q_digits', 6, 'int8');
@@ -147,6 +158,8 @@ SELECT * FROM maas_prune('q_digits', 1, '{"sparsity": 1}');
 SELECT * FROM maas_prune('q_digits', 1, '{"sparsity": -0.1}');
 SELECT * FROM maas_prune('q_digits', 1, '{}');
 SELECT * FROM maas_prune('q_digits', 1, '{"sparsity": 0.5, "method": "random"}');
+SELECT * FROM maas_prune('q_digits', 1, '{"sparsity": 0.5, "finetune_epochs": 3}');
+SELECT * FROM maas_prune('q_reg', 1, '{"sparsity": 0.5, "method": "units", "finetune_epochs": 3}');
 SELECT * FROM maas_quantize('q_digits', 1, 'int8', '{"bits": 4}');
 SELECT * FROM maas_quantize('q_digits', 1, 'int8', '{"evaluate": "SELECT 1"}');
 SELECT * FROM maas_quantize('q_digits', 1, 'int8', '{"min_outputs": 100000}');
