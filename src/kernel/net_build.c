@@ -171,6 +171,18 @@ maas_build_raw_tensor(MaasBuild *b, const char *name)
 	return t;
 }
 
+MaasError *
+maas_build_err(MaasBuild *b)
+{
+	return b->err;
+}
+
+bool
+maas_build_checks_values(const MaasBuild *b)
+{
+	return b->check_values;
+}
+
 const float *
 maas_build_tensor(MaasBuild *b, const char *name, int ndim, int64_t *shape,
 				  bool copy)

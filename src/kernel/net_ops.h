@@ -89,6 +89,10 @@ extern const MaasOpInfo *maas_op_info(MaasOp op);
 /* the layer's 1-based number and op name, for messages */
 extern int	maas_build_layer_no(const MaasBuild *b);
 
+/* where the build's errors go, and whether it reads every value */
+extern MaasError *maas_build_err(MaasBuild *b);
+extern bool maas_build_checks_values(const MaasBuild *b);
+
 /* record an error about the current layer: "Layer 3 (dense) ..." */
 extern bool maas_build_error(MaasBuild *b, const char *fmt,...)
 			__attribute__((format(printf, 2, 3)));

@@ -14,8 +14,10 @@
  * alike: a sequence of t positions is just t times as many vectors.
  */
 #include "net_ops.h"
+#include "quantize.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 /* ---- standardize ---- */
@@ -95,17 +97,97 @@ const MaasOpInfo maas_op_standardize = {
 
 /* ---- dense ---- */
 
+/*
+ * Stored quantized weights (maas_quantize, doc/optimization.md): an I8
+ * tensor [n_out, n_in] with an F32 tensor of one scale per output channel
+ * ("scale"), or a BF16 tensor, both in the out_in layout, run as they are
+ * stored through the int8 or bf16 kernels.  Any other floating tensor is
+ * float32 (converted when it is not).
+ */
+static bool
+dense_parse_typed(MaasBuild *b, MaasLayer *l, const char *weight,
+				  const char *scale, const StTensor *t, int n_in)
+{
+	int64_t		n_out = t->ndim == 2 ? t->shape[0] : 0;
+	MaasError  *err = maas_build_err(b);
+
+	if (l->w_in_out)
+		return maas_build_error(b, "Layer %d (dense): tensor \"%s\" of dtype %s needs \"layout\" \"out_in\".",
+								maas_build_layer_no(b), weight, st_dtype_name(t->dtype));
+	if (t->ndim != 2 || t->shape[1] != n_in || n_out < 1 || n_out > INT_MAX)
+		return maas_build_error(b, "Layer %d (dense) needs tensor \"%s\" of shape [?, %d].",
+								maas_build_layer_no(b), weight, n_in);
+	l->n_out = (int) n_out;
+	if (t->dtype == ST_I8)
+	{
+		int64_t		sshape[1] = {n_out};
+		const float *s;
+
+		if (scale == NULL)
+			return maas_build_error(b, "Layer %d (dense): int8 tensor \"%s\" needs \"scale\", a tensor of one scale per output.",
+									maas_build_layer_no(b), weight);
+		if ((s = maas_build_tensor(b, scale, 1, sshape, false)) == NULL)
+			return false;
+		if (!maas_weights_s8((const int8_t *) t->data, s, l->n_out, n_in, &l->wt, err))
+		{
+			char		msg[MAAS_ERRLEN];
+
+			if (err->status == MAAS_ERR_NOMEM)
+				return false;
+			snprintf(msg, sizeof(msg), "%s", err->msg);
+			return maas_build_error(b, "Layer %d (dense): %s.", maas_build_layer_no(b), msg);
+		}
+		return true;
+	}
+	/* BF16, used in place when aligned */
+	{
+		const uint16_t *d = (const uint16_t *) t->data;
+		size_t		n = (size_t) t->numel;
+
+		if (scale != NULL)
+			return maas_build_error(b, "Layer %d (dense): \"scale\" goes only with an int8 weight tensor.",
+									maas_build_layer_no(b));
+		if (((uintptr_t) d % sizeof(uint16_t)) != 0)
+		{
+			uint16_t   *copy = maas_kalloc_array(n, sizeof(uint16_t));
+
+			if (copy == NULL)
+				return maas_error_nomem(err);
+			memcpy(copy, t->data, n * sizeof(uint16_t));
+			d = copy;
+		}
+		if (maas_build_checks_values(b))
+			for (size_t i = 0; i < n; i++)
+			{
+				uint16_t	h;
+
+				memcpy(&h, (const uint8_t *) d + i * 2, 2);
+				if ((h & 0x7f80u) == 0x7f80u)
+					return maas_build_error(b, "Tensor \"%s\" holds NaN or infinite values.", weight);
+			}
+		memset(&l->wt, 0, sizeof(l->wt));
+		l->wt.type = MAAS_W_BF16;
+		l->wt.n = l->n_out;
+		l->wt.k = n_in;
+		l->wt.data = d;
+		return true;
+	}
+}
+
 static bool
 dense_parse(MaasBuild *b, MaasLayer *l, const MaasJson *obj, const MaasShape *in)
 {
 	const char *weight = NULL;
 	const char *bias = NULL;
 	const char *layout = NULL;
+	const char *scale = NULL;
 	const MaasJson *bv = maas_json_get(obj, "bias");
+	const StTensor *raw;
 	int64_t		shape[2];
 
 	if (!maas_build_string(b, obj, "weight", false, &weight) ||
-		!maas_build_string(b, obj, "layout", false, &layout))
+		!maas_build_string(b, obj, "layout", false, &layout) ||
+		!maas_build_string(b, obj, "scale", false, &scale))
 		return false;
 	if (weight == NULL)
 		return maas_build_error(b, "Layer %d (dense) has no \"weight\".",
@@ -117,14 +199,27 @@ dense_parse(MaasBuild *b, MaasLayer *l, const MaasJson *obj, const MaasShape *in
 		return maas_build_error(b, "Layer %d (dense): \"layout\" must be \"out_in\" or \"in_out\", not \"%s\".",
 								maas_build_layer_no(b), layout);
 	l->w_in_out = layout != NULL && strcmp(layout, "in_out") == 0;
-
-	/* [n_out, n_in] as torch's Linear, or [n_in, n_out] as GPT-2's Conv1D */
 	l->n_in = in[0].width;
-	shape[l->w_in_out ? 0 : 1] = in[0].width;
-	shape[l->w_in_out ? 1 : 0] = -1;
-	if ((l->w = maas_build_tensor(b, weight, 2, shape, false)) == NULL)
+
+	if ((raw = maas_build_raw_tensor(b, weight)) == NULL)
 		return false;
-	l->n_out = (int) shape[l->w_in_out ? 1 : 0];
+	if (raw->dtype == ST_I8 || (raw->dtype == ST_BF16 && !l->w_in_out) || scale != NULL)
+	{
+		if (raw->dtype != ST_I8 && raw->dtype != ST_BF16)
+			return maas_build_error(b, "Layer %d (dense): \"scale\" goes only with an int8 weight tensor.",
+									maas_build_layer_no(b));
+		if (!dense_parse_typed(b, l, weight, scale, raw, in[0].width))
+			return false;
+	}
+	else
+	{
+		/* [n_out, n_in] as torch's Linear, or [n_in, n_out] as GPT-2's Conv1D */
+		shape[l->w_in_out ? 0 : 1] = in[0].width;
+		shape[l->w_in_out ? 1 : 0] = -1;
+		if ((l->w = maas_build_tensor(b, weight, 2, shape, false)) == NULL)
+			return false;
+		l->n_out = (int) shape[l->w_in_out ? 1 : 0];
+	}
 	if (bias != NULL)
 	{
 		int64_t		bshape[1] = {l->n_out};
@@ -142,8 +237,10 @@ dense_check(MaasLayer *l, int no, const MaasShape *in, MaasShape *out, MaasError
 		return maas_error(err, MAAS_ERR_INVALID,
 						  "layer %d (dense) takes %d inputs but receives %d",
 						  no, l->n_in, in[0].width);
-	if (l->n_out <= 0 || l->w == NULL)
+	if (l->n_out <= 0 || (l->w == NULL && l->wt.data == NULL))
 		return maas_error(err, MAAS_ERR_INVALID, "layer %d (dense) has no weights", no);
+	if (l->w == NULL && (l->w_in_out || l->wt.n != l->n_out || l->wt.k != l->n_in))
+		return maas_error(err, MAAS_ERR_INVALID, "layer %d (dense) has weights of another shape", no);
 	memset(out, 0, sizeof(*out));
 	out->seq = in[0].seq;
 	out->width = l->n_out;
@@ -288,8 +385,19 @@ maas_net_pack(MaasNet *net, const MaasBlas *blas, MaasError *err)
 		MaasLayer  *l = &net->layers[i];
 		MaasWeights w;
 
-		if (l->op != MAAS_OP_DENSE || l->w_in_out || l->w == NULL ||
-			(l->wt.data != NULL && l->wt.type != MAAS_W_F32))
+		if (l->op != MAAS_OP_DENSE || l->w_in_out)
+			continue;
+		/* int8 and bf16 weights (dense_parse_typed) pack as they are */
+		if (l->wt.data != NULL && l->wt.type != MAAS_W_F32)
+		{
+			w = l->wt;
+			if (w.packed == NULL && !blas->pack(&w, ok ? err : &later))
+				ok = false;
+			else
+				l->wt = w;
+			continue;
+		}
+		if (l->w == NULL)
 			continue;
 		memset(&w, 0, sizeof(w));
 		w.type = MAAS_W_F32;
@@ -307,7 +415,7 @@ maas_net_pack(MaasNet *net, const MaasBlas *blas, MaasError *err)
 	return ok;
 }
 
-static const char *const dense_keys[] = {"weight", "bias", "layout", NULL};
+static const char *const dense_keys[] = {"weight", "bias", "layout", "scale", NULL};
 
 const MaasOpInfo maas_op_dense = {
 	.name = "dense", .min_inputs = 1, .max_inputs = 1,

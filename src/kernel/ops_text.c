@@ -25,6 +25,9 @@
 #include "net_ops.h"
 #include "transformer.h"
 
+#include <float.h>
+#include <limits.h>
+
 #include <string.h>
 
 /* the valid positions of each row, or NULL when every position is */
@@ -47,13 +50,56 @@ typedef struct EmbeddingParams
 	int			C;
 } EmbeddingParams;
 
+/*
+ * A token table stored in int8 with one scale per token (maas_quantize
+ * makes it so for a tied LM head, which reads the same tensor as a dense
+ * layer): widened to float32 once, when the net is built.
+ */
+static bool
+embedding_int8(MaasBuild *b, EmbeddingParams *p, const char *tokens,
+			   const char *tokens_scale)
+{
+	const StTensor *t = maas_build_raw_tensor(b, tokens);
+	int64_t		sshape[1];
+	const float *scale;
+	float	   *w;
+
+	if (t == NULL)
+		return false;
+	if (t->dtype != ST_I8 || t->ndim != 2 || t->shape[0] < 1 || t->shape[1] < 1 ||
+		t->shape[0] > INT_MAX || t->shape[1] > INT_MAX)
+		return maas_build_error(b, "Layer %d (embedding): \"tokens_scale\" needs \"tokens\" to be a 2-dimensional int8 tensor.",
+								maas_build_layer_no(b));
+	sshape[0] = t->shape[0];
+	if ((scale = maas_build_tensor(b, tokens_scale, 1, sshape, false)) == NULL)
+		return false;
+	for (int64_t v = 0; v < t->shape[0]; v++)
+		if (!(scale[v] >= 0.0f && scale[v] <= FLT_MAX))
+			return maas_build_error(b, "Layer %d (embedding): the scale of token %lld is not a finite non-negative number.",
+									maas_build_layer_no(b), (long long) v);
+	if ((w = maas_kalloc_array((size_t) t->numel, sizeof(float))) == NULL)
+		return maas_error_nomem(maas_build_err(b));
+	for (int64_t v = 0; v < t->shape[0]; v++)
+	{
+		const int8_t *q = (const int8_t *) t->data + v * t->shape[1];
+
+		for (int64_t c = 0; c < t->shape[1]; c++)
+			w[v * t->shape[1] + c] = (float) q[c] * scale[v];
+	}
+	p->wte = w;
+	p->V = (int) t->shape[0];
+	p->C = (int) t->shape[1];
+	return true;
+}
+
 static bool
 embedding_parse(MaasBuild *b, MaasLayer *l, const MaasJson *obj, const MaasShape *in)
 {
 	EmbeddingParams *p = maas_kalloc(sizeof(EmbeddingParams));
 	const char *tokens = NULL,
 			   *positions = NULL,
-			   *types = NULL;
+			   *types = NULL,
+			   *tokens_scale = NULL;
 	int64_t		shape[2] = {-1, -1};
 
 	(void) in;
@@ -62,12 +108,21 @@ embedding_parse(MaasBuild *b, MaasLayer *l, const MaasJson *obj, const MaasShape
 	memset(p, 0, sizeof(*p));
 	if (!maas_build_string(b, obj, "tokens", true, &tokens) ||
 		!maas_build_string(b, obj, "positions", true, &positions) ||
-		!maas_build_string(b, obj, "token_types", false, &types))
+		!maas_build_string(b, obj, "token_types", false, &types) ||
+		!maas_build_string(b, obj, "tokens_scale", false, &tokens_scale))
 		return false;
-	if ((p->wte = maas_build_tensor(b, tokens, 2, shape, false)) == NULL)
-		return false;
-	p->V = (int) shape[0];
-	p->C = (int) shape[1];
+	if (tokens_scale != NULL)
+	{
+		if (!embedding_int8(b, p, tokens, tokens_scale))
+			return false;
+	}
+	else
+	{
+		if ((p->wte = maas_build_tensor(b, tokens, 2, shape, false)) == NULL)
+			return false;
+		p->V = (int) shape[0];
+		p->C = (int) shape[1];
+	}
 	shape[0] = -1;
 	if ((p->wpe = maas_build_tensor(b, positions, 2, shape, false)) == NULL)
 		return false;
@@ -114,7 +169,7 @@ embedding_forward(const MaasLayer *l, MaasRun *run, const float *const *in, floa
 								  p->wtt, p->n_types, p->C, run->err);
 }
 
-static const char *const embedding_keys[] = {"tokens", "positions", "token_types", NULL};
+static const char *const embedding_keys[] = {"tokens", "positions", "token_types", "tokens_scale", NULL};
 
 const MaasOpInfo maas_op_embedding = {
 	.name = "embedding", .min_inputs = 1, .max_inputs = 1,

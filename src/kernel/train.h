@@ -154,6 +154,8 @@ typedef struct MaasNnConfig
 	double		tol;
 	bool		monitor_val;	/* monitor the validation loss (else training) */
 	bool		halve_on_plateau;	/* halve lr after an epoch without improvement */
+	/* start from these weights (fine-tuning a pruned net), or NULL: Glorot */
+	const struct MaasNnModel *init;
 } MaasNnConfig;
 
 /* the weights of layer l are w[l] [n_out, n_in] (torch layout) and b[l] */

@@ -145,8 +145,25 @@ maas_nn_fit(const MaasBlas *blas, const MaasNnConfig *cfg,
 		!maas_nn_dense_alloc(&st->dense, (size_t) cfg->batch_size))
 		return maas_error(err, MAAS_ERR_NOMEM, "out of memory for the network");
 
-	/* Glorot uniform weights, zero biases (Keras' defaults) */
+	/* Glorot uniform weights, zero biases (Keras' defaults), or the given ones */
 	maas_nn_dense_init(&st->dense, st->fit.params, false, &st->fit.rng);
+	if (cfg->init != NULL)
+	{
+		if (cfg->init->n_layers != st->dense.n_layers)
+			return maas_error(err, MAAS_ERR_INVALID, "the initial weights have %d layers, not %d",
+							  cfg->init->n_layers, st->dense.n_layers);
+		for (int l = 0; l < st->dense.n_layers; l++)
+		{
+			if (cfg->init->n_in[l] != st->dense.n_in[l] || cfg->init->n_out[l] != st->dense.n_out[l])
+				return maas_error(err, MAAS_ERR_INVALID, "the initial weights of layer %d are [%d, %d], not [%d, %d]",
+								  l + 1, cfg->init->n_out[l], cfg->init->n_in[l],
+								  st->dense.n_out[l], st->dense.n_in[l]);
+			memcpy(st->fit.params + st->dense.w_off[l], cfg->init->w[l],
+				   sizeof(float) * (size_t) st->dense.n_out[l] * st->dense.n_in[l]);
+			memcpy(st->fit.params + st->dense.b_off[l], cfg->init->b[l],
+				   sizeof(float) * st->dense.n_out[l]);
+		}
+	}
 	mlp_point(&st->fit, st->fit.params);
 
 	ok = maas_nn_fit_run(&st->fit, blas, data, val, hooks, &curve, err);

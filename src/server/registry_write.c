@@ -361,6 +361,8 @@ maas_store_version_bytes(const char *model, const char *algorithm,
 	bool		isnull;
 	bytea	   *sha256;
 	bool		chunked = maas_weights_chunked();
+	bool		quantized;
+	const char *dtype = "F32";
 
 	PreventCommandIfReadOnly("maas_register()");
 	maas_check_model_name(model);
@@ -374,15 +376,32 @@ maas_store_version_bytes(const char *model, const char *algorithm,
 	built = maas_model_build(config, &file);
 	maas_model_check_config(config, built);
 
+	/*
+	 * A quantized version (its config says "quantization": maas_quantize,
+	 * doc/optimization.md) keeps its tensors as they are: int8 with F32
+	 * scales, BF16 or F16.  Otherwise floating tensors are stored as F32
+	 * (int8 ones, which only a dense layer with a "scale" reads, stay).
+	 */
+	quantized = getKeyJsonValueFromContainer(&config->root, "quantization",
+											 strlen("quantization"), NULL) != NULL;
 	for (int i = 0; i < file.n_tensors; i++)
-		if (file.tensors[i].dtype == ST_F64 || file.tensors[i].dtype == ST_F16 ||
-			file.tensors[i].dtype == ST_BF16)
+	{
+		StDtype		t = file.tensors[i].dtype;
+
+		if (t == ST_I8)
+			dtype = "I8";
+		else if (quantized && t == ST_BF16 && strcmp(dtype, "I8") != 0)
+			dtype = "BF16";
+		else if (quantized && t == ST_F16 && strcmp(dtype, "F32") == 0)
+			dtype = "F16";
+		if (!quantized && (t == ST_F64 || t == ST_F16 || t == ST_BF16))
 			rewrite = true;
+	}
 	for (int i = 0; i < file.n_meta; i++)
 		if (strncmp(file.meta_keys[i], "maas.", 5) == 0)
 			rewrite = true;
 	if (rewrite)
-		data = rewrite_safetensors(&file, true, &len);
+		data = rewrite_safetensors(&file, !quantized, &len);
 	sha256 = palloc(VARHDRSZ + MAAS_SHA256_LEN);
 	SET_VARSIZE(sha256, VARHDRSZ + MAAS_SHA256_LEN);
 	maas_weights_sha256(data, len, (uint8 *) VARDATA(sha256));
@@ -418,11 +437,11 @@ maas_store_version_bytes(const char *model, const char *algorithm,
 		registry_check_owner(&cs, model, 0, 1, &rights);
 	}
 	{
-		Oid			types[14] = {INT8OID, INT4OID, TEXTOID, TEXTOID, INT4OID,
+		Oid			types[15] = {INT8OID, INT4OID, TEXTOID, TEXTOID, INT4OID,
 			INT4OID, JSONBOID, BYTEAOID, INT8OID, NAMEOID, JSONBOID, JSONBOID, INT4OID,
-		BYTEAOID};
-		Datum		values[14];
-		char		nulls[14];
+		BYTEAOID, TEXTOID};
+		Datum		values[15];
+		char		nulls[15];
 
 		memset(nulls, ' ', sizeof(nulls));
 		values[0] = Int64GetDatum(model_id);
@@ -445,12 +464,13 @@ maas_store_version_bytes(const char *model, const char *algorithm,
 		/* in chunks; in the row itself in a database still at maas 0.1 */
 		values[13] = chunked ? (Datum) 0 : PointerGetDatum(inline_weights(data, len));
 		nulls[13] = chunked ? 'n' : ' ';
+		values[14] = CStringGetTextDatum(dtype);
 		registry_catalog_exec("INSERT INTO maas.version (model_id, version, algorithm, task, "
 							  "n_features, n_outputs, config, sha256, bytes, dtype, created_by, "
 							  "metrics, train_stats, parent_version, weights) "
-							  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'F32', $10, $11, $12, $13, $14) "
+							  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $15, $10, $11, $12, $13, $14) "
 							  "RETURNING version_id",
-							  14, types, values, nulls, SPI_OK_INSERT_RETURNING);
+							  15, types, values, nulls, SPI_OK_INSERT_RETURNING);
 		version_id = DatumGetInt64(registry_result_value(0, 1, &isnull));
 	}
 	if (chunked)
