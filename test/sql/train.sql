@@ -178,3 +178,10 @@ SELECT version FROM maas_train('t_keyed', 'SELECT id, x, y FROM keyed WHERE id <
 SELECT version FROM maas_train('t_keyed', 'SELECT id, k, y FROM keyed', 'y', 'logistic', '{"deploy": "never"}');
 
 SELECT maas_drop('t_houses'), maas_drop('t_rule'), maas_drop('t_flag'), maas_drop('t_count'), maas_drop('t_nohold'), maas_drop('t_keyed');
+
+-- the training runs of a dropped model go with it: a new model of the same
+-- name shows only its own (the Fashion-MNIST tutorial run twice, issue 19)
+SELECT count(*) AS runs_after_drop FROM maas.training_runs WHERE model = 't_keyed';
+SELECT version FROM maas_train('t_keyed', 'keyed', 'y', 'logistic', '{"features": ["x"]}');
+SELECT model, version, source, outcome FROM maas.training_runs WHERE model = 't_keyed' ORDER BY id;
+SELECT maas_drop('t_keyed');
