@@ -91,6 +91,19 @@ maas_source_sql(const char *source)
 }
 
 /*
+ * The table or view a source names, or InvalidOid for a query (resolved as
+ * maas_source_sql resolves it).
+ */
+Oid
+maas_source_relid(const char *source)
+{
+	if (source_is_query(source))
+		return InvalidOid;
+	return RangeVarGetRelid(makeRangeVarFromNameList(stringToQualifiedNameList(source)),
+							AccessShareLock, false);
+}
+
+/*
  * The rows a receiver gets must have the shape the columns were planned
  * from; they always do for one SELECT, and this keeps it so.
  */

@@ -14,6 +14,7 @@
 
 /* a query reading the source: SELECT * FROM the table, or the query */
 extern char *maas_source_sql(const char *source);
+extern Oid	maas_source_relid(const char *source);
 
 /* the columns a source query yields, before any row is read */
 extern TupleDesc maas_source_describe(const char *sql);

@@ -460,6 +460,7 @@ maas_train(PG_FUNCTION_ARGS)
 		check_may_train(job->model);
 		MemoryContextSwitchTo(job->cxt);
 		job->source_sql = MemoryContextStrdup(job->cxt, maas_source_sql(source));
+		job->source_relid = maas_source_relid(source);
 		maas_train_plan_columns(job);
 		maas_train_load_rows(job);
 		SPI_finish();
@@ -495,10 +496,6 @@ maas_train(PG_FUNCTION_ARGS)
 		fit(job, &c, &m, &out);
 		if (job->n_test > 0)
 			metrics_text = maas_train_metrics_json(job, out, &primary);
-		else
-			ereport(NOTICE,
-					(errmsg("no holdout: version of model \"%s\" has no metrics", job->model),
-					 errhint("Measure it with maas_evaluate on labelled rows it was not trained on.")));
 		stats = maas_train_stats_json(job);
 
 		maas_progress_phase(MAAS_PHASE_STORING, -1);
@@ -510,6 +507,11 @@ maas_train(PG_FUNCTION_ARGS)
 		version = maas_store_version(job->model, job->algorithm_name, weights, config, metrics,
 									 DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(stats))),
 									 0);
+		if (job->n_test == 0)
+			ereport(NOTICE,
+					(errmsg("no holdout: version %d of model \"%s\" has no metrics",
+							version, job->model),
+					 errhint("Measure it with maas_evaluate on labelled rows it was not trained on.")));
 		deployed = maas_train_deploy(job, version, primary);
 		maas_train_record_run(job, version, deployed, source, job->width);
 	}

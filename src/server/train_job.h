@@ -76,6 +76,7 @@ typedef struct TrainJob
 	char	   *model;
 	char	   *target;
 	char	   *source_sql;		/* SELECT * FROM ... */
+	Oid			source_relid;	/* the table or view named, or InvalidOid */
 	TimestampTz started;
 	Size		limit;			/* maas.max_training_memory in bytes */
 	Size		reserved;		/* what later phases will allocate (below) */

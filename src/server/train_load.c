@@ -13,6 +13,8 @@
 
 #include <math.h>
 
+#include "access/sysattr.h"
+#include "catalog/pg_constraint.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -338,6 +340,87 @@ load_receive(MaasSourceReader *reader, TupleTableSlot *slot)
 	job->n++;
 }
 
+static int
+cmp_float(const void *a, const void *b)
+{
+	float		x = *(const float *) a;
+	float		y = *(const float *) b;
+
+	return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/* a column of the source table's primary key? */
+static bool
+in_primary_key(TrainJob *job, const char *name)
+{
+	Oid			constraint;
+	Bitmapset  *pk;
+	int			k = -1;
+
+	if (!OidIsValid(job->source_relid))
+		return false;
+	pk = get_primary_key_attnos(job->source_relid, false, &constraint);
+	while ((k = bms_next_member(pk, k)) >= 0)
+	{
+		char	   *att = get_attname(job->source_relid, k + FirstLowInvalidHeapAttributeNumber, true);
+
+		if (att && strcmp(att, name) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * A feature that looks like a key is said in a NOTICE: a column of the
+ * table's primary key, or an integer column whose training values are all
+ * different (from 20 rows on).  A model that learns from the number a row
+ * was given learns nothing that holds for new rows.  The check of the
+ * values sorts a copy of the column; it is left out when the copy would
+ * not fit in maas.max_training_memory.
+ */
+static void
+notice_key_features(TrainJob *job)
+{
+	for (int i = 0; i < job->inputs.n; i++)
+	{
+		MaasInput  *in = &job->inputs.in[i];
+		Oid			typid = job->bind[i].typid;
+		const char *why = NULL;
+
+		if (in_primary_key(job, in->name))
+			why = "it is the primary key of the source table";
+		else if (in->kind == MAAS_INPUT_NUMBER && job->n >= 20 &&
+				 (typid == INT2OID || typid == INT4OID || typid == INT8OID) &&
+				 MemoryContextMemAllocated(job->cxt, true) + job->reserved +
+				 sizeof(float) * (Size) job->n <= job->limit)
+		{
+			float	   *v = MemoryContextAllocExtended(job->cxt, sizeof(float) * (Size) job->n,
+													   MCXT_ALLOC_HUGE);
+			bool		unique = true;
+
+			for (int64 r = 0; r < job->n && unique; r++)
+			{
+				v[r] = job->x[(size_t) r * job->raw_width + in->offset];
+				unique = !isnan(v[r]);
+			}
+			if (unique)
+			{
+				qsort(v, job->n, sizeof(float), cmp_float);
+				for (int64 r = 1; r < job->n && unique; r++)
+					unique = v[r] != v[r - 1];
+			}
+			pfree(v);
+			if (unique)
+				why = "its values are different integers in every row";
+		}
+		if (why)
+			ereport(NOTICE,
+					(errmsg("feature column \"%s\" looks like a key: %s", in->name, why),
+					 errhint("A model learns nothing from a row's key that holds for new rows: "
+							 "leave the column out with params.features.")));
+	}
+}
+
 void
 maas_train_load_rows(TrainJob *job)
 {
@@ -368,6 +451,7 @@ maas_train_load_rows(TrainJob *job)
 	maas_source_scan(job->source_sql, &r.reader, false);
 	maas_progress_phase(MAAS_PHASE_PREPROCESSING, job->n);
 	job->peak = Max(job->peak, MemoryContextMemAllocated(job->cxt, true));
+	notice_key_features(job);
 }
 
 static int

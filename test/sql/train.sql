@@ -165,4 +165,23 @@ SELECT task, algorithm FROM maas_train('t_count', 'SELECT area, (price / 1000)::
 SELECT version, metrics, deployed FROM maas_train('t_nohold', 'iris_src', 'species', 'logistic', '{"test_size": 0}');
 SELECT version, deployed FROM maas_train('t_nohold', 'iris_src', 'species', 'logistic', '{"test_size": 0}');
 
-SELECT maas_drop('t_houses'), maas_drop('t_rule'), maas_drop('t_flag'), maas_drop('t_count'), maas_drop('t_nohold');
+-- a feature that looks like a key gets a NOTICE: a column of the source
+-- table's primary key, or an integer column with a different value in
+-- every one of at least 20 rows
+CREATE TEMP TABLE keyed (id int PRIMARY KEY, serial bigint, k int, x real, y int);
+INSERT INTO keyed SELECT g, 1000 + 3 * g, g % 30, (g % 7)::real, g % 2 FROM generate_series(1, 40) g;
+SELECT version FROM maas_train('t_keyed', 'keyed', 'y', 'logistic');
+-- none when they are left out, or in a query of fewer than 20 rows
+SELECT version FROM maas_train('t_keyed', 'keyed', 'y', 'logistic', '{"features": ["k", "x"], "deploy": "never"}');
+SELECT version FROM maas_train('t_keyed', 'SELECT id, x, y FROM keyed WHERE id < 20', 'y', 'logistic', '{"deploy": "never"}');
+-- a query: the unique integers say it, not the primary key
+SELECT version FROM maas_train('t_keyed', 'SELECT id, k, y FROM keyed', 'y', 'logistic', '{"deploy": "never"}');
+
+SELECT maas_drop('t_houses'), maas_drop('t_rule'), maas_drop('t_flag'), maas_drop('t_count'), maas_drop('t_nohold'), maas_drop('t_keyed');
+
+-- the training runs of a dropped model go with it: a new model of the same
+-- name shows only its own (the Fashion-MNIST tutorial run twice, issue 19)
+SELECT count(*) AS runs_after_drop FROM maas.training_runs WHERE model = 't_keyed';
+SELECT version FROM maas_train('t_keyed', 'keyed', 'y', 'logistic', '{"features": ["x"]}');
+SELECT model, version, source, outcome FROM maas.training_runs WHERE model = 't_keyed' ORDER BY id;
+SELECT maas_drop('t_keyed');
