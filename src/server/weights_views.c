@@ -6,9 +6,12 @@
 
 #include "weights_shared_int.h"
 
+#include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 
 static void
@@ -30,8 +33,54 @@ static const char *const state_names[] = {
 };
 
 /*
- * maas_loaded_models(): every shared copy, of every database (the view
- * maas.loaded_models names the versions and filters what a role sees).
+ * The sha256 of every version of this database whose model the caller may
+ * use, for a caller that is not a member of pg_read_all_stats (read from
+ * maas.versions, which every role may read).
+ */
+static List *
+usable_shas(void)
+{
+	List	   *shas = NIL;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute("SELECT pg_catalog.decode(v.sha256, 'hex') FROM maas.versions v "
+					"WHERE maas_may_use(v.model)", true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read maas.versions");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+		bytea	   *sha;
+
+		if (isnull)
+			continue;
+		sha = DatumGetByteaPP(d);
+		if (VARSIZE_ANY_EXHDR(sha) == MAAS_SHA256_LEN)
+			shas = lappend(shas, weights_sha_copy((const uint8 *) VARDATA_ANY(sha)));
+	}
+	SPI_finish();
+	return shas;
+}
+
+static bool
+sha_listed(List *shas, const uint8 *sha)
+{
+	ListCell   *lc;
+
+	foreach(lc, shas)
+	{
+		if (memcmp(lfirst(lc), sha, MAAS_SHA256_LEN) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * maas_loaded_models(): the shared copies the caller may see -- every one,
+ * of every database, for members of pg_read_all_stats; for other roles
+ * those of versions of this database's models they may use, as for the
+ * statistics (the view maas.loaded_models adds the model and version).
  */
 PG_FUNCTION_INFO_V1(maas_loaded_models);
 Datum
@@ -41,7 +90,13 @@ maas_loaded_models(PG_FUNCTION_ARGS)
 	WeightsSlot *copies;
 	int			n = 0;
 
+	bool		sees_all;
+	List	   *shas = NIL;
+
 	require_shared();
+	sees_all = has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_STATS);
+	if (!sees_all)
+		shas = usable_shas();
 	InitMaterializedSRF(fcinfo, 0);
 
 	copies = palloc(sizeof(WeightsSlot) * weights_ws->n_slots);
@@ -53,8 +108,10 @@ maas_loaded_models(PG_FUNCTION_ARGS)
 		if (slot->state == SLOT_FREE)
 			continue;
 		SpinLockAcquire(&slot->mutex);
-		memcpy(&copies[n++], slot, sizeof(WeightsSlot));
+		memcpy(&copies[n], slot, sizeof(WeightsSlot));
 		SpinLockRelease(&slot->mutex);
+		if (sees_all || sha_listed(shas, copies[n].sha256))
+			n++;
 	}
 	LWLockRelease(weights_ws->lock);
 

@@ -120,5 +120,20 @@ SELECT maas_drop('w_wide');
 ROLLBACK;
 SELECT count(*) FROM maas.loaded_models WHERE model = 'w_wide';
 
+-- a role that may use none of the models sees none of their copies, through
+-- the view or the function behind it; a grant shows that model's copy
+CREATE ROLE regress_maas_wstranger;
+SET ROLE regress_maas_wstranger;
+SELECT count(*) AS view_rows FROM maas.loaded_models;
+SELECT count(*) AS function_rows FROM maas_loaded_models();
+RESET ROLE;
+SELECT maas_grant('w_wide', 'regress_maas_wstranger');
+SET ROLE regress_maas_wstranger;
+SELECT count(*) AS function_rows FROM maas_loaded_models();
+SELECT model FROM maas.loaded_models;
+RESET ROLE;
+SELECT maas_revoke('w_wide', 'regress_maas_wstranger');
+DROP ROLE regress_maas_wstranger;
+
 SELECT maas_drop('w_digits'), maas_drop('w_wide');
 SELECT count(*) FROM maas.weight_chunk c WHERE NOT EXISTS (SELECT FROM maas.version v WHERE v.version_id = c.version_id);
