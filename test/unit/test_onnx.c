@@ -2009,7 +2009,9 @@ write_seed(const char *dir, const char *name, const uint8_t *buf, size_t len)
 static int
 write_corpus(const char *dir)
 {
-	static const char *const fixtures[3] = {"mlp.onnx", "cnn_bn.onnx", "resblock.onnx"};
+	/* the last, a torch export the translator turns into layers */
+	static const char *const fixtures[4] = {"mlp.onnx", "cnn_bn.onnx", "resblock.onnx",
+	"mlp_bn.onnx"};
 	static const int64_t d3[1] = {3};
 	Pb			b;
 	Pb			t;
@@ -2018,7 +2020,7 @@ write_corpus(const char *dir)
 	int			rc = 0;
 	int			i;
 
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < 4; i++)
 	{
 		buf = load_file(fixtures[i], &len);
 		rc |= write_seed(dir, fixtures[i], buf, len);

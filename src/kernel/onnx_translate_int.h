@@ -1,0 +1,380 @@
+/*
+ * onnx_translate_int.h
+ *		What the files of the ONNX translator share (onnx_translate.h is
+ *		its interface):
+ *
+ *	onnx_translate.c		the passes, the values, layers and tensors, the
+ *							config written at the end
+ *	onnx_fold.c				constants: folding at import, symbolic shapes
+ *	onnx_translate_dense.c	MLPs: Gemm, MatMul, elementwise ops, activations,
+ *							softmax, views (Reshape, Flatten, ...)
+ *	onnx_translate_conv.c	CNNs: Conv, pools, BatchNormalization
+ *	onnx_translate_text.c	transformers: embeddings, the LayerNorm, GELU and
+ *							attention patterns, masks, pooling
+ *
+ * Every op has an eval function (analysis: the kind and shape of its
+ * outputs, and their values when they are constants) and a lower function
+ * (the layers it becomes when it computes a run-time value).
+ */
+#ifndef MAAS_ONNX_TRANSLATE_INT_H
+#define MAAS_ONNX_TRANSLATE_INT_H
+
+#include "onnx_translate.h"
+
+#define TX_RANK		MAAS_ONNX_MAX_DIMS
+
+/*
+ * A dimension, or an integer a graph computes from shapes: k * B^b * T^t,
+ * B the batch size and T the sequence length (neither known at import);
+ * k < 0 with b = t = 0 is a plain negative integer.  TX_UNKNOWN marks what
+ * cannot be written so (a sum of B and 1, say).
+ */
+typedef struct TxDim
+{
+	int64_t		k;
+	int8_t		b;
+	int8_t		t;
+	bool		unknown;
+} TxDim;
+
+static inline TxDim
+tx_dim(int64_t k)
+{
+	TxDim		d = {k, 0, 0, false};
+
+	return d;
+}
+
+static inline bool
+tx_dim_is(TxDim d, int64_t k)
+{
+	return !d.unknown && d.b == 0 && d.t == 0 && d.k == k;
+}
+
+static inline bool
+tx_dim_known(TxDim d)
+{
+	return !d.unknown && d.b == 0 && d.t == 0;
+}
+
+static inline bool
+tx_dim_eq(TxDim a, TxDim c)
+{
+	return !a.unknown && !c.unknown && a.k == c.k && a.b == c.b && a.t == c.t;
+}
+
+extern const TxDim tx_dim_B;
+extern const TxDim tx_dim_T;
+extern const TxDim tx_dim_unknown;
+
+typedef enum TxKind
+{
+	TX_NONE = 0,				/* an omitted input, an output nobody asked for */
+	TX_CONST,					/* values known at import */
+	TX_SYM,						/* integers of rank 0 or 1 known up to B and T */
+	TX_IOTA,					/* integers c0 + sum coef[d] * index[d] over a
+								 * shape of symbolic extent: Range(0, T) */
+	TX_MASK,					/* booleans: c0 + sum coef[d] * index[d] >= 0 */
+	TX_RUN,						/* computed per row at run time */
+	TX_TOKENS,					/* the token ids input (or a view of it) */
+	TX_TYPES,					/* the token types input */
+	TX_MASKIN,					/* the attention mask input as a * m + c */
+	TX_POS,						/* rows 0 .. T-1 of a constant table */
+	TX_EMB						/* a sum of embeddings of tokens, positions,
+								 * types */
+} TxKind;
+
+typedef struct TxVal
+{
+	const char *name;
+	uint8_t		kind;
+	int32_t		dtype;			/* MaasOnnxDtype */
+	int			ndim;
+	TxDim		dims[TX_RANK];
+	int64_t		numel;			/* CONST, SYM: elements */
+
+	/* TX_CONST: FLOAT-class dtypes in f, integers and BOOL in i */
+	const float *f;
+	const int64_t *i;
+	const MaasOnnxTensor *src;	/* the tensor these values are, as read */
+
+	/* TX_SYM */
+	const TxDim *s;
+
+	/* TX_IOTA, TX_MASK */
+	int64_t		coef[TX_RANK];
+	int64_t		c0;
+
+	/* TX_MASKIN */
+	double		a,
+				c;
+
+	/* TX_POS (pos_table), TX_EMB: value ids of constant tables, or -1 */
+	int			tok_table;
+	int			pos_table;
+	int			type_table;
+
+	/* TX_RUN */
+	int			layer;			/* the program's value: 0 the input, k + 1
+								 * the output of layer k */
+	bool		seq;			/* axis 1 is the sequence */
+	bool		std;			/* laid out as the runtime keeps a value (batch,
+								 * then sequence, the rest row-major): layers
+								 * may read it */
+
+	int32_t		uses;			/* live nodes (and outputs) reading its data */
+	int32_t		producer;		/* node index, or -1 */
+} TxVal;
+
+/* out takes in's kind and values, keeping its own name and producer */
+static inline void
+tx_copy_val(TxVal *out, const TxVal *in)
+{
+	const char *name = out->name;
+	int32_t		producer = out->producer;
+
+	*out = *in;
+	out->name = name;
+	out->producer = producer;
+	out->uses = 0;
+}
+
+/* a key of a layer's config object */
+typedef enum TxKeyType
+{
+	TK_TENSOR,
+	TK_NUM,
+	TK_INT,
+	TK_STR,
+	TK_BOOL,
+	TK_INTS
+} TxKeyType;
+
+#define TX_MAX_KEYS 12
+
+typedef struct TxKey
+{
+	const char *key;
+	uint8_t		type;
+	int			tensor;
+	double		num;
+	int64_t		ints[8];
+	int			n_ints;
+	const char *str;
+	bool		b;
+} TxKey;
+
+typedef struct TxLayer
+{
+	const char *op;
+	const char *name;
+	int			n_in;			/* 0: the value before it */
+	int			in[4];			/* program values */
+	int			n_keys;
+	TxKey		keys[TX_MAX_KEYS];
+	/* what it writes */
+	int64_t		width;
+	bool		seq;
+	int			c,
+				h,
+				w;
+	int			uses;			/* reads of it not yet translated */
+	int			node;			/* the node it came from */
+} TxLayer;
+
+typedef struct TxTensor
+{
+	const char *name;
+	int			ndim;
+	int64_t		shape[TX_RANK];
+	int64_t		numel;
+	float	   *data;			/* float32 values of our own, or NULL */
+	const void *raw;			/* else the FLOAT bytes of an initializer as
+								 * they lie in the model (maybe unaligned) */
+	int			from;			/* the constant value it holds, or -1 */
+	int			refs;			/* layer keys naming it */
+} TxTensor;
+
+typedef struct Tx Tx;
+
+/* one operator: analysis, then layers */
+typedef struct TxOp
+{
+	const char *op_type;
+	const char *const *attrs;	/* the attributes it reads (others refused) */
+	bool		(*eval) (Tx *tx, const MaasOnnxNode *n, TxVal **in, TxVal **out);
+	bool		(*lower) (Tx *tx, const MaasOnnxNode *n, TxVal **in, TxVal **out);
+	bool		reads_shape_only;	/* Shape, Size: their input's data is not read */
+} TxOp;
+
+struct Tx
+{
+	const MaasOnnxModel *m;
+	const MaasOnnxGraph *g;
+	const MaasOnnxTranslateOptions *opts;
+	MaasError  *err;
+	const MaasTick *tick;
+	int64_t		opset;
+
+	int			n_vals;
+	TxVal	   *vals;
+	int32_t    *out_base;		/* per node: value id of its first output */
+	int32_t    *in_base;		/* per node: into in_val */
+	int32_t    *in_val;			/* per node input: value id, -1 if omitted */
+	const TxOp **ops;			/* per node */
+	bool	   *live;			/* per node */
+	int32_t    *covered;		/* per node: the pattern covering it, or -1 */
+	int32_t    *anchor;			/* per node: the pattern it emits, or -1 */
+
+	/* patterns (onnx_translate_text.c) */
+	int			n_patterns;
+	int			cap_patterns;
+	struct TxPattern *patterns;
+
+	TxLayer    *layers;
+	int			n_layers;
+	int			cap_layers;
+	TxTensor   *tensors;
+	int			n_tensors;
+	int			cap_tensors;
+
+	int64_t		batch0;			/* the batch size the inputs declare, -1
+								 * when symbolic */
+	bool		text;			/* the program reads tokens */
+	int			n_features;
+	int			in_c,
+				in_h,
+				in_w;
+	int			tokens_in;		/* graph input value ids, or -1 */
+	int			types_in;
+	int			mask_in;
+	int			features_in;
+
+	int			node;			/* the node being translated, or -1 */
+	char		label[MAAS_ERRLEN];
+};
+
+/* ---- onnx_translate.c ---- */
+
+/* an error about the node being translated: "node 3 (Relu \"r\"): ..." */
+extern bool tx_fail(Tx *tx, MaasStatus status, const char *fmt,...)
+			__attribute__((format(printf, 3, 4)));
+extern bool tx_unsupported(Tx *tx, const char *fmt,...)
+			__attribute__((format(printf, 2, 3)));
+extern bool tx_invalid(Tx *tx, const char *fmt,...)
+			__attribute__((format(printf, 2, 3)));
+/* tx_fail, then a hint; false */
+extern bool tx_hint(Tx *tx, const char *hint);
+
+extern void *tx_alloc(Tx *tx, size_t n, size_t size);
+
+/* "[batch, 4, 8]" for messages */
+extern const char *tx_shape_str(const TxVal *v, char *buf, size_t cap);
+
+/* attributes: false (with the error set) when present with the wrong type */
+extern bool tx_attr_int(Tx *tx, const MaasOnnxNode *n, const char *name,
+						int64_t def, int64_t *out);
+extern bool tx_attr_float(Tx *tx, const MaasOnnxNode *n, const char *name,
+						  double def, double *out);
+extern bool tx_attr_ints(Tx *tx, const MaasOnnxNode *n, const char *name,
+						 int *count, const int64_t **out);
+extern bool tx_attr_string(Tx *tx, const MaasOnnxNode *n, const char *name,
+						   const char *def, const char **out);
+
+/* a new layer reading the given program values (n_in 0: the one before) */
+extern TxLayer *tx_layer(Tx *tx, const char *op, int n_in, const int *in);
+extern bool tx_key_tensor(Tx *tx, TxLayer *l, const char *key, int tensor);
+extern bool tx_key_num(Tx *tx, TxLayer *l, const char *key, double v);
+extern bool tx_key_int(Tx *tx, TxLayer *l, const char *key, int64_t v);
+extern bool tx_key_str(Tx *tx, TxLayer *l, const char *key, const char *v);
+extern bool tx_key_bool(Tx *tx, TxLayer *l, const char *key, bool v);
+extern bool tx_key_ints(Tx *tx, TxLayer *l, const char *key, const int64_t *v,
+						int n);
+/* the tensor a layer key names, or -1 */
+extern int	tx_layer_tensor(const TxLayer *l, const char *key);
+/* the layer that writes a program value (NULL for the input) */
+extern TxLayer *tx_layer_of(Tx *tx, int value);
+
+/*
+ * Output value out is computed by layer l (just made): it gets the
+ * layer's program value, and the layer its pending reads.
+ */
+extern void tx_set_output(Tx *tx, TxVal *out, TxLayer *l);
+/* out is a view of in (same program value) */
+extern void tx_alias(Tx *tx, TxVal *out, const TxVal *in);
+/* the only read left of in's program value is this node's */
+extern bool tx_sole_reader(Tx *tx, const TxVal *in);
+
+/* a tensor holding a constant as it is (used in place when it can be) */
+extern int	tx_tensor_const(Tx *tx, int val, const char *suffix);
+/* a new tensor of our own (numel floats, zeroed), named */
+extern int	tx_tensor_new(Tx *tx, const char *name, int ndim, const int64_t *shape);
+/* the float32 values of a tensor, made its own to change (copied if need
+ * be, and renamed if another layer names it too) */
+extern float *tx_tensor_mut(Tx *tx, int tensor);
+/* read-only float32 values (NULL when they lie unaligned in the model:
+ * then tx_tensor_read copies them) */
+extern const float *tx_tensor_read(Tx *tx, int tensor);
+
+extern int	tx_val_id(const Tx *tx, const TxVal *v);
+
+/* ---- onnx_fold.c ---- */
+
+/* a constant of a FLOAT-class or integer dtype, numel elements, zeroed */
+extern bool tx_make_const(Tx *tx, TxVal *v, int32_t dtype, int ndim,
+						  const int64_t *dims);
+/* the constant's values as float or int64 (converted when need be) */
+extern const float *tx_const_f(Tx *tx, const TxVal *v);
+extern const int64_t *tx_const_i(Tx *tx, const TxVal *v);
+/* a constant or symbolic integer list of a shape argument */
+extern bool tx_int_list(Tx *tx, const TxVal *v, const char *what, int *n,
+						TxDim *out, int cap);
+/* one integer (a scalar or one-element constant) */
+extern bool tx_int_scalar(Tx *tx, const TxVal *v, const char *what, int64_t *out);
+/* one float (a scalar or a one-element constant) */
+extern bool tx_float_scalar(const Tx *tx, const TxVal *v, double *out);
+extern bool tx_is_float_dtype(int32_t dtype);
+/* a negative axis counted from the end, checked against rank */
+extern bool tx_axis(Tx *tx, int64_t axis, int rank, const char *what, int *out);
+/* the shape of the broadcast of a and b (numpy rules) */
+extern bool tx_broadcast(Tx *tx, const TxVal *a, const TxVal *b, TxVal *out);
+/* elementwise folding of constants (numpy broadcasting) */
+extern bool tx_fold_binary(Tx *tx, const char *op, const TxVal *a,
+						   const TxVal *b, TxVal *out);
+extern bool tx_fold_unary(Tx *tx, const char *op, const TxVal *a, TxVal *out);
+extern bool tx_is_value(const TxVal *v);	/* a constant or symbolic value */
+/* a slice of a constant or shape value (Slice, Split) */
+extern bool tx_slice(Tx *tx, TxVal *x, int n, const TxDim *starts, const TxDim *ends,
+					 const TxDim *axes, const TxDim *steps, TxVal *out);
+
+extern const TxOp tx_fold_ops[];
+extern const int tx_n_fold_ops;
+
+/* ---- the families ---- */
+
+extern const TxOp tx_dense_ops[];
+extern const int tx_n_dense_ops;
+extern const TxOp tx_conv_ops[];
+extern const int tx_n_conv_ops;
+extern const TxOp tx_text_ops[];
+extern const int tx_n_text_ops;
+
+/* onnx_translate_dense.c: batch first (then the sequence), the rest known */
+extern bool tx_std_shape(const TxVal *v);
+/* a value a layer may read: computed by a layer, batch first */
+extern bool tx_require_std(Tx *tx, const TxVal *v, const char *what);
+/* the layers for x (op) c, c a constant broadcast over each vector */
+extern bool tx_lower_affine(Tx *tx, TxVal *x, const TxVal *scale,
+							const TxVal *shift, TxVal *out);
+
+/* onnx_translate_text.c: the embedding sums and mask arithmetic of Add,
+ * Sub, Mul, Div (*handled says whether it was one) */
+extern bool tx_text_add(Tx *tx, const MaasOnnxNode *n, TxVal *a, TxVal *b,
+						TxVal *out, bool *handled);
+/* patterns */
+extern bool tx_find_patterns(Tx *tx);
+extern bool tx_emit_pattern(Tx *tx, int pattern);
+/* an embedding sum becomes an embedding layer when a layer reads it */
+extern bool tx_materialize(Tx *tx, TxVal *v);
+
+#endif							/* MAAS_ONNX_TRANSLATE_INT_H */
