@@ -219,6 +219,9 @@ tx_broadcast(Tx *tx, const TxVal *a, const TxVal *b, TxVal *out)
 			out->dims[d] = y;
 		else if (tx_dim_is(y, 1) || tx_dim_eq(x, y))
 			out->dims[d] = x;
+		else if (tx_dim_symbolic(x) || tx_dim_symbolic(y))
+			return tx_unsupported(tx, "shapes %s and %s broadcast only for some batch or sequence sizes",
+								  tx_shape_str(a, s1, sizeof(s1)), tx_shape_str(b, s2, sizeof(s2)));
 		else
 			return tx_invalid(tx, "shapes %s and %s do not broadcast",
 							  tx_shape_str(a, s1, sizeof(s1)), tx_shape_str(b, s2, sizeof(s2)));

@@ -136,8 +136,12 @@ over_vector(Tx *tx, const TxVal *x, const TxVal *c)
 		}
 		if (!tx_dim_is(c->dims[d], 1) && !tx_dim_eq(c->dims[d], x->dims[xd]))
 		{
-			tx_invalid(tx, "shapes %s and %s do not broadcast",
-					   tx_shape_str(c, s1, sizeof(s1)), tx_shape_str(x, s2, sizeof(s2)));
+			if (tx_dim_symbolic(x->dims[xd]))
+				tx_unsupported(tx, "shapes %s and %s broadcast only for some batch or sequence sizes",
+							   tx_shape_str(c, s1, sizeof(s1)), tx_shape_str(x, s2, sizeof(s2)));
+			else
+				tx_invalid(tx, "shapes %s and %s do not broadcast",
+						   tx_shape_str(c, s1, sizeof(s1)), tx_shape_str(x, s2, sizeof(s2)));
 			return NULL;
 		}
 	}
@@ -624,7 +628,9 @@ eval_gemm(Tx *tx, const MaasOnnxNode *n, TxVal **in, TxVal **out)
 	out[0]->dims[1] = tb ? b->dims[0] : b->dims[1];
 	out[0]->std = true;
 	out[0]->layer = -1;
-	if (!tx_dim_eq(ta ? a->dims[0] : a->dims[1], tb ? b->dims[1] : b->dims[0]))
+	if (ta)
+		return tx_unsupported(tx, "transA = 1 transposes the batch axis of \"%s\"", a->name);
+	if (!tx_dim_eq(a->dims[1], tb ? b->dims[1] : b->dims[0]))
 		return tx_invalid(tx, "the matrices' inner dimensions differ");
 	return true;
 }
@@ -1009,10 +1015,16 @@ eval_reshape(Tx *tx, const MaasOnnxNode *n, TxVal **in, TxVal **out)
 	if (infer >= 0)
 	{
 		if (known.k == 0 || total.k % known.k != 0 || total.b < known.b || total.t < known.t)
+		{
+			if (tx_dim_symbolic(known) || tx_dim_symbolic(total))
+				return tx_unsupported(tx, "the shape divides the input only for some batch or sequence sizes");
 			return tx_invalid(tx, "the shape does not divide the input");
+		}
 		shape[infer] = (TxDim) {total.k / known.k, (int8_t) (total.b - known.b),
 			(int8_t) (total.t - known.t), false};
 	}
+	else if (!tx_dim_eq(known, total) && (tx_dim_symbolic(known) || tx_dim_symbolic(total)))
+		return tx_unsupported(tx, "the shape has as many elements as the input only for some batch or sequence sizes");
 	else if (!tx_dim_eq(known, total))
 		return tx_invalid(tx, "the shape does not have as many elements as the input");
 	if (!view_of(tx, in[0], out[0], r, shape))
@@ -1073,6 +1085,8 @@ eval_squeeze(Tx *tx, const MaasOnnxNode *n, TxVal **in, TxVal **out)
 
 		if (!tx_axis(tx, axes[k], in[0]->ndim, "axis", &ax))
 			return false;
+		if (tx_dim_symbolic(in[0]->dims[ax]))
+			return tx_unsupported(tx, "axis %d has size 1 only for some batch or sequence sizes", ax);
 		if (!tx_dim_is(in[0]->dims[ax], 1))
 			return tx_invalid(tx, "axis %d has size other than 1", ax);
 		drop[ax] = true;

@@ -45,6 +45,13 @@ tx_dim(int64_t k)
 	return d;
 }
 
+/* a dimension that depends on the batch or sequence size, or is unknown */
+static inline bool
+tx_dim_symbolic(TxDim d)
+{
+	return d.unknown || d.b != 0 || d.t != 0;
+}
+
 static inline bool
 tx_dim_is(TxDim d, int64_t k)
 {
