@@ -333,7 +333,7 @@ typedef struct MaasOnnxOpSupport
 } MaasOnnxOpSupport;
 
 /*
- * The operators the translator knows (onnx_translate.c), ending with {NULL,
+ * The operators the translator knows (onnx_translate*.c), ending with {NULL,
  * NULL, NULL}, each with a note saying how it becomes layers: "dense",
  * "folded at import", "within a LayerNorm", ...  A node of a known operator
  * may still be refused for its attributes or shapes.

@@ -87,7 +87,8 @@ maas_onnx_node_label(const MaasOnnxGraph *graph, int32_t index, char *buf, size_
  * ----------------------------------------------------------------
  */
 
-/* what the translator translates (onnx_translate.c: each has its TxOp) */
+/* what the translator translates (onnx_translate_*.c, onnx_fold_ops.c:
+ * each has its TxOp) */
 const MaasOnnxOpSupport maas_onnx_supported_ops[] = {
 	/* MLPs */
 	{"", "Gemm", "dense"},

@@ -3,14 +3,24 @@
  *		What the files of the ONNX translator share (onnx_translate.h is
  *		its interface):
  *
- *	onnx_translate.c		the passes, the values, layers and tensors, the
- *							config written at the end
- *	onnx_fold.c				constants: folding at import, symbolic shapes
+ *	onnx_translate.c		the passes, the values and the graph inputs, the
+ *							entry point
+ *	onnx_translate_build.c	what the ops build: errors, attributes, layers and
+ *							their keys, tensors
+ *	onnx_translate_config.c	the end: the served output, layer names, the task,
+ *							the import's inputs and tensors, the config
+ *	onnx_fold.c				constants: folding arithmetic, symbolic shapes,
+ *							slices
+ *	onnx_fold_ops.c			the ops that only fold (Constant, Shape, Cast,
+ *							Range, comparisons, Concat, Slice, ...)
  *	onnx_translate_dense.c	MLPs: Gemm, MatMul, elementwise ops, activations,
- *							softmax, views (Reshape, Flatten, ...)
+ *							softmax
+ *	onnx_translate_view.c	views: Reshape, Flatten, Squeeze, Unsqueeze,
+ *							Transpose, Identity, Dropout
  *	onnx_translate_conv.c	CNNs: Conv, pools, BatchNormalization
- *	onnx_translate_text.c	transformers: embeddings, the LayerNorm, GELU and
- *							attention patterns, masks, pooling
+ *	onnx_translate_text.c	transformers: embeddings, masks, Gather, Split,
+ *							Where, the LayerNorm and GELU ops
+ *	onnx_translate_pattern.c	the LayerNorm, GELU and attention patterns
  *
  * Every op has an eval function (analysis: the kind and shape of its
  * outputs, and their values when they are constants) and a lower function
@@ -202,6 +212,32 @@ typedef struct TxTensor
 	int			refs;			/* layer keys naming it */
 } TxTensor;
 
+/* an idiom of several nodes that becomes one layer */
+typedef enum PatternType
+{
+	PAT_LAYERNORM,
+	PAT_GELU,
+	PAT_ATTENTION
+} PatternType;
+
+typedef struct TxPattern
+{
+	PatternType type;
+	int			anchor;			/* its last node */
+	int			out;			/* value ids */
+	int			x;				/* layernorm, gelu: the input; attention: q */
+	int			k,
+				v;
+	int			fused;			/* attention: the value split into q, k, v */
+	int			gamma,
+				beta;			/* layernorm: constants or -1 */
+	double		eps;
+	bool		tanh;			/* gelu */
+	int			heads;
+	bool		causal;
+	bool		padded;
+} TxPattern;
+
 typedef struct Tx Tx;
 
 /* one operator: analysis, then layers */
@@ -233,7 +269,7 @@ struct Tx
 	int32_t    *covered;		/* per node: the pattern covering it, or -1 */
 	int32_t    *anchor;			/* per node: the pattern it emits, or -1 */
 
-	/* patterns (onnx_translate_text.c) */
+	/* patterns (onnx_translate_pattern.c) */
 	int			n_patterns;
 	int			cap_patterns;
 	struct TxPattern *patterns;
@@ -263,6 +299,11 @@ struct Tx
 
 /* ---- onnx_translate.c ---- */
 
+/* the tensor the options bind a graph input to, or NULL */
+extern const MaasOnnxTensor *tx_bound_input(const Tx *tx, const char *name);
+
+/* ---- onnx_translate_build.c ---- */
+
 /* an error about the node being translated: "node 3 (Relu \"r\"): ..." */
 extern bool tx_fail(Tx *tx, MaasStatus status, const char *fmt,...)
 			__attribute__((format(printf, 3, 4)));
@@ -274,6 +315,7 @@ extern bool tx_invalid(Tx *tx, const char *fmt,...)
 extern bool tx_hint(Tx *tx, const char *hint);
 
 extern void *tx_alloc(Tx *tx, size_t n, size_t size);
+extern const char *tx_strdup(Tx *tx, const char *s);
 
 /* "[batch, 4, 8]" for messages */
 extern const char *tx_shape_str(const TxVal *v, char *buf, size_t cap);
@@ -325,8 +367,39 @@ extern const float *tx_tensor_read(Tx *tx, int tensor);
 
 extern int	tx_val_id(const Tx *tx, const TxVal *v);
 
+/* ---- onnx_translate_config.c ---- */
+
+/* the net's served value for output v: a layer, made if v is the input */
+extern bool tx_output_layer(Tx *tx, TxVal *v);
+/* a generation model's last position, pooled before its position-wise
+ * head; *value, the served value, moves */
+extern bool tx_pool_for_generation(Tx *tx, int *value);
+/* every layer a unique name that is not reserved */
+extern bool tx_name_layers(Tx *tx);
+/* the task the served value's layer implies (vocab: of the token table) */
+extern const char *tx_derive_task(Tx *tx, int value, int vocab);
+/* the import's inputs, its tensors, and the config JSON */
+extern bool tx_describe_inputs(Tx *tx, MaasOnnxImport *out);
+extern bool tx_collect_tensors(Tx *tx, MaasOnnxImport *out);
+extern bool tx_write_config(Tx *tx, MaasOnnxImport *out, int served,
+							const char *task);
+
 /* ---- onnx_fold.c ---- */
 
+/* broadcasting over an output of rank n: row-major strides of v (0 along
+ * broadcast axes), and the flat source offsets of output element k */
+extern void tx_bcast_strides(const TxVal *v, int n, const int64_t *out_dims,
+							 int64_t *strides);
+extern void tx_bcast_offsets(int n, const int64_t *dims, int64_t k,
+							 const int64_t *sa, const int64_t *sb,
+							 int64_t *oa, int64_t *ob);
+/* symbolic integers (k B^b T^t): x (op) y */
+extern TxDim tx_sym_op(const char *op, TxDim x, TxDim y);
+/* a constant or symbolic value as symbolic integers */
+extern bool tx_as_sym(Tx *tx, const TxVal *v, TxDim *out);
+/* a symbolic result: a constant when every element is known */
+extern bool tx_set_sym(Tx *tx, TxVal *out, int32_t dtype, int ndim,
+					   int64_t numel, TxDim *s);
 /* a constant of a FLOAT-class or integer dtype, numel elements, zeroed */
 extern bool tx_make_const(Tx *tx, TxVal *v, int32_t dtype, int ndim,
 						  const int64_t *dims);
@@ -354,6 +427,7 @@ extern bool tx_is_value(const TxVal *v);	/* a constant or symbolic value */
 extern bool tx_slice(Tx *tx, TxVal *x, int n, const TxDim *starts, const TxDim *ends,
 					 const TxDim *axes, const TxDim *steps, TxVal *out);
 
+/* onnx_fold_ops.c */
 extern const TxOp tx_fold_ops[];
 extern const int tx_n_fold_ops;
 
@@ -361,6 +435,8 @@ extern const int tx_n_fold_ops;
 
 extern const TxOp tx_dense_ops[];
 extern const int tx_n_dense_ops;
+extern const TxOp tx_view_ops[];
+extern const int tx_n_view_ops;
 extern const TxOp tx_conv_ops[];
 extern const int tx_n_conv_ops;
 extern const TxOp tx_text_ops[];
@@ -368,6 +444,9 @@ extern const int tx_n_text_ops;
 
 /* onnx_translate_dense.c: batch first (then the sequence), the rest known */
 extern bool tx_std_shape(const TxVal *v);
+/* floats of v's vector (after the batch and sequence), or -1 if a
+ * dimension is not known */
+extern int64_t tx_vec_width(const TxVal *v);
 /* a value a layer may read: computed by a layer, batch first */
 extern bool tx_require_std(Tx *tx, const TxVal *v, const char *what);
 /* the layers for x (op) c, c a constant broadcast over each vector */
@@ -378,7 +457,11 @@ extern bool tx_lower_affine(Tx *tx, TxVal *x, const TxVal *scale,
  * Sub, Mul, Div (*handled says whether it was one) */
 extern bool tx_text_add(Tx *tx, const MaasOnnxNode *n, TxVal *a, TxVal *b,
 						TxVal *out, bool *handled);
-/* patterns */
+/* a layernorm layer over x's vector, weight and bias constants or -1 */
+extern bool tx_emit_layernorm(Tx *tx, TxVal *x, int gamma, int beta,
+							  double eps, TxVal *out);
+
+/* onnx_translate_pattern.c: match the patterns, emit one at its anchor */
 extern bool tx_find_patterns(Tx *tx);
 extern bool tx_emit_pattern(Tx *tx, int pattern);
 /* an embedding sum becomes an embedding layer when a layer reads it */
