@@ -528,6 +528,11 @@ eval_nodes(Tx *tx)
 			out[k] = &tx->vals[tx->out_base[node] + k];
 		for (int k = n->n_inputs; k < 64 && k < n->n_inputs + 8; k++)
 			in[k] = NULL;
+		/* every operator but Constant reads its first input, and all write one */
+		if (n->n_outputs < 1)
+			return tx_invalid(tx, "%s has no output", n->op_type);
+		if (strcmp(n->op_type, "Constant") != 0 && (n->n_inputs < 1 || in[0] == NULL))
+			return tx_invalid(tx, "%s has no first input", n->op_type);
 		if (!op->eval(tx, n, in, out))
 			return false;
 	}

@@ -255,6 +255,27 @@ tx_pool_for_generation(Tx *tx, int *value)
 	return true;
 }
 
+/*
+ * Are n floats at p (raw initializer bytes, maybe unaligned) all finite?
+ * The runtime refuses a tensor that is not (net_build.c); the translator
+ * says so first, naming the initializer.
+ */
+static bool
+finite_floats(const void *p, int64_t n)
+{
+	const unsigned char *b = p;
+
+	for (int64_t i = 0; i < n; i++)
+	{
+		uint32_t	u;
+
+		memcpy(&u, b + (size_t) i * 4, 4);
+		if ((u & 0x7f800000u) == 0x7f800000u)
+			return false;
+	}
+	return true;
+}
+
 /* the tensors the layers name, in order of first use */
 bool
 tx_collect_tensors(Tx *tx, MaasOnnxImport *out)
@@ -284,6 +305,9 @@ tx_collect_tensors(Tx *tx, MaasOnnxImport *out)
 			memcpy(&shapes[out->n_tensors * TX_RANK], t->shape, sizeof(int64_t) * TX_RANK);
 			w->shape = &shapes[out->n_tensors * TX_RANK];
 			w->data = t->data != NULL ? (const void *) t->data : t->raw;
+			if (!finite_floats(w->data, t->numel))
+				return maas_error(tx->err, MAAS_ERR_INVALID,
+								  "initializer \"%s\" holds NaN or infinite values", t->name);
 			out->n_tensors++;
 		}
 	return true;
