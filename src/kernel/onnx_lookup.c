@@ -108,12 +108,12 @@ const MaasOnnxOpSupport maas_onnx_supported_ops[] = {
 	{"", "Dropout", "identity at inference"},
 	{"", "Squeeze", "a view; folded"},
 	{"", "Unsqueeze", "a view; folded"},
-	/*
-	 * CNNs: Conv, MaxPool, AveragePool and GlobalAveragePool have their
-	 * shapes worked out (onnx_translate_conv.c) but no layer to become until
-	 * the runtime has conv2d and the pools, so they are not listed
-	 */
-	{"", "BatchNormalization", "folded into the layer before; affine"},
+	/* CNNs (2-D images, NCHW) */
+	{"", "Conv", "conv2d"},
+	{"", "MaxPool", "maxpool2d"},
+	{"", "AveragePool", "avgpool2d"},
+	{"", "GlobalAveragePool", "global_avgpool"},
+	{"", "BatchNormalization", "folded into the conv or dense layer before; affine"},
 	/* transformers */
 	{"", "Gather", "embedding; pool (first position); folded"},
 	{"", "LayerNormalization", "layernorm"},

@@ -479,12 +479,110 @@ set_label(Tx *tx, int node)
 		maas_onnx_node_label(tx->g, node, tx->label, sizeof(tx->label));
 }
 
+static const char *
+ordinal(int k)
+{
+	static const char *const names[] = {"first", "second", "third", "fourth", "fifth"};
+
+	return k < 5 ? names[k] : "next";
+}
+
+/* v's dimensions within the bounds every op may count on (TX_DIM_MAX...) */
+static bool
+check_dims(Tx *tx, const TxVal *v)
+{
+	TxDim		total = tx_dim(1);
+
+	if (v->ndim < 0 || v->ndim > TX_RANK)
+		return tx_unsupported(tx, "\"%s\" has %d dimensions; maas translates up to %d",
+							  v->name, v->ndim, TX_RANK);
+	for (int d = 0; d < v->ndim; d++)
+	{
+		TxDim		x = v->dims[d];
+
+		if (x.unknown)
+			continue;
+		if (x.k < 0 || x.k > TX_DIM_MAX || x.b < 0 || x.b > TX_POW_MAX ||
+			x.t < 0 || x.t > TX_POW_MAX || !tx_dim_mul(total, x, &total))
+			return tx_unsupported(tx, "\"%s\" is larger than maas translates", v->name);
+	}
+	return true;
+}
+
+/*
+ * A node against its operator's arity (onnx_translate_int.h), before its
+ * eval or lower function sees it: the count of inputs and outputs, every
+ * required input given, and every input given computed by the node that
+ * writes it (an output that node leaves unset, say the mask of a Dropout
+ * nobody asked for, cannot be read).
+ */
+static bool
+check_arity(Tx *tx, const MaasOnnxNode *n, const TxOp *op, TxVal **in)
+{
+	const TxArity *a = &op->arity[0];
+	int			given = n->n_inputs;
+
+	if (op->arity[1].since > 0 && tx->opset >= op->arity[1].since)
+		a = &op->arity[1];
+	/* trailing omitted inputs are as if not given */
+	while (given > 0 && in[given - 1] == NULL)
+		given--;
+	if (given < a->min_in || (a->max_in >= 0 && given > a->max_in))
+	{
+		if (a->min_in == a->max_in)
+			return tx_invalid(tx, "%s takes %d input%s, not %d", n->op_type,
+							  a->min_in, a->min_in == 1 ? "" : "s", given);
+		if (a->max_in < 0)
+			return tx_invalid(tx, "%s takes at least %d input%s, not %d", n->op_type,
+							  a->min_in, a->min_in == 1 ? "" : "s", given);
+		return tx_invalid(tx, "%s takes %d to %d inputs, not %d", n->op_type,
+						  a->min_in, a->max_in, given);
+	}
+	if (n->n_outputs < a->min_out || (a->max_out >= 0 && n->n_outputs > a->max_out))
+	{
+		if (a->min_out == a->max_out)
+			return tx_invalid(tx, "%s has %d output%s, not %d", n->op_type,
+							  a->min_out, a->min_out == 1 ? "" : "s", n->n_outputs);
+		return tx_invalid(tx, "%s has %d to %d outputs, not %d", n->op_type,
+						  a->min_out, a->max_out, n->n_outputs);
+	}
+	if (n->outputs[0][0] == '\0')
+		return tx_invalid(tx, "the first output of %s has no name", n->op_type);
+	for (int k = 0; k < given; k++)
+	{
+		bool		optional = k < 16 && (a->optional & (1u << k)) != 0;
+
+		if (in[k] == NULL)
+		{
+			if (optional)
+				continue;
+			return tx_invalid(tx, "the %s input of %s is required, but its name is empty",
+							  ordinal(k), n->op_type);
+		}
+		if (!check_dims(tx, in[k]))
+			return false;
+		if (in[k]->kind == TX_NONE)
+		{
+			if (in[k]->producer >= 0)
+			{
+				char		label[MAAS_ERRLEN];
+
+				maas_onnx_node_label(tx->g, in[k]->producer, label, sizeof(label));
+				return tx_unsupported(tx, "it reads \"%s\", an output %s does not compute",
+									  in[k]->name, label);
+			}
+			return tx_unsupported(tx, "it reads \"%s\", which has no value", in[k]->name);
+		}
+	}
+	return true;
+}
+
 /* pass 2: kinds, shapes and constants */
 static bool
 eval_nodes(Tx *tx)
 {
 	const MaasOnnxGraph *g = tx->g;
-	TxVal	   *in[64];
+	TxVal	   *in[64 + 8];
 	TxVal	   *out[64];
 
 	for (int i = 0; i < g->n_nodes; i++)
@@ -526,13 +624,10 @@ eval_nodes(Tx *tx)
 			in[k] = node_input(tx, node, k);
 		for (int k = 0; k < n->n_outputs; k++)
 			out[k] = &tx->vals[tx->out_base[node] + k];
-		for (int k = n->n_inputs; k < 64 && k < n->n_inputs + 8; k++)
+		for (int k = n->n_inputs; k < 64 + 8; k++)
 			in[k] = NULL;
-		/* every operator but Constant reads its first input, and all write one */
-		if (n->n_outputs < 1)
-			return tx_invalid(tx, "%s has no output", n->op_type);
-		if (strcmp(n->op_type, "Constant") != 0 && (n->n_inputs < 1 || in[0] == NULL))
-			return tx_invalid(tx, "%s has no first input", n->op_type);
+		if (!check_arity(tx, n, op, in))
+			return false;
 		if (!op->eval(tx, n, in, out))
 			return false;
 	}

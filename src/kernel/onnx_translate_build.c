@@ -6,6 +6,7 @@
  *		place from the model's initializers).
  */
 #include "onnx_translate_int.h"
+#include "utf8.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -182,6 +183,10 @@ tx_attr_string(Tx *tx, const MaasOnnxNode *n, const char *name, const char *def,
 
 	if (a == NULL && maas_onnx_attr(n, name) != NULL)
 		return false;
+	/* ONNX strings are bytes: what maas compares and quotes is UTF-8 text */
+	if (a != NULL && (strlen(a->s) != (size_t) a->s_len ||
+					  !maas_utf8_valid((const uint8_t *) a->s, (size_t) a->s_len)))
+		return tx_invalid(tx, "attribute \"%s\" is not valid UTF-8 text", name);
 	*out = a != NULL ? a->s : def;
 	return true;
 }

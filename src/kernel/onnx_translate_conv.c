@@ -12,6 +12,7 @@
  * shift broadcast over each channel).
  */
 #include "onnx_translate_int.h"
+#include "conv.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -144,8 +145,9 @@ image_out(TxVal *out, const TxVal *x, int64_t c, int64_t h, int64_t w)
 	out->layer = -1;
 }
 
+/* the runtime's geometry of a Conv node, checked by the kernel itself */
 static bool
-eval_conv(Tx *tx, const MaasOnnxNode *n, TxVal **in, TxVal **out)
+conv_geometry(Tx *tx, const MaasOnnxNode *n, TxVal **in, MaasConv2d *geom)
 {
 	int64_t		c,
 				h,
@@ -154,20 +156,27 @@ eval_conv(Tx *tx, const MaasOnnxNode *n, TxVal **in, TxVal **out)
 	int64_t		kernel[2];
 	Window		win;
 	TxVal	   *wt = in[1];
+	MaasError	kerr;
 
 	if (in[0]->kind != TX_RUN)
 		return tx_unsupported(tx, "Conv of \"%s\", not a value computed at run time", in[0]->name);
 	if (!image_of(tx, in[0], &c, &h, &w))
 		return false;
-	if (wt == NULL || wt->kind != TX_CONST || wt->ndim != 4 ||
-		(in[2] != NULL && in[2]->kind != TX_CONST))
+	if (wt->kind != TX_CONST || wt->ndim != 4 || (in[2] != NULL && in[2]->kind != TX_CONST))
 		return tx_unsupported(tx, "a Conv whose weight or bias is computed is not supported");
 	if (!tx_attr_int(tx, n, "group", 1, &group))
 		return false;
-	if (group <= 0 || c % group != 0 || wt->dims[0].k % group != 0 ||
+	for (int d = 0; d < 4; d++)
+		if (wt->dims[d].k <= 0 || wt->dims[d].k > 65536)
+			return tx_invalid(tx, "the weight \"%s\" has a dimension of %" PRId64,
+							  wt->name, wt->dims[d].k);
+	if (group <= 0 || group > c || c % group != 0 || wt->dims[0].k % group != 0 ||
 		wt->dims[1].k * group != c)
 		return tx_invalid(tx, "the weight %" PRId64 "x%" PRId64 " does not fit %" PRId64 " channels in %" PRId64 " groups",
 						  wt->dims[0].k, wt->dims[1].k, c, group);
+	if (in[2] != NULL && (in[2]->ndim != 1 || in[2]->dims[0].k != wt->dims[0].k))
+		return tx_invalid(tx, "the bias \"%s\" does not have %" PRId64 " values",
+						  in[2]->name, wt->dims[0].k);
 	if (!ints2(tx, n, "kernel_shape", 0, kernel, 2))
 		return false;
 	if (maas_onnx_attr(n, "kernel_shape") == NULL)
@@ -179,18 +188,40 @@ eval_conv(Tx *tx, const MaasOnnxNode *n, TxVal **in, TxVal **out)
 		return tx_invalid(tx, "kernel_shape disagrees with the weight");
 	if (!window_of(tx, n, h, w, kernel, &win))
 		return false;
-	image_out(out[0], in[0], wt->dims[0].k, win.out[0], win.out[1]);
+	if (c > INT32_MAX || h > INT32_MAX || w > INT32_MAX)
+		return tx_unsupported(tx, "the image is larger than maas convolves");
+	maas_conv2d_init(geom, (int) c, (int) h, (int) w, (int) wt->dims[0].k,
+					 (int) kernel[0], (int) kernel[1]);
+	geom->stride_h = (int) win.stride[0];
+	geom->stride_w = (int) win.stride[1];
+	geom->dil_h = (int) win.dilation[0];
+	geom->dil_w = (int) win.dilation[1];
+	geom->pad_top = (int) win.pads[0];
+	geom->pad_left = (int) win.pads[1];
+	geom->pad_bottom = (int) win.pads[2];
+	geom->pad_right = (int) win.pads[3];
+	geom->groups = (int) group;
+	if (!maas_conv2d_check(geom, &kerr))
+		return tx_fail(tx, kerr.status == MAAS_ERR_LIMIT ? MAAS_ERR_UNSUPPORTED : MAAS_ERR_INVALID,
+					   "%s", kerr.msg);
+	if (geom->h_out != win.out[0] || geom->w_out != win.out[1])
+		return tx_unsupported(tx, "the convolution's output %" PRId64 "x%" PRId64 " is not the runtime's %dx%d",
+							  win.out[0], win.out[1], geom->h_out, geom->w_out);
 	return true;
 }
 
+/* the runtime's geometry of a pooling node */
 static bool
-eval_pool(Tx *tx, const MaasOnnxNode *n, TxVal **in, TxVal **out)
+pool_geometry(Tx *tx, const MaasOnnxNode *n, TxVal **in, MaasPool2d *geom)
 {
 	int64_t		c,
 				h,
 				w;
 	int64_t		kernel[2];
+	int64_t		include_pad = 0,
+				storage = 0;
 	Window		win;
+	MaasError	kerr;
 
 	if (in[0]->kind != TX_RUN)
 		return tx_unsupported(tx, "%s of \"%s\", not a value computed at run time",
@@ -199,28 +230,181 @@ eval_pool(Tx *tx, const MaasOnnxNode *n, TxVal **in, TxVal **out)
 		return false;
 	if (n->n_outputs > 1 && n->outputs[1][0] != '\0')
 		return tx_unsupported(tx, "the indices output of MaxPool is not supported");
+	if (c > INT32_MAX || h > INT32_MAX || w > INT32_MAX)
+		return tx_unsupported(tx, "the image is larger than maas pools");
 	if (strcmp(n->op_type, "GlobalAveragePool") == 0)
 	{
-		image_out(out[0], in[0], c, 1, 1);
+		maas_pool2d_init(geom, (int) c, (int) h, (int) w, (int) h, (int) w);
+		geom->h_out = geom->w_out = 1;
 		return true;
 	}
 	if (!ints2(tx, n, "kernel_shape", 0, kernel, 2))
 		return false;
 	if (maas_onnx_attr(n, "kernel_shape") == NULL)
 		return tx_invalid(tx, "kernel_shape is missing");
+	if (!tx_attr_int(tx, n, "storage_order", 0, &storage) ||
+		!tx_attr_int(tx, n, "count_include_pad", 0, &include_pad))
+		return false;
+	if (storage != 0)
+		return tx_unsupported(tx, "storage_order %" PRId64 " is not supported", storage);
 	if (!window_of(tx, n, h, w, kernel, &win))
 		return false;
-	image_out(out[0], in[0], c, win.out[0], win.out[1]);
+	maas_pool2d_init(geom, (int) c, (int) h, (int) w, (int) kernel[0], (int) kernel[1]);
+	geom->stride_h = (int) win.stride[0];
+	geom->stride_w = (int) win.stride[1];
+	geom->dil_h = (int) win.dilation[0];
+	geom->dil_w = (int) win.dilation[1];
+	geom->pad_top = (int) win.pads[0];
+	geom->pad_left = (int) win.pads[1];
+	geom->pad_bottom = (int) win.pads[2];
+	geom->pad_right = (int) win.pads[3];
+	geom->ceil_mode = win.ceil_mode;
+	geom->count_include_pad = include_pad != 0;
+	if (!maas_pool2d_check(geom, &kerr))
+		return tx_fail(tx, kerr.status == MAAS_ERR_LIMIT ? MAAS_ERR_UNSUPPORTED : MAAS_ERR_INVALID,
+					   "%s", kerr.msg);
+	if (geom->h_out != win.out[0] || geom->w_out != win.out[1])
+		return tx_unsupported(tx, "the pooling's output %" PRId64 "x%" PRId64 " is not the runtime's %dx%d",
+							  win.out[0], win.out[1], geom->h_out, geom->w_out);
 	return true;
 }
 
 static bool
-lower_not_yet(Tx *tx, const MaasOnnxNode *n, TxVal **in, TxVal **out)
+eval_conv(Tx *tx, const MaasOnnxNode *n, TxVal **in, TxVal **out)
 {
-	(void) in;
-	(void) out;
-	return tx_unsupported(tx, "%s needs the runtime's convolution layers, which this build lacks",
-						  n->op_type);
+	MaasConv2d	geom;
+
+	if (!conv_geometry(tx, n, in, &geom))
+		return false;
+	image_out(out[0], in[0], geom.c_out, geom.h_out, geom.w_out);
+	return true;
+}
+
+static bool
+eval_pool(Tx *tx, const MaasOnnxNode *n, TxVal **in, TxVal **out)
+{
+	MaasPool2d	geom;
+
+	if (!pool_geometry(tx, n, in, &geom))
+		return false;
+	image_out(out[0], in[0], geom.c, geom.h_out, geom.w_out);
+	return true;
+}
+
+/*
+ * The program value x lies in must be an image of x's shape to the
+ * runtime: the net's image input, or what an image layer (or a layer that
+ * keeps its input's view) wrote.  A vector reshaped into an image is not.
+ */
+static bool
+require_image(Tx *tx, const TxVal *x)
+{
+	int			c,
+				h,
+				w;
+
+	if (!tx_require_std(tx, x, "the input"))
+		return false;
+	if (x->layer == 0)
+	{
+		c = tx->in_c;
+		h = tx->in_h;
+		w = tx->in_w;
+	}
+	else
+	{
+		const TxLayer *l = tx_layer_of(tx, x->layer);
+
+		c = l->c;
+		h = l->h;
+		w = l->w;
+	}
+	if (c != x->dims[1].k || h != x->dims[2].k || w != x->dims[3].k)
+		return tx_unsupported(tx, "\"%s\" is a vector reshaped into an image, which maas does not convolve or pool",
+							  x->name);
+	return true;
+}
+
+static void
+layer_image(TxLayer *l, int c, int h, int w)
+{
+	l->c = c;
+	l->h = h;
+	l->w = w;
+	l->width = (int64_t) c * h * w;
+	l->seq = false;
+}
+
+static bool
+key_pads(Tx *tx, TxLayer *l, int top, int left, int bottom, int right)
+{
+	int64_t		pads[4] = {top, left, bottom, right};
+
+	return tx_key_ints(tx, l, "padding", pads, 4);
+}
+
+static bool
+key_pair(Tx *tx, TxLayer *l, const char *key, int a, int b)
+{
+	int64_t		v[2] = {a, b};
+
+	return tx_key_ints(tx, l, key, v, 2);
+}
+
+static bool
+lower_conv(Tx *tx, const MaasOnnxNode *n, TxVal **in, TxVal **out)
+{
+	MaasConv2d	geom;
+	TxLayer    *l;
+	int			weight,
+				bias = -1;
+
+	if (!conv_geometry(tx, n, in, &geom) || !require_image(tx, in[0]))
+		return false;
+	if ((weight = tx_tensor_const(tx, tx_val_id(tx, in[1]), NULL)) < 0)
+		return false;
+	if (in[2] != NULL && (bias = tx_tensor_const(tx, tx_val_id(tx, in[2]), NULL)) < 0)
+		return false;
+	if ((l = tx_layer(tx, "conv2d", 1, &in[0]->layer)) == NULL ||
+		!tx_key_tensor(tx, l, "weight", weight) ||
+		(bias >= 0 && !tx_key_tensor(tx, l, "bias", bias)) ||
+		!key_pair(tx, l, "stride", geom.stride_h, geom.stride_w) ||
+		!key_pads(tx, l, geom.pad_top, geom.pad_left, geom.pad_bottom, geom.pad_right) ||
+		!key_pair(tx, l, "dilation", geom.dil_h, geom.dil_w) ||
+		(geom.groups != 1 && !tx_key_int(tx, l, "groups", geom.groups)))
+		return false;
+	layer_image(l, geom.c_out, geom.h_out, geom.w_out);
+	l->name = out[0]->name;
+	tx_set_output(tx, out[0], l);
+	return true;
+}
+
+static bool
+lower_pool(Tx *tx, const MaasOnnxNode *n, TxVal **in, TxVal **out)
+{
+	MaasPool2d	geom;
+	TxLayer    *l;
+	bool		global = strcmp(n->op_type, "GlobalAveragePool") == 0;
+	bool		average = strcmp(n->op_type, "AveragePool") == 0;
+
+	if (!pool_geometry(tx, n, in, &geom) || !require_image(tx, in[0]))
+		return false;
+	l = tx_layer(tx, global ? "global_avgpool" : average ? "avgpool2d" : "maxpool2d",
+				 1, &in[0]->layer);
+	if (l == NULL)
+		return false;
+	if (!global &&
+		(!key_pair(tx, l, "kernel", geom.kh, geom.kw) ||
+		 !key_pair(tx, l, "stride", geom.stride_h, geom.stride_w) ||
+		 !key_pads(tx, l, geom.pad_top, geom.pad_left, geom.pad_bottom, geom.pad_right) ||
+		 (!average && !key_pair(tx, l, "dilation", geom.dil_h, geom.dil_w)) ||
+		 !tx_key_bool(tx, l, "ceil_mode", geom.ceil_mode) ||
+		 (average && !tx_key_bool(tx, l, "count_include_pad", geom.count_include_pad))))
+		return false;
+	layer_image(l, geom.c, geom.h_out, geom.w_out);
+	l->name = out[0]->name;
+	tx_set_output(tx, out[0], l);
+	return true;
 }
 
 /* ----------------------------------------------------------------
@@ -318,11 +502,16 @@ static const char *const no_attrs[] = {NULL};
 static const char *const bn_attrs[] = {"epsilon", "momentum", "training_mode", "spatial", NULL};
 
 const TxOp	tx_conv_ops[] = {
-	{"Conv", conv_attrs, eval_conv, lower_not_yet, false},
-	{"MaxPool", maxpool_attrs, eval_pool, lower_not_yet, false},
-	{"AveragePool", avgpool_attrs, eval_pool, lower_not_yet, false},
-	{"GlobalAveragePool", no_attrs, eval_pool, lower_not_yet, false},
-	{"BatchNormalization", bn_attrs, eval_batchnorm, lower_batchnorm, false},
+	{"Conv", conv_attrs, eval_conv, lower_conv, false,
+	TX_ARITY(2, 3, TX_OPT(2), 1, 1)},
+	{"MaxPool", maxpool_attrs, eval_pool, lower_pool, false,
+	TX_ARITY(1, 1, 0, 1, 2)},
+	{"AveragePool", avgpool_attrs, eval_pool, lower_pool, false,
+	TX_ARITY(1, 1, 0, 1, 1)},
+	{"GlobalAveragePool", no_attrs, eval_pool, lower_pool, false,
+	TX_ARITY(1, 1, 0, 1, 1)},
+	{"BatchNormalization", bn_attrs, eval_batchnorm, lower_batchnorm, false,
+	TX_ARITY(5, 5, 0, 1, 5)},
 };
 
 const int	tx_n_conv_ops = (int) (sizeof(tx_conv_ops) / sizeof(tx_conv_ops[0]));

@@ -291,6 +291,65 @@ affine_part(Tx *tx, TxLayer *l, const char *key)
 	return tx_tensor_mut(tx, t);
 }
 
+/* v (over an image layer's c * h * w) is one value per channel, or NULL */
+static bool
+per_channel(const TxLayer *l, const float *v)
+{
+	int64_t		hw = (int64_t) l->h * l->w;
+
+	if (v == NULL)
+		return true;
+	if (l->c <= 0 || hw <= 0)
+		return false;
+	for (int64_t o = 0; o < l->c; o++)
+		for (int64_t i = 1; i < hw; i++)
+			if (v[o * hw + i] != v[o * hw])
+				return false;
+	return true;
+}
+
+/*
+ * A per-channel scale and shift folded into the convolution before: the
+ * weights of output channel o times scale[o], its bias times scale[o]
+ * plus shift[o] (a batch norm after a Conv, as torch exports it in eval
+ * mode when it does not fold it itself).
+ */
+static bool
+conv_affine(Tx *tx, TxLayer *l, TxVal *x, const float *scale, const float *shift,
+			TxVal *out)
+{
+	int64_t		hw = (int64_t) l->h * l->w;
+	int64_t		n_out = l->c;
+	float	   *b;
+
+	if (scale != NULL)
+	{
+		float	   *w = dense_weight(tx, l);
+		int64_t		per;
+
+		if (w == NULL)
+			return false;
+		per = tx->tensors[tx_layer_tensor(l, "weight")].numel / n_out;
+		for (int64_t o = 0; o < n_out; o++)
+			for (int64_t i = 0; i < per; i++)
+				w[o * per + i] *= scale[o * hw];
+	}
+	/* the bias (zeros if it had none), with the width of the channels */
+	{
+		int64_t		width = l->width;
+
+		l->width = n_out;
+		b = dense_bias(tx, l);
+		l->width = width;
+	}
+	if (b == NULL)
+		return false;
+	for (int64_t o = 0; o < n_out; o++)
+		b[o] = b[o] * (scale ? scale[o * hw] : 1.0f) + (shift ? shift[o * hw] : 0.0f);
+	tx_alias(tx, out, x);
+	return true;
+}
+
 /*
  * out = x * scale + shift, each a vector (NULL: 1, 0), absorbed by the layer
  * before when it has no other reader (a dense layer, an affine layer), else
@@ -320,6 +379,9 @@ apply_affine(Tx *tx, TxVal *x, const float *scale, const float *shift, TxVal *ou
 			tx_alias(tx, out, x);
 			return true;
 		}
+		if ((l = layer_op(tx, x, "conv2d")) != NULL && l->width == width &&
+			per_channel(l, scale) && per_channel(l, shift))
+			return conv_affine(tx, l, x, scale, shift, out);
 		if ((l = layer_op(tx, x, "affine")) != NULL && l->width == width)
 		{
 			float	   *s1 = affine_part(tx, l, "scale");
@@ -793,17 +855,28 @@ static const char *const gemm_attrs[] = {"alpha", "beta", "transA", "transB", NU
 static const char *const axis_attrs[] = {"axis", NULL};
 
 const TxOp	tx_dense_ops[] = {
-	{"Add", no_attrs, eval_arith, lower_arith, false},
-	{"Sub", no_attrs, eval_arith, lower_arith, false},
-	{"Mul", no_attrs, eval_arith, lower_arith, false},
-	{"Div", no_attrs, eval_arith, lower_arith, false},
-	{"Relu", no_attrs, eval_unary, lower_activation, false},
-	{"Tanh", no_attrs, eval_unary, lower_activation, false},
-	{"Sigmoid", no_attrs, eval_unary, lower_activation, false},
-	{"Softmax", axis_attrs, eval_unary, lower_softmax, false},
-	{"LogSoftmax", axis_attrs, eval_unary, lower_softmax, false},
-	{"Gemm", gemm_attrs, eval_gemm, lower_gemm, false},
-	{"MatMul", no_attrs, eval_matmul, lower_matmul, false},
+	{"Add", no_attrs, eval_arith, lower_arith, false,
+	TX_ARITY(2, 2, 0, 1, 1)},
+	{"Sub", no_attrs, eval_arith, lower_arith, false,
+	TX_ARITY(2, 2, 0, 1, 1)},
+	{"Mul", no_attrs, eval_arith, lower_arith, false,
+	TX_ARITY(2, 2, 0, 1, 1)},
+	{"Div", no_attrs, eval_arith, lower_arith, false,
+	TX_ARITY(2, 2, 0, 1, 1)},
+	{"Relu", no_attrs, eval_unary, lower_activation, false,
+	TX_ARITY(1, 1, 0, 1, 1)},
+	{"Tanh", no_attrs, eval_unary, lower_activation, false,
+	TX_ARITY(1, 1, 0, 1, 1)},
+	{"Sigmoid", no_attrs, eval_unary, lower_activation, false,
+	TX_ARITY(1, 1, 0, 1, 1)},
+	{"Softmax", axis_attrs, eval_unary, lower_softmax, false,
+	TX_ARITY(1, 1, 0, 1, 1)},
+	{"LogSoftmax", axis_attrs, eval_unary, lower_softmax, false,
+	TX_ARITY(1, 1, 0, 1, 1)},
+	{"Gemm", gemm_attrs, eval_gemm, lower_gemm, false,
+	TX_ARITY(2, 3, TX_OPT(2), 1, 1)},
+	{"MatMul", no_attrs, eval_matmul, lower_matmul, false,
+	TX_ARITY(2, 2, 0, 1, 1)},
 };
 
 const int	tx_n_dense_ops = (int) (sizeof(tx_dense_ops) / sizeof(tx_dense_ops[0]));

@@ -80,6 +80,36 @@ tx_dim_eq(TxDim a, TxDim c)
 	return !a.unknown && !c.unknown && a.k == c.k && a.b == c.b && a.t == c.t;
 }
 
+/*
+ * The bounds of every dimension an op sees (onnx_translate.c checks each
+ * input against them before its op runs): a known part k of at most
+ * TX_DIM_MAX, powers of B and T of at most TX_POW_MAX, and a product of
+ * the known parts of at most TX_NUMEL_MAX, so that an op may multiply a
+ * value's dimensions, or a few of them with a count, without overflow.
+ */
+#define TX_DIM_MAX		(INT64_C(1) << 31)
+#define TX_POW_MAX		16
+#define TX_NUMEL_MAX	(INT64_C(1) << 40)
+
+/* a * b, false when it leaves the bounds above (the shape is too large) */
+static inline bool
+tx_dim_mul(TxDim a, TxDim c, TxDim *out)
+{
+	int64_t		k;
+
+	if (a.unknown || c.unknown)
+	{
+		*out = (TxDim) {0, 0, 0, true};
+		return true;
+	}
+	if (__builtin_mul_overflow(a.k, c.k, &k) || k > TX_NUMEL_MAX || k < -TX_NUMEL_MAX ||
+		a.b + c.b > TX_POW_MAX || a.b + c.b < -TX_POW_MAX ||
+		a.t + c.t > TX_POW_MAX || a.t + c.t < -TX_POW_MAX)
+		return false;
+	*out = (TxDim) {k, (int8_t) (a.b + c.b), (int8_t) (a.t + c.t), false};
+	return true;
+}
+
 extern const TxDim tx_dim_B;
 extern const TxDim tx_dim_T;
 extern const TxDim tx_dim_unknown;
@@ -240,6 +270,33 @@ typedef struct TxPattern
 
 typedef struct Tx Tx;
 
+/*
+ * What a node of an operator may have: min_in to max_in inputs (-1: any
+ * number), the bits of optional the ones that may be omitted (an empty
+ * name, or past the last given), min_out to max_out outputs.  The
+ * translator checks a node against it before any of the op's functions
+ * runs, so these see every required input present and computed, and an
+ * optional one either NULL or computed: no op checks its arity itself.
+ */
+typedef struct TxArity
+{
+	int16_t		since;			/* the first opset it holds for */
+	int8_t		min_in;
+	int8_t		max_in;
+	uint16_t	optional;
+	int8_t		min_out;
+	int8_t		max_out;
+} TxArity;
+
+/* inputs min..max (the ones of mask optional), outputs min_out..max_out */
+#define TX_ARITY(min, max, mask, min_out, max_out) \
+	{{0, min, max, mask, min_out, max_out}, {0, 0, 0, 0, 0, 0}}
+/* one arity before opset `since`, another from it on */
+#define TX_ARITY2(min, max, mask, min_out, max_out, since, min2, max2, mask2) \
+	{{0, min, max, mask, min_out, max_out}, {since, min2, max2, mask2, min_out, max_out}}
+#define TX_OPT(k)	(1u << (k))
+#define TX_ANY		(-1)
+
 /* one operator: analysis, then layers */
 typedef struct TxOp
 {
@@ -248,6 +305,8 @@ typedef struct TxOp
 	bool		(*eval) (Tx *tx, const MaasOnnxNode *n, TxVal **in, TxVal **out);
 	bool		(*lower) (Tx *tx, const MaasOnnxNode *n, TxVal **in, TxVal **out);
 	bool		reads_shape_only;	/* Shape, Size: their input's data is not read */
+	TxArity		arity[2];		/* [1] replaces [0] from opset arity[1].since
+								 * on, when that is set */
 } TxOp;
 
 struct Tx

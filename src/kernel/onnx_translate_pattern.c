@@ -30,17 +30,18 @@ typedef struct Match
 static int
 n_readers(const Match *m, int v)
 {
-	return m->first[v + 1] - m->first[v];
+	return v >= 0 ? m->first[v + 1] - m->first[v] : 0;
 }
 
 /* the one node reading v, or -1 */
 static int
 sole_reader(const Match *m, int v)
 {
-	int			k = m->first[v];
+	int			k;
 
 	if (n_readers(m, v) < 1)
 		return -1;
+	k = m->first[v];
 	for (int j = k + 1; j < m->first[v + 1]; j++)
 		if (m->cons[j] != m->cons[k])
 			return -1;
@@ -66,6 +67,18 @@ in_of(const Match *m, int node, int k)
 	if (k >= node_of(m, node)->n_inputs)
 		return -1;
 	return m->tx->in_val[m->tx->in_base[node] + k];
+}
+
+/*
+ * The value of id, or when id is -1 (an omitted input: in_of, other_input)
+ * a value of no kind that matches nothing: a matcher never indexes by -1.
+ */
+static const TxVal *
+val_of(const Match *m, int id)
+{
+	static const TxVal none = {.kind = TX_NONE, .producer = -1, .layer = -1};
+
+	return id >= 0 ? &m->tx->vals[id] : &none;
 }
 
 static int
@@ -97,7 +110,7 @@ const_near(const Match *m, int v, double want, double rel)
 {
 	double		x;
 
-	return v >= 0 && tx_float_scalar(m->tx, &m->tx->vals[v], &x) &&
+	return v >= 0 && tx_float_scalar(m->tx, val_of(m, v), &x) &&
 		fabs(x - want) <= rel * fabs(want);
 }
 
@@ -119,7 +132,7 @@ mean_last(const Match *m, int node)
 	const MaasOnnxNode *n = node_of(m, node);
 	const MaasOnnxAttr *axes = maas_onnx_attr(n, "axes");
 	const MaasOnnxAttr *keep = maas_onnx_attr(n, "keepdims");
-	int			r = m->tx->vals[in_of(m, node, 0)].ndim;
+	int			r = val_of(m, in_of(m, node, 0))->ndim;
 
 	if (!is(m, node, "ReduceMean") || axes == NULL || axes->type != MAAS_ONNX_ATTR_INTS ||
 		axes->n != 1)
@@ -162,7 +175,7 @@ match_layernorm(Match *m, int r1, TxPattern *p)
 				cur;
 	int			eps_v;
 
-	if (!mean_last(m, r1) || (m->tx->vals[x].kind != TX_RUN && m->tx->vals[x].kind != TX_EMB))
+	if (!mean_last(m, r1) || (val_of(m, x)->kind != TX_RUN && val_of(m, x)->kind != TX_EMB))
 		return false;
 	if ((sub = sole_reader(m, mean)) < 0 || !is(m, sub, "Sub") ||
 		in_of(m, sub, 0) != x || in_of(m, sub, 1) != mean)
@@ -189,7 +202,7 @@ match_layernorm(Match *m, int r1, TxPattern *p)
 	if ((r2 = sole_reader(m, out_of(m, sq))) < 0 || !mean_last(m, r2) ||
 		(add = sole_reader(m, out_of(m, r2))) < 0 || !is(m, add, "Add") ||
 		(eps_v = other_input(m, add, out_of(m, r2))) < 0 ||
-		!tx_float_scalar(m->tx, &m->tx->vals[eps_v], &p->eps) ||
+		!tx_float_scalar(m->tx, val_of(m, eps_v), &p->eps) ||
 		(sqrt_n = sole_reader(m, out_of(m, add))) < 0 || !is(m, sqrt_n, "Sqrt") ||
 		sole_reader(m, out_of(m, sqrt_n)) != div || in_of(m, div, 1) != out_of(m, sqrt_n))
 		return false;
@@ -206,7 +219,7 @@ match_layernorm(Match *m, int r1, TxPattern *p)
 		int			c;
 
 		if (is(m, mul, "Mul") && (c = other_input(m, mul, cur)) >= 0 &&
-			m->tx->vals[c].kind == TX_CONST && cover(m, mul))
+			val_of(m, c)->kind == TX_CONST && cover(m, mul))
 		{
 			p->gamma = c;
 			cur = out_of(m, mul);
@@ -217,7 +230,7 @@ match_layernorm(Match *m, int r1, TxPattern *p)
 		int			c;
 
 		if (is(m, add2, "Add") && (c = other_input(m, add2, cur)) >= 0 &&
-			m->tx->vals[c].kind == TX_CONST && cover(m, add2))
+			val_of(m, c)->kind == TX_CONST && cover(m, add2))
 		{
 			p->beta = c;
 			cur = out_of(m, add2);
@@ -297,7 +310,7 @@ match_gelu_erf(Match *m, int erf, TxPattern *p)
 	}
 	else
 		return false;
-	if (m->tx->vals[x].kind != TX_RUN && m->tx->vals[x].kind != TX_EMB)
+	if (val_of(m, x)->kind != TX_RUN && val_of(m, x)->kind != TX_EMB)
 		return false;
 	if ((add = sole_reader(m, out_of(m, erf))) < 0 || !is(m, add, "Add") ||
 		(one = other_input(m, add, out_of(m, erf))) < 0 || !const_near(m, one, 1.0, 0))
@@ -359,7 +372,7 @@ match_gelu_tanh(Match *m, int tanh_n, TxPattern *p)
 		if (!const_near(m, c, 0.044715, 1e-6) || !is(m, pw, "Pow") || in_of(m, pw, 0) != x ||
 			!const_near(m, in_of(m, pw, 1), 3.0, 0) || sole_reader(m, out_of(m, pw)) != mul_q)
 			continue;
-		if (m->tx->vals[x].kind != TX_RUN && m->tx->vals[x].kind != TX_EMB)
+		if (val_of(m, x)->kind != TX_RUN && val_of(m, x)->kind != TX_EMB)
 			return false;
 		if ((add = sole_reader(m, out_of(m, tanh_n))) < 0 || !is(m, add, "Add") ||
 			(one = other_input(m, add, out_of(m, tanh_n))) < 0 || !const_near(m, one, 1.0, 0))
@@ -409,9 +422,9 @@ head_split(Match *m, int v, int a, int b, int c, int d, int *heads, int64_t *hs)
 	r = producer(m, in_of(m, t, 0));
 	if (!is(m, r, "Reshape") || sole_reader(m, out_of(m, r)) != t)
 		return -1;
-	rv = &m->tx->vals[out_of(m, r)];
+	rv = val_of(m, out_of(m, r));
 	x = in_of(m, r, 0);
-	xv = &m->tx->vals[x];
+	xv = val_of(m, x);
 	if (rv->ndim != 4 || !tx_dim_eq(rv->dims[0], tx_dim_B) || !tx_dim_eq(rv->dims[1], tx_dim_T) ||
 		!tx_dim_known(rv->dims[2]) || !tx_dim_known(rv->dims[3]) ||
 		xv->kind != TX_RUN || !xv->seq || xv->ndim != 3)
@@ -473,7 +486,7 @@ match_attention(Match *m, int softmax, TxPattern *p)
 
 	if (axis == NULL || axis->type != MAAS_ONNX_ATTR_INT || (axis->i != -1 && axis->i != 3))
 		return false;
-	if (tx->vals[s].ndim != 4)
+	if (val_of(m, s)->ndim != 4)
 		return false;
 	/* softmax -> MatMul v -> Transpose -> Reshape [B, T, C] */
 	if ((mm2 = sole_reader(m, out_of(m, softmax))) < 0 || !is(m, mm2, "MatMul") ||
@@ -484,7 +497,7 @@ match_attention(Match *m, int softmax, TxPattern *p)
 		(y_r = sole_reader(m, out_of(m, t_o))) < 0 || !is(m, y_r, "Reshape"))
 		return false;
 	{
-		const TxVal *y = &tx->vals[out_of(m, y_r)];
+		const TxVal *y = val_of(m, out_of(m, y_r));
 
 		if (y->ndim != 3 || !y->seq || !tx_std_shape(y))
 			return false;
@@ -499,27 +512,27 @@ match_attention(Match *m, int softmax, TxPattern *p)
 
 		if (sole_reader(m, s) < 0 || !cover(m, node))
 			return false;
-		if (is(m, node, "Where") && is_causal(&tx->vals[in_of(m, node, 0)]) && !p->causal)
+		if (is(m, node, "Where") && is_causal(val_of(m, in_of(m, node, 0))) && !p->causal)
 		{
 			double		neg;
 
-			if (!tx_float_scalar(tx, &tx->vals[in_of(m, node, 2)], &neg) || !(neg <= -1e4))
+			if (!tx_float_scalar(tx, val_of(m, in_of(m, node, 2)), &neg) || !(neg <= -1e4))
 				return false;
 			p->causal = true;
 			s = in_of(m, node, 1);
 		}
 		else if (is(m, node, "Add") && !p->padded &&
-				 (is_padding(&tx->vals[in_of(m, node, 1)]) || is_padding(&tx->vals[in_of(m, node, 0)])))
+				 (is_padding(val_of(m, in_of(m, node, 1))) || is_padding(val_of(m, in_of(m, node, 0)))))
 		{
 			p->padded = true;
-			s = is_padding(&tx->vals[in_of(m, node, 1)]) ? in_of(m, node, 0) : in_of(m, node, 1);
+			s = is_padding(val_of(m, in_of(m, node, 1))) ? in_of(m, node, 0) : in_of(m, node, 1);
 		}
 		else if ((is(m, node, "Div") || is(m, node, "Mul")) &&
-				 tx->vals[in_of(m, node, 1)].kind == TX_CONST)
+				 val_of(m, in_of(m, node, 1))->kind == TX_CONST)
 		{
 			double		c;
 
-			if (!tx_float_scalar(tx, &tx->vals[in_of(m, node, 1)], &c) || c == 0)
+			if (!tx_float_scalar(tx, val_of(m, in_of(m, node, 1)), &c) || c == 0)
 				return false;
 			scale *= is(m, node, "Div") ? 1.0 / c : c;
 			s = in_of(m, node, 0);
@@ -544,7 +557,7 @@ match_attention(Match *m, int softmax, TxPattern *p)
 	if ((v = head_split(m, in_of(m, mm2, 1), 0, 2, 1, 3, &hv, &hsv)) < 0)
 		return false;
 	if (hk != heads || hv != heads || hsk != hs || hsv != hs ||
-		tx->vals[q].dims[2].k != heads * hs)
+		val_of(m, q)->dims[2].k != heads * hs)
 		return false;
 	if (fabs(scale * sqrt((double) hs) - 1.0) > 1e-5)
 		return false;
@@ -561,11 +574,11 @@ match_attention(Match *m, int softmax, TxPattern *p)
 
 		if (is(m, sp, "Split") && producer(m, k) == sp && producer(m, v) == sp &&
 			q == out_of(m, sp) && k == out_of(m, sp) + 1 && v == out_of(m, sp) + 2 &&
-			node_of(m, sp)->n_outputs == 3 && tx->vals[q].dims[2].k * 3 ==
-			tx->vals[in_of(m, sp, 0)].dims[2].k &&
+			node_of(m, sp)->n_outputs == 3 && val_of(m, q)->dims[2].k * 3 ==
+			val_of(m, in_of(m, sp, 0))->dims[2].k &&
 			sole_reader(m, q) >= 0 && sole_reader(m, k) >= 0 && sole_reader(m, v) >= 0)
 		{
-			const TxVal *xs = &tx->vals[in_of(m, sp, 0)];
+			const TxVal *xs = val_of(m, in_of(m, sp, 0));
 			const MaasOnnxAttr *ax = maas_onnx_attr(node_of(m, sp), "axis");
 
 			if (ax != NULL && ax->type == MAAS_ONNX_ATTR_INT &&

@@ -766,15 +766,24 @@ static const char *const ln_attrs[] = {"axis", "epsilon", "stash_type", NULL};
 static const char *const gelu_attrs[] = {"approximate", NULL};
 
 const TxOp	tx_text_ops[] = {
-	{"Gather", axis_attrs, eval_gather, lower_gather, false},
-	{"LayerNormalization", ln_attrs, eval_layernorm_op, lower_layernorm_op, false},
-	{"Gelu", gelu_attrs, eval_gelu_op, lower_gelu_op, false},
-	{"ReduceMean", reduce_attrs, eval_reduce_mean, lower_pattern_only, false},
-	{"Pow", no_attrs, eval_elementwise, lower_pattern_only, false},
-	{"Sqrt", no_attrs, eval_elementwise, lower_pattern_only, false},
-	{"Erf", no_attrs, eval_elementwise, lower_pattern_only, false},
-	{"Split", split_attrs, eval_split, lower_pattern_only, false},
-	{"Where", no_attrs, eval_where, lower_pattern_only, false},
+	{"Gather", axis_attrs, eval_gather, lower_gather, false,
+	TX_ARITY(2, 2, 0, 1, 1)},
+	{"LayerNormalization", ln_attrs, eval_layernorm_op, lower_layernorm_op, false,
+	TX_ARITY(2, 3, TX_OPT(2), 1, 3)},
+	{"Gelu", gelu_attrs, eval_gelu_op, lower_gelu_op, false,
+	TX_ARITY(1, 1, 0, 1, 1)},
+	{"ReduceMean", reduce_attrs, eval_reduce_mean, lower_pattern_only, false,
+	TX_ARITY2(1, 1, 0, 1, 1, 18, 1, 2, TX_OPT(1))},
+	{"Pow", no_attrs, eval_elementwise, lower_pattern_only, false,
+	TX_ARITY(2, 2, 0, 1, 1)},
+	{"Sqrt", no_attrs, eval_elementwise, lower_pattern_only, false,
+	TX_ARITY(1, 1, 0, 1, 1)},
+	{"Erf", no_attrs, eval_elementwise, lower_pattern_only, false,
+	TX_ARITY(1, 1, 0, 1, 1)},
+	{"Split", split_attrs, eval_split, lower_pattern_only, false,
+	TX_ARITY2(1, 1, 0, 1, TX_ANY, 13, 1, 2, TX_OPT(1))},
+	{"Where", no_attrs, eval_where, lower_pattern_only, false,
+	TX_ARITY(3, 3, 0, 1, 1)},
 };
 
 const int	tx_n_text_ops = (int) (sizeof(tx_text_ops) / sizeof(tx_text_ops[0]));

@@ -178,9 +178,8 @@ eval_flatten(Tx *tx, const MaasOnnxNode *n, TxVal **in, TxVal **out)
 	{
 		TxDim	   *t = &dims[d < ax ? 0 : 1];
 
-		*t = t->unknown || in[0]->dims[d].unknown ? tx_dim_unknown :
-			(TxDim) {t->k * in[0]->dims[d].k, (int8_t) (t->b + in[0]->dims[d].b),
-					 (int8_t) (t->t + in[0]->dims[d].t), false};
+		if (!tx_dim_mul(*t, in[0]->dims[d], t))
+			return tx_unsupported(tx, "the input has more elements than maas translates");
 	}
 	if (!view_of(tx, in[0], out[0], 2, dims))
 		return false;
@@ -228,15 +227,15 @@ eval_reshape(Tx *tx, const MaasOnnxNode *n, TxVal **in, TxVal **out)
 			shape[0] = tx_dim_B;
 		if (shape[d].unknown)
 			return tx_unsupported(tx, "dimension %d of the shape is not known at import", d);
-		known = (TxDim) {known.k * shape[d].k, (int8_t) (known.b + shape[d].b),
-			(int8_t) (known.t + shape[d].t), false};
+		if (!tx_dim_mul(known, shape[d], &known))
+			return tx_unsupported(tx, "the shape has more elements than maas translates");
 	}
 	for (int d = 0; d < in[0]->ndim; d++)
 	{
 		if (in[0]->dims[d].unknown)
 			return tx_unsupported(tx, "the input's dimension %d is not known at import", d);
-		total = (TxDim) {total.k * in[0]->dims[d].k, (int8_t) (total.b + in[0]->dims[d].b),
-			(int8_t) (total.t + in[0]->dims[d].t), false};
+		if (!tx_dim_mul(total, in[0]->dims[d], &total))
+			return tx_unsupported(tx, "the input has more elements than maas translates");
 	}
 	if (infer >= 0)
 	{
@@ -461,13 +460,20 @@ static const char *const axes_attrs[] = {"axes", NULL};
 static const char *const perm_attrs[] = {"perm", NULL};
 
 const TxOp	tx_view_ops[] = {
-	{"Identity", no_attrs, eval_identity, lower_view, false},
-	{"Dropout", dropout_attrs, eval_dropout, lower_view, false},
-	{"Flatten", axis_attrs, eval_flatten, lower_view, false},
-	{"Reshape", reshape_attrs, eval_reshape, lower_view, false},
-	{"Squeeze", axes_attrs, eval_squeeze, lower_view, false},
-	{"Unsqueeze", axes_attrs, eval_unsqueeze, lower_view, false},
-	{"Transpose", perm_attrs, eval_transpose, lower_view, false},
+	{"Identity", no_attrs, eval_identity, lower_view, false,
+	TX_ARITY(1, 1, 0, 1, 1)},
+	{"Dropout", dropout_attrs, eval_dropout, lower_view, false,
+	TX_ARITY(1, 3, TX_OPT(1) | TX_OPT(2), 1, 2)},
+	{"Flatten", axis_attrs, eval_flatten, lower_view, false,
+	TX_ARITY(1, 1, 0, 1, 1)},
+	{"Reshape", reshape_attrs, eval_reshape, lower_view, false,
+	TX_ARITY2(1, 1, 0, 1, 1, 5, 2, 2, 0)},
+	{"Squeeze", axes_attrs, eval_squeeze, lower_view, false,
+	TX_ARITY2(1, 1, 0, 1, 1, 13, 1, 2, TX_OPT(1))},
+	{"Unsqueeze", axes_attrs, eval_unsqueeze, lower_view, false,
+	TX_ARITY2(1, 1, 0, 1, 1, 13, 2, 2, 0)},
+	{"Transpose", perm_attrs, eval_transpose, lower_view, false,
+	TX_ARITY(1, 1, 0, 1, 1)},
 };
 
 const int	tx_n_view_ops = (int) (sizeof(tx_view_ops) / sizeof(tx_view_ops[0]));

@@ -315,6 +315,30 @@ small_model(const char *op, const Pb *attr, bool two_outputs)
 	return mk_model(&g, 13);
 }
 
+/* small_model with the last node's inputs and outputs given ("-": empty) */
+static Pb
+arity_model(const char *op, const char *ins, const char *outs)
+{
+	Pb			g = pb_new();
+	Pb			x = mk_value("x", MAAS_ONNX_FLOAT, 2, dims_n4);
+	Pb			y = mk_value("y", MAAS_ONNX_FLOAT, 2, dims_n3);
+	Pb			wt = mk_tensor("W", MAAS_ONNX_FLOAT, 2, dims_43, w43, sizeof(w43));
+	Pb			bt = mk_tensor("B", MAAS_ONNX_FLOAT, 1, dims_3, b3, sizeof(b3));
+	Pb			mm = mk_node("MatMul", "mm", "x W", "h");
+	Pb			add = mk_node("Add", "add", "h B", "s");
+	Pb			last = mk_node(op, "last", ins, outs);
+
+	pb_str(&g, 2, "small");
+	pb_sub(&g, 11, &x);
+	pb_sub(&g, 5, &wt);
+	pb_sub(&g, 5, &bt);
+	pb_sub(&g, 1, &mm);
+	pb_sub(&g, 1, &add);
+	pb_sub(&g, 1, &last);
+	pb_sub(&g, 12, &y);
+	return mk_model(&g, 13);
+}
+
 /* the byte-built model translates, runs and computes relu(x W + B) */
 static void
 test_small_relu(void)
@@ -465,6 +489,39 @@ test_refusals(void)
 	check_refused(&m, NULL, MAAS_ERR_UNSUPPORTED, "node 2 (Transpose \"last\"): Transpose of \"s\" [batch, 3] to [3, batch] "
 				  "moves data between rows");
 
+	/*
+	 * Arity, checked before any op sees the node: too few or too many
+	 * inputs (an omitted trailing one counts as not given), a required one
+	 * omitted, too many outputs.  An omitted optional input is fine.
+	 */
+	m = arity_model("Gemm", "s", "y");
+	check_refused(&m, NULL, MAAS_ERR_INVALID, "node 2 (Gemm \"last\"): Gemm takes 2 to 3 inputs, not 1");
+	m = arity_model("Add", "s -", "y");
+	check_refused(&m, NULL, MAAS_ERR_INVALID, "node 2 (Add \"last\"): Add takes 2 inputs, not 1");
+	m = arity_model("Relu", "s s", "y");
+	check_refused(&m, NULL, MAAS_ERR_INVALID, "node 2 (Relu \"last\"): Relu takes 1 input, not 2");
+	m = arity_model("Where", "- s s", "y");
+	check_refused(&m, NULL, MAAS_ERR_INVALID,
+				  "node 2 (Where \"last\"): the first input of Where is required, but its name is empty");
+	m = arity_model("Concat", "", "y");
+	check_refused(&m, NULL, MAAS_ERR_INVALID, "node 2 (Concat \"last\"): Concat takes at least 1 input, not 0");
+	m = arity_model("Slice", "s", "y");
+	check_refused(&m, NULL, MAAS_ERR_INVALID, "node 2 (Slice \"last\"): Slice takes 3 to 5 inputs, not 1");
+	m = arity_model("Relu", "s", "y z");
+	check_refused(&m, NULL, MAAS_ERR_INVALID, "node 2 (Relu \"last\"): Relu has 1 output, not 2");
+	m = arity_model("BatchNormalization", "s W B", "y");
+	check_refused(&m, NULL, MAAS_ERR_INVALID,
+				  "node 2 (BatchNormalization \"last\"): BatchNormalization takes 5 inputs, not 3");
+	{
+		OnnxNet		on;
+
+		/* Gemm's bias omitted (an empty name): a dense layer without one */
+		m = arity_model("Gemm", "x W -", "y");
+		memset(&err, 0, sizeof(err));
+		CHECK(onnx_import(m.p, m.len, NULL, &on, &err));
+		CHECK(strcmp(ops_of(&on.net), "dense") == 0);
+	}
+
 	/* two graph outputs where one is served */
 	m = small_model("Relu", NULL, true);
 	check_refused(&m, NULL, MAAS_ERR_UNSUPPORTED,
@@ -485,22 +542,91 @@ test_refusals(void)
 	check_refused(&m, &opts, MAAS_ERR_INVALID, "the graph has no output \"nope\"");
 }
 
-/* the CNN fixture: refused at its first Conv until the runtime has conv2d */
+/*
+ * The CNN fixtures: each Conv a conv2d layer with its batch norm folded in,
+ * the pools their layers, the flatten no layer; torch's outputs on every
+ * row within 1e-4.
+ */
 static void
-test_cnn_refused(void)
+check_cnn(const char *model, const char *want_ops)
 {
+	char		file[64];
 	size_t		len;
-	uint8_t    *buf = fixture("cnn_bn.onnx", &len);
-	Pb			m;
+	uint8_t    *buf;
+	OnnxNet		on;
+	double		d;
 
+	snprintf(file, sizeof(file), "%s.onnx", model);
+	buf = fixture(file, &len);
 	CHECK(buf != NULL);
 	if (buf == NULL)
 		return;
-	m.p = buf;
-	m.len = len;
-	m.cap = len;
-	check_refused(&m, NULL, MAAS_ERR_UNSUPPORTED, "node 0 (Conv \"/conv1/Conv\"): Conv needs the runtime's convolution "
-				  "layers, which this build lacks");
+	memset(&err, 0, sizeof(err));
+	if (!onnx_import(buf, len, NULL, &on, &err))
+	{
+		unit_fail(__FILE__, __LINE__, err.msg);
+		return;
+	}
+	printf("    %s: %s\n", model, ops_of(&on.net));
+	CHECK(strcmp(ops_of(&on.net), want_ops) == 0);
+	CHECK(strncmp(want_ops, "conv2d", 6) != 0 ||
+		  (on.net.in_c > 0 && on.net.in_h > 0 && on.net.in_w > 0));
+	d = check_feature_rows(model, &on);
+	printf("    %s: max abs diff %.3g\n", model, d);
+	CHECK(d < 1e-4);
+}
+
+static void
+test_cnn(void)
+{
+	check_cnn("cnn_bn", "conv2d relu maxpool2d conv2d relu global_avgpool dense");
+	/* the second batch norm folds into its conv before the residual add */
+	check_cnn("resblock", "conv2d relu conv2d add relu");
+	check_cnn("mlp", "dense relu dense softmax");
+}
+
+/*
+ * Inputs fuzz_onnx crashed the translator with (test/fixtures/onnx/fuzz/),
+ * each now refused with its message.
+ */
+static void
+test_fuzz_regressions(void)
+{
+	static const struct
+	{
+		const char *file;
+		MaasStatus	status;
+		const char *msg;
+	}			cases[] = {
+		/* an attribute string that is not UTF-8 was quoted in the message */
+		{"fuzz/attr_not_utf8.onnx", MAAS_ERR_INVALID,
+		"node 0 (MaxPool): attribute \"auto_pad\" is not valid UTF-8 text"},
+		/* a Reshape to huge dimensions overflowed their product */
+		{"fuzz/reshape_overflow.onnx", MAAS_ERR_UNSUPPORTED,
+		"node 1 (Reshape): the shape has more elements than maas translates"},
+	};
+
+	for (int i = 0; i < (int) (sizeof(cases) / sizeof(cases[0])); i++)
+	{
+		size_t		len;
+		uint8_t    *buf = fixture(cases[i].file, &len);
+		OnnxNet		on;
+
+		CHECK(buf != NULL);
+		if (buf == NULL)
+			continue;
+		memset(&err, 0, sizeof(err));
+		CHECK(!onnx_import(buf, len, NULL, &on, &err));
+		CHECK(err.status == cases[i].status);
+		if (strcmp(err.msg, cases[i].msg) != 0)
+		{
+			char		m2[700];
+
+			snprintf(m2, sizeof(m2), "%s: got \"%s\", want \"%s\"", cases[i].file,
+					 err.msg, cases[i].msg);
+			unit_fail(__FILE__, __LINE__, m2);
+		}
+	}
 }
 
 int
@@ -521,6 +647,7 @@ main(void)
 	UNIT_RUN(test_small_relu);
 	UNIT_RUN(test_small_gate);
 	UNIT_RUN(test_refusals);
-	UNIT_RUN(test_cnn_refused);
+	UNIT_RUN(test_cnn);
+	UNIT_RUN(test_fuzz_regressions);
 	return unit_finish("onnx_translate");
 }
