@@ -329,13 +329,16 @@ typedef struct MaasOnnxOpSupport
 {
 	const char *domain;
 	const char *op_type;
+	const char *note;			/* how it is translated, or NULL */
 } MaasOnnxOpSupport;
 
 /*
- * The operators issue 14 asks for (ending with {NULL, NULL}), until the
- * translator brings its own table.
+ * The operators the translator knows (onnx_translate*.c), ending with {NULL,
+ * NULL, NULL}, each with a note saying how it becomes layers: "dense",
+ * "folded at import", "within a LayerNorm", ...  A node of a known operator
+ * may still be refused for its attributes or shapes.
  */
-extern const MaasOnnxOpSupport maas_onnx_issue_ops[];
+extern const MaasOnnxOpSupport maas_onnx_supported_ops[];
 
 typedef struct MaasOnnxOpCount
 {
@@ -344,6 +347,7 @@ typedef struct MaasOnnxOpCount
 	int32_t		count;			/* nodes with this operator */
 	int32_t		first_node;		/* index of the first of them */
 	bool		supported;		/* listed in the table given */
+	const char *note;			/* the table's note, or NULL */
 } MaasOnnxOpCount;
 
 /*

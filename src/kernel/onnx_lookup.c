@@ -87,38 +87,80 @@ maas_onnx_node_label(const MaasOnnxGraph *graph, int32_t index, char *buf, size_
  * ----------------------------------------------------------------
  */
 
-const MaasOnnxOpSupport maas_onnx_issue_ops[] = {
+/* what the translator translates (onnx_translate_*.c, onnx_fold_ops.c:
+ * each has its TxOp) */
+const MaasOnnxOpSupport maas_onnx_supported_ops[] = {
 	/* MLPs */
-	{"", "Gemm"}, {"", "MatMul"}, {"", "Add"}, {"", "Relu"}, {"", "Tanh"},
-	{"", "Sigmoid"}, {"", "Softmax"}, {"", "LogSoftmax"}, {"", "Flatten"},
-	{"", "Reshape"}, {"", "Identity"}, {"", "Dropout"},
-	/* CNNs */
-	{"", "Conv"}, {"", "MaxPool"}, {"", "AveragePool"},
-	{"", "GlobalAveragePool"}, {"", "BatchNormalization"},
-	/* transformers: LayerNormalization or its decomposed form, GELU forms */
-	{"", "Gather"}, {"", "LayerNormalization"}, {"", "ReduceMean"},
-	{"", "Sub"}, {"", "Pow"}, {"", "Sqrt"}, {"", "Div"}, {"", "Mul"},
-	{"", "Erf"}, {"", "Transpose"}, {"", "Split"}, {"", "Slice"},
-	{"", "Concat"}, {"", "Where"},
-	/* constant-folded at import */
-	{"", "Shape"}, {"", "Unsqueeze"}, {"", "Cast"}, {"", "Constant"},
-	{NULL, NULL}
+	{"", "Gemm", "dense"},
+	{"", "MatMul", "dense (with a constant); within attention"},
+	{"", "Add", "bias or affine with a constant, add of two values; folded"},
+	{"", "Sub", "affine with a constant; within LayerNorm; folded"},
+	{"", "Mul", "affine with a constant; within GELU; folded"},
+	{"", "Div", "affine with a constant; within LayerNorm; folded"},
+	{"", "Relu", "relu"},
+	{"", "Tanh", "tanh; within GELU"},
+	{"", "Sigmoid", "sigmoid"},
+	{"", "Softmax", "softmax; within attention"},
+	{"", "LogSoftmax", "logsoftmax"},
+	{"", "Flatten", "a view"},
+	{"", "Reshape", "a view; folded"},
+	{"", "Identity", "a view"},
+	{"", "Dropout", "identity at inference"},
+	{"", "Squeeze", "a view; folded"},
+	{"", "Unsqueeze", "a view; folded"},
+	/* CNNs (2-D images, NCHW) */
+	{"", "Conv", "conv2d"},
+	{"", "MaxPool", "maxpool2d"},
+	{"", "AveragePool", "avgpool2d"},
+	{"", "GlobalAveragePool", "global_avgpool"},
+	{"", "BatchNormalization", "folded into the conv or dense layer before; affine"},
+	/* transformers */
+	{"", "Gather", "embedding; pool (first position); folded"},
+	{"", "LayerNormalization", "layernorm"},
+	{"", "ReduceMean", "within LayerNorm"},
+	{"", "Pow", "within LayerNorm and GELU; folded"},
+	{"", "Sqrt", "within LayerNorm; folded"},
+	{"", "Erf", "within GELU"},
+	{"", "Gelu", "gelu"},
+	{"", "Transpose", "within attention; a view when nothing moves; folded"},
+	{"", "Split", "within attention (fused query, key, value); folded"},
+	{"", "Slice", "folded"},
+	{"", "Concat", "folded"},
+	{"", "Where", "within attention (causal mask); folded"},
+	/* folded at import */
+	{"", "Constant", "folded"},
+	{"", "Shape", "folded"},
+	{"", "Size", "folded"},
+	{"", "Cast", "folded; a view when it changes nothing"},
+	{"", "Range", "folded"},
+	{"", "ConstantOfShape", "folded"},
+	{"", "Equal", "folded"},
+	{"", "Less", "folded"},
+	{"", "LessOrEqual", "folded; within attention (causal mask)"},
+	{"", "Greater", "folded"},
+	{"", "GreaterOrEqual", "folded"},
+	{"", "Not", "folded"},
+	{"", "Neg", "folded"},
+	{"", "Reciprocal", "folded"},
+	{"", "Expand", "folded"},
+	{NULL, NULL, NULL}
 };
 
-static bool
+/* the entry of a table for an operator, or NULL */
+static const MaasOnnxOpSupport *
 op_supported(const MaasOnnxOpSupport *table, const char *domain, const char *op)
 {
 	if (table == NULL)
-		return false;
+		return NULL;
 	for (; table->op_type != NULL; table++)
 	{
 		const char *d = table->domain != NULL ? table->domain : "";
 
 		if (strcmp(table->op_type, op) == 0 &&
 			(strcmp(d, domain) == 0 || (strcmp(d, "ai.onnx") == 0 && domain[0] == '\0')))
-			return true;
+			return table;
 	}
-	return false;
+	return NULL;
 }
 
 MaasOnnxOpCount *
@@ -159,11 +201,15 @@ maas_onnx_op_counts(const MaasOnnxModel *model, const MaasOnnxOpSupport *support
 		}
 		if (table[k] == 0)
 		{
+			const MaasOnnxOpSupport *entry = op_supported(supported, node->domain,
+														  node->op_type);
+
 			ops[n].domain = node->domain;
 			ops[n].op_type = node->op_type;
 			ops[n].count = 0;
 			ops[n].first_node = i;
-			ops[n].supported = op_supported(supported, node->domain, node->op_type);
+			ops[n].supported = entry != NULL;
+			ops[n].note = entry != NULL ? entry->note : NULL;
 			table[k] = ++n;
 		}
 		ops[table[k] - 1].count++;

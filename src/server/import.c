@@ -11,6 +11,11 @@
  * and they are merged over the given config, whose own keys are kept for
  * reference.  The version stores the merged config; serving never looks at
  * the Hugging Face keys again.
+ *
+ * maas_register(model, 'onnx', bytes [, config]) takes a .onnx file: its
+ * importer (onnx.c) replaces the bytes themselves, before anything reads
+ * them as safetensors, with the weights of the layer program it derives
+ * from the graph, and derives the config.
  */
 #include "model.h"
 #include "services.h"
@@ -20,6 +25,19 @@
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/jsonb.h"
+
+bool
+maas_import_derives_config(const char *algorithm)
+{
+	return strcmp(algorithm, "onnx") == 0;
+}
+
+void
+maas_import_weights(const char *algorithm, Jsonb **config, const uint8 **data, size_t *len)
+{
+	if (strcmp(algorithm, "onnx") == 0)
+		maas_onnx_import(config, data, len);
+}
 
 Jsonb *
 maas_import_config(const char *algorithm, Jsonb *config, const StFile *weights)

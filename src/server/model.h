@@ -69,6 +69,19 @@ extern MaasJson *maas_config_tree(Jsonb *config);
 extern Jsonb *maas_import_config(const char *algorithm, Jsonb *config,
 								 const StFile *weights);
 
+/*
+ * Importers that replace the bytes given (import.c): for those algorithms
+ * ('onnx'), maas_import_weights turns *data into safetensors weights and
+ * *config (which may be NULL) into the config to store; for the others it
+ * changes nothing.  maas_import_derives_config says whether an algorithm's
+ * config may be omitted because its importer derives it.
+ */
+extern bool maas_import_derives_config(const char *algorithm);
+extern void maas_import_weights(const char *algorithm, Jsonb **config,
+								const uint8 **data, size_t *len);
+/* onnx.c */
+extern void maas_onnx_import(Jsonb **config, const uint8 **data, size_t *len);
+
 /* the number of outputs maas.version records for a model */
 extern int	maas_model_outputs(const MaasModel *m);
 

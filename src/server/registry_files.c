@@ -20,6 +20,7 @@
  * maas_register, and the registry checks ownership of the model as for
  * maas_register and maas_export.
  */
+#include "model.h"
 #include "weights.h"
 
 #include <fcntl.h>
@@ -119,7 +120,7 @@ register_file_bytes(int fd, const char *what, int64 size, const char *model,
 				 errmsg("could not map %s: %m", what)));
 	PG_TRY();
 	{
-		if (config == NULL)
+		if (config == NULL && !maas_import_derives_config(algorithm))
 		{
 			StFile		file;
 			MaasError	err;

@@ -371,6 +371,7 @@ maas_store_version_bytes(const char *model, const char *algorithm,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid algorithm name \"%s\"", algorithm),
 				 errdetail("An algorithm name has 1 to 63 letters, digits, '_', '-' or '.'.")));
+	maas_import_weights(algorithm, &config, &data, &len);
 	parse_weights(data, len, &file);
 	config = maas_import_config(algorithm, config, &file);
 	built = maas_model_build(config, &file);
@@ -585,6 +586,8 @@ maas_register(PG_FUNCTION_ARGS)
 
 	if (!PG_ARGISNULL(3))
 		config = PG_GETARG_JSONB_P(3);
+	else if (maas_import_derives_config(algorithm))
+		config = NULL;
 	else
 	{
 		StFile		file;

@@ -14,14 +14,14 @@
  *		else on these valid files is a reader failure, listed, and makes the
  *		exit status 1.  -v lists every refusal.
  *
- *	onnx_conform compare [-v] ROOT...
+ *	onnx_conform compare [-v] [-r] ROOT...
  *		Runs every model through a runner and compares its outputs with the
  *		expected ones, printing the max abs diff per output with -v, then
  *			onnx conformance: N of M supported models pass, K models refused (...)
- *		The runner is the plug: today a reference evaluator of a few single
- *		elementwise operators (to check the reader's values and this
- *		comparison against ONNX's expected outputs); the translated layer
- *		program takes its place once the translator lands (see Runner).
+ *		The runner is the plug: the translator's (the model translated into a
+ *		layer program and run by maas's runtime, see run_translated), or with
+ *		-r a reference evaluator of a few single elementwise operators (to
+ *		check the reader's values and this comparison on their own).
  *
  *	onnx_conform dump FILE
  *		A canonical text dump of a model (or, for a .pb file, a tensor),
@@ -38,6 +38,7 @@
 #include <sys/stat.h>
 
 #include "onnx.h"
+#include "onnx_testutil.h"
 #include "unit.h"
 
 #define MAX_SETS	64			/* test_data_set_N per model */
@@ -506,6 +507,120 @@ run_reference(const MaasOnnxModel *m, int n_in, MaasOnnxTensor *const *in,
 
 static const Runner reference_runner = {"reference elementwise", run_reference};
 
+static const MaasBlas *conform_blas;
+
+/*
+ * The translator's runner.  The first graph input of type float is the
+ * feature input, its first dimension the batch (as a registered model's);
+ * every other input is bound as a constant.  Every graph output is kept
+ * (all_outputs) and the program run to each.  Graphs whose served input is
+ * no float tensor (token ids), or whose outputs are sequences, are refused.
+ */
+static bool
+run_translated(const MaasOnnxModel *m, int n_in, MaasOnnxTensor *const *in,
+			   int n_out, float **out, int64_t *out_numel, MaasError *err)
+{
+	MaasOnnxTranslateOptions opts;
+	const char *names[MAX_IO];
+	const MaasOnnxTensor *bound[MAX_IO];
+	const MaasOnnxTensor *features = NULL;
+	OnnxNet		on;
+	int			k = 0;
+	int64_t		rows = 1;
+	float	   *x = NULL;
+	float	   *work = NULL;
+	size_t		nwork;
+
+	memset(&opts, 0, sizeof(opts));
+	opts.all_outputs = true;
+	for (int32_t i = 0; i < m->graph.n_inputs; i++)
+	{
+		const MaasOnnxValueInfo *vi = &m->graph.inputs[i];
+
+		if (vi->initializer >= 0)
+			continue;
+		if (k >= n_in)
+			return maas_error(err, MAAS_ERR_INVALID, "fewer test inputs than graph inputs");
+		if (features == NULL && in[k]->dtype == MAAS_ONNX_FLOAT && in[k]->ndim >= 1 &&
+			in[k]->dims[0] > 0)
+			features = in[k];
+		else
+		{
+			const MaasOnnxTensor *t = in[k];
+
+			/* ONNX's test data stores BFLOAT16 inputs as their UINT16 bits */
+			if (vi->elem_type == MAAS_ONNX_BFLOAT16 && t->dtype == MAAS_ONNX_UINT16)
+			{
+				MaasOnnxTensor *c = maas_kalloc(sizeof(MaasOnnxTensor));
+
+				if (c == NULL)
+					return maas_error_nomem(err);
+				*c = *t;
+				c->dtype = MAAS_ONNX_BFLOAT16;
+				t = c;
+			}
+			names[opts.n_bound] = vi->name;
+			bound[opts.n_bound++] = t;
+		}
+		k++;
+	}
+	opts.bound_names = names;
+	opts.bound = bound;
+	if (!onnx_import(m->buf, m->len, &opts, &on, err))
+		return false;
+	if (on.imp.n_outputs != n_out)
+		return maas_error(err, MAAS_ERR_INVALID, "%d outputs, expected %d",
+						  on.imp.n_outputs, n_out);
+	if (on.imp.n_layers > 0)
+	{
+		if (features == NULL)
+			return maas_error(err, MAAS_ERR_UNSUPPORTED, "no float input to serve");
+		rows = features->dims[0];
+		if (features->numel / rows != on.net.n_in)
+			return maas_error(err, MAAS_ERR_INVALID, "%" PRId64 " features a row, the net takes %d",
+							  features->numel / rows, on.net.n_in);
+		x = maas_kalloc_array((size_t) features->numel + 1, sizeof(float));
+		if (x == NULL || !maas_onnx_tensor_f32(features, x, err))
+			return x == NULL ? maas_error_nomem(err) : false;
+		if (!maas_net_workspace(&on.net, (int) rows, 1, &nwork) ||
+			(work = maas_kalloc_array(nwork + 1, sizeof(float))) == NULL)
+			return maas_error(err, MAAS_ERR_LIMIT, "no workspace");
+	}
+	for (k = 0; k < n_out; k++)
+	{
+		const MaasOnnxOutput *o = &on.imp.outputs[k];
+		MaasBatch	batch = {0};
+		const float *y;
+		int			target;
+		int64_t		numel;
+
+		if (o->layer == NULL)
+		{
+			out[k] = (float *) o->constant;
+			out_numel[k] = o->numel;
+			continue;
+		}
+		if (o->seq)
+			return maas_error(err, MAAS_ERR_UNSUPPORTED, "output \"%s\" is a sequence", o->name);
+		if ((target = maas_net_find(&on.net, o->layer)) < 0)
+			return maas_error(err, MAAS_ERR_INVALID, "no layer \"%s\"", o->layer);
+		batch.n = (int) rows;
+		batch.t = 1;
+		batch.x = x;
+		if ((y = maas_net_run(&on.net, conform_blas, &batch, target, work, err)) == NULL)
+			return false;
+		numel = rows * o->numel;
+		if ((out[k] = maas_kalloc_array((size_t) numel + 1, sizeof(float))) == NULL)
+			return maas_error_nomem(err);
+		memcpy(out[k], y, sizeof(float) * (size_t) numel);
+		out_numel[k] = numel;
+	}
+	return true;
+}
+
+static const Runner translated_runner = {"translator", run_translated};
+static const Runner *runner = &translated_runner;
+
 
 /* ----------------------------------------------------------------
  *		parse and compare
@@ -545,8 +660,24 @@ compare_output(const float *got, int64_t got_numel, const MaasOnnxTensor *want,
 						  got_numel, want->numel);
 	if ((w = maas_kalloc_array((size_t) want->numel + 1, sizeof(float))) == NULL)
 		return maas_error_nomem(err);
-	if (!maas_onnx_tensor_f32(want, w, err))
-		return false;
+	if (want->dtype == MAAS_ONNX_FLOAT || want->dtype == MAAS_ONNX_FLOAT16 ||
+		want->dtype == MAAS_ONNX_BFLOAT16 || want->dtype == MAAS_ONNX_DOUBLE)
+	{
+		if (!maas_onnx_tensor_f32(want, w, err))
+			return false;
+	}
+	else
+	{
+		/* integer and BOOL outputs (folded shapes, comparisons) as floats */
+		int64_t    *iv = maas_kalloc_array((size_t) want->numel + 1, sizeof(int64_t));
+
+		if (iv == NULL)
+			return maas_error_nomem(err);
+		if (!maas_onnx_tensor_i64(want, iv, err))
+			return false;
+		for (i = 0; i < want->numel; i++)
+			w[i] = (float) iv[i];
+	}
 	for (i = 0; i < want->numel; i++)
 	{
 		double		d;
@@ -746,7 +877,7 @@ run_all(int argc, char **argv, bool compare)
 	}
 	for (i = 0; i < models.n; i++)
 	{
-		do_model(models.items[i], &tally, compare ? &conf : NULL, &reference_runner);
+		do_model(models.items[i], &tally, compare ? &conf : NULL, runner);
 		arena_reset();
 	}
 
@@ -761,7 +892,7 @@ run_all(int argc, char **argv, bool compare)
 	if (compare)
 	{
 		printf("onnx conformance (runner: %s): %d of %d supported models pass, %d models refused (",
-			   reference_runner.name, conf.passed, conf.supported, conf.refused);
+			   runner->name, conf.passed, conf.supported, conf.refused);
 		reasons_print(&conf.refusals);
 		printf(")\n");
 	}
@@ -1029,11 +1160,23 @@ int
 main(int argc, char **argv)
 {
 	int			first = 2;
+	char		msg[256];
 
-	if (argc >= 3 && strcmp(argv[2], "-v") == 0)
+	while (argc > first && argv[first][0] == '-')
 	{
-		verbose = 1;
-		first = 3;
+		if (strcmp(argv[first], "-v") == 0)
+			verbose = 1;
+		else if (strcmp(argv[first], "-r") == 0)
+			runner = &reference_runner;
+		else
+			break;
+		first++;
+	}
+	if (argc > first && strcmp(argv[1], "compare") == 0 && runner == &translated_runner &&
+		(conform_blas = maas_blas_load(NULL, 1, msg, sizeof(msg))) == NULL)
+	{
+		fprintf(stderr, "cannot load BLAS: %s\n", msg);
+		return 2;
 	}
 	if (argc > first && strcmp(argv[1], "parse") == 0)
 		return run_all(argc - first, argv + first, false);
@@ -1041,7 +1184,7 @@ main(int argc, char **argv)
 		return run_all(argc - first, argv + first, true);
 	if (argc == 3 && strcmp(argv[1], "dump") == 0)
 		return dump(argv[2]);
-	fprintf(stderr, "usage: onnx_conform parse|compare [-v] ROOT...\n"
+	fprintf(stderr, "usage: onnx_conform parse|compare [-v] [-r] ROOT...\n"
 			"       onnx_conform dump FILE\n");
 	return 2;
 }

@@ -48,11 +48,10 @@ CREATE TEMP TABLE documented_views AS
    WHERE NOT fenced AND (line ~ '^\s*#' OR line ~ '^\s*(\||[-*]) `maas\.')
      AND (line ~ '^\s*#' OR m[1] = substring(line FROM '^\s*(?:\||[-*]) `maas\.([a-z_][a-z0-9_]*)'));
 -- names written as SQL calls that are not functions of maas, on purpose:
--- C functions of the kernels (training.md), a design not taken (batch.md),
--- and one that the ONNX import will add (onnx.md, issue 14)
+-- C functions of the kernels (training.md) and a design not taken (batch.md)
 CREATE TEMP TABLE not_functions (name text);
 INSERT INTO not_functions VALUES ('maas_gbdt_fit'), ('maas_gbdt_memory'), ('maas_kmeans_fit'),
-  ('maas_predict_agg'), ('maas_onnx_inspect');
+  ('maas_predict_agg');
 CREATE TEMP TABLE named_functions AS
   SELECT DISTINCT m[1] AS name
     FROM regexp_matches(:'docs', '\m(maas_[a-z0-9_]+)\(', 'g') AS m;

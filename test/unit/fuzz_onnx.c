@@ -8,12 +8,18 @@
  * say, names valid UTF-8, every node input produced and the order
  * topological, lookups consistent, the op counts adding up; every tensor is
  * converted.  When it fails, the message must be set, NUL-terminated and
- * valid UTF-8.  A broken promise traps.  Seeds: test_onnx --corpus.
+ * valid UTF-8.  A model read is then translated (onnx_translate.h): the
+ * translation fails with such a message or gives a program the runtime's
+ * builder accepts, its config valid JSON and its tensors the ones it names.
+ * A broken promise traps.  Seeds: test_onnx --corpus.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "json.h"
+#include "net_build.h"
 #include "onnx.h"
+#include "onnx_translate.h"
 #include "unit.h"
 #include "utf8.h"
 
@@ -239,7 +245,7 @@ check_model(const MaasOnnxModel *m, bool opaque)
 	}
 	free(position);
 
-	ops = maas_onnx_op_counts(m, maas_onnx_issue_ops, &n_ops, &err);
+	ops = maas_onnx_op_counts(m, maas_onnx_supported_ops, &n_ops, &err);
 	REQUIRE(ops != NULL && n_ops >= 0 && n_ops <= g->n_nodes);
 	for (i = 0; i < n_ops; i++)
 	{
@@ -259,6 +265,44 @@ check_error(const MaasError *err)
 	REQUIRE(err->hint == NULL || err->hint[0] != '\0');
 }
 
+/* the translation of a model read: an error, or a program that builds */
+static void
+check_translate(const MaasOnnxModel *m)
+{
+	MaasOnnxImport imp;
+	MaasError	err;
+	uint8_t    *st;
+	size_t		st_len;
+	StFile		file;
+	MaasJson   *config;
+	MaasNet		net;
+
+	memset(&err, 'x', sizeof(err));
+	if (!maas_onnx_translate(m, NULL, &imp, NULL, &err))
+	{
+		check_error(&err);
+		return;
+	}
+	REQUIRE(imp.n_layers >= 0 && imp.n_tensors >= 0 && imp.task != NULL);
+	REQUIRE(imp.n_outputs == 1);
+	for (int i = 0; i < imp.n_tensors; i++)
+		check_name(imp.tensors[i].name, true);
+	config = maas_json_parse(imp.config.data, imp.config.len, 0, NULL, &err);
+	REQUIRE(config != NULL && config->type == MAAS_JSON_OBJECT);
+	if (imp.n_layers == 0)
+		return;					/* the output is a constant */
+	st = st_write(imp.tensors, imp.n_tensors, NULL, NULL, 0, &st_len, &err);
+	REQUIRE(st != NULL);
+	REQUIRE(st_parse(st, st_len, &file, &err));
+	memset(&err, 'x', sizeof(err));
+	if (!maas_net_build(&net, config, &file, true, &err))
+	{
+		/* the runtime's limits may refuse what the translator made */
+		REQUIRE(err.status == MAAS_ERR_LIMIT);
+		check_error(&err);
+	}
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -273,7 +317,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&err, 'x', sizeof(err));
 	m = maas_onnx_read(data, size, &strict, NULL, &err);
 	if (m != NULL)
+	{
 		check_model(m, false);
+		check_translate(m);
+	}
 	else
 		check_error(&err);
 	arena_reset();
