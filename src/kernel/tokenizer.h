@@ -226,6 +226,8 @@ extern int32_t maas_tokenizer_lookup(const MaasTokenizer *tok,
  * Native byte order.  maas_tokenizer_flatten() returns the block in
  * maas_kalloc memory (8-byte aligned), its size in *len.
  */
+#define MAAS_TOKENIZER_FLAT_FORMAT	1
+
 extern uint8_t *maas_tokenizer_flatten(const MaasTokenizer *tok, size_t *len,
 									   MaasError *err);
 

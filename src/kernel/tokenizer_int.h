@@ -159,7 +159,7 @@ extern void tok_bpe_set_direct_limit(MaasBpe *bpe, int limit);
  * on one machine.
  */
 #define TOK_FLAT_MAGIC		"maastok1"
-#define TOK_FLAT_FORMAT		1
+#define TOK_FLAT_FORMAT		MAAS_TOKENIZER_FLAT_FORMAT
 #define TOK_FLAT_SECTIONS	8
 #define TOK_FLAT_CHECKSUM_SEED	UINT64_C(0x666c6174746f6b31)
 
