@@ -368,6 +368,9 @@ model_build(Jsonb *config, const StFile *file, bool check_values, bool share)
 		build_labels(model, v);
 	}
 
+	/* a text model's calls size their workspace to their tokens (text.c) */
+	if (maas_model_is_text(model))
+		return model;
 	if (!maas_net_workspace(&model->net, 1, 1, &nwork))
 		config_error("The model is too large.");
 	model->row_work = palloc_extended(sizeof(float) * nwork, MCXT_ALLOC_HUGE);
