@@ -221,10 +221,13 @@ extern int32_t maas_tokenizer_lookup(const MaasTokenizer *tok,
  * position-independent, that maas_tokenizer_from_flat() runs on in place,
  * so that one copy (a file every backend maps) serves every process.  The
  * block is checked when it is read, as bytes from outside: its header, a
- * checksum of the rest, every section's bounds and every index a lookup
+ * checksum of all of it, every section's bounds and every index a lookup
  * follows, so that damaged bytes give an error, never a crash or a loop.
- * Native byte order.  maas_tokenizer_flatten() returns the block in
- * maas_kalloc memory (8-byte aligned), its size in *len.
+ * Native byte order.  The layout's number, MAAS_TOKENIZER_FLAT_FORMAT, is
+ * in the header and in the server's file names: a new layout takes the
+ * next one, so that a block of the old one is never read.
+ * maas_tokenizer_flatten() returns the block in maas_kalloc memory
+ * (8-byte aligned), its size in *len.
  */
 #define MAAS_TOKENIZER_FLAT_FORMAT	1
 
