@@ -216,6 +216,32 @@ extern const uint8_t *maas_tokenizer_token(const MaasTokenizer *tok,
 extern int32_t maas_tokenizer_lookup(const MaasTokenizer *tok,
 									 const char *token, size_t len);
 
+/*
+ * The flat form of a tokenizer: one block of bytes holding every table,
+ * position-independent, that maas_tokenizer_from_flat() runs on in place,
+ * so that one copy (a file every backend maps) serves every process.  The
+ * block is checked when it is read, as bytes from outside: its header, a
+ * checksum of all of it, every section's bounds and every index a lookup
+ * follows, so that damaged bytes give an error, never a crash or a loop.
+ * Native byte order.  The layout's number, MAAS_TOKENIZER_FLAT_FORMAT, is
+ * in the header and in the server's file names: a new layout takes the
+ * next one, so that a block of the old one is never read.
+ * maas_tokenizer_flatten() returns the block in maas_kalloc memory
+ * (8-byte aligned), its size in *len.
+ */
+#define MAAS_TOKENIZER_FLAT_FORMAT	1
+
+extern uint8_t *maas_tokenizer_flatten(const MaasTokenizer *tok, size_t *len,
+									   MaasError *err);
+
+/*
+ * A tokenizer over bytes[0 .. len) (8-byte aligned, to outlive it), or NULL
+ * and MAAS_ERR_INVALID (or MAAS_ERR_NOMEM) with what is wrong.  It is
+ * immutable like a built one, and encodes and decodes the same.
+ */
+extern MaasTokenizer *maas_tokenizer_from_flat(const uint8_t *bytes, size_t len,
+											   MaasError *err);
+
 /* "bpe" or "wordpiece" */
 extern const char *maas_tokenizer_kind_name(MaasTokenizerKind kind);
 

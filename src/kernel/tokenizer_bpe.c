@@ -589,3 +589,91 @@ tok_bpe_from_json(const MaasJson *spec, int32_t max_length,
 		return NULL;
 	return finish(bpe, max_length, bos, eos, err);
 }
+
+/* ---- the flat form (tokenizer_flat.c) ---- */
+
+void
+tok_bpe_flat_parts(const MaasBpe *bpe, TokFlatHeader *h, TokFlatPart *parts)
+{
+	h->p[0] = bpe->mseed;
+	h->p[1] = (uint64_t) bpe->n_merges;
+	h->p[2] = bpe->add_prefix_space;
+	h->p[3] = bpe->use_regex;
+	h->p[4] = bpe->ignore_merges;
+	h->p[5] = (uint64_t) bpe->direct_limit;
+	parts[TOK_SEC_KIND] = (TokFlatPart) {bpe->byte_id, sizeof(bpe->byte_id)};
+	parts[TOK_SEC_KIND + 1] = (TokFlatPart) {bpe->merges, (bpe->mmask + 1) * sizeof(BpeSlot)};
+}
+
+MaasBpe *
+tok_bpe_flat_view(const TokFlatHeader *h, const uint8_t *base,
+				  const TokVocab *vocab, MaasError *err)
+{
+	MaasBpe    *bpe;
+	const int32_t *byte_id;
+	uint64_t	n_bytes,
+				n_slots,
+				empty = 0;
+	int32_t		n = vocab->n;
+
+	byte_id = tok_flat_section(h, base, TOK_SEC_KIND, sizeof(int32_t), &n_bytes);
+	if (byte_id == NULL || n_bytes != 256)
+	{
+		maas_error(err, MAAS_ERR_INVALID, "invalid flat tokenizer: the byte table is not 256 ids");
+		return NULL;
+	}
+	for (int b = 0; b < 256; b++)
+		if (byte_id[b] < 0 || byte_id[b] >= n)
+		{
+			maas_error(err, MAAS_ERR_INVALID, "invalid flat tokenizer: byte 0x%02x has an id out of range", b);
+			return NULL;
+		}
+	if (h->p[1] > MAAS_TOKENIZER_MAX_MERGES || h->p[2] > 1 || h->p[3] > 1 ||
+		h->p[4] > 1 || h->p[5] > INT32_MAX)
+	{
+		maas_error(err, MAAS_ERR_INVALID, "invalid flat tokenizer: a BPE setting is out of range");
+		return NULL;
+	}
+	bpe = maas_kalloc(sizeof(MaasBpe));
+	if (bpe == NULL)
+	{
+		maas_error_nomem(err);
+		return NULL;
+	}
+	memset(bpe, 0, sizeof(MaasBpe));
+	bpe->vocab = *vocab;
+	memcpy(bpe->byte_id, byte_id, sizeof(bpe->byte_id));
+	bpe->merges = (BpeSlot *) tok_flat_section(h, base, TOK_SEC_KIND + 1, sizeof(BpeSlot), &n_slots);
+	if (bpe->merges == NULL || n_slots < 2 || (n_slots & (n_slots - 1)) != 0)
+	{
+		maas_error(err, MAAS_ERR_INVALID, "invalid flat tokenizer: the merge table is not a power of 2");
+		return NULL;
+	}
+	for (uint64_t i = 0; i < n_slots; i++)
+	{
+		const BpeSlot *s = &bpe->merges[i];
+
+		if (s->key == BPE_EMPTY)
+			empty++;
+		else if ((s->key >> 32) >= (uint64_t) n || (s->key & UINT32_MAX) >= (uint64_t) n ||
+				 s->merged < 0 || s->merged >= n || s->rank < 0 || s->rank == BPE_NO_RANK)
+		{
+			maas_error(err, MAAS_ERR_INVALID, "invalid flat tokenizer: merge slot %llu is out of range",
+					   (unsigned long long) i);
+			return NULL;
+		}
+	}
+	if (empty == 0)
+	{
+		maas_error(err, MAAS_ERR_INVALID, "invalid flat tokenizer: the merge table is full");
+		return NULL;
+	}
+	bpe->mmask = n_slots - 1;
+	bpe->mseed = h->p[0];
+	bpe->n_merges = (int32_t) h->p[1];
+	bpe->add_prefix_space = h->p[2] != 0;
+	bpe->use_regex = h->p[3] != 0;
+	bpe->ignore_merges = h->p[4] != 0;
+	bpe->direct_limit = (int) h->p[5];
+	return bpe;
+}

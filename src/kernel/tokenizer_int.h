@@ -151,4 +151,71 @@ extern size_t tok_bpe_next_piece(const uint8_t *s, size_t len, size_t i);
  */
 extern void tok_bpe_set_direct_limit(MaasBpe *bpe, int limit);
 
+/*
+ * The flat form (tokenizer_flat.c): a header, then sections, each at an
+ * offset that is a multiple of 8 from the start.  Sections 0 .. 3 are the
+ * vocabulary (pool, off, flags, slots); the kind's own follow.  Scalars
+ * the kind needs go in p[].  Native byte order: the form is made and read
+ * on one machine.
+ */
+#define TOK_FLAT_MAGIC		"maastok1"
+#define TOK_FLAT_FORMAT		MAAS_TOKENIZER_FLAT_FORMAT
+#define TOK_FLAT_SECTIONS	8
+#define TOK_FLAT_CHECKSUM_SEED	UINT64_C(0x666c6174746f6b31)
+
+enum
+{
+	TOK_SEC_POOL, TOK_SEC_OFF, TOK_SEC_FLAGS, TOK_SEC_SLOTS,
+	TOK_SEC_KIND				/* the first of the kind's sections */
+};
+
+typedef struct TokFlatHeader
+{
+	char		magic[8];
+	uint32_t	format;
+	uint32_t	kind;			/* MaasTokenizerKind */
+	uint64_t	total;			/* bytes, the header included */
+	uint64_t	checksum;		/* tok_flat_checksum() */
+	int32_t		n_vocab;
+	int32_t		ids[8];			/* unk, cls, sep, pad, mask, bos, eos, max_length */
+	int32_t		pad;
+	uint64_t	vocab_seed;
+	uint64_t	p[8];			/* the kind's scalars */
+	struct
+	{
+		uint64_t	off;
+		uint64_t	len;
+	}			sec[TOK_FLAT_SECTIONS];
+} TokFlatHeader;
+
+/* a section's place in a flat form being written or read */
+typedef struct TokFlatPart
+{
+	const void *data;			/* writing: where it comes from */
+	uint64_t	len;
+} TokFlatPart;
+
+/*
+ * Each kind: its scalars into h->p and its sections into parts[TOK_SEC_KIND
+ * ..] (writing); from a checked header and base, its struct over vocab
+ * (reading), every index it will follow checked, or NULL with err set.
+ */
+extern void tok_bpe_flat_parts(const MaasBpe *bpe, TokFlatHeader *h,
+							   TokFlatPart *parts);
+extern MaasBpe *tok_bpe_flat_view(const TokFlatHeader *h, const uint8_t *base,
+								  const TokVocab *vocab, MaasError *err);
+extern void tok_wordpiece_flat_parts(const MaasWordPiece *wp, TokFlatHeader *h,
+									 TokFlatPart *parts);
+extern MaasWordPiece *tok_wordpiece_flat_view(const TokFlatHeader *h,
+											  const uint8_t *base,
+											  const TokVocab *vocab,
+											  MaasError *err);
+
+/* a hash of the whole block (len >= the header), its checksum field as 0 */
+extern uint64_t tok_flat_checksum(const uint8_t *bytes, size_t len);
+
+/* a section of a checked flat form, when its length is a multiple of size */
+extern const void *tok_flat_section(const TokFlatHeader *h, const uint8_t *base,
+									int sec, size_t size, uint64_t *count);
+
 #endif							/* MAAS_TOKENIZER_INT_H */

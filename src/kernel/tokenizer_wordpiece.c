@@ -865,3 +865,95 @@ tok_wordpiece_from_json(const MaasJson *spec, int32_t max_length,
 	return maas_wordpiece_build(vocab->u.string, (size_t) vocab->n, &opt,
 								max_length, tick, err);
 }
+
+/* ---- the flat form (tokenizer_flat.c) ---- */
+
+void
+tok_wordpiece_flat_parts(const MaasWordPiece *wp, TokFlatHeader *h,
+						 TokFlatPart *parts)
+{
+	h->p[0] = wp->tseed;
+	h->p[1] = wp->do_lower_case;
+	h->p[2] = wp->strip_accents;
+	h->p[3] = wp->tokenize_chinese_chars;
+	h->p[4] = wp->clean_text;
+	h->p[5] = (uint64_t) wp->max_chars;
+	h->p[6] = (uint64_t) wp->unk_id;
+	parts[TOK_SEC_KIND] = (TokFlatPart) {wp->tkeys, (wp->tmask + 1) * sizeof(uint64_t)};
+	parts[TOK_SEC_KIND + 1] = (TokFlatPart) {wp->tvals, (wp->tmask + 1) * sizeof(int32_t)};
+	parts[TOK_SEC_KIND + 2] = (TokFlatPart) {wp->node_id, (uint64_t) wp->n_nodes * sizeof(int32_t)};
+	parts[TOK_SEC_KIND + 3] = (TokFlatPart) {wp->prefix, wp->prefix_len};
+}
+
+static MaasWordPiece *
+flat_error(MaasError *err, const char *what)
+{
+	maas_error(err, MAAS_ERR_INVALID, "invalid flat tokenizer: %s", what);
+	return NULL;
+}
+
+MaasWordPiece *
+tok_wordpiece_flat_view(const TokFlatHeader *h, const uint8_t *base,
+						const TokVocab *vocab, MaasError *err)
+{
+	MaasWordPiece *wp;
+	uint64_t	n_keys,
+				n_vals,
+				n_nodes,
+				n_prefix,
+				empty = 0;
+	int32_t		n = vocab->n;
+
+	for (int32_t id = 0; id < n; id++)
+	{
+		size_t		len;
+		const uint8_t *s = tok_vocab_bytes(vocab, id, &len);
+
+		if (tok_utf8_bad_at(s, len) < len)
+			return flat_error(err, "a token is not valid UTF-8");
+	}
+	if (h->p[1] > 1 || h->p[2] > 1 || h->p[3] > 1 || h->p[4] > 1 ||
+		h->p[5] < 1 || h->p[5] > INT32_MAX || h->p[6] >= (uint64_t) n)
+		return flat_error(err, "a WordPiece setting is out of range");
+	wp = maas_kalloc(sizeof(MaasWordPiece));
+	if (wp == NULL)
+	{
+		maas_error_nomem(err);
+		return NULL;
+	}
+	memset(wp, 0, sizeof(MaasWordPiece));
+	wp->vocab = *vocab;
+	wp->tkeys = (uint64_t *) tok_flat_section(h, base, TOK_SEC_KIND, sizeof(uint64_t), &n_keys);
+	wp->tvals = (int32_t *) tok_flat_section(h, base, TOK_SEC_KIND + 1, sizeof(int32_t), &n_vals);
+	wp->node_id = (int32_t *) tok_flat_section(h, base, TOK_SEC_KIND + 2, sizeof(int32_t), &n_nodes);
+	wp->prefix = tok_flat_section(h, base, TOK_SEC_KIND + 3, 1, &n_prefix);
+	if (wp->tkeys == NULL || wp->tvals == NULL || wp->node_id == NULL ||
+		n_keys < 2 || (n_keys & (n_keys - 1)) != 0 || n_vals != n_keys ||
+		n_nodes < 2 || n_nodes > INT32_MAX)
+		return flat_error(err, "the trie's sections do not match");
+	for (uint64_t i = 0; i < n_nodes; i++)
+		if (wp->node_id[i] < -1 || wp->node_id[i] >= n)
+			return flat_error(err, "a trie node names a token out of range");
+	for (uint64_t i = 0; i < n_keys; i++)
+	{
+		if (wp->tkeys[i] == TRIE_EMPTY)
+			empty++;
+		else if (wp->tvals[i] < 0 || (uint64_t) wp->tvals[i] >= n_nodes)
+			return flat_error(err, "a trie edge leads out of the trie");
+	}
+	if (empty == 0)
+		return flat_error(err, "the trie's hash is full");
+	if (tok_utf8_bad_at(wp->prefix, (size_t) n_prefix) < n_prefix)
+		return flat_error(err, "the continuation prefix is not valid UTF-8");
+	wp->tmask = n_keys - 1;
+	wp->n_nodes = (int32_t) n_nodes;
+	wp->prefix_len = (size_t) n_prefix;
+	wp->tseed = h->p[0];
+	wp->do_lower_case = h->p[1] != 0;
+	wp->strip_accents = h->p[2] != 0;
+	wp->tokenize_chinese_chars = h->p[3] != 0;
+	wp->clean_text = h->p[4] != 0;
+	wp->max_chars = (int32_t) h->p[5];
+	wp->unk_id = (int32_t) h->p[6];
+	return wp;
+}

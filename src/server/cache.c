@@ -149,13 +149,31 @@ static void
 cache_load(MaasCacheEntry *entry, const MaasVersionRef *ref)
 {
 	MaasWeightsInfo info;
+	MemoryContext load;
 	Jsonb	   *config;
 	const uint8 *bytes;
 	size_t		len;
 	StFile		file;
 	MaasError	err;
 
+	/*
+	 * The config is read in a context of its own, gone once the model is
+	 * built: a text model's holds its tokenizer's files (a MB or more), which
+	 * the model does not keep (text_shared.c).  Weights kept in the row (a
+	 * 0.1 version) stay with the model, which uses them in place.
+	 */
+	load = AllocSetContextCreate(CurrentMemoryContext, "maas model config",
+								 ALLOCSET_DEFAULT_SIZES);
+	MemoryContextSwitchTo(load);
 	config = maas_fetch_config(ref, &info);
+	MemoryContextSwitchTo(load->parent);
+	if (info.inline_weights != NULL)
+	{
+		bytea	   *w = palloc_extended(VARSIZE(info.inline_weights), MCXT_ALLOC_HUGE);
+
+		memcpy(w, info.inline_weights, VARSIZE(info.inline_weights));
+		info.inline_weights = w;
+	}
 	if (maas_weights_shared())
 	{
 		entry->copy = maas_weights_attach(ref, &info);
@@ -184,6 +202,7 @@ cache_load(MaasCacheEntry *entry, const MaasVersionRef *ref)
 	 */
 	if (entry->copy == NULL)
 		maas_model_pack(entry->model);
+	MemoryContextDelete(load);
 }
 
 /*

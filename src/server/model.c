@@ -14,6 +14,7 @@
 #include "net_build.h"
 #include "ops_remote.h"
 #include "services.h"
+#include "text.h"
 
 #include "miscadmin.h"
 
@@ -203,29 +204,20 @@ model_tick(void *arg)
 static const MaasTick tick = {model_tick, NULL};
 
 /*
- * What a text model needs beside its net: the tokenizer, the sizes of its
- * embedding tables, and the value maas_embed returns.
+ * What a text model needs beside its net: the tokenizer (built from the
+ * config's "tokenizer", or the server's shared copy of it: text_shared.c),
+ * the sizes of its embedding tables, and the value maas_embed returns.
  */
 static void
-build_text(MaasModel *model, const MaasJson *config)
+build_text(MaasModel *model, const MaasJson *config, Jsonb *jconfig, bool share)
 {
-	const MaasJson *spec = maas_json_get(config, "tokenizer");
 	const MaasJson *v;
-	MaasError	err;
-	MaasTokenizer *tok;
+	const MaasTokenizer *tok;
 
 	if (!maas_net_token_limits(&model->net, &model->vocab, &model->n_positions,
 							   &model->n_types))
 		config_error("A model that reads tokens needs an embedding layer.");
-	if (spec == NULL || spec->type == MAAS_JSON_NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid model config"),
-				 errdetail("A text model's config needs a \"tokenizer\"."),
-				 errhint("Add the tokenizer's files: jsonb_build_object('tokenizer', jsonb_build_object('vocab', ..., 'merges', ...)), or Hugging Face's tokenizer.json.")));
-	tok = maas_tokenizer_build(spec, model->n_positions, &tick, &err);
-	if (tok == NULL)
-		maas_raise(&err, ERRCODE_INVALID_PARAMETER_VALUE, "invalid tokenizer", NULL);
+	tok = maas_text_tokenizer(jconfig, model->n_positions, share);
 	if (tok->n_vocab > model->vocab)
 		config_error("The tokenizer has %d tokens but the model's embedding has %d.",
 					 tok->n_vocab, model->vocab);
@@ -265,7 +257,7 @@ maas_config_tree(Jsonb *config)
  * of them.
  */
 static MaasModel *
-model_build(Jsonb *config, const StFile *file, bool check_values)
+model_build(Jsonb *config, const StFile *file, bool check_values, bool share)
 {
 	MaasModel  *model = palloc0(sizeof(MaasModel));
 	JsonbContainer *root = &config->root;
@@ -293,7 +285,17 @@ model_build(Jsonb *config, const StFile *file, bool check_values)
 		config_error("\"task\" must be \"classification\", \"regression\", \"generation\" or \"embedding\", not \"%s\".",
 					 task);
 
-	tree = maas_config_tree(config);
+	/*
+	 * The tree of everything but the tokenizer (its files are most of a
+	 * text model's config, and a tree of them tens of MB): the tokenizer is
+	 * read from the jsonb when it is built (text_shared.c).
+	 */
+	if (config_get(root, "tokenizer") != NULL)
+		tree = maas_config_tree(DatumGetJsonbP(DirectFunctionCall2(jsonb_delete,
+																   JsonbPGetDatum(config),
+																   CStringGetTextDatum("tokenizer"))));
+	else
+		tree = maas_config_tree(config);
 
 	/* a remote text model: its endpoint, checked by the kernel, and no layers */
 	if ((model->task == MAAS_TASK_GENERATION || model->task == MAAS_TASK_EMBEDDING) &&
@@ -312,7 +314,7 @@ model_build(Jsonb *config, const StFile *file, bool check_values)
 	if (!maas_net_build(&model->net, tree, file, check_values, &err))
 		maas_raise(&err, ERRCODE_INVALID_PARAMETER_VALUE, "invalid model config", NULL);
 	if (maas_model_is_text(model))
-		build_text(model, tree);
+		build_text(model, tree, config, share);
 	else if (model->task == MAAS_TASK_GENERATION || model->task == MAAS_TASK_EMBEDDING)
 		config_error("A %s model reads text: its config needs \"input\": \"tokens\".",
 					 maas_task_name(model->task));
@@ -366,6 +368,9 @@ model_build(Jsonb *config, const StFile *file, bool check_values)
 		build_labels(model, v);
 	}
 
+	/* a text model's calls size their workspace to their tokens (text.c) */
+	if (maas_model_is_text(model))
+		return model;
 	if (!maas_net_workspace(&model->net, 1, 1, &nwork))
 		config_error("The model is too large.");
 	model->row_work = palloc_extended(sizeof(float) * nwork, MCXT_ALLOC_HUGE);
@@ -376,7 +381,7 @@ model_build(Jsonb *config, const StFile *file, bool check_values)
 MaasModel *
 maas_model_build(Jsonb *config, const StFile *file)
 {
-	return model_build(config, file, true);
+	return model_build(config, file, true, false);
 }
 
 /*
@@ -388,7 +393,7 @@ maas_model_build(Jsonb *config, const StFile *file)
 MaasModel *
 maas_model_load(Jsonb *config, const StFile *file)
 {
-	return model_build(config, file, false);
+	return model_build(config, file, false, true);
 }
 
 /*

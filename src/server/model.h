@@ -36,7 +36,7 @@ typedef struct MaasModel
 	bool		outputs_proba;	/* the last layer yields probabilities */
 	char	  **labels;			/* n_classes texts, or NULL */
 	float8	   *label_values;	/* n_classes numbers if labels are numeric */
-	float	   *row_work;		/* workspace for one row */
+	float	   *row_work;		/* workspace for one row (NULL: text model) */
 	Size		packed_bytes;	/* copies of the weights maas_model_pack made */
 
 	/* text models (the net's input is token ids) */

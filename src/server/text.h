@@ -31,6 +31,16 @@ extern const float *maas_text_run(MaasServeState *st, const int32 *ids, int n_id
 extern Datum maas_text_predict(FunctionCallInfo fcinfo, MaasServeState *st,
 							   MaasAnswer what);
 
+/*
+ * The tokenizer of a text model's config, for a context of max_length
+ * (text_shared.c): share, when the server keeps shared copies, maps the
+ * server's one copy of its tables (made by the first backend to ask);
+ * otherwise built here, only its flat form kept, in the current context.
+ * Raises when the config has no tokenizer or it does not build.
+ */
+extern const MaasTokenizer *maas_text_tokenizer(Jsonb *config, int32 max_length,
+												bool share);
+
 /* UTF-8 as text in the database encoding (NUL becomes U+FFFD) */
 extern text *maas_text_result(const char *s, size_t len);
 
