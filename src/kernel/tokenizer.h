@@ -1,7 +1,7 @@
 /*
  * tokenizer.h
  *		Text to token ids and back, for the text models: GPT-2's byte-level
- *		BPE (tokenizer_bpe.c) and BERT's WordPiece (tokenizer_wordpiece.c),
+ *		BPE (tokenizer_bpe*.c) and BERT's WordPiece (tokenizer_wordpiece*.c),
  *		behind one interface.
  *
  * Building.  maas_tokenizer_build() takes the "tokenizer" object of a model

@@ -1,8 +1,9 @@
 /*
  * tokenizer_int.h
- *		What the tokenizer sources (tokenizer.c, tokenizer_bpe.c,
- *		tokenizer_wordpiece.c) and their unit tests share, and nobody else:
- *		the vocabulary table, the hash, the byte trie.
+ *		What the tokenizer sources (tokenizer.c, tokenizer_flat.c, the BPE
+ *		and WordPiece ones) and their unit tests share, and nobody else:
+ *		the vocabulary table and its hash, WordPiece's struct and byte trie,
+ *		the flat form's layout.
  */
 #ifndef MAAS_TOKENIZER_INT_H
 #define MAAS_TOKENIZER_INT_H
@@ -106,6 +107,68 @@ extern char *tok_wordpiece_decode(const MaasTokenizer *tok, const int32_t *ids,
 								  const MaasTick *tick, MaasError *err);
 extern const TokVocab *tok_bpe_vocab(const MaasBpe *bpe);
 extern const TokVocab *tok_wordpiece_vocab(const MaasWordPiece *wp);
+
+/*
+ * BERT's WordPiece: built in tokenizer_wordpiece.c (from the files, or over
+ * a flat form), read by tokenizer_wordpiece_encode.c.  The vocabulary's
+ * byte trie has two roots, word starts and continuations (tokens with the
+ * prefix, taken off); its edges are an open-addressing hash, key 0 empty.
+ */
+#define WP_TRIE_EMPTY 0
+#define WP_ROOT_WORD 0
+#define WP_ROOT_CONTINUATION 1
+
+struct MaasWordPiece
+{
+	TokVocab	vocab;
+	/* the trie: edge (node << 8 | byte) + 1 -> child */
+	uint64_t   *tkeys;
+	int32_t    *tvals;
+	uint64_t	tmask;
+	uint64_t	tseed;
+	int32_t    *node_id;		/* the token ending at a node, or -1 */
+	int32_t		n_nodes;
+	/* the flags */
+	bool		do_lower_case;
+	bool		strip_accents;
+	bool		tokenize_chinese_chars;
+	bool		clean_text;
+	int32_t		max_chars;
+	int32_t		unk_id;
+	const uint8_t *prefix;
+	size_t		prefix_len;
+};
+
+/* the first slot to probe for an edge key */
+static inline uint64_t
+wp_edge_slot(const MaasWordPiece *wp, uint64_t key)
+{
+	uint64_t	h = (key ^ wp->tseed) * UINT64_C(0x9e3779b97f4a7c15);
+
+	h ^= h >> 31;
+	h *= UINT64_C(0x94d049bb133111eb);
+	h ^= h >> 29;
+	return h & wp->tmask;
+}
+
+/* the child of node by byte c, or -1 */
+static inline int32_t
+wp_trie_child(const MaasWordPiece *wp, int32_t node, uint8_t c)
+{
+	uint64_t	key = (((uint64_t) node << 8) | c) + 1;
+	uint64_t	i = wp_edge_slot(wp, key);
+
+	for (;;)
+	{
+		uint64_t	k = wp->tkeys[i];
+
+		if (k == key)
+			return wp->tvals[i];
+		if (k == WP_TRIE_EMPTY)
+			return -1;
+		i = (i + 1) & wp->tmask;
+	}
+}
 
 /*
  * tokenizer.json: model.vocab (token -> id) and added_tokens into entries.

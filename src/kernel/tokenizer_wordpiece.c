@@ -1,10 +1,14 @@
 /*
  * tokenizer_wordpiece.c
- *		BERT's tokenizer: the BasicTokenizer (clean text, CJK padding, lower
- *		case, accent stripping, punctuation split) and WordPiece on each
- *		word; building from vocab.txt and flags, or from a tokenizer.json.
+ *		BERT's tokenizer: building it from vocab.txt and flags, or from a
+ *		tokenizer.json, with its vocabulary trie; its flat form (written and
+ *		checked here for tokenizer_flat.c).  Encoding and decoding are in
+ *		tokenizer_wordpiece_encode.c; the struct and the trie lookup both
+ *		halves use are in tokenizer_int.h.
  *
- * The steps are those of BERT's tokenization.py, in its order:
+ * Encoding follows BERT's tokenization.py, in its order: the BasicTokenizer
+ * (clean text, CJK padding, lower case, accent stripping, punctuation split)
+ * and WordPiece on each word:
  *
  *	1. clean: drop U+0000, U+FFFD and control characters (C* but \t \n \r),
  *	   every BERT whitespace (" \t\n\r", Zs) becomes a space;
@@ -31,34 +35,7 @@
 
 #include <string.h>
 
-#include "unicode.h"
 #include "utf8.h"
-
-#define TRIE_EMPTY 0
-
-struct MaasWordPiece
-{
-	TokVocab	vocab;
-	/* the trie: edge (node << 8 | byte) + 1 -> child */
-	uint64_t   *tkeys;
-	int32_t    *tvals;
-	uint64_t	tmask;
-	uint64_t	tseed;
-	int32_t    *node_id;		/* the token ending at a node, or -1 */
-	int32_t		n_nodes;
-	/* the flags */
-	bool		do_lower_case;
-	bool		strip_accents;
-	bool		tokenize_chinese_chars;
-	bool		clean_text;
-	int32_t		max_chars;
-	int32_t		unk_id;
-	const uint8_t *prefix;
-	size_t		prefix_len;
-};
-
-#define ROOT_WORD 0
-#define ROOT_CONTINUATION 1
 
 void
 maas_wordpiece_defaults(MaasWordPieceOptions *opt)
@@ -82,37 +59,7 @@ tok_wordpiece_vocab(const MaasWordPiece *wp)
 	return &wp->vocab;
 }
 
-/* ---- the trie ---- */
-
-static inline uint64_t
-edge_slot(const MaasWordPiece *wp, uint64_t key)
-{
-	uint64_t	h = (key ^ wp->tseed) * UINT64_C(0x9e3779b97f4a7c15);
-
-	h ^= h >> 31;
-	h *= UINT64_C(0x94d049bb133111eb);
-	h ^= h >> 29;
-	return h & wp->tmask;
-}
-
-/* the child of node by byte c, or -1 */
-static inline int32_t
-trie_child(const MaasWordPiece *wp, int32_t node, uint8_t c)
-{
-	uint64_t	key = (((uint64_t) node << 8) | c) + 1;
-	uint64_t	i = edge_slot(wp, key);
-
-	for (;;)
-	{
-		uint64_t	k = wp->tkeys[i];
-
-		if (k == key)
-			return wp->tvals[i];
-		if (k == TRIE_EMPTY)
-			return -1;
-		i = (i + 1) & wp->tmask;
-	}
-}
+/* ---- the trie (its lookup, wp_trie_child, is in tokenizer_int.h) ---- */
 
 static void
 trie_insert(MaasWordPiece *wp, int32_t root, const uint8_t *s, size_t len,
@@ -123,7 +70,7 @@ trie_insert(MaasWordPiece *wp, int32_t root, const uint8_t *s, size_t len,
 	for (size_t j = 0; j < len; j++)
 	{
 		uint64_t	key = (((uint64_t) node << 8) | s[j]) + 1;
-		uint64_t	i = edge_slot(wp, key);
+		uint64_t	i = wp_edge_slot(wp, key);
 
 		for (;;)
 		{
@@ -132,7 +79,7 @@ trie_insert(MaasWordPiece *wp, int32_t root, const uint8_t *s, size_t len,
 				node = wp->tvals[i];
 				break;
 			}
-			if (wp->tkeys[i] == TRIE_EMPTY)
+			if (wp->tkeys[i] == WP_TRIE_EMPTY)
 			{
 				wp->tkeys[i] = key;
 				wp->tvals[i] = wp->n_nodes;
@@ -166,8 +113,8 @@ trie_build(MaasWordPiece *wp, const MaasTick *tick, MaasError *err)
 	memset(wp->tkeys, 0, (size_t) slots * sizeof(uint64_t));
 	wp->tmask = slots - 1;
 	wp->tseed = tok_hash((const uint8_t *) &wp, sizeof(wp), 0x77a3);
-	wp->node_id[ROOT_WORD] = -1;
-	wp->node_id[ROOT_CONTINUATION] = -1;
+	wp->node_id[WP_ROOT_WORD] = -1;
+	wp->node_id[WP_ROOT_CONTINUATION] = -1;
 	wp->n_nodes = 2;
 	for (int32_t id = 0; id < v->n; id++)
 	{
@@ -178,9 +125,9 @@ trie_build(MaasWordPiece *wp, const MaasTick *tick, MaasError *err)
 			maas_tick(tick);
 		if (len == 0)
 			continue;			/* an empty line: never a match */
-		trie_insert(wp, ROOT_WORD, s, len, id);
+		trie_insert(wp, WP_ROOT_WORD, s, len, id);
 		if (len > wp->prefix_len && memcmp(s, wp->prefix, wp->prefix_len) == 0)
-			trie_insert(wp, ROOT_CONTINUATION, s + wp->prefix_len,
+			trie_insert(wp, WP_ROOT_CONTINUATION, s + wp->prefix_len,
 						len - wp->prefix_len, id);
 	}
 	return true;
@@ -352,320 +299,6 @@ maas_wordpiece_build(const char *vocab, size_t vocab_len,
 	return wordpiece_build(e, n, "vocab.txt lines", opt, max_length, tick, err);
 }
 
-/* ---- encoding ---- */
-
-/* per-call buffers, grown as needed */
-typedef struct WpScratch
-{
-	uint32_t   *cps;			/* the current whitespace token */
-	size_t		cps_cap;
-	uint32_t   *low;			/* lower-cased */
-	size_t		low_cap;
-	uint32_t   *nfd;			/* decomposed, and its sort scratch */
-	uint32_t   *tmp;
-	size_t		nfd_cap;
-	uint8_t    *utf8;			/* the token after step 4, as UTF-8 */
-	size_t		utf8_cap;
-	size_t	   *starts;			/* byte offset of each of its characters */
-	size_t		starts_cap;
-} WpScratch;
-
-static bool
-grow_u32(uint32_t **p, size_t *cap, size_t n, MaasError *err)
-{
-	size_t		c = *cap < 64 ? 64 : *cap;
-
-	if (n <= *cap)
-		return true;
-	while (c < n)
-		c *= 2;
-	*p = maas_kalloc_array(c, sizeof(uint32_t));
-	if (*p == NULL)
-		return maas_error_nomem(err);
-	*cap = c;
-	return true;
-}
-
-/*
- * WordPiece on one word, w[0 .. len) (UTF-8, chars characters), its ids
- * appended to out.
- */
-static bool
-wordpiece_word(const MaasWordPiece *wp, const uint8_t *w, size_t len,
-			   size_t chars, TokIds *out, MaasError *err)
-{
-	size_t		start = 0;
-	size_t		first = out->n;
-
-	if (len == 0)
-		return true;
-	if (chars > (size_t) wp->max_chars)
-	{
-		if (!tok_ids_reserve(out, 1, err))
-			return false;
-		tok_ids_push(out, wp->unk_id);
-		return true;
-	}
-	while (start < len)
-	{
-		int32_t		node = start == 0 ? ROOT_WORD : ROOT_CONTINUATION;
-		int32_t		best = -1;
-		size_t		best_end = 0;
-
-		for (size_t j = start; j < len; j++)
-		{
-			node = trie_child(wp, node, w[j]);
-			if (node < 0)
-				break;
-			if (wp->node_id[node] >= 0)
-			{
-				best = wp->node_id[node];
-				best_end = j + 1;
-			}
-		}
-		if (best < 0)
-		{
-			/* a rest no token begins: the whole word is unknown */
-			out->n = first;
-			best = wp->unk_id;
-			best_end = len;
-		}
-		if (!tok_ids_reserve(out, 1, err))
-			return false;
-		tok_ids_push(out, best);
-		start = best_end;
-	}
-	return true;
-}
-
-/* steps 4 to 6 on one whitespace token s[0 .. n) (code points) */
-static bool
-wordpiece_token(const MaasWordPiece *wp, const uint32_t *s, size_t n,
-				uint32_t max_cp, WpScratch *sc, TokIds *out, MaasError *err)
-{
-	const uint32_t *t = s;
-	size_t		m = n;
-	size_t		bytes = 0;
-	size_t		k = 0;
-	size_t		word = 0;		/* byte offset where the current word began */
-	size_t		word_chars = 0;
-
-	if (max_cp >= 0x80 && wp->do_lower_case)
-	{
-		if (!grow_u32(&sc->low, &sc->low_cap, MAAS_UC_MAX_LOWER * n, err))
-			return false;
-		m = maas_uc_lower_string(t, m, sc->low);
-		t = sc->low;
-	}
-	if (max_cp >= 0x80 && wp->strip_accents)
-	{
-		size_t		kept = 0;
-		size_t		cap = sc->nfd_cap;
-		size_t		need = maas_uc_nfd_length(t, m);
-
-		if (!grow_u32(&sc->nfd, &sc->nfd_cap, need, err) ||
-			!grow_u32(&sc->tmp, &cap, sc->nfd_cap, err))
-			return false;
-		m = maas_uc_nfd(t, m, sc->nfd, sc->tmp);
-		for (size_t i = 0; i < m; i++)
-		{
-			if (!(maas_uc_flags(sc->nfd[i]) & MAAS_UC_MN))
-				sc->nfd[kept++] = sc->nfd[i];
-		}
-		m = kept;
-		t = sc->nfd;
-	}
-
-	/* as UTF-8, then cut at punctuation */
-	if (sc->utf8_cap < 4 * m + 1)
-	{
-		size_t		c = sc->utf8_cap < 256 ? 256 : sc->utf8_cap;
-
-		while (c < 4 * m + 1)
-			c *= 2;
-		sc->utf8 = maas_kalloc(c);
-		if (sc->utf8 == NULL)
-			return maas_error_nomem(err);
-		sc->utf8_cap = c;
-	}
-	for (size_t i = 0; i < m; i++)
-	{
-		uint32_t	c = t[i];
-		bool		punct;
-
-		if (c < 0x80)
-		{
-			if (wp->do_lower_case && c >= 'A' && c <= 'Z')
-				c += 32;
-			punct = (maas_uc_latin1[c] & MAAS_UC_BERT_PUNCT) != 0;
-		}
-		else
-			punct = (maas_uc_flags(c) & MAAS_UC_BERT_PUNCT) != 0;
-		if (punct)
-		{
-			if (!wordpiece_word(wp, sc->utf8 + word, bytes - word, word_chars,
-								out, err))
-				return false;
-			word = bytes;
-		}
-		k = maas_utf8_encode(c, sc->utf8 + bytes);
-		bytes += k;
-		word_chars++;
-		if (punct)
-		{
-			if (!wordpiece_word(wp, sc->utf8 + word, bytes - word, 1, out, err))
-				return false;
-			word = bytes;
-			word_chars = 0;
-		}
-	}
-	return wordpiece_word(wp, sc->utf8 + word, bytes - word, word_chars, out, err);
-}
-
-bool
-tok_wordpiece_encode(const MaasTokenizer *tok, const uint8_t *text, size_t len,
-					 TokIds *out, size_t max_ids, const MaasTick *tick,
-					 MaasError *err)
-{
-	const MaasWordPiece *wp = tok->wordpiece;
-	WpScratch	sc;
-	size_t		i = 0;
-	size_t		n = 0;			/* code points in the current token */
-	uint32_t	max_cp = 0;
-	size_t		tokens = 0;
-
-	memset(&sc, 0, sizeof(sc));
-	if (!grow_u32(&sc.cps, &sc.cps_cap, 256, err))
-		return false;
-	while (i <= len && out->n < max_ids)
-	{
-		uint32_t	cp = 0;
-		uint16_t	f = 0;
-		size_t		k = 1;
-		bool		split = false;	/* the token ends here */
-		bool		alone = false;	/* cp is a token of its own */
-
-		if (i < len)
-		{
-			cp = text[i];
-			if (cp >= 0x80)
-			{
-				k = maas_utf8_decode(text + i, len - i, &cp);
-				if (k == 0)		/* checked before: cannot happen */
-					return maas_error(err, MAAS_ERR_INVALID, "text is not valid UTF-8");
-			}
-			f = maas_uc_flags(cp);
-			if (wp->clean_text)
-			{
-				if (cp == 0 || cp == 0xFFFD || (f & MAAS_UC_BERT_CONTROL))
-				{
-					i += k;
-					continue;
-				}
-				if (f & MAAS_UC_BERT_SPACE)
-				{
-					cp = ' ';
-					f = maas_uc_latin1[' '];
-				}
-			}
-			if (f & MAAS_UC_PY_SPACE)
-				split = true;
-			else if (wp->tokenize_chinese_chars && (f & MAAS_UC_CJK))
-				split = alone = true;
-		}
-		else
-			split = true;
-
-		if (split && n > 0)
-		{
-			if ((++tokens & 255) == 0)
-				maas_tick(tick);
-			if (!wordpiece_token(wp, sc.cps, n, max_cp, &sc, out, err))
-				return false;
-			n = 0;
-			max_cp = 0;
-		}
-		if (alone)
-		{
-			if (!wordpiece_token(wp, &cp, 1, cp, &sc, out, err))
-				return false;
-		}
-		else if (!split)
-		{
-			if (n == sc.cps_cap)
-			{
-				uint32_t   *old = sc.cps;
-
-				if (!grow_u32(&sc.cps, &sc.cps_cap, n + 1, err))
-					return false;
-				memcpy(sc.cps, old, n * sizeof(uint32_t));
-			}
-			sc.cps[n++] = cp;
-			if (cp > max_cp)
-				max_cp = cp;
-		}
-		i += k;
-	}
-	return true;
-}
-
-/* ---- decoding ---- */
-
-char *
-tok_wordpiece_decode(const MaasTokenizer *tok, const int32_t *ids, size_t n,
-					 bool skip_special, size_t *len, const MaasTick *tick,
-					 MaasError *err)
-{
-	const MaasWordPiece *wp = tok->wordpiece;
-	const TokVocab *v = &wp->vocab;
-	size_t		total = 0;
-	size_t		o = 0;
-	size_t		emitted = 0;
-	char	   *text;
-
-	for (size_t i = 0; i < n; i++)
-		total += v->off[ids[i] + 1] - v->off[ids[i]] + 1;
-	if (total > MAAS_TOKENIZER_MAX_TEXT * (size_t) 4)
-	{
-		maas_error(err, MAAS_ERR_LIMIT, "decoded text would be longer than %d bytes",
-				   MAAS_TOKENIZER_MAX_TEXT * 4);
-		return NULL;
-	}
-	text = maas_kalloc(total + 1);
-	if (text == NULL)
-	{
-		maas_error_nomem(err);
-		return NULL;
-	}
-	for (size_t i = 0; i < n; i++)
-	{
-		size_t		k;
-		const uint8_t *s;
-
-		if ((i & 4095) == 4095)
-			maas_tick(tick);
-		if (skip_special && (v->flags[ids[i]] & TOK_SPECIAL))
-			continue;
-		s = tok_vocab_bytes(v, ids[i], &k);
-		if (emitted > 0)
-		{
-			if (k >= wp->prefix_len && wp->prefix_len > 0 &&
-				memcmp(s, wp->prefix, wp->prefix_len) == 0)
-			{
-				s += wp->prefix_len;
-				k -= wp->prefix_len;
-			}
-			else
-				text[o++] = ' ';
-		}
-		memcpy(text + o, s, k);
-		o += k;
-		emitted++;
-	}
-	text[o] = '\0';
-	*len = o;
-	return text;
-}
 
 /* ---- both forms of the tokenizer object ---- */
 
@@ -936,7 +569,7 @@ tok_wordpiece_flat_view(const TokFlatHeader *h, const uint8_t *base,
 			return flat_error(err, "a trie node names a token out of range");
 	for (uint64_t i = 0; i < n_keys; i++)
 	{
-		if (wp->tkeys[i] == TRIE_EMPTY)
+		if (wp->tkeys[i] == WP_TRIE_EMPTY)
 			empty++;
 		else if (wp->tvals[i] < 0 || (uint64_t) wp->tvals[i] >= n_nodes)
 			return flat_error(err, "a trie edge leads out of the trie");

@@ -13,7 +13,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 KERNEL = os.path.join(ROOT, 'src', 'kernel')
 BUILD = os.environ.get('TOKENIZER_BUILD', os.path.join(HERE, 'build'))
-SOURCES = ['tokenizer.c', 'tokenizer_bpe.c', 'tokenizer_bpe_encode.c', 'tokenizer_wordpiece.c', 'tokenizer_flat.c',
+SOURCES = ['tokenizer.c', 'tokenizer_bpe.c', 'tokenizer_bpe_encode.c', 'tokenizer_wordpiece.c',
+		   'tokenizer_wordpiece_encode.c', 'tokenizer_flat.c',
 		   'unicode.c', 'json.c', 'error.c']
 
 

@@ -1,6 +1,6 @@
 /*
  * fuzz_wordpiece.c
- *		libFuzzer target for BERT's WordPiece (tokenizer_wordpiece.c).
+ *		libFuzzer target for BERT's WordPiece (tokenizer_wordpiece*.c).
  *
  * The first byte picks what the rest is:
  *	0x01	vocab.txt: building must succeed or fail with a message;
