@@ -332,6 +332,14 @@ bool
 maas_train_cnn_predict(TrainJob *job, const MaasBlas *blas, const float *x, int64 n,
 					   const MaasTrainHooks *hooks, float *out, MaasError *err)
 {
+	MaasCnnConfig eval = job->cnn->cfg;
+	size_t		need;
+
+	/* what maas_cnn_predict allocates: the fit's buffers without batches */
+	eval.nn.batch_size = 1;
+	if (!maas_cnn_memory(&eval, 0, &need))
+		need = SIZE_MAX;
+	maas_train_check_memory(job, "The network's evaluation", need);
 	return maas_cnn_predict(blas, &job->cnn->cfg, &job->cnn->res.model, x, n, hooks, out, err);
 }
 
