@@ -2,6 +2,7 @@
 -- images) and served per row, as a row, and in batches; a torch-trained
 -- CNN served as torch answers; and every bad input, with nothing stored.
 \i test/fixtures/load.psql
+\i test/fixtures/load_train.psql
 \set ECHO none
 \set QUIET on
 \set cnn_w `base64 -w0 test/fixtures/digits_cnn.safetensors`
@@ -91,6 +92,14 @@ SELECT epochs < 200 AS stopped_early, jsonb_array_length(val_loss) = epochs AS v
        params->'early_stopping' AS early_stopping
   FROM maas.training_runs WHERE model = 'c_early';
 
+-- number columns make an image too: iris' four measures as a 2x2 image
+SELECT task, (metrics->>'accuracy')::float8 > 0.8 AS accurate
+  FROM maas_train('c_iris', 'iris_src', 'species', 'cnn',
+                  '{"input_shape": [1, 2, 2], "conv": [{"filters": 8, "kernel": 2}], "pool": 1,
+                    "hidden": [16], "epochs": 100, "lr": 0.01}');
+SELECT count(*) AS rows, avg((maas_predict_label('c_iris', i) = i.species)::int) > 0.8 AS accurate
+  FROM iris i;
+
 -- a CNN trained by torch (make_cnn_fixtures.py: conv, batchnorm, max and avg
 -- pooling) answers as torch does on every fixture row
 SELECT maas_register('c_torch', 'cnn', decode(:'cnn_w', 'base64'), :'cnn_c');
@@ -174,4 +183,4 @@ SELECT count(*) AS stored FROM maas.versions WHERE model = 'c_bad';
 SELECT count(*) AS runs FROM maas.training_runs WHERE model = 'c_bad';
 
 SELECT maas_drop('c_digits'), maas_drop('c_digits3'), maas_drop('c_reg'), maas_drop('c_early'),
-       maas_drop('c_torch'), maas_drop('c_copy');
+       maas_drop('c_torch'), maas_drop('c_copy'), maas_drop('c_iris');
