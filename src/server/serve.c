@@ -257,6 +257,23 @@ feature_problem(ArrayType *arr, int i, float f)
 }
 
 /*
+ * An image model (input_shape [c, h, w]) also takes its features as
+ * real[c][h][w] or, with one channel, real[h][w]: the same numbers in the
+ * same order
+ */
+static bool
+image_dims(const MaasNet *net, ArrayType *arr)
+{
+	const int  *d = ARR_DIMS(arr);
+
+	if (net->in_c <= 0)
+		return false;
+	if (ARR_NDIM(arr) == 3)
+		return d[0] == net->in_c && d[1] == net->in_h && d[2] == net->in_w;
+	return ARR_NDIM(arr) == 2 && net->in_c == 1 && d[0] == net->in_h && d[1] == net->in_w;
+}
+
+/*
  * Check one row's features (an array of real, double precision, numeric,
  * smallint, integer or bigint) against the model, or raise an error that
  * says what is wrong with them.  Returns the n_in floats: copied to dst when
@@ -274,12 +291,17 @@ maas_serve_features(MaasServeState *st, ArrayType *arr, float *dst)
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("model \"%s\" reads text, not features", st->model),
 				 errhint("Pass the text itself: maas_predict('%s', body).", st->model)));
-	if (ARR_NDIM(arr) > 1)
+	if (ARR_NDIM(arr) > 1 && !image_dims(&st->m->net, arr))
 		ereport(ERROR,
 				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
 				 errmsg("features must be a one-dimensional array"),
-				 errdetail("The array has %d dimensions.", ARR_NDIM(arr))));
-	n = ARR_NDIM(arr) == 0 ? 0 : ARR_DIMS(arr)[0];
+				 errdetail("The array has %d dimensions.", ARR_NDIM(arr)),
+				 st->m->net.in_c > 0 ?
+				 errhint("Model \"%s\" reads [%d, %d, %d] images: real[%d], real[%d][%d] or real[%d][%d][%d].",
+						 st->model, st->m->net.in_c, st->m->net.in_h, st->m->net.in_w, n_in,
+						 st->m->net.in_h, st->m->net.in_w,
+						 st->m->net.in_c, st->m->net.in_h, st->m->net.in_w) : 0));
+	n = ARR_NDIM(arr) == 0 ? 0 : ARR_NDIM(arr) > 1 ? n_in : ARR_DIMS(arr)[0];
 	if (n != n_in)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

@@ -190,7 +190,7 @@ nn_config(TrainJob *job, MaasNnConfig *c, int64 n_fit)
 		c->n_out = job->n_classes;
 		c->loss = MAAS_LOSS_SOFTMAX_CE;
 	}
-	if (p->algorithm == ALG_MLP)
+	if (p->algorithm & ALG_DENSE)
 	{
 		c->n_hidden = p->n_hidden;
 		memcpy(c->hidden, p->hidden, sizeof(int) * p->n_hidden);
@@ -342,7 +342,8 @@ fit(TrainJob *job, MaasNnConfig *c, MaasNnModel *m, float **out)
 			job->loss_scale = ystd * ystd;
 		}
 
-		if (!maas_nn_memory(c, n_fit, &need))
+		if (!(job->p.algorithm == ALG_CNN ? maas_train_cnn_memory(job, c, n_fit, &need) :
+			  maas_nn_memory(c, n_fit, &need)))
 			need = SIZE_MAX;
 		maas_train_check_memory(job, "The network, its optimizer state and workspace", need);
 
@@ -367,7 +368,9 @@ fit(TrainJob *job, MaasNnConfig *c, MaasNnModel *m, float **out)
 		}
 
 		maas_progress_epoch(0, c->epochs, NAN);
-		if (!maas_nn_fit(blas, c, &data, &val, &hooks, &res, &err))
+		if (!(job->p.algorithm == ALG_CNN ?
+			  maas_train_cnn_fit(job, blas, c, &data, &val, &hooks, &res, &err) :
+			  maas_nn_fit(blas, c, &data, &val, &hooks, &res, &err)))
 			train_failed(job, &err);
 		*m = res.model;
 		job->epochs_run = res.epochs_run;
@@ -391,8 +394,11 @@ fit(TrainJob *job, MaasNnConfig *c, MaasNnModel *m, float **out)
 							sizeof(float) * (Size) k * Max(job->n_test, 1));
 	*out = MemoryContextAllocExtended(job->cxt, sizeof(float) * k * Max(job->n_test, 1),
 									  MCXT_ALLOC_HUGE);
-	if (!maas_nn_predict(blas, c, m, job->x + (size_t) nt * job->width, job->n_test,
-						 &hooks, *out, &err))
+	if (!(job->p.algorithm == ALG_CNN ?
+		  maas_train_cnn_predict(job, blas, job->x + (size_t) nt * job->width, job->n_test,
+								 &hooks, *out, &err) :
+		  maas_nn_predict(blas, c, m, job->x + (size_t) nt * job->width, job->n_test,
+						  &hooks, *out, &err)))
 		train_failed(job, &err);
 	/* back to the serving thread count */
 	(void) maas_get_blas();
@@ -462,6 +468,8 @@ maas_train(PG_FUNCTION_ARGS)
 		job->source_sql = MemoryContextStrdup(job->cxt, maas_source_sql(source));
 		job->source_relid = maas_source_relid(source);
 		maas_train_plan_columns(job);
+		if (job->p.algorithm == ALG_CNN)
+			maas_train_cnn_check_inputs(job);
 		maas_train_load_rows(job);
 		SPI_finish();
 		MemoryContextSwitchTo(job->cxt);

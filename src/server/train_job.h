@@ -23,11 +23,13 @@ typedef enum Algorithm
 	ALG_AUTO = 1,
 	ALG_LINEAR = 2,
 	ALG_LOGISTIC = 4,
-	ALG_MLP = 8
+	ALG_MLP = 8,
+	ALG_CNN = 16
 } Algorithm;
 
-#define ALG_ALL		(ALG_AUTO | ALG_LINEAR | ALG_LOGISTIC | ALG_MLP)
-#define ALG_NN		(ALG_LOGISTIC | ALG_MLP)
+#define ALG_ALL		(ALG_AUTO | ALG_LINEAR | ALG_LOGISTIC | ALG_MLP | ALG_CNN)
+#define ALG_NN		(ALG_LOGISTIC | ALG_MLP | ALG_CNN)
+#define ALG_DENSE	(ALG_MLP | ALG_CNN) /* hidden layers, dropout, early stopping */
 
 typedef enum DeployRule
 {
@@ -35,6 +37,18 @@ typedef enum DeployRule
 	DEPLOY_ALWAYS,
 	DEPLOY_NEVER
 } DeployRule;
+
+/* the convolutions of a cnn (train_cnn.c); the dense layers are the mlp's */
+typedef struct TrainCnnParams
+{
+	bool		shape_set;
+	int			in_c,
+				in_h,
+				in_w;
+	int			pool;			/* after every convolution; 1: none */
+	int			n_conv;
+	MaasCnnConv conv[MAAS_CNN_MAX_CONV];
+} TrainCnnParams;
 
 typedef struct TrainParams
 {
@@ -66,6 +80,7 @@ typedef struct TrainParams
 	double		weight_decay;
 	bool		early_stopping;
 	double		validation_fraction;
+	TrainCnnParams cnn;
 } TrainParams;
 
 typedef struct TrainJob
@@ -124,6 +139,7 @@ typedef struct TrainJob
 	double	   *val_loss;
 	bool		val_is_holdout;
 	TupleDesc	source_desc;	/* the source's columns, as planned */
+	struct TrainCnn *cnn;		/* a cnn's convolutions (train_cnn.c) */
 } TrainJob;
 
 /*
@@ -158,6 +174,25 @@ extern void maas_train_plan_columns(TrainJob *job);
 extern void maas_train_load_rows(TrainJob *job);
 extern void maas_train_resolve_task(TrainJob *job);
 extern void maas_train_preprocess(TrainJob *job);
+
+/* train_cnn.c */
+extern void maas_train_cnn_defaults(TrainParams *p);
+extern bool maas_train_cnn_param(const char *key, JsonbValue *v, TrainParams *p);
+extern void maas_train_cnn_check_inputs(TrainJob *job);
+extern bool maas_train_cnn_memory(TrainJob *job, const MaasNnConfig *c,
+								  int64 n_fit, size_t *bytes);
+extern bool maas_train_cnn_fit(TrainJob *job, const MaasBlas *blas,
+							   const MaasNnConfig *c, const MaasTrainSet *data,
+							   const MaasTrainSet *val, const MaasTrainHooks *hooks,
+							   MaasNnResult *res, MaasError *err);
+extern bool maas_train_cnn_predict(TrainJob *job, const MaasBlas *blas,
+								   const float *x, int64 n,
+								   const MaasTrainHooks *hooks, float *out,
+								   MaasError *err);
+extern int	maas_train_cnn_tensors(TrainJob *job);
+extern void maas_train_cnn_layers(TrainJob *job, StWriteTensor *t, int *k,
+								  StringInfo s);
+extern void maas_train_cnn_params_json(const TrainParams *p, StringInfo s);
 
 /* train_report.c */
 extern char *maas_train_metrics_json(TrainJob *job, const float *out,

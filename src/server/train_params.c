@@ -28,9 +28,10 @@ static const struct
 	{"lr", ALG_NN}, {"epochs", ALG_NN}, {"batch_size", ALG_NN},
 	{"optimizer", ALG_NN}, {"momentum", ALG_NN}, {"tol", ALG_NN},
 	{"patience", ALG_NN},
-	{"hidden", ALG_MLP}, {"activation", ALG_MLP}, {"dropout", ALG_MLP},
-	{"weight_decay", ALG_MLP}, {"early_stopping", ALG_MLP},
-	{"validation_fraction", ALG_MLP},
+	{"hidden", ALG_DENSE}, {"activation", ALG_DENSE}, {"dropout", ALG_DENSE},
+	{"weight_decay", ALG_DENSE}, {"early_stopping", ALG_DENSE},
+	{"validation_fraction", ALG_DENSE},
+	{"input_shape", ALG_CNN}, {"conv", ALG_CNN}, {"pool", ALG_CNN},
 };
 
 const char *
@@ -46,6 +47,8 @@ maas_train_algorithm_name(Algorithm a)
 			return "logistic";
 		case ALG_MLP:
 			return "mlp";
+		case ALG_CNN:
+			return "cnn";
 	}
 	return "?";
 }
@@ -130,6 +133,8 @@ maas_train_parse_params(Jsonb *params, TrainParams *p)
 	p->hidden[0] = 100;
 	p->activation = MAAS_OP_RELU;
 	p->validation_fraction = 0.1;
+	if (p->algorithm == ALG_CNN)
+		maas_train_cnn_defaults(p);
 
 	if (params == NULL)
 		return;
@@ -160,7 +165,9 @@ maas_train_parse_params(Jsonb *params, TrainParams *p)
 							key, maas_train_algorithm_name(p->algorithm)),
 					 errhint("See doc/training.md for the parameters of each algorithm.")));
 
-		if (strcmp(key, "task") == 0)
+		if (maas_train_cnn_param(key, &v, p))
+			;
+		else if (strcmp(key, "task") == 0)
 		{
 			static const char *const names[] = {"classification", "regression"};
 
@@ -288,7 +295,7 @@ maas_train_parse_params(Jsonb *params, TrainParams *p)
 Algorithm
 maas_train_parse_algorithm(const char *name)
 {
-	static const Algorithm all[] = {ALG_AUTO, ALG_LINEAR, ALG_LOGISTIC, ALG_MLP};
+	static const Algorithm all[] = {ALG_AUTO, ALG_LINEAR, ALG_LOGISTIC, ALG_MLP, ALG_CNN};
 
 	for (int i = 0; i < lengthof(all); i++)
 		if (strcmp(name, maas_train_algorithm_name(all[i])) == 0)
@@ -296,7 +303,7 @@ maas_train_parse_algorithm(const char *name)
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("unknown algorithm \"%s\"", name),
-			 errhint("Use \"linear\", \"logistic\", \"mlp\" or \"auto\".")));
+			 errhint("Use \"linear\", \"logistic\", \"mlp\", \"cnn\" or \"auto\".")));
 	return ALG_AUTO;
 }
 

@@ -193,7 +193,9 @@ params_json(TrainJob *job)
 			append_double(&s, p->momentum);
 		}
 	}
-	if (p->algorithm == ALG_MLP)
+	if (p->algorithm == ALG_CNN)
+		maas_train_cnn_params_json(p, &s);
+	if (p->algorithm & ALG_DENSE)
 	{
 		appendStringInfoString(&s, ", \"hidden\": [");
 		for (int i = 0; i < p->n_hidden; i++)
@@ -241,7 +243,7 @@ void
 maas_train_build_model(TrainJob *job, const MaasNnConfig *c, const MaasNnModel *m,
 			bytea **weights, Jsonb **config)
 {
-	int			n_t = 2 + 2 * m->n_layers;
+	int			n_t = 2 + 2 * m->n_layers + maas_train_cnn_tensors(job);
 	StWriteTensor *t = palloc0(sizeof(StWriteTensor) * n_t);
 	int64	   *shapes = palloc(sizeof(int64) * 2 * n_t);
 	int			k = 0;
@@ -250,8 +252,12 @@ maas_train_build_model(TrainJob *job, const MaasNnConfig *c, const MaasNnModel *
 	const char *meta_vals[1] = {"pt"};
 
 	initStringInfo(&s);
-	appendStringInfo(&s, "{\"task\": \"%s\", \"n_features\": %d, \"layers\": [",
+	appendStringInfo(&s, "{\"task\": \"%s\", \"n_features\": %d, ",
 					 maas_task_name(job->task), job->width);
+	if (job->cnn)
+		appendStringInfo(&s, "\"input_shape\": [%d, %d, %d], ",
+						 job->p.cnn.in_c, job->p.cnn.in_h, job->p.cnn.in_w);
+	appendStringInfoString(&s, "\"layers\": [");
 	if (job->p.scale != MAAS_SCALE_NONE)
 	{
 		shapes[0] = job->width;
@@ -265,6 +271,8 @@ maas_train_build_model(TrainJob *job, const MaasNnConfig *c, const MaasNnModel *
 		};
 		appendStringInfoString(&s, "{\"op\": \"standardize\", \"mean\": \"scaler.mean\", \"std\": \"scaler.std\"}, ");
 	}
+	if (job->cnn)
+		maas_train_cnn_layers(job, t, &k, &s);
 	for (int l = 0; l < m->n_layers; l++)
 	{
 		int64	   *ws = &shapes[2 + 4 * l];
