@@ -21,6 +21,7 @@ static const char *const impute_names[] = {
 	[MAAS_IMPUTE_MEAN] = "mean",
 	[MAAS_IMPUTE_ZERO] = "zero",
 	[MAAS_IMPUTE_ERROR] = "error",
+	[MAAS_IMPUTE_NONE] = "none",
 };
 
 static const char *const kind_names[] = {
@@ -690,7 +691,7 @@ maas_inputs_from_config(Jsonb *config)
 				known = true;
 			}
 		if (!known)
-			inputs_error("\"impute\" must be \"mean\", \"zero\" or \"error\".");
+			inputs_error("\"impute\" must be \"mean\", \"zero\", \"error\" or \"none\".");
 	}
 
 	names = maas_string_set_create(inputs->n);
@@ -770,7 +771,8 @@ maas_inputs_from_config(Jsonb *config)
 				}
 			}
 		}
-		else if (in->kind != MAAS_INPUT_CATEGORY && inputs->impute != MAAS_IMPUTE_ERROR)
+		else if (in->kind != MAAS_INPUT_CATEGORY && inputs->impute != MAAS_IMPUTE_ERROR &&
+				 inputs->impute != MAAS_IMPUTE_NONE)
 		{
 			in->fill = palloc_extended(sizeof(float) * in->width,
 									   MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
