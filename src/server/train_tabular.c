@@ -478,7 +478,7 @@ gbdt_fit(TrainJob *job, float **out, char **metrics, double *primary,
 
 	if (!maas_gbdt_memory(&cfg, nt, job->width, job->n_test, &need))
 		need = SIZE_MAX;
-	maas_train_check_memory(job, "The trees, their bins, gradients and histograms", need);
+	maas_train_check_memory(job, "Boosting (its bins, gradients, histograms and trees)", need);
 
 	maas_train_hooks(job, &hooks);
 	maas_progress_epoch(0, cfg.n_estimators, NAN);
@@ -570,7 +570,7 @@ kmeans_fit(TrainJob *job, char **metrics, double *primary, bytea **weights,
 
 	if (!maas_kmeans_memory(&cfg, job->n_train, job->width, &need))
 		need = SIZE_MAX;
-	maas_train_check_memory(job, "The clusters, their distances and sums", need);
+	maas_train_check_memory(job, "Clustering (its centers, distances and sums)", need);
 
 	maas_train_hooks(job, &hooks);
 	blas = maas_get_blas_threads(maas_train_threads());
