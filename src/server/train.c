@@ -482,6 +482,8 @@ maas_train(PG_FUNCTION_ARGS)
 		char	   *metrics_text = NULL;
 		char	   *stats;
 		double		primary = NAN;
+		bool		is_auto = false;
+		struct TrainAutoSnapshot *snap = NULL;
 
 		MemoryContextSwitchTo(job->cxt);
 		if (SPI_connect() != SPI_OK_CONNECT)
@@ -509,12 +511,13 @@ maas_train(PG_FUNCTION_ARGS)
 			maas_train_resolve_task(job);
 		if (job->p.algorithm == ALG_AUTO)
 		{
-			/* the defaults of the algorithm chosen, then the params again */
+			/*
+			 * The linear candidate with its defaults, then the params again;
+			 * boosted trees are the other (train_tabular.c), once it is fit.
+			 */
 			job->p.algorithm = job->task == MAAS_TASK_CLASSIFICATION ? ALG_LOGISTIC : ALG_LINEAR;
 			maas_train_parse_params(PG_ARGISNULL(4) ? NULL : PG_GETARG_JSONB_P(4), &job->p);
-			ereport(NOTICE,
-					(errmsg("algorithm \"auto\" chose \"%s\" for a %s target",
-							maas_train_algorithm_name(job->p.algorithm), maas_task_name(job->task))));
+			is_auto = true;
 		}
 		job->algorithm_name = maas_train_algorithm_name(job->p.algorithm);
 		if (job->p.algorithm == ALG_LINEAR && job->task != MAAS_TASK_REGRESSION)
@@ -530,6 +533,8 @@ maas_train(PG_FUNCTION_ARGS)
 					 errdetail("Target column \"%s\" is a regression target.", job->target),
 					 errhint("Use \"linear\" or \"mlp\", or set params.task to \"classification\".")));
 
+		if (is_auto)
+			snap = maas_train_auto_save(job);
 		maas_train_preprocess(job);
 
 		maas_progress_phase(MAAS_PHASE_TRAINING, job->n);
@@ -546,6 +551,8 @@ maas_train(PG_FUNCTION_ARGS)
 		maas_progress_phase(MAAS_PHASE_STORING, -1);
 		if (!(job->p.algorithm & ALG_TABULAR))
 			maas_train_build_model(job, &c, &m, &weights, &config);
+		if (is_auto)
+			maas_train_auto_gbdt(job, snap, &weights, &config, &metrics_text, &primary, &stats);
 		MemoryContextSwitchTo(caller);
 		/* the metrics are stored and returned: one Jsonb for both */
 		if (metrics_text)

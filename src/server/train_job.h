@@ -205,5 +205,10 @@ extern void maas_train_tabular_fit(TrainJob *job, float **out, char **metrics,
 								   double *primary, bytea **weights, Jsonb **config);
 extern void maas_train_tabular_params_json(TrainJob *job, StringInfo s);
 extern void maas_train_gbdt_stats(TrainJob *job);
+struct TrainAutoSnapshot;
+extern struct TrainAutoSnapshot *maas_train_auto_save(TrainJob *job);
+extern void maas_train_auto_gbdt(TrainJob *job, struct TrainAutoSnapshot *snap,
+								 bytea **weights, Jsonb **config, char **metrics,
+								 double *primary, char **stats);
 
 #endif							/* MAAS_TRAIN_JOB_H */

@@ -16,6 +16,13 @@
  * Early stopping watches the holdout (XGBoost's eval set): the version
  * keeps the rounds up to the best holdout loss, so its holdout metrics are
  * those of the rows that chose the round.
+ *
+ * 'auto' (doc/training.md) fits its linear candidate (logistic or linear)
+ * first, then boosted trees with their defaults on a copy of the rows as
+ * they were read, split alike (the split depends on the seed and the
+ * classes only), and keeps the trees only when their holdout primary
+ * metric (macro F1, R²) beats the linear model's by more than
+ * AUTO_MARGIN: the linear model is smaller, faster to serve and to read.
  */
 #include "train_job.h"
 #include "progress.h"
@@ -31,6 +38,9 @@
 #include "utils/float.h"
 #include "utils/json.h"
 #include "utils/memutils.h"
+
+/* what boosted trees must win by for 'auto' to keep them */
+#define AUTO_MARGIN		0.01
 
 /* ---- params ---- */
 
@@ -629,4 +639,118 @@ maas_train_tabular_fit(TrainJob *job, float **out, char **metrics, double *prima
 		gbdt_fit(job, out, metrics, primary, weights, config, maas_train_params_json(job));
 	else
 		kmeans_fit(job, metrics, primary, weights, config, maas_train_params_json(job));
+}
+
+/* ---- 'auto' ---- */
+
+/* the rows as read, before the linear candidate's preprocessing */
+typedef struct TrainAutoSnapshot
+{
+	float	   *x;
+	int32	   *cls;
+	float	   *yf;
+	MaasInput  *in;
+	MaasInputs	inputs;
+} TrainAutoSnapshot;
+
+TrainAutoSnapshot *
+maas_train_auto_save(TrainJob *job)
+{
+	TrainAutoSnapshot *snap;
+	Size		xbytes = sizeof(float) * (Size) job->raw_width * job->n;
+
+	/* without a holdout there is nothing to choose by */
+	if (job->p.test_size == 0)
+		return NULL;
+	maas_train_check_memory(job, "A copy of the rows for the second candidate of \"auto\"",
+							xbytes + 2 * sizeof(float) * (Size) job->n);
+	snap = palloc0(sizeof(TrainAutoSnapshot));
+	snap->x = palloc_extended(Max(xbytes, 1), MCXT_ALLOC_HUGE);
+	memcpy(snap->x, job->x, xbytes);
+	if (job->cls)
+	{
+		snap->cls = palloc_extended(sizeof(int32) * job->n, MCXT_ALLOC_HUGE);
+		memcpy(snap->cls, job->cls, sizeof(int32) * job->n);
+	}
+	if (job->yf)
+	{
+		snap->yf = palloc_extended(sizeof(float) * job->n, MCXT_ALLOC_HUGE);
+		memcpy(snap->yf, job->yf, sizeof(float) * job->n);
+	}
+	snap->inputs = job->inputs;
+	snap->in = palloc(sizeof(MaasInput) * Max(job->inputs.n, 1));
+	memcpy(snap->in, job->inputs.in, sizeof(MaasInput) * job->inputs.n);
+	return snap;
+}
+
+/*
+ * The linear candidate is fit and its version built (weights, config,
+ * metrics, primary, stats): fit boosted trees on the saved rows, keep
+ * whichever wins by the rule above, and say which.
+ */
+void
+maas_train_auto_gbdt(TrainJob *job, TrainAutoSnapshot *snap, bytea **weights,
+					 Jsonb **config, char **metrics, double *primary, char **stats)
+{
+	TrainJob	linear = *job;
+	const char *key = job->task == MAAS_TASK_CLASSIFICATION ? "f1" : "r2";
+	float	   *out;
+	bytea	   *g_weights;
+	Jsonb	   *g_config;
+	char	   *g_metrics;
+	double		g_primary;
+	bool		trees;
+
+	if (snap == NULL)
+	{
+		ereport(NOTICE,
+				(errmsg("algorithm \"auto\" chose \"%s\" for a %s target",
+						job->algorithm_name, maas_task_name(job->task)),
+				 errdetail("Without a holdout (test_size 0) it does not compare it with \"gbdt\".")));
+		return;
+	}
+
+	/* the trees' rows: as read, unimputed, unscaled */
+	job->x = snap->x;
+	job->cls = snap->cls;
+	job->yf = snap->yf;
+	job->inputs = snap->inputs;
+	job->inputs.in = snap->in;
+	job->inputs.impute = MAAS_IMPUTE_NONE;
+	job->p.algorithm = ALG_GBDT;
+	maas_train_tabular_defaults(&job->p);
+	job->algorithm_name = "gbdt";
+	job->loss = job->val_loss = NULL;
+	job->epochs_run = 0;
+	maas_progress_phase(MAAS_PHASE_PREPROCESSING, job->n);
+	maas_train_preprocess(job);
+	maas_progress_phase(MAAS_PHASE_TRAINING, job->n);
+	maas_train_tabular_fit(job, &out, &g_metrics, &g_primary, &g_weights, &g_config);
+
+	trees = g_metrics != NULL && !isnan(g_primary) &&
+		(isnan(*primary) || g_primary > *primary + AUTO_MARGIN);
+	ereport(NOTICE,
+			(errmsg("algorithm \"auto\" chose \"%s\" for a %s target",
+					trees ? "gbdt" : linear.algorithm_name, maas_task_name(job->task)),
+			 errdetail("Holdout %s: %s %.3f, gbdt %.3f; boosted trees are kept when they beat the linear model by more than %.2f.",
+					   key, linear.algorithm_name, *primary, g_primary, AUTO_MARGIN)));
+	if (trees)
+	{
+		*weights = g_weights;
+		*config = g_config;
+		*metrics = g_metrics;
+		*primary = g_primary;
+		*stats = maas_train_stats_json(job);
+		return;
+	}
+	/* the linear model stays: what the run record reads of it */
+	job->p = linear.p;
+	job->algorithm_name = linear.algorithm_name;
+	job->width = linear.width;
+	job->inputs = linear.inputs;
+	job->epochs_run = linear.epochs_run;
+	job->loss = linear.loss;
+	job->val_loss = linear.val_loss;
+	job->loss_scale = linear.loss_scale;
+	job->val_is_holdout = linear.val_is_holdout;
 }
