@@ -366,10 +366,13 @@ null_feature(const MaasInputs *inputs, const MaasInput *in, int64 rowno)
 }
 
 static float
-checked_float(const MaasInput *in, double v, int64 rowno)
+checked_float(const MaasInputs *inputs, const MaasInput *in, double v, int64 rowno)
 {
 	float		f = (float) v;
 
+	/* impute "none" (boosted trees): NaN is a missing value, as NULL is */
+	if (isnan(v) && inputs->impute == MAAS_IMPUTE_NONE)
+		return NAN;
 	if (!isfinite(f))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -400,7 +403,7 @@ maas_encode(const MaasInputs *inputs, MaasInput *in, const MaasBinding *b,
 			if (isnull)
 				encode_null(inputs, in, dst, 0, 1, fill, rowno);
 			else
-				dst[0] = checked_float(in, maas_datum_number(value, b->typid), rowno);
+				dst[0] = checked_float(inputs, in, maas_datum_number(value, b->typid), rowno);
 			break;
 
 		case MAAS_INPUT_ARRAY:
@@ -426,7 +429,7 @@ maas_encode(const MaasInputs *inputs, MaasInput *in, const MaasBinding *b,
 					memcpy(dst, ARR_DATA_PTR(arr), sizeof(float) * nitems);
 					if (!maas_all_finite(dst, nitems))
 						for (int j = 0; j < nitems; j++)
-							checked_float(in, dst[j], rowno);
+							checked_float(inputs, in, dst[j], rowno);
 				}
 				else
 				{
@@ -441,7 +444,7 @@ maas_encode(const MaasInputs *inputs, MaasInput *in, const MaasBinding *b,
 						if (nulls[j])
 							encode_null(inputs, in, dst, j, 1, fill, rowno);
 						else
-							dst[j] = checked_float(in, maas_datum_number(elems[j], b->elembase),
+							dst[j] = checked_float(inputs, in, maas_datum_number(elems[j], b->elembase),
 												   rowno);
 					}
 					pfree(elems);

@@ -99,11 +99,12 @@ SELECT version, epochs < 200 AS stopped_early, jsonb_array_length(loss) = epochs
        params->>'early_stopping_rounds' AS early_stopping_rounds, target
   FROM maas.training_runs WHERE model = 'g_cancer' AND version = 2;
 
--- NULLs go to the trees: no imputation (impute "none"); a row with a NULL
+-- NULLs (and NaN) go to the trees: no imputation (impute "none"); a row with a NULL
 -- takes each split's learned default direction
 CREATE TEMP TABLE diabetes_nulls AS
   SELECT id, CASE WHEN id % 4 = 0 THEN NULL ELSE bmi END AS bmi,
-         CASE WHEN id % 3 = 0 THEN NULL ELSE s5 END AS s5, bp, age, progression
+         CASE WHEN id % 3 = 0 THEN NULL ELSE s5 END AS s5,
+         CASE WHEN id = 7 THEN 'NaN' ELSE bp END AS bp, age, progression
     FROM diabetes;
 SELECT task, (metrics->>'r2')::float8 > 0.2 AS fits
   FROM maas_train('g_nulls', 'SELECT bmi, s5, bp, age, progression FROM diabetes_nulls ORDER BY id',
