@@ -77,6 +77,16 @@ SELECT count(*) AS rows,
        max(abs(maas_predict('x_dart', x) - value) / greatest(abs(value), 1)) < 1e-5 AS value_as_xgboost
   FROM xgb_diabetes_dart_test_x;
 
+-- a model that names its features reads rows by column name too
+SELECT maas_register('x_named', 'xgboost', convert_to(jsonb_set(convert_from(decode(:'xgb_diabetes', 'base64'), 'UTF8')::jsonb,
+         '{learner,feature_names}', '["age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"]')::text, 'UTF8'));
+SELECT maas_deploy('x_named', 1);
+\i test/fixtures/load_train.psql
+SELECT count(*) AS rows,
+       bool_and(maas_predict('x_named', d) = maas_predict('x_diabetes', ARRAY[age, sex, bmi, bp, s1, s2, s3, s4, s5, s6])) AS by_name
+  FROM diabetes d;
+SELECT feature, rank FROM maas_feature_importance('x_named') ORDER BY rank LIMIT 2;
+
 -- importance from the model's own gain and cover
 SELECT feature, weight > 0 AS splits, importance > 0 AS gains, rank
   FROM maas_feature_importance('x_diabetes') ORDER BY rank LIMIT 3;
@@ -95,4 +105,4 @@ SELECT maas_register('x_bad', 'xgboost', decode(:'safetensors', 'base64'));
 SELECT maas_register('x_bad', 'xgboost', decode(:'xgb_diabetes', 'base64'), '{"task": "classification"}');
 SELECT count(*) AS stored FROM maas.versions WHERE model = 'x_bad';
 
-SELECT maas_drop('x_cancer'), maas_drop('x_iris'), maas_drop('x_diabetes'), maas_drop('x_dart');
+SELECT maas_drop('x_cancer'), maas_drop('x_iris'), maas_drop('x_diabetes'), maas_drop('x_dart'), maas_drop('x_named');
