@@ -115,6 +115,13 @@ SELECT count(*) AS rows_with_null, count(DISTINCT round(maas_predict('g_nulls', 
 SELECT maas_predict('g_nulls', ARRAY['NaN', 0.05, 0.01, 0.02]::real[]) =
        maas_predict('g_nulls', ARRAY[NULL, 0.05, 0.01, 0.02]::real[]) AS nan_is_null;
 SELECT maas_predict('g_nulls', ARRAY['Infinity', 0.05, 0.01, 0.02]::real[]);
+-- drift: rows with a missing value are served, not sampled for the feature
+-- moments, which stay numbers; the training statistics leave NULLs out too
+SELECT maas_stats_reset('g_nulls') IS NOT NULL AS reset;
+SELECT count(maas_predict('g_nulls', d)) FROM diabetes_nulls d;
+SELECT kind, count(*) AS n, bool_and(serve_mean::text <> 'NaN' AND train_mean::text <> 'NaN') AS numbers,
+       min(rows_seen) AS rows_seen
+  FROM maas.drift WHERE model = 'g_nulls' GROUP BY kind ORDER BY kind;
 
 -- class weights: scale_pos_weight (binary) and class_weight by label;
 -- seeded: the same params give the same model, other weights another one

@@ -65,6 +65,10 @@ SELECT count(*) AS rows, bool_and(b.prediction = maas_predict('k_iris', i)) AS b
   FROM maas_predict_batch('k_iris', 'SELECT id, ARRAY[sepal_length, sepal_width, petal_length, petal_width] FROM iris') b
   JOIN iris_x i USING (id);
 SELECT config->'layers' AS layers FROM maas_export('k_iris');
+-- the prediction distribution counts clusters
+SELECT maas_stats_reset('k_iris') IS NOT NULL AS reset;
+SELECT count(maas_predict('k_iris', i)) FROM iris_x i;
+SELECT class, serve_count FROM maas.prediction_distribution WHERE model = 'k_iris' ORDER BY class;
 
 -- wine (13 columns), digits (an array of 64 pixels)
 SELECT task,
