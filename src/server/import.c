@@ -86,6 +86,35 @@ maas_import_config(const char *algorithm, Jsonb *config, const StFile *weights)
 											  JsonbPGetDatum(program)));
 }
 
+/*
+ * The arrays of a tree ensemble as the tensors "trees.*" of a version
+ * (doc/model-format.md), into out (MAAS_TREES_TENSORS entries; shapes
+ * holds 3 int64s for them); returns how many.
+ */
+int
+maas_trees_tensors(const MaasTrees *t, StWriteTensor *out, int64 *shapes)
+{
+	int			k = 0;
+
+	shapes[0] = t->n_trees;
+	shapes[1] = t->n_groups;
+	shapes[2] = t->n_nodes;
+	out[k++] = (StWriteTensor) {"trees.roots", ST_I32, 1, &shapes[0], t->roots};
+	out[k++] = (StWriteTensor) {"trees.groups", ST_I32, 1, &shapes[0], t->groups};
+	out[k++] = (StWriteTensor) {"trees.base_score", ST_F32, 1, &shapes[1], t->base_score};
+	out[k++] = (StWriteTensor) {"trees.feature", ST_I32, 1, &shapes[2], t->feature};
+	out[k++] = (StWriteTensor) {"trees.threshold", ST_F32, 1, &shapes[2], t->threshold};
+	out[k++] = (StWriteTensor) {"trees.left", ST_I32, 1, &shapes[2], t->left};
+	out[k++] = (StWriteTensor) {"trees.right", ST_I32, 1, &shapes[2], t->right};
+	out[k++] = (StWriteTensor) {"trees.default_left", ST_U8, 1, &shapes[2], t->default_left};
+	out[k++] = (StWriteTensor) {"trees.value", ST_F32, 1, &shapes[2], t->value};
+	if (t->gain)
+		out[k++] = (StWriteTensor) {"trees.gain", ST_F32, 1, &shapes[2], t->gain};
+	if (t->cover)
+		out[k++] = (StWriteTensor) {"trees.cover", ST_F32, 1, &shapes[2], t->cover};
+	return k;
+}
+
 /* bytes that start, after white space, as a JSON object does */
 static bool
 looks_like_json(const uint8 *data, size_t len)
@@ -110,7 +139,6 @@ xgboost_import(Jsonb **config, const uint8 **data, size_t *len)
 {
 	MaasXgbModel xm;
 	MaasError	err;
-	StWriteTensor t[9];
 	int64		shapes[3];
 	const MaasTrees *tr = &xm.trees;
 	StringInfoData s;
@@ -137,28 +165,11 @@ xgboost_import(Jsonb **config, const uint8 **data, size_t *len)
 		maas_raise(&err, ERRCODE_INVALID_PARAMETER_VALUE, "invalid XGBoost model",
 				   "Register the JSON file XGBoost's save_model(\"model.json\") writes.");
 
-	shapes[0] = tr->n_trees;
-	shapes[1] = tr->n_groups;
-	shapes[2] = tr->n_nodes;
-	t[0] = (StWriteTensor) {"trees.roots", ST_I32, 1, &shapes[0], tr->roots};
-	t[1] = (StWriteTensor) {"trees.groups", ST_I32, 1, &shapes[0], tr->groups};
-	t[2] = (StWriteTensor) {"trees.base_score", ST_F32, 1, &shapes[1], tr->base_score};
-	t[3] = (StWriteTensor) {"trees.feature", ST_I32, 1, &shapes[2], tr->feature};
-	t[4] = (StWriteTensor) {"trees.threshold", ST_F32, 1, &shapes[2], tr->threshold};
-	t[5] = (StWriteTensor) {"trees.left", ST_I32, 1, &shapes[2], tr->left};
-	t[6] = (StWriteTensor) {"trees.right", ST_I32, 1, &shapes[2], tr->right};
-	t[7] = (StWriteTensor) {"trees.default_left", ST_U8, 1, &shapes[2], tr->default_left};
-	t[8] = (StWriteTensor) {"trees.value", ST_F32, 1, &shapes[2], tr->value};
 	{
-		StWriteTensor all[11];
-		int			n = 9;
+		StWriteTensor t[MAAS_TREES_TENSORS];
+		int			n = maas_trees_tensors(tr, t, shapes);
 
-		memcpy(all, t, sizeof(t));
-		if (tr->gain)
-			all[n++] = (StWriteTensor) {"trees.gain", ST_F32, 1, &shapes[2], tr->gain};
-		if (tr->cover)
-			all[n++] = (StWriteTensor) {"trees.cover", ST_F32, 1, &shapes[2], tr->cover};
-		weights = maas_write_safetensors(all, n, meta_keys, meta_vals, 1);
+		weights = maas_write_safetensors(t, n, meta_keys, meta_vals, 1);
 	}
 
 	/* the task: the given config's, else the objective's */

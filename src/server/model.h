@@ -87,6 +87,12 @@ extern void maas_import_weights(const char *algorithm, Jsonb **config,
 /* onnx.c */
 extern void maas_onnx_import(Jsonb **config, const uint8 **data, size_t *len);
 
+/* a tree ensemble's arrays as a version's tensors "trees.*" (import.c) */
+#define MAAS_TREES_TENSORS	11
+struct MaasTrees;
+extern int	maas_trees_tensors(const struct MaasTrees *trees, StWriteTensor *out,
+							   int64 *shapes);
+
 /* the number of outputs maas.version records for a model */
 extern int	maas_model_outputs(const MaasModel *m);
 

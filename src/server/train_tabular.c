@@ -385,31 +385,6 @@ class_weights(TrainJob *job)
 	return w;
 }
 
-/* the ensemble's arrays as tensors "trees.*" */
-static int
-trees_tensors(const MaasTrees *t, StWriteTensor *out, int64 *shapes)
-{
-	int			k = 0;
-
-	shapes[0] = t->n_trees;
-	shapes[1] = t->n_groups;
-	shapes[2] = t->n_nodes;
-	out[k++] = (StWriteTensor) {"trees.roots", ST_I32, 1, &shapes[0], t->roots};
-	out[k++] = (StWriteTensor) {"trees.groups", ST_I32, 1, &shapes[0], t->groups};
-	out[k++] = (StWriteTensor) {"trees.base_score", ST_F32, 1, &shapes[1], t->base_score};
-	out[k++] = (StWriteTensor) {"trees.feature", ST_I32, 1, &shapes[2], t->feature};
-	out[k++] = (StWriteTensor) {"trees.threshold", ST_F32, 1, &shapes[2], t->threshold};
-	out[k++] = (StWriteTensor) {"trees.left", ST_I32, 1, &shapes[2], t->left};
-	out[k++] = (StWriteTensor) {"trees.right", ST_I32, 1, &shapes[2], t->right};
-	out[k++] = (StWriteTensor) {"trees.default_left", ST_U8, 1, &shapes[2], t->default_left};
-	out[k++] = (StWriteTensor) {"trees.value", ST_F32, 1, &shapes[2], t->value};
-	if (t->gain)
-		out[k++] = (StWriteTensor) {"trees.gain", ST_F32, 1, &shapes[2], t->gain};
-	if (t->cover)
-		out[k++] = (StWriteTensor) {"trees.cover", ST_F32, 1, &shapes[2], t->cover};
-	return k;
-}
-
 /* the config's keys after the layers: labels, target, inputs, algorithm, params */
 static void
 config_tail(TrainJob *job, StringInfo s, const char *params)
@@ -446,7 +421,7 @@ gbdt_fit(TrainJob *job, float **out, char **metrics, double *primary,
 	int64		nt = job->n_train;
 	int			k = job->task == MAAS_TASK_CLASSIFICATION ? job->n_classes : 1;
 	float	   *margin;
-	StWriteTensor t[11];
+	StWriteTensor t[MAAS_TREES_TENSORS];
 	int64		shapes[3];
 	int			n_t;
 	StringInfoData s;
@@ -534,7 +509,7 @@ gbdt_fit(TrainJob *job, float **out, char **metrics, double *primary,
 		*metrics = maas_train_metrics_json(job, *out, primary);
 
 	/* the version: the trees, then the output transform */
-	n_t = trees_tensors(&res.trees, t, shapes);
+	n_t = maas_trees_tensors(&res.trees, t, shapes);
 	initStringInfo(&s);
 	appendStringInfo(&s, "{\"task\": \"%s\", \"n_features\": %d, \"layers\": [{\"op\": \"trees\"}%s]",
 					 maas_task_name(job->task), job->width,
