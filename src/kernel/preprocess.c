@@ -142,11 +142,20 @@ maas_prep_impute(MaasPrepSet *set, MaasImpute impute, const MaasTick *tick,
 	int64_t		n = set->n;
 	int64_t		nt = set->n_train;
 	int			rw = set->raw_width;
-	double	   *sum = maas_kalloc_array((size_t) rw, sizeof(double));
-	int64_t    *cnt = maas_kalloc_array((size_t) rw, sizeof(int64_t));
-	float	   *fill = maas_kalloc_array((size_t) rw, sizeof(float));
+	double	   *sum;
+	int64_t    *cnt;
+	float	   *fill;
 	bool		any_nan = false;
 
+	if (impute == MAAS_IMPUTE_NONE)
+	{
+		for (int i = 0; i < set->n_columns; i++)
+			set->columns[i].fill = NULL;
+		return true;
+	}
+	sum = maas_kalloc_array((size_t) rw, sizeof(double));
+	cnt = maas_kalloc_array((size_t) rw, sizeof(int64_t));
+	fill = maas_kalloc_array((size_t) rw, sizeof(float));
 	if (sum == NULL || cnt == NULL || fill == NULL)
 		return maas_error_nomem(err);
 	memset(sum, 0, sizeof(double) * (size_t) rw);

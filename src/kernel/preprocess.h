@@ -30,7 +30,8 @@ typedef enum MaasImpute
 {
 	MAAS_IMPUTE_MEAN,
 	MAAS_IMPUTE_ZERO,
-	MAAS_IMPUTE_ERROR			/* NULLs were refused while loading */
+	MAAS_IMPUTE_ERROR,			/* NULLs were refused while loading */
+	MAAS_IMPUTE_NONE			/* NULLs stay NaN: boosted trees route them */
 } MaasImpute;
 
 /* how slots are scaled, by a standardize layer (x - shift) / div */
@@ -105,7 +106,8 @@ extern bool maas_prep_permute(int64_t n, const int32_t *order, float *x,
 /*
  * Fill values of the number columns (the training rows' means, or 0), kept
  * in each column's fill unless impute is "error", and every NaN of every
- * row replaced by its slot's fill value.
+ * row replaced by its slot's fill value.  With "none" nothing is done: the
+ * NaNs stay for a trainer that handles them (boosted trees).
  */
 extern bool maas_prep_impute(MaasPrepSet *set, MaasImpute impute,
 							 const MaasTick *tick, MaasError *err);

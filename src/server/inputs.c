@@ -21,6 +21,7 @@ static const char *const impute_names[] = {
 	[MAAS_IMPUTE_MEAN] = "mean",
 	[MAAS_IMPUTE_ZERO] = "zero",
 	[MAAS_IMPUTE_ERROR] = "error",
+	[MAAS_IMPUTE_NONE] = "none",
 };
 
 static const char *const kind_names[] = {
@@ -365,10 +366,13 @@ null_feature(const MaasInputs *inputs, const MaasInput *in, int64 rowno)
 }
 
 static float
-checked_float(const MaasInput *in, double v, int64 rowno)
+checked_float(const MaasInputs *inputs, const MaasInput *in, double v, int64 rowno)
 {
 	float		f = (float) v;
 
+	/* impute "none" (boosted trees): NaN is a missing value, as NULL is */
+	if (isnan(v) && inputs->impute == MAAS_IMPUTE_NONE)
+		return NAN;
 	if (!isfinite(f))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -399,7 +403,7 @@ maas_encode(const MaasInputs *inputs, MaasInput *in, const MaasBinding *b,
 			if (isnull)
 				encode_null(inputs, in, dst, 0, 1, fill, rowno);
 			else
-				dst[0] = checked_float(in, maas_datum_number(value, b->typid), rowno);
+				dst[0] = checked_float(inputs, in, maas_datum_number(value, b->typid), rowno);
 			break;
 
 		case MAAS_INPUT_ARRAY:
@@ -425,7 +429,7 @@ maas_encode(const MaasInputs *inputs, MaasInput *in, const MaasBinding *b,
 					memcpy(dst, ARR_DATA_PTR(arr), sizeof(float) * nitems);
 					if (!maas_all_finite(dst, nitems))
 						for (int j = 0; j < nitems; j++)
-							checked_float(in, dst[j], rowno);
+							checked_float(inputs, in, dst[j], rowno);
 				}
 				else
 				{
@@ -440,7 +444,7 @@ maas_encode(const MaasInputs *inputs, MaasInput *in, const MaasBinding *b,
 						if (nulls[j])
 							encode_null(inputs, in, dst, j, 1, fill, rowno);
 						else
-							dst[j] = checked_float(in, maas_datum_number(elems[j], b->elembase),
+							dst[j] = checked_float(inputs, in, maas_datum_number(elems[j], b->elembase),
 												   rowno);
 					}
 					pfree(elems);
@@ -690,7 +694,7 @@ maas_inputs_from_config(Jsonb *config)
 				known = true;
 			}
 		if (!known)
-			inputs_error("\"impute\" must be \"mean\", \"zero\" or \"error\".");
+			inputs_error("\"impute\" must be \"mean\", \"zero\", \"error\" or \"none\".");
 	}
 
 	names = maas_string_set_create(inputs->n);
@@ -770,7 +774,8 @@ maas_inputs_from_config(Jsonb *config)
 				}
 			}
 		}
-		else if (in->kind != MAAS_INPUT_CATEGORY && inputs->impute != MAAS_IMPUTE_ERROR)
+		else if (in->kind != MAAS_INPUT_CATEGORY && inputs->impute != MAAS_IMPUTE_ERROR &&
+				 inputs->impute != MAAS_IMPUTE_NONE)
 		{
 			in->fill = palloc_extended(sizeof(float) * in->width,
 									   MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);

@@ -12,7 +12,8 @@
  *				zeros
  *
  * plus the value that replaces a NULL number ("fill", one per slot) unless
- * the impute policy is "error".  maas_train writes it, and maas_evaluate and
+ * the impute policy is "error" or "none" (boosted trees: a NULL is NaN,
+ * which the trees route).  maas_train writes it, and maas_evaluate and
  * maas_predict(model, row) read it to encode rows by column name, so the
  * three agree on what a row means.
  */

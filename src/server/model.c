@@ -29,6 +29,7 @@ static const char *const task_names[] = {
 	[MAAS_TASK_REGRESSION] = "regression",
 	[MAAS_TASK_GENERATION] = "generation",
 	[MAAS_TASK_EMBEDDING] = "embedding",
+	[MAAS_TASK_CLUSTERING] = "clustering",
 };
 
 const char *
@@ -45,6 +46,7 @@ maas_model_outputs(const MaasModel *m)
 	switch (m->task)
 	{
 		case MAAS_TASK_CLASSIFICATION:
+		case MAAS_TASK_CLUSTERING:
 			return m->n_classes;
 		case MAAS_TASK_REGRESSION:
 			return 1;
@@ -281,8 +283,10 @@ model_build(Jsonb *config, const StFile *file, bool check_values, bool share)
 		model->task = MAAS_TASK_GENERATION;
 	else if (strcmp(task, "embedding") == 0)
 		model->task = MAAS_TASK_EMBEDDING;
+	else if (strcmp(task, "clustering") == 0)
+		model->task = MAAS_TASK_CLUSTERING;
 	else
-		config_error("\"task\" must be \"classification\", \"regression\", \"generation\" or \"embedding\", not \"%s\".",
+		config_error("\"task\" must be \"classification\", \"regression\", \"generation\", \"embedding\" or \"clustering\", not \"%s\".",
 					 task);
 
 	/*
@@ -339,6 +343,12 @@ model_build(Jsonb *config, const StFile *file, bool check_values, bool share)
 		else if (model->net.out_seq)
 			config_error("A %s model must output one vector per row; pool its sequence.",
 						 maas_task_name(model->task));
+		else if (model->task == MAAS_TASK_CLUSTERING)
+		{
+			if (last != MAAS_OP_KMEANS)
+				config_error("A clustering model must end with a kmeans layer.");
+			model->n_classes = model->net.n_out;
+		}
 		else if (model->task == MAAS_TASK_REGRESSION)
 		{
 			if (model->net.n_out != 1)
@@ -359,6 +369,19 @@ model_build(Jsonb *config, const StFile *file, bool check_values, bool share)
 			model->n_classes = model->net.n_out;
 			model->outputs_proba = (last == MAAS_OP_SOFTMAX || last == MAAS_OP_REMOTE);
 		}
+	}
+
+	/* missing values are the trees' to route when only trees read the input */
+	model->missing_ok = model->net.n_layers > 0;
+	for (int i = 0; i < model->net.n_layers; i++)
+	{
+		const MaasLayer *l = &model->net.layers[i];
+		bool		reads_input = i == 0 && l->n_inputs == 0;
+
+		for (int j = 0; j < l->n_inputs; j++)
+			reads_input |= l->inputs[j] == 0;
+		if (reads_input && l->op != MAAS_OP_TREES)
+			model->missing_ok = false;
 	}
 
 	if ((v = config_get(root, "labels")) != NULL && v->type != jbvNull)

@@ -20,7 +20,9 @@ typedef enum MaasTask
 	MAAS_TASK_CLASSIFICATION,
 	MAAS_TASK_REGRESSION,
 	MAAS_TASK_GENERATION,		/* a language model: next-token logits */
-	MAAS_TASK_EMBEDDING			/* a text encoder: one vector per text */
+	MAAS_TASK_EMBEDDING,		/* a text encoder: one vector per text */
+	MAAS_TASK_CLUSTERING		/* k-means: distances to k centers, the
+								 * nearest is the cluster */
 } MaasTask;
 
 /*
@@ -31,7 +33,10 @@ typedef struct MaasModel
 {
 	MaasTask	task;
 	MaasNet		net;
-	int			n_classes;		/* classification: 2 for a sigmoid output */
+	int			n_classes;		/* classification: 2 for a sigmoid output;
+								 * clustering: the clusters */
+	bool		missing_ok;		/* only trees read the features: NaN (and a
+								 * NULL array element) is a missing value */
 	bool		sigmoid_binary; /* one sigmoid output: p(class 1) */
 	bool		outputs_proba;	/* the last layer yields probabilities */
 	char	  **labels;			/* n_classes texts, or NULL */
@@ -81,6 +86,12 @@ extern void maas_import_weights(const char *algorithm, Jsonb **config,
 								const uint8 **data, size_t *len);
 /* onnx.c */
 extern void maas_onnx_import(Jsonb **config, const uint8 **data, size_t *len);
+
+/* a tree ensemble's arrays as a version's tensors "trees.*" (import.c) */
+#define MAAS_TREES_TENSORS	11
+struct MaasTrees;
+extern int	maas_trees_tensors(const struct MaasTrees *trees, StWriteTensor *out,
+							   int64 *shapes);
 
 /* the number of outputs maas.version records for a model */
 extern int	maas_model_outputs(const MaasModel *m);

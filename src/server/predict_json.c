@@ -89,6 +89,11 @@ json_array_features(MaasServeState *st, JsonbContainer *arr)
 							 errdetail("Feature %d is out of range for real.", i + 1)));
 				break;
 			case jbvNull:
+				if (st->m->missing_ok)
+				{
+					st->input[i] = NAN;		/* a missing value, for the trees */
+					break;
+				}
 				ereport(ERROR,
 						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 						 errmsg("features must not contain nulls"),

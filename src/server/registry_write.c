@@ -373,6 +373,8 @@ maas_store_version_bytes(const char *model, const char *algorithm,
 				 errdetail("An algorithm name has 1 to 63 letters, digits, '_', '-' or '.'.")));
 	maas_import_weights(algorithm, &config, &data, &len);
 	parse_weights(data, len, &file);
+	if (config == NULL)			/* an importer's own export: its config is inside */
+		config = maas_config_from_weights(&file);
 	config = maas_import_config(algorithm, config, &file);
 	built = maas_model_build(config, &file);
 	maas_model_check_config(config, built);

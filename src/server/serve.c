@@ -26,6 +26,7 @@
 #include "utils/arrayaccess.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
+#include "utils/lsyscache.h"
 #include "utils/numeric.h"
 #include "utils/snapmgr.h"
 #include "common/shortest_dec.h"
@@ -274,6 +275,73 @@ image_dims(const MaasNet *net, ArrayType *arr)
 }
 
 /*
+ * The features of an array with nulls, for a model whose trees take a
+ * missing value (NULL, NaN) as such: each element as a float, a null as
+ * NaN, into dst or the state's buffer; infinities are still refused.
+ */
+static const float *
+missing_features(MaasServeState *st, ArrayType *arr, float *dst)
+{
+	array_iter	it;
+	int			n = ARR_DIMS(arr)[0];
+	Oid			elem = ARR_ELEMTYPE(arr);
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+
+	if (dst == NULL)
+		dst = st->input;
+	get_typlenbyvalalign(elem, &typlen, &typbyval, &typalign);
+	array_iter_setup(&it, (AnyArrayType *) arr);
+	for (int i = 0; i < n; i++)
+	{
+		bool		isnull;
+		Datum		d = array_iter_next(&it, &isnull, i, typlen, typbyval, typalign);
+		double		v;
+
+		if (isnull)
+		{
+			dst[i] = NAN;
+			continue;
+		}
+		switch (elem)
+		{
+			case FLOAT4OID:
+				v = DatumGetFloat4(d);
+				break;
+			case FLOAT8OID:
+				v = DatumGetFloat8(d);
+				break;
+			case INT2OID:
+				v = DatumGetInt16(d);
+				break;
+			case INT4OID:
+				v = DatumGetInt32(d);
+				break;
+			case INT8OID:
+				v = (double) DatumGetInt64(d);
+				break;
+			case NUMERICOID:
+				v = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow, d));
+				break;
+			default:
+				ereport(ERROR,
+						(errcode(ERRCODE_DATATYPE_MISMATCH),
+						 errmsg("features must be an array of numbers"),
+						 errdetail("Its elements are of type %s.", format_type_be(elem))));
+		}
+		dst[i] = (float) v;
+		if (isinf(dst[i]))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("features must be finite numbers"),
+					 errdetail("Feature %d is %s.", i + 1,
+							   isinf(v) ? "infinite" : "out of range for real")));
+	}
+	return dst;
+}
+
+/*
  * Check one row's features (an array of real, double precision, numeric,
  * smallint, integer or bigint) against the model, or raise an error that
  * says what is wrong with them.  Returns the n_in floats: copied to dst when
@@ -307,6 +375,8 @@ maas_serve_features(MaasServeState *st, ArrayType *arr, float *dst)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("wrong number of features for model \"%s\"", st->model),
 				 errdetail("The model takes %d features; the array has %d.", n_in, n)));
+	if (ARR_HASNULL(arr) && st->m->missing_ok)
+		return missing_features(st, arr, dst);
 	if (ARR_HASNULL(arr))
 	{
 		bits8	   *bitmap = ARR_NULLBITMAP(arr);
@@ -367,8 +437,9 @@ maas_serve_features(MaasServeState *st, ArrayType *arr, float *dst)
 	{
 		int			i = 0;
 
-		while (isfinite(dst[i]))
-			i++;
+		while (isfinite(dst[i]) || (st->m->missing_ok && isnan(dst[i])))
+			if (++i == n)
+				return dst;		/* NaNs only, which trees take as missing */
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("features must be finite numbers"),
@@ -496,6 +567,16 @@ predicted_class(const MaasModel *m, const float *out)
 {
 	if (m->sigmoid_binary)
 		return out[0] >= 0.5f ? 1 : 0;
+	if (m->task == MAAS_TASK_CLUSTERING)
+	{
+		/* the nearest center, the first on ties */
+		int			best = 0;
+
+		for (int j = 1; j < m->n_classes; j++)
+			if (out[j] < out[best])
+				best = j;
+		return best;
+	}
 	return maas_argmax(out, m->n_classes);
 }
 
@@ -531,6 +612,8 @@ class_proba(const MaasModel *m, float *out, float pair[2])
 		pair[1] = out[0];
 		return pair;
 	}
+	if (m->task == MAAS_TASK_CLUSTERING)
+		return out;				/* the distances to the centers, as they are */
 	if (!m->outputs_proba)
 		maas_softmax(out, m->n_classes);
 	return out;
@@ -603,7 +686,19 @@ maas_serve_json(MaasServeState *st, float *out)
 	escape_json(&s, st->model);
 	appendStringInfo(&s, ", \"version\": %d, \"prediction\": %s",
 					 st->ref.version, buf);
-	if (m->task == MAAS_TASK_CLASSIFICATION)
+	if (m->task == MAAS_TASK_CLUSTERING)
+	{
+		/* the cluster, and the distance to each center */
+		appendStringInfo(&s, ", \"label\": \"%d\", \"distances\": [", predicted_class(m, out));
+		for (int i = 0; i < m->n_classes; i++)
+		{
+			json_check_finite(st, out[i]);
+			float_to_shortest_decimal_buf(out[i], buf);
+			appendStringInfo(&s, "%s%s", i ? ", " : "", buf);
+		}
+		appendStringInfoChar(&s, ']');
+	}
+	else if (m->task == MAAS_TASK_CLASSIFICATION)
 	{
 		float		pair[2];
 		const float *p;
@@ -649,7 +744,7 @@ maas_serve_require_predictor(MaasServeState *st)
 void
 maas_serve_require_classifier(MaasServeState *st)
 {
-	if (st->m->task != MAAS_TASK_CLASSIFICATION)
+	if (st->m->task != MAAS_TASK_CLASSIFICATION && st->m->task != MAAS_TASK_CLUSTERING)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("model \"%s\" is a regression model", st->model),

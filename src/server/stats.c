@@ -314,8 +314,11 @@ maas_stats_attach(MaasServeState *st)
 	s->n_in = m->net.n_in;
 	s->n_out = m->net.n_out;
 	s->n_features = Min(m->net.n_in, maas_stats_shared->n_features);
-	s->n_classes = m->task == MAAS_TASK_CLASSIFICATION ? m->n_classes : 0;
+	s->n_classes = m->task == MAAS_TASK_CLASSIFICATION || m->task == MAAS_TASK_CLUSTERING ?
+		m->n_classes : 0;
 	s->sigmoid_binary = m->sigmoid_binary;
+	s->nearest = m->task == MAAS_TASK_CLUSTERING;
+	s->missing_ok = m->missing_ok;
 	s->outputs = m->task == MAAS_TASK_REGRESSION;
 	s->rng = (uint32) (MyProcPid * 2654435761u) ^ (uint32) s->version_id;
 	if (s->rng == 0)
@@ -401,9 +404,20 @@ maas_stats_rows(MaasStatsLocal *s, int rows, const float *x, const float *out)
 			int			cls = s->sigmoid_binary ? (o[0] >= 0.5f ? 1 : 0) :
 				maas_argmax(o, s->n_classes);
 
+			if (s->nearest)
+			{
+				cls = 0;
+				for (int j = 1; j < s->n_classes; j++)
+					if (o[j] < o[cls])
+						cls = j;
+			}
 			if (cls < MAAS_STATS_CLASSES)
 				s->classes[cls]++;
 		}
+		/* a missing value (trees) would make the moments NaN */
+		if (s->missing_ok && s->n_features > 0 &&
+			!maas_all_finite(x + (size_t) r * s->n_in, (size_t) s->n_features))
+			continue;
 		if (s->sampled >= MAAS_STATS_EXACT_ROWS && --s->gap > 0)
 			continue;
 		if (s->sampled >= MAAS_STATS_EXACT_ROWS)

@@ -58,6 +58,9 @@ typedef struct MaasStatsLocal
 	int			n_features;		/* features tracked: min(n_in, stats_features) */
 	int			n_classes;		/* classes of a classifier, 0 for regression */
 	bool		sigmoid_binary; /* one output, p(class 1) */
+	bool		nearest;		/* clustering: the class is the smallest output */
+	bool		missing_ok;		/* trees: rows with a missing feature are not
+								 * sampled for the feature moments */
 	bool		outputs;		/* a regression's values are tracked */
 
 	/* the call under way */

@@ -132,7 +132,8 @@ train_epoch(void *arg, const MaasEpochReport *r)
 		return;
 	if (r->has_val)
 		ereport(NOTICE,
-				(errmsg("epoch %d of %d: loss %.4f, %s loss %.4f, %s %s %.4f, %.1f s",
+				(errmsg("%s %d of %d: loss %.4f, %s loss %.4f, %s %s %.4f, %.1f s",
+						job->p.algorithm == ALG_GBDT ? "round" : "epoch",
 						r->epoch, r->epochs, r->loss * job->loss_scale,
 						job->val_is_holdout ? "holdout" : "validation",
 						r->val_loss * job->loss_scale,
@@ -141,8 +142,32 @@ train_epoch(void *arg, const MaasEpochReport *r)
 						r->val_score, secs)));
 	else
 		ereport(NOTICE,
-				(errmsg("epoch %d of %d: loss %.4f, %.1f s",
+				(errmsg("%s %d of %d: loss %.4f, %.1f s",
+						job->p.algorithm == ALG_GBDT ? "round" :
+						job->p.algorithm == ALG_KMEANS ? "iteration" : "epoch",
 						r->epoch, r->epochs, r->loss * job->loss_scale, secs)));
+}
+
+/* the per-epoch hooks of a trainer: interrupts, progress, notices */
+void
+maas_train_hooks(TrainJob *job, MaasTrainHooks *hooks)
+{
+	hooks->arg = job;
+	hooks->tick = maas_check_interrupts;
+	hooks->epoch = train_epoch;
+}
+
+/* the threads a trainer's own pool may use: maas.training_threads, or
+ * maas.blas_threads when that is 0 */
+int
+maas_train_threads(void)
+{
+	const char *v;
+
+	if (training_threads > 0)
+		return training_threads;
+	v = GetConfigOption("maas.blas_threads", true, false);
+	return v ? Max(atoi(v), 1) : 1;
 }
 
 /* a trainer's error (train.h) as the user sees it */
@@ -425,7 +450,8 @@ maas_train(PG_FUNCTION_ARGS)
 	bool		nulls[6] = {false, false, false, false, false, false};
 
 	for (int i = 0; i < 4; i++)
-		if (PG_ARGISNULL(i))
+		if (PG_ARGISNULL(i) && !(i == 2 && !PG_ARGISNULL(3) &&
+								 strcmp(text_to_cstring(PG_GETARG_TEXT_PP(3)), "kmeans") == 0))
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("%s must not be null",
@@ -437,9 +463,14 @@ maas_train(PG_FUNCTION_ARGS)
 	job->started = GetCurrentTimestamp();
 	job->model = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	source = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	job->target = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	job->target = PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2));
 	maas_check_model_name(job->model);
 	job->p.algorithm = maas_train_parse_algorithm(text_to_cstring(PG_GETARG_TEXT_PP(3)));
+	if (job->p.algorithm == ALG_KMEANS && job->target != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("algorithm \"kmeans\" takes no target"),
+				 errhint("Pass NULL as the target: every column named is a feature.")));
 	maas_train_parse_params(PG_ARGISNULL(4) ? NULL : PG_GETARG_JSONB_P(4), &job->p);
 	job->limit = maas_max_training_memory();
 
@@ -457,6 +488,8 @@ maas_train(PG_FUNCTION_ARGS)
 		char	   *metrics_text = NULL;
 		char	   *stats;
 		double		primary = NAN;
+		bool		is_auto = false;
+		struct TrainAutoSnapshot *snap = NULL;
 
 		MemoryContextSwitchTo(job->cxt);
 		if (SPI_connect() != SPI_OK_CONNECT)
@@ -474,15 +507,25 @@ maas_train(PG_FUNCTION_ARGS)
 		SPI_finish();
 		MemoryContextSwitchTo(job->cxt);
 
-		maas_train_resolve_task(job);
+		if (job->p.algorithm == ALG_KMEANS)
+		{
+			if (job->n == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_NO_DATA_FOUND),
+						 errmsg("the source has no rows")));
+			job->task = MAAS_TASK_CLUSTERING;
+		}
+		else
+			maas_train_resolve_task(job);
 		if (job->p.algorithm == ALG_AUTO)
 		{
-			/* the defaults of the algorithm chosen, then the params again */
+			/*
+			 * The linear candidate with its defaults, then the params again;
+			 * boosted trees are the other (train_tabular.c), once it is fit.
+			 */
 			job->p.algorithm = job->task == MAAS_TASK_CLASSIFICATION ? ALG_LOGISTIC : ALG_LINEAR;
 			maas_train_parse_params(PG_ARGISNULL(4) ? NULL : PG_GETARG_JSONB_P(4), &job->p);
-			ereport(NOTICE,
-					(errmsg("algorithm \"auto\" chose \"%s\" for a %s target",
-							maas_train_algorithm_name(job->p.algorithm), maas_task_name(job->task))));
+			is_auto = true;
 		}
 		job->algorithm_name = maas_train_algorithm_name(job->p.algorithm);
 		if (job->p.algorithm == ALG_LINEAR && job->task != MAAS_TASK_REGRESSION)
@@ -498,16 +541,26 @@ maas_train(PG_FUNCTION_ARGS)
 					 errdetail("Target column \"%s\" is a regression target.", job->target),
 					 errhint("Use \"linear\" or \"mlp\", or set params.task to \"classification\".")));
 
+		if (is_auto)
+			snap = maas_train_auto_save(job);
 		maas_train_preprocess(job);
 
 		maas_progress_phase(MAAS_PHASE_TRAINING, job->n);
-		fit(job, &c, &m, &out);
-		if (job->n_test > 0)
-			metrics_text = maas_train_metrics_json(job, out, &primary);
+		if (job->p.algorithm & ALG_TABULAR)
+			maas_train_tabular_fit(job, &out, &metrics_text, &primary, &weights, &config);
+		else
+		{
+			fit(job, &c, &m, &out);
+			if (job->n_test > 0)
+				metrics_text = maas_train_metrics_json(job, out, &primary);
+		}
 		stats = maas_train_stats_json(job);
 
 		maas_progress_phase(MAAS_PHASE_STORING, -1);
-		maas_train_build_model(job, &c, &m, &weights, &config);
+		if (!(job->p.algorithm & ALG_TABULAR))
+			maas_train_build_model(job, &c, &m, &weights, &config);
+		if (is_auto)
+			maas_train_auto_gbdt(job, snap, &weights, &config, &metrics_text, &primary, &stats);
 		MemoryContextSwitchTo(caller);
 		/* the metrics are stored and returned: one Jsonb for both */
 		if (metrics_text)
@@ -515,7 +568,7 @@ maas_train(PG_FUNCTION_ARGS)
 		version = maas_store_version(job->model, job->algorithm_name, weights, config, metrics,
 									 DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(stats))),
 									 0);
-		if (job->n_test == 0)
+		if (metrics_text == NULL)	/* k-means has metrics without a holdout */
 			ereport(NOTICE,
 					(errmsg("no holdout: version %d of model \"%s\" has no metrics",
 							version, job->model),

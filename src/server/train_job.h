@@ -17,6 +17,8 @@
 #include "inputs.h"
 #include "model.h"
 #include "train.h"
+#include "train_gbdt.h"
+#include "train_kmeans.h"
 
 typedef enum Algorithm
 {
@@ -24,8 +26,12 @@ typedef enum Algorithm
 	ALG_LINEAR = 2,
 	ALG_LOGISTIC = 4,
 	ALG_MLP = 8,
-	ALG_CNN = 16
+	ALG_CNN = 16,
+	ALG_GBDT = 32,				/* boosted trees (train_tabular.c) */
+	ALG_KMEANS = 64				/* k-means clustering (train_tabular.c) */
 } Algorithm;
+
+#define ALG_TABULAR	(ALG_GBDT | ALG_KMEANS)
 
 #define ALG_ALL		(ALG_AUTO | ALG_LINEAR | ALG_LOGISTIC | ALG_MLP | ALG_CNN)
 #define ALG_NN		(ALG_LOGISTIC | ALG_MLP | ALG_CNN)
@@ -81,6 +87,17 @@ typedef struct TrainParams
 	bool		early_stopping;
 	double		validation_fraction;
 	TrainCnnParams cnn;
+
+	/* gbdt and kmeans (train_tabular.c) */
+	MaasGbdtConfig gbdt;
+	double		scale_pos_weight;	/* 0: not given */
+	int			n_class_weight;		/* params.class_weight: label -> weight */
+	char	  **class_weight_label;
+	double	   *class_weight;
+	MaasKmeansConfig kmeans;
+	int			init_rows;			/* params.init: init_rows x init_cols */
+	int			init_cols;
+	float	   *init;
 } TrainParams;
 
 typedef struct TrainJob
@@ -162,7 +179,16 @@ extern void maas_train_memory_error(TrainJob *job, const char *what, Size need)
 			pg_attribute_noreturn();
 extern void maas_train_check_memory(TrainJob *job, const char *what, Size need);
 
+extern void maas_train_hooks(TrainJob *job, MaasTrainHooks *hooks);
+extern int	maas_train_threads(void);
+
 /* train_params.c */
+extern void maas_train_param_error(const char *key, const char *range)
+			pg_attribute_noreturn();
+extern double maas_train_param_number(const char *key, JsonbValue *v, double min,
+									  double max, bool min_open, const char *range);
+extern int	maas_train_param_int(const char *key, JsonbValue *v, int min, int max,
+								 const char *range);
 extern Algorithm maas_train_parse_algorithm(const char *name);
 extern const char *maas_train_algorithm_name(Algorithm a);
 extern void maas_train_parse_params(Jsonb *params, TrainParams *p);
@@ -198,11 +224,26 @@ extern void maas_train_cnn_params_json(const TrainParams *p, StringInfo s);
 extern char *maas_train_metrics_json(TrainJob *job, const float *out,
 									 double *primary);
 extern char *maas_train_stats_json(TrainJob *job);
+extern char *maas_train_params_json(TrainJob *job);
 extern void maas_train_build_model(TrainJob *job, const MaasNnConfig *c,
 								   const MaasNnModel *m, bytea **weights,
 								   Jsonb **config);
 extern bool maas_train_deploy(TrainJob *job, int32 version, double primary);
 extern void maas_train_record_run(TrainJob *job, int32 version, bool deployed,
 								  const char *source, int n_features);
+
+/* train_tabular.c: boosted trees and k-means */
+extern void maas_train_tabular_defaults(TrainParams *p);
+extern int	maas_train_tabular_allows(Algorithm a, const char *key, int allowed);
+extern bool maas_train_tabular_param(TrainParams *p, const char *key, JsonbValue *v);
+extern void maas_train_tabular_fit(TrainJob *job, float **out, char **metrics,
+								   double *primary, bytea **weights, Jsonb **config);
+extern void maas_train_tabular_params_json(TrainJob *job, StringInfo s);
+extern void maas_train_gbdt_stats(TrainJob *job);
+struct TrainAutoSnapshot;
+extern struct TrainAutoSnapshot *maas_train_auto_save(TrainJob *job);
+extern void maas_train_auto_gbdt(TrainJob *job, struct TrainAutoSnapshot *snap,
+								 bytea **weights, Jsonb **config, char **metrics,
+								 double *primary, char **stats);
 
 #endif							/* MAAS_TRAIN_JOB_H */

@@ -110,20 +110,24 @@ maas_train_plan_columns(TrainJob *job)
 	td = maas_source_describe(job->source_sql);
 	job->source_desc = td;
 
-	job->target_attno = find_column(td, job->target);
-	if (job->target_attno == 0)
+	/* no target: k-means, whose every column is a feature */
+	job->target_attno = job->target ? find_column(td, job->target) : 0;
+	if (job->target && job->target_attno == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
 				 errmsg("target column \"%s\" does not exist", job->target)));
-	maas_bind_column(td, job->target_attno, &job->target_b);
-	ttype = TupleDescAttr(td, job->target_attno - 1)->atttypid;
-	if (!maas_feature_kind(ttype, &tkind) || tkind == MAAS_INPUT_ARRAY)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("target column \"%s\" has type %s, which cannot be a target",
-						job->target, format_type_be(ttype)),
-				 errhint("A target is a number, a boolean, text or an enum.")));
-	job->target_is_text = tkind == MAAS_INPUT_CATEGORY;
+	if (job->target)
+	{
+		maas_bind_column(td, job->target_attno, &job->target_b);
+		ttype = TupleDescAttr(td, job->target_attno - 1)->atttypid;
+		if (!maas_feature_kind(ttype, &tkind) || tkind == MAAS_INPUT_ARRAY)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("target column \"%s\" has type %s, which cannot be a target",
+							job->target, format_type_be(ttype)),
+					 errhint("A target is a number, a boolean, text or an enum.")));
+		job->target_is_text = tkind == MAAS_INPUT_CATEGORY;
+	}
 
 	job->inputs.in = palloc0(sizeof(MaasInput) * Max(td->natts, 1));
 	job->bind = palloc0(sizeof(MaasBinding) * Max(td->natts, 1));
@@ -164,7 +168,7 @@ maas_train_plan_columns(TrainJob *job)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("the source has no feature columns"),
 				 errdetail("Every column but the target \"%s\" is a feature, and there is none.",
-						   job->target)));
+						   job->target ? job->target : "")));
 
 	job->raw_width = 0;
 	for (int i = 0; i < n; i++)
@@ -250,8 +254,8 @@ load_receive(MaasSourceReader *reader, TupleTableSlot *slot)
 	int64		rowno = job->n + job->skipped + 1;
 
 	slot_getallattrs(slot);
-	tv = slot->tts_values[job->target_attno - 1];
-	tnull = slot->tts_isnull[job->target_attno - 1];
+	tv = job->target_attno ? slot->tts_values[job->target_attno - 1] : (Datum) 0;
+	tnull = job->target_attno ? slot->tts_isnull[job->target_attno - 1] : false;
 	if (tnull)
 	{
 		job->skipped++;
@@ -306,7 +310,9 @@ load_receive(MaasSourceReader *reader, TupleTableSlot *slot)
 					row + in->offset, false, rowno);
 	}
 
-	if (job->target_is_text)
+	if (job->target_attno == 0)
+		job->y[job->n] = 0;
+	else if (job->target_is_text)
 	{
 		bool		full;
 		int			idx = maas_string_set_add(job->target_set,

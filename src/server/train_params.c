@@ -49,6 +49,10 @@ maas_train_algorithm_name(Algorithm a)
 			return "mlp";
 		case ALG_CNN:
 			return "cnn";
+		case ALG_GBDT:
+			return "gbdt";
+		case ALG_KMEANS:
+			return "kmeans";
 	}
 	return "?";
 }
@@ -135,6 +139,7 @@ maas_train_parse_params(Jsonb *params, TrainParams *p)
 	p->validation_fraction = 0.1;
 	if (p->algorithm == ALG_CNN)
 		maas_train_cnn_defaults(p);
+	maas_train_tabular_defaults(p);
 
 	if (params == NULL)
 		return;
@@ -156,6 +161,8 @@ maas_train_parse_params(Jsonb *params, TrainParams *p)
 		for (int i = 0; i < lengthof(param_table); i++)
 			if (strcmp(param_table[i].name, key) == 0)
 				allowed = param_table[i].algorithms;
+		if (p->algorithm & ALG_TABULAR)
+			allowed = maas_train_tabular_allows(p->algorithm, key, allowed);
 		/* auto accepts what linear or logistic do, checked again once chosen */
 		if (allowed < 0 ||
 			!(allowed & (p->algorithm == ALG_AUTO ? ALG_AUTO | ALG_LINEAR | ALG_LOGISTIC : p->algorithm)))
@@ -165,6 +172,11 @@ maas_train_parse_params(Jsonb *params, TrainParams *p)
 							key, maas_train_algorithm_name(p->algorithm)),
 					 errhint("See doc/training.md for the parameters of each algorithm.")));
 
+		if ((p->algorithm & ALG_TABULAR) && maas_train_tabular_param(p, key, &v))
+		{
+			pfree(key);
+			continue;
+		}
 		if (maas_train_cnn_param(key, &v, p))
 			;
 		else if (strcmp(key, "task") == 0)
@@ -295,7 +307,8 @@ maas_train_parse_params(Jsonb *params, TrainParams *p)
 Algorithm
 maas_train_parse_algorithm(const char *name)
 {
-	static const Algorithm all[] = {ALG_AUTO, ALG_LINEAR, ALG_LOGISTIC, ALG_MLP, ALG_CNN};
+	static const Algorithm all[] = {ALG_AUTO, ALG_LINEAR, ALG_LOGISTIC, ALG_MLP, ALG_CNN,
+	ALG_GBDT, ALG_KMEANS};
 
 	for (int i = 0; i < lengthof(all); i++)
 		if (strcmp(name, maas_train_algorithm_name(all[i])) == 0)
@@ -303,7 +316,7 @@ maas_train_parse_algorithm(const char *name)
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("unknown algorithm \"%s\"", name),
-			 errhint("Use \"linear\", \"logistic\", \"mlp\", \"cnn\" or \"auto\".")));
+			 errhint("Use \"linear\", \"logistic\", \"mlp\", \"cnn\", \"gbdt\", \"kmeans\" or \"auto\".")));
 	return ALG_AUTO;
 }
 
@@ -317,4 +330,25 @@ const char *
 maas_train_deploy_name(DeployRule rule)
 {
 	return deploy_names[rule];
+}
+
+/* the checks above, for the params of train_tabular.c */
+void
+maas_train_param_error(const char *key, const char *range)
+{
+	param_range_error(key, range);
+	pg_unreachable();
+}
+
+double
+maas_train_param_number(const char *key, JsonbValue *v, double min, double max,
+						bool min_open, const char *range)
+{
+	return param_number(key, v, min, max, min_open, range);
+}
+
+int
+maas_train_param_int(const char *key, JsonbValue *v, int min, int max, const char *range)
+{
+	return param_int(key, v, min, max, range);
 }

@@ -164,8 +164,8 @@ maas_train_stats_json(TrainJob *job)
 	return s.data;
 }
 
-static char *
-params_json(TrainJob *job)
+char *
+maas_train_params_json(TrainJob *job)
 {
 	TrainParams *p = &job->p;
 	StringInfoData s;
@@ -176,6 +176,8 @@ params_json(TrainJob *job)
 	appendStringInfo(&s, ", \"seed\": " UINT64_FORMAT ", \"impute\": \"%s\", \"scale\": \"%s\", \"deploy\": \"%s\"",
 					 p->seed, maas_impute_name(p->impute), maas_train_scale_name(p->scale),
 					 maas_train_deploy_name(p->deploy));
+	if (p->algorithm & ALG_TABULAR)
+		maas_train_tabular_params_json(job, &s);
 	if (p->algorithm == ALG_LINEAR || p->algorithm == ALG_LOGISTIC)
 	{
 		appendStringInfoString(&s, ", \"l2\": ");
@@ -319,7 +321,7 @@ maas_train_build_model(TrainJob *job, const MaasNnConfig *c, const MaasNnModel *
 	appendStringInfoString(&s, ", ");
 	maas_inputs_to_json(&job->inputs, &s);
 	appendStringInfo(&s, ", \"algorithm\": \"%s\", \"params\": %s}",
-					 job->algorithm_name, params_json(job));
+					 job->algorithm_name, maas_train_params_json(job));
 
 	*weights = maas_write_safetensors(t, k, meta_keys, meta_vals, 1);
 	*config = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(s.data)));
@@ -358,7 +360,8 @@ deployed_metric(const char *model, const char *key, int32 *version, bool *has,
 bool
 maas_train_deploy(TrainJob *job, int32 version, double primary)
 {
-	const char *key = job->task == MAAS_TASK_CLASSIFICATION ? "f1" : "r2";
+	const char *key = job->task == MAAS_TASK_CLASSIFICATION ? "f1" :
+		job->task == MAAS_TASK_CLUSTERING ? "silhouette" : "r2";
 	int32		current = 0;
 	bool		has = false;
 	double		value = 0;
@@ -415,8 +418,11 @@ maas_train_record_run(TrainJob *job, int32 version, bool deployed, const char *s
 	values[2] = CStringGetTextDatum(job->algorithm_name);
 	values[3] = CStringGetTextDatum(maas_task_name(job->task));
 	values[4] = CStringGetTextDatum(source);
-	values[5] = CStringGetTextDatum(job->target);
-	values[6] = DirectFunctionCall1(jsonb_in, CStringGetDatum(params_json(job)));
+	if (job->target)
+		values[5] = CStringGetTextDatum(job->target);
+	else
+		nulls[5] = 'n';			/* k-means */
+	values[6] = DirectFunctionCall1(jsonb_in, CStringGetDatum(maas_train_params_json(job)));
 	values[7] = Int64GetDatum(job->n_train);
 	values[8] = Int64GetDatum(job->n_test);
 	values[9] = Int32GetDatum(n_features);

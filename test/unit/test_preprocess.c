@@ -470,6 +470,27 @@ test_out_of_memory(void)
 	CHECK(failures >= 10);
 }
 
+/* "none" (boosted trees): no fill values, every NaN left for the trees */
+static void
+test_impute_none(void)
+{
+	MaasPrepSet s;
+	MaasPrepColumn cols[3];
+	float		x[24];
+	float		before[24];
+
+	small_set(&s, cols, x);
+	memcpy(before, x, sizeof(x));
+	cols[0].fill = cols[1].fill = (float *) before;	/* must be cleared */
+	CHECK(maas_prep_impute(&s, MAAS_IMPUTE_NONE, &tick, &kerr));
+	CHECK(cols[0].fill == NULL && cols[1].fill == NULL && cols[2].fill == NULL);
+	for (int i = 0; i < 24; i++)
+		CHECK(isnan(before[i]) ? isnan(x[i]) : x[i] == before[i]);
+	/* the categories and the one-hot layout still follow */
+	CHECK(maas_prep_categories(&s, &kerr));
+	CHECK(s.width == 3 + cols[2].n_categories);
+}
+
 int
 main(void)
 {
@@ -478,6 +499,7 @@ main(void)
 	UNIT_RUN(test_permute);
 	UNIT_RUN(test_impute_mean);
 	UNIT_RUN(test_impute_zero_and_error);
+	UNIT_RUN(test_impute_none);
 	UNIT_RUN(test_categories_and_onehot);
 	UNIT_RUN(test_categories_errors);
 	UNIT_RUN(test_scale_standard);
