@@ -119,7 +119,12 @@ def main():
 
     tmp = tempfile.mkdtemp(prefix="maas-gbdt-")
     exe = build(tmp)
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from train_peers import cpu_line, openblas_core
+
     print("machine: %s, load %s" % (os.uname().machine, " ".join("%.2f" % v for v in os.getloadavg())))
+    print("%s; OpenBLAS as it detects this CPU: %s; xgboost %s" %
+          (cpu_line(), openblas_core(), xgb.__version__))
 
     X = None
     if only & {"train", "predict", "sql"}:
