@@ -14,31 +14,50 @@
  * the registry's rows, whose anchor (regtype) names it.  (Why it is built
  * so: doc/privileges.md.)
  *
+ * make_anchor_type makes maas.<type_name>, such an empty enum, commented
+ * about, owned by owner (the caller when owner is NULL) and usable by
+ * nobody else: a model's here, a secret's in 60_remote.sql.
+ *
  * make_model_type makes a model's type from a role name and grants: those
  * of the caller for a new model, and those 0.1 recorded by name for a model
  * updated from 0.1 or restored from a 0.1 dump.  A 0.1 owner that no longer
  * exists (0.1 let its role be dropped) leaves the model to the registry's
  * owner, and grants to dropped roles are left out.
  */
+CREATE FUNCTION maas.make_anchor_type(type_name text, about text, owner name)
+RETURNS pg_catalog.regtype
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	t regtype;
+BEGIN
+	EXECUTE format('CREATE TYPE maas.%I AS ENUM ()', type_name);
+	t := to_regtype(format('maas.%I', type_name));
+	EXECUTE format('COMMENT ON TYPE %s IS %L', t, about);
+	IF owner IS NOT NULL THEN
+		EXECUTE format('ALTER TYPE %s OWNER TO %I', t, owner);
+	END IF;
+	EXECUTE format('REVOKE ALL ON TYPE %s FROM PUBLIC', t);
+	RETURN t;
+END
+$$;
+REVOKE ALL ON FUNCTION maas.make_anchor_type(text, text, name) FROM PUBLIC;
+
 CREATE FUNCTION maas.make_model_type(model_id bigint, model text, owner name, acl aclitem[])
 RETURNS pg_catalog.regtype
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-	type_name text := 'model_' || model_id;
+	known boolean := to_regrole(quote_ident(owner)) IS NOT NULL;
 	t regtype;
 	grantee oid;
 BEGIN
-	EXECUTE format('CREATE TYPE maas.%I AS ENUM ()', type_name);
-	t := to_regtype(format('maas.%I', type_name));
-	EXECUTE format('COMMENT ON TYPE %s IS %L', t, format('owner and grants of maas model %s', quote_literal(model)));
-	IF to_regrole(quote_ident(owner)) IS NOT NULL THEN
-		EXECUTE format('ALTER TYPE %s OWNER TO %I', t, owner);
-	ELSE
+	t := maas.make_anchor_type('model_' || model_id,
+							   format('owner and grants of maas model %s', quote_literal(model)),
+							   CASE WHEN known THEN owner END);
+	IF NOT known THEN
 		RAISE WARNING 'role "%", the owner of model "%", does not exist', owner, model
 			USING DETAIL = 'The model now belongs to the owner of the maas registry.',
 				  HINT = format('Give it to a role with ALTER TYPE %s OWNER TO role.', t);
 	END IF;
-	EXECUTE format('REVOKE ALL ON TYPE %s FROM PUBLIC', t);
 	FOR grantee IN SELECT DISTINCT e.grantee FROM aclexplode(acl) e WHERE e.privilege_type = 'USAGE'
 	LOOP
 		IF grantee = 0 THEN
