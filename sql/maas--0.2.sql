@@ -388,11 +388,14 @@ CREATE TRIGGER model_type AFTER INSERT ON maas.model
 /*
  * A model whose type is dropped -- by DROP OWNED, DROP TYPE, DROP SCHEMA
  * CASCADE of a schema its owner moved it to -- is dropped with it, with
- * its versions, deployments and training runs.  The function runs for any
- * role that drops (it can drop only its own types), as the registry's
- * owner, and deletes only the models of the types just dropped.
+ * its versions, deployments and training runs; so is a secret
+ * (maas.secret, 60_remote.sql, read only when the trigger fires: no part
+ * of the install or upgrade scripts drops a type or schema).  The
+ * function runs for any role that drops (it can drop only its own types),
+ * as the registry's owner, and deletes only the models and secrets of the
+ * types just dropped.
  */
-CREATE FUNCTION maas.models_dropped() RETURNS event_trigger
+CREATE FUNCTION maas.anchors_dropped() RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
 	DELETE FROM maas.training_run r
@@ -404,12 +407,16 @@ BEGIN
 	 USING pg_event_trigger_dropped_objects() d
 	 WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_type'::regclass
 	   AND m.anchor::oid OPERATOR(pg_catalog.=) d.objid;
+	DELETE FROM maas.secret s
+	 USING pg_event_trigger_dropped_objects() d
+	 WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_type'::regclass
+	   AND s.anchor::oid OPERATOR(pg_catalog.=) d.objid;
 END
 $$;
-REVOKE ALL ON FUNCTION maas.models_dropped() FROM PUBLIC;
-CREATE EVENT TRIGGER maas_models_dropped ON sql_drop
+REVOKE ALL ON FUNCTION maas.anchors_dropped() FROM PUBLIC;
+CREATE EVENT TRIGGER maas_anchors_dropped ON sql_drop
 	WHEN TAG IN ('DROP TYPE', 'DROP OWNED', 'DROP SCHEMA')
-	EXECUTE FUNCTION maas.models_dropped();
+	EXECUTE FUNCTION maas.anchors_dropped();
 /* 20_weights.sql: weights of any size, and one copy of them per server (part of the install script) */
 
 /*
@@ -1099,7 +1106,7 @@ GRANT SELECT ON maas.stats, maas.stats_info, maas.drift,
  * A secret's owner is that of its type (anchor), as a model's is
  * (10_owners.sql): maas.secret_<32 hex digits of the sha256 of its name>,
  * made by maas_secret_set, so that DROP ROLE of its owner fails, REASSIGN
- * OWNED gives it away, DROP OWNED drops it (secrets_dropped below), and a
+ * OWNED gives it away, DROP OWNED drops it (anchors_dropped there), and a
  * renamed role keeps it.  pg_dump dumps the type, not the row: a restore
  * brings back the secret's name and owner without its value, which
  * maas_secret_set gives it again (only for its owner); maas_secret_drop,
@@ -1120,21 +1127,6 @@ CREATE FUNCTION maas.secret_type_name(name text) RETURNS text
 LANGUAGE sql IMMUTABLE STRICT SET search_path = pg_catalog, pg_temp AS $$
 SELECT 'secret_' || substr(encode(sha256(convert_to(name, 'UTF8')), 'hex'), 1, 32)
 $$;
-
--- a secret whose type is dropped (DROP OWNED, DROP TYPE, DROP SCHEMA) goes with it
-CREATE FUNCTION maas.secrets_dropped() RETURNS event_trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-	DELETE FROM maas.secret s
-	 USING pg_event_trigger_dropped_objects() d
-	 WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_type'::regclass
-	   AND s.anchor::oid OPERATOR(pg_catalog.=) d.objid;
-END
-$$;
-REVOKE ALL ON FUNCTION maas.secrets_dropped() FROM PUBLIC;
-CREATE EVENT TRIGGER maas_secrets_dropped ON sql_drop
-	WHEN TAG IN ('DROP TYPE', 'DROP OWNED', 'DROP SCHEMA')
-	EXECUTE FUNCTION maas.secrets_dropped();
 
 -- the names and owners of the secrets a role has the privileges of; no values
 CREATE VIEW maas.secrets AS

@@ -88,11 +88,14 @@ CREATE TRIGGER model_type AFTER INSERT ON maas.model
 /*
  * A model whose type is dropped -- by DROP OWNED, DROP TYPE, DROP SCHEMA
  * CASCADE of a schema its owner moved it to -- is dropped with it, with
- * its versions, deployments and training runs.  The function runs for any
- * role that drops (it can drop only its own types), as the registry's
- * owner, and deletes only the models of the types just dropped.
+ * its versions, deployments and training runs; so is a secret
+ * (maas.secret, 60_remote.sql, read only when the trigger fires: no part
+ * of the install or upgrade scripts drops a type or schema).  The
+ * function runs for any role that drops (it can drop only its own types),
+ * as the registry's owner, and deletes only the models and secrets of the
+ * types just dropped.
  */
-CREATE FUNCTION maas.models_dropped() RETURNS event_trigger
+CREATE FUNCTION maas.anchors_dropped() RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
 	DELETE FROM maas.training_run r
@@ -104,9 +107,13 @@ BEGIN
 	 USING pg_event_trigger_dropped_objects() d
 	 WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_type'::regclass
 	   AND m.anchor::oid OPERATOR(pg_catalog.=) d.objid;
+	DELETE FROM maas.secret s
+	 USING pg_event_trigger_dropped_objects() d
+	 WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_type'::regclass
+	   AND s.anchor::oid OPERATOR(pg_catalog.=) d.objid;
 END
 $$;
-REVOKE ALL ON FUNCTION maas.models_dropped() FROM PUBLIC;
-CREATE EVENT TRIGGER maas_models_dropped ON sql_drop
+REVOKE ALL ON FUNCTION maas.anchors_dropped() FROM PUBLIC;
+CREATE EVENT TRIGGER maas_anchors_dropped ON sql_drop
 	WHEN TAG IN ('DROP TYPE', 'DROP OWNED', 'DROP SCHEMA')
-	EXECUTE FUNCTION maas.models_dropped();
+	EXECUTE FUNCTION maas.anchors_dropped();
