@@ -301,15 +301,12 @@ maas_secret_set(PG_FUNCTION_ARGS)
 		if (found == SECRET_NONE)
 		{
 			/* its type, owned by the caller */
-			Oid			mtypes[2] = {TEXTOID, NAMEOID};
-			Datum		mvalues[2];
+			Oid			mtypes[2] = {TEXTOID, OIDOID};
+			Datum		mvalues[2] = {values[0], ObjectIdGetDatum(cs.caller)};
 
-			mvalues[0] = values[0];
-			mvalues[1] = DirectFunctionCall1(namein,
-											 CStringGetDatum(GetUserNameFromId(cs.caller, false)));
 			maas_catalog_query("SELECT maas.make_anchor_type(maas.secret_type_name($1), "
 							   "pg_catalog.format('owner of maas secret %s', pg_catalog.quote_literal($1)), "
-							   "$2)::pg_catalog.oid",
+							   "pg_catalog.pg_get_userbyid($2))::pg_catalog.oid",
 							   2, mtypes, mvalues, NULL, SPI_OK_SELECT);
 			anchor = DatumGetObjectId(maas_catalog_result(0, 1, &isnull));
 		}
