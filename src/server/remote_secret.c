@@ -213,7 +213,10 @@ typedef enum SecretFound
 /*
  * Lock the secret's row and set *anchor to its type; or, when there is no
  * row, find the type a secret of that name has, which pg_dump dumped
- * without the row.  The caller's session is under way.
+ * without the row.  The caller's session is under way.  Setting and
+ * dropping secrets take turns (SHARE ROW EXCLUSIVE, which readers on the
+ * serving path do not wait for), so that two sessions setting a new name
+ * do not both make its type: the second finds the first's row.
  */
 static SecretFound
 find_secret(const char *name, Oid *anchor)
@@ -223,6 +226,8 @@ find_secret(const char *name, Oid *anchor)
 	bool		isnull;
 	Datum		d;
 
+	maas_catalog_query("LOCK TABLE maas.secret IN SHARE ROW EXCLUSIVE MODE",
+					   0, NULL, NULL, NULL, SPI_OK_UTILITY);
 	if (maas_catalog_query("SELECT anchor::pg_catalog.oid FROM maas.secret WHERE name = $1 FOR UPDATE",
 						   1, types, values, NULL, SPI_OK_SELECT) == 1)
 	{
