@@ -9,15 +9,16 @@
  * which PostgreSQL's shared dependencies track as they do a model's type:
  * DROP ROLE of the owner fails, REASSIGN OWNED and DROP OWNED handle it, a
  * rename keeps it.  Users see the names and owners of their own secrets
- * through maas.secrets, never a value.  A remote model's config names a secret; its value is read under
- * the statement's snapshot, with an index scan (no SPI, so it works in
- * parallel workers and on standbys), and only when the model's owner has
- * the privileges of the secret's owner: granting USAGE on a model lets a
- * role call it with the owner's key, never read the key or point it at a
- * server of its own.  The table is not in pg_dump's output, and values are
- * never in a message: errors here hide their statement from the log, and
- * the HTTP client scrubs them from servers' answers.  doc/remote-models.md
- * has the threat model.
+ * through maas.secrets, never a value.  A remote model's config names a
+ * secret; its value is read under the statement's snapshot, with an index
+ * scan (no SPI, so it works in parallel workers and on standbys), and only
+ * when the model's owner has the privileges of the secret's owner:
+ * granting USAGE on a model lets a role call it with the owner's key,
+ * never read the key or point it at a server of its own.  The table is not
+ * in pg_dump's output (its types are: a restored secret has no value until
+ * its owner sets it again), and values are never in a message: errors here
+ * hide their statement from the log, and the HTTP client scrubs them from
+ * servers' answers.  doc/remote-models.md has the threat model.
  */
 #include "remote.h"
 #include "registry.h"
