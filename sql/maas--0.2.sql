@@ -314,31 +314,50 @@ LANGUAGE C STABLE PARALLEL SAFE COST 100;
  * the registry's rows, whose anchor (regtype) names it.  (Why it is built
  * so: doc/privileges.md.)
  *
+ * make_anchor_type makes maas.<type_name>, such an empty enum, commented
+ * about, owned by owner (the caller when owner is NULL) and usable by
+ * nobody else: a model's here, a secret's in 60_remote.sql.
+ *
  * make_model_type makes a model's type from a role name and grants: those
  * of the caller for a new model, and those 0.1 recorded by name for a model
  * updated from 0.1 or restored from a 0.1 dump.  A 0.1 owner that no longer
  * exists (0.1 let its role be dropped) leaves the model to the registry's
  * owner, and grants to dropped roles are left out.
  */
+CREATE FUNCTION maas.make_anchor_type(type_name text, about text, owner name)
+RETURNS pg_catalog.regtype
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	t regtype;
+BEGIN
+	EXECUTE format('CREATE TYPE maas.%I AS ENUM ()', type_name);
+	t := to_regtype(format('maas.%I', type_name));
+	EXECUTE format('COMMENT ON TYPE %s IS %L', t, about);
+	IF owner IS NOT NULL THEN
+		EXECUTE format('ALTER TYPE %s OWNER TO %I', t, owner);
+	END IF;
+	EXECUTE format('REVOKE ALL ON TYPE %s FROM PUBLIC', t);
+	RETURN t;
+END
+$$;
+REVOKE ALL ON FUNCTION maas.make_anchor_type(text, text, name) FROM PUBLIC;
+
 CREATE FUNCTION maas.make_model_type(model_id bigint, model text, owner name, acl aclitem[])
 RETURNS pg_catalog.regtype
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-	type_name text := 'model_' || model_id;
+	known boolean := to_regrole(quote_ident(owner)) IS NOT NULL;
 	t regtype;
 	grantee oid;
 BEGIN
-	EXECUTE format('CREATE TYPE maas.%I AS ENUM ()', type_name);
-	t := to_regtype(format('maas.%I', type_name));
-	EXECUTE format('COMMENT ON TYPE %s IS %L', t, format('owner and grants of maas model %s', quote_literal(model)));
-	IF to_regrole(quote_ident(owner)) IS NOT NULL THEN
-		EXECUTE format('ALTER TYPE %s OWNER TO %I', t, owner);
-	ELSE
+	t := maas.make_anchor_type('model_' || model_id,
+							   format('owner and grants of maas model %s', quote_literal(model)),
+							   CASE WHEN known THEN owner END);
+	IF NOT known THEN
 		RAISE WARNING 'role "%", the owner of model "%", does not exist', owner, model
 			USING DETAIL = 'The model now belongs to the owner of the maas registry.',
 				  HINT = format('Give it to a role with ALTER TYPE %s OWNER TO role.', t);
 	END IF;
-	EXECUTE format('REVOKE ALL ON TYPE %s FROM PUBLIC', t);
 	FOR grantee IN SELECT DISTINCT e.grantee FROM aclexplode(acl) e WHERE e.privilege_type = 'USAGE'
 	LOOP
 		IF grantee = 0 THEN
@@ -369,11 +388,14 @@ CREATE TRIGGER model_type AFTER INSERT ON maas.model
 /*
  * A model whose type is dropped -- by DROP OWNED, DROP TYPE, DROP SCHEMA
  * CASCADE of a schema its owner moved it to -- is dropped with it, with
- * its versions, deployments and training runs.  The function runs for any
- * role that drops (it can drop only its own types), as the registry's
- * owner, and deletes only the models of the types just dropped.
+ * its versions, deployments and training runs; so is a secret
+ * (maas.secret, 60_remote.sql, read only when the trigger fires: no part
+ * of the install or upgrade scripts drops a type or schema).  The
+ * function runs for any role that drops (it can drop only its own types),
+ * as the registry's owner, and deletes only the models and secrets of the
+ * types just dropped.
  */
-CREATE FUNCTION maas.models_dropped() RETURNS event_trigger
+CREATE FUNCTION maas.anchors_dropped() RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
 	DELETE FROM maas.training_run r
@@ -385,12 +407,16 @@ BEGIN
 	 USING pg_event_trigger_dropped_objects() d
 	 WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_type'::regclass
 	   AND m.anchor::oid OPERATOR(pg_catalog.=) d.objid;
+	DELETE FROM maas.secret s
+	 USING pg_event_trigger_dropped_objects() d
+	 WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_type'::regclass
+	   AND s.anchor::oid OPERATOR(pg_catalog.=) d.objid;
 END
 $$;
-REVOKE ALL ON FUNCTION maas.models_dropped() FROM PUBLIC;
-CREATE EVENT TRIGGER maas_models_dropped ON sql_drop
+REVOKE ALL ON FUNCTION maas.anchors_dropped() FROM PUBLIC;
+CREATE EVENT TRIGGER maas_anchors_dropped ON sql_drop
 	WHEN TAG IN ('DROP TYPE', 'DROP OWNED', 'DROP SCHEMA')
-	EXECUTE FUNCTION maas.models_dropped();
+	EXECUTE FUNCTION maas.anchors_dropped();
 /* 20_weights.sql: weights of any size, and one copy of them per server (part of the install script) */
 
 /*
@@ -1076,23 +1102,39 @@ GRANT SELECT ON maas.stats, maas.stats_info, maas.drift,
  * (src/server/remote_secret.c).  It is deliberately not marked for
  * pg_dump: a dump never holds a key (set them again after a restore).
  * The C code reads this table by attribute number: add columns at the end.
+ *
+ * A secret's owner is that of its type (anchor), as a model's is
+ * (10_owners.sql): maas.secret_<32 hex digits of the sha256 of its name>,
+ * made by maas_secret_set, so that DROP ROLE of its owner fails, REASSIGN
+ * OWNED gives it away, DROP OWNED drops it (anchors_dropped there), and a
+ * renamed role keeps it.  pg_dump dumps the type, not the row: a restore
+ * brings back the secret's name and owner without its value, which
+ * maas_secret_set gives it again (only for its owner); maas_secret_drop,
+ * DROP TYPE or DROP OWNED remove it (doc/remote-models.md).
  */
 CREATE TABLE maas.secret (
 	name		text COLLATE "C" NOT NULL,
-	owner		name NOT NULL,
+	anchor		pg_catalog.regtype NOT NULL,
 	value		text NOT NULL,
 	created_at	timestamptz NOT NULL DEFAULT pg_catalog.now(),
 	updated_at	timestamptz NOT NULL DEFAULT pg_catalog.now(),
-	CONSTRAINT secret_pkey PRIMARY KEY (name)
+	CONSTRAINT secret_pkey PRIMARY KEY (name),
+	CONSTRAINT secret_anchor_key UNIQUE (anchor)
 );
+
+-- the name of the type of secret name, in schema maas
+CREATE FUNCTION maas.secret_type_name(name text) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT SET search_path = pg_catalog, pg_temp AS $$
+SELECT 'secret_' || substr(encode(sha256(convert_to(name, 'UTF8')), 'hex'), 1, 32)
+$$;
 
 -- the names and owners of the secrets a role has the privileges of; no values
 CREATE VIEW maas.secrets AS
-SELECT s.name, s.owner, s.created_at, s.updated_at
+SELECT s.name, pg_catalog.pg_get_userbyid(t.typowner) AS owner, s.created_at, s.updated_at,
+	   s.anchor AS type
   FROM maas.secret s
- WHERE EXISTS (SELECT FROM pg_catalog.pg_roles r
-				WHERE r.rolname OPERATOR(pg_catalog.=) s.owner
-				  AND pg_catalog.pg_has_role(r.oid, 'USAGE'));
+  JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) s.anchor::pg_catalog.oid
+ WHERE pg_catalog.pg_has_role(t.typowner, 'USAGE');
 
 GRANT SELECT ON maas.secrets TO PUBLIC;
 
