@@ -209,6 +209,7 @@ typedef struct MaasBlas
 	maas_gemm_w_fn gemm_f32;
 	maas_gemm_w_fn gemm_bf16;
 	maas_gemm_w_fn gemm_s8;
+	maas_gemm_w_fn gemm_s8_relu;	/* gemm_s8, then max(y, 0), in one pass */
 
 	/*
 	 * Make w->packed for the backend gemm_* picks for w's type, when that
