@@ -106,7 +106,8 @@ typedef struct MaasWeights
 
 /*
  * y[m, n] = x[m, k] W^T + bias, for weights of one type; bias may be NULL;
- * y is overwritten.  m may be 0.  Returns false with err set only for bad
+ * y is overwritten, and must not overlap x (int8 puts its integer products
+ * there before it dequantizes them in place).  m may be 0.  Returns false with err set only for bad
  * arguments (MAAS_ERR_INVALID: a type mismatch, ldx < k, ...;
  * MAAS_ERR_LIMIT: int8 with k > MAAS_S8_MAX_K) and out of memory.  Scratch
  * comes from the stack while it fits in 16 kB (one row of any layer up to
