@@ -438,6 +438,7 @@ maas_blas_open(const MaasBlasConfig *config, MaasError *err)
 		blas_state.api.gemm_f32 = blas_gemm_f32;
 		blas_state.api.gemm_bf16 = blas_gemm_bf16;
 		blas_state.api.gemm_s8 = blas_gemm_s8;
+		blas_state.api.gemm_s8_relu = blas_gemm_s8_relu;
 		blas_state.api.pack = blas_pack;
 		blas_state.api.info = &blas_state.info;
 		blas_state.backend = (MaasGemmBackend) -1;

@@ -106,14 +106,16 @@ typedef struct MaasWeights
 
 /*
  * y[m, n] = x[m, k] W^T + bias, for weights of one type; bias may be NULL;
- * y is overwritten.  m may be 0.  Returns false with err set only for bad
+ * y is overwritten, and must not overlap x (int8 puts its integer products
+ * there before it dequantizes them in place).  m may be 0.  Returns false with err set only for bad
  * arguments (MAAS_ERR_INVALID: a type mismatch, ldx < k, ...;
  * MAAS_ERR_LIMIT: int8 with k > MAAS_S8_MAX_K) and out of memory.  Scratch
  * comes from the stack while it fits in 16 kB (one row of any layer up to
- * about 3000 x 3000 allocates nothing) and from maas_kalloc beyond (a batch
- * of m rows needs about m k + 4 m n bytes for int8, 2 m k for bf16 on
- * oneDNN, 256 k floats for bf16 widened): call it in a memory context that
- * is reset per batch.  A oneDNN failure falls back to another backend and
+ * about 3000 x 3000 allocates nothing) and from maas_kalloc beyond (bf16
+ * needs 2 m k bytes on oneDNN, 256 k floats widened; int8 quantizes blocks
+ * of 16 to 64 rows on the stack, and allocates 16 k bytes only when k is
+ * over 2048 and m over 32768 / k): call it in a memory context that is
+ * reset per batch.  A oneDNN failure falls back to another backend and
  * is counted in the info, never returned.
  *
  * gemm_s8 quantizes each row of x to u8 with its own scale and zero point
@@ -209,6 +211,7 @@ typedef struct MaasBlas
 	maas_gemm_w_fn gemm_f32;
 	maas_gemm_w_fn gemm_bf16;
 	maas_gemm_w_fn gemm_s8;
+	maas_gemm_w_fn gemm_s8_relu;	/* gemm_s8, then max(y, 0), in one pass */
 
 	/*
 	 * Make w->packed for the backend gemm_* picks for w's type, when that

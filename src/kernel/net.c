@@ -292,6 +292,25 @@ plan_buffers(MaasNet *net, NetPlan *plan, MaasError *err)
 	return true;
 }
 
+/*
+ * Does layer i run with the relu after it as one step?  When its op offers
+ * that, the next layer is a relu the output needs, reading value i + 1
+ * alone, in place, and nothing else reads that value.
+ */
+static bool
+fuses_relu(const MaasNet *net, const NetPlan *plan, int i)
+{
+	int			ids[MAAS_LAYER_MAX_INPUTS];
+
+	if (maas_op_info(net->layers[i].op)->forward_relu == NULL ||
+		i + 1 >= plan->output || !plan->needed[i + 1] ||
+		net->layers[i + 1].op != MAAS_OP_RELU)
+		return false;
+	return layer_inputs(&net->layers[i + 1], i + 1, ids) == 1 && ids[0] == i + 1 &&
+		plan->last_use[i + 1] == i + 1 &&
+		net->layers[i + 1].buffer == net->layers[i].buffer;
+}
+
 bool
 maas_net_check(MaasNet *net, MaasError *err)
 {
@@ -376,6 +395,12 @@ maas_net_check(MaasNet *net, MaasError *err)
 		for (int k = 0; k < s->n_in; k++)
 			s->in_buf[k] = ids[k] == 0 ? -1 : net->layers[ids[k] - 1].buffer;
 		s->out_buf = net->layers[i].buffer;
+		if (fuses_relu(net, plan, i))
+		{
+			/* the relu after it, in the same step (net_ops.h) */
+			s->forward = maas_op_info(net->layers[i].op)->forward_relu;
+			i++;
+		}
 	}
 
 	net->n_out = net->layers[plan->output - 1].shape.width;
