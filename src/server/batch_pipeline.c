@@ -4,23 +4,25 @@
  *		batch k + 1 (see batch_pipeline.h).
  *
  * When.  maas.batch_pipeline = auto pipelines when maas.blas_threads is 2
- * or more and a batch holds at least PIPELINE_MIN_MACS multiply-adds: then
+ * or more, a batch holds at least PIPELINE_MIN_MACS multiply-adds and the
+ * products give the same outputs on fewer threads (thread_invariant): then
  * one core reads and checks rows (PostgreSQL's work, which only the
  * backend's thread may do) while the worker runs the products with the
- * other threads, instead of the library's threads idling while the backend
- * reads.  With maas.blas_threads = 1 (the default, for many sessions at
- * once) a backend uses one core, serially, as before.  on pipelines every
- * batch the model allows, whatever the threads (tests compare it with
- * off).  Models that stay serial: remote ones (their calls ereport and
+ * other maas.blas_threads - 1 threads, instead of the library's threads
+ * idling while the backend reads.  With maas.blas_threads = 1 (the
+ * default, for many sessions at once) a backend uses one core, serially,
+ * as before.  on pipelines every batch the model allows, whatever the
+ * threads (tests compare it with off); the worker then has
+ * maas.blas_threads - 1 threads where that changes no output, else all of
+ * them.  Models that stay serial: remote ones (their calls ereport and
  * tick), those with bfloat16 or int8 weights (their kernels take scratch
  * from maas_kalloc, which a pool thread may not call), text models, and
  * statements a canary or shadow routes (predict_batch.c decides those).
  *
  * Results.  The worker runs the same maas_net_run() on the same rows, with
- * the same kernels, as the serial path would with maas.blas_threads - 1
- * threads.  The libraries split these products over rows and columns, not
- * over the sum, so the thread count does not change a bit of the outputs
- * (test/sql/batch_pipeline.sql checks pipelined against serial, exactly).
+ * the same kernels, as the serial path: with fewer threads only where the
+ * thread count changes no bit of the outputs, so the answers are the
+ * serial path's exactly (test/sql/batch_pipeline.sql compares them).
  *
  * Memory.  Two batches' rows and keys (the one read, the one in flight),
  * one workspace (one forward pass at a time), and the collected batch's
@@ -91,6 +93,41 @@ row_macs(const MaasNet *net)
 	return macs;
 }
 
+/*
+ * Are net's outputs the same whatever the BLAS threads: its products are
+ * oneDNN's float32 matmul (maas.gemm_backend auto on a CPU with AVX2 or
+ * AVX-512, or onednn), which splits a product over rows and columns, never
+ * over the sum.  OpenBLAS does not promise it (its sgemm takes another
+ * kernel for small products on one thread), nor do convolutions, which
+ * call sgemm.
+ */
+static bool
+thread_invariant(const MaasNet *net)
+{
+	const MaasBlasInfo *in = maas_get_blas()->info;
+	const char *be = in != NULL ? in->ops[MAAS_GEMM_F32_ROWS].backend : NULL;
+
+	if (be == NULL || strcmp(be, "onednn") != 0)
+		return false;
+	for (int i = 0; i < net->n_layers; i++)
+		if (net->layers[i].op == MAAS_OP_CONV2D)
+			return false;
+	return true;
+}
+
+/*
+ * The worker's BLAS threads: maas.blas_threads - 1, the backend's thread
+ * being the other core, when that gives the same outputs; otherwise as
+ * many as the serial path would use, so that it still does.
+ */
+static int
+worker_threads(const MaasNet *net)
+{
+	int			t = maas_blas_threads();
+
+	return t > 1 && thread_invariant(net) ? t - 1 : t;
+}
+
 /* may the worker run net: nothing in its forward pass needs the server */
 static bool
 net_runs_on_worker(const MaasNet *net)
@@ -119,7 +156,9 @@ maas_pipeline_wanted(MaasServeState *st, int rows)
 		return false;
 	if (pipeline_setting == PIPELINE_ON)
 		return true;
-	return maas_blas_threads() >= 2 && rows * row_macs(net) >= PIPELINE_MIN_MACS;
+	/* auto: one core reads while the others run the products */
+	return maas_blas_threads() >= 2 && rows * row_macs(net) >= PIPELINE_MIN_MACS &&
+		worker_threads(net) < maas_blas_threads();
 }
 
 size_t
@@ -143,7 +182,7 @@ maas_pipeline_start(MaasBatchPipeline *p, MaasServeState *st, int max_rows)
 
 	memset(p, 0, sizeof(*p));
 	p->st = st;
-	p->threads = Max(1, maas_blas_threads() - 1);
+	p->threads = worker_threads(net);
 	maas_batch_buffers_init(&p->rows, net, max_rows, true);
 	p->y_done = MemoryContextAllocHuge(CurrentMemoryContext,
 									   sizeof(float) * (size_t) max_rows * net->n_out);
