@@ -14,11 +14,15 @@ when the library is loaded):
                   CPU it does not know (Prescott: maas.cpu_features_disable
                   = 'sse3' leaves SSE2 only, so maas asks for Prescott)
 
-Batch timings, per configuration: 1 thread (serial, as maas.blas_threads
-= 1 always is), 2 threads with maas.batch_pipeline = auto (the worker thread
-runs batch k's products with one BLAS thread while the backend reads batch
-k + 1) and 2 threads with maas.batch_pipeline = off (the libraries' two
-threads run each batch's products, serially with the reading).  With
+Batch timings, per configuration, taking turns in one session (so that a
+change of the machine's load falls on all three alike): 1 thread (serial,
+as maas.blas_threads = 1 always is), 2 threads with maas.batch_pipeline =
+on (the worker thread runs batch k's products while the backend reads
+batch k + 1: with one BLAS thread where that changes no output, oneDNN's
+matmul, which is also what auto does; with both for OpenBLAS, which auto
+leaves serial) and 2 threads with maas.batch_pipeline = off (the
+libraries' two threads run each batch's products, serially with the
+reading).  With
 --floor, the best f32 GEMM floor of the MLP (test/bench/gemm_bench.c, a
 batch of 1024 rows, 1 and 2 threads, the fastest implementation) is
 measured in the same run, and the batch is compared with the floor "scan +
@@ -74,6 +78,19 @@ def timed(where, sql, setup="", options=None):
     out = psql(where, script, options)
     t = [float(x) / 1e3 for x in re.findall(r"^Time: ([\d.]+) ms", out, re.M)][-a.runs:]
     return statistics.median(t)
+
+
+def timed_rounds(where, sql, variants, setup="", options=None):
+    """medians of sql under each variant's SETs, the variants taking turns in one session"""
+    script = setup + "\n"
+    for v in variants:
+        script += v + "\n" + sql + ";\n"
+    for _ in range(a.runs):
+        for v in variants:
+            script += v + "\n\\timing on\n" + sql + ";\n\\timing off\n"
+    out = psql(where, script, options)
+    t = [float(x) / 1e3 for x in re.findall(r"^Time: ([\d.]+) ms", out, re.M)]
+    return [statistics.median(t[i::len(variants)]) for i in range(len(variants))]
 
 
 def setup(where):
@@ -152,10 +169,10 @@ SELECT count(*) FILTER (WHERE b.prediction = maas_predict('fmnist', t.pixels)) =
             r = {"cluster": label, "config": name}
             r["scan"] = timed(where, scan, serial, opts)
             r["row"] = timed(where, row, serial + "SET maas.blas_threads = 1;", opts)
-            r["batch1"] = timed(where, batch, serial + "SET maas.blas_threads = 1;", opts)
-            r["batch2"] = timed(where, batch, serial + "SET maas.blas_threads = 2;", opts)
-            r["batch2s"] = timed(where, batch, serial + "SET maas.blas_threads = 2;"
-                                 " SET maas.batch_pipeline = off;", opts)
+            r["batch1"], r["batch2"], r["batch2s"] = timed_rounds(where, batch, [
+                "SET maas.blas_threads = 1; SET maas.batch_pipeline = off;",
+                "SET maas.blas_threads = 2; SET maas.batch_pipeline = on;",
+                "SET maas.blas_threads = 2; SET maas.batch_pipeline = off;"], serial, opts)
             print(f"[{label} {name}] scan {r['scan'] * 1e3:.1f} ms, per-row {r['row'] * 1e3:.1f} ms,"
                   f" batch 1 thread {r['batch1'] * 1e3:.1f} ms, 2 threads pipelined {r['batch2'] * 1e3:.1f} ms,"
                   f" 2 threads serial {r['batch2s'] * 1e3:.1f} ms", flush=True)
