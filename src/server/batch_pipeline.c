@@ -223,9 +223,18 @@ static int
 join(MaasBatchPipeline *p)
 {
 	int			n = p->in_flight;
+	instr_time	t0,
+				t1;
 
+	INSTR_TIME_SET_CURRENT(t0);
 	maas_async_wait();
+	INSTR_TIME_SET_CURRENT(t1);
 	maas_blas_bind_thread();
+	INSTR_TIME_SUBTRACT(t1, t0);
+	p->wait_ms += INSTR_TIME_GET_MILLISEC(t1);
+	INSTR_TIME_SUBTRACT(t0, p->sent_at);
+	p->read_ms += INSTR_TIME_GET_MILLISEC(t0);
+	p->batches++;
 	p->in_flight = 0;
 	return n;
 }
@@ -285,10 +294,20 @@ maas_pipeline_send(MaasBatchPipeline *p, MaasBatchBuffers *bb, int n)
 	p->job.y = NULL;
 	p->job.err.status = MAAS_OK;
 	p->in_flight = n;
+	INSTR_TIME_SET_CURRENT(p->sent_at);
 	if (!maas_async_start(job_run, &p->job))
 		job_run(&p->job);		/* no thread: the same pass, here */
 	/* a product on this thread waits for the worker (services.h) */
 	maas_blas_ready = NULL;
+}
+
+void
+maas_pipeline_end(MaasBatchPipeline *p)
+{
+	/* reading that outlasts the products: the worker waited, not the backend */
+	elog(DEBUG1, "maas_predict_batch pipelined %d batches with %d BLAS thread%s: "
+		 "%.1f ms reading while the worker ran, %.1f ms waiting for it",
+		 p->batches, p->threads, p->threads > 1 ? "s" : "", p->read_ms, p->wait_ms);
 }
 
 void

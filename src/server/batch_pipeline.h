@@ -51,6 +51,11 @@ typedef struct MaasBatchPipeline
 	instr_time	next_start;		/* ... then */
 	float	   *y_done;			/* the collected batch's outputs */
 	int64	   *keys_done;		/* and keys */
+	/* for the DEBUG1 summary: how the two threads kept each other busy */
+	instr_time	sent_at;		/* when the batch in flight was sent */
+	int			batches;
+	double		read_ms;		/* backend: from a send to the next collect */
+	double		wait_ms;		/* backend: waiting for the worker */
 } MaasBatchPipeline;
 
 /* maas.batch_pipeline, from maas_batch_init */
@@ -83,6 +88,9 @@ extern const float *maas_pipeline_collect(MaasBatchPipeline *p, int *n);
 
 /* start the worker on bb's n rows (collect first); bb gets spare buffers */
 extern void maas_pipeline_send(MaasBatchPipeline *p, MaasBatchBuffers *bb, int n);
+
+/* the statement's last batch came back: a DEBUG1 line of the timings */
+extern void maas_pipeline_end(MaasBatchPipeline *p);
 
 /* an error unwinds: wait for the worker, never raise */
 extern void maas_pipeline_abort(MaasBatchPipeline *p);

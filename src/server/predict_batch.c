@@ -790,7 +790,10 @@ predict_batch(FunctionCallInfo fcinfo, BatchAnswer answer)
 		maas_source_scan(query, &b.reader, true);
 		batch_flush(&b);
 		if (b.pipelined)
+		{
 			batch_flush_pipelined(&b);
+			maas_pipeline_end(&b.pipe);
+		}
 	}
 	PG_CATCH();
 	{
