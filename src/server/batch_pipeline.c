@@ -184,10 +184,6 @@ maas_pipeline_start(MaasBatchPipeline *p, MaasServeState *st, int max_rows)
 	p->st = st;
 	p->threads = worker_threads(net);
 	maas_batch_buffers_init(&p->rows, net, max_rows, true);
-	p->y_done = MemoryContextAllocHuge(CurrentMemoryContext,
-									   sizeof(float) * (size_t) max_rows * net->n_out);
-	p->keys_done = MemoryContextAllocHuge(CurrentMemoryContext,
-										  sizeof(int64) * (size_t) max_rows);
 	if (!exit_hook)
 	{
 		before_shmem_exit(pipeline_exit, 0);
@@ -263,6 +259,19 @@ maas_pipeline_collect(MaasBatchPipeline *p, int *n)
 		y = maas_serve_forward(p->st, p->blas, *n, p->rows.x, p->job.work);
 	maas_stats_end(p->st, *n, p->rows.x, y);
 	begin_next(p);
+	/* sized by the first batch, the largest but for a short query's one */
+	if (*n > p->done_rows)
+	{
+		if (p->y_done != NULL)
+		{
+			pfree(p->y_done);
+			pfree(p->keys_done);
+		}
+		p->y_done = MemoryContextAllocHuge(p->rows.cxt,
+										   sizeof(float) * (size_t) *n * net->n_out);
+		p->keys_done = MemoryContextAllocHuge(p->rows.cxt, sizeof(int64) * (size_t) *n);
+		p->done_rows = *n;
+	}
 	memcpy(p->y_done, y, sizeof(float) * (size_t) *n * net->n_out);
 	memcpy(p->keys_done, p->rows.keys, sizeof(int64) * (size_t) *n);
 	return p->y_done;

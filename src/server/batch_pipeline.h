@@ -51,6 +51,7 @@ typedef struct MaasBatchPipeline
 	instr_time	next_start;		/* ... then */
 	float	   *y_done;			/* the collected batch's outputs */
 	int64	   *keys_done;		/* and keys */
+	int			done_rows;		/* rows they hold */
 	/* for the DEBUG1 summary: how the two threads kept each other busy */
 	instr_time	sent_at;		/* when the batch in flight was sent */
 	int			batches;
