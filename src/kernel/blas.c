@@ -482,6 +482,13 @@ maas_blas_load(const char *library, int threads, char *err, size_t errlen)
 	return blas;
 }
 
+void
+maas_blas_bind_thread(void)
+{
+	if (blas_state.dnn)
+		maas_dnn_bind_thread();
+}
+
 const char *
 maas_blas_library(void)
 {

@@ -282,6 +282,15 @@ extern const MaasBlas *maas_blas_load(const char *library, int threads,
  */
 extern const MaasBlasInfo *maas_blas_info(bool probe);
 
+/*
+ * Products are about to run on the calling thread after another thread
+ * ran them (the batch worker, then the backend again): give this thread
+ * the thread count the interface was opened with.  One thread at a time
+ * may run products; the caller takes turns, it never overlaps them.
+ * (OpenBLAS's count is the process's; OpenMP's, oneDNN's, the thread's.)
+ */
+extern void maas_blas_bind_thread(void);
+
 /* which BLAS library was opened, or NULL */
 extern const char *maas_blas_library(void);
 

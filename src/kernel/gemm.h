@@ -165,6 +165,8 @@ typedef struct MaasDnnInfo
 extern bool maas_dnn_open(const char *library, int threads, MaasCpuMask features,
 						  MaasError *err);
 extern void maas_dnn_set_threads(int threads);
+/* give the calling thread, if it is not the one that set them, the threads */
+extern void maas_dnn_bind_thread(void);
 extern const MaasDnnInfo *maas_dnn_info(void);
 
 /* the ISA oneDNN would use with these features, as it names them */

@@ -287,6 +287,18 @@ maas_dnn_set_threads(int threads)
 		apply_threads(threads);
 }
 
+/*
+ * OpenMP's thread count is the calling thread's: a thread that did not set
+ * it (the batch worker) would run oneDNN with OpenMP's default, every
+ * core.  threads_for() then keeps it in step as on the backend's thread.
+ */
+void
+maas_dnn_bind_thread(void)
+{
+	if (handle != NULL && omp_set_threads != NULL)
+		omp_set_threads(threads_omp);
+}
+
 static const char *
 isa_name(unsigned isa)
 {
@@ -850,6 +862,11 @@ void
 maas_dnn_set_threads(int threads)
 {
 	(void) threads;
+}
+
+void
+maas_dnn_bind_thread(void)
+{
 }
 
 bool

@@ -13,6 +13,7 @@
  * comparison for it.
  */
 #include "services.h"
+#include "threads.h"
 
 #include <stdlib.h>
 
@@ -136,6 +137,12 @@ maas_services_init(void)
 							   check_cpu_disable, assign_cpu_disable, NULL);
 }
 
+int
+maas_blas_threads(void)
+{
+	return blas_threads;
+}
+
 /*
  * Kernels allocate through this (kernel.h): the current memory context,
  * huge allocations allowed, NULL instead of an error when it cannot be had.
@@ -143,6 +150,9 @@ maas_services_init(void)
 void *
 maas_kalloc(size_t size)
 {
+	/* palloc is the backend's alone: a kernel on a pool thread gets none */
+	if (unlikely(maas_worker_thread))
+		return NULL;
 	if (size == 0)
 		size = 1;
 	if (!AllocHugeSizeIsValid(size))
@@ -219,6 +229,12 @@ maas_get_blas_threads(int threads)
 	MaasError	err;
 	const MaasBlas *blas;
 
+	/* the batch worker may be running products: they take turns */
+	if (unlikely(maas_async_pending()))
+	{
+		maas_async_wait();
+		maas_blas_bind_thread();
+	}
 	if (threads <= 0)
 		threads = blas_threads;
 	if (!blas_stale && blas_now != NULL && threads == blas_now_threads)

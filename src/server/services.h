@@ -23,10 +23,15 @@ extern void maas_services_init(void);
  */
 extern const MaasBlas *maas_get_blas_threads(int threads);
 
+/* maas.blas_threads */
+extern int	maas_blas_threads(void);
+
 /*
  * The interface maas_get_blas() returned last, while no setting of the
  * backend changed since and it has the setting's threads (NULL otherwise):
- * the per-row path's one test.
+ * the per-row path's one test.  The batch pipeline sets it to NULL while its
+ * worker runs products, so that a product on the backend's thread first
+ * waits for the worker (maas_get_blas_threads does).
  */
 extern PGDLLIMPORT const MaasBlas *maas_blas_ready;
 
