@@ -520,6 +520,57 @@ probe(void)
 	}
 }
 
+/*
+ * oneDNN's work that a first product pays whatever the model: the
+ * dnnl_sgemm kernels of both transposes of B, for one row and for several
+ * (generated once per process and kept), the u8s8s32 GEMM's, and a matmul
+ * of each chosen kind (probe()).  All on one thread: oneDNN runs a
+ * one-thread call inline, without an OpenMP team.
+ */
+static void
+warm_up(void)
+{
+	enum
+	{
+		WN = 64
+	};
+	float	   *a = maas_kalloc_array(WN * WN, sizeof(float));
+	float	   *b = maas_kalloc_array(WN * WN, sizeof(float));
+	float	   *c = maas_kalloc_array(WN * WN, sizeof(float));
+	int32_t    *acc = maas_kalloc_array(WN * WN, sizeof(int32_t));
+	static const int rows[] = {1, 8, WN};
+
+	if (a == NULL || b == NULL || c == NULL || acc == NULL)
+		return;
+	memset(a, 0, sizeof(float) * WN * WN);
+	memset(b, 0, sizeof(float) * WN * WN);
+	for (int r = 0; r < (int) (sizeof(rows) / sizeof(rows[0])); r++)
+		for (int tb = 0; tb < 2; tb++)
+			(void) maas_dnn_sgemm(false, tb, rows[r], WN, WN, 1.0f, a, WN, b, WN,
+								  0.0f, c, WN);
+	for (int r = 0; r < (int) (sizeof(rows) / sizeof(rows[0])); r++)
+		(void) maas_dnn_gemm_u8s8(rows[r], WN, WN, (const uint8_t *) a, WN,
+								  (const int8_t *) b, WN, acc, WN);
+	probe();
+}
+
+const MaasBlas *
+maas_blas_preload(const MaasBlasConfig *config, bool warm, MaasError *err)
+{
+	MaasBlasConfig one = *config;
+	const MaasBlas *blas;
+
+	/* no thread pool before fork: each backend starts its own */
+	one.threads = 1;
+	blas = maas_blas_open(&one, err);
+	if (blas == NULL)
+		return NULL;
+	blas_state.info.preloaded = true;
+	if (warm && blas_state.dnn && maas_dnn_fits(maas_cpu_features()))
+		warm_up();
+	return blas;
+}
+
 const MaasBlasInfo *
 maas_blas_info(bool probe_first)
 {

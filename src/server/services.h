@@ -15,6 +15,7 @@
 
 /* maas.blas_threads and maas.blas_library, from _PG_init */
 extern void maas_services_init(void);
+extern void maas_services_preload(void);
 
 /*
  * BLAS, opened on first use in this backend (never in the postmaster, see
