@@ -552,6 +552,8 @@ warm_up(void)
 		(void) maas_dnn_gemm_u8s8(rows[r], WN, WN, (const uint8_t *) a, WN,
 								  (const int8_t *) b, WN, acc, WN);
 	probe();
+	/* the small shapes' primitives are of no use to a model */
+	maas_dnn_cache_clear();
 }
 
 const MaasBlas *
@@ -566,7 +568,14 @@ maas_blas_preload(const MaasBlasConfig *config, bool warm, MaasError *err)
 	if (blas == NULL)
 		return NULL;
 	blas_state.info.preloaded = true;
-	if (warm && blas_state.dnn && maas_dnn_fits(maas_cpu_features()))
+	/*
+	 * oneDNN runs a one-thread call inline with OpenMP (and sequentially);
+	 * another runtime (TBB, a thread pool) may start its workers: no
+	 * warm-up then.
+	 */
+	if (warm && blas_state.dnn && maas_dnn_fits(maas_cpu_features()) &&
+		(strcmp(maas_dnn_info()->runtime, "omp") == 0 ||
+		 strcmp(maas_dnn_info()->runtime, "seq") == 0))
 		warm_up();
 	return blas;
 }

@@ -15,7 +15,11 @@
  */
 #include "services.h"
 
+#include <dirent.h>
 #include <stdlib.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "miscadmin.h"
 #include "portability/instr_time.h"
@@ -162,6 +166,23 @@ blas_config(MaasBlasConfig *config, int threads)
 	config->cpu_disable = cpu_disable;
 }
 
+/* threads of this process (Linux; 1 where it cannot be told) */
+static int
+process_threads(void)
+{
+	DIR		   *d = opendir("/proc/self/task");
+	struct dirent *e;
+	int			n = 0;
+
+	if (d == NULL)
+		return 1;
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n > 0 ? n : 1;
+}
+
 /*
  * From _PG_init in the postmaster (shared_preload_libraries): open the
  * matrix libraries once, with the settings of postgresql.conf and one
@@ -201,6 +222,15 @@ maas_services_preload(void)
 	}
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(cxt);
+	if (process_threads() > 1)
+		ereport(WARNING,
+				(errmsg("the matrix libraries started threads in the postmaster"),
+				 errdetail("Backends forked with them may hang in their first parallel product."),
+				 errhint("Set maas.preload_libraries to off and restart the server.")));
+#ifdef __GLIBC__
+	/* what the warm-up freed goes back, not to be copied by every fork */
+	malloc_trim(0);
+#endif
 }
 
 /*
