@@ -142,6 +142,9 @@ maas_services_init(void)
 							   GUC_LIST_INPUT,
 							   check_cpu_disable, assign_cpu_disable, NULL);
 
+	/* a restart setting: defined only where it can be set */
+	if (!process_shared_preload_libraries_in_progress)
+		return;
 	DefineCustomBoolVariable("maas.preload_libraries",
 							 "Open the matrix libraries in the postmaster.",
 							 "With maas in shared_preload_libraries, OpenBLAS and oneDNN "
