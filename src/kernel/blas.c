@@ -7,7 +7,11 @@
  * opened with OPENBLAS_CORETYPE set to the best OpenBLAS core the enabled
  * features can run (coretype_for(): from feature bits only), and oneDNN is
  * opened if it is installed, its ISA capped the same way.  Both are opened,
- * and their threads started, with every signal blocked.
+ * and their threads started, with every signal blocked.  That first call
+ * is maas_blas_preload() in the postmaster when maas is preloaded: one
+ * thread (OPENBLAS_NUM_THREADS=1 starts no pool, and no OpenMP team is
+ * started), and oneDNN's first kernels made on it (warm_up()), so that the
+ * backends it forks inherit all of it; each then sets its own threads.
  *
  * Choosing.  choose() gives every operation (MaasGemmOp) an implementation,
  * from maas.gemm_backend, the enabled features and what loaded.  The rule

@@ -6,7 +6,8 @@
 # them, maas_blas_info() says so, its first prediction is right, and it
 # starts its own threads (maas.blas_threads) while the postmaster never has
 # any.  The same after a crash restart (the postmaster reinitializes without
-# loading maas again) and a restart; with maas.preload_libraries = off, and
+# loading maas again) and a restart; the libraries follow postgresql.conf's
+# maas.cpu_features_disable; with maas.preload_libraries = off, and
 # without shared_preload_libraries, each backend opens them at its first
 # product, as before, with the same results.
 
@@ -139,6 +140,21 @@ $node->restart;
 is_deeply([ fresh_backend('after a restart', 1) ], [ $class, $text ],
 	'after a restart: the same prediction and text');
 ok(!$node->log_contains('started threads in the postmaster'), 'no thread was ever started in the postmaster');
+
+# ---- postgresql.conf's maas.cpu_features_disable: the postmaster opens
+# OpenBLAS with a core type and oneDNN with an ISA without them ----
+$node->append_conf('postgresql.conf', "maas.cpu_features_disable = 'avx512, amx'");
+$node->restart;
+is($node->safe_psql('postgres', qq{
+SELECT count(*) FILTER (WHERE kernel ~ 'avx512|amx|Cooperlake|SkylakeX') FROM maas_blas_info()}), '0',
+	'features disabled in postgresql.conf: no library or kernel uses them');
+is($node->safe_psql('postgres', $predict_sql), $class, 'features disabled: the same prediction');
+$node->append_conf('postgresql.conf', "maas.cpu_features_disable = 'all'");
+$node->restart;
+is($node->safe_psql('postgres', "SELECT kernel FROM maas_blas_info() WHERE component = 'blas'"),
+	'Prescott', "every feature disabled in postgresql.conf: OpenBLAS's oldest core");
+is($node->safe_psql('postgres', $predict_sql), $class, 'every feature disabled: the same prediction');
+$node->adjust_conf('postgresql.conf', 'maas.cpu_features_disable', undef);
 
 # ---- maas.preload_libraries = off: each backend opens them ----
 $node->append_conf('postgresql.conf', 'maas.preload_libraries = off');
