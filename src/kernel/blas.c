@@ -560,15 +560,43 @@ warm_up(void)
 	maas_dnn_cache_clear();
 }
 
+/*
+ * The variables open_blas() and maas_dnn_open() set for the libraries to
+ * read as they load: the postmaster puts its own back afterwards, so that
+ * the processes it forks, and the programs they run, get the environment
+ * the server was started with.
+ */
+static const char *const load_env[] = {
+	"OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE", "OMP_WAIT_POLICY"
+};
+#define N_LOAD_ENV ((int) (sizeof(load_env) / sizeof(load_env[0])))
+
 const MaasBlas *
 maas_blas_preload(const MaasBlasConfig *config, bool warm, MaasError *err)
 {
 	MaasBlasConfig one = *config;
 	const MaasBlas *blas;
+	char	   *saved[N_LOAD_ENV];
+	bool		had[N_LOAD_ENV];
 
+	for (int i = 0; i < N_LOAD_ENV; i++)
+	{
+		const char *v = getenv(load_env[i]);
+
+		had[i] = v != NULL;
+		saved[i] = had[i] ? strdup(v) : NULL;
+	}
 	/* no thread pool before fork: each backend starts its own */
 	one.threads = 1;
 	blas = maas_blas_open(&one, err);
+	for (int i = 0; i < N_LOAD_ENV; i++)
+	{
+		if (saved[i] != NULL)
+			setenv(load_env[i], saved[i], 1);
+		else if (!had[i])
+			unsetenv(load_env[i]);
+		free(saved[i]);
+	}
 	if (blas == NULL)
 		return NULL;
 	blas_state.info.preloaded = true;

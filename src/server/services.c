@@ -8,10 +8,10 @@
  * The matrix backend is opened in the postmaster when maas is preloaded
  * (maas_services_preload, maas.preload_libraries), otherwise on a backend's
  * first product, with what the settings say (maas.blas_library,
- * maas.blas_threads, maas.gemm_backend, maas.cpu_features_disable); after that, maas_get_blas() returns the same
- * interface without asking the kernel again until one of those settings
- * changes (their assign hooks mark it), so the per-row path pays one
- * comparison for it.
+ * maas.blas_threads, maas.gemm_backend, maas.cpu_features_disable); after
+ * that, maas_get_blas() returns the same interface without asking the
+ * kernel again until one of those settings changes (their assign hooks
+ * mark it), so the per-row path pays one comparison for it.
  */
 #include "services.h"
 
@@ -203,10 +203,12 @@ maas_services_preload(void)
 	MemoryContext old;
 	instr_time	start,
 				took;
+	int			threads_before;
 
 	if (!process_shared_preload_libraries_in_progress || IsUnderPostmaster ||
 		!preload_libraries)
 		return;
+	threads_before = process_threads();
 	blas_config(&config, 1);
 	cxt = AllocSetContextCreate(TopMemoryContext, "maas preload", ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(cxt);
@@ -225,7 +227,7 @@ maas_services_preload(void)
 	}
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(cxt);
-	if (process_threads() > 1)
+	if (process_threads() > threads_before)
 		ereport(WARNING,
 				(errmsg("the matrix libraries started threads in the postmaster"),
 				 errdetail("Backends forked with them may hang in their first parallel product."),

@@ -119,6 +119,16 @@ sub fresh_backend
 # ---- preloaded ----
 is(threads_of(postmaster_pid()), 1, 'the postmaster has one thread after opening the libraries');
 is(mapped(postmaster_pid()), $both, 'the postmaster maps the libraries');
+# what maas sets for the libraries to read as they load is not left in the
+# environment every process inherits (a program a backend runs sees the
+# server's own)
+my $env_wanted = join(',', map { "$_=$ENV{$_}" }
+	  grep { defined $ENV{$_} } qw(OPENBLAS_CORETYPE OPENBLAS_NUM_THREADS));
+is($node->safe_psql('postgres', q{
+CREATE TEMP TABLE env (line text);
+COPY env FROM PROGRAM 'env | grep -E "^OPENBLAS_(CORETYPE|NUM_THREADS)=" || true';
+SELECT coalesce(string_agg(line, ',' ORDER BY line), '') FROM env}), $env_wanted,
+	"the postmaster's environment is put back after the libraries are opened");
 my ($class, $text) = fresh_backend('preloaded', 1);
 is($class, '7', 'the first prediction of a new backend is right');
 cmp_ok(length($text), '>', 0, "a new backend generates (\"$text\")");
