@@ -162,8 +162,13 @@ def one_round(sql):
         after = own_kb(pid)
         rows.append((connect_ms, first, nxt, (after[0] - before[0]) / 1024, after[0] / 1024,
                      (after[1] - before[1]) / 1024))
-        kept.append(c)
-    for c in kept:
+        kept.append((c, pid))
+    # the figure: the server's memory per additional backend, the
+    # sum of their PSS with all of them against the first one alone
+    total = sum(own_kb(pid)[0] for _, pid in kept) / 1024
+    slope = (total - rows[0][4]) / (len(kept) - 1) if len(kept) > 1 else float('nan')
+    rows = [r + (slope,) for r in rows]
+    for c, _ in kept:
         c.close()
     return rows
 
@@ -196,6 +201,9 @@ def main():
             med[way] = (m, d)
             print('%-12s %8.1f ms %7.1f ms %7.1f ms %9.1f ms %6.2f MiB %6.2f MiB %6.2f MiB'
                   % (way, m[0], m[1], m[2], d, m[3], m[4], m[5]))
+        for way, _ in WAYS:
+            print('%-12s PSS per additional backend (%d vs 1): %.2f MiB'
+                  % (way, backends, statistics.median(x[6] for x in res[(way, name)])))
         (p, pd), (b, bd) = med['preloaded'], med['per backend']
         print('preloaded / per backend: first statement %.2fx, first-next %+.1f ms vs %+.1f ms, '
               'dirty added %.2fx, connect %.2fx'
