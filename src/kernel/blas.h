@@ -28,9 +28,11 @@
  * fewer OpenMP threads than the setting allows (a team costs more than
  * they take), and OpenMP threads wait passively.
  *
- * Libraries are opened with dlopen() on first use in a backend, so loading
- * maas through shared_preload_libraries never starts BLAS, OpenMP or their
- * threads in the postmaster.  Every library thread is created with all
+ * Libraries are opened with dlopen() on first use in a process.  With maas
+ * in shared_preload_libraries the postmaster opens them (maas_blas_preload:
+ * one thread, no pool), so every backend inherits them mapped, relocated
+ * and initialized by fork; the threads are started by each backend that
+ * wants more than one (maas.blas_threads).  Every library thread is created with all
  * signals blocked, so PostgreSQL's signal handlers only ever run in the
  * backend's own thread, and no library thread calls PostgreSQL.  Only the
  * calling thread uses this interface.  No PostgreSQL header here: the unit
@@ -191,6 +193,8 @@ typedef struct MaasBlasInfo
 	char		onednn_runtime[16]; /* "omp", "tbb", "seq", ... */
 	char		onednn_status[MAAS_ERRLEN]; /* why not loaded, or "" */
 	long		onednn_failures;	/* calls that fell back, see blas.c */
+	/* both opened by maas_blas_preload() in the postmaster, before fork */
+	bool		preloaded;
 	/* the choice */
 	int			threads;
 	const char *backend;		/* the setting: "auto", "blas", "onednn" */
@@ -290,6 +294,22 @@ extern const MaasBlasInfo *maas_blas_info(bool probe);
  * (OpenBLAS's count is the process's; OpenMP's, oneDNN's, the thread's.)
  */
 extern void maas_blas_bind_thread(void);
+
+/*
+ * maas_blas_open() for the postmaster, before it forks any backend: the
+ * libraries are opened (dlopen, relocation, their constructors) with one
+ * thread whatever config->threads says, so that neither OpenBLAS's pool
+ * nor an OpenMP team exists to be forked.  With warm, oneDNN's one-time
+ * work that does not depend on a model is done too, on one thread: its
+ * dnnl_sgemm kernels (generated once per process), and a matmul of each
+ * chosen kind on a small shape (as maas_blas_info's probe).  Scratch comes
+ * from maas_kalloc.  OpenBLAS's buffers are left to the first product of
+ * each backend (they are per process and written).  A backend then calls
+ * maas_blas_open() as usual: nothing is opened again, its thread count and
+ * choice are applied.  NULL with err set as maas_blas_open() does.
+ */
+extern const MaasBlas *maas_blas_preload(const MaasBlasConfig *config, bool warm,
+										 MaasError *err);
 
 /* which BLAS library was opened, or NULL */
 extern const char *maas_blas_library(void);

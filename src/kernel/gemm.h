@@ -211,7 +211,7 @@ extern const void *maas_dnn_pack(MaasDnnKind kind, int n, int k, const void *w,
 /* true when packed was made by maas_dnn_pack for kind, n, k in this process */
 extern bool maas_dnn_packed_ok(const void *packed, MaasDnnKind kind, int n, int k);
 
-/* drop every cached primitive (tests, and the benchmark between shapes) */
+/* drop every cached primitive, maas's and oneDNN's own (its primitive cache) */
 extern void maas_dnn_cache_clear(void);
 
 #endif							/* MAAS_GEMM_H */

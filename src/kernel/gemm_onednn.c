@@ -474,6 +474,9 @@ maas_dnn_cache_clear(void)
 	for (int i = 0; i < DNN_CACHE; i++)
 		if (cache[i].used)
 			entry_free(&cache[i]);
+	/* and oneDNN's own cache of primitives */
+	dn.dnnl_set_primitive_cache_capacity(0);
+	dn.dnnl_set_primitive_cache_capacity(2 * DNN_CACHE);
 }
 
 /* w [n, k] row-major, as oneDNN's k x n weights */

@@ -3,7 +3,8 @@
  *		What the server lends every part of maas: the kernels' allocator
  *		(maas_kalloc, declared in kernel.h, defined in services.c), their
  *		interrupt tick, turning their errors into ereports, and BLAS, opened
- *		on first use in a backend with its settings.
+ *		with its settings by the postmaster when maas is preloaded
+ *		(maas_services_preload), otherwise on first use in a backend.
  */
 #ifndef MAAS_SERVICES_H
 #define MAAS_SERVICES_H
@@ -15,6 +16,7 @@
 
 /* maas.blas_threads and maas.blas_library, from _PG_init */
 extern void maas_services_init(void);
+extern void maas_services_preload(void);
 
 /*
  * BLAS, opened on first use in this backend (never in the postmaster, see
