@@ -13,6 +13,17 @@
  * workspace for any (n, t) is a sum over buffers.  Running to a value other
  * than the last runs only the layers it depends on, in order, and stops:
  * skipping layers only removes writes, so the plan stays valid.
+ *
+ * Tiles.  A network of image layers runs a large batch in tiles of rows,
+ * each tile through every step before the next: a CNN's activations are
+ * tens of kilobytes a row, so a layer-by-layer pass over 1,024 rows streams
+ * tens of megabytes through memory at every layer, while a tile of a few
+ * rows stays in the cache between the convolution, its activation and its
+ * pooling (test/bench/cnn_net.c measures it: about 2-4x at the kernels).
+ * The values of a tile lie at the start of their buffers, and the output
+ * rows of each tile are copied into an area of the workspace of their own;
+ * rows are independent in a feature model, so the results are a whole-batch
+ * pass's but for GEMM blocking (float noise).
  */
 #include "net_ops.h"
 
@@ -41,7 +52,13 @@ typedef struct NetPlan
 	size_t	   *row_width;		/* per buffer: widest row value (all of a row) */
 	bool	   *needed;			/* per layer: needed for net->output */
 	int			output;			/* value id of net->output */
+	size_t		tile_row_bytes;	/* bytes a row of every value takes, when
+								 * the net runs in tiles (see the top);
+								 * 0: one pass over the batch */
 } NetPlan;
+
+/* the bytes of values a tile aims for (the benchmark may change it) */
+size_t		maas_net_tile_bytes = MAAS_NET_TILE_BYTES;
 
 extern const MaasOpInfo maas_op_standardize;
 extern const MaasOpInfo maas_op_dense;
@@ -292,6 +309,36 @@ plan_buffers(MaasNet *net, NetPlan *plan, MaasError *err)
 	return true;
 }
 
+/*
+ * A feature model with an image layer among its steps, and only row
+ * values, runs in tiles: the bytes of a row of its input and buffers.  A
+ * remote layer (one request a call) or a KV cache keeps one pass.
+ */
+static size_t
+tile_row_bytes(const MaasNet *net, const NetPlan *plan)
+{
+	bool		image = false;
+	size_t		floats = (size_t) net->n_in;
+
+	if (net->input != MAAS_NET_FEATURES)
+		return 0;
+	for (int i = 0; i < plan->n_steps; i++)
+	{
+		const MaasLayer *l = plan->steps[i].layer;
+
+		if (l->op == MAAS_OP_REMOTE || maas_op_info(l->op)->kv_cache || l->shape.seq)
+			return 0;
+		if (l->op == MAAS_OP_CONV2D || l->op == MAAS_OP_MAXPOOL2D ||
+			l->op == MAAS_OP_AVGPOOL2D || l->op == MAAS_OP_GLOBAL_AVGPOOL)
+			image = true;
+	}
+	if (!image)
+		return 0;
+	for (int b = 0; b < net->n_buffers; b++)
+		floats += plan->row_width[b] + plan->seq_width[b];
+	return floats * sizeof(float);
+}
+
 bool
 maas_net_check(MaasNet *net, MaasError *err)
 {
@@ -385,6 +432,7 @@ maas_net_check(MaasNet *net, MaasError *err)
 	for (int i = 0; i < L; i++)
 		if (net->layers[i].shape.width > net->max_width)
 			net->max_width = net->layers[i].shape.width;
+	plan->tile_row_bytes = tile_row_bytes(net, plan);
 	net->plan = plan;
 	return true;
 }
@@ -435,6 +483,10 @@ maas_net_workspace_kv(const MaasNet *net, int n_rows, int t, int n_keys,
 
 	if (n_rows <= 0 || t <= 0 || n_keys < t || plan == NULL)
 		return false;
+	/* a tiled net's output rows (see run_tiles) */
+	if (plan->tile_row_bytes > 0 &&
+		!maas_mul_size((size_t) n_rows, (size_t) net->n_out, &total))
+		return false;
 	for (int b = 0; b < net->n_buffers; b++)
 	{
 		size_t		seq,
@@ -461,6 +513,9 @@ place_buffers(const MaasNet *net, const MaasBatch *batch, float *work, float **b
 	const NetPlan *plan = net->plan;
 	size_t		off = 0;
 
+	/* a tiled net's output rows first (see run_tiles) */
+	if (plan->tile_row_bytes > 0)
+		off = (size_t) batch->n * net->n_out;
 	for (int b = 0; b < net->n_buffers; b++)
 	{
 		size_t		per_row = plan->seq_width[b] * (size_t) batch->t;
@@ -521,6 +576,53 @@ run_to(const MaasNet *net, MaasRun *run, float **bufs, int target)
 	return result;
 }
 
+/* every step of the plan over run->batch, its input x */
+static bool
+run_steps(const NetPlan *plan, MaasRun *run, const float *x, float *const *bufs)
+{
+	for (int i = 0; i < plan->n_steps; i++)
+	{
+		const NetStep *s = &plan->steps[i];
+		const float *in[MAAS_LAYER_MAX_INPUTS];
+
+		for (int k = 0; k < s->n_in; k++)
+			in[k] = s->in_buf[k] < 0 ? x : bufs[s->in_buf[k]];
+		if (!s->forward(s->layer, run, in, bufs[s->out_buf]))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * The steps over tiles of rows (see the top): every tile's values at the
+ * start of their buffers, so that they stay in the cache, and the output
+ * rows of each copied to their place in out (workspace of its own); the
+ * scratch is shared (sized for the whole batch, so for any tile).
+ */
+static const float *
+run_tiles(const MaasNet *net, MaasRun *run, float *const *bufs, float *out,
+		  int tile)
+{
+	const NetPlan *plan = net->plan;
+	const MaasBatch *batch = run->batch;
+	MaasBatch	part = *batch;
+	const float *res = bufs[plan->steps[plan->n_steps - 1].out_buf];
+	bool		ok = true;
+
+	run->batch = &part;
+	for (int r0 = 0; ok && r0 < batch->n; r0 += tile)
+	{
+		part.n = batch->n - r0 < tile ? batch->n - r0 : tile;
+		part.x = batch->x + (size_t) r0 * net->n_in;
+		ok = run_steps(plan, run, part.x, bufs);
+		if (ok)
+			memcpy(out + (size_t) r0 * net->n_out, res,
+				   sizeof(float) * (size_t) part.n * net->n_out);
+	}
+	run->batch = batch;
+	return ok ? out : NULL;
+}
+
 const float *
 maas_net_run(const MaasNet *net, const MaasBlas *blas, const MaasBatch *batch,
 			 int target, float *work, MaasError *err)
@@ -545,16 +647,16 @@ maas_net_run(const MaasNet *net, const MaasBlas *blas, const MaasBatch *batch,
 		return run_to(net, &run, bufs, target);
 	}
 
-	for (int i = 0; i < plan->n_steps; i++)
+	if (plan->tile_row_bytes > 0)
 	{
-		const NetStep *s = &plan->steps[i];
-		const float *in[MAAS_LAYER_MAX_INPUTS];
+		size_t		rows = maas_net_tile_bytes / plan->tile_row_bytes;
+		int			tile = rows < 1 ? 1 : rows > (size_t) batch->n ? batch->n : (int) rows;
 
-		for (int k = 0; k < s->n_in; k++)
-			in[k] = s->in_buf[k] < 0 ? batch->x : bufs[s->in_buf[k]];
-		if (!s->forward(s->layer, &run, in, bufs[s->out_buf]))
-			return NULL;
+		if (tile < batch->n)
+			return run_tiles(net, &run, bufs, work, tile);
 	}
+	if (!run_steps(plan, &run, batch->x, bufs))
+		return NULL;
 	return bufs[plan->steps[plan->n_steps - 1].out_buf];
 }
 
