@@ -40,6 +40,7 @@ typedef struct NetStep
 	int			n_in;
 	int			in_buf[MAAS_LAYER_MAX_INPUTS];	/* -1: the batch's x */
 	int			out_buf;
+	bool		relu;			/* a conv2d that absorbed the relu after it */
 } NetStep;
 
 typedef struct NetPlan
@@ -310,6 +311,42 @@ plan_buffers(MaasNet *net, NetPlan *plan, MaasError *err)
 }
 
 /*
+ * A conv2d step followed by a relu step on its value, which nobody else
+ * reads and which is not the output, writes the relu's value itself (the
+ * kernel applies the ReLU as it writes, maas_conv2d_forward_act), and the
+ * relu step goes: one pass over the activations less.  The layers stay as
+ * they are, so a run to the conv2d's own value (run_to) still sees it
+ * before the ReLU.
+ */
+static void
+fuse_relu(const MaasNet *net, NetPlan *plan)
+{
+	int			k = 0;
+
+	for (int i = 0; i < plan->n_steps; i++)
+	{
+		NetStep    *s = &plan->steps[i];
+		NetStep    *next = i + 1 < plan->n_steps ? &plan->steps[i + 1] : NULL;
+		int			v = (int) (s->layer - net->layers) + 1;
+		int			r = next ? (int) (next->layer - net->layers) : -1;
+		int			ids[MAAS_LAYER_MAX_INPUTS];
+
+		plan->steps[k] = *s;
+		if (s->layer->op == MAAS_OP_CONV2D && next != NULL &&
+			next->layer->op == MAAS_OP_RELU && v != plan->output &&
+			layer_inputs(next->layer, r, ids) == 1 && ids[0] == v &&
+			plan->last_use[v] == r)
+		{
+			plan->steps[k].relu = true;
+			plan->steps[k].out_buf = next->out_buf;
+			i++;
+		}
+		k++;
+	}
+	plan->n_steps = k;
+}
+
+/*
  * A feature model with an image layer among its steps, and only row
  * values, runs in tiles: the bytes of a row of its input and buffers.  A
  * remote layer (one request a call) or a KV cache keeps one pass.
@@ -423,7 +460,9 @@ maas_net_check(MaasNet *net, MaasError *err)
 		for (int k = 0; k < s->n_in; k++)
 			s->in_buf[k] = ids[k] == 0 ? -1 : net->layers[ids[k] - 1].buffer;
 		s->out_buf = net->layers[i].buffer;
+		s->relu = false;
 	}
+	fuse_relu(net, plan);
 
 	net->n_out = net->layers[plan->output - 1].shape.width;
 	net->out_seq = net->layers[plan->output - 1].shape.seq;
@@ -587,9 +626,14 @@ run_steps(const NetPlan *plan, MaasRun *run, const float *x, float *const *bufs)
 
 		for (int k = 0; k < s->n_in; k++)
 			in[k] = s->in_buf[k] < 0 ? x : bufs[s->in_buf[k]];
+		run->relu = s->relu;
 		if (!s->forward(s->layer, run, in, bufs[s->out_buf]))
+		{
+			run->relu = false;
 			return false;
+		}
 	}
+	run->relu = false;
 	return true;
 }
 
@@ -635,6 +679,7 @@ maas_net_run(const MaasNet *net, const MaasBlas *blas, const MaasBatch *batch,
 	run.blas = blas;
 	run.batch = batch;
 	run.err = err;
+	run.relu = false;
 	run.scratch = place_buffers(net, batch, work, bufs);
 
 	if (target > 0 && target != plan->output)

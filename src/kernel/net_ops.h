@@ -31,6 +31,8 @@ typedef struct MaasRun
 	const MaasBatch *batch;
 	float	   *scratch;		/* the largest op's scratch */
 	MaasError  *err;
+	bool		relu;			/* conv2d: write max(0, value), the relu
+								 * after it fused into it (net.c) */
 } MaasRun;
 
 /* how many vectors a value holds for a batch: rows, or rows * positions */

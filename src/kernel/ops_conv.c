@@ -252,8 +252,8 @@ conv2d_forward(const MaasLayer *l, MaasRun *run, const float *const *in, float *
 {
 	const ConvParams *p = l->params;
 
-	maas_conv2d_forward(&p->geom, run->blas, run->batch->n, in[0], p->weight,
-						p->bias, out, run->scratch, NULL);
+	maas_conv2d_forward_act(&p->geom, run->blas, run->batch->n, in[0], p->weight,
+							p->bias, run->relu, out, run->scratch, NULL);
 	return true;
 }
 

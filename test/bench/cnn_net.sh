@@ -5,7 +5,8 @@
 # the model first when DIR has none (cnn_torch.py --save, an untrained CNN
 # with --epochs 0 is enough for speed).  Prints figures; never fails on time.
 #
-#   test/bench/cnn_net.sh [threads]      (MAAS_BENCH_DIR, default /var/tmp/maas-bench)
+#   [CPU=1] test/bench/cnn_net.sh [threads]   (MAAS_BENCH_DIR, default /var/tmp/maas-bench;
+#   CPU=1: CPU time, steadier under load with 1 thread)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 D=${MAAS_BENCH_DIR:-/var/tmp/maas-bench}
@@ -21,4 +22,4 @@ SRCS="test/bench/cnn_net.c test/unit/arena.c test/unit/onnx_testutil.c
 gcc -std=gnu99 -O3 -fno-math-errno -Wall -Wextra -I$K -Itest/unit -o "$OUT/cnn_net" $SRCS \
 	-ldl -lpthread -lcurl -lm
 uptime
-OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-SkylakeX} "$OUT/cnn_net" "$D/cnn" "${1:-2}"
+CPU=${CPU:-} OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-SkylakeX} "$OUT/cnn_net" "$D/cnn" "${1:-2}"

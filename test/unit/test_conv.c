@@ -344,6 +344,22 @@ test_conv_forward(void)
 				CHECK(!"forward matches the double reference");
 				report_case(i, algos[a]);
 			}
+			/* with the ReLU fused: the same values through the ReLU, exactly */
+			{
+				float	   *yr = floats(ny);
+				size_t		k;
+
+				maas_conv2d_forward_act(&p, blas, c->n, x, w, b, true, yr,
+										scratch_for(&p, c->n), NULL);
+				for (k = 0; k < ny; k++)
+					if (yr[k] != (y[k] > 0.0f ? y[k] : 0.0f))
+						break;
+				if (k < ny)
+				{
+					CHECK(!"forward with relu is relu(forward)");
+					report_case(i, algos[a]);
+				}
+			}
 			/* the algorithms agree with each other */
 			if (first == NULL)
 				first = y;
