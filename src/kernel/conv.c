@@ -419,10 +419,10 @@ forward_gemm(const MaasConv2d *p, const MaasBlas *blas, int n, const float *inp,
 	}
 }
 
-/* tmp [c, nb * hw] -> out (nb, c, hw), plus the bias */
+/* tmp [c, nb * hw] -> out (nb, c, hw), plus the bias, through a ReLU or not */
 MAAS_SIMD static void
 scatter_bias(int nb, int c, size_t hw, const float *tmp, const float *bias,
-			 float *out)
+			 bool relu, float *out)
 {
 	size_t		cols = (size_t) nb * hw;
 
@@ -433,9 +433,25 @@ scatter_bias(int nb, int c, size_t hw, const float *tmp, const float *bias,
 			float	   *restrict o = out + ((size_t) b * c + oc) * hw;
 			float		v = bias ? bias[oc] : 0.0f;
 
-			for (size_t i = 0; i < hw; i++)
-				o[i] = s[i] + v;
+			if (relu)
+				for (size_t i = 0; i < hw; i++)
+				{
+					float		y = s[i] + v;
+
+					o[i] = y > 0.0f ? y : 0.0f;
+				}
+			else
+				for (size_t i = 0; i < hw; i++)
+					o[i] = s[i] + v;
 		}
+}
+
+/* the runtime's ReLU (ops_core.c), in place */
+MAAS_SIMD static void
+relu_inplace(size_t n, float *x)
+{
+	for (size_t i = 0; i < n; i++)
+		x[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
 
 /* dout (nb, c, hw) -> tmp [c, nb * hw] */
@@ -452,7 +468,7 @@ gather(int nb, int c, size_t hw, const float *dout, float *tmp)
 
 static void
 forward_im2col(const MaasConv2d *p, const MaasBlas *blas, int n, const float *inp,
-			   const float *weight, const float *bias, float *out,
+			   const float *weight, const float *bias, bool relu, float *out,
 			   float *scratch, const MaasTick *tick)
 {
 	int			cig = p->c_in / p->groups;
@@ -482,6 +498,8 @@ forward_im2col(const MaasConv2d *p, const MaasBlas *blas, int n, const float *in
 							cog, hw, kg, 1.0f, weight + (size_t) g * cog * kg, kg,
 							col + (size_t) g * kg * hw, hw,
 							1.0f, o + (size_t) g * cog * hw, hw);
+			if (relu)
+				relu_inplace(out_size, o);
 			continue;
 		}
 		for (int g = 0; g < p->groups; g++)
@@ -489,7 +507,7 @@ forward_im2col(const MaasConv2d *p, const MaasBlas *blas, int n, const float *in
 						cog, cols, kg, 1.0f, weight + (size_t) g * cog * kg, kg,
 						col + (size_t) g * kg * cols, cols,
 						0.0f, tmp + (size_t) g * cog * cols, cols);
-		scatter_bias(nb, p->c_out, hw, tmp, bias, o);
+		scatter_bias(nb, p->c_out, hw, tmp, bias, relu, o);
 	}
 }
 
@@ -497,6 +515,14 @@ void
 maas_conv2d_forward(const MaasConv2d *p, const MaasBlas *blas, int n,
 					const float *inp, const float *weight, const float *bias,
 					float *out, float *scratch, const MaasTick *tick)
+{
+	maas_conv2d_forward_act(p, blas, n, inp, weight, bias, false, out, scratch, tick);
+}
+
+void
+maas_conv2d_forward_act(const MaasConv2d *p, const MaasBlas *blas, int n,
+						const float *inp, const float *weight, const float *bias,
+						bool relu, float *out, float *scratch, const MaasTick *tick)
 {
 	switch (p->chosen)
 	{
@@ -507,9 +533,12 @@ maas_conv2d_forward(const MaasConv2d *p, const MaasBlas *blas, int n,
 			forward_gemm(p, blas, n, inp, weight, bias, out, tick);
 			break;
 		default:
-			forward_im2col(p, blas, n, inp, weight, bias, out, scratch, tick);
-			break;
+			/* im2col applies the ReLU as it writes the rows */
+			forward_im2col(p, blas, n, inp, weight, bias, relu, out, scratch, tick);
+			return;
 	}
+	if (relu && n > 0)
+		relu_inplace((size_t) n * maas_conv2d_out_size(p), out);
 }
 
 /* ---- backward ---- */

@@ -132,6 +132,16 @@ extern void maas_conv2d_forward(const MaasConv2d *p, const MaasBlas *blas,
 								const MaasTick *tick);
 
 /*
+ * The same with relu: out = max(conv, 0) as the runtime's relu layer
+ * computes it (NaN becomes 0), applied as the rows are written (im2col)
+ * or in one pass after (the other algorithms).
+ */
+extern void maas_conv2d_forward_act(const MaasConv2d *p, const MaasBlas *blas,
+									int n, const float *inp, const float *weight,
+									const float *bias, bool relu, float *out,
+									float *scratch, const MaasTick *tick);
+
+/*
  * dout (n, c_out, h_out, w_out), inp (n, c_in, h, w) the forward input,
  * weight as forward -> dinp (n, c_in, h, w) or NULL when not wanted (the
  * first layer), dweight (as weight), dbias (c_out) or NULL.  Any groups.

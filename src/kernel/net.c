@@ -13,6 +13,17 @@
  * workspace for any (n, t) is a sum over buffers.  Running to a value other
  * than the last runs only the layers it depends on, in order, and stops:
  * skipping layers only removes writes, so the plan stays valid.
+ *
+ * Tiles.  A network of image layers runs a large batch in tiles of rows,
+ * each tile through every step before the next: a CNN's activations are
+ * tens of kilobytes a row, so a layer-by-layer pass over 1,024 rows streams
+ * tens of megabytes through memory at every layer, while a tile of a few
+ * rows stays in the cache between the convolution, its activation and its
+ * pooling (test/bench/cnn_net.c measures it: about 2-4x at the kernels).
+ * The values of a tile lie at the start of their buffers, and the output
+ * rows of each tile are copied into an area of the workspace of their own;
+ * rows are independent in a feature model, so the results are a whole-batch
+ * pass's but for GEMM blocking (float noise).
  */
 #include "net_ops.h"
 
@@ -29,6 +40,7 @@ typedef struct NetStep
 	int			n_in;
 	int			in_buf[MAAS_LAYER_MAX_INPUTS];	/* -1: the batch's x */
 	int			out_buf;
+	bool		relu;			/* a conv2d that absorbed the relu after it */
 } NetStep;
 
 typedef struct NetPlan
@@ -41,7 +53,13 @@ typedef struct NetPlan
 	size_t	   *row_width;		/* per buffer: widest row value (all of a row) */
 	bool	   *needed;			/* per layer: needed for net->output */
 	int			output;			/* value id of net->output */
+	size_t		tile_row_bytes;	/* bytes a row of every value takes, when
+								 * the net runs in tiles (see the top);
+								 * 0: one pass over the batch */
 } NetPlan;
+
+/* the bytes of values a tile aims for (the benchmark may change it) */
+size_t		maas_net_tile_bytes = MAAS_NET_TILE_BYTES;
 
 extern const MaasOpInfo maas_op_standardize;
 extern const MaasOpInfo maas_op_dense;
@@ -293,22 +311,70 @@ plan_buffers(MaasNet *net, NetPlan *plan, MaasError *err)
 }
 
 /*
- * Does layer i run with the relu after it as one step?  When its op offers
- * that, the next layer is a relu the output needs, reading value i + 1
- * alone, in place, and nothing else reads that value.
+ * A step whose op can apply a ReLU as it writes (MaasOpInfo.fuses_relu:
+ * a conv2d as im2col's rows are written, maas_conv2d_forward_act; a dense
+ * layer in its int8 dequantization or after its product), followed by a
+ * relu step on its value alone, in place, which nobody else reads and
+ * which is not the output, writes the relu's value itself, and the relu
+ * step goes: one pass over the activations less.  The layers stay as they
+ * are, so a run to the op's own value (run_to) still sees it before the
+ * ReLU.
  */
-static bool
-fuses_relu(const MaasNet *net, const NetPlan *plan, int i)
+static void
+fuse_relu(const MaasNet *net, NetPlan *plan)
 {
-	int			ids[MAAS_LAYER_MAX_INPUTS];
+	int			k = 0;
 
-	if (maas_op_info(net->layers[i].op)->forward_relu == NULL ||
-		i + 1 >= plan->output || !plan->needed[i + 1] ||
-		net->layers[i + 1].op != MAAS_OP_RELU)
-		return false;
-	return layer_inputs(&net->layers[i + 1], i + 1, ids) == 1 && ids[0] == i + 1 &&
-		plan->last_use[i + 1] == i + 1 &&
-		net->layers[i + 1].buffer == net->layers[i].buffer;
+	for (int i = 0; i < plan->n_steps; i++)
+	{
+		NetStep    *s = &plan->steps[i];
+		NetStep    *next = i + 1 < plan->n_steps ? &plan->steps[i + 1] : NULL;
+		int			v = (int) (s->layer - net->layers) + 1;
+		int			r = next ? (int) (next->layer - net->layers) : -1;
+		int			ids[MAAS_LAYER_MAX_INPUTS];
+
+		plan->steps[k] = *s;
+		if (maas_op_info(s->layer->op)->fuses_relu && next != NULL &&
+			next->layer->op == MAAS_OP_RELU && v != plan->output &&
+			layer_inputs(next->layer, r, ids) == 1 && ids[0] == v &&
+			plan->last_use[v] == r && next->out_buf == s->out_buf)
+		{
+			plan->steps[k].relu = true;
+			i++;
+		}
+		k++;
+	}
+	plan->n_steps = k;
+}
+
+/*
+ * A feature model with an image layer among its steps, and only row
+ * values, runs in tiles: the bytes of a row of its input and buffers.  A
+ * remote layer (one request a call) or a KV cache keeps one pass.
+ */
+static size_t
+tile_row_bytes(const MaasNet *net, const NetPlan *plan)
+{
+	bool		image = false;
+	size_t		floats = (size_t) net->n_in;
+
+	if (net->input != MAAS_NET_FEATURES)
+		return 0;
+	for (int i = 0; i < plan->n_steps; i++)
+	{
+		const MaasLayer *l = plan->steps[i].layer;
+
+		if (l->op == MAAS_OP_REMOTE || maas_op_info(l->op)->kv_cache || l->shape.seq)
+			return 0;
+		if (l->op == MAAS_OP_CONV2D || l->op == MAAS_OP_MAXPOOL2D ||
+			l->op == MAAS_OP_AVGPOOL2D || l->op == MAAS_OP_GLOBAL_AVGPOOL)
+			image = true;
+	}
+	if (!image)
+		return 0;
+	for (int b = 0; b < net->n_buffers; b++)
+		floats += plan->row_width[b] + plan->seq_width[b];
+	return floats * sizeof(float);
 }
 
 bool
@@ -395,13 +461,9 @@ maas_net_check(MaasNet *net, MaasError *err)
 		for (int k = 0; k < s->n_in; k++)
 			s->in_buf[k] = ids[k] == 0 ? -1 : net->layers[ids[k] - 1].buffer;
 		s->out_buf = net->layers[i].buffer;
-		if (fuses_relu(net, plan, i))
-		{
-			/* the relu after it, in the same step (net_ops.h) */
-			s->forward = maas_op_info(net->layers[i].op)->forward_relu;
-			i++;
-		}
+		s->relu = false;
 	}
+	fuse_relu(net, plan);
 
 	net->n_out = net->layers[plan->output - 1].shape.width;
 	net->out_seq = net->layers[plan->output - 1].shape.seq;
@@ -410,6 +472,7 @@ maas_net_check(MaasNet *net, MaasError *err)
 	for (int i = 0; i < L; i++)
 		if (net->layers[i].shape.width > net->max_width)
 			net->max_width = net->layers[i].shape.width;
+	plan->tile_row_bytes = tile_row_bytes(net, plan);
 	net->plan = plan;
 	return true;
 }
@@ -460,6 +523,10 @@ maas_net_workspace_kv(const MaasNet *net, int n_rows, int t, int n_keys,
 
 	if (n_rows <= 0 || t <= 0 || n_keys < t || plan == NULL)
 		return false;
+	/* a tiled net's output rows (see run_tiles) */
+	if (plan->tile_row_bytes > 0 &&
+		!maas_mul_size((size_t) n_rows, (size_t) net->n_out, &total))
+		return false;
 	for (int b = 0; b < net->n_buffers; b++)
 	{
 		size_t		seq,
@@ -486,6 +553,9 @@ place_buffers(const MaasNet *net, const MaasBatch *batch, float *work, float **b
 	const NetPlan *plan = net->plan;
 	size_t		off = 0;
 
+	/* a tiled net's output rows first (see run_tiles) */
+	if (plan->tile_row_bytes > 0)
+		off = (size_t) batch->n * net->n_out;
 	for (int b = 0; b < net->n_buffers; b++)
 	{
 		size_t		per_row = plan->seq_width[b] * (size_t) batch->t;
@@ -546,6 +616,58 @@ run_to(const MaasNet *net, MaasRun *run, float **bufs, int target)
 	return result;
 }
 
+/* every step of the plan over run->batch, its input x */
+static bool
+run_steps(const NetPlan *plan, MaasRun *run, const float *x, float *const *bufs)
+{
+	for (int i = 0; i < plan->n_steps; i++)
+	{
+		const NetStep *s = &plan->steps[i];
+		const float *in[MAAS_LAYER_MAX_INPUTS];
+
+		for (int k = 0; k < s->n_in; k++)
+			in[k] = s->in_buf[k] < 0 ? x : bufs[s->in_buf[k]];
+		run->relu = s->relu;
+		if (!s->forward(s->layer, run, in, bufs[s->out_buf]))
+		{
+			run->relu = false;
+			return false;
+		}
+	}
+	run->relu = false;
+	return true;
+}
+
+/*
+ * The steps over tiles of rows (see the top): every tile's values at the
+ * start of their buffers, so that they stay in the cache, and the output
+ * rows of each copied to their place in out (workspace of its own); the
+ * scratch is shared (sized for the whole batch, so for any tile).
+ */
+static const float *
+run_tiles(const MaasNet *net, MaasRun *run, float *const *bufs, float *out,
+		  int tile)
+{
+	const NetPlan *plan = net->plan;
+	const MaasBatch *batch = run->batch;
+	MaasBatch	part = *batch;
+	const float *res = bufs[plan->steps[plan->n_steps - 1].out_buf];
+	bool		ok = true;
+
+	run->batch = &part;
+	for (int r0 = 0; ok && r0 < batch->n; r0 += tile)
+	{
+		part.n = batch->n - r0 < tile ? batch->n - r0 : tile;
+		part.x = batch->x + (size_t) r0 * net->n_in;
+		ok = run_steps(plan, run, part.x, bufs);
+		if (ok)
+			memcpy(out + (size_t) r0 * net->n_out, res,
+				   sizeof(float) * (size_t) part.n * net->n_out);
+	}
+	run->batch = batch;
+	return ok ? out : NULL;
+}
+
 const float *
 maas_net_run(const MaasNet *net, const MaasBlas *blas, const MaasBatch *batch,
 			 int target, float *work, MaasError *err)
@@ -558,6 +680,7 @@ maas_net_run(const MaasNet *net, const MaasBlas *blas, const MaasBatch *batch,
 	run.blas = blas;
 	run.batch = batch;
 	run.err = err;
+	run.relu = false;
 	run.scratch = place_buffers(net, batch, work, bufs);
 
 	if (target > 0 && target != plan->output)
@@ -570,16 +693,16 @@ maas_net_run(const MaasNet *net, const MaasBlas *blas, const MaasBatch *batch,
 		return run_to(net, &run, bufs, target);
 	}
 
-	for (int i = 0; i < plan->n_steps; i++)
+	if (plan->tile_row_bytes > 0)
 	{
-		const NetStep *s = &plan->steps[i];
-		const float *in[MAAS_LAYER_MAX_INPUTS];
+		size_t		rows = maas_net_tile_bytes / plan->tile_row_bytes;
+		int			tile = rows < 1 ? 1 : rows > (size_t) batch->n ? batch->n : (int) rows;
 
-		for (int k = 0; k < s->n_in; k++)
-			in[k] = s->in_buf[k] < 0 ? batch->x : bufs[s->in_buf[k]];
-		if (!s->forward(s->layer, &run, in, bufs[s->out_buf]))
-			return NULL;
+		if (tile < batch->n)
+			return run_tiles(net, &run, bufs, work, tile);
 	}
+	if (!run_steps(plan, &run, batch->x, bufs))
+		return NULL;
 	return bufs[plan->steps[plan->n_steps - 1].out_buf];
 }
 

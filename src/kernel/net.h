@@ -225,6 +225,13 @@ extern const float *maas_net_run(const MaasNet *net, const MaasBlas *blas,
 								 float *work, MaasError *err);
 
 /*
+ * A net of image layers runs a batch in tiles of rows whose values take
+ * about this many bytes (net.c says why); a tunable of the benchmark.
+ */
+#define MAAS_NET_TILE_BYTES ((size_t) 1 << 20)
+extern size_t maas_net_tile_bytes;
+
+/*
  * Pack the weights of every dense layer (n_out x n_in, float32) for the
  * backend blas chooses (MaasBlas.pack), in the caller's memory (maas_kalloc:
  * the packed copies live and go with the model).  Layers the backend has no

@@ -31,6 +31,8 @@ typedef struct MaasRun
 	const MaasBatch *batch;
 	float	   *scratch;		/* the largest op's scratch */
 	MaasError  *err;
+	bool		relu;			/* write max(0, value): the relu after
+								 * this step fused into it (fuses_relu) */
 } MaasRun;
 
 /* how many vectors a value holds for a batch: rows, or rows * positions */
@@ -81,13 +83,12 @@ typedef struct MaasOpInfo
 							const float *const *in, float *out);
 
 	/*
-	 * forward, then a relu over the output, in one step: net.c runs it in
-	 * place of the two when a relu layer alone reads this one's value, in
-	 * place (a dense layer's int8 dequantization takes the relu in the same
-	 * pass).  NULL: not offered.
+	 * forward honours MaasRun.relu: writes max(0, value) when asked, so
+	 * that net.c runs a relu layer that alone reads this one's value, in
+	 * place, in the same step (a conv2d as it writes im2col's products, a
+	 * dense layer in its int8 dequantization or after its product).
 	 */
-	bool		(*forward_relu) (const MaasLayer *l, MaasRun *run,
-								 const float *const *in, float *out);
+	bool		fuses_relu;
 } MaasOpInfo;
 
 /* the op table (net.c) */

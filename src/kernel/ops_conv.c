@@ -252,8 +252,8 @@ conv2d_forward(const MaasLayer *l, MaasRun *run, const float *const *in, float *
 {
 	const ConvParams *p = l->params;
 
-	maas_conv2d_forward(&p->geom, run->blas, run->batch->n, in[0], p->weight,
-						p->bias, out, run->scratch, NULL);
+	maas_conv2d_forward_act(&p->geom, run->blas, run->batch->n, in[0], p->weight,
+							p->bias, run->relu, out, run->scratch, NULL);
 	return true;
 }
 
@@ -263,7 +263,7 @@ static const char *const conv2d_keys[] = {"weight", "bias", "stride", "padding",
 const MaasOpInfo maas_op_conv2d = {
 	.name = "conv2d", .min_inputs = 1, .max_inputs = 1,
 	.keys = conv2d_keys, .parse = conv2d_parse, .check = conv2d_check,
-	.scratch = conv2d_scratch, .forward = conv2d_forward,
+	.scratch = conv2d_scratch, .forward = conv2d_forward, .fuses_relu = true,
 };
 
 bool

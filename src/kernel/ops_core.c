@@ -429,13 +429,7 @@ dense_run(const MaasLayer *l, MaasRun *run, const float *x, float *y, bool relu)
 static bool
 dense_forward(const MaasLayer *l, MaasRun *run, const float *const *in, float *y)
 {
-	return dense_run(l, run, in[0], y, false);
-}
-
-static bool
-dense_relu_forward(const MaasLayer *l, MaasRun *run, const float *const *in, float *y)
-{
-	return dense_run(l, run, in[0], y, true);
+	return dense_run(l, run, in[0], y, run->relu);
 }
 
 bool
@@ -485,7 +479,7 @@ const MaasOpInfo maas_op_dense = {
 	.name = "dense", .min_inputs = 1, .max_inputs = 1,
 	.keys = dense_keys, .parse = dense_parse,
 	.check = dense_check, .forward = dense_forward,
-	.forward_relu = dense_relu_forward,
+	.fuses_relu = true,
 };
 
 /* ---- elementwise activations ---- */

@@ -198,6 +198,53 @@ max2x2_row(int n, const float *restrict r0, const float *restrict r1,
 	}
 }
 
+/* b if it beats a (greater, or NaN), else a: the first max, NaN wins */
+#define FIRST_MAX(a, b) ((b) > (a) || (b) != (b) ? (b) : (a))
+
+/* floats of the column maxima a block of planes of plane_2x2 takes at most */
+#define COLMAX_FLOATS 8192
+
+/*
+ * Inference (no argmax) of the 2x2, stride 2 pooling without padding or
+ * ceil mode, the CNN's, for planes planes: the maxima of each column pair
+ * of rows first (over whole rows, contiguous), then of each pair of those
+ * (over whole blocks of planes: the output index j reads column maxima 2j
+ * and 2j + 1, so the loop is flat).  Both loops vectorize; the per-row
+ * path (max2x2_row) runs rows of 13 or 5 outputs in scalar code.  The
+ * value is the general path's: the maximum, NaN if any tap is NaN; only
+ * the sign of an equal zero and which NaN may differ, as the order of the
+ * comparisons does.
+ */
+MAAS_SIMD static void
+max2x2_planes(const MaasPool2d *p, size_t planes, const float *inp, float *out)
+{
+	int			wo2 = 2 * p->w_out;
+	size_t		plane = (size_t) p->h * p->w;
+	size_t		oplane = (size_t) p->h_out * p->w_out;
+	size_t		block = COLMAX_FLOATS / (2 * oplane);
+	float		colmax[COLMAX_FLOATS];
+
+	for (size_t pl0 = 0; pl0 < planes; pl0 += block)
+	{
+		size_t		nb = planes - pl0 < block ? planes - pl0 : block;
+		float	   *restrict cm = colmax;
+		float	   *restrict o = out + pl0 * oplane;
+
+		for (size_t pl = 0; pl < nb; pl++)
+			for (int oy = 0; oy < p->h_out; oy++)
+			{
+				const float *restrict r0 = inp + (pl0 + pl) * plane + (size_t) 2 * oy * p->w;
+				const float *restrict r1 = r0 + p->w;
+
+				for (int i = 0; i < wo2; i++)
+					cm[i] = FIRST_MAX(r0[i], r1[i]);
+				cm += wo2;
+			}
+		for (size_t j = 0; j < nb * oplane; j++)
+			o[j] = FIRST_MAX(colmax[2 * j], colmax[2 * j + 1]);
+	}
+}
+
 void
 maas_maxpool2d_forward(const MaasPool2d *p, int n, const float *inp, float *out,
 					   int32_t *argmax)
@@ -210,6 +257,13 @@ maas_maxpool2d_forward(const MaasPool2d *p, int n, const float *inp, float *out,
 	bool		two = p->kh == 2 && p->kw == 2 && p->stride_w == 2 &&
 		p->dil_h == 1 && p->dil_w == 1;
 
+	if (argmax == NULL && two && p->kh == 2 && p->stride_h == 2 &&
+		p->pad_top == 0 && p->pad_left == 0 && p->pad_bottom == 0 && p->pad_right == 0 &&
+		p->h_out == p->h / 2 && p->w_out == p->w / 2 && 2 * oplane <= COLMAX_FLOATS)
+	{
+		max2x2_planes(p, planes, inp, out);
+		return;
+	}
 	inside_range(p->w_out, p->w, p->stride_w, p->pad_left, p->kw, p->dil_w, &xa, &xb);
 	for (size_t pl = 0; pl < planes; pl++)
 	{

@@ -4,9 +4,11 @@
  *		maas's reader, the reader plus one copy of every initializer (what
  *		an import that writes safetensors costs at least), and, when built
  *		with WITH_PROTOBUF_C, protobuf-c's generated unpack of the same
- *		bytes.  This is the measurement behind onnx_read.c's choice.
+ *		bytes.  This is the measurement behind onnx_read.c's choice.  Mode
+ *		translate is the whole import as maas_register does it in the
+ *		kernel (src/server/onnx.c): read, translate, write the safetensors.
  *
- *	bench_read MODE FILE		MODE: read, maas, import, protobuf-c
+ *	bench_read MODE FILE		MODE: read, maas, import, translate, protobuf-c
  *
  * Each mode runs in its own process (make bench runs them in turn), so the
  * peak RSS it prints is its own.  Times are the best of REPS runs with the
@@ -20,6 +22,7 @@
 #include <time.h>
 
 #include "onnx.h"
+#include "onnx_translate.h"
 
 #ifdef WITH_PROTOBUF_C
 #include "onnx.pb-c.h"
@@ -110,7 +113,7 @@ main(int argc, char **argv)
 
 	if (argc != 3)
 	{
-		fprintf(stderr, "usage: bench_read read|maas|import|protobuf-c FILE\n");
+		fprintf(stderr, "usage: bench_read read|maas|import|translate|protobuf-c FILE\n");
 		return 2;
 	}
 	mode = argv[1];
@@ -126,7 +129,8 @@ main(int argc, char **argv)
 		allocated = 0;
 		if (strcmp(mode, "read") == 0)
 			times[r] = t1 - t0;
-		else if (strcmp(mode, "maas") == 0 || strcmp(mode, "import") == 0)
+		else if (strcmp(mode, "maas") == 0 || strcmp(mode, "import") == 0 ||
+				 strcmp(mode, "translate") == 0)
 		{
 			MaasOnnxModel *m = maas_onnx_read(buf, len, NULL, NULL, &err);
 			double		t2;
@@ -136,7 +140,23 @@ main(int argc, char **argv)
 				fprintf(stderr, "%s: %s\n", argv[2], err.msg);
 				return 1;
 			}
-			if (strcmp(mode, "import") == 0)
+			if (strcmp(mode, "translate") == 0)
+			{
+				MaasOnnxImport imp;
+				size_t		st_len;
+				uint8_t    *st;
+
+				if (!maas_onnx_translate(m, NULL, &imp, NULL, &err) ||
+					(st = st_write(imp.tensors, imp.n_tensors, NULL, NULL, 0,
+								   &st_len, &err)) == NULL)
+				{
+					fprintf(stderr, "%s: %s\n", argv[2], err.msg);
+					return 1;
+				}
+				times[r] = now_ms() - t0;	/* read + parse + translate + write */
+				free(st);
+			}
+			else if (strcmp(mode, "import") == 0)
 			{
 				/* one copy of every initializer into one blob */
 				size_t		total = 0;

@@ -344,6 +344,22 @@ test_conv_forward(void)
 				CHECK(!"forward matches the double reference");
 				report_case(i, algos[a]);
 			}
+			/* with the ReLU fused: the same values through the ReLU, exactly */
+			{
+				float	   *yr = floats(ny);
+				size_t		k;
+
+				maas_conv2d_forward_act(&p, blas, c->n, x, w, b, true, yr,
+										scratch_for(&p, c->n), NULL);
+				for (k = 0; k < ny; k++)
+					if (yr[k] != (y[k] > 0.0f ? y[k] : 0.0f))
+						break;
+				if (k < ny)
+				{
+					CHECK(!"forward with relu is relu(forward)");
+					report_case(i, algos[a]);
+				}
+			}
 			/* the algorithms agree with each other */
 			if (first == NULL)
 				first = y;
@@ -1043,6 +1059,54 @@ test_global_avgpool(void)
 	}
 }
 
+/*
+ * The inference path of the 2x2, stride 2 pooling without padding
+ * (max2x2_planes in pool.c) against the path that keeps the argmax: the
+ * same values on the CNN's maps (26 and 11 wide, so an odd last column and
+ * row are dropped), with NaNs, infinities and ties of equal values, over
+ * more planes than one block of its column maxima
+ */
+static void
+test_maxpool_inference_path(void)
+{
+	static const int shapes[][3] = {{32, 26, 26}, {64, 11, 11}, {3, 2, 2}, {5, 7, 4}, {40, 64, 64}};
+
+	for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++)
+	{
+		MaasPool2d	p;
+		MaasError	err;
+		int			n = 3;
+		size_t		nx,
+					ny;
+		float	   *x,
+				   *y,
+				   *want;
+		int32_t    *arg;
+
+		maas_pool2d_init(&p, shapes[s][0], shapes[s][1], shapes[s][2], 2, 2);
+		CHECK(maas_pool2d_check(&p, &err));
+		nx = (size_t) n * p.c * p.h * p.w;
+		ny = (size_t) n * maas_pool2d_out_size(&p);
+		x = rand_floats(nx);
+		for (size_t i = 0; i < nx; i += 7)
+			x[i] = i % 3 == 0 ? NAN : i % 3 == 1 ? x[i + 1 < nx ? i + 1 : i] :
+				(i & 8 ? INFINITY : -INFINITY);
+		y = floats(ny);
+		want = floats(ny);
+		arg = maas_kalloc_array(ny, sizeof(int32_t));
+		maas_maxpool2d_forward(&p, n, x, want, arg);
+		maas_maxpool2d_forward(&p, n, x, y, NULL);
+		for (size_t i = 0; i < ny; i++)
+			if (!(y[i] == want[i] || (isnan(y[i]) && isnan(want[i]))))
+			{
+				printf("    maxpool %dx%dx%d at %zu: %g, with argmax %g\n",
+					   p.c, p.h, p.w, i, y[i], want[i]);
+				CHECK(false);
+				break;
+			}
+	}
+}
+
 static void
 test_maxpool_ties_nan(void)
 {
@@ -1710,6 +1774,7 @@ main(void)
 	UNIT_RUN(test_pool_backward);
 	UNIT_RUN(test_global_avgpool);
 	UNIT_RUN(test_maxpool_ties_nan);
+	UNIT_RUN(test_maxpool_inference_path);
 	UNIT_RUN(test_pool_shapes);
 	UNIT_RUN(test_pool_check_errors);
 	UNIT_RUN(test_bn_fold_conv);

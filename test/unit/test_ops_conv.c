@@ -665,6 +665,31 @@ test_small_cnn(void)
 	}
 	CHECK(close_to("small cnn", (size_t) n * 3, y, want, 1e-5));
 	CHECK(rows_agree(net, n, x, y));
+
+	/*
+	 * In tiles of rows (net.c): of one row, of a few, of more rows than
+	 * the batch (one pass: what y was)
+	 */
+	{
+		const size_t bytes[] = {1, 9000, 30000, SIZE_MAX};
+
+		for (size_t i = 0; i < sizeof(bytes) / sizeof(bytes[0]); i++)
+		{
+			float	   *t;
+			double	   *yd = doubles((size_t) n * 3);
+
+			maas_net_tile_bytes = bytes[i];
+			t = run(net, n, x);
+			for (size_t j = 0; j < (size_t) n * 3; j++)
+				yd[j] = y[j];
+			if (!close_to("small cnn in tiles", (size_t) n * 3, t, yd, 1e-6))
+			{
+				printf("    tiles of %zu bytes\n", bytes[i]);
+				CHECK(false);
+			}
+		}
+		maas_net_tile_bytes = MAAS_NET_TILE_BYTES;
+	}
 }
 
 /* ---- errors ---- */
