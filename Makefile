@@ -7,10 +7,13 @@ MODULE_big = maas
 # The install script of this version is assembled from sql/install/*.sql, and
 # the upgrade from the previous release from sql/upgrade/PREVIOUS--EXTVERSION/
 # *.sql, each in name order, so that every change adds a file of its own.
+# Both assembled scripts are committed too, so that a change to the SQL
+# surface shows in them as a reviewer reads it; `make check-sql-scripts`
+# (run by scripts/test) fails when they differ from their parts.
 # Released scripts (sql/maas--0.1.sql, ...) are committed and never edited.
+SQL_INSTALL = sql/maas--$(EXTVERSION).sql
 UPGRADE = sql/maas--$(PREVIOUS)--$(EXTVERSION).sql
-DATA_built = sql/maas--$(EXTVERSION).sql $(UPGRADE)
-DATA = $(filter-out $(DATA_built),$(wildcard sql/maas--*.sql))
+DATA = $(sort $(wildcard sql/maas--*.sql) $(SQL_INSTALL) $(UPGRADE))
 PGFILEDESC = "maas - machine-learning models served in SQL"
 
 # src/maas.c (module load), the SQL glue in src/server/, and the kernels in
@@ -68,25 +71,21 @@ unittest:
 $(OBJS): $(wildcard src/server/*.h src/kernel/*.h)
 
 # (the directories are prerequisites too, so that removing a part rebuilds)
-sql/maas--$(EXTVERSION).sql: sql/install $(sort $(wildcard sql/install/*.sql))
-	cat $(filter %.sql,$^) > $@
-
-# An upgrade part is NN_what.sql, or NN_what.from naming an install part
-# (sql/install/) that a 0.1 database runs as it is: a change that only adds
-# objects is written once.  An upgrade with no parts is just its guard.
 UPGRADE_DIR = sql/upgrade/$(PREVIOUS)--$(EXTVERSION)
-UPGRADE_PARTS = $(sort $(wildcard $(UPGRADE_DIR)/*.sql $(UPGRADE_DIR)/*.from))
-$(UPGRADE): $(UPGRADE_DIR) $(UPGRADE_PARTS) $(wildcard sql/install/*.sql)
-	{ printf '%s\n' '\echo Use "ALTER EXTENSION maas UPDATE TO '"'"'$(EXTVERSION)'"'"'" to load this file. \quit'; \
-	  for f in $(UPGRADE_PARTS); do \
-		printf '\n'; \
-		case $$f in \
-		*.from) part=sql/install/$$(cat $$f); \
-			test -f "$$part" || { echo "$$f: no install part $$part" >&2; exit 1; }; \
-			cat "$$part" ;; \
-		*) cat $$f ;; \
-		esac; \
-	  done; } > $@.tmp && mv $@.tmp $@
+all: $(SQL_INSTALL) $(UPGRADE)
+$(SQL_INSTALL): sql/install $(sort $(wildcard sql/install/*.sql)) scripts/sql-script
+	scripts/sql-script install > $@.tmp && mv $@.tmp $@
+$(UPGRADE): $(UPGRADE_DIR) $(sort $(wildcard $(UPGRADE_DIR)/*)) $(wildcard sql/install/*.sql) scripts/sql-script
+	scripts/sql-script upgrade $(PREVIOUS) $(EXTVERSION) > $@.tmp && mv $@.tmp $@
+
+# the committed scripts are what their parts assemble to
+.PHONY: check-sql-scripts
+check-sql-scripts:
+	@scripts/sql-script install | cmp -s - $(SQL_INSTALL) || \
+		{ echo "$(SQL_INSTALL) differs from sql/install/: run make and commit it" >&2; exit 1; }
+	@scripts/sql-script upgrade $(PREVIOUS) $(EXTVERSION) | cmp -s - $(UPGRADE) || \
+		{ echo "$(UPGRADE) differs from $(UPGRADE_DIR)/: run make and commit it" >&2; exit 1; }
+	@echo "sql scripts: 2 passed, 0 failed"
 
 EXTRA_CLEAN = tmp_check results output_iso log regression.diffs regression.out
 

@@ -36,4 +36,7 @@ _PG_init(void)
 	maas_rollout_init();		/* maas.shadow_fraction */
 
 	MarkGUCPrefixReserved("maas");
+
+	/* last: the settings are read; in the postmaster only */
+	maas_services_preload();	/* maas.preload_libraries */
 }

@@ -14,31 +14,50 @@
  * the registry's rows, whose anchor (regtype) names it.  (Why it is built
  * so: doc/privileges.md.)
  *
+ * make_anchor_type makes maas.<type_name>, such an empty enum, commented
+ * about, owned by owner (the caller when owner is NULL) and usable by
+ * nobody else: a model's here, a secret's in 60_remote.sql.
+ *
  * make_model_type makes a model's type from a role name and grants: those
  * of the caller for a new model, and those 0.1 recorded by name for a model
  * updated from 0.1 or restored from a 0.1 dump.  A 0.1 owner that no longer
  * exists (0.1 let its role be dropped) leaves the model to the registry's
  * owner, and grants to dropped roles are left out.
  */
+CREATE FUNCTION maas.make_anchor_type(type_name text, about text, owner name)
+RETURNS pg_catalog.regtype
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	t regtype;
+BEGIN
+	EXECUTE format('CREATE TYPE maas.%I AS ENUM ()', type_name);
+	t := to_regtype(format('maas.%I', type_name));
+	EXECUTE format('COMMENT ON TYPE %s IS %L', t, about);
+	IF owner IS NOT NULL THEN
+		EXECUTE format('ALTER TYPE %s OWNER TO %I', t, owner);
+	END IF;
+	EXECUTE format('REVOKE ALL ON TYPE %s FROM PUBLIC', t);
+	RETURN t;
+END
+$$;
+REVOKE ALL ON FUNCTION maas.make_anchor_type(text, text, name) FROM PUBLIC;
+
 CREATE FUNCTION maas.make_model_type(model_id bigint, model text, owner name, acl aclitem[])
 RETURNS pg_catalog.regtype
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-	type_name text := 'model_' || model_id;
+	known boolean := to_regrole(quote_ident(owner)) IS NOT NULL;
 	t regtype;
 	grantee oid;
 BEGIN
-	EXECUTE format('CREATE TYPE maas.%I AS ENUM ()', type_name);
-	t := to_regtype(format('maas.%I', type_name));
-	EXECUTE format('COMMENT ON TYPE %s IS %L', t, format('owner and grants of maas model %s', quote_literal(model)));
-	IF to_regrole(quote_ident(owner)) IS NOT NULL THEN
-		EXECUTE format('ALTER TYPE %s OWNER TO %I', t, owner);
-	ELSE
+	t := maas.make_anchor_type('model_' || model_id,
+							   format('owner and grants of maas model %s', quote_literal(model)),
+							   CASE WHEN known THEN owner END);
+	IF NOT known THEN
 		RAISE WARNING 'role "%", the owner of model "%", does not exist', owner, model
 			USING DETAIL = 'The model now belongs to the owner of the maas registry.',
 				  HINT = format('Give it to a role with ALTER TYPE %s OWNER TO role.', t);
 	END IF;
-	EXECUTE format('REVOKE ALL ON TYPE %s FROM PUBLIC', t);
 	FOR grantee IN SELECT DISTINCT e.grantee FROM aclexplode(acl) e WHERE e.privilege_type = 'USAGE'
 	LOOP
 		IF grantee = 0 THEN
@@ -69,11 +88,14 @@ CREATE TRIGGER model_type AFTER INSERT ON maas.model
 /*
  * A model whose type is dropped -- by DROP OWNED, DROP TYPE, DROP SCHEMA
  * CASCADE of a schema its owner moved it to -- is dropped with it, with
- * its versions, deployments and training runs.  The function runs for any
- * role that drops (it can drop only its own types), as the registry's
- * owner, and deletes only the models of the types just dropped.
+ * its versions, deployments and training runs; so is a secret
+ * (maas.secret, 60_remote.sql, read only when the trigger fires: no part
+ * of the install or upgrade scripts drops a type or schema).  The
+ * function runs for any role that drops (it can drop only its own types),
+ * as the registry's owner, and deletes only the models and secrets of the
+ * types just dropped.
  */
-CREATE FUNCTION maas.models_dropped() RETURNS event_trigger
+CREATE FUNCTION maas.anchors_dropped() RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
 	DELETE FROM maas.training_run r
@@ -85,9 +107,13 @@ BEGIN
 	 USING pg_event_trigger_dropped_objects() d
 	 WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_type'::regclass
 	   AND m.anchor::oid OPERATOR(pg_catalog.=) d.objid;
+	DELETE FROM maas.secret s
+	 USING pg_event_trigger_dropped_objects() d
+	 WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_type'::regclass
+	   AND s.anchor::oid OPERATOR(pg_catalog.=) d.objid;
 END
 $$;
-REVOKE ALL ON FUNCTION maas.models_dropped() FROM PUBLIC;
-CREATE EVENT TRIGGER maas_models_dropped ON sql_drop
+REVOKE ALL ON FUNCTION maas.anchors_dropped() FROM PUBLIC;
+CREATE EVENT TRIGGER maas_anchors_dropped ON sql_drop
 	WHEN TAG IN ('DROP TYPE', 'DROP OWNED', 'DROP SCHEMA')
-	EXECUTE FUNCTION maas.models_dropped();
+	EXECUTE FUNCTION maas.anchors_dropped();

@@ -7,23 +7,39 @@
  * (src/server/remote_secret.c).  It is deliberately not marked for
  * pg_dump: a dump never holds a key (set them again after a restore).
  * The C code reads this table by attribute number: add columns at the end.
+ *
+ * A secret's owner is that of its type (anchor), as a model's is
+ * (10_owners.sql): maas.secret_<32 hex digits of the sha256 of its name>,
+ * made by maas_secret_set, so that DROP ROLE of its owner fails, REASSIGN
+ * OWNED gives it away, DROP OWNED drops it (anchors_dropped there), and a
+ * renamed role keeps it.  pg_dump dumps the type, not the row: a restore
+ * brings back the secret's name and owner without its value, which
+ * maas_secret_set gives it again (only for its owner); maas_secret_drop,
+ * DROP TYPE or DROP OWNED remove it (doc/remote-models.md).
  */
 CREATE TABLE maas.secret (
 	name		text COLLATE "C" NOT NULL,
-	owner		name NOT NULL,
+	anchor		pg_catalog.regtype NOT NULL,
 	value		text NOT NULL,
 	created_at	timestamptz NOT NULL DEFAULT pg_catalog.now(),
 	updated_at	timestamptz NOT NULL DEFAULT pg_catalog.now(),
-	CONSTRAINT secret_pkey PRIMARY KEY (name)
+	CONSTRAINT secret_pkey PRIMARY KEY (name),
+	CONSTRAINT secret_anchor_key UNIQUE (anchor)
 );
+
+-- the name of the type of secret name, in schema maas
+CREATE FUNCTION maas.secret_type_name(name text) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT SET search_path = pg_catalog, pg_temp AS $$
+SELECT 'secret_' || substr(encode(sha256(convert_to(name, 'UTF8')), 'hex'), 1, 32)
+$$;
 
 -- the names and owners of the secrets a role has the privileges of; no values
 CREATE VIEW maas.secrets AS
-SELECT s.name, s.owner, s.created_at, s.updated_at
+SELECT s.name, pg_catalog.pg_get_userbyid(t.typowner) AS owner, s.created_at, s.updated_at,
+	   s.anchor AS type
   FROM maas.secret s
- WHERE EXISTS (SELECT FROM pg_catalog.pg_roles r
-				WHERE r.rolname OPERATOR(pg_catalog.=) s.owner
-				  AND pg_catalog.pg_has_role(r.oid, 'USAGE'));
+  JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) s.anchor::pg_catalog.oid
+ WHERE pg_catalog.pg_has_role(t.typowner, 'USAGE');
 
 GRANT SELECT ON maas.secrets TO PUBLIC;
 

@@ -7,7 +7,11 @@
  * opened with OPENBLAS_CORETYPE set to the best OpenBLAS core the enabled
  * features can run (coretype_for(): from feature bits only), and oneDNN is
  * opened if it is installed, its ISA capped the same way.  Both are opened,
- * and their threads started, with every signal blocked.
+ * and their threads started, with every signal blocked.  That first call
+ * is maas_blas_preload() in the postmaster when maas is preloaded: one
+ * thread (OPENBLAS_NUM_THREADS=1 starts no pool, and no OpenMP team is
+ * started), and oneDNN's first kernels made on it (warm_up()), so that the
+ * backends it forks inherit all of it; each then sets its own threads.
  *
  * Choosing.  choose() gives every operation (MaasGemmOp) an implementation,
  * from maas.gemm_backend, the enabled features and what loaded.  The rule
@@ -438,6 +442,7 @@ maas_blas_open(const MaasBlasConfig *config, MaasError *err)
 		blas_state.api.gemm_f32 = blas_gemm_f32;
 		blas_state.api.gemm_bf16 = blas_gemm_bf16;
 		blas_state.api.gemm_s8 = blas_gemm_s8;
+		blas_state.api.gemm_s8_relu = blas_gemm_s8_relu;
 		blas_state.api.pack = blas_pack;
 		blas_state.api.info = &blas_state.info;
 		blas_state.backend = (MaasGemmBackend) -1;
@@ -481,6 +486,13 @@ maas_blas_load(const char *library, int threads, char *err, size_t errlen)
 	return blas;
 }
 
+void
+maas_blas_bind_thread(void)
+{
+	if (blas_state.dnn)
+		maas_dnn_bind_thread();
+}
+
 const char *
 maas_blas_library(void)
 {
@@ -518,6 +530,94 @@ probe(void)
 		if (f == IMPL_DNN_MATMUL || f == IMPL_DNN_MATMUL_PACKED)
 			(void) maas_dnn_matmul(kind, m, PN, PK, x, PK, w, PK, NULL, NULL, y, PN, &e);
 	}
+}
+
+/*
+ * oneDNN's work that a first product pays whatever the model: the
+ * dnnl_sgemm kernels of both transposes of B, for one row and for several
+ * (generated once per process and kept), the u8s8s32 GEMM's, and a matmul
+ * of each chosen kind (probe()).  All on one thread: oneDNN runs a
+ * one-thread call inline, without an OpenMP team.
+ */
+static void
+warm_up(void)
+{
+	enum
+	{
+		WN = 64
+	};
+	float	   *a = maas_kalloc_array(WN * WN, sizeof(float));
+	float	   *b = maas_kalloc_array(WN * WN, sizeof(float));
+	float	   *c = maas_kalloc_array(WN * WN, sizeof(float));
+	int32_t    *acc = maas_kalloc_array(WN * WN, sizeof(int32_t));
+	static const int rows[] = {1, 8, WN};
+
+	if (a == NULL || b == NULL || c == NULL || acc == NULL)
+		return;
+	memset(a, 0, sizeof(float) * WN * WN);
+	memset(b, 0, sizeof(float) * WN * WN);
+	for (int r = 0; r < (int) (sizeof(rows) / sizeof(rows[0])); r++)
+		for (int tb = 0; tb < 2; tb++)
+			(void) maas_dnn_sgemm(false, tb, rows[r], WN, WN, 1.0f, a, WN, b, WN,
+								  0.0f, c, WN);
+	for (int r = 0; r < (int) (sizeof(rows) / sizeof(rows[0])); r++)
+		(void) maas_dnn_gemm_u8s8(rows[r], WN, WN, (const uint8_t *) a, WN,
+								  (const int8_t *) b, WN, acc, WN);
+	probe();
+	/* the small shapes' primitives are of no use to a model */
+	maas_dnn_cache_clear();
+}
+
+/*
+ * The variables open_blas() and maas_dnn_open() set for the libraries to
+ * read as they load: the postmaster puts its own back afterwards, so that
+ * the processes it forks, and the programs they run, get the environment
+ * the server was started with.
+ */
+static const char *const load_env[] = {
+	"OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE", "OMP_WAIT_POLICY"
+};
+#define N_LOAD_ENV ((int) (sizeof(load_env) / sizeof(load_env[0])))
+
+const MaasBlas *
+maas_blas_preload(const MaasBlasConfig *config, bool warm, MaasError *err)
+{
+	MaasBlasConfig one = *config;
+	const MaasBlas *blas;
+	char	   *saved[N_LOAD_ENV];
+	bool		had[N_LOAD_ENV];
+
+	for (int i = 0; i < N_LOAD_ENV; i++)
+	{
+		const char *v = getenv(load_env[i]);
+
+		had[i] = v != NULL;
+		saved[i] = had[i] ? strdup(v) : NULL;
+	}
+	/* no thread pool before fork: each backend starts its own */
+	one.threads = 1;
+	blas = maas_blas_open(&one, err);
+	for (int i = 0; i < N_LOAD_ENV; i++)
+	{
+		if (saved[i] != NULL)
+			setenv(load_env[i], saved[i], 1);
+		else if (!had[i])
+			unsetenv(load_env[i]);
+		free(saved[i]);
+	}
+	if (blas == NULL)
+		return NULL;
+	blas_state.info.preloaded = true;
+	/*
+	 * oneDNN runs a one-thread call inline with OpenMP (and sequentially);
+	 * another runtime (TBB, a thread pool) may start its workers: no
+	 * warm-up then.
+	 */
+	if (warm && blas_state.dnn && maas_dnn_fits(maas_cpu_features()) &&
+		(strcmp(maas_dnn_info()->runtime, "omp") == 0 ||
+		 strcmp(maas_dnn_info()->runtime, "seq") == 0))
+		warm_up();
+	return blas;
 }
 
 const MaasBlasInfo *

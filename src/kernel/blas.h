@@ -28,9 +28,11 @@
  * fewer OpenMP threads than the setting allows (a team costs more than
  * they take), and OpenMP threads wait passively.
  *
- * Libraries are opened with dlopen() on first use in a backend, so loading
- * maas through shared_preload_libraries never starts BLAS, OpenMP or their
- * threads in the postmaster.  Every library thread is created with all
+ * Libraries are opened with dlopen() on first use in a process.  With maas
+ * in shared_preload_libraries the postmaster opens them (maas_blas_preload:
+ * one thread, no pool), so every backend inherits them mapped, relocated
+ * and initialized by fork; the threads are started by each backend that
+ * wants more than one (maas.blas_threads).  Every library thread is created with all
  * signals blocked, so PostgreSQL's signal handlers only ever run in the
  * backend's own thread, and no library thread calls PostgreSQL.  Only the
  * calling thread uses this interface.  No PostgreSQL header here: the unit
@@ -106,14 +108,16 @@ typedef struct MaasWeights
 
 /*
  * y[m, n] = x[m, k] W^T + bias, for weights of one type; bias may be NULL;
- * y is overwritten.  m may be 0.  Returns false with err set only for bad
+ * y is overwritten, and must not overlap x (int8 puts its integer products
+ * there before it dequantizes them in place).  m may be 0.  Returns false with err set only for bad
  * arguments (MAAS_ERR_INVALID: a type mismatch, ldx < k, ...;
  * MAAS_ERR_LIMIT: int8 with k > MAAS_S8_MAX_K) and out of memory.  Scratch
  * comes from the stack while it fits in 16 kB (one row of any layer up to
- * about 3000 x 3000 allocates nothing) and from maas_kalloc beyond (a batch
- * of m rows needs about m k + 4 m n bytes for int8, 2 m k for bf16 on
- * oneDNN, 256 k floats for bf16 widened): call it in a memory context that
- * is reset per batch.  A oneDNN failure falls back to another backend and
+ * about 3000 x 3000 allocates nothing) and from maas_kalloc beyond (bf16
+ * needs 2 m k bytes on oneDNN, 256 k floats widened; int8 quantizes blocks
+ * of 16 to 64 rows on the stack, and allocates 16 k bytes only when k is
+ * over 2048 and m over 32768 / k): call it in a memory context that is
+ * reset per batch.  A oneDNN failure falls back to another backend and
  * is counted in the info, never returned.
  *
  * gemm_s8 quantizes each row of x to u8 with its own scale and zero point
@@ -189,6 +193,8 @@ typedef struct MaasBlasInfo
 	char		onednn_runtime[16]; /* "omp", "tbb", "seq", ... */
 	char		onednn_status[MAAS_ERRLEN]; /* why not loaded, or "" */
 	long		onednn_failures;	/* calls that fell back, see blas.c */
+	/* both opened by maas_blas_preload() in the postmaster, before fork */
+	bool		preloaded;
 	/* the choice */
 	int			threads;
 	const char *backend;		/* the setting: "auto", "blas", "onednn" */
@@ -209,6 +215,7 @@ typedef struct MaasBlas
 	maas_gemm_w_fn gemm_f32;
 	maas_gemm_w_fn gemm_bf16;
 	maas_gemm_w_fn gemm_s8;
+	maas_gemm_w_fn gemm_s8_relu;	/* gemm_s8, then max(y, 0), in one pass */
 
 	/*
 	 * Make w->packed for the backend gemm_* picks for w's type, when that
@@ -278,6 +285,31 @@ extern const MaasBlas *maas_blas_load(const char *library, int threads,
  * successful maas_blas_open().
  */
 extern const MaasBlasInfo *maas_blas_info(bool probe);
+
+/*
+ * Products are about to run on the calling thread after another thread
+ * ran them (the batch worker, then the backend again): give this thread
+ * the thread count the interface was opened with.  One thread at a time
+ * may run products; the caller takes turns, it never overlaps them.
+ * (OpenBLAS's count is the process's; OpenMP's, oneDNN's, the thread's.)
+ */
+extern void maas_blas_bind_thread(void);
+
+/*
+ * maas_blas_open() for the postmaster, before it forks any backend: the
+ * libraries are opened (dlopen, relocation, their constructors) with one
+ * thread whatever config->threads says, so that neither OpenBLAS's pool
+ * nor an OpenMP team exists to be forked.  With warm, oneDNN's one-time
+ * work that does not depend on a model is done too, on one thread: its
+ * dnnl_sgemm kernels (generated once per process), and a matmul of each
+ * chosen kind on a small shape (as maas_blas_info's probe).  Scratch comes
+ * from maas_kalloc.  OpenBLAS's buffers are left to the first product of
+ * each backend (they are per process and written).  A backend then calls
+ * maas_blas_open() as usual: nothing is opened again, its thread count and
+ * choice are applied.  NULL with err set as maas_blas_open() does.
+ */
+extern const MaasBlas *maas_blas_preload(const MaasBlasConfig *config, bool warm,
+										 MaasError *err);
 
 /* which BLAS library was opened, or NULL */
 extern const char *maas_blas_library(void);

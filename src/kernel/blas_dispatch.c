@@ -288,52 +288,42 @@ blas_gemm_bf16(const MaasWeights *w, int m, const float *x, int ldx, const float
 
 /* ---- int8 ---- */
 
-/* rows a oneDNN int8 call quantizes at once (bounds its scratch) */
-#define S8_DNN_ROWS 2048
-
-static bool
-s8_dnn(Impl impl, const MaasKernel *fallback, const MaasWeights *w, int m,
-	   const float *x, int ldx, const float *bias, float *y, int ldy, MaasError *err)
+/* oneDNN's integer product of a block, maas's kernel when it fails */
+typedef struct DnnProduct
 {
-	int			rows = m < S8_DNN_ROWS ? m : S8_DNN_ROWS;
+	Impl		impl;
+	const MaasKernel *fallback;
+	const MaasWeights *w;
+	const void *packed;
+} DnnProduct;
 
-	MAAS_SCRATCH_ON_STACK(sc);
-	uint8_t    *q = maas_scratch(&sc, (size_t) rows, (size_t) w->k);
-	int32_t    *acc = maas_scratch(&sc, (size_t) rows * (size_t) w->n, sizeof(int32_t));
-	float	   *sx = maas_scratch(&sc, rows, sizeof(float));
-	int32_t    *zero = maas_scratch(&sc, rows, sizeof(int32_t));
-	const void *packed = maas_dnn_packed_ok(w->packed, MAAS_DNN_U8S8, w->n, w->k) ? w->packed : NULL;
+static void
+dnn_product(void *ctx, int m, const uint8_t *q, int32_t *c, size_t ldc)
+{
+	DnnProduct *dp = ctx;
+	const MaasWeights *w = dp->w;
+	MaasError	e;
+	bool		ok;
 
-	if (q == NULL || acc == NULL || sx == NULL || zero == NULL)
-		return maas_error_nomem(err);
-	for (int i = 0; i < m; i += rows)
+	if (dp->impl == IMPL_DNN_GEMM_U8S8)
+		ok = maas_dnn_gemm_u8s8(m, w->n, w->k, q, w->k, w->data, w->k, c, (int) ldc);
+	else
+		ok = maas_dnn_matmul(MAAS_DNN_U8S8, m, w->n, w->k, q, w->k, w->data, w->k,
+							 dp->packed, NULL, c, (int) ldc, &e);
+	if (!ok)
 	{
-		int			mb = m - i < rows ? m - i : rows;
-		bool		ok;
-		MaasError	e;
-
-		maas_quantize_rows_u8(mb, w->k, x + (size_t) i * ldx, ldx, q, w->k, sx, zero);
-		if (impl == IMPL_DNN_GEMM_U8S8)
-			ok = maas_dnn_gemm_u8s8(mb, w->n, w->k, q, w->k, w->data, w->k, acc, w->n);
-		else
-			ok = maas_dnn_matmul(MAAS_DNN_U8S8, mb, w->n, w->k, q, w->k, w->data, w->k,
-								 packed, NULL, acc, w->n, &e);
-		if (!ok)
-		{
-			/* the same integers from maas's kernel */
-			blas_state.info.onednn_failures++;
-			((MaasS8Fn) fallback->fn) (mb, w->n, w->k, q, w->k, w->data, w->k, acc, w->n);
-		}
-		maas_s8_dequantize(mb, acc, w->n, sx, zero, w, bias, y + (size_t) i * ldy, ldy);
+		/* the same integers from maas's kernel */
+		blas_state.info.onednn_failures++;
+		((MaasS8Fn) dp->fallback->fn) (m, w->n, w->k, q, w->k, w->data, w->k, c, ldc);
 	}
-	return true;
 }
 
-bool
-blas_gemm_s8(const MaasWeights *w, int m, const float *x, int ldx, const float *bias,
-		float *y, int ldy, MaasError *err)
+static bool
+gemm_s8_act(const MaasWeights *w, int m, const float *x, int ldx, const float *bias,
+			bool relu, float *y, int ldy, MaasError *err)
 {
 	const Choice *c;
+	DnnProduct	dp;
 
 	if (!check_dense(w, MAAS_W_S8, m, x, ldx, y, ldy, err))
 		return false;
@@ -342,8 +332,26 @@ blas_gemm_s8(const MaasWeights *w, int m, const float *x, int ldx, const float *
 	c = &blas_state.op[m == 1 ? MAAS_GEMM_S8_ROW : MAAS_GEMM_S8_ROWS];
 	if (c->first == IMPL_MAAS ||
 		(m == 1 && c->small_maas && (size_t) w->n * w->k < ROW_SMALL))
-		return maas_s8_gemm(c->kernel, w, m, x, ldx, bias, y, ldy, err);
-	return s8_dnn(c->first, c->kernel, w, m, x, ldx, bias, y, ldy, err);
+		return maas_s8_gemm(c->kernel, w, m, x, ldx, bias, relu, y, ldy, err);
+	dp.impl = c->first;
+	dp.fallback = c->kernel;
+	dp.w = w;
+	dp.packed = maas_dnn_packed_ok(w->packed, MAAS_DNN_U8S8, w->n, w->k) ? w->packed : NULL;
+	return maas_s8_blocks(w, m, x, ldx, bias, relu, y, ldy, dnn_product, &dp, err);
+}
+
+bool
+blas_gemm_s8(const MaasWeights *w, int m, const float *x, int ldx, const float *bias,
+			 float *y, int ldy, MaasError *err)
+{
+	return gemm_s8_act(w, m, x, ldx, bias, false, y, ldy, err);
+}
+
+bool
+blas_gemm_s8_relu(const MaasWeights *w, int m, const float *x, int ldx, const float *bias,
+				  float *y, int ldy, MaasError *err)
+{
+	return gemm_s8_act(w, m, x, ldx, bias, true, y, ldy, err);
 }
 
 /* ---- packing ---- */

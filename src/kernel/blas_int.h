@@ -71,6 +71,8 @@ extern bool blas_gemm_bf16(const MaasWeights *w, int m, const float *x, int ldx,
 						   const float *bias, float *y, int ldy, MaasError *err);
 extern bool blas_gemm_s8(const MaasWeights *w, int m, const float *x, int ldx,
 						 const float *bias, float *y, int ldy, MaasError *err);
+extern bool blas_gemm_s8_relu(const MaasWeights *w, int m, const float *x, int ldx,
+							  const float *bias, float *y, int ldy, MaasError *err);
 extern bool blas_pack(MaasWeights *w, MaasError *err);
 
 #endif							/* MAAS_BLAS_INT_H */

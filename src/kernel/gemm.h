@@ -78,19 +78,43 @@ extern const MaasKernel *maas_s8_pick(MaasCpuMask have);
 /*
  * The last step every int8 backend shares (see gemm_s8 in blas.h):
  * y[i, j] = (float) (acc[i, j] - zero[i] * w->sum[j]) * (sx[i] *
- * w->scale[j]) + bias[j].
+ * w->scale[j]) + bias[j], then max(y, 0) with relu (NaN to 0, as the relu
+ * layer does).  acc may be y itself, with ldacc == ldy.  Variants by CPU
+ * (maas_s8_dequant_kernels, best first), all bit for bit the plain C one.
  */
+typedef void (*MaasS8DequantFn) (int m, int n, const int32_t *acc, size_t ldacc,
+								 const float *sx, const int32_t *zero,
+								 const float *scale, const int32_t *sum,
+								 const float *bias, bool relu,
+								 float *y, size_t ldy);
+
+extern const MaasKernel maas_s8_dequant_kernels[];	/* ends with {NULL} */
+
 extern void maas_s8_dequantize(int m, const int32_t *acc, size_t ldacc,
 							   const float *sx, const int32_t *zero,
-							   const MaasWeights *w, const float *bias,
+							   const MaasWeights *w, const float *bias, bool relu,
 							   float *y, size_t ldy);
 
 /*
- * gemm_s8 on maas's kernel s8 (a maas_s8_kernels entry), in blocks of rows
- * so scratch stays small.
+ * The integer product of a block of m quantized rows q (k = w->k bytes
+ * each) into c [m, n], ldc apart: a kernel, or oneDNN.
  */
+typedef void (*MaasS8Product) (void *ctx, int m, const uint8_t *q, int32_t *c,
+							   size_t ldc);
+
+/*
+ * gemm_s8 in blocks of rows: each block quantized (maas_quantize_rows_u8),
+ * multiplied by product into y's own memory as int32, and dequantized
+ * there in one pass with the bias and, with relu, the activation.  Scratch
+ * on the stack unless a block of 16 rows needs more than 32 kB.
+ */
+extern bool maas_s8_blocks(const MaasWeights *w, int m, const float *x, size_t ldx,
+						   const float *bias, bool relu, float *y, size_t ldy,
+						   MaasS8Product product, void *ctx, MaasError *err);
+
+/* gemm_s8 on maas's kernel s8 (a maas_s8_kernels entry) */
 extern bool maas_s8_gemm(const MaasKernel *s8, const MaasWeights *w, int m,
-						 const float *x, size_t ldx, const float *bias,
+						 const float *x, size_t ldx, const float *bias, bool relu,
 						 float *y, size_t ldy, MaasError *err);
 
 /* ---- bf16 (gemm_bf16.c) ---- */
@@ -141,6 +165,8 @@ typedef struct MaasDnnInfo
 extern bool maas_dnn_open(const char *library, int threads, MaasCpuMask features,
 						  MaasError *err);
 extern void maas_dnn_set_threads(int threads);
+/* give the calling thread, if it is not the one that set them, the threads */
+extern void maas_dnn_bind_thread(void);
 extern const MaasDnnInfo *maas_dnn_info(void);
 
 /* the ISA oneDNN would use with these features, as it names them */
@@ -185,7 +211,7 @@ extern const void *maas_dnn_pack(MaasDnnKind kind, int n, int k, const void *w,
 /* true when packed was made by maas_dnn_pack for kind, n, k in this process */
 extern bool maas_dnn_packed_ok(const void *packed, MaasDnnKind kind, int n, int k);
 
-/* drop every cached primitive (tests, and the benchmark between shapes) */
+/* drop every cached primitive, maas's and oneDNN's own (its primitive cache) */
 extern void maas_dnn_cache_clear(void);
 
 #endif							/* MAAS_GEMM_H */

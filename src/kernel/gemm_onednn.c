@@ -287,6 +287,18 @@ maas_dnn_set_threads(int threads)
 		apply_threads(threads);
 }
 
+/*
+ * OpenMP's thread count is the calling thread's: a thread that did not set
+ * it (the batch worker) would run oneDNN with OpenMP's default, every
+ * core.  threads_for() then keeps it in step as on the backend's thread.
+ */
+void
+maas_dnn_bind_thread(void)
+{
+	if (handle != NULL && omp_set_threads != NULL)
+		omp_set_threads(threads_omp);
+}
+
 static const char *
 isa_name(unsigned isa)
 {
@@ -462,6 +474,9 @@ maas_dnn_cache_clear(void)
 	for (int i = 0; i < DNN_CACHE; i++)
 		if (cache[i].used)
 			entry_free(&cache[i]);
+	/* and oneDNN's own cache of primitives */
+	dn.dnnl_set_primitive_cache_capacity(0);
+	dn.dnnl_set_primitive_cache_capacity(2 * DNN_CACHE);
 }
 
 /* w [n, k] row-major, as oneDNN's k x n weights */
@@ -850,6 +865,11 @@ void
 maas_dnn_set_threads(int threads)
 {
 	(void) threads;
+}
+
+void
+maas_dnn_bind_thread(void)
+{
 }
 
 bool

@@ -300,6 +300,25 @@ plan_buffers(MaasNet *net, NetPlan *plan, MaasError *err)
 }
 
 /*
+ * Does layer i run with the relu after it as one step?  When its op offers
+ * that, the next layer is a relu the output needs, reading value i + 1
+ * alone, in place, and nothing else reads that value.
+ */
+static bool
+fuses_relu(const MaasNet *net, const NetPlan *plan, int i)
+{
+	int			ids[MAAS_LAYER_MAX_INPUTS];
+
+	if (maas_op_info(net->layers[i].op)->forward_relu == NULL ||
+		i + 1 >= plan->output || !plan->needed[i + 1] ||
+		net->layers[i + 1].op != MAAS_OP_RELU)
+		return false;
+	return layer_inputs(&net->layers[i + 1], i + 1, ids) == 1 && ids[0] == i + 1 &&
+		plan->last_use[i + 1] == i + 1 &&
+		net->layers[i + 1].buffer == net->layers[i].buffer;
+}
+
+/*
  * A plan that is a short chain of small layers (a logistic or linear
  * model: standardize, one dense layer of at most a few thousand weights,
  * sigmoid or softmax) runs one row through maas_small_row, step after step
@@ -318,8 +337,10 @@ plan_small(const MaasNet *net, NetPlan *plan)
 		const NetStep *s = &plan->steps[i];
 		size_t		off = 0;
 
+		/* a step that runs the relu after its layer too is not small */
 		if (s->n_in != 1 || s->in_buf[0] != (i == 0 ? -1 : plan->steps[i - 1].out_buf) ||
-			!maas_small_step_ok(s->layer))
+			!maas_small_step_ok(s->layer) ||
+			s->forward != maas_op_info(s->layer->op)->forward)
 			return;
 		for (int b = 0; b < s->out_buf; b++)
 			off += plan->seq_width[b] > plan->row_width[b] ?
@@ -414,6 +435,12 @@ maas_net_check(MaasNet *net, MaasError *err)
 		for (int k = 0; k < s->n_in; k++)
 			s->in_buf[k] = ids[k] == 0 ? -1 : net->layers[ids[k] - 1].buffer;
 		s->out_buf = net->layers[i].buffer;
+		if (fuses_relu(net, plan, i))
+		{
+			/* the relu after it, in the same step (net_ops.h) */
+			s->forward = maas_op_info(net->layers[i].op)->forward_relu;
+			i++;
+		}
 	}
 
 	plan_small(net, plan);

@@ -79,6 +79,15 @@ typedef struct MaasOpInfo
 
 	bool		(*forward) (const MaasLayer *l, MaasRun *run,
 							const float *const *in, float *out);
+
+	/*
+	 * forward, then a relu over the output, in one step: net.c runs it in
+	 * place of the two when a relu layer alone reads this one's value, in
+	 * place (a dense layer's int8 dequantization takes the relu in the same
+	 * pass).  NULL: not offered.
+	 */
+	bool		(*forward_relu) (const MaasLayer *l, MaasRun *run,
+								 const float *const *in, float *out);
 } MaasOpInfo;
 
 /* the op table (net.c) */

@@ -171,6 +171,23 @@ extern const FieldSpec *onnx_spec_field(const MsgSpec *spec, uint32_t number);
  */
 extern bool onnx_pb_next(Rd *rd, Cursor *c, Field *f);
 
+/*
+ * A first pass over the message at s, before its repeated fields are read
+ * into arrays of the right size: for each field of t, how many times it
+ * appears (count) and its last occurrence (last; the one that wins for a
+ * singular field).  A field marked stop ends the pass where it first
+ * appears, with its count 1, for the caller to reject it.
+ */
+typedef struct Tally
+{
+	uint32_t	number;
+	bool		stop;
+	size_t		count;
+	Span		last;
+} Tally;
+
+extern bool onnx_pb_tally(Rd *rd, Span s, const MsgSpec *spec, Tally *t, int n);
+
 /* a varint field declared int32 (or an enum): sign-extended on the wire */
 extern bool onnx_pb_int32(Rd *rd, const Field *f, int32_t *out);
 

@@ -575,14 +575,19 @@ onnx_cmp_strptr(const void *a, const void *b)
 bool
 onnx_read_node(Rd *rd, Span s, int32_t index, MaasOnnxNode *node)
 {
-	Cursor		c = cursor(s.pos, s.len, &NodeSpec);
+	enum
+	{
+		T_INPUT, T_OUTPUT, T_NAME, T_OP, T_ATTR, T_DOMAIN
+	};
+	Tally		t[] = {
+		{.number = 1}, {.number = 2}, {.number = 3}, {.number = 4}, {.number = 5},
+		{.number = 7}
+	};
+	Cursor		c;
 	Field		f;
-	Span		name = {0};
-	Span		op = {0};
-	Span		domain = {0};
-	size_t		n_in = 0;
-	size_t		n_out = 0;
-	size_t		n_attr = 0;
+	size_t		n_in;
+	size_t		n_out;
+	size_t		n_attr;
 	const char **inputs;
 	const char **outputs;
 	MaasOnnxAttr *attrs;
@@ -591,37 +596,14 @@ onnx_read_node(Rd *rd, Span s, int32_t index, MaasOnnxNode *node)
 
 	memset(node, 0, sizeof(*node));
 	onnx_where_add(rd, "node %d", index);
-	for (;;)
-	{
-		if (!onnx_pb_next(rd, &c, &f))
-			return false;
-		if (f.number == 0)
-			break;
-		switch (f.number)
-		{
-			case 1:
-				n_in++;
-				break;
-			case 2:
-				n_out++;
-				break;
-			case 3:
-				name = field_span(&f);
-				break;
-			case 4:
-				op = field_span(&f);
-				break;
-			case 5:
-				n_attr++;
-				break;
-			case 7:
-				domain = field_span(&f);
-				break;
-		}
-	}
-	if (!onnx_rd_name(rd, op, &node->op_type, "op_type") ||
-		!onnx_rd_name(rd, name, &node->name, "the name") ||
-		!onnx_rd_name(rd, domain, &node->domain, "the domain"))
+	if (!onnx_pb_tally(rd, s, &NodeSpec, t, (int) (sizeof(t) / sizeof(t[0]))))
+		return false;
+	n_in = t[T_INPUT].count;
+	n_out = t[T_OUTPUT].count;
+	n_attr = t[T_ATTR].count;
+	if (!onnx_rd_name(rd, t[T_OP].last, &node->op_type, "op_type") ||
+		!onnx_rd_name(rd, t[T_NAME].last, &node->name, "the name") ||
+		!onnx_rd_name(rd, t[T_DOMAIN].last, &node->domain, "the domain"))
 		return false;
 	if (node->op_type[0] == '\0')
 		return onnx_fail(rd, MAAS_ERR_INVALID, "no op_type");

@@ -436,14 +436,21 @@ order_nodes(Rd *rd, MaasOnnxGraph *g)
 static bool
 read_graph(Rd *rd, Span s, MaasOnnxGraph *g)
 {
-	Cursor		c = cursor(s.pos, s.len, &GraphSpec);
+	enum
+	{
+		T_NODE, T_NAME, T_INIT, T_INPUT, T_OUTPUT, T_VALUE_INFO, T_SPARSE
+	};
+	Tally		t[] = {
+		{.number = 1}, {.number = 2}, {.number = 5}, {.number = 11}, {.number = 12},
+		{.number = 13}, {.number = 15, .stop = true}
+	};
+	Cursor		c;
 	Field		f;
-	Span		name = {0};
-	size_t		n_node = 0;
-	size_t		n_init = 0;
-	size_t		n_in = 0;
-	size_t		n_out = 0;
-	size_t		n_vi = 0;
+	size_t		n_node;
+	size_t		n_init;
+	size_t		n_in;
+	size_t		n_out;
+	size_t		n_vi;
 	MaasOnnxNode *nodes;
 	MaasOnnxTensor *inits;
 	MaasOnnxValueInfo *inputs;
@@ -451,37 +458,16 @@ read_graph(Rd *rd, Span s, MaasOnnxGraph *g)
 	MaasOnnxValueInfo *value_info;
 
 	memset(g, 0, sizeof(*g));
-	for (;;)
-	{
-		if (!onnx_pb_next(rd, &c, &f))
-			return false;
-		if (f.number == 0)
-			break;
-		switch (f.number)
-		{
-			case 1:
-				n_node++;
-				break;
-			case 2:
-				name = field_span(&f);
-				break;
-			case 5:
-				n_init++;
-				break;
-			case 11:
-				n_in++;
-				break;
-			case 12:
-				n_out++;
-				break;
-			case 13:
-				n_vi++;
-				break;
-			case 15:
-				return onnx_fail(rd, MAAS_ERR_UNSUPPORTED, "sparse initializers are not supported");
-		}
-	}
-	if (!onnx_rd_name(rd, name, &g->name, "the graph name"))
+	if (!onnx_pb_tally(rd, s, &GraphSpec, t, (int) (sizeof(t) / sizeof(t[0]))))
+		return false;
+	if (t[T_SPARSE].count > 0)
+		return onnx_fail(rd, MAAS_ERR_UNSUPPORTED, "sparse initializers are not supported");
+	n_node = t[T_NODE].count;
+	n_init = t[T_INIT].count;
+	n_in = t[T_INPUT].count;
+	n_out = t[T_OUTPUT].count;
+	n_vi = t[T_VALUE_INFO].count;
+	if (!onnx_rd_name(rd, t[T_NAME].last, &g->name, "the graph name"))
 		return false;
 	if (n_node > MAAS_ONNX_MAX_NODES)
 		return onnx_fail(rd, MAAS_ERR_LIMIT, "the graph has %zu nodes, more than the %d supported",

@@ -300,6 +300,36 @@ onnx_pb_next(Rd *rd, Cursor *c, Field *f)
 	return true;
 }
 
+/* the first pass over a message: see onnx_int.h */
+bool
+onnx_pb_tally(Rd *rd, Span s, const MsgSpec *spec, Tally *t, int n)
+{
+	Cursor		c = cursor(s.pos, s.len, spec);
+	Field		f;
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		t[i].count = 0;
+		memset(&t[i].last, 0, sizeof(Span));
+	}
+	for (;;)
+	{
+		if (!onnx_pb_next(rd, &c, &f))
+			return false;
+		if (f.number == 0)
+			return true;
+		for (i = 0; i < n && t[i].number != f.number; i++)
+			;
+		if (i == n)
+			continue;
+		t[i].count++;
+		t[i].last = field_span(&f);
+		if (t[i].stop)
+			return true;
+	}
+}
+
 /* a varint field declared int32 (or an enum): sign-extended on the wire */
 bool
 onnx_pb_int32(Rd *rd, const Field *f, int32_t *out)

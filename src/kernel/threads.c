@@ -11,6 +11,11 @@
  * a tenth of a millisecond), because on a busy machine a spinning thread
  * takes the core from one with work.
  *
+ * The async worker (maas_async_start) is one more thread, with a job slot
+ * of its own: the caller posts a job by bumping a counter, the worker
+ * spins briefly then sleeps waiting for it, runs it and bumps a second
+ * counter, which maas_async_wait() spins briefly then sleeps waiting for.
+ *
  * If the process forks (PostgreSQL backends do not, but a test harness
  * might), the child has none of the parent's threads: the pool notices by
  * the pid and starts over.
@@ -60,12 +65,34 @@ typedef struct Worker
 
 static Worker workers[MAAS_POOL_MAX_THREADS];
 
+__thread bool maas_worker_thread = false;
+
+typedef struct Async
+{
+	pthread_mutex_t lock;
+	pthread_cond_t wake;		/* the worker waits here for a job */
+	pthread_cond_t done;		/* maas_async_wait waits here */
+	bool		running;		/* the thread exists (in process pid) */
+	pid_t		pid;
+	atomic_uint posted;			/* jobs posted */
+	atomic_uint finished;		/* jobs the worker finished */
+	MaasAsyncFn fn;
+	void	   *arg;
+} Async;
+
+static Async async = {
+	.lock = PTHREAD_MUTEX_INITIALIZER,
+	.wake = PTHREAD_COND_INITIALIZER,
+	.done = PTHREAD_COND_INITIALIZER,
+};
+
 static void *
 worker_main(void *p)
 {
 	const Worker *self = p;
 	unsigned	seen = self->start_gen;
 
+	maas_worker_thread = true;
 	for (;;)
 	{
 		unsigned	gen;
@@ -183,4 +210,110 @@ maas_parallel(int n_threads, MaasParallelFn fn, void *arg)
 		pthread_mutex_unlock(&pool.lock);
 	}
 	pool.busy = false;
+}
+
+static void *
+async_main(void *p)
+{
+	unsigned	seen = atomic_load(&async.finished);
+
+	(void) p;
+	maas_worker_thread = true;
+	for (;;)
+	{
+		int			spins = 0;
+
+		while (atomic_load_explicit(&async.posted, memory_order_acquire) == seen &&
+			   spins < SPIN_ROUNDS)
+		{
+			cpu_relax();
+			spins++;
+		}
+		if (atomic_load_explicit(&async.posted, memory_order_acquire) == seen)
+		{
+			pthread_mutex_lock(&async.lock);
+			while (atomic_load(&async.posted) == seen)
+				pthread_cond_wait(&async.wake, &async.lock);
+			pthread_mutex_unlock(&async.lock);
+		}
+		async.fn(async.arg);
+		seen++;
+		pthread_mutex_lock(&async.lock);
+		atomic_store_explicit(&async.finished, seen, memory_order_release);
+		pthread_cond_signal(&async.done);
+		pthread_mutex_unlock(&async.lock);
+	}
+	return NULL;
+}
+
+/* the async worker exists in this process, or false if it cannot */
+static bool
+async_ready(void)
+{
+	sigset_t	old;
+	pthread_t	th;
+	pthread_attr_t attr;
+	int			rc;
+
+	if (async.running && async.pid == getpid())
+		return true;
+	/* a fresh process or a forked child: no job of ours runs here */
+	async.running = false;
+	atomic_store(&async.finished, atomic_load(&async.posted));
+	maas_block_signals(&old);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	/* the libraries' kernels run on it: a full-size stack */
+	pthread_attr_setstacksize(&attr, 8 * 1024 * 1024);
+	rc = pthread_create(&th, &attr, async_main, NULL);
+	pthread_attr_destroy(&attr);
+	maas_restore_signals(&old);
+	if (rc != 0)
+		return false;
+	async.running = true;
+	async.pid = getpid();
+	return true;
+}
+
+bool
+maas_async_start(MaasAsyncFn fn, void *arg)
+{
+	maas_async_wait();
+	if (!async_ready())
+		return false;
+	pthread_mutex_lock(&async.lock);
+	async.fn = fn;
+	async.arg = arg;
+	atomic_fetch_add_explicit(&async.posted, 1, memory_order_release);
+	pthread_cond_signal(&async.wake);
+	pthread_mutex_unlock(&async.lock);
+	return true;
+}
+
+bool
+maas_async_pending(void)
+{
+	return async.running && async.pid == getpid() &&
+		atomic_load_explicit(&async.finished, memory_order_acquire) !=
+		atomic_load_explicit(&async.posted, memory_order_relaxed);
+}
+
+void
+maas_async_wait(void)
+{
+	unsigned	want;
+
+	if (!maas_async_pending())
+		return;
+	want = atomic_load(&async.posted);
+	for (int spins = 0; spins < SPIN_ROUNDS; spins++)
+	{
+		if (atomic_load_explicit(&async.finished, memory_order_acquire) == want)
+			return;
+		cpu_relax();
+	}
+	pthread_mutex_lock(&async.lock);
+	while (atomic_load(&async.finished) != want)
+		pthread_cond_wait(&async.done, &async.lock);
+	pthread_mutex_unlock(&async.lock);
 }

@@ -31,6 +31,19 @@ typedef void (*MaasParallelFn) (void *arg, int thread, int n_threads);
 /* run fn on up to n_threads threads (n_threads <= 1: just the caller) */
 extern void maas_parallel(int n_threads, MaasParallelFn fn, void *arg);
 
+typedef void (*MaasAsyncFn) (void *arg);
+
+extern __thread bool maas_worker_thread;
+
+/* start fn(arg) on the async worker; false if no thread could be started */
+extern bool maas_async_start(MaasAsyncFn fn, void *arg);
+
+/* wait for the job maas_async_start started, if any (cheap when none) */
+extern void maas_async_wait(void);
+
+/* a job started and not yet joined by maas_async_wait() */
+extern bool maas_async_pending(void);
+
 /* the range [*begin, *end) of part t of m parts of n items */
 static inline void
 maas_split_range(int64_t n, int t, int m, int64_t *begin, int64_t *end)

@@ -75,16 +75,17 @@ maas_blas_info_rows(PG_FUNCTION_ARGS)
 	}
 
 	if (in->blas_coretype[0])
-		snprintf(buf, sizeof(buf), "OPENBLAS_CORETYPE=%s, from the CPU's features",
-				 in->blas_coretype);
+		snprintf(buf, sizeof(buf), "OPENBLAS_CORETYPE=%s, from the CPU's features%s",
+				 in->blas_coretype, in->preloaded ? "; opened in the postmaster" : "");
 	else
-		buf[0] = '\0';
+		snprintf(buf, sizeof(buf), "%s", in->preloaded ? "opened in the postmaster" : "");
 	put_row(rsinfo, "blas", "blas", in->blas_core, in->blas_library, in->blas_version,
 			in->threads, buf);
 
 	if (in->onednn_loaded)
 	{
-		snprintf(buf, sizeof(buf), "runtime %s", in->onednn_runtime);
+		snprintf(buf, sizeof(buf), "runtime %s%s", in->onednn_runtime,
+				 in->preloaded ? "; opened in the postmaster" : "");
 		if (in->onednn_failures > 0)
 			snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf),
 					 "; %ld calls fell back to another backend", in->onednn_failures);

@@ -85,18 +85,31 @@ per_unit_op(const char *op)
 		strcmp(op, "dropout") == 0;
 }
 
+/* a dense layer's weights as pruning leaves them, while they change */
+typedef struct UnitsLayer
+{
+	float	   *w;				/* rows x cols, or NULL: the parent's */
+	int			rows,
+				cols;
+	float	   *b;				/* rows, when the rows changed and it has one */
+	const StTensor *bias;
+} UnitsLayer;
+
 /*
  * Structured pruning: in a plain chain of layers (none names its inputs),
  * each dense layer followed, through per-unit activations only, by another
  * dense layer loses the hidden units of lowest score (quantize.h:
  * maas_prune_units): its weight rows and biases, and the next layer's
- * columns.  The dense layers become smaller.
+ * columns.  Every hidden layer is pruned, in order: a layer whose inputs
+ * the pair before pruned is scored on its remaining columns, and then
+ * loses its own units.  The dense layers become smaller.
  */
 void
 opt_prune_units(Opt *o, Builder *bd)
 {
 	MaasError	err;
 	int			nl = bd->layers->n;
+	UnitsLayer *cur = palloc0(sizeof(UnitsLayer) * Max(nl, 1));
 
 	for (int i = 0; i < nl; i++)
 		if (maas_json_get(maas_json_at(bd->layers, i), "input") != NULL)
@@ -111,18 +124,18 @@ opt_prune_units(Opt *o, Builder *bd)
 		const MaasJson *a = maas_json_at(bd->layers, i);
 		const StTensor *ta = dense_f32(o, a);
 		const StTensor *tb = NULL;
-		const StTensor *bias;
 		const char *bname;
 		int			j;
 		int			h,
 					n_in,
 					n_out,
 					kept = 0;
-		float	   *wa,
+		const float *wa,
 				   *wb,
 				   *ba = NULL;
 		uint8_t    *keep;
 
+		CHECK_FOR_INTERRUPTS();
 		if (ta == NULL)
 			continue;
 		for (j = i + 1; j < nl; j++)
@@ -143,34 +156,38 @@ opt_prune_units(Opt *o, Builder *bd)
 		if (tb == NULL || j >= nl)
 			continue;
 		h = (int) ta->shape[0];
-		n_in = (int) ta->shape[1];
 		n_out = (int) tb->shape[0];
 		if (tb->shape[1] != h || h < 2 ||
 			bd->data[tensor_index(&o->file, ta)] != NULL ||
 			bd->data[tensor_index(&o->file, tb)] != NULL)
 			continue;
-		/* a layer already shrunk by the pair before reads fewer inputs */
-		if (bd->patch[i] != NULL)
-			continue;
-		wa = opt_tensor_floats(ta, false);
+		/* layer i as the pair before left it (its inputs pruned), or the parent's */
+		if (cur[i].w != NULL)
+		{
+			wa = cur[i].w;
+			n_in = cur[i].cols;
+		}
+		else
+		{
+			wa = opt_tensor_floats(ta, false);
+			n_in = (int) ta->shape[1];
+		}
 		wb = opt_tensor_floats(tb, false);
 		keep = palloc(h);
 		if (!maas_prune_units(h, n_in, wa, n_out, wb, o->sparsity, keep, &err))
 			maas_raise(&err, ERRCODE_INVALID_PARAMETER_VALUE, "could not prune the units", NULL);
 		bname = opt_layer_string(a, "bias");
-		bias = bname ? st_find(&o->file, bname) : NULL;
-		if (bias != NULL && (bias->dtype != ST_F32 || bias->numel != h))
-			bias = NULL;
-		if (bias != NULL)
-			ba = opt_tensor_floats(bias, false);
+		cur[i].bias = bname ? st_find(&o->file, bname) : NULL;
+		if (cur[i].bias != NULL && (cur[i].bias->dtype != ST_F32 || cur[i].bias->numel != h))
+			cur[i].bias = NULL;
+		if (cur[i].bias != NULL)
+			ba = opt_tensor_floats(cur[i].bias, false);
 		for (int u = 0; u < h; u++)
 			kept += keep[u] ? 1 : 0;
 		{
 			float	   *na = palloc_extended(sizeof(float) * (size_t) kept * n_in, MCXT_ALLOC_HUGE);
 			float	   *nb = palloc_extended(sizeof(float) * (size_t) n_out * kept, MCXT_ALLOC_HUGE);
 			float	   *nba = ba ? palloc(sizeof(float) * kept) : NULL;
-			char	   *wa_name = psprintf("%s.pruned", ta->name);
-			char	   *wb_name = psprintf("%s.pruned", tb->name);
 			int			c = 0;
 
 			for (int u = 0; u < h; u++)
@@ -184,36 +201,49 @@ opt_prune_units(Opt *o, Builder *bd)
 					nb[(size_t) r * kept + c] = wb[(size_t) r * h + u];
 				c++;
 			}
-			opt_add_tensor(bd, wa_name, ST_F32, 2, kept, n_in, na);
-			opt_add_tensor(bd, wb_name, ST_F32, 2, n_out, kept, nb);
-			if (nba)
-			{
-				char	   *nban = psprintf("%s.pruned", bias->name);
-
-				opt_add_tensor(bd, nban, ST_F32, 1, kept, 0, nba);
-				bd->patch[i] = psprintf("\"weight\": %s, \"bias\": %s",
-										opt_json_quote(wa_name), opt_json_quote(nban));
-			}
-			else
-				bd->patch[i] = psprintf("\"weight\": %s", opt_json_quote(wa_name));
-			bd->patch[j] = psprintf("\"weight\": %s", opt_json_quote(wb_name));
-			bd->replaced[i] = pstrdup(ta->name);
-			bd->replaced[j] = pstrdup(tb->name);
+			cur[i].w = na;
+			cur[i].rows = kept;
+			cur[i].cols = n_in;
+			cur[i].b = nba;
+			cur[j].w = nb;
+			cur[j].rows = n_out;
+			cur[j].cols = kept;
 		}
 		o->n_changed++;
 		o->pruned += h - kept;
 		o->total += h;
-		/*
-		 * Layer j now reads fewer inputs; its own units are left as they
-		 * are (a pair starts at a layer whose weights are the parent's).
-		 */
-		i = j;
+		/* layer j now reads fewer inputs, and its own units are next */
+		i = j - 1;
 	}
 	if (o->n_changed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("version %d of model \"%s\" has no hidden units to prune", o->parent, o->model),
 				 errdetail("Pruning units needs a dense layer followed, through activations, by another dense layer.")));
+
+	/* the changed layers' tensors, and the config members that name them */
+	for (int i = 0; i < nl; i++)
+	{
+		const StTensor *t;
+		char	   *wname;
+
+		if (cur[i].w == NULL)
+			continue;
+		t = dense_f32(o, maas_json_at(bd->layers, i));
+		wname = psprintf("%s.pruned", t->name);
+		opt_add_tensor(bd, wname, ST_F32, 2, cur[i].rows, cur[i].cols, cur[i].w);
+		if (cur[i].b != NULL)
+		{
+			char	   *bn = psprintf("%s.pruned", cur[i].bias->name);
+
+			opt_add_tensor(bd, bn, ST_F32, 1, cur[i].rows, 0, cur[i].b);
+			bd->patch[i] = psprintf("\"weight\": %s, \"bias\": %s",
+									opt_json_quote(wname), opt_json_quote(bn));
+		}
+		else
+			bd->patch[i] = psprintf("\"weight\": %s", opt_json_quote(wname));
+		bd->replaced[i] = pstrdup(t->name);
+	}
 }
 
 /*

@@ -19,6 +19,13 @@
  * size.  So memory is bounded by the settings whatever the number of rows.
  * Interrupts are checked per batch, and by the executor per row.
  *
+ * With maas.batch_pipeline (batch_pipeline.h), a full batch goes to a
+ * worker thread for its forward pass while the backend reads the next one
+ * into a second set of buffers, and its rows are emitted when it comes
+ * back; an error or a cancel waits for the worker before it unwinds.
+ * Text models, embeddings and statements a canary or shadow routes stay
+ * serial.
+ *
  * The model is resolved with the per-row serving state (maas_serve_resolve)
  * under the statement's snapshot, so the batch and per-row paths agree on
  * which version serves, and their answers come from the same functions
@@ -41,6 +48,7 @@
 #include "utils/memutils.h"
 #include "utils/tuplestore.h"
 
+#include "batch_pipeline.h"
 #include "predict_batch.h"
 #include "remote.h"
 #include "rollout.h"
@@ -96,6 +104,10 @@ typedef struct BatchScorer
 	MemoryContext row_cxt;		/* detoasted features, reset per row */
 	MemoryContext out_cxt;		/* output arrays, reset per batch */
 
+	/* the batch before, scored by a worker thread meanwhile */
+	bool		pipelined;
+	MaasBatchPipeline pipe;
+
 	/* the row being read, for the error context */
 	int64		key;
 	bool		have_key;
@@ -123,6 +135,7 @@ maas_batch_init(void)
 							PGC_USERSET,
 							GUC_UNIT_KB,
 							NULL, NULL, NULL);
+	maas_pipeline_init_setting();
 }
 
 static void
@@ -134,9 +147,9 @@ batch_too_large(const MaasNet *net, int rows)
 			 errhint("Lower batch_size, maas.batch_size or maas.batch_memory.")));
 }
 
-/* bytes of input and workspace one row of a batch takes, or false */
+/* bytes of input and workspace one row of a batch takes (and extra), or false */
 static bool
-row_bytes(const MaasNet *net, size_t *bytes)
+row_bytes(const MaasNet *net, size_t extra, size_t *bytes)
 {
 	size_t		one,
 				two;
@@ -146,20 +159,26 @@ row_bytes(const MaasNet *net, size_t *bytes)
 		return false;
 	return maas_add_size(two - one, (size_t) net->n_in, bytes) &&
 		maas_mul_size(*bytes, sizeof(float), bytes) &&
-		maas_add_size(*bytes, sizeof(int64), bytes);
+		maas_add_size(*bytes, sizeof(int64) + extra, bytes);
 }
 
-int
-maas_batch_rows(const MaasNet *net, int want)
+static int
+batch_rows(const MaasNet *net, int want, size_t extra)
 {
 	size_t		per_row;
 	size_t		budget = (size_t) batch_memory_kb * 1024;
 
 	if (want <= 1)
 		return 1;
-	if (!row_bytes(net, &per_row))
+	if (!row_bytes(net, extra, &per_row))
 		return 1;
 	return (int) Max(1, Min((size_t) want, budget / Max(per_row, 1)));
+}
+
+int
+maas_batch_rows(const MaasNet *net, int want)
+{
+	return batch_rows(net, want, 0);
 }
 
 void
@@ -271,22 +290,37 @@ text_forward(BatchScorer *b)
 	return y;
 }
 
-/* the (key, prediction[, probabilities]) rows of n outputs y of model m */
+/*
+ * The result rows of n outputs y (n_out floats each) of model m: (key,
+ * prediction[, probabilities]) or (key, embedding).  In out_cxt.
+ */
 static void
-routed_emit(BatchScorer *b, const MaasModel *m, const float *y, const int64 *keys,
-			int n)
+emit_rows(BatchScorer *b, const MaasModel *m, const float *y, int n_out,
+		  const int64 *keys, int n)
 {
 	Datum		values[3];
 	bool		nulls[3] = {false, false, false};
 
 	for (int r = 0; r < n; r++)
 	{
-		float	   *row = (float *) y + (size_t) r * m->net.n_out;
+		float	   *row = (float *) y + (size_t) r * n_out;
 
 		values[0] = Int64GetDatum(keys[r]);
-		values[1] = Float8GetDatum(maas_serve_value(m, row));
-		if (b->answer == BATCH_PROBA)
-			values[2] = PointerGetDatum(maas_serve_proba(m, row));
+		if (b->answer == BATCH_EMBED)
+		{
+			Datum	   *d = palloc(sizeof(Datum) * n_out);
+
+			for (int j = 0; j < n_out; j++)
+				d[j] = Float4GetDatum(row[j]);
+			values[1] = PointerGetDatum(construct_array(d, n_out, FLOAT4OID, sizeof(float4),
+														true, TYPALIGN_INT));
+		}
+		else
+		{
+			values[1] = Float8GetDatum(maas_serve_value(m, row));
+			if (b->answer == BATCH_PROBA)
+				values[2] = PointerGetDatum(maas_serve_proba(m, row));
+		}
 		tuplestore_putvalues(b->out, b->out_desc, values, nulls);
 	}
 }
@@ -363,7 +397,7 @@ batch_flush_routed(BatchScorer *b)
 			maas_stats_begin(ro->cand, true);
 			y = routed_forward(b, ro->cand, n, x);
 			maas_stats_end(ro->cand, n, x, y);
-			routed_emit(b, ro->cand->m, y, b->buf.keys + n_live, n);
+			emit_rows(b, ro->cand->m, y, ro->cand->m->net.n_out, b->buf.keys + n_live, n);
 		}
 	}
 	if (n_live == 0)
@@ -394,11 +428,38 @@ batch_flush_routed(BatchScorer *b)
 		}
 	}
 	maas_stats_end(st, n_live, b->buf.x, y);
-	routed_emit(b, st->m, y, b->buf.keys, n_live);
+	emit_rows(b, st->m, y, st->m->net.n_out, b->buf.keys, n_live);
 
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(b->out_cxt);
 	b->n = 0;
+}
+
+/*
+ * The pipeline's turn: the batch in flight comes back, the rows gathered
+ * go to the worker, and the first batch's rows are emitted while the
+ * worker runs the second.  With none gathered, the last batch comes back.
+ */
+static void
+batch_flush_pipelined(BatchScorer *b)
+{
+	const MaasModel *m = b->st->m;
+	const float *y;
+	int			n = 0;
+	MemoryContext old;
+
+	y = maas_pipeline_collect(&b->pipe, &n);
+	if (b->n > 0)
+	{
+		maas_pipeline_send(&b->pipe, &b->buf, b->n);
+		b->n = 0;
+	}
+	if (y == NULL)
+		return;
+	old = MemoryContextSwitchTo(b->out_cxt);
+	emit_rows(b, m, y, m->net.n_out, b->pipe.keys_done, n);
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(b->out_cxt);
 }
 
 /* run the model over the rows gathered so far and emit them */
@@ -408,13 +469,16 @@ batch_flush(BatchScorer *b)
 	const MaasModel *m = b->st->m;
 	const float *y;
 	int			n_out;
-	Datum		values[3];
-	bool		nulls[3] = {false, false, false};
 	MemoryContext old;
 
 	if (b->n == 0)
 		return;
 	CHECK_FOR_INTERRUPTS();
+	if (b->pipelined)
+	{
+		batch_flush_pipelined(b);
+		return;
+	}
 	if (unlikely(b->st->routing != NULL) && !b->text && b->answer != BATCH_EMBED)
 	{
 		batch_flush_routed(b);
@@ -442,28 +506,7 @@ batch_flush(BatchScorer *b)
 		maas_stats_end(b->st, b->n, b->buf.x, y);
 	}
 
-	for (int r = 0; r < b->n; r++)
-	{
-		float	   *row = (float *) y + (size_t) r * n_out;
-
-		values[0] = Int64GetDatum(b->buf.keys[r]);
-		if (b->answer == BATCH_EMBED)
-		{
-			Datum	   *d = palloc(sizeof(Datum) * n_out);
-
-			for (int j = 0; j < n_out; j++)
-				d[j] = Float4GetDatum(row[j]);
-			values[1] = PointerGetDatum(construct_array(d, n_out, FLOAT4OID, sizeof(float4),
-														true, TYPALIGN_INT));
-		}
-		else
-		{
-			values[1] = Float8GetDatum(maas_serve_value(m, row));
-			if (b->answer == BATCH_PROBA)
-				values[2] = PointerGetDatum(maas_serve_proba(m, row));
-		}
-		tuplestore_putvalues(b->out, b->out_desc, values, nulls);
-	}
+	emit_rows(b, m, y, n_out, b->buf.keys, b->n);
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(b->out_cxt);
 	b->n = 0;
@@ -619,7 +662,9 @@ batch_receive(MaasSourceReader *reader, TupleTableSlot *slot)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg(b->text ? "input must not be null" : "features must not be null")));
 	/* a batch is one call for maas.stats; a bad row makes it an error */
-	if (b->n == 0)
+	if (b->n == 0 && b->pipelined)
+		maas_pipeline_first_row(&b->pipe);
+	else if (b->n == 0)
 		maas_stats_begin(b->st, true);
 	maas_batch_reserve(&b->buf, b->n);
 	old = MemoryContextSwitchTo(b->row_cxt);
@@ -651,6 +696,14 @@ batch_alloc(BatchScorer *b)
 	int			rows = b->text ? Min(b->batch_size, TEXT_BATCH_TOKENS) :
 		maas_batch_rows(net, b->batch_size);
 
+	/* canaries, shadows, text and embeddings stay serial */
+	if (!b->text && b->answer != BATCH_EMBED && b->st->routing == NULL &&
+		maas_pipeline_wanted(b->st, rows))
+	{
+		b->pipelined = true;
+		rows = batch_rows(net, b->batch_size, maas_pipeline_row_bytes(net));
+		maas_pipeline_start(&b->pipe, b->st, rows);
+	}
 	maas_batch_buffers_init(&b->buf, net, rows, true);
 	if (b->text)
 	{
@@ -732,8 +785,24 @@ predict_batch(FunctionCallInfo fcinfo, BatchAnswer answer)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	/* run to completion, so the planner may choose a parallel scan */
-	maas_source_scan(query, &b.reader, true);
-	batch_flush(&b);
+	PG_TRY();
+	{
+		maas_source_scan(query, &b.reader, true);
+		batch_flush(&b);
+		if (b.pipelined)
+		{
+			batch_flush_pipelined(&b);
+			maas_pipeline_end(&b.pipe);
+		}
+	}
+	PG_CATCH();
+	{
+		/* the worker may be writing into batch_cxt: it finishes first */
+		if (b.pipelined)
+			maas_pipeline_abort(&b.pipe);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
 
 	SPI_finish();
 	MemoryContextDelete(batch_cxt);

@@ -342,7 +342,7 @@ static void
 read_secrets(MaasRemoteCall *rc, MaasServeState *st)
 {
 	const MaasNet *net = &st->m->net;
-	const char *owner = NULL;
+	Oid			owner = InvalidOid;
 	MaasRemoteSecret *secrets;
 	MemoryContextCallback *cb;
 	MemoryContext old;
@@ -364,7 +364,7 @@ read_secrets(MaasRemoteCall *rc, MaasServeState *st)
 			have |= strcmp(secrets[k].name, e->secret) == 0;
 		if (have)
 			continue;
-		if (owner == NULL)
+		if (!OidIsValid(owner))
 		{
 			MaasVersionInfo info;
 
@@ -373,7 +373,7 @@ read_secrets(MaasRemoteCall *rc, MaasServeState *st)
 						(errcode(ERRCODE_UNDEFINED_OBJECT),
 						 errmsg("version %d of model \"%s\" was dropped while in use",
 								st->ref.version, st->model)));
-			owner = GetUserNameFromId(info.owner, false);
+			owner = info.owner;
 		}
 		secrets[n].name = e->secret;
 		secrets[n].value = maas_secret_value(e->secret, owner, st->model);

@@ -87,8 +87,7 @@ extern Datum maas_remote_embed_call(FunctionCallInfo fcinfo, MaasServeState *st)
  * active snapshot, in the current memory context; raises when there is no
  * such secret or owner may not use it.
  */
-extern char *maas_secret_value(const char *name, const char *owner,
-							   const char *model);
+extern char *maas_secret_value(const char *name, Oid owner, const char *model);
 
 /* raise unless secret name exists and a model of role owner may use it */
 extern void maas_secret_check(const char *name, Oid owner);

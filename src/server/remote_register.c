@@ -349,7 +349,7 @@ http_get(const Endpoint *e, Oid owner, const char *model, const char *url, size_
 	if (e->secret != NULL)
 	{
 		secret.name = e->secret;
-		secret.value = maas_secret_value(e->secret, GetUserNameFromId(owner, false), model);
+		secret.value = maas_secret_value(e->secret, owner, model);
 		env.n_secrets = 1;
 		env.secrets = &secret;
 	}

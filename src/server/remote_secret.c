@@ -3,18 +3,22 @@
  *		The secrets remote models send (API keys): maas_secret_set and
  *		maas_secret_drop, and reading a value on the serving path.
  *
- * A secret is a row of maas.secret (name, owner, value), a table of the
- * extension's owner on which nobody else has any privilege; users see the
- * names and owners of their own secrets through maas.secrets, never a
- * value.  A remote model's config names a secret; its value is read under
- * the statement's snapshot, with an index scan (no SPI, so it works in
- * parallel workers and on standbys), and only when the model's owner has
- * the privileges of the secret's owner: granting USAGE on a model lets a
- * role call it with the owner's key, never read the key or point it at a
- * server of its own.  The table is not in pg_dump's output, and values are
- * never in a message: errors here hide their statement from the log, and
- * the HTTP client scrubs them from servers' answers.  doc/remote-models.md
- * has the threat model.
+ * A secret is a row of maas.secret (name, anchor, value), a table of the
+ * extension's owner on which nobody else has any privilege; its owner is
+ * that of its type, anchor (maas.secret_<hash>, sql/install/60_remote.sql),
+ * which PostgreSQL's shared dependencies track as they do a model's type:
+ * DROP ROLE of the owner fails, REASSIGN OWNED and DROP OWNED handle it, a
+ * rename keeps it.  Users see the names and owners of their own secrets
+ * through maas.secrets, never a value.  A remote model's config names a
+ * secret; its value is read under the statement's snapshot, with an index
+ * scan (no SPI, so it works in parallel workers and on standbys), and only
+ * when the model's owner has the privileges of the secret's owner:
+ * granting USAGE on a model lets a role call it with the owner's key,
+ * never read the key or point it at a server of its own.  The table is not
+ * in pg_dump's output (its types are: a restored secret has no value until
+ * its owner sets it again), and values are never in a message: errors here
+ * hide their statement from the log, and the HTTP client scrubs them from
+ * servers' answers.  doc/remote-models.md has the threat model.
  */
 #include "remote.h"
 #include "registry.h"
@@ -34,15 +38,47 @@
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 
 /* maas.secret, as 60_remote.sql creates it */
 #define Anum_secret_name	1
-#define Anum_secret_owner	2
+#define Anum_secret_anchor	2
 #define Anum_secret_value	3
+
+/*
+ * The owner of a secret is its type's (maas.secret.anchor), read through
+ * the syscache; InvalidOid for a type that is gone (dropped while sql_drop
+ * triggers were off): then only superusers may change the secret, and no
+ * model may use it.
+ */
+static Oid
+anchor_owner(Oid anchor)
+{
+	HeapTuple	tup;
+	Oid			owner;
+
+	if (!OidIsValid(anchor))
+		return InvalidOid;
+	tup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(anchor));
+	if (!HeapTupleIsValid(tup))
+		return InvalidOid;
+	owner = ((Form_pg_type) GETSTRUCT(tup))->typowner;
+	ReleaseSysCache(tup);
+	return owner;
+}
+
+/* a role's name for a message */
+static const char *
+role_name(Oid role)
+{
+	char	   *n = OidIsValid(role) ? GetUserNameFromId(role, true) : NULL;
+
+	return n ? n : "(none)";
+}
 
 /* the owner and value of a secret, or false when there is none */
 static bool
-secret_row(const char *name, char **owner, char **value)
+secret_row(const char *name, Oid *owner, char **value)
 {
 	Oid			nsp = get_namespace_oid("maas", true);
 	Oid			relid = OidIsValid(nsp) ? get_relname_relid("secret", nsp) : InvalidOid;
@@ -67,8 +103,8 @@ secret_row(const char *name, char **owner, char **value)
 	{
 		bool		isnull;
 
-		*owner = pstrdup(NameStr(*DatumGetName(heap_getattr(tup, Anum_secret_owner,
-															 RelationGetDescr(rel), &isnull))));
+		*owner = anchor_owner(DatumGetObjectId(heap_getattr(tup, Anum_secret_anchor,
+															RelationGetDescr(rel), &isnull)));
 		if (value != NULL)
 			*value = TextDatumGetCString(heap_getattr(tup, Anum_secret_value,
 													  RelationGetDescr(rel), &isnull));
@@ -81,17 +117,16 @@ secret_row(const char *name, char **owner, char **value)
 
 /* may a model of role owner_id use a secret of role secret_owner? */
 static bool
-may_use(Oid owner_id, const char *secret_owner)
+may_use(Oid owner_id, Oid secret_owner)
 {
-	Oid			sid = get_role_oid(secret_owner, true);
-
-	return OidIsValid(owner_id) && OidIsValid(sid) && has_privs_of_role(owner_id, sid);
+	return OidIsValid(owner_id) && OidIsValid(secret_owner) &&
+		has_privs_of_role(owner_id, secret_owner);
 }
 
 char *
-maas_secret_value(const char *name, const char *owner, const char *model)
+maas_secret_value(const char *name, Oid owner, const char *model)
 {
-	char	   *secret_owner;
+	Oid			secret_owner;
 	char	   *value;
 
 	if (!secret_row(name, &secret_owner, &value))
@@ -99,14 +134,14 @@ maas_secret_value(const char *name, const char *owner, const char *model)
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("secret \"%s\" of remote model \"%s\" does not exist", name, model),
 				 errhint("Its owner sets it with maas_secret_set('%s', ...).", name)));
-	if (!may_use(get_role_oid(owner, true), secret_owner))
+	if (!may_use(owner, secret_owner))
 	{
 		explicit_bzero(value, strlen(value));
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("remote model \"%s\" may not use secret \"%s\"", model, name),
 				 errdetail("The secret belongs to role \"%s\", whose privileges the model's owner \"%s\" does not have.",
-						   secret_owner, owner)));
+						   role_name(secret_owner), role_name(owner))));
 	}
 	return value;
 }
@@ -114,7 +149,7 @@ maas_secret_value(const char *name, const char *owner, const char *model)
 void
 maas_secret_check(const char *name, Oid owner)
 {
-	char	   *secret_owner;
+	Oid			secret_owner;
 
 	if (!secret_row(name, &secret_owner, NULL))
 		ereport(ERROR,
@@ -126,7 +161,7 @@ maas_secret_check(const char *name, Oid owner)
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied for secret \"%s\"", name),
 				 errdetail("The secret belongs to role \"%s\"; the model's owner \"%s\" does not have its privileges.",
-						   secret_owner, GetUserNameFromId(owner, false))));
+						   role_name(secret_owner), role_name(owner))));
 }
 
 /* a secret's name: 1 to 63 letters, digits, '_', '-', '.' (as ops_remote.c) */
@@ -156,41 +191,63 @@ arg_secret_name(FunctionCallInfo fcinfo)
 
 /* the caller may change a secret of owner: a member of it, or a superuser */
 static void
-check_secret_owner(MaasCatalogSession *cs, const char *name, const char *owner)
+check_secret_owner(MaasCatalogSession *cs, const char *name, Oid owner)
 {
-	Oid			owner_id = get_role_oid(owner, true);
-
 	if (superuser_arg(cs->caller) ||
-		(OidIsValid(owner_id) && has_privs_of_role(cs->caller, owner_id)))
+		(OidIsValid(owner) && has_privs_of_role(cs->caller, owner)))
 		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 			 errmsg("must be owner of secret \"%s\"", name),
-			 errdetail("The secret belongs to role \"%s\".", owner),
+			 errdetail("The secret belongs to role \"%s\".", role_name(owner)),
 			 errhidestmt(true)));
 }
 
+/* what find_secret found */
+typedef enum SecretFound
+{
+	SECRET_NONE,				/* no such secret */
+	SECRET_ROW,					/* a secret (its row, now locked) */
+	SECRET_TYPE					/* its type only: restored from a dump */
+} SecretFound;
+
 /*
- * Lock the secret's row; its owner, or NULL when there is none.  The
- * caller's session is under way.
+ * Lock the secret's row and set *anchor to its type; or, when there is no
+ * row, find the type a secret of that name has, which pg_dump dumped
+ * without the row.  The caller's session is under way.  Setting and
+ * dropping secrets take turns (SHARE ROW EXCLUSIVE, which readers on the
+ * serving path do not wait for), so that two sessions setting a new name
+ * do not both make its type: the second finds the first's row.
  */
-static char *
-lock_secret(const char *name)
+static SecretFound
+find_secret(const char *name, Oid *anchor)
 {
 	Oid			types[1] = {TEXTOID};
 	Datum		values[1] = {CStringGetTextDatum(name)};
 	bool		isnull;
+	Datum		d;
 
-	if (maas_catalog_query("SELECT owner::text FROM maas.secret WHERE name = $1 FOR UPDATE",
-						   1, types, values, NULL, SPI_OK_SELECT) == 0)
-		return NULL;
-	return TextDatumGetCString(maas_catalog_result(0, 1, &isnull));
+	maas_catalog_query("LOCK TABLE maas.secret IN SHARE ROW EXCLUSIVE MODE",
+					   0, NULL, NULL, NULL, SPI_OK_UTILITY);
+	if (maas_catalog_query("SELECT anchor::pg_catalog.oid FROM maas.secret WHERE name = $1 FOR UPDATE",
+						   1, types, values, NULL, SPI_OK_SELECT) == 1)
+	{
+		*anchor = DatumGetObjectId(maas_catalog_result(0, 1, &isnull));
+		return SECRET_ROW;
+	}
+	maas_catalog_query("SELECT pg_catalog.to_regtype('maas.' OPERATOR(pg_catalog.||) "
+					   "pg_catalog.quote_ident(maas.secret_type_name($1)))::pg_catalog.oid",
+					   1, types, values, NULL, SPI_OK_SELECT);
+	d = maas_catalog_result(0, 1, &isnull);
+	*anchor = isnull ? InvalidOid : DatumGetObjectId(d);
+	return OidIsValid(*anchor) ? SECRET_TYPE : SECRET_NONE;
 }
 
 /*
  * maas_secret_set(name, value): create a secret owned by the caller, or
- * give one of the caller's a new value.  Nothing shows the value again;
- * remote models name the secret in their endpoint.
+ * give one of the caller's a new value (or its value again, after a
+ * restore).  Nothing shows the value again; remote models name the secret
+ * in their endpoint.
  */
 PG_FUNCTION_INFO_V1(maas_secret_set);
 Datum
@@ -201,7 +258,8 @@ maas_secret_set(PG_FUNCTION_ARGS)
 	const char *v;
 	int			len;
 	MaasCatalogSession cs;
-	char	   *owner;
+	SecretFound found;
+	Oid			anchor;
 
 	PreventCommandIfReadOnly("maas_secret_set()");
 	if (PG_ARGISNULL(1))
@@ -228,26 +286,40 @@ maas_secret_set(PG_FUNCTION_ARGS)
 					 errhidestmt(true)));
 
 	maas_catalog_begin(&cs);
-	owner = lock_secret(name);
-	if (owner != NULL)
+	found = find_secret(name, &anchor);
+	if (found != SECRET_NONE)
+		check_secret_owner(&cs, name, anchor_owner(anchor));
+	if (found == SECRET_ROW)
 	{
 		Oid			types[2] = {TEXTOID, TEXTOID};
 		Datum		values[2] = {CStringGetTextDatum(name), PointerGetDatum(value)};
 
-		check_secret_owner(&cs, name, owner);
 		maas_catalog_query("UPDATE maas.secret SET value = $2, updated_at = pg_catalog.now() "
 						   "WHERE name = $1", 2, types, values, NULL, SPI_OK_UPDATE);
 	}
 	else
 	{
-		Oid			types[3] = {TEXTOID, NAMEOID, TEXTOID};
+		Oid			types[3] = {TEXTOID, OIDOID, TEXTOID};
 		Datum		values[3];
+		bool		isnull;
 
 		values[0] = CStringGetTextDatum(name);
-		values[1] = DirectFunctionCall1(namein,
-										CStringGetDatum(GetUserNameFromId(cs.caller, false)));
+		if (found == SECRET_NONE)
+		{
+			/* its type, owned by the caller */
+			Oid			mtypes[2] = {TEXTOID, OIDOID};
+			Datum		mvalues[2] = {values[0], ObjectIdGetDatum(cs.caller)};
+
+			maas_catalog_query("SELECT maas.make_anchor_type(maas.secret_type_name($1), "
+							   "pg_catalog.format('owner of maas secret %s', pg_catalog.quote_literal($1)), "
+							   "pg_catalog.pg_get_userbyid($2))::pg_catalog.oid",
+							   2, mtypes, mvalues, NULL, SPI_OK_SELECT);
+			anchor = DatumGetObjectId(maas_catalog_result(0, 1, &isnull));
+		}
+		values[1] = ObjectIdGetDatum(anchor);
 		values[2] = PointerGetDatum(value);
-		maas_catalog_query("INSERT INTO maas.secret (name, owner, value) VALUES ($1, $2, $3)",
+		maas_catalog_query("INSERT INTO maas.secret (name, anchor, value) "
+						   "VALUES ($1, $2::pg_catalog.regtype, $3)",
 						   3, types, values, NULL, SPI_OK_INSERT);
 	}
 	maas_catalog_end(&cs);
@@ -255,8 +327,9 @@ maas_secret_set(PG_FUNCTION_ARGS)
 }
 
 /*
- * maas_secret_drop(name): remove one of the caller's secrets.  Remote
- * models that name it fail from then on, until it is set again.
+ * maas_secret_drop(name): remove one of the caller's secrets, and its
+ * type.  Remote models that name it fail from then on, until it is set
+ * again.
  */
 PG_FUNCTION_INFO_V1(maas_secret_drop);
 Datum
@@ -264,21 +337,25 @@ maas_secret_drop(PG_FUNCTION_ARGS)
 {
 	char	   *name = arg_secret_name(fcinfo);
 	MaasCatalogSession cs;
-	char	   *owner;
+	SecretFound found;
+	Oid			anchor;
 	Oid			types[1] = {TEXTOID};
 	Datum		values[1];
 
 	PreventCommandIfReadOnly("maas_secret_drop()");
 	maas_catalog_begin(&cs);
-	owner = lock_secret(name);
-	if (owner == NULL)
+	found = find_secret(name, &anchor);
+	if (found == SECRET_NONE)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("secret \"%s\" does not exist", name)));
-	check_secret_owner(&cs, name, owner);
+	check_secret_owner(&cs, name, anchor_owner(anchor));
 	values[0] = CStringGetTextDatum(name);
 	maas_catalog_query("DELETE FROM maas.secret WHERE name = $1",
 					   1, types, values, NULL, SPI_OK_DELETE);
+	if (SearchSysCacheExists1(TYPEOID, ObjectIdGetDatum(anchor)))
+		maas_catalog_query(psprintf("DROP TYPE %s", format_type_be_qualified(anchor)),
+						   0, NULL, NULL, NULL, SPI_OK_UTILITY);
 	maas_catalog_end(&cs);
 	PG_RETURN_VOID();
 }

@@ -5,18 +5,25 @@
  *		way a kernel's error becomes an ereport, and the matrix backend
  *		(blas.h) with its settings.
  *
- * The matrix backend is opened on a backend's first product with what the
- * settings say (maas.blas_library, maas.blas_threads, maas.gemm_backend,
- * maas.cpu_features_disable); after that, maas_get_blas() returns the same
- * interface without asking the kernel again until one of those settings
- * changes (their assign hooks mark it), so the per-row path pays one
- * comparison for it.
+ * The matrix backend is opened in the postmaster when maas is preloaded
+ * (maas_services_preload, maas.preload_libraries), otherwise on a backend's
+ * first product, with what the settings say (maas.blas_library,
+ * maas.blas_threads, maas.gemm_backend, maas.cpu_features_disable); after
+ * that, maas_get_blas() returns the same interface without asking the
+ * kernel again until one of those settings changes (their assign hooks
+ * mark it), so the per-row path pays one comparison for it.
  */
 #include "services.h"
+#include "threads.h"
 
+#include <dirent.h>
 #include <stdlib.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "miscadmin.h"
+#include "portability/instr_time.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
 
@@ -25,6 +32,7 @@ static char *blas_library = NULL;
 static int	gemm_backend = MAAS_BACKEND_AUTO;
 static char *cpu_disable_text = NULL;
 static MaasCpuMask cpu_disable = 0;
+static bool preload_libraries = true;
 
 /* the interface maas_get_blas_threads() returned last, and its threads */
 static const MaasBlas *blas_now = NULL;
@@ -134,6 +142,107 @@ maas_services_init(void)
 							   PGC_SUSET,
 							   GUC_LIST_INPUT,
 							   check_cpu_disable, assign_cpu_disable, NULL);
+
+	/* a restart setting: defined only where it can be set */
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+	DefineCustomBoolVariable("maas.preload_libraries",
+							 "Open the matrix libraries in the postmaster.",
+							 "With maas in shared_preload_libraries, OpenBLAS and oneDNN "
+							 "are opened and initialized once, on one thread, and every "
+							 "backend inherits them; off, each backend opens them at "
+							 "its first product.",
+							 &preload_libraries,
+							 true,
+							 PGC_POSTMASTER,
+							 0,
+							 NULL, NULL, NULL);
+}
+
+/* what the settings say, for the matrix backend */
+static void
+blas_config(MaasBlasConfig *config, int threads)
+{
+	memset(config, 0, sizeof(*config));
+	config->library = blas_library;
+	config->threads = threads;
+	config->backend = (MaasGemmBackend) gemm_backend;
+	config->cpu_disable = cpu_disable;
+}
+
+/* threads of this process (Linux; 1 where it cannot be told) */
+static int
+process_threads(void)
+{
+	DIR		   *d = opendir("/proc/self/task");
+	struct dirent *e;
+	int			n = 0;
+
+	if (d == NULL)
+		return 1;
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n > 0 ? n : 1;
+}
+
+/*
+ * From _PG_init in the postmaster (shared_preload_libraries): open the
+ * matrix libraries once, with the settings of postgresql.conf and one
+ * thread (blas.h, maas_blas_preload), so that every backend inherits them
+ * by fork instead of paying dlopen, relocation and oneDNN's first kernels
+ * at its first product.  Neither library starts a thread here.  A failure
+ * is logged and left to each backend's first product to report.
+ */
+void
+maas_services_preload(void)
+{
+	MaasBlasConfig config;
+	MaasError	err;
+	MemoryContext cxt;
+	MemoryContext old;
+	instr_time	start,
+				took;
+	int			threads_before;
+
+	if (!process_shared_preload_libraries_in_progress || IsUnderPostmaster ||
+		!preload_libraries)
+		return;
+	threads_before = process_threads();
+	blas_config(&config, 1);
+	cxt = AllocSetContextCreate(TopMemoryContext, "maas preload", ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(cxt);
+	INSTR_TIME_SET_CURRENT(start);
+	if (maas_blas_preload(&config, true, &err) == NULL)
+		ereport(LOG,
+				(errmsg("maas could not open the matrix libraries in the postmaster: %s",
+						err.msg),
+				 errdetail("Each backend tries again at its first matrix product.")));
+	else
+	{
+		INSTR_TIME_SET_CURRENT(took);
+		INSTR_TIME_SUBTRACT(took, start);
+		elog(DEBUG1, "maas opened the matrix libraries in the postmaster in %.1f ms",
+			 INSTR_TIME_GET_MILLISEC(took));
+	}
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(cxt);
+	if (process_threads() > threads_before)
+		ereport(WARNING,
+				(errmsg("the matrix libraries started threads in the postmaster"),
+				 errdetail("Backends forked with them may hang in their first parallel product."),
+				 errhint("Set maas.preload_libraries to off and restart the server.")));
+#ifdef __GLIBC__
+	/* what the warm-up freed goes back, not to be copied by every fork */
+	malloc_trim(0);
+#endif
+}
+
+int
+maas_blas_threads(void)
+{
+	return blas_threads;
 }
 
 /*
@@ -143,6 +252,9 @@ maas_services_init(void)
 void *
 maas_kalloc(size_t size)
 {
+	/* palloc is the backend's alone: a kernel on a pool thread gets none */
+	if (unlikely(maas_worker_thread))
+		return NULL;
 	if (size == 0)
 		size = 1;
 	if (!AllocHugeSizeIsValid(size))
@@ -219,17 +331,19 @@ maas_get_blas_threads(int threads)
 	MaasError	err;
 	const MaasBlas *blas;
 
+	/* the batch worker may be running products: they take turns */
+	if (unlikely(maas_async_pending()))
+	{
+		maas_async_wait();
+		maas_blas_bind_thread();
+	}
 	if (threads <= 0)
 		threads = blas_threads;
 	if (!blas_stale && blas_now != NULL && threads == blas_now_threads)
 		blas = blas_now;
 	else
 	{
-		memset(&config, 0, sizeof(config));
-		config.library = blas_library;
-		config.threads = threads;
-		config.backend = (MaasGemmBackend) gemm_backend;
-		config.cpu_disable = cpu_disable;
+		blas_config(&config, threads);
 		maas_blas_ready = NULL;
 		blas_now = NULL;
 		blas = maas_blas_open(&config, &err);

@@ -3,7 +3,8 @@
  *		What the server lends every part of maas: the kernels' allocator
  *		(maas_kalloc, declared in kernel.h, defined in services.c), their
  *		interrupt tick, turning their errors into ereports, and BLAS, opened
- *		on first use in a backend with its settings.
+ *		with its settings by the postmaster when maas is preloaded
+ *		(maas_services_preload), otherwise on first use in a backend.
  */
 #ifndef MAAS_SERVICES_H
 #define MAAS_SERVICES_H
@@ -15,6 +16,7 @@
 
 /* maas.blas_threads and maas.blas_library, from _PG_init */
 extern void maas_services_init(void);
+extern void maas_services_preload(void);
 
 /*
  * BLAS, opened on first use in this backend (never in the postmaster, see
@@ -23,10 +25,15 @@ extern void maas_services_init(void);
  */
 extern const MaasBlas *maas_get_blas_threads(int threads);
 
+/* maas.blas_threads */
+extern int	maas_blas_threads(void);
+
 /*
  * The interface maas_get_blas() returned last, while no setting of the
  * backend changed since and it has the setting's threads (NULL otherwise):
- * the per-row path's one test.
+ * the per-row path's one test.  The batch pipeline sets it to NULL while its
+ * worker runs products, so that a product on the backend's thread first
+ * waits for the worker (maas_get_blas_threads does).
  */
 extern PGDLLIMPORT const MaasBlas *maas_blas_ready;
 

@@ -31,13 +31,11 @@
 #include "serve.h"
 
 #include <math.h>
-#include <unistd.h>
 
 #include "catalog/pg_control.h"
 #include "common/controldata_utils.h"
 #include "miscadmin.h"
 #include "pgstat.h"
-#include "storage/fd.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
@@ -568,22 +566,19 @@ maas_stats_remove(const char *model, int32 version)
 /* ------------------------------------------------------------------------
  * Saving across a clean restart
  *
- * The file: a header (magic, format, the size of an entry's fixed part, the
- * reset time, dealloc, the number of entries), then each entry's fixed part
- * followed by its n_features means and M2s.  Entries keep their own
- * feature count, so maas.stats_features may change between runs.
+ * The file (stats_file.c): a header (magic, format, the size of an entry's
+ * fixed part, the number of entries, then here the reset time and
+ * dealloc), then each entry's fixed part followed by its n_features means
+ * and M2s.  Entries keep their own feature count, so maas.stats_features
+ * may change between runs.
  * ------------------------------------------------------------------------
  */
 
-typedef struct StatsFileHeader
+typedef struct StatsFileExtra
 {
-	uint32		magic;
-	uint32		format;
-	uint32		fixed_size;
-	int32		count;
 	TimestampTz stats_reset;
 	int64		dealloc;
-} StatsFileHeader;
+} StatsFileExtra;
 
 /*
  * Did the server just shut down cleanly?  An immediate shutdown also exits
@@ -601,147 +596,40 @@ maas_stats_shut_down_cleanly(void)
 					  cf->state == DB_SHUTDOWNED_IN_RECOVERY);
 }
 
+static bool
+stats_head_ok(const void *head)
+{
+	return MAAS_STATS_COUNTS_OK((const MaasStatsEntry *) head);
+}
+
+static const MaasStatsFile stats_file = {
+	STATS_FILE, STATS_FILE_MAGIC, STATS_FILE_FORMAT, stats_head_ok,
+	sizeof(StatsFileExtra), MAAS_STATS_FILE_LAYOUT(MaasStatsEntry)
+};
+
 static void
 stats_shmem_shutdown(int code, Datum arg)
 {
-	FILE	   *file;
-	StatsFileHeader hdr;
-	HASH_SEQ_STATUS hs;
-	MaasStatsEntry *e;
+	StatsFileExtra extra;
 
 	/* after a crash the table may be inconsistent: do not save it */
 	if (code != 0 || !maas_stats_shared || !maas_stats_hash)
 		return;
-	if (!maas_stats_save || !maas_stats_shut_down_cleanly())
-		return;
-
-	file = AllocateFile(STATS_FILE ".tmp", PG_BINARY_W);
-	if (file == NULL)
-		goto error;
-
-	memset(&hdr, 0, sizeof(hdr));
-	hdr.magic = STATS_FILE_MAGIC;
-	hdr.format = STATS_FILE_FORMAT;
-	hdr.fixed_size = offsetof(MaasStatsEntry, data);
-	hdr.count = (int32) hash_get_num_entries(maas_stats_hash);
-	hdr.stats_reset = maas_stats_shared->stats_reset;
-	hdr.dealloc = maas_stats_shared->dealloc;
-	if (fwrite(&hdr, sizeof(hdr), 1, file) != 1)
-		goto error;
-
-	hash_seq_init(&hs, maas_stats_hash);
-	while ((e = hash_seq_search(&hs)) != NULL)
-	{
-		if (fwrite(e, offsetof(MaasStatsEntry, data), 1, file) != 1 ||
-			(e->n_features > 0 &&
-			 fwrite(e->data, 2 * sizeof(double), e->n_features, file) != e->n_features))
-		{
-			hash_seq_term(&hs);
-			goto error;
-		}
-	}
-	if (FreeFile(file))
-	{
-		file = NULL;
-		goto error;
-	}
-	(void) durable_rename(STATS_FILE ".tmp", STATS_FILE, LOG);
-	return;
-
-error:
-	ereport(LOG,
-			(errcode_for_file_access(),
-			 errmsg("could not write file \"%s\": %m", STATS_FILE ".tmp")));
-	if (file)
-		FreeFile(file);
-	unlink(STATS_FILE ".tmp");
+	memset(&extra, 0, sizeof(extra));
+	extra.stats_reset = maas_stats_shared->stats_reset;
+	extra.dealloc = maas_stats_shared->dealloc;
+	maas_stats_file_save(&stats_file, maas_stats_hash, &extra);
 }
 
 static void
 stats_load(void)
 {
-	FILE	   *file;
-	StatsFileHeader hdr;
-	MaasStatsEntry *buf = NULL;
-	double	   *feat = NULL;
+	StatsFileExtra extra;
 
-	file = AllocateFile(STATS_FILE, PG_BINARY_R);
-	if (file == NULL)
+	if (maas_stats_file_load(&stats_file, maas_stats_hash, maas_stats_max,
+							 maas_stats_shared->n_features, &extra))
 	{
-		if (errno != ENOENT)
-			goto read_error;
-		return;
+		maas_stats_shared->stats_reset = extra.stats_reset;
+		maas_stats_shared->dealloc = extra.dealloc;
 	}
-	if (fread(&hdr, sizeof(hdr), 1, file) != 1)
-		goto read_error;
-	if (hdr.magic != STATS_FILE_MAGIC || hdr.format != STATS_FILE_FORMAT ||
-		hdr.fixed_size != offsetof(MaasStatsEntry, data))
-		goto data_error;
-	buf = palloc(maas_stats_entry_size());
-	for (int i = 0; i < hdr.count; i++)
-	{
-		MaasStatsEntry *e;
-		bool		found;
-		int			keep;
-
-		if (fread(buf, offsetof(MaasStatsEntry, data), 1, file) != 1)
-			goto read_error;
-		/* every count the views index with must be sane, and consistent */
-		if (buf->n_in < 0 || buf->n_in > 100000000 ||
-			buf->n_features < 0 || buf->n_features > 100000 ||
-			buf->n_features > buf->n_in ||
-			buf->n_classes < 0 || buf->n_classes > MAAS_STATS_CLASSES ||
-			buf->calls < 0 || buf->errors < 0 || buf->rows < 0 || buf->tokens < 0 ||
-			buf->sampled < 0 || buf->version < 0)
-			goto data_error;
-		feat = repalloc(feat ? feat : palloc(1), 2 * sizeof(double) * Max(buf->n_features, 1));
-		if (buf->n_features > 0 &&
-			fread(feat, 2 * sizeof(double), buf->n_features, file) != buf->n_features)
-			goto read_error;
-		if (hash_get_num_entries(maas_stats_hash) >= maas_stats_max)
-			continue;			/* the table shrank: keep the first ones */
-
-		e = hash_search(maas_stats_hash, &buf->key, HASH_ENTER, &found);
-		if (found)
-			continue;
-		keep = Min(buf->n_features, maas_stats_shared->n_features);
-		memcpy((char *) e + sizeof(MaasStatsKey), (char *) buf + sizeof(MaasStatsKey),
-			   offsetof(MaasStatsEntry, data) - sizeof(MaasStatsKey));
-		SpinLockInit(&e->mutex);
-		e->model[sizeof(e->model) - 1] = '\0';
-		e->n_features = keep;
-		memcpy(e->data, feat, sizeof(double) * keep);
-		memcpy(e->data + keep, feat + buf->n_features, sizeof(double) * keep);
-	}
-	FreeFile(file);
-	pfree(buf);
-	if (feat)
-		pfree(feat);
-	maas_stats_shared->stats_reset = hdr.stats_reset;
-	maas_stats_shared->dealloc = hdr.dealloc;
-	unlink(STATS_FILE);
-	return;
-
-read_error:
-	ereport(LOG,
-			(errcode_for_file_access(),
-			 errmsg("could not read file \"%s\": %m", STATS_FILE)));
-	goto fail;
-data_error:
-	ereport(LOG,
-			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("ignoring invalid data in file \"%s\"", STATS_FILE)));
-fail:
-	if (file)
-		FreeFile(file);
-	/* start from an empty table */
-	{
-		HASH_SEQ_STATUS hs;
-		MaasStatsEntry *e;
-
-		hash_seq_init(&hs, maas_stats_hash);
-		while ((e = hash_seq_search(&hs)) != NULL)
-			hash_search(maas_stats_hash, &e->key, HASH_REMOVE, NULL);
-	}
-	unlink(STATS_FILE);
 }

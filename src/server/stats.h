@@ -127,6 +127,24 @@ maas_stats_begin(MaasServeState *st, bool timed)
 	s->started++;
 }
 
+/*
+ * maas_stats_begin(st, true) for a batch call whose clock was read at
+ * start: the batch pipeline reads a batch's first row before the call of
+ * the batch before it has ended, and begins its call once that one ended,
+ * so calls still begin and end in turn.
+ */
+static inline void
+maas_stats_begin_at(MaasServeState *st, instr_time start)
+{
+	MaasStatsLocal *s = st->stats;
+
+	if (s == NULL)
+		return;
+	s->timed = true;
+	s->start = start;
+	s->started++;
+}
+
 /* a text model's call generated n tokens */
 static inline void
 maas_stats_tokens(MaasServeState *st, int n)
@@ -224,6 +242,50 @@ extern HTAB *maas_stats_hash;
 extern Size maas_stats_entry_size(void);
 extern TimestampTz maas_stats_remove(const char *model, int32 version);
 extern bool maas_stats_shut_down_cleanly(void);
+
+/*
+ * Saving a table of entries like MaasStatsEntry (a fixed head starting with
+ * the hash key, then n_features means and n_features M2s) across a clean
+ * restart (stats_file.c): stats.c's table and stats_window.c's windows.
+ */
+typedef struct MaasStatsFile
+{
+	const char *path;			/* under pg_stat/ */
+	uint32		magic;
+	uint32		format;
+	bool		(*head_ok) (const void *head);	/* a head read is sane */
+	Size		extra_size;		/* header bytes after the common ones */
+	Size		key_size;		/* the entry starts with its hash key */
+	Size		head_size;		/* offsetof(entry, data), saved as is */
+	Size		mutex_at;		/* offsetof(entry, mutex) */
+	Size		model_at;		/* offsetof(entry, model), MAAS_MODEL_NAME_MAX + 1 */
+	Size		n_features_at;	/* offsetof(entry, n_features), an int32 */
+} MaasStatsFile;
+
+/* the last fields of a MaasStatsFile, for entries of type T */
+#define MAAS_STATS_FILE_LAYOUT(T) \
+	sizeof(((T *) 0)->key), offsetof(T, data), offsetof(T, mutex), \
+	offsetof(T, model), offsetof(T, n_features)
+
+/* the counts both kinds of entry have are sane, and consistent */
+#define MAAS_STATS_COUNTS_OK(e) \
+	((e)->n_in >= 0 && (e)->n_in <= 100000000 && \
+	 (e)->n_features >= 0 && (e)->n_features <= 100000 && \
+	 (e)->n_features <= (e)->n_in && \
+	 (e)->n_classes >= 0 && (e)->n_classes <= MAAS_STATS_CLASSES && \
+	 (e)->calls >= 0 && (e)->errors >= 0 && (e)->rows >= 0 && (e)->tokens >= 0 && \
+	 (e)->sampled >= 0 && (e)->version >= 0)
+
+/*
+ * At a clean shutdown when maas.stats_save is on, save hash with the extra
+ * header bytes; at startup, load it (at most max_entries entries, each
+ * keeping at most max_features features) and extra, and say if it was.
+ */
+extern void maas_stats_file_save(const MaasStatsFile *f, HTAB *hash,
+								 const void *extra);
+extern bool maas_stats_file_load(const MaasStatsFile *f, HTAB *hash,
+								 long max_entries, int max_features,
+								 void *extra);
 
 /*
  * Hourly windows of the same counters (stats_window.c; maas.stats_window

@@ -83,58 +83,97 @@ viewer_sees(const Viewer *v, const MaasVersionInfo *info)
 
 /*
  * Copies of this database's entries (with their features if with_data),
- * each paired with its registry row; only those the user may see.
+ * each paired with its registry row; only those the user may see.  e is a
+ * MaasStatsEntry or, for the windows, a MaasWindowEntry.
  */
 typedef struct Seen
 {
-	MaasStatsEntry *e;
+	void	   *e;
 	MaasVersionInfo info;
 } Seen;
 
-static List *
-collect(FunctionCallInfo fcinfo, bool with_data)
+/* where collect_entries() finds what it needs in an entry of a table */
+typedef struct EntryLayout
 {
-	Size		size = with_data ? maas_stats_entry_size() : offsetof(MaasStatsEntry, data);
+	HTAB	   *hash;
+	LWLock	   *lock;			/* the table's shape */
+	Size		size;			/* bytes copied of each entry */
+	Size		mutex_at;		/* offsetof(entry, mutex) */
+	Size		version_at;		/* offsetof(entry, version), an int32 */
+	Size		start_at;		/* offsetof(entry, key.start), or 0: no windows */
+	TimestampTz oldest;			/* windows that start before it are not shown */
+} EntryLayout;
+
+/* the size, mutex_at and version_at of an EntryLayout for entries of type T */
+#define ENTRY_LAYOUT(T, full_size, with_data) \
+	((with_data) ? (full_size) : offsetof(T, data)), \
+	offsetof(T, mutex), offsetof(T, version)
+
+/*
+ * The key of each entry starts as a MaasStatsKey does (database, OID of
+ * maas.version, version id).
+ */
+StaticAssertDecl(offsetof(MaasWindowKey, dbid) == offsetof(MaasStatsKey, dbid) &&
+				 offsetof(MaasWindowKey, catalog) == offsetof(MaasStatsKey, catalog) &&
+				 offsetof(MaasWindowKey, version_id) == offsetof(MaasStatsKey, version_id),
+				 "a window's key starts as a stats entry's");
+
+static List *
+collect_entries(FunctionCallInfo fcinfo, const EntryLayout *l)
+{
 	List	   *copies = NIL;
 	List	   *seen = NIL;
 	HASH_SEQ_STATUS hs;
-	MaasStatsEntry *e;
+	char	   *e;
 	ListCell   *lc;
 	Viewer		viewer;
 
-	require_stats();
 	viewer_init(&viewer, fcinfo);
 
-	LWLockAcquire(maas_stats_shared->lock, LW_SHARED);
-	hash_seq_init(&hs, maas_stats_hash);
+	LWLockAcquire(l->lock, LW_SHARED);
+	hash_seq_init(&hs, l->hash);
 	while ((e = hash_seq_search(&hs)) != NULL)
 	{
-		MaasStatsEntry *copy;
+		slock_t    *mutex = (slock_t *) (e + l->mutex_at);
+		char	   *copy;
 
-		if (e->key.dbid != MyDatabaseId)
+		if (((MaasStatsKey *) e)->dbid != MyDatabaseId ||
+			(l->start_at != 0 && *(TimestampTz *) (e + l->start_at) < l->oldest))
 			continue;
-		copy = palloc(size);
-		SpinLockAcquire(&e->mutex);
-		memcpy(copy, e, size);
-		SpinLockRelease(&e->mutex);
+		copy = palloc(l->size);
+		SpinLockAcquire(mutex);
+		memcpy(copy, e, l->size);
+		SpinLockRelease(mutex);
 		copies = lappend(copies, copy);
 	}
-	LWLockRelease(maas_stats_shared->lock);
+	LWLockRelease(l->lock);
 
 	/* the registry lookups, with no lock held */
 	foreach(lc, copies)
 	{
 		Seen	   *s = palloc0(sizeof(Seen));
+		const MaasStatsKey *key;
 		MaasVersionRef ref;
 
 		s->e = lfirst(lc);
-		ref.catalog = s->e->key.catalog;
-		ref.version_id = s->e->key.version_id;
-		ref.version = s->e->version;
+		key = s->e;
+		ref.catalog = key->catalog;
+		ref.version_id = key->version_id;
+		ref.version = *(int32 *) ((char *) s->e + l->version_at);
 		if (maas_version_info(&ref, &s->info) && viewer_sees(&viewer, &s->info))
 			seen = lappend(seen, s);
 	}
 	return seen;
+}
+
+static List *
+collect(FunctionCallInfo fcinfo, bool with_data)
+{
+	require_stats();
+	return collect_entries(fcinfo, &(EntryLayout) {
+		maas_stats_hash, maas_stats_shared->lock,
+		ENTRY_LAYOUT(MaasStatsEntry, maas_stats_entry_size(), with_data)
+	});
 }
 
 /*
@@ -626,25 +665,10 @@ maas_stats_drift(PG_FUNCTION_ARGS)
  * ------------------------------------------------------------------------
  */
 
-typedef struct SeenWindow
-{
-	MaasWindowEntry *e;
-	MaasVersionInfo info;
-} SeenWindow;
-
 /* copies of this database's windows that are not expired, as collect() */
 static List *
 collect_windows(FunctionCallInfo fcinfo, bool with_data)
 {
-	Size		size;
-	List	   *copies = NIL;
-	List	   *seen = NIL;
-	HASH_SEQ_STATUS hs;
-	MaasWindowEntry *e;
-	ListCell   *lc;
-	Viewer		viewer;
-	TimestampTz oldest;
-
 	require_stats();
 	if (maas_window_hash == NULL)
 		ereport(ERROR,
@@ -652,39 +676,11 @@ collect_windows(FunctionCallInfo fcinfo, bool with_data)
 				 errmsg("windowed serving statistics are not enabled"),
 				 errdetail("maas.stats_window_max is 0."),
 				 errhint("Set maas.stats_window_max in postgresql.conf and restart the server.")));
-	viewer_init(&viewer, fcinfo);
-	size = with_data ? maas_window_entry_size() : offsetof(MaasWindowEntry, data);
-	oldest = maas_window_oldest(GetCurrentTimestamp());
-
-	LWLockAcquire(maas_window_shared->lock, LW_SHARED);
-	hash_seq_init(&hs, maas_window_hash);
-	while ((e = hash_seq_search(&hs)) != NULL)
-	{
-		MaasWindowEntry *copy;
-
-		if (e->key.dbid != MyDatabaseId || e->key.start < oldest)
-			continue;
-		copy = palloc(size);
-		SpinLockAcquire(&e->mutex);
-		memcpy(copy, e, size);
-		SpinLockRelease(&e->mutex);
-		copies = lappend(copies, copy);
-	}
-	LWLockRelease(maas_window_shared->lock);
-
-	foreach(lc, copies)
-	{
-		SeenWindow *s = palloc0(sizeof(SeenWindow));
-		MaasVersionRef ref;
-
-		s->e = lfirst(lc);
-		ref.catalog = s->e->key.catalog;
-		ref.version_id = s->e->key.version_id;
-		ref.version = s->e->version;
-		if (maas_version_info(&ref, &s->info) && viewer_sees(&viewer, &s->info))
-			seen = lappend(seen, s);
-	}
-	return seen;
+	return collect_entries(fcinfo, &(EntryLayout) {
+		maas_window_hash, maas_window_shared->lock,
+		ENTRY_LAYOUT(MaasWindowEntry, maas_window_entry_size(), with_data),
+		offsetof(MaasWindowEntry, key.start), maas_window_oldest(GetCurrentTimestamp())
+	});
 }
 
 /*
@@ -703,7 +699,7 @@ maas_stats_window(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	foreach(lc, seen)
 	{
-		SeenWindow *s = lfirst(lc);
+		Seen	   *s = lfirst(lc);
 		MaasWindowEntry *e = s->e;
 		Datum		values[16];
 		bool		nulls[16] = {0};
@@ -747,7 +743,7 @@ maas_stats_drift_window(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	foreach(lc, seen)
 	{
-		SeenWindow *s = lfirst(lc);
+		Seen	   *s = lfirst(lc);
 		MaasWindowEntry *e = s->e;
 		DriftIn		d;
 

@@ -29,11 +29,8 @@
  */
 #include "serve.h"
 
-#include <unistd.h>
-
 #include "miscadmin.h"
 #include "pgstat.h"
-#include "storage/fd.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
@@ -344,151 +341,36 @@ maas_window_remove(const char *model, int32 version)
 
 /* ------------------------------------------------------------------------
  * Saving across a clean restart: a header, then each window's fixed part
- * and its n_features means and M2s (as stats.c's file).
+ * and its n_features means and M2s (stats_file.c, as stats.c's file).
  * ------------------------------------------------------------------------
  */
 
-typedef struct WindowFileHeader
+/* as stats.c's entries, and the shadow's counts, and a whole hour */
+static bool
+window_head_ok(const void *head)
 {
-	uint32		magic;
-	uint32		format;
-	uint32		fixed_size;
-	int32		count;
-} WindowFileHeader;
+	const MaasWindowEntry *e = head;
+
+	return MAAS_STATS_COUNTS_OK(e) && e->compared >= 0 && e->agreed >= 0 &&
+		e->key.start % USECS_PER_HOUR == 0;
+}
+
+static const MaasStatsFile window_file = {
+	WINDOW_FILE, WINDOW_FILE_MAGIC, WINDOW_FILE_FORMAT, window_head_ok,
+	0, MAAS_STATS_FILE_LAYOUT(MaasWindowEntry)
+};
 
 static void
 window_shmem_shutdown(int code, Datum arg)
 {
-	FILE	   *file;
-	WindowFileHeader hdr;
-	HASH_SEQ_STATUS hs;
-	MaasWindowEntry *e;
-
 	if (code != 0 || !maas_window_shared || !maas_window_hash)
 		return;
-	if (!maas_stats_save || !maas_stats_shut_down_cleanly())
-		return;
-
-	file = AllocateFile(WINDOW_FILE ".tmp", PG_BINARY_W);
-	if (file == NULL)
-		goto error;
-	memset(&hdr, 0, sizeof(hdr));
-	hdr.magic = WINDOW_FILE_MAGIC;
-	hdr.format = WINDOW_FILE_FORMAT;
-	hdr.fixed_size = offsetof(MaasWindowEntry, data);
-	hdr.count = (int32) hash_get_num_entries(maas_window_hash);
-	if (fwrite(&hdr, sizeof(hdr), 1, file) != 1)
-		goto error;
-	hash_seq_init(&hs, maas_window_hash);
-	while ((e = hash_seq_search(&hs)) != NULL)
-	{
-		if (fwrite(e, offsetof(MaasWindowEntry, data), 1, file) != 1 ||
-			(e->n_features > 0 &&
-			 fwrite(e->data, 2 * sizeof(double), e->n_features, file) != e->n_features))
-		{
-			hash_seq_term(&hs);
-			goto error;
-		}
-	}
-	if (FreeFile(file))
-	{
-		file = NULL;
-		goto error;
-	}
-	(void) durable_rename(WINDOW_FILE ".tmp", WINDOW_FILE, LOG);
-	return;
-
-error:
-	ereport(LOG,
-			(errcode_for_file_access(),
-			 errmsg("could not write file \"%s\": %m", WINDOW_FILE ".tmp")));
-	if (file)
-		FreeFile(file);
-	unlink(WINDOW_FILE ".tmp");
+	maas_stats_file_save(&window_file, maas_window_hash, NULL);
 }
 
 static void
 window_load(void)
 {
-	FILE	   *file;
-	WindowFileHeader hdr;
-	MaasWindowEntry *buf = NULL;
-	double	   *feat = NULL;
-
-	file = AllocateFile(WINDOW_FILE, PG_BINARY_R);
-	if (file == NULL)
-	{
-		if (errno != ENOENT)
-			goto read_error;
-		return;
-	}
-	if (fread(&hdr, sizeof(hdr), 1, file) != 1)
-		goto read_error;
-	if (hdr.magic != WINDOW_FILE_MAGIC || hdr.format != WINDOW_FILE_FORMAT ||
-		hdr.fixed_size != offsetof(MaasWindowEntry, data) || hdr.count < 0)
-		goto data_error;
-	buf = palloc(offsetof(MaasWindowEntry, data));
-	for (int i = 0; i < hdr.count; i++)
-	{
-		MaasWindowEntry *e;
-		bool		found;
-		int			keep;
-
-		if (fread(buf, offsetof(MaasWindowEntry, data), 1, file) != 1)
-			goto read_error;
-		if (buf->n_in < 0 || buf->n_in > 100000000 ||
-			buf->n_features < 0 || buf->n_features > 100000 ||
-			buf->n_features > buf->n_in ||
-			buf->n_classes < 0 || buf->n_classes > MAAS_STATS_CLASSES ||
-			buf->calls < 0 || buf->errors < 0 || buf->rows < 0 || buf->tokens < 0 ||
-			buf->sampled < 0 || buf->version < 0 || buf->compared < 0 ||
-			buf->agreed < 0 || buf->key.start % USECS_PER_HOUR != 0)
-			goto data_error;
-		feat = feat ? repalloc(feat, 2 * sizeof(double) * Max(buf->n_features, 1)) :
-			palloc(2 * sizeof(double) * Max(buf->n_features, 1));
-		if (buf->n_features > 0 &&
-			fread(feat, 2 * sizeof(double), buf->n_features, file) != buf->n_features)
-			goto read_error;
-		if (hash_get_num_entries(maas_window_hash) >= maas_stats_window_max)
-			continue;			/* the table shrank: keep the first ones */
-		e = hash_search(maas_window_hash, &buf->key, HASH_ENTER, &found);
-		if (found)
-			continue;
-		keep = Min(buf->n_features, maas_window_shared->n_features);
-		memcpy((char *) e + sizeof(MaasWindowKey), (char *) buf + sizeof(MaasWindowKey),
-			   offsetof(MaasWindowEntry, data) - sizeof(MaasWindowKey));
-		SpinLockInit(&e->mutex);
-		e->model[sizeof(e->model) - 1] = '\0';
-		e->n_features = keep;
-		memcpy(e->data, feat, sizeof(double) * keep);
-		memcpy(e->data + keep, feat + buf->n_features, sizeof(double) * keep);
-	}
-	FreeFile(file);
-	pfree(buf);
-	if (feat)
-		pfree(feat);
-	unlink(WINDOW_FILE);
-	return;
-
-read_error:
-	ereport(LOG,
-			(errcode_for_file_access(),
-			 errmsg("could not read file \"%s\": %m", WINDOW_FILE)));
-	goto fail;
-data_error:
-	ereport(LOG,
-			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("ignoring invalid data in file \"%s\"", WINDOW_FILE)));
-fail:
-	if (file)
-		FreeFile(file);
-	{
-		HASH_SEQ_STATUS hs;
-		MaasWindowEntry *e;
-
-		hash_seq_init(&hs, maas_window_hash);
-		while ((e = hash_seq_search(&hs)) != NULL)
-			hash_search(maas_window_hash, &e->key, HASH_REMOVE, NULL);
-	}
-	unlink(WINDOW_FILE);
+	(void) maas_stats_file_load(&window_file, maas_window_hash, maas_stats_window_max,
+								maas_window_shared->n_features, NULL);
 }

@@ -18,6 +18,7 @@ our @EXPORT = qw(
   fixture_path fixture_bytes fixture_sha256
   register_sql table_from_csv_sql expected_column
   write_mlp_file backend_pss_kb
+  linear_safetensors linear_versions_sql
 );
 
 # test/perl/MaasTest.pm -> the repository root
@@ -64,6 +65,42 @@ sub register_sql
 	return sprintf("SELECT maas_register(%s, %s, decode('%s', 'base64'), %s::jsonb)",
 		sql_literal($model), sql_literal($algorithm), $b64,
 		sql_literal($config));
+}
+
+# the safetensors bytes of the 1-feature linear regression y = w x + b:
+# tensors "w" [1, 1] and "b" [1], float32 (as test/sql/rollouts.sql builds
+# them in SQL)
+sub linear_safetensors
+{
+	my ($w, $b) = @_;
+	my $header =
+	    '{"w":{"dtype":"F32","shape":[1,1],"data_offsets":[0,4]},'
+	  . '"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}';
+	$header .= ' ' x ((8 - length($header) % 8) % 8);
+	return pack('Q<', length($header)) . $header . pack('f<f<', $w, $b);
+}
+
+# SELECT maas_register(...) of versions 1 .. $versions of each model named
+# in @$models, a linear regression on one input column "x" whose version n
+# answers n (w = 0, b = n)
+sub linear_versions_sql
+{
+	my ($models, $versions) = @_;
+	my $config =
+	    '{"task": "regression", "n_features": 1, '
+	  . '"inputs": [{"name": "x", "kind": "number", "mean": 0}], '
+	  . '"layers": [{"op": "dense", "weight": "w", "bias": "b"}]}';
+	my $sql = '';
+	foreach my $model (@$models)
+	{
+		foreach my $v (1 .. $versions)
+		{
+			$sql .= sprintf("SELECT maas_register(%s, 'linear', '\\x%s'::bytea, %s::jsonb);\n",
+				sql_literal($model), unpack('H*', linear_safetensors(0, $v)),
+				sql_literal($config));
+		}
+	}
+	return $sql;
 }
 
 # CREATE TABLE <table> (id int, features real[], label int) and its rows

@@ -95,26 +95,29 @@ SET maas.cpu_features_disable = 'avx512f, warp_drive';
 SET maas.gemm_backend = mkl;
 
 -- a new session that forbids AVX-512 and AMX before its first product:
--- OpenBLAS gets a core type and oneDNN an ISA without them, maas's own
--- kernels follow, and the answers stay within 1e-5 of torch
+-- maas's own kernels follow, oneDNN runs nothing that needs them, and the
+-- answers stay within 1e-5 of torch.  (OpenBLAS's core type and oneDNN's
+-- ISA are chosen when the libraries are opened, by the postmaster when maas
+-- is preloaded, so with postgresql.conf's setting: TAP 054 checks those.)
 \c
 \i test/fixtures/load.psql
 SET maas.cpu_features_disable = 'avx512, amx';
 SHOW maas.cpu_features_disable;
 SELECT * FROM k_check_fixtures() ORDER BY fixture, path;
-SELECT count(*) FILTER (WHERE kernel ~ 'avx512|amx|Cooperlake|SkylakeX') AS kernels_with_avx512,
+SELECT count(*) FILTER (WHERE component NOT IN ('cpu', 'blas', 'onednn')
+                         AND backend IN ('maas', 'onednn') AND kernel ~ 'avx512|amx')
+         AS kernels_with_avx512,
        bool_and(detail ~ 'disabled by maas.cpu_features_disable: avx512f')
          FILTER (WHERE component = 'cpu') AS cpu_says_so
   FROM maas_blas_info();
 
--- and one that forbids every feature: plain C kernels and OpenBLAS's
--- oldest core
+-- and one that forbids every feature: plain C kernels
 \c
 \i test/fixtures/load.psql
 SET maas.cpu_features_disable = 'all';
 SELECT * FROM k_check_fixtures() ORDER BY fixture, path;
 SELECT component, backend, kernel FROM maas_blas_info()
- WHERE component IN ('blas', 'gemm_f32 one row', 'gemm_s8 rows') ORDER BY component;
+ WHERE component IN ('gemm_f32 one row', 'gemm_s8 rows') ORDER BY component;
 
 -- features forced off after the libraries were loaded: maas's kernels
 -- follow at once, oneDNN is set aside where its ISA needs them

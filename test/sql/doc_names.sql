@@ -56,8 +56,8 @@ CREATE TEMP TABLE named_functions AS
   SELECT DISTINCT m[1] AS name
     FROM regexp_matches(:'docs', '\m(maas_[a-z0-9_]+)\(', 'g') AS m;
 -- maas.<name>: a table, view or type of schema maas (maas.model_<id> is a
--- model's type), a setting, or a metadata key of the safetensors files
--- maas_export writes (model-format.md)
+-- model's type, maas.secret_<hash> a secret's), a setting, or a metadata
+-- key of the safetensors files maas_export writes (model-format.md)
 CREATE TEMP TABLE named_objects AS
   SELECT DISTINCT m[1] AS name
     FROM regexp_matches(:'docs', '(?<!/)\mmaas\.([a-z_][a-z0-9_]*)', 'g') AS m;
@@ -85,7 +85,7 @@ SELECT name FROM named_objects
 EXCEPT SELECT relname FROM pg_class WHERE relnamespace = 'maas'::regnamespace
 EXCEPT SELECT typname FROM pg_type WHERE typnamespace = 'maas'::regnamespace
 EXCEPT SELECT substr(name, 6) FROM pg_settings WHERE name LIKE 'maas.%'
-EXCEPT VALUES ('model_'), ('config'), ('algorithm'), ('model'), ('version')
+EXCEPT VALUES ('model_'), ('secret_'), ('config'), ('algorithm'), ('model'), ('version')
 ORDER BY 1;
 
 -- and the exceptions above are still needed: each is named, and none exists

@@ -99,6 +99,18 @@ SELECT version, method, (metrics_after->>'accuracy')::float8 > p.acc AS better_t
   FROM maas_prune('q_digits', 1, '{"sparsity": 0.5, "method": "units", "finetune_epochs": 5}'), pruned_acc p;
 SELECT config->'pruning'->>'finetune_epochs' AS finetune_epochs, config->'pruning'->>'pruned' AS pruned
   FROM maas.version WHERE version = 8 AND model_id = (SELECT model_id FROM maas.model WHERE name = 'q_digits');
+-- a deeper MLP (64-32-16-10): every hidden layer loses its units, and the
+-- layer after each reads fewer inputs (8 of 32 and 4 of 16 pruned)
+SELECT version FROM maas_train('q_deep', 'digits_src', 'digit', 'mlp',
+                               '{"hidden": [32, 16], "epochs": 10, "seed": 1}');
+SELECT version, method, bytes_after < bytes_before * 0.8 AS smaller, agreement > 0.5 AS agrees
+  FROM maas_prune('q_deep', 1, '{"sparsity": 0.25, "method": "units"}');
+SELECT config->'pruning'->>'pruned' AS units_pruned, config->'pruning'->>'of' AS of_units,
+       config->'pruning'->>'layers' AS layers,
+       jsonb_path_query_array(config->'layers', '$[*] ? (@.op == "dense").weight') AS weights
+  FROM maas.version WHERE version = 2 AND model_id = (SELECT model_id FROM maas.model WHERE name = 'q_deep');
+SELECT count(*) FILTER (WHERE maas_predict_label('q_deep', 2, pixels) IS NOT NULL) AS served
+  FROM digits;
 -- a pruned version quantizes
 SELECT version, parent_version, method, agreement > 0.95 AS agrees
   FROM maas_quantize('q_digits', 6, 'int8');
@@ -180,4 +192,4 @@ SELECT model, count(*) AS versions FROM maas.versions
  WHERE model IN ('q_digits', 'q_reg', 'q_nodense') GROUP BY model ORDER BY model;
 
 SELECT maas_drop('q_digits') AS q_digits, maas_drop('q_digits_copy') AS copy, maas_drop('q_reg') AS reg,
-       maas_drop('q_nodense') AS nodense, maas_drop('q_writer') AS writer;
+       maas_drop('q_nodense') AS nodense, maas_drop('q_writer') AS writer, maas_drop('q_deep') AS deep;

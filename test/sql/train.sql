@@ -55,14 +55,17 @@ SELECT task, algorithm,
   FROM maas_train('t_wine', 'wine_src', 'class', 'logistic');
 SELECT maas_predict('t_wine', w) AS predicted, class FROM wine w WHERE id IN (1, 100, 178) ORDER BY id;
 
--- breast cancer: a real[30] array column, binary text target, 'auto';
--- sklearn has accuracy 0.991 on 113 rows, ROC AUC 0.998, log loss 0.061
+-- breast cancer: a real[30] array column, binary text target, logistic;
+-- sklearn has accuracy 0.991 on 113 rows, ROC AUC 0.998, log loss 0.061.
+-- (Not 'auto': there the boosted trees' holdout F1 is within a row of the
+-- 0.01 margin over the linear model's, so the choice would hang on how
+-- one CPU's sums round; 'auto' for classification is the XOR case below.)
 SET maas.training_notices = off;
 SELECT task, algorithm,
        abs((metrics->>'accuracy')::float8 - 0.9911504424778761) <= 0.03 AS accuracy_near_sklearn,
        abs((metrics->>'roc_auc')::float8 - 0.9976525821596244) <= 0.02 AS auc_near_sklearn,
        abs((metrics->>'log_loss')::float8 - 0.060956136509899145) <= 0.05 AS log_loss_near_sklearn
-  FROM maas_train('t_cancer', 'cancer_src', 'diagnosis', 'auto', '{"epochs": 100}');
+  FROM maas_train('t_cancer', 'cancer_src', 'diagnosis', 'logistic', '{"epochs": 100}');
 SET maas.training_notices = off;
 SELECT maas_predict_label('t_cancer', c) = diagnosis AS right, maas_predict_proba('t_cancer', c) IS NOT NULL AS proba
   FROM cancer c WHERE id = 1;
@@ -160,6 +163,15 @@ SELECT version, previous_version, strategy FROM maas.deployments WHERE model = '
 SELECT task, (maas_export('t_flag')).config->'labels' AS labels
   FROM maas_train('t_flag', 'SELECT area, rooms, price > 150000 AS expensive FROM houses', 'expensive', 'logistic');
 SELECT task, algorithm FROM maas_train('t_count', 'SELECT area, (price / 1000)::int AS k FROM houses', 'k');
+-- 'auto' for classification: an XOR of two thresholds, which no linear
+-- model separates, goes to the boosted trees by far more than the margin
+-- (the NOTICE's figures are left out: the regression case shows its form)
+SET client_min_messages = warning;
+SELECT task, algorithm, (metrics->>'f1')::float8 > 0.9 AS trees_fit_it
+  FROM maas_train('t_xor', $$SELECT x1, x2, (x1 > 0.5) <> (x2 > 0.5) AS label
+                              FROM (SELECT (i * 0.6180339887) % 1 AS x1, (i * 0.4142135623) % 1 AS x2
+                                      FROM generate_series(1, 2000) i) s$$, 'label');
+RESET client_min_messages;
 
 -- test_size 0: no holdout, no metrics
 SELECT version, metrics, deployed FROM maas_train('t_nohold', 'iris_src', 'species', 'logistic', '{"test_size": 0}');
@@ -177,7 +189,7 @@ SELECT version FROM maas_train('t_keyed', 'SELECT id, x, y FROM keyed WHERE id <
 -- a query: the unique integers say it, not the primary key
 SELECT version FROM maas_train('t_keyed', 'SELECT id, k, y FROM keyed', 'y', 'logistic', '{"deploy": "never"}');
 
-SELECT maas_drop('t_houses'), maas_drop('t_rule'), maas_drop('t_flag'), maas_drop('t_count'), maas_drop('t_nohold'), maas_drop('t_keyed');
+SELECT maas_drop('t_houses'), maas_drop('t_rule'), maas_drop('t_flag'), maas_drop('t_count'), maas_drop('t_xor'), maas_drop('t_nohold'), maas_drop('t_keyed');
 
 -- the training runs of a dropped model go with it: a new model of the same
 -- name shows only its own (the Fashion-MNIST tutorial run twice, issue 19)

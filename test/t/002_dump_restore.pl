@@ -6,7 +6,9 @@
 # restored database serves the same predictions and goes on numbering
 # versions where the original stopped.  Each model's type (its owner and
 # grants, sql/install/10_owners.sql) is dumped as an object of its own,
-# before the registry's rows that name it.
+# before the registry's rows that name it.  Secrets are not dumped, but
+# their types are (sql/install/60_remote.sql): a restored secret has its
+# name and owner, no value, until its owner sets it again.
 
 use strict;
 use warnings;
@@ -57,6 +59,10 @@ $node->safe_psql('src', q{
 } . register_sql('owned', 'linear', 'diabetes_linear.safetensors', 'diabetes_linear.json') . q{;
 	RESET ROLE;
 	SELECT maas_grant('owned', 'dump_app');
+	GRANT EXECUTE ON FUNCTION maas_secret_set(text, text) TO dump_owner, dump_app;
+	SET ROLE dump_owner;
+	SELECT maas_secret_set('dump_key', 'sk-dump-0123456789');
+	RESET ROLE;
 });
 my $rights_sql =
   "SELECT string_agg(format('%s %s %s', model, owner, acl), E'\\n' ORDER BY model) FROM maas.models";
@@ -85,7 +91,21 @@ is( $node->safe_psql(
 	'3', 'restored: every model has its type');
 is($node->safe_psql('dst', "SET ROLE dump_app; SELECT maas_predict('owned', 1, array_fill(0::real, ARRAY[10])) IS NOT NULL"),
 	't', 'restored: the grantee may predict');
-my ($rc, $out, $err) = $node->psql('postgres', 'DROP ROLE dump_owner');
+
+# a secret's type comes back, its value does not
+my $text = $node->basedir . '/src.sql';
+$node->command_ok([ 'pg_restore', '-f', $text, $dump ], 'pg_restore to a script');
+unlike(slurp_file($text), qr/sk-dump/, 'the dump holds no secret value');
+is( $node->safe_psql(
+		'dst', q{SELECT (SELECT count(*) FROM maas.secret) || ' ' || pg_get_userbyid(typowner)
+		           FROM pg_type WHERE typname = maas.secret_type_name('dump_key')}),
+	'0 dump_owner', 'restored: the secret\'s type with its owner, no row');
+my ($rc, $out, $err) = $node->psql('dst', "SET ROLE dump_app; SELECT maas_secret_set('dump_key', 'sk-app')");
+like($err, qr/must be owner of secret "dump_key"/, 'restored: another role may not set the secret');
+$node->safe_psql('dst', "SET ROLE dump_owner; SELECT maas_secret_set('dump_key', 'sk-dump-again')");
+is($node->safe_psql('dst', "SELECT name || ' ' || owner FROM maas.secrets"),
+	'dump_key dump_owner', 'restored: its owner sets it again');
+($rc, $out, $err) = $node->psql('postgres', 'DROP ROLE dump_owner');
 like($err, qr/cannot be dropped because some objects depend on it/,
 	'the owner of models in two databases cannot be dropped');
 is($node->safe_psql('dst', $predict_sql), $v2_classes, 'restored: deployed v2 serves the same predictions');

@@ -11,6 +11,7 @@ use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use MaasTest;
 
 my $pgbouncer = '/usr/sbin/pgbouncer';
 plan skip_all => "pgbouncer is not installed (apt-get install pgbouncer)"
@@ -23,42 +24,8 @@ $node->append_conf('postgresql.conf', "shared_preload_libraries = 'maas'\n");
 $node->start;
 
 # version n of a 1-feature linear regression answers n (w = 0, b = n)
-$node->safe_psql($db, <<'SQL');
-CREATE EXTENSION maas;
-CREATE FUNCTION r_safetensors(w real, b real) RETURNS bytea
-LANGUAGE plpgsql AS $$
-DECLARE
-	header bytea := convert_to(replace(json_build_object(
-		'w', json_build_object('dtype', 'F32', 'shape', json_build_array(1, 1),
-							   'data_offsets', json_build_array(0, 4)),
-		'b', json_build_object('dtype', 'F32', 'shape', json_build_array(1),
-							   'data_offsets', json_build_array(4, 8)))::text,
-		' ', ''), 'UTF8');
-	data bytea := float4send(w) || float4send(b);
-	n int;
-	le_len bytea := ''::bytea;
-	le_data bytea := ''::bytea;
-BEGIN
-	IF length(header) % 8 <> 0 THEN
-		header := header || convert_to(repeat(' ', 8 - length(header) % 8), 'UTF8');
-	END IF;
-	n := length(header);
-	FOR i IN REVERSE 8..1 LOOP
-		le_len := le_len || substr(int8send(n::bigint), i, 1);
-	END LOOP;
-	FOR t IN 0..1 LOOP
-		FOR i IN REVERSE 4..1 LOOP
-			le_data := le_data || substr(data, 4 * t + i, 1);
-		END LOOP;
-	END LOOP;
-	RETURN le_len || header || le_data;
-END
-$$;
-SELECT maas_register('m', 'linear', r_safetensors(0, v),
-	jsonb_build_object('task', 'regression', 'n_features', 1,
-		'inputs', jsonb_build_array(jsonb_build_object('name', 'x', 'kind', 'number', 'mean', 0)),
-		'layers', jsonb_build_array(jsonb_build_object('op', 'dense', 'weight', 'w', 'bias', 'b'))))
-  FROM generate_series(1, 3) v;
+$node->safe_psql($db,
+	"CREATE EXTENSION maas;\n" . linear_versions_sql(['m'], 3) . <<'SQL');
 SELECT maas_deploy('m', 1);
 CREATE TABLE customers AS SELECT g AS customer_id, 0::real AS x FROM generate_series(1, 3000) g;
 SQL

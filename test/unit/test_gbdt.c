@@ -265,41 +265,52 @@ test_data_errors(void)
 	int32_t		one[6] = {1, 1, 1, 1, 1, 1};
 	int32_t		bad[6] = {0, 1, 2, 1, 0, 1};
 	float		y[6] = {1, 2, NAN, 4, 5, 6};
-	MaasTrainSet data = {6, 1, x, cls, y};
-	MaasTrainSet val = {2, 1, x, bad + 1, y};
-	MaasGbdtConfig cfg;
-	MaasGbdtResult res;
-	MaasError	err;
+	MaasTrainSet bad_val = {2, 1, x, bad + 1, y};
+	MaasTrainSet wide_val = {2, 2, x, cls, y};
+	const struct
+	{
+		int32_t    *cls;			/* the 6 training rows' classes */
+		int64_t		n;				/* training rows */
+		const MaasTrainSet *val;
+		MaasGbdtObjective objective;
+		int			early_stopping_rounds;
+		int			max_depth;
+		const char *msg;
+	}			cases[] = {
+		{one, 6, NULL, MAAS_GBDT_BINARY, 0, 6, "the training rows have only one class"},
+		{bad, 6, NULL, MAAS_GBDT_BINARY, 0, 6,
+		"class 2 of training row 2 is out of range (0 to 1)"},
+		{cls, 6, &bad_val, MAAS_GBDT_BINARY, 0, 6,
+		"class 2 of validation row 1 is out of range (0 to 1)"},
+		{cls, 6, NULL, MAAS_GBDT_BINARY, 3, 6, "early stopping needs validation rows"},
+		{cls, 6, NULL, MAAS_GBDT_REGRESSION, 0, 6, "target of training row 2 is not finite"},
+		{cls, 0, NULL, MAAS_GBDT_REGRESSION, 0, 6, "no training rows"},
+		{cls, 6, &wide_val, MAAS_GBDT_BINARY, 0, 6,
+		"validation rows have 2 features, expected 1"},
+		{cls, 6, NULL, MAAS_GBDT_BINARY, 0, 0, "max_depth must be between 1 and 16, not 0"},
+	};
 
-	maas_gbdt_defaults(&cfg);
-	cfg.n_estimators = 2;
-	data.cls = one;
-	CHECK_ERR(maas_gbdt_fit(&cfg, &data, NULL, NULL, &res, &err), err.msg,
-			  "the training rows have only one class");
-	data.cls = bad;
-	CHECK_ERR(maas_gbdt_fit(&cfg, &data, NULL, NULL, &res, &err), err.msg,
-			  "class 2 of training row 2 is out of range (0 to 1)");
-	data.cls = cls;
-	CHECK_ERR(maas_gbdt_fit(&cfg, &data, &val, NULL, &res, &err), err.msg,
-			  "class 2 of validation row 1 is out of range (0 to 1)");
-	cfg.early_stopping_rounds = 3;
-	CHECK_ERR(maas_gbdt_fit(&cfg, &data, NULL, NULL, &res, &err), err.msg,
-			  "early stopping needs validation rows");
-	cfg.early_stopping_rounds = 0;
-	cfg.objective = MAAS_GBDT_REGRESSION;
-	CHECK_ERR(maas_gbdt_fit(&cfg, &data, NULL, NULL, &res, &err), err.msg,
-			  "target of training row 2 is not finite");
-	data.n = 0;
-	CHECK_ERR(maas_gbdt_fit(&cfg, &data, NULL, NULL, &res, &err), err.msg, "no training rows");
-	data.n = 6;
-	val.d = 2;
-	val.cls = cls;
-	cfg.objective = MAAS_GBDT_BINARY;
-	CHECK_ERR(maas_gbdt_fit(&cfg, &data, &val, NULL, &res, &err), err.msg,
-			  "validation rows have 2 features, expected 1");
-	cfg.max_depth = 0;
-	CHECK_ERR(maas_gbdt_fit(&cfg, &data, NULL, NULL, &res, &err), err.msg,
-			  "max_depth must be between 1 and 16, not 0");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+	{
+		MaasTrainSet data = {cases[i].n, 1, x, cases[i].cls, y};
+		MaasGbdtConfig cfg;
+		MaasGbdtResult res;
+		MaasError	err;
+		bool		ok;
+
+		maas_gbdt_defaults(&cfg);
+		cfg.n_estimators = 2;
+		cfg.objective = cases[i].objective;
+		cfg.early_stopping_rounds = cases[i].early_stopping_rounds;
+		cfg.max_depth = cases[i].max_depth;
+		memset(&err, 0, sizeof(err));
+		ok = maas_gbdt_fit(&cfg, &data, cases[i].val, NULL, &res, &err);
+		if (ok || strstr(err.msg, cases[i].msg) == NULL)
+		{
+			unit_fail(__FILE__, __LINE__, cases[i].msg);
+			fprintf(stderr, "    got: %s (%s)\n", ok ? "success" : "failure", err.msg);
+		}
+	}
 }
 
 /* a noisy two-class problem with missing values, n rows of d features */
@@ -614,6 +625,15 @@ cancel_tick(void *arg)
 		longjmp(cancel_jmp, 1);
 }
 
+/* what test_cancel fits: three rounds on two threads */
+static void
+cancel_config(MaasGbdtConfig *cfg)
+{
+	maas_gbdt_defaults(cfg);
+	cfg->n_estimators = 3;
+	cfg->threads = 2;
+}
+
 static void
 test_cancel(void)
 {
@@ -634,9 +654,7 @@ test_cancel(void)
 		MaasGbdtResult res;
 		MaasError	err;
 
-		maas_gbdt_defaults(&cfg);
-		cfg.n_estimators = 3;
-		cfg.threads = 2;
+		cancel_config(&cfg);
 		cancel_ticks = 0;
 		cancel_at = -1;
 		CHECK(maas_gbdt_fit(&cfg, &data, NULL, &hooks, &res, &err));
@@ -651,9 +669,7 @@ test_cancel(void)
 		MaasError	err;
 		volatile bool returned = false;
 
-		maas_gbdt_defaults(&cfg);
-		cfg.n_estimators = 3;
-		cfg.threads = 2;
+		cancel_config(&cfg);
 		cancel_ticks = 0;
 		cancel_at = at;
 		if (setjmp(cancel_jmp) == 0)
@@ -669,9 +685,7 @@ test_cancel(void)
 					b;
 		MaasError	err;
 
-		maas_gbdt_defaults(&cfg);
-		cfg.n_estimators = 3;
-		cfg.threads = 2;
+		cancel_config(&cfg);
 		cancel_at = -1;
 		CHECK(maas_gbdt_fit(&cfg, &data, NULL, &hooks, &a, &err));
 		cfg.threads = 1;

@@ -815,16 +815,23 @@ test_gemm_s8(void)
 				continue;
 			ran[bi] = true;
 			wq.packed = NULL;
-			for (int variant = 0; variant < 4; variant++)
+			/* bias (1), packed (2), the fused relu (4) */
+			for (int variant = 0; variant < 8; variant++)
 			{
 				const float *b = (variant & 1) ? bias : NULL;
 				const float *e = want[variant & 1];
+				bool		relu = (variant & 4) != 0;
 
-				if (variant == 2)
+				if (variant == 2 || variant == 6)
 					CHECK(blas->pack(&wq, &err));
+				if (variant == 4)
+					wq.packed = NULL;
 				for (size_t i = 0; i < (size_t) m * ldy; i++)
 					y[i] = -1.0f;
-				CHECK(blas->gemm_s8(&wq, m, x, ldx, b, y, ldy, &err));
+				if (relu)
+					CHECK(blas->gemm_s8_relu(&wq, m, x, ldx, b, y, ldy, &err));
+				else
+					CHECK(blas->gemm_s8(&wq, m, x, ldx, b, y, ldy, &err));
 				for (int i = 0; i < m; i++)
 					for (int j = 0; j < n; j++)
 					{
@@ -832,6 +839,13 @@ test_gemm_s8(void)
 									ev = e[(size_t) i * n + j];
 						double		bound;
 
+						if (relu)
+						{
+							/* max(v, 0) of the same bits; NaN and -0 to +0 */
+							ev = ev > 0.0f ? ev : 0.0f;
+							bad[bi] += memcmp(&g, &ev, sizeof(float)) != 0;
+							continue;
+						}
 						if (memcmp(&g, &ev, sizeof(float)) != 0 && !(isnan(g) && isnan(ev)))
 							bad[bi]++;
 						if (m > 4 && i == 2)
@@ -892,16 +906,19 @@ test_dense_errors(void)
 	w.type = (MaasWeightType) 9;
 	CHECK_ERR(maas_dense(blas, &w, 1, x, 2, NULL, y, 2, &err), err.msg, "unknown weight type 9");
 
-	/* out of memory in scratch is an error, not a crash */
+	/*
+	 * out of memory in scratch is an error, not a crash: 17 rows of 4096
+	 * inputs quantize in blocks of 16 rows, 64 kB, beyond the stack's share
+	 */
 	{
-		float	   *wx = rnd_vec(64 * 64),
-				   *xx = rnd_vec(64 * 64),
-				   *yy = maas_kalloc(sizeof(float) * 64 * 64);
+		float	   *wx = rnd_vec(2 * 4096),
+				   *xx = rnd_vec(17 * 4096),
+				   *yy = maas_kalloc(sizeof(float) * 17 * 2);
 		MaasWeights w8;
 
-		CHECK(maas_quantize_weights_s8(wx, 64, 64, &w8, &err));
+		CHECK(maas_quantize_weights_s8(wx, 2, 4096, &w8, &err));
 		arena_fail_after(0);
-		CHECK_ERR(blas->gemm_s8(&w8, 64, xx, 64, NULL, yy, 64, &err), err.msg, "out of memory");
+		CHECK_ERR(blas->gemm_s8(&w8, 17, xx, 4096, NULL, yy, 2, &err), err.msg, "out of memory");
 		CHECK(err.status == MAAS_ERR_NOMEM);
 		arena_fail_after(-1);
 	}

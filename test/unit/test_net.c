@@ -370,6 +370,46 @@ test_small_row(void)
 	layers[0] = (MaasLayer) {.op = MAAS_OP_DENSE, .n_in = 37, .n_out = 2,
 	.w = rnd_vec(2 * 37), .b = rnd_vec(2)};
 	small_case(layers, 1, 37, 2);
+
+	/*
+	 * A small MLP: its dense layer runs the relu after it in the same step,
+	 * so its plan is not small, and the relu is not lost
+	 */
+	{
+		MaasNet		mlp = {.n_layers = 4, .layers = layers, .n_in = 6};
+		float	   *x = rnd_vec(6);
+		float	   *y;
+		float		h[5],
+					o[3],
+					max = -INFINITY,
+					sum = 0;
+
+		layers[0] = (MaasLayer) {.op = MAAS_OP_DENSE, .n_in = 6, .n_out = 5,
+		.w = rnd_vec(30), .b = rnd_vec(5)};
+		layers[1] = (MaasLayer) {.op = MAAS_OP_RELU};
+		layers[2] = (MaasLayer) {.op = MAAS_OP_DENSE, .n_in = 5, .n_out = 3,
+		.w = rnd_vec(15), .b = rnd_vec(3)};
+		layers[3] = (MaasLayer) {.op = MAAS_OP_SOFTMAX};
+		y = run(&mlp, 1, x);
+		for (int j = 0; j < 5; j++)
+		{
+			h[j] = layers[0].b[j];
+			for (int k = 0; k < 6; k++)
+				h[j] += layers[0].w[j * 6 + k] * x[k];
+			h[j] = h[j] > 0 ? h[j] : 0;
+		}
+		for (int j = 0; j < 3; j++)
+		{
+			o[j] = layers[2].b[j];
+			for (int k = 0; k < 5; k++)
+				o[j] += layers[2].w[j * 5 + k] * h[k];
+			max = o[j] > max ? o[j] : max;
+		}
+		for (int j = 0; j < 3; j++)
+			sum += expf(o[j] - max);
+		for (int j = 0; j < 3; j++)
+			CHECK(fabsf(y[j] - expf(o[j] - max) / sum) < 1e-5f);
+	}
 }
 
 /* the chain checker names the layer that does not fit */

@@ -122,53 +122,73 @@ check_feature_rows(const char *model, const OnnxNet *on)
 	return worst;
 }
 
-static void
-test_mlp_tanh(void)
+/* model.onnx of the fixtures, imported into on (printing its program) */
+static bool
+import_fixture(const char *model, OnnxNet *on)
 {
+	char		file[256];
 	size_t		len;
-	uint8_t    *buf = fixture("mlp_tanh.onnx", &len);
-	OnnxNet		on;
-	double		d;
+	uint8_t    *buf;
 
+	snprintf(file, sizeof(file), "%s.onnx", model);
+	buf = fixture(file, &len);
 	CHECK(buf != NULL);
+	if (buf == NULL)
+		return false;
 	memset(&err, 0, sizeof(err));
-	if (!onnx_import(buf, len, NULL, &on, &err))
+	if (!onnx_import(buf, len, NULL, on, &err))
 	{
 		unit_fail(__FILE__, __LINE__, err.msg);
-		return;
+		return false;
 	}
-	/* the view of [batch, 2, 5] is no layer; each Gemm is one dense layer */
-	CHECK(strcmp(ops_of(&on.net), "dense tanh dense sigmoid dense logsoftmax") == 0);
-	CHECK(on.net.n_in == 10);
-	CHECK(strcmp(on.imp.task, "classification") == 0);
-	d = check_feature_rows("mlp_tanh", &on);
-	printf("    mlp_tanh: max abs diff %.3g\n", d);
-	CHECK(d < 1e-4);
+	printf("    %s: %s\n", model, ops_of(&on->net));
+	return true;
 }
 
+/*
+ * The feature models of the fixtures: the program each becomes, its task
+ * and inputs (when given), and torch's outputs on every row within 1e-4.
+ * A program that starts with a conv2d knows its input's image shape.
+ */
 static void
-test_mlp_bn(void)
+test_feature_models(void)
 {
-	size_t		len;
-	uint8_t    *buf = fixture("mlp_bn.onnx", &len);
-	OnnxNet		on;
-	double		d;
-
-	CHECK(buf != NULL);
-	memset(&err, 0, sizeof(err));
-	if (!onnx_import(buf, len, NULL, &on, &err))
+	static const struct
 	{
-		unit_fail(__FILE__, __LINE__, err.msg);
-		return;
+		const char *model;
+		const char *ops;
+		const char *task;		/* NULL: not checked */
+		int			n_in;		/* 0: not checked */
+	}			cases[] = {
+		/* the view of [batch, 2, 5] is no layer; each Gemm is one dense layer */
+		{"mlp_tanh", "dense tanh dense sigmoid dense logsoftmax", "classification", 10},
+		/* the batch norm folds into the first dense, the bias Add into the
+		 * MatMul's dense, the scale and shift (x * 0.5 - 0.25) into an affine */
+		{"mlp_bn", "dense relu dense relu affine dense", "regression", 0},
+		/* each Conv a conv2d layer with its batch norm folded in, the pools
+		 * their layers, the flatten no layer */
+		{"cnn_bn", "conv2d relu maxpool2d conv2d relu global_avgpool dense", NULL, 0},
+		/* the second batch norm folds into its conv before the residual add */
+		{"resblock", "conv2d relu conv2d add relu", NULL, 0},
+		{"mlp", "dense relu dense softmax", NULL, 0},
+	};
+
+	for (int i = 0; i < (int) (sizeof(cases) / sizeof(cases[0])); i++)
+	{
+		OnnxNet		on;
+		double		d;
+
+		if (!import_fixture(cases[i].model, &on))
+			continue;
+		CHECK(strcmp(ops_of(&on.net), cases[i].ops) == 0);
+		CHECK(cases[i].n_in == 0 || on.net.n_in == cases[i].n_in);
+		CHECK(cases[i].task == NULL || strcmp(on.imp.task, cases[i].task) == 0);
+		CHECK(strncmp(cases[i].ops, "conv2d", 6) != 0 ||
+			  (on.net.in_c > 0 && on.net.in_h > 0 && on.net.in_w > 0));
+		d = check_feature_rows(cases[i].model, &on);
+		printf("    %s: max abs diff %.3g\n", cases[i].model, d);
+		CHECK(d < 1e-4);
 	}
-	/* the batch norm folds into the first dense, the bias Add into the
-	 * MatMul's dense, the scale and shift (x * 0.5 - 0.25) into an affine */
-	printf("    mlp_bn: %s\n", ops_of(&on.net));
-	CHECK(strcmp(ops_of(&on.net), "dense relu dense relu affine dense") == 0);
-	CHECK(strcmp(on.imp.task, "regression") == 0);
-	d = check_feature_rows("mlp_bn", &on);
-	printf("    mlp_bn: max abs diff %.3g\n", d);
-	CHECK(d < 1e-4);
 }
 
 /*
@@ -228,22 +248,11 @@ check_text_rows(const char *model, const OnnxNet *on)
 static void
 check_text_model(const char *model, const char *ops, const char *task)
 {
-	char		name[256];
-	size_t		len;
-	uint8_t    *buf;
 	OnnxNet		on;
 	double		d;
 
-	snprintf(name, sizeof(name), "%s.onnx", model);
-	buf = fixture(name, &len);
-	CHECK(buf != NULL);
-	memset(&err, 0, sizeof(err));
-	if (!onnx_import(buf, len, NULL, &on, &err))
-	{
-		unit_fail(__FILE__, __LINE__, err.msg);
+	if (!import_fixture(model, &on))
 		return;
-	}
-	printf("    %s: %s\n", model, ops_of(&on.net));
 	CHECK(strcmp(ops_of(&on.net), ops) == 0);
 	CHECK(strcmp(on.imp.task, task) == 0);
 	d = check_text_rows(model, &on);
@@ -284,21 +293,22 @@ static const float w43[12] = {0.5f, -1, 2, 1.5f, 0.25f, -0.5f, -2, 1, 0.75f, 3, 
 static const float b3[3] = {0.1f, -0.2f, 0.3f};
 
 /*
- * y = op(x @ W + B), x [N, 4], W [4, 3], B [3]; the node of op gets attr
- * when it is not NULL; a second graph output "s" when two_outputs.
+ * y = op(x @ W + B), x [N, 4], W [4, 3], B [3]: the last node, of op, has
+ * inputs ins and outputs outs ("-": an empty name), and attr when it is not
+ * NULL; a second graph output "s" when two_outputs.
  */
 static Pb
-small_model(const char *op, const Pb *attr, bool two_outputs)
+build_small(const char *op, const Pb *attr, const char *ins, const char *outs,
+			bool two_outputs)
 {
 	Pb			g = pb_new();
 	Pb			x = mk_value("x", MAAS_ONNX_FLOAT, 2, dims_n4);
 	Pb			y = mk_value("y", MAAS_ONNX_FLOAT, 2, dims_n3);
-	Pb			sv = mk_value("s", MAAS_ONNX_FLOAT, 2, dims_n3);
 	Pb			wt = mk_tensor("W", MAAS_ONNX_FLOAT, 2, dims_43, w43, sizeof(w43));
 	Pb			bt = mk_tensor("B", MAAS_ONNX_FLOAT, 1, dims_3, b3, sizeof(b3));
 	Pb			mm = mk_node("MatMul", "mm", "x W", "h");
 	Pb			add = mk_node("Add", "add", "h B", "s");
-	Pb			last = mk_node(op, "last", "s", "y");
+	Pb			last = mk_node(op, "last", ins, outs);
 
 	if (attr != NULL)
 		node_attr(&last, attr);
@@ -311,32 +321,59 @@ small_model(const char *op, const Pb *attr, bool two_outputs)
 	pb_sub(&g, 1, &last);
 	pb_sub(&g, 12, &y);
 	if (two_outputs)
+	{
+		Pb			sv = mk_value("s", MAAS_ONNX_FLOAT, 2, dims_n3);
+
 		pb_sub(&g, 12, &sv);
+	}
 	return mk_model(&g, 13);
 }
 
-/* small_model with the last node's inputs and outputs given ("-": empty) */
+/* y = op(s) */
 static Pb
-arity_model(const char *op, const char *ins, const char *outs)
+small_model(const char *op, const Pb *attr, bool two_outputs)
 {
-	Pb			g = pb_new();
-	Pb			x = mk_value("x", MAAS_ONNX_FLOAT, 2, dims_n4);
-	Pb			y = mk_value("y", MAAS_ONNX_FLOAT, 2, dims_n3);
-	Pb			wt = mk_tensor("W", MAAS_ONNX_FLOAT, 2, dims_43, w43, sizeof(w43));
-	Pb			bt = mk_tensor("B", MAAS_ONNX_FLOAT, 1, dims_3, b3, sizeof(b3));
-	Pb			mm = mk_node("MatMul", "mm", "x W", "h");
-	Pb			add = mk_node("Add", "add", "h B", "s");
-	Pb			last = mk_node(op, "last", ins, outs);
+	return build_small(op, attr, "s", "y", two_outputs);
+}
 
-	pb_str(&g, 2, "small");
-	pb_sub(&g, 11, &x);
-	pb_sub(&g, 5, &wt);
-	pb_sub(&g, 5, &bt);
-	pb_sub(&g, 1, &mm);
-	pb_sub(&g, 1, &add);
-	pb_sub(&g, 1, &last);
-	pb_sub(&g, 12, &y);
-	return mk_model(&g, 13);
+/*
+ * Import a byte-built model of x [N, 4] -> y [N, 3] into on, check its
+ * program, and run it on the two rows of x; NULL when it fails.
+ */
+static const float *
+run_small(const Pb *m, OnnxNet *on, const char *ops, const float *x)
+{
+	size_t		nwork;
+	float	   *work;
+	const float *y;
+
+	memset(&err, 0, sizeof(err));
+	if (!onnx_import(m->p, m->len, NULL, on, &err))
+	{
+		unit_fail(__FILE__, __LINE__, err.msg);
+		return NULL;
+	}
+	if (strcmp(ops_of(&on->net), ops) != 0)
+	{
+		unit_fail(__FILE__, __LINE__, ops);
+		fprintf(stderr, "    got: %s\n", ops_of(&on->net));
+	}
+	CHECK(maas_net_workspace(&on->net, 2, 1, &nwork));
+	work = maas_kalloc(sizeof(float) * nwork);
+	y = maas_net_forward(&on->net, blas, 2, x, work);
+	CHECK(y != NULL);
+	return y;
+}
+
+/* x @ W + B at row r, column j, in double precision */
+static double
+small_s(const float *x, int r, int j)
+{
+	double		s = b3[j];
+
+	for (int k = 0; k < 4; k++)
+		s += (double) x[r * 4 + k] * w43[k * 3 + j];
+	return s;
 }
 
 /* the byte-built model translates, runs and computes relu(x W + B) */
@@ -346,29 +383,16 @@ test_small_relu(void)
 	Pb			m = small_model("Relu", NULL, false);
 	static const float x[8] = {1, -2, 0.5f, 3, -1, 0.25f, 2, -0.5f};
 	OnnxNet		on;
-	size_t		nwork;
-	float	   *work;
-	const float *y;
+	const float *y = run_small(&m, &on, "dense relu", x);
 
-	memset(&err, 0, sizeof(err));
-	if (!onnx_import(m.p, m.len, NULL, &on, &err))
-	{
-		unit_fail(__FILE__, __LINE__, err.msg);
+	if (y == NULL)
 		return;
-	}
-	CHECK(strcmp(ops_of(&on.net), "dense relu") == 0);
 	CHECK(on.net.n_in == 4 && on.net.n_out == 3);
-	CHECK(maas_net_workspace(&on.net, 2, 1, &nwork));
-	work = maas_kalloc(sizeof(float) * nwork);
-	y = maas_net_forward(&on.net, blas, 2, x, work);
-	CHECK(y != NULL);
-	for (int r = 0; y != NULL && r < 2; r++)
+	for (int r = 0; r < 2; r++)
 		for (int j = 0; j < 3; j++)
 		{
-			double		want = b3[j];
+			double		want = small_s(x, r, j);
 
-			for (int k = 0; k < 4; k++)
-				want += (double) x[r * 4 + k] * w43[k * 3 + j];
 			want = want > 0 ? want : 0;
 			CHECK(fabs(y[r * 3 + j] - want) < 1e-5);
 		}
@@ -402,8 +426,6 @@ test_small_gate(void)
 	};
 	Pb			m;
 	OnnxNet		on;
-	size_t		nwork;
-	float	   *work;
 	const float *y;
 
 	pb_str(&g, 2, "gate");
@@ -416,25 +438,13 @@ test_small_gate(void)
 		pb_sub(&g, 1, &nodes[i]);
 	pb_sub(&g, 12, &yv);
 	m = mk_model(&g, 13);
-	memset(&err, 0, sizeof(err));
-	if (!onnx_import(m.p, m.len, NULL, &on, &err))
-	{
-		unit_fail(__FILE__, __LINE__, err.msg);
+	if ((y = run_small(&m, &on, "dense sigmoid mul affine", x)) == NULL)
 		return;
-	}
-	printf("    gate: %s\n", ops_of(&on.net));
-	CHECK(strcmp(ops_of(&on.net), "dense sigmoid mul affine") == 0);
-	CHECK(maas_net_workspace(&on.net, 2, 1, &nwork));
-	work = maas_kalloc(sizeof(float) * nwork);
-	y = maas_net_forward(&on.net, blas, 2, x, work);
-	CHECK(y != NULL);
-	for (int r = 0; y != NULL && r < 2; r++)
+	for (int r = 0; r < 2; r++)
 		for (int j = 0; j < 3; j++)
 		{
-			double		sv = b3[j];
+			double		sv = small_s(x, r, j);
 
-			for (int k = 0; k < 4; k++)
-				sv += (double) x[r * 4 + k] * w43[k * 3 + j];
 			sv = (sv / (1 + exp(-sv)) - c3[j]) / d3[j];
 			CHECK(fabs(y[r * 3 + j] - sv) < 1e-5);
 		}
@@ -466,6 +476,24 @@ test_refusals(void)
 	Pb			a;
 	MaasOnnxTranslateOptions opts;
 	static const int64_t perm[2] = {1, 0};
+	static const struct
+	{
+		const char *op;
+		const char *ins;
+		const char *outs;
+		const char *msg;
+	}			arity[] = {
+		{"Gemm", "s", "y", "node 2 (Gemm \"last\"): Gemm takes 2 to 3 inputs, not 1"},
+		{"Add", "s -", "y", "node 2 (Add \"last\"): Add takes 2 inputs, not 1"},
+		{"Relu", "s s", "y", "node 2 (Relu \"last\"): Relu takes 1 input, not 2"},
+		{"Where", "- s s", "y",
+		"node 2 (Where \"last\"): the first input of Where is required, but its name is empty"},
+		{"Concat", "", "y", "node 2 (Concat \"last\"): Concat takes at least 1 input, not 0"},
+		{"Slice", "s", "y", "node 2 (Slice \"last\"): Slice takes 3 to 5 inputs, not 1"},
+		{"Relu", "s", "y z", "node 2 (Relu \"last\"): Relu has 1 output, not 2"},
+		{"BatchNormalization", "s W B", "y",
+		"node 2 (BatchNormalization \"last\"): BatchNormalization takes 5 inputs, not 3"},
+	};
 
 	/* an operator maas does not know */
 	m = small_model("Celu", NULL, false);
@@ -494,29 +522,16 @@ test_refusals(void)
 	 * inputs (an omitted trailing one counts as not given), a required one
 	 * omitted, too many outputs.  An omitted optional input is fine.
 	 */
-	m = arity_model("Gemm", "s", "y");
-	check_refused(&m, NULL, MAAS_ERR_INVALID, "node 2 (Gemm \"last\"): Gemm takes 2 to 3 inputs, not 1");
-	m = arity_model("Add", "s -", "y");
-	check_refused(&m, NULL, MAAS_ERR_INVALID, "node 2 (Add \"last\"): Add takes 2 inputs, not 1");
-	m = arity_model("Relu", "s s", "y");
-	check_refused(&m, NULL, MAAS_ERR_INVALID, "node 2 (Relu \"last\"): Relu takes 1 input, not 2");
-	m = arity_model("Where", "- s s", "y");
-	check_refused(&m, NULL, MAAS_ERR_INVALID,
-				  "node 2 (Where \"last\"): the first input of Where is required, but its name is empty");
-	m = arity_model("Concat", "", "y");
-	check_refused(&m, NULL, MAAS_ERR_INVALID, "node 2 (Concat \"last\"): Concat takes at least 1 input, not 0");
-	m = arity_model("Slice", "s", "y");
-	check_refused(&m, NULL, MAAS_ERR_INVALID, "node 2 (Slice \"last\"): Slice takes 3 to 5 inputs, not 1");
-	m = arity_model("Relu", "s", "y z");
-	check_refused(&m, NULL, MAAS_ERR_INVALID, "node 2 (Relu \"last\"): Relu has 1 output, not 2");
-	m = arity_model("BatchNormalization", "s W B", "y");
-	check_refused(&m, NULL, MAAS_ERR_INVALID,
-				  "node 2 (BatchNormalization \"last\"): BatchNormalization takes 5 inputs, not 3");
+	for (int i = 0; i < (int) (sizeof(arity) / sizeof(arity[0])); i++)
+	{
+		m = build_small(arity[i].op, NULL, arity[i].ins, arity[i].outs, false);
+		check_refused(&m, NULL, MAAS_ERR_INVALID, arity[i].msg);
+	}
 	{
 		OnnxNet		on;
 
 		/* Gemm's bias omitted (an empty name): a dense layer without one */
-		m = arity_model("Gemm", "x W -", "y");
+		m = build_small("Gemm", NULL, "x W -", "y", false);
 		memset(&err, 0, sizeof(err));
 		CHECK(onnx_import(m.p, m.len, NULL, &on, &err));
 		CHECK(strcmp(ops_of(&on.net), "dense") == 0);
@@ -540,49 +555,6 @@ test_refusals(void)
 	}
 	opts.output = "nope";
 	check_refused(&m, &opts, MAAS_ERR_INVALID, "the graph has no output \"nope\"");
-}
-
-/*
- * The CNN fixtures: each Conv a conv2d layer with its batch norm folded in,
- * the pools their layers, the flatten no layer; torch's outputs on every
- * row within 1e-4.
- */
-static void
-check_cnn(const char *model, const char *want_ops)
-{
-	char		file[64];
-	size_t		len;
-	uint8_t    *buf;
-	OnnxNet		on;
-	double		d;
-
-	snprintf(file, sizeof(file), "%s.onnx", model);
-	buf = fixture(file, &len);
-	CHECK(buf != NULL);
-	if (buf == NULL)
-		return;
-	memset(&err, 0, sizeof(err));
-	if (!onnx_import(buf, len, NULL, &on, &err))
-	{
-		unit_fail(__FILE__, __LINE__, err.msg);
-		return;
-	}
-	printf("    %s: %s\n", model, ops_of(&on.net));
-	CHECK(strcmp(ops_of(&on.net), want_ops) == 0);
-	CHECK(strncmp(want_ops, "conv2d", 6) != 0 ||
-		  (on.net.in_c > 0 && on.net.in_h > 0 && on.net.in_w > 0));
-	d = check_feature_rows(model, &on);
-	printf("    %s: max abs diff %.3g\n", model, d);
-	CHECK(d < 1e-4);
-}
-
-static void
-test_cnn(void)
-{
-	check_cnn("cnn_bn", "conv2d relu maxpool2d conv2d relu global_avgpool dense");
-	/* the second batch norm folds into its conv before the residual add */
-	check_cnn("resblock", "conv2d relu conv2d add relu");
-	check_cnn("mlp", "dense relu dense softmax");
 }
 
 /*
@@ -640,14 +612,12 @@ main(void)
 		fprintf(stderr, "cannot load BLAS: %s\n", msg);
 		return 1;
 	}
-	UNIT_RUN(test_mlp_tanh);
-	UNIT_RUN(test_mlp_bn);
+	UNIT_RUN(test_feature_models);
 	UNIT_RUN(test_gpt2);
 	UNIT_RUN(test_bert);
 	UNIT_RUN(test_small_relu);
 	UNIT_RUN(test_small_gate);
 	UNIT_RUN(test_refusals);
-	UNIT_RUN(test_cnn);
 	UNIT_RUN(test_fuzz_regressions);
 	return unit_finish("onnx_translate");
 }

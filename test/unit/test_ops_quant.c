@@ -184,6 +184,103 @@ test_int8(void)
 	CHECK(memcmp(y1, ref, sizeof(float) * ROWS * N_OUT) == 0);
 }
 
+/*
+ * A dense layer and the relu after it run as one step (net.c, the int8
+ * dequantization taking the relu): the same bits as the two layers apart,
+ * which they are when the dense output is read by another layer too, or
+ * asked for as the target; for int8 and float32 weights, a batch and one
+ * row.
+ */
+#define CHAIN \
+	"{\"n_features\": 40, \"layers\": [{\"op\": \"dense\", \"name\": \"d\", \"weight\": \"%s\", " \
+	"\"bias\": \"b\"%s}, {\"op\": \"relu\", \"name\": \"r\"}%s]}"
+
+static void
+test_fused_relu(void)
+{
+	static const char *const weights[2][2] = {{"w", ""}, {"w.int8", ", \"scale\": \"w.scale\""}};
+	size_t		len;
+	uint8_t    *buf;
+	MaasError	err;
+
+	make_fixture();
+	buf = write_file(fx.q.scale, &len);
+	for (int t = 0; t < 2; t++)
+	{
+		char		fused[512],
+					apart[512],
+					dense[512];
+		MaasNet    *nf,
+				   *na,
+				   *nd;
+
+		/* apart: the dense value is read by the relu and by an add after it */
+		snprintf(fused, sizeof(fused), CHAIN, weights[t][0], weights[t][1], "");
+		snprintf(apart, sizeof(apart), CHAIN, weights[t][0], weights[t][1],
+				 ", {\"op\": \"add\", \"input\": [\"r\", \"d\"]}");
+		snprintf(dense, sizeof(dense),
+				 "{\"n_features\": 40, \"layers\": [{\"op\": \"dense\", \"weight\": \"%s\", "
+				 "\"bias\": \"b\"%s}]}", weights[t][0], weights[t][1]);
+		nf = build(fused, buf, len, &err);
+		na = build(apart, buf, len, &err);
+		nd = build(dense, buf, len, &err);
+		CHECK(nf != NULL && na != NULL && nd != NULL);
+		if (nf == NULL || na == NULL || nd == NULL)
+			continue;
+		for (int packed = 0; packed < 2; packed++)
+		{
+			float	   *yf,
+					   *ya;
+			size_t		nw;
+			float	   *work;
+			MaasBatch	b;
+			const float *v;
+
+			if (packed)
+				CHECK(maas_net_pack(nf, blas, &err) && maas_net_pack(na, blas, &err) &&
+					  maas_net_pack(nd, blas, &err));
+			yf = run(nf, ROWS, fx.x);
+			/* na's value 2 is the relu's, computed from the dense value apart */
+			CHECK(maas_net_workspace(na, ROWS, 1, &nw));
+			work = maas_kalloc(sizeof(float) * nw);
+			memset(&b, 0, sizeof(b));
+			b.n = ROWS;
+			b.t = 1;
+			b.x = fx.x;
+			v = maas_net_run(na, blas, &b, 2, work, &err);
+			CHECK(v != NULL);
+			if (v == NULL)
+				continue;
+			ya = maas_kalloc(sizeof(float) * ROWS * N_OUT);
+			memcpy(ya, v, sizeof(float) * ROWS * N_OUT);
+			CHECK(memcmp(yf, ya, sizeof(float) * ROWS * N_OUT) == 0);
+			/* and the dense layer alone, relu'd here */
+			{
+				float	   *yd = run(nd, ROWS, fx.x);
+
+				for (int i = 0; i < ROWS * N_OUT; i++)
+				{
+					float		e = yd[i] > 0.0f ? yd[i] : 0.0f;
+
+					CHECK(memcmp(&e, &yf[i], sizeof(float)) == 0);
+				}
+			}
+			/* one row (float32's one-row kernel rounds its own way) */
+			for (int r = 0; r < ROWS; r++)
+			{
+				float	   *y1 = run(nf, 1, fx.x + r * N_IN);
+				float	   *d1 = run(nd, 1, fx.x + r * N_IN);
+
+				for (int j = 0; j < N_OUT; j++)
+					d1[j] = d1[j] > 0.0f ? d1[j] : 0.0f;
+				CHECK(memcmp(y1, d1, sizeof(float) * N_OUT) == 0);
+				if (t == 1)
+					CHECK(memcmp(y1, yf + r * N_OUT, sizeof(float) * N_OUT) == 0);
+			}
+		}
+	}
+}
+
 static void
 test_bf16(void)
 {
@@ -273,6 +370,7 @@ main(void)
 		return 1;
 	}
 	UNIT_RUN(test_int8);
+	UNIT_RUN(test_fused_relu);
 	UNIT_RUN(test_bf16);
 	UNIT_RUN(test_refused);
 	return unit_finish("ops_quant");

@@ -1,7 +1,8 @@
 /*
  * test_quantize.c
  *		Unit tests of src/kernel/quantize.c: bf16 and f16 conversion, int8
- *		weights per output channel, the u8 row quantizer, and pruning.
+ *		weights per output channel, the u8 row quantizer, the int8 GEMM's
+ *		dequantization step (gemm_int8.c), and pruning.
  *
  * Conversions are checked against references computed in double (nearest,
  * ties to even) over every half and many floats; SIMD variants (chosen by
@@ -13,6 +14,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "gemm.h"
 #include "quantize.h"
 #include "unit.h"
 
@@ -677,6 +679,81 @@ test_prune_units(void)
 			  "weights of unit 0 are not finite");
 }
 
+/*
+ * Every variant of the dequantization step gives the plain C one's bits:
+ * random and extreme sums, a zero, a NaN and an infinite row scale, with
+ * and without bias and relu, apart from and in place of the sums.
+ */
+static void
+test_s8_dequant_kernels(void)
+{
+	static const int widths[] = {1, 3, 7, 8, 15, 16, 17, 33, 515};
+	const MaasKernel *ref = maas_s8_dequant_kernels;
+	MaasCpuMask have = maas_cpu_features();
+	int			m = 6;
+
+	while (ref[1].name != NULL)
+		ref++;					/* the last, plain C */
+	CHECK(strcmp(ref->name, "c") == 0);
+	for (const MaasKernel *kern = maas_s8_dequant_kernels; kern->name != NULL; kern++)
+	{
+		int			bad = 0;
+
+		if ((kern->needs & have) != kern->needs)
+		{
+			printf("    skipped dequantization %s: this CPU lacks its features\n", kern->name);
+			continue;
+		}
+		for (size_t wi = 0; wi < sizeof(widths) / sizeof(widths[0]); wi++)
+		{
+			int			n = widths[wi],
+						ld = n + 2;
+			int32_t    *acc = maas_kalloc(sizeof(int32_t) * m * ld);
+			int32_t    *sum = maas_kalloc(sizeof(int32_t) * n);
+			float	   *ws = maas_kalloc(sizeof(float) * n),
+					   *bias = maas_kalloc(sizeof(float) * n),
+					   *want = maas_kalloc(sizeof(float) * m * ld),
+					   *got = maas_kalloc(sizeof(float) * m * ld);
+			float		sx[6] = {0.01f, 0.0f, NAN, INFINITY, 3e-5f, 1.5f};
+			int32_t		zero[6] = {0, 17, 0, 255, 128, 3};
+
+			for (int i = 0; i < m * ld; i++)
+				acc[i] = (int32_t) rnd32();
+			for (int j = 0; j < n; j++)
+			{
+				sum[j] = (int32_t) (rnd32() % 65536) - 32768;
+				ws[j] = fabsf(rnd_unit()) * 0.01f;
+				bias[j] = rnd_unit();
+			}
+			acc[0] = INT32_MIN;
+			acc[ld - 1] = INT32_MAX;
+			acc[ld] = 0;
+			for (int v = 0; v < 8; v++)
+			{
+				const float *b = (v & 1) ? bias : NULL;
+				bool		relu = (v & 2) != 0;
+				bool		in_place = (v & 4) != 0;
+
+				((MaasS8DequantFn) ref->fn) (m, n, acc, ld, sx, zero, ws, sum, b, relu, want, ld);
+				if (in_place)
+				{
+					int32_t    *a2 = (int32_t *) got;
+
+					memcpy(a2, acc, sizeof(int32_t) * m * ld);
+					((MaasS8DequantFn) kern->fn) (m, n, a2, ld, sx, zero, ws, sum, b, relu, got, ld);
+				}
+				else
+					((MaasS8DequantFn) kern->fn) (m, n, acc, ld, sx, zero, ws, sum, b, relu, got, ld);
+				for (int i = 0; i < m; i++)
+					bad += memcmp(want + (size_t) i * ld, got + (size_t) i * ld,
+								  sizeof(float) * n) != 0;
+			}
+		}
+		printf("    dequantization %s: %d rows differ from plain C\n", kern->name, bad);
+		CHECK(bad == 0);
+	}
+}
+
 int
 main(void)
 {
@@ -685,6 +762,7 @@ main(void)
 	UNIT_RUN(test_f16_all_halves);
 	UNIT_RUN(test_f16_arrays_match);
 	UNIT_RUN(test_weights_s8);
+	UNIT_RUN(test_s8_dequant_kernels);
 	UNIT_RUN(test_weights_s8_stored);
 	UNIT_RUN(test_rows_u8);
 	UNIT_RUN(test_static_saturates);
