@@ -32,6 +32,11 @@ PG_CFLAGS = -Wextra -Wno-unused-parameter -Wno-sign-compare \
 src/kernel/train_nn.o src/kernel/train_mlp.o src/kernel/train_cnn.o: CFLAGS += -O3 -fno-math-errno
 src/kernel/conv.o src/kernel/conv_direct.o src/kernel/pool.o: CFLAGS += -O3 -fno-math-errno
 src/kernel/drift.o: CFLAGS += -O3
+# and the passes of maas_train's preprocessing and the normal equations over
+# every row: their loops run across columns, so vectorising them keeps each
+# column's sums in the same order (GCC reorders no sum without
+# -fassociative-math)
+src/kernel/preprocess.o src/kernel/train_linear.o: CFLAGS += -O3 -fno-math-errno
 # and the transformer kernels' (exp, GELU), the boosted trees' gradients and
 # the k-means silhouette: their clamps are selects that GCC if-converts only
 # without trapping math

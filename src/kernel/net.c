@@ -31,6 +31,9 @@
 #include <stdio.h>
 #include <string.h>
 
+/* the most steps a plan run by maas_small_row has */
+#define MAAS_SMALL_STEPS	4
+
 /* one layer of a run, as the run loop wants it */
 typedef struct NetStep
 {
@@ -56,6 +59,10 @@ typedef struct NetPlan
 	size_t		tile_row_bytes;	/* bytes a row of every value takes, when
 								 * the net runs in tiles (see the top);
 								 * 0: one pass over the batch */
+	/* a chain of maas_small_step_ok layers, for maas_small_row, or 0 */
+	int			n_small;
+	const MaasLayer *small[MAAS_SMALL_STEPS];
+	size_t		small_off[MAAS_SMALL_STEPS];	/* where each writes its row */
 } NetPlan;
 
 /* the bytes of values a tile aims for (the benchmark may change it) */
@@ -377,6 +384,38 @@ tile_row_bytes(const MaasNet *net, const NetPlan *plan)
 	return floats * sizeof(float);
 }
 
+/*
+ * A plan that is a short chain of small layers (a logistic or linear
+ * model: standardize, one dense layer of at most a few thousand weights,
+ * sigmoid or softmax) runs one row through maas_small_row, step after step
+ * in the buffers place_buffers would give a row, without the run loop and
+ * its indirect calls: on the per-row path of such models the loop's fixed
+ * costs weigh as much as the arithmetic.
+ */
+static void
+plan_small(const MaasNet *net, NetPlan *plan)
+{
+	plan->n_small = 0;
+	if (net->input != MAAS_NET_FEATURES || plan->n_steps > MAAS_SMALL_STEPS)
+		return;
+	for (int i = 0; i < plan->n_steps; i++)
+	{
+		const NetStep *s = &plan->steps[i];
+		size_t		off = 0;
+
+		/* a step that runs the relu after its layer too is not small */
+		if (s->n_in != 1 || s->in_buf[0] != (i == 0 ? -1 : plan->steps[i - 1].out_buf) ||
+			!maas_small_step_ok(s->layer) || s->relu)
+			return;
+		for (int b = 0; b < s->out_buf; b++)
+			off += plan->seq_width[b] > plan->row_width[b] ?
+				plan->seq_width[b] : plan->row_width[b];
+		plan->small[i] = s->layer;
+		plan->small_off[i] = off;
+	}
+	plan->n_small = plan->n_steps;
+}
+
 bool
 maas_net_check(MaasNet *net, MaasError *err)
 {
@@ -464,6 +503,8 @@ maas_net_check(MaasNet *net, MaasError *err)
 		s->relu = false;
 	}
 	fuse_relu(net, plan);
+
+	plan_small(net, plan);
 
 	net->n_out = net->layers[plan->output - 1].shape.width;
 	net->out_seq = net->layers[plan->output - 1].shape.seq;
@@ -668,9 +709,10 @@ run_tiles(const MaasNet *net, MaasRun *run, float *const *bufs, float *out,
 	return ok ? out : NULL;
 }
 
-const float *
-maas_net_run(const MaasNet *net, const MaasBlas *blas, const MaasBatch *batch,
-			 int target, float *work, MaasError *err)
+/* the run loop; apart from maas_net_run so that a small row skips its frame */
+static __attribute__((noinline)) const float *
+run_loop(const MaasNet *net, const MaasBlas *blas, const MaasBatch *batch,
+		 int target, float *work, MaasError *err)
 {
 	const NetPlan *plan = net->plan;
 	float	   *bufs[MAAS_NET_MAX_BUFFERS];
@@ -704,6 +746,25 @@ maas_net_run(const MaasNet *net, const MaasBlas *blas, const MaasBatch *batch,
 	if (!run_steps(plan, &run, batch->x, bufs))
 		return NULL;
 	return bufs[plan->steps[plan->n_steps - 1].out_buf];
+}
+
+const float *
+maas_net_run(const MaasNet *net, const MaasBlas *blas, const MaasBatch *batch,
+			 int target, float *work, MaasError *err)
+{
+	const NetPlan *plan = net->plan;
+
+	/* one row of a small model: no run loop (plan_small) */
+	if (plan->n_small > 0 && batch->n == 1 && batch->t == 1 && batch->x != NULL &&
+		(target <= 0 || target == plan->output))
+	{
+		const float *out = maas_small_row(plan->small, plan->small_off, plan->n_small,
+										  batch->x, work);
+
+		if (out != NULL)
+			return out;
+	}
+	return run_loop(net, blas, batch, target, work, err);
 }
 
 const float *

@@ -140,4 +140,15 @@ extern const float *maas_build_tensor(MaasBuild *b, const char *name, int ndim,
 /* the tensor a layer names, as stored (for integer or quantized data) */
 extern const StTensor *maas_build_raw_tensor(MaasBuild *b, const char *name);
 
+/*
+ * One row of a small model without the run loop (ops_core.c, for net.c):
+ * which layers may be its steps, and the row through n of them, step i
+ * writing at work + off[i].  The same arithmetic as their forward
+ * functions, so the same outputs; NULL when a layer must take its forward
+ * function after all (a dense layer with int8 or bf16 weights).
+ */
+extern bool maas_small_step_ok(const MaasLayer *l);
+extern const float *maas_small_row(const MaasLayer *const *steps, const size_t *off,
+								   int n, const float *x, float *work);
+
 #endif							/* MAAS_NET_OPS_H */

@@ -281,7 +281,7 @@ load4(const float *p)
 	return v;
 }
 
-static void
+static inline void
 dense_row_small(const MaasLayer *l, const float *restrict x, float *restrict y)
 {
 	int			n_in = l->n_in;
@@ -515,24 +515,27 @@ tanh_forward(const MaasLayer *l, MaasRun *run, const float *const *in, float *ou
 	return true;
 }
 
+/*
+ * With e = exp(-|v|) <= 1 nothing overflows: 1 / (1 + e) for v >= 0,
+ * e / (1 + e) below.  One exp and a select, no branch on the sign.
+ */
+static inline float
+sigmoidf(float v)
+{
+	float		e = expf(-fabsf(v));
+	float		p = 1.0f / (1.0f + e);
+
+	return v >= 0.0f ? p : e * p;
+}
+
 static bool
 sigmoid_forward(const MaasLayer *l, MaasRun *run, const float *const *in, float *out)
 {
 	size_t		n = value_floats(l, run);
 	const float *x = in[0];
 
-	/*
-	 * With e = exp(-|v|) <= 1 nothing overflows: 1 / (1 + e) for v >= 0,
-	 * e / (1 + e) below.  One exp and a select, no branch on the sign.
-	 */
 	for (size_t j = 0; j < n; j++)
-	{
-		float		v = x[j];
-		float		e = expf(-fabsf(v));
-		float		p = 1.0f / (1.0f + e);
-
-		out[j] = v >= 0.0f ? p : e * p;
-	}
+		out[j] = sigmoidf(x[j]);
 	return true;
 }
 
@@ -778,3 +781,62 @@ const MaasOpInfo maas_op_flatten = {
 	.name = "flatten", .min_inputs = 1, .max_inputs = 1, .elementwise = true,
 	.keys = no_keys, .check = flatten_check, .forward = identity_forward,
 };
+
+/* ---- one row of a small model, without the run loop (net.c) ---- */
+
+/* may layer l be a step of maas_small_row (its shape is settled) */
+bool
+maas_small_step_ok(const MaasLayer *l)
+{
+	if (l->shape.seq)
+		return false;
+	switch (l->op)
+	{
+		case MAAS_OP_DENSE:
+			return !l->w_in_out && (size_t) l->n_in * l->n_out <= SMALL_LAYER;
+		case MAAS_OP_STANDARDIZE:
+		case MAAS_OP_SIGMOID:
+		case MAAS_OP_SOFTMAX:
+		case MAAS_OP_DROPOUT:
+			return true;
+		default:
+			return false;
+	}
+}
+
+const float *
+maas_small_row(const MaasLayer *const *steps, const size_t *off, int n,
+			   const float *x, float *work)
+{
+	for (int i = 0; i < n; i++)
+	{
+		const MaasLayer *l = steps[i];
+		float	   *y = work + off[i];
+
+		switch (l->op)
+		{
+			case MAAS_OP_DENSE:
+				if (l->wt.data != NULL && l->wt.type != MAAS_W_F32)
+					return NULL;
+				dense_row_small(l, x, y);
+				break;
+			case MAAS_OP_STANDARDIZE:
+				for (int j = 0; j < l->n_in; j++)
+					y[j] = (x[j] - l->shift[j]) * l->scale[j];
+				break;
+			case MAAS_OP_SIGMOID:
+				for (int j = 0; j < l->n_out; j++)
+					y[j] = sigmoidf(x[j]);
+				break;
+			case MAAS_OP_SOFTMAX:
+				copy_if_apart(x, y, (size_t) l->n_out);
+				maas_softmax(y, l->n_out);
+				break;
+			default:
+				copy_if_apart(x, y, (size_t) l->n_out);
+				break;
+		}
+		x = y;
+	}
+	return x;
+}

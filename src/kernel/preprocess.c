@@ -82,6 +82,19 @@ maas_prep_split(int64_t n, const int32_t *cls, int n_classes,
 	return true;
 }
 
+/* rows of a cycle asked for ahead of their copy (maas_prep_permute) */
+#define PERMUTE_AHEAD	6
+
+/* ask for the bytes of a row, up to 4 kB of it */
+static inline void
+prefetch_row(const float *row, size_t bytes)
+{
+	const char *p = (const char *) row;
+
+	for (size_t off = 0; off < bytes && off < 4096; off += 64)
+		__builtin_prefetch(p + off);
+}
+
 bool
 maas_prep_permute(int64_t n, const int32_t *order, float *x, int width,
 				  int32_t *cls, float *y, const MaasTick *tick, MaasError *err)
@@ -94,15 +107,23 @@ maas_prep_permute(int64_t n, const int32_t *order, float *x, int width,
 		return maas_error_nomem(err);
 	memset(done, 0, sizeof(bool) * (size_t) n);
 
-	/* follow each cycle of the permutation, one row held aside */
+	/*
+	 * Follow each cycle of the permutation, one row held aside.  The rows
+	 * are visited in random order: the row PERMUTE_AHEAD places further
+	 * along the cycle is asked for before each copy, so that the cache
+	 * misses of the next rows overlap the copies.
+	 */
 	for (int64_t start = 0; start < n; start++)
 	{
 		int64_t		j = start;
+		int64_t		ahead = start;
 		int32_t		tc = 0;
 		float		ty = 0;
 
 		if (done[start])
 			continue;
+		for (int d = 0; d < PERMUTE_AHEAD; d++)
+			ahead = order[ahead];
 		if ((start & (TICK_ROWS - 1)) == 0)
 			maas_tick(tick);
 		memcpy(tmp, x + (size_t) start * width, rb);
@@ -124,6 +145,8 @@ maas_prep_permute(int64_t n, const int32_t *order, float *x, int width,
 					y[j] = ty;
 				break;
 			}
+			prefetch_row(x + (size_t) ahead * width, rb);
+			ahead = order[ahead];
 			memcpy(x + (size_t) j * width, x + (size_t) k * width, rb);
 			if (cls)
 				cls[j] = cls[k];
@@ -133,6 +156,31 @@ maas_prep_permute(int64_t n, const int32_t *order, float *x, int width,
 		}
 	}
 	return true;
+}
+
+/* maas_prep_impute's pass over the training rows (see scale_sums) */
+static bool
+impute_sums(const float *x, int64_t nt, int rw, const MaasTick *tick,
+			double *restrict sum, int64_t *restrict cnt)
+{
+	int			any_nan = 0;
+
+	for (int64_t r = 0; r < nt; r++)
+	{
+		const float *restrict v = x + (size_t) r * rw;
+
+		if ((r & (TICK_ROWS - 1)) == 0)
+			maas_tick(tick);
+		for (int j = 0; j < rw; j++)
+		{
+			int			nan = isnan(v[j]);
+
+			sum[j] += nan ? 0.0 : v[j];
+			cnt[j] += !nan;
+			any_nan |= nan;
+		}
+	}
+	return any_nan != 0;
 }
 
 bool
@@ -166,21 +214,7 @@ maas_prep_impute(MaasPrepSet *set, MaasImpute impute, const MaasTick *tick,
 	 * The training rows' sums and counts of every raw slot in one row-major
 	 * pass (a category's slot holds its index, never NaN).
 	 */
-	for (int64_t r = 0; r < nt; r++)
-	{
-		const float *v = set->x + (size_t) r * rw;
-
-		if ((r & (TICK_ROWS - 1)) == 0)
-			maas_tick(tick);
-		for (int j = 0; j < rw; j++)
-		{
-			bool		nan = isnan(v[j]);
-
-			sum[j] += nan ? 0.0 : v[j];
-			cnt[j] += !nan;
-			any_nan |= nan;
-		}
-	}
+	any_nan = impute_sums(set->x, nt, rw, tick, sum, cnt);
 	for (int64_t r = nt; r < n && !any_nan; r++)
 		any_nan = !maas_all_finite(set->x + (size_t) r * rw, (size_t) rw);
 
@@ -363,6 +397,49 @@ maas_prep_onehot(const MaasPrepSet *set, float *dst, const MaasTick *tick)
 	}
 }
 
+/*
+ * The two passes of maas_prep_scale over the rows, each column's sums in
+ * row order; the arrays apart from the rows (restrict), so that the loops
+ * over a row's columns vectorise.
+ */
+static void
+scale_sums(const float *x, int64_t nt, int w, const MaasTick *tick,
+		   const float *restrict x0, double *restrict sum, double *restrict ss,
+		   float *restrict lo, float *restrict hi)
+{
+	for (int64_t r = 0; r < nt; r++)
+	{
+		const float *restrict v = x + (size_t) r * w;
+
+		if ((r & (TICK_ROWS - 1)) == 0)
+			maas_tick(tick);
+		for (int j = 0; j < w; j++)
+		{
+			double		d = (double) v[j] - (double) x0[j];
+
+			sum[j] += d;
+			ss[j] += d * d;
+			lo[j] = v[j] < lo[j] ? v[j] : lo[j];
+			hi[j] = v[j] > hi[j] ? v[j] : hi[j];
+		}
+	}
+}
+
+static void
+scale_rows(float *x, int64_t n, int w, const MaasTick *tick,
+		   const float *restrict shift, const float *restrict inv)
+{
+	for (int64_t r = 0; r < n; r++)
+	{
+		float	   *restrict v = x + (size_t) r * w;
+
+		if ((r & (TICK_ROWS - 1)) == 0)
+			maas_tick(tick);
+		for (int j = 0; j < w; j++)
+			v[j] = (v[j] - shift[j]) * inv[j];
+	}
+}
+
 bool
 maas_prep_scale(MaasPrepSet *set, MaasScale scale, const MaasTick *tick,
 				MaasError *err)
@@ -376,35 +453,22 @@ maas_prep_scale(MaasPrepSet *set, MaasScale scale, const MaasTick *tick,
 	float	   *lo = maas_kalloc_array((size_t) w, sizeof(float));
 	float	   *hi = maas_kalloc_array((size_t) w, sizeof(float));
 	float	   *inv = maas_kalloc_array((size_t) w, sizeof(float));
+	float	   *first = maas_kalloc_array((size_t) w, sizeof(float));
 
 	set->mean = maas_kalloc_array((size_t) w, sizeof(float));
 	set->std = maas_kalloc_array((size_t) w, sizeof(float));
 	set->var = maas_kalloc_array((size_t) w, sizeof(double));
 	if (sum == NULL || ss == NULL || lo == NULL || hi == NULL || inv == NULL ||
-		set->mean == NULL || set->std == NULL || set->var == NULL)
+		first == NULL || set->mean == NULL || set->std == NULL || set->var == NULL)
 		return maas_error_nomem(err);
 	memset(sum, 0, sizeof(double) * (size_t) w);
 	memset(ss, 0, sizeof(double) * (size_t) w);
 	memcpy(lo, x, sizeof(float) * (size_t) w);
 	memcpy(hi, x, sizeof(float) * (size_t) w);
+	memcpy(first, x, sizeof(float) * (size_t) w);
 
 	/* sums and sums of squares around the first row, and the range */
-	for (int64_t r = 0; r < nt; r++)
-	{
-		const float *v = x + (size_t) r * w;
-
-		if ((r & (TICK_ROWS - 1)) == 0)
-			maas_tick(tick);
-		for (int j = 0; j < w; j++)
-		{
-			double		d = (double) v[j] - (double) x[j];
-
-			sum[j] += d;
-			ss[j] += d * d;
-			lo[j] = v[j] < lo[j] ? v[j] : lo[j];
-			hi[j] = v[j] > hi[j] ? v[j] : hi[j];
-		}
-	}
+	scale_sums(x, nt, w, tick, first, sum, ss, lo, hi);
 	for (int j = 0; j < w; j++)
 	{
 		double		m = sum[j] / (double) nt;
@@ -443,14 +507,6 @@ maas_prep_scale(MaasPrepSet *set, MaasScale scale, const MaasTick *tick,
 
 	for (int j = 0; j < w; j++)
 		inv[j] = 1.0f / set->div[j];	/* as the runtime computes it */
-	for (int64_t r = 0; r < n; r++)
-	{
-		float	   *v = x + (size_t) r * w;
-
-		if ((r & (TICK_ROWS - 1)) == 0)
-			maas_tick(tick);
-		for (int j = 0; j < w; j++)
-			v[j] = (v[j] - set->shift[j]) * inv[j];
-	}
+	scale_rows(x, n, w, tick, set->shift, inv);
 	return true;
 }

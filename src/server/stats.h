@@ -173,10 +173,16 @@ maas_stats_end(MaasServeState *st, int rows, const float *x, const float *out)
 		s->rows += rows;
 		return;
 	}
-	/* the common case of a per-row call on a regression model, inline */
-	if (rows == 1 && s->n_classes == 0 && s->gap > 1 &&
-		s->sampled >= MAAS_STATS_EXACT_ROWS)
+	/*
+	 * The common case of a per-row call on a regression model or a binary
+	 * classifier with one sigmoid output (a logistic regression), inline:
+	 * what maas_stats_rows does for a row it does not sample
+	 */
+	if (rows == 1 && s->gap > 1 && s->sampled >= MAAS_STATS_EXACT_ROWS &&
+		(s->n_classes == 0 || (s->sigmoid_binary && !s->missing_ok)))
 	{
+		if (s->n_classes > 0)
+			s->classes[out[0] >= 0.5f ? 1 : 0]++;
 		s->gap--;
 		s->rows++;
 		return;

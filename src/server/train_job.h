@@ -127,6 +127,7 @@ typedef struct TrainJob
 	double	   *y;
 	int64		n;
 	int64		cap;
+	bool		cap_estimated;	/* cap is the table's estimated rows */
 	int64		skipped;		/* NULL target */
 	MaasStringSet *target_set;	/* text targets */
 	HTAB	   *target_values;	/* numeric targets: distinct values */

@@ -12,8 +12,10 @@
 #include "source.h"
 
 #include <math.h>
+#include <sys/mman.h>
 
 #include "access/sysattr.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_constraint.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -23,6 +25,7 @@
 #include "utils/json.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/syscache.h"
 
 /* integer targets with at most this many values are classes by default */
 #define AUTO_CLASS_LIMIT		20
@@ -31,6 +34,7 @@ typedef struct LoadReceiver
 {
 	MaasSourceReader reader;	/* must be first */
 	TrainJob   *job;
+	bool		reals;			/* every input is a number of type real */
 } LoadReceiver;
 
 
@@ -195,6 +199,53 @@ maas_train_plan_columns(TrainJob *job)
 }
 
 /*
+ * The rows a table source has by its statistics, with some margin, so that
+ * a large matrix (64 MB and more) is allocated once: growing moves it, and
+ * a move splits its huge pages.  What is left over is given back after the
+ * scan.  0 when they are not known (a query, a view, a table never
+ * analyzed).
+ */
+static int64
+estimated_rows(TrainJob *job)
+{
+	HeapTuple	tup;
+	int64		rows = 0;
+
+	if (!OidIsValid(job->source_relid))
+		return 0;
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(job->source_relid));
+	if (HeapTupleIsValid(tup))
+	{
+		Form_pg_class rel = (Form_pg_class) GETSTRUCT(tup);
+
+		if ((rel->relkind == RELKIND_RELATION || rel->relkind == RELKIND_MATVIEW) &&
+			rel->reltuples > 0 && rel->reltuples < (float4) INT32_MAX)
+			rows = (int64) rel->reltuples + (int64) rel->reltuples / 32 + 1024;
+		ReleaseSysCache(tup);
+	}
+	return rows;
+}
+
+/*
+ * The matrix in transparent huge pages where the system gives them on
+ * request: a page fault per 2 MB instead of per 4 kB as the rows are
+ * written, and fewer TLB misses as the split shuffles them in random
+ * order (about a tenth of a 1M x 50 ridge's time).  Only advice: without
+ * it nothing changes but the time.
+ */
+static void
+huge_pages(void *p, Size bytes)
+{
+#ifdef MADV_HUGEPAGE
+	uintptr_t	start = TYPEALIGN(4096, (uintptr_t) p);
+	uintptr_t	end = TYPEALIGN_DOWN(4096, (uintptr_t) p + bytes);
+
+	if (bytes >= ((Size) 4 << 20) && end > start)
+		(void) madvise((void *) start, end - start, MADV_HUGEPAGE);
+#endif
+}
+
+/*
  * Room for more rows: from as many as fit in 4 MB (at most 1024), doubling,
  * within what the limit leaves besides the rest of the training.
  */
@@ -208,6 +259,14 @@ grow_rows(TrainJob *job)
 	Size		max_rows = room / per_row;
 	int64		cap = job->cap == 0 ? (int64) Max(1, Min(1024, ((Size) 4 << 20) / per_row)) :
 		job->cap * 2;
+
+	/* a large table's rows at once (estimated_rows) */
+	job->cap_estimated = false;
+	if (job->cap == 0 && (Size) estimated_rows(job) * per_row >= ((Size) 64 << 20))
+	{
+		cap = estimated_rows(job);
+		job->cap_estimated = true;
+	}
 
 	if ((Size) cap > max_rows)
 		cap = (int64) max_rows;
@@ -229,6 +288,7 @@ grow_rows(TrainJob *job)
 		job->y = repalloc_huge(job->y, sizeof(double) * cap);
 	}
 	job->cap = cap;
+	huge_pages(job->x, sizeof(float) * job->raw_width * cap);
 }
 
 static void
@@ -271,6 +331,23 @@ load_receive(MaasSourceReader *reader, TupleTableSlot *slot)
 
 	old = MemoryContextSwitchTo(job->row_cxt);
 	row = job->x + (size_t) job->n * job->raw_width;
+	/* a row of reals only, none NULL or not finite: in one plain loop */
+	if (((LoadReceiver *) reader)->reals)
+	{
+		int			i;
+
+		for (i = 0; i < job->inputs.n; i++)
+		{
+			int			a = job->bind[i].attno - 1;
+			float		f = DatumGetFloat4(slot->tts_values[a]);
+
+			if (slot->tts_isnull[a] || !isfinite(f))
+				break;
+			row[job->inputs.in[i].offset] = f;
+		}
+		if (i == job->inputs.n)
+			goto target;
+	}
 	for (int i = 0; i < job->inputs.n; i++)
 	{
 		MaasInput  *in = &job->inputs.in[i];
@@ -310,6 +387,7 @@ load_receive(MaasSourceReader *reader, TupleTableSlot *slot)
 					row + in->offset, false, rowno);
 	}
 
+target:
 	if (job->target_attno == 0)
 		job->y[job->n] = 0;
 	else if (job->target_is_text)
@@ -436,6 +514,10 @@ maas_train_load_rows(TrainJob *job)
 	r.reader.planned = job->source_desc;
 	r.reader.receive = load_receive;
 	r.job = job;
+	r.reals = true;
+	for (int i = 0; i < job->inputs.n; i++)
+		if (job->inputs.in[i].kind != MAAS_INPUT_NUMBER || job->bind[i].typid != FLOAT4OID)
+			r.reals = false;
 
 	{
 		MemoryContext old = MemoryContextSwitchTo(job->cxt);
@@ -455,6 +537,13 @@ maas_train_load_rows(TrainJob *job)
 	}
 
 	maas_source_scan(job->source_sql, &r.reader, false);
+	/* what an estimate of the rows left unused */
+	if (job->n > 0 && job->cap > job->n && job->cap_estimated)
+	{
+		job->x = repalloc_huge(job->x, sizeof(float) * job->raw_width * job->n);
+		job->y = repalloc_huge(job->y, sizeof(double) * job->n);
+		job->cap = job->n;
+	}
 	maas_progress_phase(MAAS_PHASE_PREPROCESSING, job->n);
 	job->peak = Max(job->peak, MemoryContextMemAllocated(job->cxt, true));
 	notice_key_features(job);

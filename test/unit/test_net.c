@@ -298,6 +298,120 @@ test_batch_equals_rows(void)
 	}
 }
 
+/*
+ * A logistic or linear model's row skips the run loop (maas_small_row):
+ * the same bits as the loop gives it.  The loop runs the same layers when
+ * a relu (x for the nonnegative probabilities) follows them, or when the
+ * net is run to an earlier value.
+ */
+static void
+small_case(MaasLayer *layers, int n, int in, int out)
+{
+	MaasNet		small = {.n_layers = n, .layers = layers, .n_in = in};
+	MaasNet		loop = {.n_layers = n + 1, .layers = layers, .n_in = in};
+	float	   *copy = maas_kalloc(sizeof(float) * out);
+
+	for (int r = 0; r < 5; r++)
+	{
+		float	   *x = rnd_vec(in);
+		const float *y;
+		size_t		nwork;
+		float	   *work;
+		MaasBatch	one = {.n = 1, .t = 1, .x = x};
+		MaasError	err;
+
+		if (r == 4)
+			x[0] = 1e4f;		/* saturates sigmoid and softmax */
+		memcpy(copy, run(&small, 1, x), sizeof(float) * out);
+		layers[n] = (MaasLayer) {.op = MAAS_OP_RELU};
+		if (layers[n - 1].op == MAAS_OP_DENSE)
+		{
+			/* a linear model: the loop, to the dense layer's value */
+			CHECK(maas_net_check(&loop, &err));
+			CHECK(maas_net_workspace(&loop, 1, 1, &nwork));
+			work = maas_kalloc(sizeof(float) * nwork);
+			y = maas_net_run(&loop, blas, &one, n, work, &err);
+		}
+		else
+			y = run(&loop, 1, x);
+		CHECK(y != NULL && memcmp(y, copy, sizeof(float) * out) == 0);
+	}
+}
+
+static void
+test_small_row(void)
+{
+	int			in = 50;
+	float		shift[50],
+				scale[50];
+	MaasLayer	layers[5];
+
+	for (int i = 0; i < in; i++)
+	{
+		shift[i] = rnd();
+		scale[i] = 1.0f + rnd() * 0.5f;
+	}
+	/* logistic: standardize, dense to one output, sigmoid */
+	layers[0] = (MaasLayer) {.op = MAAS_OP_STANDARDIZE, .n_in = in, .shift = shift, .scale = scale};
+	layers[1] = (MaasLayer) {.op = MAAS_OP_DENSE, .n_in = in, .n_out = 1,
+	.w = rnd_vec(in), .b = rnd_vec(1)};
+	layers[2] = (MaasLayer) {.op = MAAS_OP_SIGMOID};
+	small_case(layers, 3, in, 1);
+	/* multinomial, no bias, a dropout between */
+	layers[0] = (MaasLayer) {.op = MAAS_OP_DENSE, .n_in = in, .n_out = 7, .w = rnd_vec(7 * in)};
+	layers[1] = (MaasLayer) {.op = MAAS_OP_DROPOUT};
+	layers[2] = (MaasLayer) {.op = MAAS_OP_SOFTMAX};
+	small_case(layers, 3, in, 7);
+	/* linear: standardize and dense; and 37 inputs, off the vector width */
+	layers[0] = (MaasLayer) {.op = MAAS_OP_STANDARDIZE, .n_in = in, .shift = shift, .scale = scale};
+	layers[1] = (MaasLayer) {.op = MAAS_OP_DENSE, .n_in = in, .n_out = 3,
+	.w = rnd_vec(3 * in), .b = rnd_vec(3)};
+	small_case(layers, 2, in, 3);
+	layers[0] = (MaasLayer) {.op = MAAS_OP_DENSE, .n_in = 37, .n_out = 2,
+	.w = rnd_vec(2 * 37), .b = rnd_vec(2)};
+	small_case(layers, 1, 37, 2);
+
+	/*
+	 * A small MLP: its dense layer runs the relu after it in the same step,
+	 * so its plan is not small, and the relu is not lost
+	 */
+	{
+		MaasNet		mlp = {.n_layers = 4, .layers = layers, .n_in = 6};
+		float	   *x = rnd_vec(6);
+		float	   *y;
+		float		h[5],
+					o[3],
+					max = -INFINITY,
+					sum = 0;
+
+		layers[0] = (MaasLayer) {.op = MAAS_OP_DENSE, .n_in = 6, .n_out = 5,
+		.w = rnd_vec(30), .b = rnd_vec(5)};
+		layers[1] = (MaasLayer) {.op = MAAS_OP_RELU};
+		layers[2] = (MaasLayer) {.op = MAAS_OP_DENSE, .n_in = 5, .n_out = 3,
+		.w = rnd_vec(15), .b = rnd_vec(3)};
+		layers[3] = (MaasLayer) {.op = MAAS_OP_SOFTMAX};
+		y = run(&mlp, 1, x);
+		for (int j = 0; j < 5; j++)
+		{
+			h[j] = layers[0].b[j];
+			for (int k = 0; k < 6; k++)
+				h[j] += layers[0].w[j * 6 + k] * x[k];
+			h[j] = h[j] > 0 ? h[j] : 0;
+		}
+		for (int j = 0; j < 3; j++)
+		{
+			o[j] = layers[2].b[j];
+			for (int k = 0; k < 5; k++)
+				o[j] += layers[2].w[j * 5 + k] * h[k];
+			max = o[j] > max ? o[j] : max;
+		}
+		for (int j = 0; j < 3; j++)
+			sum += expf(o[j] - max);
+		for (int j = 0; j < 3; j++)
+			CHECK(fabsf(y[j] - expf(o[j] - max) / sum) < 1e-5f);
+	}
+}
+
 /* the chain checker names the layer that does not fit */
 static void
 test_check(void)
@@ -511,6 +625,7 @@ main(void)
 	UNIT_RUN(test_elementwise);
 	UNIT_RUN(test_stable);
 	UNIT_RUN(test_batch_equals_rows);
+	UNIT_RUN(test_small_row);
 	UNIT_RUN(test_check);
 	UNIT_RUN(test_helpers);
 	UNIT_RUN(test_graph);
