@@ -1,3 +1,4 @@
+-- Assembled by scripts/sql-script (make) from sql/upgrade/0.1--0.2/: edit those parts, not this file.
 \echo Use "ALTER EXTENSION maas UPDATE TO '0.2'" to load this file. \quit
 
 /*

@@ -1,3 +1,4 @@
+-- Assembled by scripts/sql-script (make) from sql/install/*.sql: edit those parts, not this file.
 /* 00_core.sql: the model registry, its views, and serving (part of the install script) */
 
 -- complain if script is sourced in psql, rather than via CREATE EXTENSION
