@@ -116,6 +116,14 @@ extern bool maas_onnx_translate(const MaasOnnxModel *model,
 								MaasOnnxImport *out, const MaasTick *tick,
 								MaasError *err);
 
+/*
+ * The safetensors of the tensors a translation names (what the version
+ * stores), in one copy from the model's bytes, or NULL with err set: an
+ * initializer that holds NaN or infinite values is MAAS_ERR_INVALID.
+ */
+extern uint8_t *maas_onnx_write_weights(const MaasOnnxImport *imp, size_t *len,
+										MaasError *err);
+
 /* the operators it knows: maas_onnx_supported_ops (onnx.h) */
 
 #endif							/* MAAS_ONNX_TRANSLATE_H */

@@ -5,6 +5,7 @@
  *		inputs and tensors of the import, and the config JSON it writes.
  */
 #include "onnx_translate_int.h"
+#include "net.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -255,27 +256,6 @@ tx_pool_for_generation(Tx *tx, int *value)
 	return true;
 }
 
-/*
- * Are n floats at p (raw initializer bytes, maybe unaligned) all finite?
- * The runtime refuses a tensor that is not (net_build.c); the translator
- * says so first, naming the initializer.
- */
-static bool
-finite_floats(const void *p, int64_t n)
-{
-	const unsigned char *b = p;
-
-	for (int64_t i = 0; i < n; i++)
-	{
-		uint32_t	u;
-
-		memcpy(&u, b + (size_t) i * 4, 4);
-		if ((u & 0x7f800000u) == 0x7f800000u)
-			return false;
-	}
-	return true;
-}
-
 /* the tensors the layers name, in order of first use */
 bool
 tx_collect_tensors(Tx *tx, MaasOnnxImport *out)
@@ -305,12 +285,39 @@ tx_collect_tensors(Tx *tx, MaasOnnxImport *out)
 			memcpy(&shapes[out->n_tensors * TX_RANK], t->shape, sizeof(int64_t) * TX_RANK);
 			w->shape = &shapes[out->n_tensors * TX_RANK];
 			w->data = t->data != NULL ? (const void *) t->data : t->raw;
-			if (!finite_floats(w->data, t->numel))
-				return maas_error(tx->err, MAAS_ERR_INVALID,
-								  "initializer \"%s\" holds NaN or infinite values", t->name);
 			out->n_tensors++;
 		}
 	return true;
+}
+
+/*
+ * The runtime refuses a tensor that is not finite (net_build.c); the
+ * writer says so first, naming the initializer.  Each block is checked
+ * just after the writer copied it, so the check reads no memory twice.
+ */
+typedef struct FiniteCheck
+{
+	const MaasOnnxImport *imp;
+	MaasError  *err;
+} FiniteCheck;
+
+static bool
+finite_block(void *arg, int tensor, const uint8_t *copy, size_t n)
+{
+	FiniteCheck *c = arg;
+
+	if (maas_all_finite((const float *) copy, n / sizeof(float)))
+		return true;
+	return maas_error(c->err, MAAS_ERR_INVALID, "initializer \"%s\" holds NaN or infinite values",
+					  c->imp->tensors[tensor].name);
+}
+
+uint8_t *
+maas_onnx_write_weights(const MaasOnnxImport *imp, size_t *len, MaasError *err)
+{
+	FiniteCheck c = {imp, err};
+
+	return st_write_checked(imp->tensors, imp->n_tensors, finite_block, &c, len, err);
 }
 
 const char *

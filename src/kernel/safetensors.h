@@ -114,6 +114,19 @@ extern uint8_t *st_write(const StWriteTensor *tensors, int n_tensors,
 						 size_t *len, MaasError *err);
 
 /*
+ * st_write() that hands every block of bytes it copies, just after copying
+ * it (while it is in the cache), to check(arg, tensor index, copy, n): a
+ * check of the values costs no second pass over the tensors.  Blocks of
+ * one tensor come in order and hold whole elements.  A check that returns
+ * false has set err: st_write_checked() then returns NULL.
+ */
+typedef bool (*StCopyCheck) (void *arg, int tensor, const uint8_t *copy, size_t n);
+
+extern uint8_t *st_write_checked(const StWriteTensor *tensors, int n_tensors,
+								 StCopyCheck check, void *arg,
+								 size_t *len, MaasError *err);
+
+/*
  * Only the first 8 + N bytes st_write() would write for the same tensors
  * and metadata (whose data may then be NULL); *data_len is the size of the
  * tensors' bytes that follow them.  A parsed file's tensors (which tile its

@@ -251,10 +251,35 @@ want_huge_pages(uint8_t *buf, size_t len)
  * The file, or with header_only its first 8 + N bytes (the length and the
  * padded header); *data_len is the size of the tensors' bytes either way.
  */
+/* what a check is handed at a time: small enough to be in L2 still */
+#define ST_CHECK_BLOCK ((size_t) 64 << 10)
+
+/* tensor i's bytes copied to dst, block by block through check if any */
+static bool
+copy_checked(uint8_t *dst, const uint8_t *src, size_t n, int i,
+			 StCopyCheck check, void *arg)
+{
+	if (check == NULL)
+	{
+		memcpy(dst, src, n);
+		return true;
+	}
+	for (size_t off = 0; off < n; off += ST_CHECK_BLOCK)
+	{
+		size_t		part = n - off < ST_CHECK_BLOCK ? n - off : ST_CHECK_BLOCK;
+
+		memcpy(dst + off, src + off, part);
+		if (!check(arg, i, dst + off, part))
+			return false;
+	}
+	return true;
+}
+
 static uint8_t *
 st_write_some(const StWriteTensor *tensors, int n_tensors,
 			  const char *const *meta_keys,
 			  const char *const *meta_values, int n_meta, bool header_only,
+			  StCopyCheck check, void *arg,
 			  size_t *len, uint64_t *data_len, MaasError *err)
 {
 	uint64_t   *nbytes = NULL;
@@ -336,8 +361,10 @@ st_write_some(const StWriteTensor *tensors, int n_tensors,
 	pos = 8 + header_len;
 	for (i = 0; !header_only && i < n_tensors; i++)
 	{
-		if (nbytes[i] > 0)
-			memcpy(buf + pos, tensors[i].data, (size_t) nbytes[i]);
+		if (nbytes[i] > 0 &&
+			!copy_checked(buf + pos, tensors[i].data, (size_t) nbytes[i], i,
+						  check, arg))
+			return NULL;
 		pos += (size_t) nbytes[i];
 	}
 	*len = total;
@@ -353,7 +380,17 @@ st_write(const StWriteTensor *tensors, int n_tensors,
 	uint64_t	data_len;
 
 	return st_write_some(tensors, n_tensors, meta_keys, meta_values, n_meta,
-						 false, len, &data_len, err);
+						 false, NULL, NULL, len, &data_len, err);
+}
+
+uint8_t *
+st_write_checked(const StWriteTensor *tensors, int n_tensors,
+				 StCopyCheck check, void *arg, size_t *len, MaasError *err)
+{
+	uint64_t	data_len;
+
+	return st_write_some(tensors, n_tensors, NULL, NULL, 0, false, check, arg,
+						 len, &data_len, err);
 }
 
 uint8_t *
@@ -363,7 +400,7 @@ st_write_header(const StWriteTensor *tensors, int n_tensors,
 				size_t *len, uint64_t *data_len, MaasError *err)
 {
 	return st_write_some(tensors, n_tensors, meta_keys, meta_values, n_meta,
-						 true, len, data_len, err);
+						 true, NULL, NULL, len, data_len, err);
 }
 
 StWriteTensor *

@@ -108,9 +108,9 @@ maas_onnx_import(Jsonb **config, const uint8 **data, size_t *len)
 
 	if (!maas_onnx_translate(m, &opts, &imp, &maas_interrupts_tick, &err))
 		maas_raise(&err, ERRCODE_INVALID_PARAMETER_VALUE, NULL, NULL);
-	st = st_write(imp.tensors, imp.n_tensors, NULL, NULL, 0, &st_len, &err);
+	st = maas_onnx_write_weights(&imp, &st_len, &err);
 	if (st == NULL)
-		maas_raise(&err, ERRCODE_INVALID_PARAMETER_VALUE, "could not write the weights", NULL);
+		maas_raise(&err, ERRCODE_INVALID_PARAMETER_VALUE, NULL, NULL);
 
 	program = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(imp.config.data)));
 	if (*config != NULL)

@@ -147,8 +147,7 @@ main(int argc, char **argv)
 				uint8_t    *st;
 
 				if (!maas_onnx_translate(m, NULL, &imp, NULL, &err) ||
-					(st = st_write(imp.tensors, imp.n_tensors, NULL, NULL, 0,
-								   &st_len, &err)) == NULL)
+					(st = maas_onnx_write_weights(&imp, &st_len, &err)) == NULL)
 				{
 					fprintf(stderr, "%s: %s\n", argv[2], err.msg);
 					return 1;

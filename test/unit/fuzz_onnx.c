@@ -291,7 +291,7 @@ check_translate(const MaasOnnxModel *m)
 	REQUIRE(config != NULL && config->type == MAAS_JSON_OBJECT);
 	if (imp.n_layers == 0)
 		return;					/* the output is a constant */
-	st = st_write(imp.tensors, imp.n_tensors, NULL, NULL, 0, &st_len, &err);
+	st = maas_onnx_write_weights(&imp, &st_len, &err);
 	REQUIRE(st != NULL);
 	REQUIRE(st_parse(st, st_len, &file, &err));
 	memset(&err, 'x', sizeof(err));

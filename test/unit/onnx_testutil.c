@@ -43,8 +43,7 @@ onnx_import(const uint8_t *buf, size_t len, const MaasOnnxTranslateOptions *opts
 		return false;
 	if (on->imp.n_layers == 0)
 		return true;			/* every output a constant */
-	if ((on->weights = st_write(on->imp.tensors, on->imp.n_tensors, NULL, NULL, 0,
-								&on->weights_len, err)) == NULL)
+	if ((on->weights = maas_onnx_write_weights(&on->imp, &on->weights_len, err)) == NULL)
 		return false;
 	if (!st_parse(on->weights, on->weights_len, &on->file, err))
 		return false;

@@ -601,6 +601,57 @@ test_fuzz_regressions(void)
 	}
 }
 
+/*
+ * maas_onnx_write_weights: the bytes st_write writes, and an initializer
+ * holding an infinity refused by name, wherever in its blocks it lies (the
+ * check runs on each 64 KB block as it is copied).
+ */
+static void
+test_write_weights(void)
+{
+	enum
+	{
+		N = 40000
+	};
+	float	   *a = calloc(N, sizeof(float));
+	float	   *b = calloc(N, sizeof(float));
+	int64_t		shape[1] = {N};
+	StWriteTensor t[2] = {{"a", ST_F32, 1, shape, a}, {"b", ST_F32, 1, shape, b}};
+	MaasOnnxImport imp;
+	uint8_t    *mine;
+	uint8_t    *ref;
+	size_t		mine_len;
+	size_t		ref_len;
+
+	CHECK(a != NULL && b != NULL);
+	if (a == NULL || b == NULL)
+		return;
+	for (int i = 0; i < N; i++)
+	{
+		a[i] = (float) i - 7.5f;
+		b[i] = 1.0f / ((float) i + 1.0f);
+	}
+	memset(&imp, 0, sizeof(imp));
+	imp.tensors = t;
+	imp.n_tensors = 2;
+	mine = maas_onnx_write_weights(&imp, &mine_len, &err);
+	ref = st_write(t, 2, NULL, NULL, 0, &ref_len, &err);
+	CHECK(mine != NULL && ref != NULL);
+	CHECK(mine != NULL && ref != NULL && mine_len == ref_len &&
+		  memcmp(mine, ref, ref_len) == 0);
+
+	b[N - 1] = INFINITY;		/* in the last, short block of b */
+	CHECK_ERR(maas_onnx_write_weights(&imp, &mine_len, &err) != NULL, err.msg,
+			  "initializer \"b\" holds NaN or infinite values");
+	CHECK(err.status == MAAS_ERR_INVALID);
+	b[N - 1] = 0.5f;
+	a[20000] = NAN;				/* in the second block of a */
+	CHECK_ERR(maas_onnx_write_weights(&imp, &mine_len, &err) != NULL, err.msg,
+			  "initializer \"a\" holds NaN or infinite values");
+	free(a);
+	free(b);
+}
+
 int
 main(void)
 {
@@ -619,5 +670,6 @@ main(void)
 	UNIT_RUN(test_small_gate);
 	UNIT_RUN(test_refusals);
 	UNIT_RUN(test_fuzz_regressions);
+	UNIT_RUN(test_write_weights);
 	return unit_finish("onnx_translate");
 }
