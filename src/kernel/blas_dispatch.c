@@ -386,7 +386,8 @@ blas_conv2d(const struct MaasConv2d *p, int n, const float *inp,
 	 * barrier a call, which a call of a few rows does not repay (one row
 	 * a call of the CNN ran 4x slower on two threads than on one)
 	 */
-	macs = maas_conv2d_macs(p) * n;
+	macs = (double) n * p->c_out * p->h_out * p->w_out *
+		(double) (p->c_in / p->groups) * p->kh * p->kw;
 	while (threads > 1 && macs < CONV_MACS_PER_THREAD * threads)
 		threads--;
 	if (maas_dnn_conv2d(p, threads, n, inp, weight, bias, relu, out))
