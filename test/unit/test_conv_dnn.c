@@ -192,6 +192,43 @@ test_dnn_matches_im2col(void)
 	CHECK(strncmp(blas->info->conv2d, "onednn ", 7) == 0);
 }
 
+/* a NaN in the input: the fused ReLU makes it 0, as maas's ReLU does */
+static void
+test_dnn_relu_nan(void)
+{
+	const MaasBlas *blas = open_with(MAAS_BACKEND_ONEDNN, NULL);
+	const DnnCase *c = &cases[2];
+	MaasConv2d	p;
+	MaasError	err;
+	size_t		ny;
+	float	   *x,
+			   *w,
+			   *b,
+			   *want,
+			   *got;
+
+	if (blas == NULL)
+		return;
+	params(c, &p, MAAS_CONV_AUTO);
+	CHECK(maas_conv2d_check(&p, &err));
+	ny = (size_t) c->n * maas_conv2d_out_size(&p);
+	x = rand_floats((size_t) c->n * maas_conv2d_in_size(&p));
+	x[5] = NAN;
+	w = rand_floats(maas_conv2d_weights(&p));
+	b = rand_floats(c->c_out);
+	want = im2col_out(blas, c, x, w, b, true);
+	got = rand_floats(ny);
+	CHECK(blas->conv2d(&p, c->n, x, w, b, true, got));
+	for (size_t k = 0; k < ny; k++)
+		if (isnan(got[k]) || fabs((double) got[k] - want[k]) > 1e-5 * (1.0 + fabs(want[k])))
+		{
+			fprintf(stderr, "    element %zu: %g, im2col %g\n", k, got[k], want[k]);
+			CHECK(!"NaN through the fused ReLU is 0");
+			break;
+		}
+	blas = open_with(MAAS_BACKEND_AUTO, NULL);
+}
+
 /* "auto" leaves few input channels a group on im2col, takes the others */
 static void
 test_dnn_auto_rule(void)
@@ -261,6 +298,7 @@ int
 main(void)
 {
 	UNIT_RUN(test_dnn_matches_im2col);
+	UNIT_RUN(test_dnn_relu_nan);
 	UNIT_RUN(test_dnn_auto_rule);
 	UNIT_RUN(test_dnn_fallback);
 	return unit_finish("conv_dnn");
