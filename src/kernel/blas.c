@@ -274,6 +274,8 @@ choose(void)
 	Choice	   *op = blas_state.op;
 
 	blas_state.features = f;
+	/* the convolution primitive: any ISA oneDNN runs, unless 'blas' */
+	blas_state.conv_dnn = dnn && blas_state.backend != MAAS_BACKEND_BLAS;
 	/* what works everywhere: the BLAS library, maas's kernels */
 	for (int i = 0; i < MAAS_GEMM_N_OPS; i++)
 		op[i] = (Choice) {IMPL_BLAS, IMPL_BLAS, NULL, false};
@@ -417,6 +419,11 @@ refresh_info(void)
 	in->backend = maas_gemm_backend_name(blas_state.backend);
 	for (int i = 0; i < MAAS_GEMM_N_OPS; i++)
 		describe((MaasGemmOp) i, &in->ops[i]);
+	if (!blas_state.conv_dnn)
+		set_str(in->conv2d, sizeof(in->conv2d), "im2col");
+	else
+		set_str(in->conv2d, sizeof(in->conv2d), "onednn %s",
+				maas_dnn_conv_impl()[0] ? maas_dnn_conv_impl() : "convolution");
 }
 
 /* ---- the entry points ---- */
@@ -444,6 +451,7 @@ maas_blas_open(const MaasBlasConfig *config, MaasError *err)
 		blas_state.api.gemm_s8 = blas_gemm_s8;
 		blas_state.api.gemm_s8_relu = blas_gemm_s8_relu;
 		blas_state.api.pack = blas_pack;
+		blas_state.api.conv2d = blas_conv2d;
 		blas_state.api.info = &blas_state.info;
 		blas_state.backend = (MaasGemmBackend) -1;
 	}

@@ -134,6 +134,8 @@ typedef struct MaasWeights
  * instructions (AMX, AVX512-BF16) the activations are rounded to bf16 as
  * well, so each product carries a relative error up to 2^-8.
  */
+struct MaasConv2d;
+
 typedef bool (*maas_gemm_w_fn) (const MaasWeights *w, int m,
 								const float *x, int ldx, const float *bias,
 								float *y, int ldy, MaasError *err);
@@ -199,6 +201,8 @@ typedef struct MaasBlasInfo
 	int			threads;
 	const char *backend;		/* the setting: "auto", "blas", "onednn" */
 	MaasBlasOpInfo ops[MAAS_GEMM_N_OPS];
+	/* what runs the conv2d op at inference: "im2col", "onednn <impl>" */
+	char		conv2d[80];
 } MaasBlasInfo;
 
 typedef struct MaasBlas
@@ -223,6 +227,17 @@ typedef struct MaasBlas
 	 * through maas_kalloc (call it in the model's memory context).
 	 */
 	bool		(*pack) (MaasWeights *w, MaasError *err);
+
+	/*
+	 * A 2-D convolution forward at inference (conv.h: p checked, NCHW
+	 * rows, relu fused) on the backend's own convolution, oneDNN's
+	 * primitive, when it runs it: false when it does not (no oneDNN,
+	 * maas.gemm_backend 'blas', features disabled, a shape or failure it
+	 * refused), and the caller computes it itself (im2col).
+	 */
+	bool		(*conv2d) (const struct MaasConv2d *p, int n, const float *inp,
+						   const float *weight, const float *bias, bool relu,
+						   float *out);
 
 	/* what is loaded and chosen; valid as long as this struct */
 	const MaasBlasInfo *info;

@@ -7,6 +7,7 @@
  *		operations whose choice runs the matmul primitive.
  */
 #include "blas_int.h"
+#include "conv.h"
 #include "quantize.h"
 
 #include <stdint.h>
@@ -352,6 +353,47 @@ blas_gemm_s8_relu(const MaasWeights *w, int m, const float *x, int ldx, const fl
 				  float *y, int ldy, MaasError *err)
 {
 	return gemm_s8_act(w, m, x, ldx, bias, true, y, ldy, err);
+}
+
+/* ---- convolution ---- */
+
+/*
+ * Under "auto", a convolution with few input channels a group stays on
+ * im2col: its columns are few (9 rows for the CNN's first layer, 1 -> 32
+ * channels 3x3), and oneDNN's kernel with the reorders of its output to
+ * and from the blocked layout measured 0.87x im2col there, while on the
+ * second layer (32 -> 64) the network ran 1.11x faster with oneDNN
+ * (test/bench/cnn_net.sh, one thread).  The threshold between 1 and 32 is
+ * a guess; "onednn" runs every shape on oneDNN.
+ */
+#define CONV_DNN_MIN_CIG 8
+#define CONV_MACS_PER_THREAD (8.0 * 1024 * 1024)
+
+bool
+blas_conv2d(const struct MaasConv2d *p, int n, const float *inp,
+			const float *weight, const float *bias, bool relu, float *out)
+{
+	int			threads = blas_state.threads;
+	double		macs;
+
+	if (!blas_state.conv_dnn)
+		return false;
+	if (blas_state.backend != MAAS_BACKEND_ONEDNN &&
+		p->c_in / p->groups < CONV_DNN_MIN_CIG)
+		return false;
+	/*
+	 * As gemm_onednn.c's threads_for: an OpenMP team costs a wake-up and a
+	 * barrier a call, which a call of a few rows does not repay (one row
+	 * a call of the CNN ran 4x slower on two threads than on one)
+	 */
+	macs = (double) n * p->c_out * p->h_out * p->w_out *
+		(double) (p->c_in / p->groups) * p->kh * p->kw;
+	while (threads > 1 && macs < CONV_MACS_PER_THREAD * threads)
+		threads--;
+	if (maas_dnn_conv2d(p, threads, n, inp, weight, bias, relu, out))
+		return true;
+	blas_state.info.onednn_failures++;
+	return false;
 }
 
 /* ---- packing ---- */

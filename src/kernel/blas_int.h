@@ -52,6 +52,7 @@ typedef struct BlasState
 	MaasGemmBackend backend;
 	MaasCpuMask features;		/* what choose() saw */
 	Choice		op[MAAS_GEMM_N_OPS];
+	bool		conv_dnn;		/* conv2d on oneDNN's primitive */
 	MaasBlas	api;
 	MaasBlasInfo info;
 } BlasState;
@@ -74,5 +75,8 @@ extern bool blas_gemm_s8(const MaasWeights *w, int m, const float *x, int ldx,
 extern bool blas_gemm_s8_relu(const MaasWeights *w, int m, const float *x, int ldx,
 							  const float *bias, float *y, int ldy, MaasError *err);
 extern bool blas_pack(MaasWeights *w, MaasError *err);
+extern bool blas_conv2d(const struct MaasConv2d *p, int n, const float *inp,
+						const float *weight, const float *bias, bool relu,
+						float *out);
 
 #endif							/* MAAS_BLAS_INT_H */

@@ -214,4 +214,21 @@ extern bool maas_dnn_packed_ok(const void *packed, MaasDnnKind kind, int n, int 
 /* drop every cached primitive, maas's and oneDNN's own (its primitive cache) */
 extern void maas_dnn_cache_clear(void);
 
+/* ---- oneDNN's convolution (gemm_onednn_conv.c) ---- */
+
+/*
+ * p (checked by maas_conv2d_check) forward at inference on n rows, as
+ * maas_conv2d_forward_act, on oneDNN's convolution primitive with threads
+ * OpenMP threads; relu fused as a post-op.  False when it did not run
+ * (oneDNN not loaded, no primitive for the shape, a failure): the caller
+ * then computes it itself.  Signals blocked for the call.
+ */
+struct MaasConv2d;
+extern bool maas_dnn_conv2d(const struct MaasConv2d *p, int threads, int n,
+							const float *inp, const float *weight,
+							const float *bias, bool relu, float *out);
+/* the implementation of the last convolution primitive made, or "" */
+extern const char *maas_dnn_conv_impl(void);
+extern void maas_dnn_conv_clear(void);
+
 #endif							/* MAAS_GEMM_H */

@@ -737,7 +737,8 @@ run_loop(const MaasNet *net, const MaasBlas *blas, const MaasBatch *batch,
 
 	if (plan->tile_row_bytes > 0)
 	{
-		size_t		rows = maas_net_tile_bytes / plan->tile_row_bytes;
+		size_t		threads = blas->info != NULL && blas->info->threads > 1 ? blas->info->threads : 1,
+					rows = maas_net_tile_bytes * threads / plan->tile_row_bytes;
 		int			tile = rows < 1 ? 1 : rows > (size_t) batch->n ? batch->n : (int) rows;
 
 		if (tile < batch->n)

@@ -226,7 +226,8 @@ extern const float *maas_net_run(const MaasNet *net, const MaasBlas *blas,
 
 /*
  * A net of image layers runs a batch in tiles of rows whose values take
- * about this many bytes (net.c says why); a tunable of the benchmark.
+ * about this many bytes a thread of maas.blas_threads (net.c says why;
+ * each core has its own L2); a tunable of the benchmark.
  */
 #define MAAS_NET_TILE_BYTES ((size_t) 1 << 20)
 extern size_t maas_net_tile_bytes;

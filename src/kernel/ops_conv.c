@@ -251,8 +251,13 @@ static bool
 conv2d_forward(const MaasLayer *l, MaasRun *run, const float *const *in, float *out)
 {
 	const ConvParams *p = l->params;
+	const MaasBlas *blas = run->blas;
 
-	maas_conv2d_forward_act(&p->geom, run->blas, run->batch->n, in[0], p->weight,
+	/* oneDNN's convolution when the backend has it for the shape */
+	if (blas->conv2d != NULL &&
+		blas->conv2d(&p->geom, run->batch->n, in[0], p->weight, p->bias, run->relu, out))
+		return true;
+	maas_conv2d_forward_act(&p->geom, blas, run->batch->n, in[0], p->weight,
 							p->bias, run->relu, out, run->scratch, NULL);
 	return true;
 }

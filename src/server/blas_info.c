@@ -105,5 +105,13 @@ maas_blas_info_rows(PG_FUNCTION_ARGS)
 		put_row(rsinfo, op->op, op->backend, op->kernel, library, NULL,
 				strcmp(op->backend, "maas") == 0 ? 1 : in->threads, op->detail);
 	}
+	/* the conv2d op at inference: oneDNN's primitive, or im2col on sgemm */
+	if (strncmp(in->conv2d, "onednn", 6) == 0)
+		put_row(rsinfo, "conv2d", "onednn", in->conv2d + 7, in->onednn_library, NULL,
+				in->threads, "im2col for a shape oneDNN has no primitive for");
+	else
+		put_row(rsinfo, "conv2d", "maas", "im2col", "maas", NULL, in->threads,
+				"its products as sgemm's row says");
+	return (Datum) 0;
 	return (Datum) 0;
 }

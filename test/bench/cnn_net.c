@@ -100,8 +100,9 @@ main(int argc, char **argv)
 	double		t_ref,
 				t;
 	const size_t tiles[N_TILES] = {64 << 10, 256 << 10, 512 << 10, 1 << 20, 2 << 20, 4 << 20};
-	double		best[N_TILES + 2],
-				diff[N_TILES + 1];
+	double		best[N_TILES + 4],
+				diff[N_TILES + 3];
+	MaasBlas	im2col;
 	int			n_one;
 
 	if (argc < 2)
@@ -131,6 +132,9 @@ main(int argc, char **argv)
 		fprintf(stderr, "no BLAS: %s\n", msg);
 		return 1;
 	}
+	/* the same backend with the conv2d op on im2col, for the comparison */
+	im2col = *blas;
+	im2col.conv2d = NULL;
 	n = (int) (xlen / sizeof(float) / (size_t) on.net.n_in);
 	n_one = n > 2000 ? 2000 : n;
 	if (!maas_net_workspace(&on.net, BATCH, 1, &nwork))
@@ -165,6 +169,14 @@ main(int argc, char **argv)
 		t = run_all(&on.net, blas, (const float *) xb, n_one, 1, work, out, 1);
 		best[N_TILES + 1] = r == 0 || t < best[N_TILES + 1] ? t : best[N_TILES + 1];
 		diff[N_TILES] = max_diff(ref, out, (size_t) n_one * on.net.n_out);
+		t = run_all(&on.net, &im2col, (const float *) xb, n, BATCH, work, out, 1);
+		best[N_TILES + 2] = r == 0 || t < best[N_TILES + 2] ? t : best[N_TILES + 2];
+		diff[N_TILES + 1] = max_diff(ref, out, (size_t) n * on.net.n_out);
+		maas_net_tile_bytes = tiles[N_TILES - 1];
+		t = run_all(&on.net, &im2col, (const float *) xb, n, BATCH, work, out, 1);
+		best[N_TILES + 3] = r == 0 || t < best[N_TILES + 3] ? t : best[N_TILES + 3];
+		diff[N_TILES + 2] = max_diff(ref, out, (size_t) n * on.net.n_out);
+		maas_net_tile_bytes = MAAS_NET_TILE_BYTES;
 	}
 	t_ref = best[0];
 	printf("one pass a batch        %8.0f rows/s\n", n / t_ref);
@@ -174,5 +186,12 @@ main(int argc, char **argv)
 			   tiles[i] == MAAS_NET_TILE_BYTES ? "  (the default)" : "");
 	printf("one row a call          %8.0f rows/s  max diff %.2g\n",
 		   n_one / best[N_TILES + 1], diff[N_TILES]);
+	printf("conv2d on im2col        %8.0f rows/s  %.2fx  max diff %.2g  (default tiles; "
+		   "the others: conv2d on %s)\n",
+		   n / best[N_TILES + 2], t_ref / best[N_TILES + 2], diff[N_TILES + 1],
+		   maas_blas_info(false) ? maas_blas_info(false)->conv2d : "?");
+	printf("conv2d on im2col, %zu KB %8.0f rows/s  %.2fx  max diff %.2g\n",
+		   tiles[N_TILES - 1] >> 10, n / best[N_TILES + 3], t_ref / best[N_TILES + 3],
+		   diff[N_TILES + 2]);
 	return 0;
 }

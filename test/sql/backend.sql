@@ -67,19 +67,19 @@ SELECT * FROM k_check_fixtures() ORDER BY fixture, path;
 SET maas.gemm_backend = blas;
 SELECT * FROM k_check_fixtures() ORDER BY fixture, path;
 SELECT component, backend FROM maas_blas_info()
- WHERE component IN ('sgemm', 'sgemv', 'gemm_f32 rows', 'gemm_f32 one row', 'gemm_s8 rows')
+ WHERE component IN ('sgemm', 'sgemv', 'gemm_f32 rows', 'gemm_f32 one row', 'gemm_s8 rows', 'conv2d')
  ORDER BY component;
 
 -- oneDNN wherever it can (scripts/setup installs it)
 SET maas.gemm_backend = onednn;
 SELECT * FROM k_check_fixtures() ORDER BY fixture, path;
 SELECT component, backend FROM maas_blas_info()
- WHERE component IN ('sgemm', 'gemm_f32 rows', 'gemm_f32 one row')
+ WHERE component IN ('sgemm', 'gemm_f32 rows', 'gemm_f32 one row', 'conv2d')
  ORDER BY component;
 RESET maas.gemm_backend;
 
--- what the info says on every CPU: the CPU, the two libraries and the
--- eight operations, each with a backend and a kernel
+-- what the info says on every CPU: the CPU, the two libraries, the
+-- eight operations and the conv2d op, each with a backend and a kernel
 SELECT count(*) AS rows,
        count(*) FILTER (WHERE kernel IS NOT NULL) AS with_kernel,
        bool_and(backend IN ('blas', 'onednn', 'maas')) FILTER (WHERE component NOT IN ('cpu', 'onednn'))

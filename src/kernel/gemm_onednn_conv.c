@@ -1,0 +1,518 @@
+/*
+ * gemm_onednn_conv.c
+ *		oneDNN's convolution forward primitive (inference) for the conv2d
+ *		op: NCHW in and out as maas lays images, the weights reordered to
+ *		the layout the primitive chose, the bias and a fused ReLU (post-op
+ *		eltwise_relu), primitives cached by shape.
+ *
+ * It uses the library gemm_onednn.c opened (dlopen of the same file with
+ * RTLD_NOLOAD: no second copy, no second ISA cap), with its own engine and
+ * stream.  Every call runs with all signals blocked, as gemm_onednn.c's
+ * (see there why).  The caller (blas_dispatch.c) falls back to im2col when
+ * this returns false: oneDNN not loaded, a shape it has no primitive for,
+ * or a failure.
+ *
+ * The weights: the primitive is made with weights of format "any", so it
+ * picks its fast (blocked) layout; a reorder primitive kept in the cache
+ * entry copies the layer's goihw weights into the entry's buffer on each
+ * call (a few thousand floats against a tile of rows' convolution, well
+ * under 1% of it on the benchmark's CNN), so nothing depends on the
+ * weights' address staying the same model.
+ *
+ * The OpenMP thread count is the calling thread's; it is set to the
+ * backend's for the call and put back.
+ */
+#include "conv.h"
+#include "gemm.h"
+#include "signals.h"
+
+#include <dlfcn.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__has_include) && !defined(MAAS_NO_ONEDNN)
+#if __has_include(<oneapi/dnnl/dnnl.h>)
+#include <oneapi/dnnl/dnnl.h>
+#if DNNL_VERSION_MAJOR == 2
+#define MAAS_ONEDNN 1
+#endif
+#endif
+#endif
+
+static char conv_impl[64] = "";
+
+const char *
+maas_dnn_conv_impl(void)
+{
+	return conv_impl;
+}
+
+#ifdef MAAS_ONEDNN
+
+#define CONV_FUNCS(X) \
+	X(dnnl_engine_create) \
+	X(dnnl_stream_create) \
+	X(dnnl_stream_wait) \
+	X(dnnl_memory_desc_init_by_tag) \
+	X(dnnl_memory_desc_get_size) \
+	X(dnnl_memory_desc_equal) \
+	X(dnnl_dilated_convolution_forward_desc_init) \
+	X(dnnl_post_ops_create) \
+	X(dnnl_post_ops_append_eltwise) \
+	X(dnnl_post_ops_destroy) \
+	X(dnnl_primitive_attr_create) \
+	X(dnnl_primitive_attr_set_post_ops) \
+	X(dnnl_primitive_attr_destroy) \
+	X(dnnl_primitive_desc_create) \
+	X(dnnl_primitive_desc_destroy) \
+	X(dnnl_primitive_desc_query) \
+	X(dnnl_primitive_desc_query_md) \
+	X(dnnl_reorder_primitive_desc_create) \
+	X(dnnl_primitive_create) \
+	X(dnnl_primitive_destroy) \
+	X(dnnl_primitive_execute) \
+	X(dnnl_memory_create) \
+	X(dnnl_memory_set_data_handle) \
+	X(dnnl_memory_destroy)
+
+#define CONV_PTR(f) __typeof__(f) *f;
+
+static struct
+{
+	CONV_FUNCS(CONV_PTR)
+} cf;
+
+static void *lib = NULL;
+static bool tried = false;
+static dnnl_engine_t engine;
+static dnnl_stream_t stream;
+static void (*omp_set) (int);
+static int	(*omp_get) (void);
+
+/* the shape a primitive is made for */
+typedef struct ConvKey
+{
+	int			n,
+				c_in,
+				h,
+				w,
+				c_out,
+				kh,
+				kw,
+				sh,
+				sw,
+				pt,
+				pl,
+				pb,
+				pr,
+				dh,
+				dw,
+				groups,
+				threads;
+	bool		bias,
+				relu;
+} ConvKey;
+
+#define CONV_CACHE 16
+
+/*
+ * A tensor as maas lays it (plain) and as the primitive wants it (inner,
+ * in buf, with a reorder between them), or plain only when they agree
+ */
+typedef struct Staged
+{
+	dnnl_memory_t plain,
+				inner;
+	dnnl_primitive_t reorder;
+	void	   *buf;
+} Staged;
+
+typedef struct ConvEntry
+{
+	bool		used;
+	uint64_t	stamp;
+	ConvKey		key;
+	dnnl_primitive_t prim;
+	Staged		src,
+				wei,
+				dst;
+	dnnl_memory_t bmem;
+} ConvEntry;
+
+static ConvEntry cache[CONV_CACHE];
+static uint64_t clock_now = 0;
+
+static bool
+conv_open(void)
+{
+	const MaasDnnInfo *di = maas_dnn_info();
+
+	if (tried)
+		return lib != NULL;
+	tried = true;
+	if (!di->loaded)
+		return false;
+	lib = dlopen(di->library, RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
+	if (lib == NULL)
+		return false;
+#define CONV_SYM(f) \
+	cf.f = (__typeof__(f) *) dlsym(lib, #f); \
+	if (cf.f == NULL) \
+		goto fail;
+	CONV_FUNCS(CONV_SYM)
+#undef CONV_SYM
+	if (cf.dnnl_engine_create(&engine, dnnl_cpu, 0) != dnnl_success ||
+		cf.dnnl_stream_create(&stream, engine, dnnl_stream_default_flags) != dnnl_success)
+		goto fail;
+	omp_set = (void (*) (int)) dlsym(lib, "omp_set_num_threads");
+	omp_get = (int (*) (void)) dlsym(lib, "omp_get_max_threads");
+	return true;
+fail:
+	dlclose(lib);
+	lib = NULL;
+	return false;
+}
+
+static void
+staged_free(Staged *t)
+{
+	if (t->reorder)
+		cf.dnnl_primitive_destroy(t->reorder);
+	if (t->plain)
+		cf.dnnl_memory_destroy(t->plain);
+	if (t->inner)
+		cf.dnnl_memory_destroy(t->inner);
+	free(t->buf);
+}
+
+static void
+entry_free(ConvEntry *e)
+{
+	if (e->prim)
+		cf.dnnl_primitive_destroy(e->prim);
+	staged_free(&e->src);
+	staged_free(&e->wei);
+	staged_free(&e->dst);
+	if (e->bmem)
+		cf.dnnl_memory_destroy(e->bmem);
+	memset(e, 0, sizeof(*e));
+}
+
+/*
+ * t for plain (maas's layout) and want (the primitive's); to_inner: the
+ * reorder goes plain to want (an input), else want to plain (the output)
+ */
+static dnnl_status_t
+staged_make(Staged *t, const dnnl_memory_desc_t *plain,
+			const dnnl_memory_desc_t *want, bool to_inner)
+{
+	dnnl_primitive_desc_t rpd = NULL;
+	size_t		size;
+	dnnl_status_t st;
+
+	st = cf.dnnl_memory_create(&t->plain, plain, engine, DNNL_MEMORY_NONE);
+	if (st != dnnl_success || cf.dnnl_memory_desc_equal(plain, want))
+		return st;
+	size = cf.dnnl_memory_desc_get_size(want);
+	if (posix_memalign(&t->buf, 64, size > 0 ? size : 64) != 0)
+	{
+		t->buf = NULL;
+		return dnnl_out_of_memory;
+	}
+	st = cf.dnnl_memory_create(&t->inner, want, engine, t->buf);
+	if (st == dnnl_success)
+		st = to_inner
+			? cf.dnnl_reorder_primitive_desc_create(&rpd, plain, engine, want, engine, NULL)
+			: cf.dnnl_reorder_primitive_desc_create(&rpd, want, engine, plain, engine, NULL);
+	if (st == dnnl_success)
+		st = cf.dnnl_primitive_create(&t->reorder, rpd);
+	if (rpd)
+		cf.dnnl_primitive_desc_destroy(rpd);
+	return st;
+}
+
+/* the memory the primitive reads or writes */
+static dnnl_memory_t
+staged_inner(const Staged *t)
+{
+	return t->reorder ? t->inner : t->plain;
+}
+
+/* bind data to t's plain side; run the reorder when to_inner */
+static dnnl_status_t
+staged_bind(Staged *t, const void *data, bool to_inner)
+{
+	dnnl_status_t st = cf.dnnl_memory_set_data_handle(t->plain, (void *) data);
+
+	if (st == dnnl_success && to_inner && t->reorder)
+	{
+		dnnl_exec_arg_t r[2] = {{DNNL_ARG_FROM, t->plain}, {DNNL_ARG_TO, t->inner}};
+
+		st = cf.dnnl_primitive_execute(t->reorder, stream, 2, r);
+	}
+	return st;
+}
+
+static void
+key_of(ConvKey *k, const MaasConv2d *p, int n, bool bias, bool relu, int threads)
+{
+	memset(k, 0, sizeof(*k));
+	k->n = n;
+	k->c_in = p->c_in;
+	k->h = p->h;
+	k->w = p->w;
+	k->c_out = p->c_out;
+	k->kh = p->kh;
+	k->kw = p->kw;
+	k->sh = p->stride_h;
+	k->sw = p->stride_w;
+	k->pt = p->pad_top;
+	k->pl = p->pad_left;
+	k->pb = p->pad_bottom;
+	k->pr = p->pad_right;
+	k->dh = p->dil_h;
+	k->dw = p->dil_w;
+	k->groups = p->groups;
+	k->threads = threads;
+	k->bias = bias;
+	k->relu = relu;
+}
+
+/*
+ * The primitive and its memories for key k, into e (freed on failure).
+ * Source and destination are asked for in format "any" too: at NCHW
+ * oneDNN 2.x has only its GEMM-based convolution (an im2col of its own),
+ * which measured slower than maas's im2col on the benchmark's CNN, while
+ * its direct kernels on the blocked layout (nChw16c), reorders in and out
+ * included, are faster.
+ */
+static bool
+entry_make(ConvEntry *e, const MaasConv2d *p, const ConvKey *k)
+{
+	dnnl_memory_desc_t smd,
+				sany,
+				wany,
+				wplain,
+				bmd,
+				dmd,
+				dany;
+	dnnl_convolution_desc_t desc;
+	dnnl_primitive_desc_t pd = NULL;
+	dnnl_primitive_attr_t attr = NULL;
+	dnnl_post_ops_t po = NULL;
+	const char *impl = NULL;
+	int			g = p->groups;
+	dnnl_dims_t sdims = {k->n, p->c_in, p->h, p->w};
+	dnnl_dims_t ddims = {k->n, p->c_out, p->h_out, p->w_out};
+	dnnl_dims_t wdims = {p->c_out, p->c_in, p->kh, p->kw};
+	dnnl_dims_t gdims = {g, p->c_out / g, p->c_in / g, p->kh, p->kw};
+	dnnl_dims_t bdims = {p->c_out};
+	dnnl_dims_t strides = {p->stride_h, p->stride_w};
+	dnnl_dims_t dilates = {p->dil_h - 1, p->dil_w - 1};
+	dnnl_dims_t pad_l = {p->pad_top, p->pad_left};
+	dnnl_dims_t pad_r = {p->pad_bottom, p->pad_right};
+	dnnl_format_tag_t io = dnnl_format_tag_any;
+	dnnl_status_t st;
+
+	st = cf.dnnl_memory_desc_init_by_tag(&smd, 4, sdims, dnnl_f32, dnnl_nchw);
+	if (st == dnnl_success)
+		st = cf.dnnl_memory_desc_init_by_tag(&sany, 4, sdims, dnnl_f32, io);
+	if (st == dnnl_success)
+		st = cf.dnnl_memory_desc_init_by_tag(&dmd, 4, ddims, dnnl_f32, dnnl_nchw);
+	if (st == dnnl_success)
+		st = cf.dnnl_memory_desc_init_by_tag(&dany, 4, ddims, dnnl_f32, io);
+	if (st == dnnl_success)
+		st = g > 1 ? cf.dnnl_memory_desc_init_by_tag(&wany, 5, gdims, dnnl_f32, dnnl_format_tag_any)
+			: cf.dnnl_memory_desc_init_by_tag(&wany, 4, wdims, dnnl_f32, dnnl_format_tag_any);
+	if (st == dnnl_success)
+		st = g > 1 ? cf.dnnl_memory_desc_init_by_tag(&wplain, 5, gdims, dnnl_f32, dnnl_goihw)
+			: cf.dnnl_memory_desc_init_by_tag(&wplain, 4, wdims, dnnl_f32, dnnl_oihw);
+	if (st == dnnl_success && k->bias)
+		st = cf.dnnl_memory_desc_init_by_tag(&bmd, 1, bdims, dnnl_f32, dnnl_x);
+	if (st == dnnl_success)
+		st = cf.dnnl_dilated_convolution_forward_desc_init(&desc, dnnl_forward_inference,
+														   dnnl_convolution_direct,
+														   &sany, &wany, k->bias ? &bmd : NULL,
+														   &dany, strides, dilates, pad_l, pad_r);
+	if (st == dnnl_success && k->relu)
+	{
+		st = cf.dnnl_post_ops_create(&po);
+		if (st == dnnl_success)
+			st = cf.dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f);
+		if (st == dnnl_success)
+			st = cf.dnnl_primitive_attr_create(&attr);
+		if (st == dnnl_success)
+			st = cf.dnnl_primitive_attr_set_post_ops(attr, po);
+	}
+	if (st == dnnl_success)
+		st = cf.dnnl_primitive_desc_create(&pd, &desc, attr, engine, NULL);
+	if (po)
+		cf.dnnl_post_ops_destroy(po);
+	if (attr)
+		cf.dnnl_primitive_attr_destroy(attr);
+	if (st != dnnl_success)
+		return false;
+
+	st = cf.dnnl_primitive_create(&e->prim, pd);
+	if (st == dnnl_success)
+		st = staged_make(&e->src, &smd, cf.dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0), true);
+	if (st == dnnl_success)
+		st = staged_make(&e->wei, &wplain, cf.dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0), true);
+	if (st == dnnl_success)
+		st = staged_make(&e->dst, &dmd, cf.dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0), false);
+	if (st == dnnl_success && k->bias)
+		st = cf.dnnl_memory_create(&e->bmem, &bmd, engine, DNNL_MEMORY_NONE);
+	if (st == dnnl_success &&
+		cf.dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success &&
+		impl != NULL)
+		snprintf(conv_impl, sizeof(conv_impl), "%s%s", impl,
+				 e->src.reorder || e->dst.reorder ? " (blocked)" : "");
+	cf.dnnl_primitive_desc_destroy(pd);
+	if (st != dnnl_success)
+	{
+		entry_free(e);
+		return false;
+	}
+	e->used = true;
+	e->key = *k;
+	return true;
+}
+
+static bool
+dnn_conv(const MaasConv2d *p, int threads, int n, const float *inp,
+		 const float *weight, const float *bias, bool relu, float *out)
+{
+	ConvKey		k;
+	ConvEntry  *e = NULL;
+	dnnl_status_t st;
+	dnnl_exec_arg_t args[4];
+	int			nargs = 0;
+	int			omp_was = 0;
+	bool		ok;
+
+	if (!conv_open())
+		return false;
+	key_of(&k, p, n, bias != NULL, relu, threads);
+	for (int i = 0; i < CONV_CACHE; i++)
+		if (cache[i].used && memcmp(&cache[i].key, &k, sizeof(k)) == 0)
+		{
+			e = &cache[i];
+			break;
+		}
+	if (omp_set != NULL && omp_get != NULL)
+	{
+		omp_was = omp_get();
+		if (omp_was != threads)
+			omp_set(threads);
+	}
+	if (e == NULL)
+	{
+		e = &cache[0];
+		for (int i = 0; i < CONV_CACHE; i++)
+		{
+			if (!cache[i].used)
+			{
+				e = &cache[i];
+				break;
+			}
+			if (cache[i].stamp < e->stamp)
+				e = &cache[i];
+		}
+		if (e->used)
+			entry_free(e);
+		if (!entry_make(e, p, &k))
+		{
+			/* remembered, so that the shape is not tried on every call */
+			e->used = true;
+			e->key = k;
+		}
+	}
+	e->stamp = ++clock_now;
+	if (e->prim == NULL)
+	{
+		e = NULL;
+		goto done;
+	}
+
+	/* oneDNN does not write through src, weights or bias */
+	st = staged_bind(&e->src, inp, true);
+	if (st == dnnl_success)
+		st = staged_bind(&e->wei, weight, true);
+	if (st == dnnl_success && bias != NULL)
+		st = cf.dnnl_memory_set_data_handle(e->bmem, (void *) bias);
+	if (st == dnnl_success)
+		st = staged_bind(&e->dst, out, false);
+	args[nargs++] = (dnnl_exec_arg_t) {DNNL_ARG_SRC, staged_inner(&e->src)};
+	args[nargs++] = (dnnl_exec_arg_t) {DNNL_ARG_WEIGHTS, staged_inner(&e->wei)};
+	if (bias != NULL)
+		args[nargs++] = (dnnl_exec_arg_t) {DNNL_ARG_BIAS, e->bmem};
+	args[nargs++] = (dnnl_exec_arg_t) {DNNL_ARG_DST, staged_inner(&e->dst)};
+	if (st == dnnl_success)
+		st = cf.dnnl_primitive_execute(e->prim, stream, nargs, args);
+	if (st == dnnl_success && e->dst.reorder)
+	{
+		dnnl_exec_arg_t r[2] = {{DNNL_ARG_FROM, e->dst.inner}, {DNNL_ARG_TO, e->dst.plain}};
+
+		st = cf.dnnl_primitive_execute(e->dst.reorder, stream, 2, r);
+	}
+	if (st == dnnl_success)
+		st = cf.dnnl_stream_wait(stream);
+	if (st != dnnl_success)
+		e = NULL;
+done:
+	ok = e != NULL;
+	if (omp_set != NULL && omp_get != NULL && omp_was != threads)
+		omp_set(omp_was);
+	return ok;
+}
+
+bool
+maas_dnn_conv2d(const MaasConv2d *p, int threads, int n, const float *inp,
+				const float *weight, const float *bias, bool relu, float *out)
+{
+	sigset_t	old;
+	bool		ok;
+
+	if (n < 1 || threads < 1)
+		return false;
+
+	maas_block_signals(&old);
+	ok = dnn_conv(p, threads, n, inp, weight, bias, relu, out);
+	maas_restore_signals(&old);
+	return ok;
+}
+
+void
+maas_dnn_conv_clear(void)
+{
+	if (lib == NULL)
+		return;
+	for (int i = 0; i < CONV_CACHE; i++)
+		if (cache[i].used)
+			entry_free(&cache[i]);
+}
+
+#else							/* !MAAS_ONEDNN */
+
+bool
+maas_dnn_conv2d(const MaasConv2d *p, int threads, int n, const float *inp,
+				const float *weight, const float *bias, bool relu, float *out)
+{
+	(void) p;
+	(void) threads;
+	(void) n;
+	(void) inp;
+	(void) weight;
+	(void) bias;
+	(void) relu;
+	(void) out;
+	return false;
+}
+
+void
+maas_dnn_conv_clear(void)
+{
+}
+#endif							/* MAAS_ONEDNN */

@@ -1,0 +1,305 @@
+/*
+ * test_conv_dnn.c
+ *		oneDNN's convolution primitive behind the conv2d op (MaasBlas.conv2d,
+ *		gemm_onednn_conv.c) against the im2col algorithm it stands in for:
+ *		within 1e-5 on shapes with stride 2, asymmetric padding, dilation,
+ *		groups (depthwise too), with and without bias and the fused ReLU;
+ *		and that maas.gemm_backend 'blas' and maas.cpu_features_disable put
+ *		the op back on im2col.  Without oneDNN installed it checks only
+ *		that the op falls back.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conv.h"
+#include "cpu.h"
+#include "unit.h"
+
+typedef struct DnnCase
+{
+	int			n,
+				c_in,
+				h,
+				w,
+				c_out,
+				kh,
+				kw,
+				stride,
+				pt,
+				pl,
+				pb,
+				pr,
+				dil,
+				groups;
+	bool		bias;
+} DnnCase;
+
+static const DnnCase cases[] = {
+	{5, 1, 28, 28, 32, 3, 3, 1, 0, 0, 0, 0, 1, 1, true},	/* the CNN's first */
+	{7, 32, 13, 13, 64, 3, 3, 1, 0, 0, 0, 0, 1, 1, true},	/* and second */
+	{3, 8, 11, 9, 16, 3, 3, 2, 1, 1, 1, 1, 1, 1, true},	/* stride 2, padding */
+	{2, 6, 10, 12, 9, 3, 2, 2, 0, 1, 2, 0, 1, 1, false},	/* asymmetric */
+	{2, 8, 12, 12, 12, 3, 3, 1, 2, 2, 2, 2, 2, 4, true},	/* dilation, groups */
+	{3, 16, 9, 9, 16, 3, 3, 1, 1, 1, 1, 1, 1, 16, true},	/* depthwise */
+	{1, 24, 7, 7, 40, 1, 1, 1, 0, 0, 0, 0, 1, 1, true},	/* 1x1 */
+};
+#define N_CASES ((int) (sizeof(cases) / sizeof(cases[0])))
+
+static unsigned long long seed = 88172645463325252ull;
+
+static float *
+rand_floats(size_t n)
+{
+	float	   *v = maas_kalloc_array(n > 0 ? n : 1, sizeof(float));
+
+	for (size_t i = 0; i < n; i++)
+	{
+		seed ^= seed << 13;
+		seed ^= seed >> 7;
+		seed ^= seed << 17;
+		v[i] = (float) ((seed >> 11) * (1.0 / 9007199254740992.0) * 2.0 - 1.0);
+	}
+	return v;
+}
+
+static void
+params(const DnnCase *c, MaasConv2d *p, MaasConvAlgo algo)
+{
+	maas_conv2d_init(p, c->c_in, c->h, c->w, c->c_out, c->kh, c->kw);
+	p->stride_h = p->stride_w = c->stride;
+	p->pad_top = c->pt;
+	p->pad_left = c->pl;
+	p->pad_bottom = c->pb;
+	p->pad_right = c->pr;
+	p->dil_h = p->dil_w = c->dil;
+	p->groups = c->groups;
+	p->algo = algo;
+}
+
+static const MaasBlas *
+open_with(MaasGemmBackend backend, const char *disable)
+{
+	MaasBlasConfig config = {.threads = 1, .backend = backend};
+	MaasError	err;
+
+	if (disable != NULL && !maas_cpu_parse_features(disable, &config.cpu_disable, &err))
+		return NULL;
+	return maas_blas_open(&config, &err);
+}
+
+/* im2col's output for case c, relu or not, into a new array */
+static float *
+im2col_out(const MaasBlas *blas, const DnnCase *c, const float *x, const float *w,
+		   const float *b, bool relu)
+{
+	MaasConv2d	p;
+	MaasError	err;
+	size_t		scratch;
+	float	   *y;
+
+	params(c, &p, MAAS_CONV_IM2COL);
+	CHECK(maas_conv2d_check(&p, &err));
+	CHECK(maas_conv2d_scratch(&p, c->n, &scratch));
+	y = rand_floats((size_t) c->n * maas_conv2d_out_size(&p));
+	maas_conv2d_forward_act(&p, blas, c->n, x, w, b, relu, y,
+							rand_floats(scratch), NULL);
+	return y;
+}
+
+/* max |got - want| over max(1, max |want|) */
+static double
+rel_diff(size_t n, const float *got, const float *want)
+{
+	double		scale = 1.0,
+				worst = 0.0;
+
+	for (size_t i = 0; i < n; i++)
+		if (fabs(want[i]) > scale)
+			scale = fabs(want[i]);
+	for (size_t i = 0; i < n; i++)
+	{
+		double		e = fabs((double) got[i] - want[i]);
+
+		if (!(e <= worst))
+			worst = e;
+	}
+	return worst / scale;
+}
+
+static void
+test_dnn_matches_im2col(void)
+{
+	const MaasBlas *blas = open_with(MAAS_BACKEND_ONEDNN, NULL);
+
+	if (blas == NULL)
+	{
+		printf("    oneDNN not available: only the fallback is checked\n");
+		return;
+	}
+	CHECK(blas->conv2d != NULL);
+	for (int i = 0; i < N_CASES; i++)
+		for (int relu = 0; relu < 2; relu++)
+		{
+			const DnnCase *c = &cases[i];
+			MaasConv2d	p;
+			MaasError	err;
+			size_t		ny;
+			float	   *x,
+					   *w,
+					   *b,
+					   *want,
+					   *got;
+			double		d;
+
+			params(c, &p, MAAS_CONV_AUTO);
+			CHECK(maas_conv2d_check(&p, &err));
+			ny = (size_t) c->n * maas_conv2d_out_size(&p);
+			x = rand_floats((size_t) c->n * maas_conv2d_in_size(&p));
+			w = rand_floats(maas_conv2d_weights(&p));
+			b = c->bias ? rand_floats(c->c_out) : NULL;
+			want = im2col_out(blas, c, x, w, b, relu);
+			got = rand_floats(ny);
+			if (!blas->conv2d(&p, c->n, x, w, b, relu, got))
+			{
+				CHECK(!"oneDNN ran the convolution");
+				fprintf(stderr, "    case %d\n", i);
+				continue;
+			}
+			d = rel_diff(ny, got, want);
+			if (!(d <= 1e-5))
+			{
+				CHECK(!"oneDNN within 1e-5 of im2col");
+				fprintf(stderr, "    case %d relu %d: %.3g\n", i, relu, d);
+			}
+			/* again from the cache, the same values */
+			{
+				float	   *again = rand_floats(ny);
+
+				CHECK(blas->conv2d(&p, c->n, x, w, b, relu, again));
+				CHECK(memcmp(again, got, ny * sizeof(float)) == 0);
+			}
+			if (relu)
+				for (size_t k = 0; k < ny; k++)
+					if (got[k] < 0.0f)
+					{
+						CHECK(!"relu fused");
+						break;
+					}
+		}
+	printf("    conv2d: %s\n", blas->info->conv2d);
+	CHECK(strncmp(blas->info->conv2d, "onednn ", 7) == 0);
+}
+
+/* a NaN in the input: the fused ReLU makes it 0, as maas's ReLU does */
+static void
+test_dnn_relu_nan(void)
+{
+	const MaasBlas *blas = open_with(MAAS_BACKEND_ONEDNN, NULL);
+	const DnnCase *c = &cases[2];
+	MaasConv2d	p;
+	MaasError	err;
+	size_t		ny;
+	float	   *x,
+			   *w,
+			   *b,
+			   *want,
+			   *got;
+
+	if (blas == NULL)
+		return;
+	params(c, &p, MAAS_CONV_AUTO);
+	CHECK(maas_conv2d_check(&p, &err));
+	ny = (size_t) c->n * maas_conv2d_out_size(&p);
+	x = rand_floats((size_t) c->n * maas_conv2d_in_size(&p));
+	x[5] = NAN;
+	w = rand_floats(maas_conv2d_weights(&p));
+	b = rand_floats(c->c_out);
+	want = im2col_out(blas, c, x, w, b, true);
+	got = rand_floats(ny);
+	CHECK(blas->conv2d(&p, c->n, x, w, b, true, got));
+	for (size_t k = 0; k < ny; k++)
+		if (isnan(got[k]) || fabs((double) got[k] - want[k]) > 1e-5 * (1.0 + fabs(want[k])))
+		{
+			fprintf(stderr, "    element %zu: %g, im2col %g\n", k, got[k], want[k]);
+			CHECK(!"NaN through the fused ReLU is 0");
+			break;
+		}
+	blas = open_with(MAAS_BACKEND_AUTO, NULL);
+}
+
+/* "auto" leaves few input channels a group on im2col, takes the others */
+static void
+test_dnn_auto_rule(void)
+{
+	const MaasBlas *blas = open_with(MAAS_BACKEND_AUTO, NULL);
+	MaasConv2d	p;
+	MaasError	err;
+	const DnnCase *first = &cases[0],
+			   *second = &cases[1];
+	float	   *x,
+			   *w,
+			   *y;
+
+	CHECK(blas != NULL);
+	if (blas == NULL || !blas->info->onednn_loaded)
+		return;
+	params(first, &p, MAAS_CONV_AUTO);
+	CHECK(maas_conv2d_check(&p, &err));
+	x = rand_floats((size_t) first->n * maas_conv2d_in_size(&p));
+	w = rand_floats(maas_conv2d_weights(&p));
+	y = rand_floats((size_t) first->n * maas_conv2d_out_size(&p));
+	CHECK(!blas->conv2d(&p, first->n, x, w, NULL, false, y));
+	params(second, &p, MAAS_CONV_AUTO);
+	CHECK(maas_conv2d_check(&p, &err));
+	x = rand_floats((size_t) second->n * maas_conv2d_in_size(&p));
+	w = rand_floats(maas_conv2d_weights(&p));
+	y = rand_floats((size_t) second->n * maas_conv2d_out_size(&p));
+	CHECK(blas->conv2d(&p, second->n, x, w, NULL, false, y));
+}
+
+/* 'blas' and features disabled after the load: the op is back on im2col */
+static void
+test_dnn_fallback(void)
+{
+	const DnnCase *c = &cases[1];
+	const MaasBlas *blas;
+	MaasConv2d	p;
+	MaasError	err;
+	float	   *x,
+			   *w,
+			   *y;
+
+	params(c, &p, MAAS_CONV_AUTO);
+	CHECK(maas_conv2d_check(&p, &err));
+	x = rand_floats((size_t) c->n * maas_conv2d_in_size(&p));
+	w = rand_floats(maas_conv2d_weights(&p));
+	y = rand_floats((size_t) c->n * maas_conv2d_out_size(&p));
+
+	blas = open_with(MAAS_BACKEND_BLAS, NULL);
+	CHECK(blas != NULL);
+	if (blas == NULL)
+		return;
+	CHECK(!blas->conv2d(&p, c->n, x, w, NULL, false, y));
+	CHECK(strcmp(blas->info->conv2d, "im2col") == 0);
+
+	blas = open_with(MAAS_BACKEND_AUTO, "all");
+	CHECK(blas != NULL);
+	if (blas == NULL)
+		return;
+	CHECK(!blas->conv2d(&p, c->n, x, w, NULL, false, y));
+	CHECK(strcmp(blas->info->conv2d, "im2col") == 0);
+	blas = open_with(MAAS_BACKEND_AUTO, NULL);
+	CHECK(blas != NULL);
+}
+
+int
+main(void)
+{
+	UNIT_RUN(test_dnn_matches_im2col);
+	UNIT_RUN(test_dnn_relu_nan);
+	UNIT_RUN(test_dnn_auto_rule);
+	UNIT_RUN(test_dnn_fallback);
+	return unit_finish("conv_dnn");
+}
