@@ -30,7 +30,7 @@
  * Built only against oneDNN 2.x headers (Debian 12's libdnnl-dev); without
  * them every entry point reports that oneDNN is not available.
  */
-#include "gemm.h"
+#include "gemm_onednn_int.h"
 #include "signals.h"
 
 #include <dlfcn.h>
@@ -41,14 +41,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__has_include) && !defined(MAAS_NO_ONEDNN)
-#if __has_include(<oneapi/dnnl/dnnl.h>)
-#include <oneapi/dnnl/dnnl.h>
-#if DNNL_VERSION_MAJOR == 2
-#define MAAS_ONEDNN 1
-#endif
-#endif
-#endif
 
 #define B(f) MAAS_CPU_BIT(MAAS_CPU_##f)
 #define VNNI512 (MAAS_CPU_AVX512_CORE | B(AVX512_VNNI))
@@ -115,6 +107,12 @@ const MaasDnnInfo *
 maas_dnn_info(void)
 {
 	return &info;
+}
+
+void
+maas_dnn_set_status(const char *status)
+{
+	set_str(info.status, sizeof(info.status), "%s", status);
 }
 
 #ifdef MAAS_ONEDNN
@@ -845,72 +843,4 @@ maas_dnn_pack(MaasDnnKind kind, int n, int k, const void *w, int ldw, MaasError 
 	return p;
 }
 
-#else							/* !MAAS_ONEDNN */
-
-#pragma GCC diagnostic ignored "-Wunused-parameter"
-
-static const char not_built[] = "maas was built without the oneDNN 2.x headers (libdnnl-dev)";
-
-bool
-maas_dnn_open(const char *library, int threads, MaasCpuMask features, MaasError *err)
-{
-	(void) library;
-	(void) threads;
-	(void) features;
-	set_str(info.status, sizeof(info.status), "%s", not_built);
-	return maas_error(err, MAAS_ERR_UNSUPPORTED, "%s", not_built);
-}
-
-void
-maas_dnn_set_threads(int threads)
-{
-	(void) threads;
-}
-
-void
-maas_dnn_bind_thread(void)
-{
-}
-
-bool
-maas_dnn_sgemm(bool ta, bool tb, int m, int n, int k, float alpha,
-			   const float *a, int lda, const float *b, int ldb,
-			   float beta, float *c, int ldc)
-{
-	return false;
-}
-
-bool
-maas_dnn_gemm_u8s8(int m, int n, int k, const uint8_t *a, int lda,
-				   const int8_t *w, int ldw, int32_t *c, int ldc)
-{
-	return false;
-}
-
-bool
-maas_dnn_matmul(MaasDnnKind kind, int m, int n, int k,
-				const void *a, int lda, const void *w, int ldw,
-				const void *packed, const float *bias,
-				void *c, int ldc, MaasError *err)
-{
-	return maas_error(err, MAAS_ERR_UNSUPPORTED, "%s", not_built);
-}
-
-const void *
-maas_dnn_pack(MaasDnnKind kind, int n, int k, const void *w, int ldw, MaasError *err)
-{
-	maas_error(err, MAAS_ERR_UNSUPPORTED, "%s", not_built);
-	return NULL;
-}
-
-bool
-maas_dnn_packed_ok(const void *packed, MaasDnnKind kind, int n, int k)
-{
-	return false;
-}
-
-void
-maas_dnn_cache_clear(void)
-{
-}
 #endif							/* MAAS_ONEDNN */

@@ -23,7 +23,7 @@
  * backend's for the call and put back.
  */
 #include "conv.h"
-#include "gemm.h"
+#include "gemm_onednn_int.h"
 #include "signals.h"
 
 #include <dlfcn.h>
@@ -32,14 +32,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__has_include) && !defined(MAAS_NO_ONEDNN)
-#if __has_include(<oneapi/dnnl/dnnl.h>)
-#include <oneapi/dnnl/dnnl.h>
-#if DNNL_VERSION_MAJOR == 2
-#define MAAS_ONEDNN 1
-#endif
-#endif
-#endif
 
 static char conv_impl[64] = "";
 
