@@ -297,6 +297,17 @@ maas_dnn_bind_thread(void)
 		omp_set_threads(threads_omp);
 }
 
+bool
+maas_dnn_shared(void **library, dnnl_engine_t *eng, dnnl_stream_t *str)
+{
+	if (handle == NULL)
+		return false;
+	*library = handle;
+	*eng = engine;
+	*str = stream;
+	return true;
+}
+
 static const char *
 isa_name(unsigned isa)
 {
@@ -524,22 +535,12 @@ entry_make(MaasDnnKind kind, int m, int n, int k, int lda, int ldw, int ldc,
 		   const dnnl_memory_desc_t *wmd, bool packed, bool bias, int threads,
 		   MaasError *err)
 {
-	DnnEntry   *e = &cache[0];
+	DnnEntry   *e;
 	dnnl_primitive_desc_t pd = NULL;
 	dnnl_status_t st;
 	const char *impl = NULL;
 
-	/* a free slot, or the least recently used */
-	for (int i = 0; i < DNN_CACHE; i++)
-	{
-		if (!cache[i].used)
-		{
-			e = &cache[i];
-			break;
-		}
-		if (cache[i].stamp < e->stamp)
-			e = &cache[i];
-	}
+	e = MAAS_DNN_LRU_SLOT(cache, DNN_CACHE);
 	if (e->used)
 		entry_free(e);
 

@@ -5,9 +5,8 @@
  *		the layout the primitive chose, the bias and a fused ReLU (post-op
  *		eltwise_relu), primitives cached by shape.
  *
- * It uses the library gemm_onednn.c opened (dlopen of the same file with
- * RTLD_NOLOAD: no second copy, no second ISA cap), with its own engine and
- * stream.  Every call runs with all signals blocked, as gemm_onednn.c's
+ * It runs on the library, engine and stream gemm_onednn.c opened
+ * (maas_dnn_shared), looking up only its own functions there.  Every call runs with all signals blocked, as gemm_onednn.c's
  * (see there why).  The caller (blas_dispatch.c) falls back to im2col when
  * this returns false: oneDNN not loaded, a shape it has no primitive for,
  * or a failure.
@@ -44,8 +43,6 @@ maas_dnn_conv_impl(void)
 #ifdef MAAS_ONEDNN
 
 #define CONV_FUNCS(X) \
-	X(dnnl_engine_create) \
-	X(dnnl_stream_create) \
 	X(dnnl_stream_wait) \
 	X(dnnl_memory_desc_init_by_tag) \
 	X(dnnl_memory_desc_get_size) \
@@ -139,15 +136,10 @@ static uint64_t clock_now = 0;
 static bool
 conv_open(void)
 {
-	const MaasDnnInfo *di = maas_dnn_info();
-
 	if (tried)
 		return lib != NULL;
 	tried = true;
-	if (!di->loaded)
-		return false;
-	lib = dlopen(di->library, RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
-	if (lib == NULL)
+	if (!maas_dnn_shared(&lib, &engine, &stream))
 		return false;
 #define CONV_SYM(f) \
 	cf.f = (__typeof__(f) *) dlsym(lib, #f); \
@@ -155,15 +147,11 @@ conv_open(void)
 		goto fail;
 	CONV_FUNCS(CONV_SYM)
 #undef CONV_SYM
-	if (cf.dnnl_engine_create(&engine, dnnl_cpu, 0) != dnnl_success ||
-		cf.dnnl_stream_create(&stream, engine, dnnl_stream_default_flags) != dnnl_success)
-		goto fail;
 	omp_set = (void (*) (int)) dlsym(lib, "omp_set_num_threads");
 	omp_get = (int (*) (void)) dlsym(lib, "omp_get_max_threads");
 	return true;
 fail:
-	dlclose(lib);
-	lib = NULL;
+	lib = NULL;					/* gemm_onednn.c's: not closed here */
 	return false;
 }
 
@@ -401,17 +389,7 @@ dnn_conv(const MaasConv2d *p, int threads, int n, const float *inp,
 	}
 	if (e == NULL)
 	{
-		e = &cache[0];
-		for (int i = 0; i < CONV_CACHE; i++)
-		{
-			if (!cache[i].used)
-			{
-				e = &cache[i];
-				break;
-			}
-			if (cache[i].stamp < e->stamp)
-				e = &cache[i];
-		}
+		e = MAAS_DNN_LRU_SLOT(cache, CONV_CACHE);
 		if (e->used)
 			entry_free(e);
 		if (!entry_make(e, p, &k))
