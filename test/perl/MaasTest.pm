@@ -12,13 +12,17 @@ use Cwd qw(abs_path);
 use Digest::SHA qw(sha256_hex);
 use Exporter qw(import);
 use File::Basename qw(dirname);
+use IPC::Run;
 use MIME::Base64 qw(encode_base64);
+use Test::More;
+use Time::HiRes qw(time);
 
 our @EXPORT = qw(
   fixture_path fixture_bytes fixture_sha256
   register_sql table_from_csv_sql expected_column
   write_mlp_file backend_pss_kb
   linear_safetensors linear_versions_sql
+  start_training check_training_cancel check_training_timeout
 );
 
 # test/perl/MaasTest.pm -> the repository root
@@ -231,6 +235,55 @@ sub backend_pss_kb
 	close $fh;
 	die "no Pss in /proc/$pid/smaps_rollup" unless defined $pss;
 	return wantarray ? ($pss, $shmem) : $pss;
+}
+
+# A long maas_train call (sql) started in a psql of its own, returned once
+# maas.training_progress shows it training: (harness, \stdout, \stderr).
+sub start_training
+{
+	my ($node, $sql) = @_;
+	my ($out, $err) = ('', '');
+	my $h = IPC::Run::start([ 'psql', '-XAtq', '-d', $node->connstr('postgres'), '-c', $sql ],
+		'<', \undef, '>', \$out, '2>', \$err);
+	$node->poll_query_until('postgres',
+		"SELECT count(*) = 1 FROM maas.training_progress WHERE phase = 'training' AND epoch >= 1")
+	  or die "the training did not start";
+	return ($h, \$out, \$err);
+}
+
+# Cancels the training start_training started and checks that it stopped
+# within a second and left nothing: the registry as $c->{registry} (by
+# $c->{registry_sql}), the training runs as $c->{runs}, no progress entry.
+sub check_training_cancel
+{
+	my ($node, $h, $err, $label, $c) = @_;
+	my $pid = $node->safe_psql('postgres', "SELECT pid FROM maas.training_progress");
+	my $t0 = time();
+	$node->safe_psql('postgres', "SELECT pg_cancel_backend($pid)");
+	$h->finish;
+	my $elapsed = time() - $t0;
+	like($$err, qr/canceling statement due to user request/, "$label: the training was cancelled");
+	cmp_ok($elapsed, '<', 1.0, "$label: stopped within a second ($elapsed s)");
+	is($node->safe_psql('postgres', $c->{registry_sql}), $c->{registry}, "$label: registry unchanged");
+	is($node->safe_psql('postgres', $c->{runs_sql}), $c->{runs}, "$label: no training run recorded");
+	is($node->safe_psql('postgres', "SELECT count(*) FROM maas.training_progress"),
+		'0', "$label: nothing in flight");
+}
+
+# Runs the long training sql under a 3 s statement_timeout and checks that
+# it stopped within a second of it and left the registry (and, when
+# $c->{runs_sql} is given, the training runs) as they were.
+sub check_training_timeout
+{
+	my ($node, $sql, $label, $c) = @_;
+	my $t0 = time();
+	my ($ret, $stdout, $stderr) = $node->psql('postgres', "SET statement_timeout = '3s'; $sql");
+	my $elapsed = time() - $t0;
+	like($stderr, qr/canceling statement due to statement timeout/, "$label: the training was stopped");
+	cmp_ok($elapsed, '<', 4.0, "$label: stopped within a second of the timeout ($elapsed s)");
+	is($node->safe_psql('postgres', $c->{registry_sql}), $c->{registry}, "$label: registry unchanged");
+	is($node->safe_psql('postgres', $c->{runs_sql}), $c->{runs}, "$label: no training run recorded")
+	  if $c->{runs_sql};
 }
 
 1;

@@ -5,11 +5,10 @@
 use strict;
 use warnings;
 
-use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use Time::HiRes qw(time);
+use MaasTest;
 
 my $node = PostgreSQL::Test::Cluster->new('gbdt_cancel');
 $node->init;
@@ -44,35 +43,14 @@ my %long = (
 
 foreach my $alg ('gbdt', 'kmeans')
 {
-	my ($out, $err) = ('', '');
-	my $h = IPC::Run::start(
-		[ 'psql', '-XAtq', '-d', $node->connstr('postgres'), '-c', $long{$alg} ],
-		'<', \undef, '>', \$out, '2>', \$err);
-	$node->poll_query_until('postgres',
-		"SELECT count(*) = 1 FROM maas.training_progress WHERE phase = 'training' AND epoch >= 1")
-	  or die "the $alg training did not start";
-	my $pid = $node->safe_psql('postgres', "SELECT pid FROM maas.training_progress");
+	my ($h, $out, $err) = start_training($node, $long{$alg});
 	is($node->safe_psql('postgres', "SELECT model, algorithm, phase, rows FROM maas.training_progress"),
 		"long|$alg|training|100000", "$alg: the progress view shows the training");
-	my $t0 = time();
-	$node->safe_psql('postgres', "SELECT pg_cancel_backend($pid)");
-	$h->finish;
-	my $elapsed = time() - $t0;
-	like($err, qr/canceling statement due to user request/, "$alg: the training was cancelled");
-	cmp_ok($elapsed, '<', 1.0, "$alg: stopped within a second ($elapsed s)");
-	is($node->safe_psql('postgres', $registry_sql), $registry, "$alg: registry unchanged");
-	is($node->safe_psql('postgres', $runs_sql), $runs, "$alg: no training run recorded");
-	is($node->safe_psql('postgres', "SELECT count(*) FROM maas.training_progress"),
-		'0', "$alg: nothing in flight");
-
-	$t0 = time();
-	my ($ret, $stdout, $stderr) = $node->psql('postgres',
-		"SET statement_timeout = '3s'; $long{$alg}");
-	$elapsed = time() - $t0;
-	like($stderr, qr/canceling statement due to statement timeout/,
-		"$alg: statement_timeout stopped the training");
-	cmp_ok($elapsed, '<', 4.0, "$alg: within a second of the timeout ($elapsed s)");
-	is($node->safe_psql('postgres', $registry_sql), $registry, "$alg: registry unchanged after the timeout");
+	my %left = (registry_sql => $registry_sql, registry => $registry,
+		runs_sql => $runs_sql, runs => $runs);
+	check_training_cancel($node, $h, $err, $alg, \%left);
+	check_training_timeout($node, $long{$alg}, "$alg statement_timeout",
+		{ registry_sql => $registry_sql, registry => $registry });
 }
 
 # a training still works afterwards, in the same backends' server

@@ -5,11 +5,10 @@
 use strict;
 use warnings;
 
-use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use Time::HiRes qw(time);
+use MaasTest;
 
 my $node = PostgreSQL::Test::Cluster->new('cnn_cancel');
 $node->init;
@@ -42,49 +41,19 @@ my $long_train =
   . "'{\"input_shape\": [1, 28, 28], \"conv\": [{\"filters\": 32, \"kernel\": 3}, {\"filters\": 64, \"kernel\": 3}], "
   . "\"pool\": 2, \"hidden\": [128], \"epochs\": 10000, \"batch_size\": 64}');";
 
-sub start_training
-{
-	my ($out, $err) = ('', '');
-	my $h = IPC::Run::start(
-		[ 'psql', '-XAtq', '-d', $node->connstr('postgres'), '-c', $long_train ],
-		'<', \undef, '>', \$out, '2>', \$err);
-	$node->poll_query_until('postgres',
-		"SELECT count(*) = 1 FROM maas.training_progress WHERE phase = 'training'")
-	  or die "the training did not start";
-	# well into the mini-batches of the first epoch
-	sleep(1);
-	return ($h, \$out, \$err);
-}
 
 # --- pg_cancel_backend -------------------------------------------------------
-my ($h, $out, $err) = start_training();
-my $pid = $node->safe_psql('postgres', "SELECT pid FROM maas.training_progress");
+my ($h, $out, $err) = start_training($node, $long_train);
 is($node->safe_psql('postgres',
 		"SELECT model, algorithm, phase, epochs, rows FROM maas.training_progress"),
 	"long|cnn|training|10000|3000",
 	'the progress view shows the cnn training');
-my $t0 = time();
-$node->safe_psql('postgres', "SELECT pg_cancel_backend($pid)");
-$h->finish;
-my $elapsed = time() - $t0;
-like($$err, qr/canceling statement due to user request/, 'cancel: the training was cancelled');
-cmp_ok($elapsed, '<', 1.0, "cancel: stopped within a second ($elapsed s)");
-is($node->safe_psql('postgres', $registry_sql), $registry, 'cancel: registry unchanged');
-is($node->safe_psql('postgres', $runs_sql), $runs, 'cancel: no training run recorded');
-is($node->safe_psql('postgres', "SELECT count(*) FROM maas.training_progress"),
-	'0', 'cancel: nothing in flight');
+my %left = (registry_sql => $registry_sql, registry => $registry,
+	runs_sql => $runs_sql, runs => $runs);
+check_training_cancel($node, $h, $err, 'cancel', \%left);
 
 # --- statement_timeout -------------------------------------------------------
-$t0 = time();
-my ($ret, $stdout, $stderr) = $node->psql('postgres',
-	"SET statement_timeout = '3s'; $long_train");
-$elapsed = time() - $t0;
-like($stderr, qr/canceling statement due to statement timeout/,
-	'statement_timeout: the training was stopped');
-cmp_ok($elapsed, '<', 4.0, "statement_timeout: stopped within a second of the timeout ($elapsed s)");
-is($node->safe_psql('postgres', $registry_sql), $registry,
-	'statement_timeout: registry unchanged');
-is($node->safe_psql('postgres', $runs_sql), $runs, 'statement_timeout: no training run recorded');
+check_training_timeout($node, $long_train, 'statement_timeout', \%left);
 
 # a cnn training still works afterwards
 is($node->safe_psql('postgres',
