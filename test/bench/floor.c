@@ -11,11 +11,19 @@
  *
  * Prints "RESULT name seconds rows" lines, the median of 5 runs.
  * Build: gcc -O2 -o floor floor.c -lopenblas
+ *        gcc -O2 -DFLOOR_DNNL -o floor_dnnl floor.c -ldnnl   (oneDNN's dnnl_sgemm)
  * Run:   OPENBLAS_NUM_THREADS=2 ./floor DATADIR BATCH
+ *        OMP_NUM_THREADS=2 ./floor_dnnl DATADIR BATCH
+ * (On a CPU that OpenBLAS 0.3.21 does not know, set OPENBLAS_CORETYPE as
+ * maas does -- maas_blas_info() names it -- or its floor is SSE3's.)
  * DATADIR holds mlp.{W1,b1,W2,b2}.f32 (torch layout, out x in) and
  * test_x.f32 from prepare.py.
  */
+#ifdef FLOOR_DNNL
+#include <oneapi/dnnl/dnnl.h>
+#else
 #include <cblas.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,26 +73,37 @@ cmp_double(const void *a, const void *b)
 static float *w1, *b1, *w2, *b2, *x, *h, *z;
 static long checksum;
 
+#ifdef FLOOR_DNNL
+/* the same products through oneDNN's sgemm (row-major, C = A B^T + C) */
+static void
+layer(int n, int out, int in, const float *w, const float *a, float *c)
+{
+	dnnl_sgemm('N', 'T', n, out, in, 1.0f, a, in, w, in, 1.0f, c, out);
+}
+#else
+static void
+layer(int n, int out, int in, const float *w, const float *a, float *c)
+{
+	if (n == 1)
+		cblas_sgemv(CblasRowMajor, CblasNoTrans, out, in, 1.0f, w, in, a, 1, 1.0f, c, 1);
+	else
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f,
+					a, in, w, in, 1.0f, c, out);
+}
+#endif
+
 /* n rows of x through the net, as sgemm (n > 1) or sgemv (n == 1) */
 static void
 forward(const float *xr, int n)
 {
 	for (int r = 0; r < n; r++)
 		memcpy(h + (size_t) r * N_HID, b1, sizeof(float) * N_HID);
-	if (n == 1)
-		cblas_sgemv(CblasRowMajor, CblasNoTrans, N_HID, N_IN, 1.0f, w1, N_IN, xr, 1, 1.0f, h, 1);
-	else
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, N_HID, N_IN, 1.0f,
-					xr, N_IN, w1, N_IN, 1.0f, h, N_HID);
+	layer(n, N_HID, N_IN, w1, xr, h);
 	for (size_t j = 0; j < (size_t) n * N_HID; j++)
 		h[j] = h[j] > 0 ? h[j] : 0;
 	for (int r = 0; r < n; r++)
 		memcpy(z + (size_t) r * N_OUT, b2, sizeof(float) * N_OUT);
-	if (n == 1)
-		cblas_sgemv(CblasRowMajor, CblasNoTrans, N_OUT, N_HID, 1.0f, w2, N_HID, h, 1, 1.0f, z, 1);
-	else
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, N_OUT, N_HID, 1.0f,
-					h, N_HID, w2, N_HID, 1.0f, z, N_OUT);
+	layer(n, N_OUT, N_HID, w2, h, z);
 	for (int r = 0; r < n; r++)
 	{
 		int			best = 0;
