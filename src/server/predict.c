@@ -24,11 +24,17 @@ predict_array(FunctionCallInfo fcinfo, MaasAnswer what)
 {
 	MaasServeState *st = maas_serve_state(fcinfo->flinfo);
 	MaasServeState *use;
+	ArrayType  *arr;
 	const float *x;
 	const float *out;
 
 	maas_serve_call(fcinfo, st);
-	x = maas_serve_features(st, PG_GETARG_ARRAYTYPE_P(PG_NARGS() - 1), NULL);
+	arr = PG_GETARG_ARRAYTYPE_P(PG_NARGS() - 1);
+	/* a plain real[n_in] for a logistic or linear model, and no canary */
+	if (st->routing == NULL && (x = maas_serve_plain_features(st, arr)) != NULL &&
+		(out = maas_serve_small_row(st, arr, x)) != NULL)
+		return maas_serve_answer(st, what, x, out);
+	x = maas_serve_features(st, arr, NULL);
 	/* a canary answers a share of calls, routed by call (rollout.h) */
 	use = maas_serve_route(st, NULL, 0);
 	out = maas_serve_forward(use, maas_get_blas(), 1, x, use->m->row_work);
