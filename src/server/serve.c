@@ -84,10 +84,7 @@ maas_serve_state(FmgrInfo *flinfo)
 static inline bool
 same_lookup(MaasServeState *st, Snapshot snap, text *model, int32 version)
 {
-	return st->entry != NULL &&
-		st->xmin == snap->xmin && st->xmax == snap->xmax &&
-		st->curcid == snap->curcid &&
-		st->completions == snap->snapXactCompletionCount &&
+	return st->entry != NULL && maas_serve_same_snapshot(st, snap) &&
 		st->version == version &&
 		(st->model_const == 1 ||
 		 (st->model_len == VARSIZE_ANY_EXHDR(model) &&
@@ -601,42 +598,6 @@ maas_serve_call(FunctionCallInfo fcinfo, MaasServeState *st)
 				 errmsg("features must not be null")));
 }
 
-static int
-predicted_class(const MaasModel *m, const float *out)
-{
-	if (m->sigmoid_binary)
-		return out[0] >= 0.5f ? 1 : 0;
-	if (m->task == MAAS_TASK_CLUSTERING)
-	{
-		/* the nearest center, the first on ties */
-		int			best = 0;
-
-		for (int j = 1; j < m->n_classes; j++)
-			if (out[j] < out[best])
-				best = j;
-		return best;
-	}
-	return maas_argmax(out, m->n_classes);
-}
-
-/*
- * What maas_predict returns for one row's outputs: the value of a
- * regression, or the class (its label when labels are numbers, else its
- * index).  The batch path uses it too, so both give the same answer.
- */
-float8
-maas_serve_value(const MaasModel *m, const float *out)
-{
-	int			cls;
-
-	if (m->task == MAAS_TASK_REGRESSION)
-		return (float8) out[0];
-	cls = predicted_class(m, out);
-	if (m->label_values)
-		return m->label_values[cls];
-	return (float8) cls;
-}
-
 /*
  * The class probabilities of one row's outputs, in the order of the
  * model's labels: out itself, its logits normalised in place (out is the
@@ -682,7 +643,7 @@ class_label(const MaasModel *m, int cls)
 text *
 maas_serve_label(const MaasModel *m, const float *out)
 {
-	return cstring_to_text(class_label(m, predicted_class(m, out)));
+	return cstring_to_text(class_label(m, maas_serve_class(m, out)));
 }
 
 /* JSON has no NaN or infinity: a model that outputs one gets an error */
@@ -728,7 +689,7 @@ maas_serve_json(MaasServeState *st, float *out)
 	if (m->task == MAAS_TASK_CLUSTERING)
 	{
 		/* the cluster, and the distance to each center */
-		appendStringInfo(&s, ", \"label\": \"%d\", \"distances\": [", predicted_class(m, out));
+		appendStringInfo(&s, ", \"label\": \"%d\", \"distances\": [", maas_serve_class(m, out));
 		for (int i = 0; i < m->n_classes; i++)
 		{
 			json_check_finite(st, out[i]);
@@ -743,7 +704,7 @@ maas_serve_json(MaasServeState *st, float *out)
 		const float *p;
 
 		appendStringInfoString(&s, ", \"label\": ");
-		escape_json(&s, class_label(m, predicted_class(m, out)));
+		escape_json(&s, class_label(m, maas_serve_class(m, out)));
 		appendStringInfoString(&s, ", \"proba\": {");
 		p = class_proba(m, out, pair);
 		for (int i = 0; i < m->n_classes; i++)

@@ -13,6 +13,7 @@
 #include "fmgr.h"
 #include "utils/array.h"
 #include "utils/jsonb.h"
+#include "utils/snapmgr.h"
 
 #include "cache.h"
 #include "services.h"
@@ -88,7 +89,6 @@ extern const float *maas_serve_small_row(MaasServeState *st, ArrayType *arr,
 extern const float *maas_serve_forward(MaasServeState *st, const MaasBlas *blas,
 									   int n, const float *x, float *work);
 extern MaasTextInput maas_serve_text_input(MaasServeState *st, text *input);
-extern float8 maas_serve_value(const MaasModel *m, const float *out);
 extern ArrayType *maas_serve_proba(const MaasModel *m, float *out);
 extern text *maas_serve_label(const MaasModel *m, const float *out);
 extern text *maas_serve_json(MaasServeState *st, float *out);
@@ -96,6 +96,67 @@ extern void maas_serve_require_classifier(MaasServeState *st);
 extern void maas_serve_require_predictor(MaasServeState *st);
 extern Datum maas_serve_answer(MaasServeState *st, MaasAnswer what,
 							   const float *x, const float *out);
+
+/* the lookup st made last was made under the snapshot snap */
+static inline bool
+maas_serve_same_snapshot(const MaasServeState *st, Snapshot snap)
+{
+	return st->xmin == snap->xmin && st->xmax == snap->xmax &&
+		st->curcid == snap->curcid &&
+		st->completions == snap->snapXactCompletionCount;
+}
+
+/*
+ * The lookup st made last holds for a call (model, features) whose model
+ * name is a constant of the query: what maas_serve_resolve checks first,
+ * without the call, for the per-row calls of a statement after its first
+ */
+static inline bool
+maas_serve_current(const MaasServeState *st)
+{
+	return st->entry != NULL && st->model_const == 1 && st->version == 0 &&
+		maas_serve_same_snapshot(st, GetActiveSnapshot());
+}
+
+/*
+ * The class one row's outputs predict: for one sigmoid output, whether
+ * p(class 1) is at least 0.5; for clustering, the nearest center (the first
+ * on ties); else the largest output.
+ */
+static inline int
+maas_serve_class(const MaasModel *m, const float *out)
+{
+	if (m->sigmoid_binary)
+		return out[0] >= 0.5f ? 1 : 0;
+	if (m->task == MAAS_TASK_CLUSTERING)
+	{
+		int			best = 0;
+
+		for (int j = 1; j < m->n_classes; j++)
+			if (out[j] < out[best])
+				best = j;
+		return best;
+	}
+	return maas_argmax(out, m->n_classes);
+}
+
+/*
+ * What maas_predict returns for one row's outputs: the value of a
+ * regression, or the class (its label when labels are numbers, else its
+ * index).  The batch path uses it too, so both give the same answer.
+ */
+static inline float8
+maas_serve_value(const MaasModel *m, const float *out)
+{
+	int			cls;
+
+	if (m->task == MAAS_TASK_REGRESSION)
+		return (float8) out[0];
+	cls = maas_serve_class(m, out);
+	if (m->label_values)
+		return m->label_values[cls];
+	return (float8) cls;
+}
 
 /*
  * Ask the CPU for a coming row while this row is worked on.  A sequential
