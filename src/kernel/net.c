@@ -759,13 +759,25 @@ maas_net_run(const MaasNet *net, const MaasBlas *blas, const MaasBatch *batch,
 	if (plan->n_small > 0 && batch->n == 1 && batch->t == 1 && batch->x != NULL &&
 		(target <= 0 || target == plan->output))
 	{
+		bool		x_finite;
 		const float *out = maas_small_row(plan->small, plan->small_off, plan->n_small,
-										  batch->x, work);
+										  batch->x, work, &x_finite);
 
 		if (out != NULL)
 			return out;
 	}
 	return run_loop(net, blas, batch, target, work, err);
+}
+
+const float *
+maas_net_small_row(const MaasNet *net, const float *x, float *work, bool *x_finite)
+{
+	const NetPlan *plan = net->plan;
+
+	*x_finite = false;
+	if (plan == NULL || plan->n_small == 0)
+		return NULL;
+	return maas_small_row(plan->small, plan->small_off, plan->n_small, x, work, x_finite);
 }
 
 const float *

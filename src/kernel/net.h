@@ -242,6 +242,18 @@ extern size_t maas_net_tile_bytes;
  */
 extern bool maas_net_pack(MaasNet *net, const MaasBlas *blas, MaasError *err);
 
+/*
+ * maas_net_run of one row x to the output, for a net whose plan is a short
+ * chain of small layers (a logistic or linear model), without the run loop;
+ * NULL when the net has no such plan or it cannot run so (the caller takes
+ * maas_net_run).  *x_finite is set true when the pass proved every element
+ * of x finite (the outputs of its dense layer are, see ops_core.c), so a
+ * caller that must refuse non-finite features checks x only when it is
+ * false.
+ */
+extern const float *maas_net_small_row(const MaasNet *net, const float *x,
+									   float *work, bool *x_finite);
+
 /* maas_net_run of a feature model's n_rows rows of x to its output */
 extern const float *maas_net_forward(const MaasNet *net, const MaasBlas *blas,
 									 int n_rows, const float *x, float *work);

@@ -145,10 +145,11 @@ extern const StTensor *maas_build_raw_tensor(MaasBuild *b, const char *name);
  * which layers may be its steps, and the row through n of them, step i
  * writing at work + off[i].  The same arithmetic as their forward
  * functions, so the same outputs; NULL when a layer must take its forward
- * function after all (a dense layer with int8 or bf16 weights).
+ * function after all (a dense layer with int8 or bf16 weights).  *x_finite
+ * is true when the pass proved every element of x finite (ops_core.c).
  */
 extern bool maas_small_step_ok(const MaasLayer *l);
 extern const float *maas_small_row(const MaasLayer *const *steps, const size_t *off,
-								   int n, const float *x, float *work);
+								   int n, const float *x, float *work, bool *x_finite);
 
 #endif							/* MAAS_NET_OPS_H */

@@ -804,10 +804,26 @@ maas_small_step_ok(const MaasLayer *l)
 	}
 }
 
+/*
+ * *x_finite: whether the outputs of the first dense layer show every
+ * element of the row finite.  They do when that layer reads the row through
+ * standardize and dropout only, and its outputs are all finite: each of its
+ * outputs is a sum of terms w * v, one for every element v it reads, and
+ * each v is x's element or (x - shift) * scale of it.  Under IEEE 754 an
+ * infinite or NaN operand of +, - or * gives a result that is infinite or
+ * NaN (inf * 0 and inf - inf give NaN), whatever the other operand is, and
+ * so does every sum above it, in any order.  A non-finite element would so
+ * make every output non-finite; finite outputs prove the row finite.  The
+ * converse does not hold (finite values can overflow), so false proves
+ * nothing, and a caller checks the row itself then.
+ */
 const float *
 maas_small_row(const MaasLayer *const *steps, const size_t *off, int n,
-			   const float *x, float *work)
+			   const float *x, float *work, bool *x_finite)
 {
+	bool		chain = true;	/* x still reaches here through +, -, * */
+
+	*x_finite = false;
 	for (int i = 0; i < n; i++)
 	{
 		const MaasLayer *l = steps[i];
@@ -819,6 +835,15 @@ maas_small_row(const MaasLayer *const *steps, const size_t *off, int n,
 				if (l->wt.data != NULL && l->wt.type != MAAS_W_F32)
 					return NULL;
 				dense_row_small(l, x, y);
+				if (chain)
+				{
+					bool		finite = true;
+
+					for (int j = 0; j < l->n_out; j++)
+						finite &= isfinite(y[j]) != 0;
+					*x_finite = finite;
+					chain = false;
+				}
 				break;
 			case MAAS_OP_STANDARDIZE:
 				for (int j = 0; j < l->n_in; j++)
@@ -827,10 +852,12 @@ maas_small_row(const MaasLayer *const *steps, const size_t *off, int n,
 			case MAAS_OP_SIGMOID:
 				for (int j = 0; j < l->n_out; j++)
 					y[j] = sigmoidf(x[j]);
+				chain = false;
 				break;
 			case MAAS_OP_SOFTMAX:
 				copy_if_apart(x, y, (size_t) l->n_out);
 				maas_softmax(y, l->n_out);
+				chain = false;
 				break;
 			default:
 				copy_if_apart(x, y, (size_t) l->n_out);

@@ -12,6 +12,7 @@
  */
 #include "serve.h"
 #include "rollout.h"
+#include "stats.h"
 
 #include "utils/array.h"
 
@@ -24,11 +25,30 @@ predict_array(FunctionCallInfo fcinfo, MaasAnswer what)
 {
 	MaasServeState *st = maas_serve_state(fcinfo->flinfo);
 	MaasServeState *use;
+	ArrayType  *arr;
 	const float *x;
 	const float *out;
 
-	maas_serve_call(fcinfo, st);
-	x = maas_serve_features(st, PG_GETARG_ARRAYTYPE_P(PG_NARGS() - 1), NULL);
+	/* after a statement's first call, (model, features) needs no lookup */
+	if (likely(PG_NARGS() == 2 && !PG_ARGISNULL(0) && !PG_ARGISNULL(1) &&
+			   maas_serve_current(st)))
+		maas_stats_begin(st, false);
+	else
+		maas_serve_call(fcinfo, st);
+	arr = PG_GETARG_ARRAYTYPE_P(PG_NARGS() - 1);
+	/* a plain real[n_in] for a logistic or linear model, and no canary */
+	if (st->routing == NULL && (x = maas_serve_plain_features(st, arr)) != NULL &&
+		(out = maas_serve_small_row(st, arr, x)) != NULL)
+	{
+		/* its value, once maas_serve_answer has checked the model answers it */
+		if (what == MAAS_ANSWER_VALUE && likely(st->answers_checked == st->m))
+		{
+			maas_stats_end(st, 1, x, out);
+			return Float8GetDatum(maas_serve_value(st->m, out));
+		}
+		return maas_serve_answer(st, what, x, out);
+	}
+	x = maas_serve_features(st, arr, NULL);
 	/* a canary answers a share of calls, routed by call (rollout.h) */
 	use = maas_serve_route(st, NULL, 0);
 	out = maas_serve_forward(use, maas_get_blas(), 1, x, use->m->row_work);

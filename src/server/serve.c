@@ -84,10 +84,7 @@ maas_serve_state(FmgrInfo *flinfo)
 static inline bool
 same_lookup(MaasServeState *st, Snapshot snap, text *model, int32 version)
 {
-	return st->entry != NULL &&
-		st->xmin == snap->xmin && st->xmax == snap->xmax &&
-		st->curcid == snap->curcid &&
-		st->completions == snap->snapXactCompletionCount &&
+	return st->entry != NULL && maas_serve_same_snapshot(st, snap) &&
 		st->version == version &&
 		(st->model_const == 1 ||
 		 (st->model_len == VARSIZE_ANY_EXHDR(model) &&
@@ -137,6 +134,10 @@ maas_serve_resolve(MaasServeState *st, text *model, int32 version)
 		st->m = m;
 		st->answers_checked = NULL;
 		st->input = input;
+		/* the head of a plain real[n_in]; a text model takes none */
+		st->plain_head[0] = 0;
+		st->plain_head[1] = maas_model_is_text(m) ? InvalidOid : FLOAT4OID;
+		st->plain_head[2] = m->net.n_in;
 	}
 	/* only now that everything succeeded does the state change */
 	{
@@ -258,6 +259,28 @@ feature_problem(ArrayType *arr, int i, float f)
 }
 
 /*
+ * The n features dst of arr, checked finite: an error that names the first
+ * that is not, unless the model takes NaN as missing and only NaNs are.
+ */
+static const float *
+check_finite(MaasServeState *st, ArrayType *arr, const float *dst, int n)
+{
+	if (!maas_all_finite(dst, n))
+	{
+		int			i = 0;
+
+		while (isfinite(dst[i]) || (st->m->missing_ok && isnan(dst[i])))
+			if (++i == n)
+				return dst;		/* NaNs only, which trees take as missing */
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("features must be finite numbers"),
+				 errdetail("Feature %d is %s.", i + 1, feature_problem(arr, i, dst[i]))));
+	}
+	return dst;
+}
+
+/*
  * An image model (input_shape [c, h, w]) also takes its features as
  * real[c][h][w] or, with one channel, real[h][w]: the same numbers in the
  * same order
@@ -342,31 +365,6 @@ missing_features(MaasServeState *st, ArrayType *arr, float *dst)
 }
 
 /*
- * Ask the CPU for a coming row while this row is worked on.  A sequential
- * scan hands rows over as they lie in the heap page, where each row is
- * stored just below the one before it: the row after the next one is most
- * likely in the len bytes (this array's size, about a row's) a row's
- * length below this array, with its tuple header just under it.  The next
- * row is too close to arrive in time; that one is not.  A prefetch never
- * faults, so a wrong guess (an array that is not in a page, rows of other
- * sizes) costs the prefetch and nothing else.  On 1M rows of real[50] this
- * hides the cache misses of reading each array, about 40% of a per-row
- * call's time without it.
- */
-static inline void
-prefetch_coming_row(const ArrayType *arr)
-{
-	uintptr_t	p = (uintptr_t) arr;
-	size_t		len = VARSIZE(arr);
-
-	/* addresses, not pointers: below the array is outside it */
-	if (len > 2048)
-		return;
-	for (size_t off = len + 32; off < 2 * len + 96; off += 64)
-		__builtin_prefetch((const void *) (p - off));
-}
-
-/*
  * Check one row's features (an array of real, double precision, numeric,
  * smallint, integer or bigint) against the model, or raise an error that
  * says what is wrong with them.  Returns the n_in floats: copied to dst when
@@ -379,7 +377,7 @@ maas_serve_features(MaasServeState *st, ArrayType *arr, float *dst)
 	int			n;
 	int			n_in = st->m->net.n_in;
 
-	prefetch_coming_row(arr);
+	maas_prefetch_coming_row(arr);
 	if (maas_model_is_text(st->m))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
@@ -459,19 +457,31 @@ maas_serve_features(MaasServeState *st, ArrayType *arr, float *dst)
 		}
 	}
 
-	if (!maas_all_finite(dst, n))
-	{
-		int			i = 0;
+	return check_finite(st, arr, dst, n);
+}
 
-		while (isfinite(dst[i]) || (st->m->missing_ok && isnan(dst[i])))
-			if (++i == n)
-				return dst;		/* NaNs only, which trees take as missing */
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("features must be finite numbers"),
-				 errdetail("Feature %d is %s.", i + 1, feature_problem(arr, i, dst[i]))));
-	}
-	return dst;
+/*
+ * The fast path of a per-row call on a plain real[n_in] x (the elements of
+ * arr, maas_serve_plain_features) for a local model that runs one row
+ * without the run loop (a logistic or linear model, maas_net_small_row): its
+ * outputs, with the features checked as maas_serve_features checks them, or
+ * NULL when the model is not such a one (the caller takes the usual path).
+ * The pass itself shows the features finite in nearly every row; only when
+ * it does not are they checked one by one, after it.
+ */
+const float *
+maas_serve_small_row(MaasServeState *st, ArrayType *arr, const float *x)
+{
+	bool		x_finite;
+	const float *out;
+
+	if (st->remote != NULL)
+		return NULL;
+	out = maas_net_small_row(&st->m->net, x, st->m->row_work, &x_finite);
+	if (likely(x_finite) || out == NULL)
+		return out;
+	check_finite(st, arr, x, st->m->net.n_in);
+	return out;
 }
 
 static const char *
@@ -588,42 +598,6 @@ maas_serve_call(FunctionCallInfo fcinfo, MaasServeState *st)
 				 errmsg("features must not be null")));
 }
 
-static int
-predicted_class(const MaasModel *m, const float *out)
-{
-	if (m->sigmoid_binary)
-		return out[0] >= 0.5f ? 1 : 0;
-	if (m->task == MAAS_TASK_CLUSTERING)
-	{
-		/* the nearest center, the first on ties */
-		int			best = 0;
-
-		for (int j = 1; j < m->n_classes; j++)
-			if (out[j] < out[best])
-				best = j;
-		return best;
-	}
-	return maas_argmax(out, m->n_classes);
-}
-
-/*
- * What maas_predict returns for one row's outputs: the value of a
- * regression, or the class (its label when labels are numbers, else its
- * index).  The batch path uses it too, so both give the same answer.
- */
-float8
-maas_serve_value(const MaasModel *m, const float *out)
-{
-	int			cls;
-
-	if (m->task == MAAS_TASK_REGRESSION)
-		return (float8) out[0];
-	cls = predicted_class(m, out);
-	if (m->label_values)
-		return m->label_values[cls];
-	return (float8) cls;
-}
-
 /*
  * The class probabilities of one row's outputs, in the order of the
  * model's labels: out itself, its logits normalised in place (out is the
@@ -669,7 +643,7 @@ class_label(const MaasModel *m, int cls)
 text *
 maas_serve_label(const MaasModel *m, const float *out)
 {
-	return cstring_to_text(class_label(m, predicted_class(m, out)));
+	return cstring_to_text(class_label(m, maas_serve_class(m, out)));
 }
 
 /* JSON has no NaN or infinity: a model that outputs one gets an error */
@@ -715,7 +689,7 @@ maas_serve_json(MaasServeState *st, float *out)
 	if (m->task == MAAS_TASK_CLUSTERING)
 	{
 		/* the cluster, and the distance to each center */
-		appendStringInfo(&s, ", \"label\": \"%d\", \"distances\": [", predicted_class(m, out));
+		appendStringInfo(&s, ", \"label\": \"%d\", \"distances\": [", maas_serve_class(m, out));
 		for (int i = 0; i < m->n_classes; i++)
 		{
 			json_check_finite(st, out[i]);
@@ -730,7 +704,7 @@ maas_serve_json(MaasServeState *st, float *out)
 		const float *p;
 
 		appendStringInfoString(&s, ", \"label\": ");
-		escape_json(&s, class_label(m, predicted_class(m, out)));
+		escape_json(&s, class_label(m, maas_serve_class(m, out)));
 		appendStringInfoString(&s, ", \"proba\": {");
 		p = class_proba(m, out, pair);
 		for (int i = 0; i < m->n_classes; i++)

@@ -17,6 +17,35 @@ SELECT maas_predict('diabetes', ARRAY[1, 2, 'NaN', 4, 5, 6, 7, 8, 9, 10]::real[]
 SELECT maas_predict('diabetes', ARRAY[1, 2, 3, 'Infinity', 5, 6, 7, 8, 9, 10]::real[]);
 SELECT maas_predict('diabetes', ARRAY[1, 2, 3, 4, '-Infinity', 6, 7, 8, 9, 10]::float8[]);
 SELECT maas_predict('diabetes', ARRAY[1, 2, 3, 4, 5, 1e300, 7, 8, 9, 10]::float8[]);
+-- a linear model's real[] is shown finite by its forward pass: a NaN or an
+-- infinity at any place is still refused, the first one named
+DO $$
+DECLARE
+  x real[];
+  detail text;
+  refused int := 0;
+BEGIN
+  FOR i IN 1..10 LOOP
+    FOREACH detail IN ARRAY ARRAY['NaN', 'Infinity', '-Infinity'] LOOP
+      x := array_fill(1::real, ARRAY[10]);
+      x[i] := detail::real;
+      x[10] := CASE WHEN i < 10 THEN 'NaN'::real ELSE x[10] END;
+      BEGIN
+        PERFORM maas_predict('diabetes', x);
+      EXCEPTION WHEN invalid_parameter_value THEN
+        GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
+        IF detail = format('Feature %s is %s.', i,
+                           CASE WHEN x[i]::text = 'NaN' THEN 'NaN' ELSE 'infinite' END) THEN
+          refused := refused + 1;
+        END IF;
+      END;
+    END LOOP;
+  END LOOP;
+  RAISE NOTICE 'refused % of 30, each naming its first bad feature', refused;
+END
+$$;
+-- finite features whose sums overflow are answered, as before
+SELECT maas_predict('diabetes', array_fill(3e38::real, ARRAY[10]))::text;
 -- a two-dimensional array
 SELECT maas_predict('diabetes', ARRAY[[1, 2, 3, 4, 5], [6, 7, 8, 9, 10]]::real[]);
 -- unknown model, unknown version

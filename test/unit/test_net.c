@@ -320,9 +320,16 @@ small_case(MaasLayer *layers, int n, int in, int out)
 		MaasBatch	one = {.n = 1, .t = 1, .x = x};
 		MaasError	err;
 
+		bool		x_finite;
+
 		if (r == 4)
 			x[0] = 1e4f;		/* saturates sigmoid and softmax */
 		memcpy(copy, run(&small, 1, x), sizeof(float) * out);
+		/* maas_net_small_row: the same bits, and the row shown finite */
+		CHECK(maas_net_workspace(&small, 1, 1, &nwork));
+		work = maas_kalloc(sizeof(float) * nwork);
+		y = maas_net_small_row(&small, x, work, &x_finite);
+		CHECK(y != NULL && memcmp(y, copy, sizeof(float) * out) == 0 && x_finite);
 		layers[n] = (MaasLayer) {.op = MAAS_OP_RELU};
 		if (layers[n - 1].op == MAAS_OP_DENSE)
 		{
@@ -410,6 +417,96 @@ test_small_row(void)
 		for (int j = 0; j < 3; j++)
 			CHECK(fabsf(y[j] - expf(o[j] - max) / sum) < 1e-5f);
 	}
+}
+
+/*
+ * maas_net_small_row proves a row finite only when it is: every infinity
+ * and NaN, at any place (the vector lanes, the tail), with weights of zero
+ * (inf * 0) and a standardize whose scale is zero, and never through a
+ * sigmoid (sigmoid(inf) is 1).  Finite features whose sum overflows are not
+ * proven, and the caller's check then finds them finite.
+ */
+static void
+test_small_row_finite(void)
+{
+	int			in = 50;
+	const float bad[] = {INFINITY, -INFINITY, NAN};
+	float		shift[50],
+				scale[50],
+				zero[2 * 50] = {0};
+	MaasLayer	layers[3];
+	MaasNet		net = {.n_layers = 2, .layers = layers, .n_in = in};
+	MaasNet		sig = {.n_layers = 2, .layers = layers, .n_in = 1};
+	MaasError	err;
+	size_t		nwork;
+	float	   *work;
+	float	   *x;
+	bool		x_finite;
+
+	for (int i = 0; i < in; i++)
+	{
+		shift[i] = rnd();
+		scale[i] = i % 7 == 3 ? 0.0f : 1.0f + rnd() * 0.5f;
+	}
+	for (int wz = 0; wz < 2; wz++)
+	{
+		/* standardize, dense to two outputs (random or zero weights) */
+		layers[0] = (MaasLayer) {.op = MAAS_OP_STANDARDIZE, .n_in = in, .shift = shift,
+		.scale = scale};
+		layers[1] = (MaasLayer) {.op = MAAS_OP_DENSE, .n_in = in, .n_out = 2,
+		.w = wz ? zero : rnd_vec(2 * in), .b = rnd_vec(2)};
+		CHECK(maas_net_check(&net, &err));
+		CHECK(maas_net_workspace(&net, 1, 1, &nwork));
+		work = maas_kalloc(sizeof(float) * nwork);
+		for (int pos = 0; pos < in; pos++)
+			for (int b = 0; b < 3; b++)
+			{
+				x = rnd_vec(in);
+				x[pos] = bad[b];
+				CHECK(maas_net_small_row(&net, x, work, &x_finite) != NULL && !x_finite);
+			}
+		x = rnd_vec(in);
+		CHECK(maas_net_small_row(&net, x, work, &x_finite) != NULL && x_finite);
+	}
+
+	/* finite features that overflow: not proven, and finite */
+	x = rnd_vec(in);
+	for (int i = 0; i < in; i++)
+		x[i] = 1e38f;
+	layers[0] = (MaasLayer) {.op = MAAS_OP_DENSE, .n_in = in, .n_out = 1,
+	.w = x, .b = rnd_vec(1)};
+	layers[1] = (MaasLayer) {.op = MAAS_OP_SIGMOID};
+	CHECK(maas_net_check(&net, &err));
+	CHECK(maas_net_workspace(&net, 1, 1, &nwork));
+	work = maas_kalloc(sizeof(float) * nwork);
+	x = rnd_vec(in);
+	for (int i = 0; i < in; i++)
+		x[i] = 3e38f;
+	CHECK(maas_net_small_row(&net, x, work, &x_finite) != NULL && !x_finite &&
+		  maas_all_finite(x, in));
+
+	/* a sigmoid before the dense layer hides an infinity: not proven */
+	layers[0] = (MaasLayer) {.op = MAAS_OP_SIGMOID};
+	layers[1] = (MaasLayer) {.op = MAAS_OP_DENSE, .n_in = 1, .n_out = 1,
+	.w = rnd_vec(1), .b = rnd_vec(1)};
+	CHECK(maas_net_check(&sig, &err));
+	CHECK(maas_net_workspace(&sig, 1, 1, &nwork));
+	work = maas_kalloc(sizeof(float) * nwork);
+	x = rnd_vec(1);
+	x[0] = INFINITY;
+	CHECK(maas_net_small_row(&sig, x, work, &x_finite) != NULL && !x_finite);
+	x[0] = 0.5f;
+	CHECK(maas_net_small_row(&sig, x, work, &x_finite) != NULL && !x_finite);
+
+	/* a net that is not small has no such row */
+	layers[0] = (MaasLayer) {.op = MAAS_OP_DENSE, .n_in = 1, .n_out = 1,
+	.w = rnd_vec(1), .b = rnd_vec(1)};
+	layers[1] = (MaasLayer) {.op = MAAS_OP_RELU};
+	layers[2] = (MaasLayer) {.op = MAAS_OP_DENSE, .n_in = 1, .n_out = 1,
+	.w = rnd_vec(1), .b = rnd_vec(1)};
+	sig.n_layers = 3;
+	CHECK(maas_net_check(&sig, &err));
+	CHECK(maas_net_small_row(&sig, x, work, &x_finite) == NULL && !x_finite);
 }
 
 /* the chain checker names the layer that does not fit */
@@ -626,6 +723,7 @@ main(void)
 	UNIT_RUN(test_stable);
 	UNIT_RUN(test_batch_equals_rows);
 	UNIT_RUN(test_small_row);
+	UNIT_RUN(test_small_row_finite);
 	UNIT_RUN(test_check);
 	UNIT_RUN(test_helpers);
 	UNIT_RUN(test_graph);
