@@ -48,6 +48,7 @@
 #include "utils/memutils.h"
 #include "utils/tuplestore.h"
 
+#include "batch_features.h"
 #include "batch_pipeline.h"
 #include "predict_batch.h"
 #include "remote.h"
@@ -103,6 +104,9 @@ typedef struct BatchScorer
 	MemoryContext batch_cxt;	/* the whole call's buffers */
 	MemoryContext row_cxt;		/* detoasted features, reset per row */
 	MemoryContext out_cxt;		/* output arrays, reset per batch */
+
+	/* rows whose features are read when the batch is scored */
+	MaasBatchFeatures waiting;
 
 	/* the batch before, scored by a worker thread meanwhile */
 	bool		pipelined;
@@ -396,6 +400,7 @@ batch_flush(BatchScorer *b)
 	int			n_out;
 	MemoryContext old;
 
+	maas_features_resolve(&b->waiting, b->buf.x, b->buf.keys);
 	if (b->n == 0)
 		return;
 	CHECK_FOR_INTERRUPTS();
@@ -552,6 +557,13 @@ batch_receive(MaasSourceReader *reader, TupleTableSlot *slot)
 	bool		isnull;
 	MemoryContext old;
 
+	/*
+	 * the rows waiting are read before the matrix grows (and moves), and
+	 * before a row that raises (errors keep the rows' order)
+	 */
+	if (b->n >= b->buf.cap || slot_attisnull(slot, 1) || slot_attisnull(slot, 2))
+		maas_features_resolve(&b->waiting, b->buf.x, b->buf.keys);
+
 	b->rows++;
 	b->have_key = false;
 	errcb.callback = batch_error_context;
@@ -592,20 +604,29 @@ batch_receive(MaasSourceReader *reader, TupleTableSlot *slot)
 	else if (b->n == 0)
 		maas_stats_begin(b->st, true);
 	maas_batch_reserve(&b->buf, b->n);
-	old = MemoryContextSwitchTo(b->row_cxt);
-	if (b->text)
-		text_row(b, d, slot);
-	else
-		maas_serve_features(b->st, DatumGetArrayTypeP(d),
-							b->buf.x + (size_t) b->n * b->st->m->net.n_in);
-	MemoryContextSwitchTo(old);
-	MemoryContextReset(b->row_cxt);
+	if (b->text ||
+		!maas_features_defer(&b->waiting, d, b->n, b->rows,
+							 b->buf.x + (size_t) b->n * b->st->m->net.n_in))
+	{
+		/* read now, after the rows waiting (errors keep the rows' order) */
+		maas_features_resolve(&b->waiting, b->buf.x, b->buf.keys);
+		old = MemoryContextSwitchTo(b->row_cxt);
+		if (b->text)
+			text_row(b, d, slot);
+		else
+			maas_serve_features(b->st, DatumGetArrayTypeP(d),
+								b->buf.x + (size_t) b->n * b->st->m->net.n_in);
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(b->row_cxt);
+	}
 	b->buf.keys[b->n++] = b->key;
 
 	error_context_stack = errcb.previous;
 
 	if (b->n == b->buf.max_rows)
 		batch_flush(b);
+	else if (maas_features_full(&b->waiting))
+		maas_features_resolve(&b->waiting, b->buf.x, b->buf.keys);
 }
 
 /*
@@ -699,6 +720,7 @@ predict_batch(FunctionCallInfo fcinfo, BatchAnswer answer)
 									  ALLOCSET_DEFAULT_SIZES);
 	b.out_cxt = AllocSetContextCreate(batch_cxt, "maas batch output",
 									  ALLOCSET_DEFAULT_SIZES);
+	maas_features_init(&b.waiting, b.st, batch_cxt);
 	old = MemoryContextSwitchTo(batch_cxt);
 	batch_alloc(&b);
 	query = text_to_cstring(PG_GETARG_TEXT_PP(1));
@@ -728,6 +750,12 @@ predict_batch(FunctionCallInfo fcinfo, BatchAnswer answer)
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	if (b.waiting.toast.n_values > 0)
+		elog(DEBUG1, "maas_predict_batch read %llu out-of-line values in %llu index scans, "
+			 "skipping %llu chunks of other values",
+			 (unsigned long long) b.waiting.toast.n_values,
+			 (unsigned long long) b.waiting.toast.n_scans,
+			 (unsigned long long) b.waiting.toast.n_skipped);
 
 	SPI_finish();
 	MemoryContextDelete(batch_cxt);
