@@ -48,6 +48,7 @@
 #include "utils/memutils.h"
 #include "utils/tuplestore.h"
 
+#include "batch_features.h"
 #include "batch_pipeline.h"
 #include "predict_batch.h"
 #include "remote.h"
@@ -104,6 +105,9 @@ typedef struct BatchScorer
 	MemoryContext row_cxt;		/* detoasted features, reset per row */
 	MemoryContext out_cxt;		/* output arrays, reset per batch */
 
+	/* rows whose features are read when the batch is scored */
+	MaasBatchFeatures waiting;
+
 	/* the batch before, scored by a worker thread meanwhile */
 	bool		pipelined;
 	MaasBatchPipeline pipe;
@@ -138,15 +142,6 @@ maas_batch_init(void)
 	maas_pipeline_init_setting();
 }
 
-static void
-batch_too_large(const MaasNet *net, int rows)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-			 errmsg("a batch of %d rows of %d features is too large", rows, net->n_in),
-			 errhint("Lower batch_size, maas.batch_size or maas.batch_memory.")));
-}
-
 /* bytes of input and workspace one row of a batch takes (and extra), or false */
 static bool
 row_bytes(const MaasNet *net, size_t extra, size_t *bytes)
@@ -179,72 +174,6 @@ int
 maas_batch_rows(const MaasNet *net, int want)
 {
 	return batch_rows(net, want, 0);
-}
-
-void
-maas_batch_buffers_init(MaasBatchBuffers *bb, const MaasNet *net, int max_rows,
-						bool with_keys)
-{
-	memset(bb, 0, sizeof(*bb));
-	bb->cxt = CurrentMemoryContext;
-	bb->net = net;
-	bb->max_rows = max_rows;
-	bb->with_keys = with_keys;
-}
-
-/*
- * A new buffer of n * size bytes for a batch of rows rows, the first keep
- * bytes of old copied into it and old freed.
- */
-static void *
-grow(MaasBatchBuffers *bb, void *old, size_t keep, size_t n, size_t size, int rows)
-{
-	size_t		bytes;
-	void	   *p;
-
-	if (!maas_mul_size(n, size, &bytes) || !AllocHugeSizeIsValid(bytes))
-		batch_too_large(bb->net, rows);
-	p = MemoryContextAllocExtended(bb->cxt, Max(bytes, 1), MCXT_ALLOC_HUGE);
-	if (old)
-	{
-		memcpy(p, old, keep);
-		pfree(old);
-	}
-	return p;
-}
-
-void
-maas_batch_reserve(MaasBatchBuffers *bb, int n)
-{
-	int			cap;
-
-	if (n < bb->cap)
-		return;
-	cap = bb->cap == 0 ? Min(8, bb->max_rows) : Min(bb->cap * 2, bb->max_rows);
-	Assert(n < cap);
-	bb->x = grow(bb, bb->x, sizeof(float) * (size_t) bb->cap * bb->net->n_in,
-				 (size_t) cap * bb->net->n_in, sizeof(float), cap);
-	if (bb->with_keys)
-		bb->keys = grow(bb, bb->keys, sizeof(int64) * bb->cap, cap, sizeof(int64), cap);
-	bb->cap = cap;
-}
-
-float *
-maas_batch_work(MaasBatchBuffers *bb, int n)
-{
-	size_t		nwork;
-
-	if (n <= bb->work_rows)
-		return bb->work;
-	if (!maas_net_workspace(bb->net, n, 1, &nwork))
-		batch_too_large(bb->net, n);
-	if (bb->work)
-		pfree(bb->work);
-	bb->work = NULL;
-	bb->work_rows = 0;
-	bb->work = grow(bb, NULL, 0, nwork, sizeof(float), n);
-	bb->work_rows = n;
-	return bb->work;
 }
 
 static void
@@ -471,6 +400,7 @@ batch_flush(BatchScorer *b)
 	int			n_out;
 	MemoryContext old;
 
+	maas_features_resolve(&b->waiting, b->buf.x, b->buf.keys);
 	if (b->n == 0)
 		return;
 	CHECK_FOR_INTERRUPTS();
@@ -627,6 +557,13 @@ batch_receive(MaasSourceReader *reader, TupleTableSlot *slot)
 	bool		isnull;
 	MemoryContext old;
 
+	/*
+	 * the rows waiting are read before the matrix grows (and moves), and
+	 * before a row that raises (errors keep the rows' order)
+	 */
+	if (b->n >= b->buf.cap || slot_attisnull(slot, 1) || slot_attisnull(slot, 2))
+		maas_features_resolve(&b->waiting, b->buf.x, b->buf.keys);
+
 	b->rows++;
 	b->have_key = false;
 	errcb.callback = batch_error_context;
@@ -667,20 +604,29 @@ batch_receive(MaasSourceReader *reader, TupleTableSlot *slot)
 	else if (b->n == 0)
 		maas_stats_begin(b->st, true);
 	maas_batch_reserve(&b->buf, b->n);
-	old = MemoryContextSwitchTo(b->row_cxt);
-	if (b->text)
-		text_row(b, d, slot);
-	else
-		maas_serve_features(b->st, DatumGetArrayTypeP(d),
-							b->buf.x + (size_t) b->n * b->st->m->net.n_in);
-	MemoryContextSwitchTo(old);
-	MemoryContextReset(b->row_cxt);
+	if (b->text ||
+		!maas_features_defer(&b->waiting, d, b->n, b->rows,
+							 b->buf.x + (size_t) b->n * b->st->m->net.n_in))
+	{
+		/* read now, after the rows waiting (errors keep the rows' order) */
+		maas_features_resolve(&b->waiting, b->buf.x, b->buf.keys);
+		old = MemoryContextSwitchTo(b->row_cxt);
+		if (b->text)
+			text_row(b, d, slot);
+		else
+			maas_serve_features(b->st, DatumGetArrayTypeP(d),
+								b->buf.x + (size_t) b->n * b->st->m->net.n_in);
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(b->row_cxt);
+	}
 	b->buf.keys[b->n++] = b->key;
 
 	error_context_stack = errcb.previous;
 
 	if (b->n == b->buf.max_rows)
 		batch_flush(b);
+	else if (maas_features_full(&b->waiting))
+		maas_features_resolve(&b->waiting, b->buf.x, b->buf.keys);
 }
 
 /*
@@ -774,6 +720,7 @@ predict_batch(FunctionCallInfo fcinfo, BatchAnswer answer)
 									  ALLOCSET_DEFAULT_SIZES);
 	b.out_cxt = AllocSetContextCreate(batch_cxt, "maas batch output",
 									  ALLOCSET_DEFAULT_SIZES);
+	maas_features_init(&b.waiting, b.st, batch_cxt);
 	old = MemoryContextSwitchTo(batch_cxt);
 	batch_alloc(&b);
 	query = text_to_cstring(PG_GETARG_TEXT_PP(1));
@@ -803,6 +750,12 @@ predict_batch(FunctionCallInfo fcinfo, BatchAnswer answer)
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	if (b.waiting.toast.n_values > 0)
+		elog(DEBUG1, "maas_predict_batch read %llu out-of-line values in %llu index scans, "
+			 "skipping %llu chunks of other values",
+			 (unsigned long long) b.waiting.toast.n_values,
+			 (unsigned long long) b.waiting.toast.n_scans,
+			 (unsigned long long) b.waiting.toast.n_skipped);
 
 	SPI_finish();
 	MemoryContextDelete(batch_cxt);
