@@ -239,9 +239,34 @@ typedef struct MaasBlas
 						   const float *weight, const float *bias, bool relu,
 						   float *out);
 
+	/*
+	 * conv2d with layouts and a thread: inp and out are NHWC rows (h, w,
+	 * c) when layout has MAAS_CONV_IN_NHWC and MAAS_CONV_OUT_NHWC, else
+	 * NCHW.  thread -1 runs on the backend's threads as conv2d; thread t
+	 * in [0, MAAS_CONV_SLOTS) on the calling thread alone, with
+	 * primitives of slot t that only thread t of the layer runtime's
+	 * tiles in parallel (net.c) uses, so that two threads run at once.
+	 * Any other false: the caller computes it itself.
+	 */
+	bool		(*conv2d_at) (const struct MaasConv2d *p, int n, const float *inp,
+							  const float *weight, const float *bias, bool relu,
+							  float *out, int layout, int thread);
+
+	/*
+	 * Whether conv2d runs on the backend now (oneDNN loaded, the backend
+	 * not "blas", features allowing); opens it.  Call it on the backend's
+	 * thread before conv2d_at on other threads.
+	 */
+	bool		(*conv2d_ready) (void);
+
 	/* what is loaded and chosen; valid as long as this struct */
 	const MaasBlasInfo *info;
 } MaasBlas;
+
+/* MaasBlas.conv2d_at's layouts, and its threads at once */
+#define MAAS_CONV_IN_NHWC	1
+#define MAAS_CONV_OUT_NHWC	2
+#define MAAS_CONV_SLOTS		4
 
 /* CBLAS enum values, fixed by the CBLAS standard */
 #define MAAS_CBLAS_ROW_MAJOR	101

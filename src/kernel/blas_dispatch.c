@@ -370,15 +370,20 @@ blas_gemm_s8_relu(const MaasWeights *w, int m, const float *x, int ldx, const fl
 #define CONV_MACS_PER_THREAD (8.0 * 1024 * 1024)
 
 bool
-blas_conv2d(const struct MaasConv2d *p, int n, const float *inp,
-			const float *weight, const float *bias, bool relu, float *out)
+blas_conv2d_at(const struct MaasConv2d *p, int n, const float *inp,
+			   const float *weight, const float *bias, bool relu, float *out,
+			   int layout, int thread)
 {
 	int			threads = blas_state.threads;
 	double		macs;
 
-	if (!blas_state.conv_dnn)
+	if (!blas_state.conv_dnn || thread < -1 || thread >= MAAS_CONV_SLOTS)
 		return false;
-	if (blas_state.backend != MAAS_BACKEND_ONEDNN &&
+	/*
+	 * The few-channel rule is for NCHW in and out, where the reorders
+	 * weigh; a layer of the layer runtime's NHWC chain has none
+	 */
+	if (blas_state.backend != MAAS_BACKEND_ONEDNN && layout == 0 &&
 		p->c_in / p->groups < CONV_DNN_MIN_CIG)
 		return false;
 	/*
@@ -388,12 +393,28 @@ blas_conv2d(const struct MaasConv2d *p, int n, const float *inp,
 	 */
 	macs = (double) n * p->c_out * p->h_out * p->w_out *
 		(double) (p->c_in / p->groups) * p->kh * p->kw;
+	if (thread >= 0)
+		threads = 1;
 	while (threads > 1 && macs < CONV_MACS_PER_THREAD * threads)
 		threads--;
-	if (maas_dnn_conv2d(p, threads, n, inp, weight, bias, relu, out))
+	if (maas_dnn_conv2d_at(p, threads, n, inp, weight, bias, relu, out, layout,
+						   thread < 0 ? 0 : thread))
 		return true;
-	blas_state.info.onednn_failures++;
+	__atomic_fetch_add(&blas_state.info.onednn_failures, 1, __ATOMIC_RELAXED);
 	return false;
+}
+
+bool
+blas_conv2d(const struct MaasConv2d *p, int n, const float *inp,
+			const float *weight, const float *bias, bool relu, float *out)
+{
+	return blas_conv2d_at(p, n, inp, weight, bias, relu, out, 0, -1);
+}
+
+bool
+blas_conv2d_ready(void)
+{
+	return blas_state.conv_dnn && maas_dnn_conv_ready();
 }
 
 /* ---- packing ---- */

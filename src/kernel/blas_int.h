@@ -78,5 +78,9 @@ extern bool blas_pack(MaasWeights *w, MaasError *err);
 extern bool blas_conv2d(const struct MaasConv2d *p, int n, const float *inp,
 						const float *weight, const float *bias, bool relu,
 						float *out);
+extern bool blas_conv2d_at(const struct MaasConv2d *p, int n, const float *inp,
+						   const float *weight, const float *bias, bool relu,
+						   float *out, int layout, int thread);
+extern bool blas_conv2d_ready(void);
 
 #endif							/* MAAS_BLAS_INT_H */

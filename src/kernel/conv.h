@@ -219,6 +219,20 @@ extern void maas_maxpool2d_backward(const MaasPool2d *p, int n,
 extern void maas_avgpool2d_forward(const MaasPool2d *p, int n,
 								   const float *inp, float *out);
 
+/*
+ * The NHWC layout (pool_nhwc.c): a row as (h, w, c).  Max pooling at
+ * inference from NHWC rows inp (n, h, w, c) to out in NHWC (n, h_out,
+ * w_out, c) or, out_nhwc false, NCHW; the values maas_maxpool2d_forward
+ * gives.  And the transposes of n rows between (c, h, w) and (h, w, c);
+ * in and out apart.
+ */
+extern void maas_maxpool2d_nhwc(const MaasPool2d *p, int n, const float *inp,
+								float *out, bool out_nhwc);
+extern void maas_image_to_nhwc(int n, int c, int h, int w, const float *in,
+							   float *out);
+extern void maas_image_to_nchw(int n, int c, int h, int w, const float *in,
+							   float *out);
+
 /* dout (n, c, h_out, w_out) -> dinp (n, c, h, w) */
 extern void maas_avgpool2d_backward(const MaasPool2d *p, int n,
 									const float *dout, float *dinp);

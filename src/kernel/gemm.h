@@ -227,6 +227,18 @@ struct MaasConv2d;
 extern bool maas_dnn_conv2d(const struct MaasConv2d *p, int threads, int n,
 							const float *inp, const float *weight,
 							const float *bias, bool relu, float *out);
+/*
+ * The same with layouts (MaasBlas.conv2d_at) on slot, 0 to MAAS_CONV_SLOTS
+ * - 1: the primitives a slot makes are its own and run only on the thread
+ * that uses the slot (0: the backend's thread, which maas_dnn_conv_ready
+ * must have opened the library on first).
+ */
+extern bool maas_dnn_conv2d_at(const struct MaasConv2d *p, int threads, int n,
+							   const float *inp, const float *weight,
+							   const float *bias, bool relu, float *out,
+							   int layout, int slot);
+/* opens the library for the convolution: false when it cannot run */
+extern bool maas_dnn_conv_ready(void);
 /* the implementation of the last convolution primitive made, or "" */
 extern const char *maas_dnn_conv_impl(void);
 extern void maas_dnn_conv_clear(void);

@@ -44,6 +44,8 @@ maas_dnn_conv_impl(void)
 
 #define CONV_FUNCS(X) \
 	X(dnnl_stream_wait) \
+	X(dnnl_stream_create) \
+	X(dnnl_primitive_attr_set_scratchpad_mode) \
 	X(dnnl_memory_desc_init_by_tag) \
 	X(dnnl_memory_desc_get_size) \
 	X(dnnl_memory_desc_equal) \
@@ -76,7 +78,7 @@ static struct
 static void *lib = NULL;
 static bool tried = false;
 static dnnl_engine_t engine;
-static dnnl_stream_t stream;
+static dnnl_stream_t stream0;	/* gemm_onednn.c's, slot 0's */
 static void (*omp_set) (int);
 static int	(*omp_get) (void);
 
@@ -99,7 +101,8 @@ typedef struct ConvKey
 				dh,
 				dw,
 				groups,
-				threads;
+				threads,
+				layout;			/* MAAS_CONV_IN_NHWC | MAAS_CONV_OUT_NHWC */
 	bool		bias,
 				relu;
 } ConvKey;
@@ -128,10 +131,23 @@ typedef struct ConvEntry
 				wei,
 				dst;
 	dnnl_memory_t bmem;
+	dnnl_memory_t smem;			/* the scratchpad, or NULL */
+	void	   *sbuf;
 } ConvEntry;
 
-static ConvEntry cache[CONV_CACHE];
-static uint64_t clock_now = 0;
+/*
+ * Per slot (a thread of the layer runtime's tiles in parallel, net.c; 0
+ * the backend's own thread): the primitives, made and run on that thread
+ * only, each with a scratchpad of its own (mode "user"), and a stream.
+ */
+typedef struct ConvSlot
+{
+	ConvEntry	cache[CONV_CACHE];
+	uint64_t	clock;
+	dnnl_stream_t stream;
+} ConvSlot;
+
+static ConvSlot slots[MAAS_CONV_SLOTS];
 
 static bool
 conv_open(void)
@@ -139,7 +155,7 @@ conv_open(void)
 	if (tried)
 		return lib != NULL;
 	tried = true;
-	if (!maas_dnn_shared(&lib, &engine, &stream))
+	if (!maas_dnn_shared(&lib, &engine, &stream0))
 		return false;
 #define CONV_SYM(f) \
 	cf.f = (__typeof__(f) *) dlsym(lib, #f); \
@@ -177,6 +193,9 @@ entry_free(ConvEntry *e)
 	staged_free(&e->dst);
 	if (e->bmem)
 		cf.dnnl_memory_destroy(e->bmem);
+	if (e->smem)
+		cf.dnnl_memory_destroy(e->smem);
+	free(e->sbuf);
 	memset(e, 0, sizeof(*e));
 }
 
@@ -222,7 +241,7 @@ staged_inner(const Staged *t)
 
 /* bind data to t's plain side; run the reorder when to_inner */
 static dnnl_status_t
-staged_bind(Staged *t, const void *data, bool to_inner)
+staged_bind(Staged *t, const void *data, bool to_inner, dnnl_stream_t stream)
 {
 	dnnl_status_t st = cf.dnnl_memory_set_data_handle(t->plain, (void *) data);
 
@@ -236,7 +255,8 @@ staged_bind(Staged *t, const void *data, bool to_inner)
 }
 
 static void
-key_of(ConvKey *k, const MaasConv2d *p, int n, bool bias, bool relu, int threads)
+key_of(ConvKey *k, const MaasConv2d *p, int n, bool bias, bool relu, int threads,
+	   int layout)
 {
 	memset(k, 0, sizeof(*k));
 	k->n = n;
@@ -256,20 +276,23 @@ key_of(ConvKey *k, const MaasConv2d *p, int n, bool bias, bool relu, int threads
 	k->dw = p->dil_w;
 	k->groups = p->groups;
 	k->threads = threads;
+	k->layout = layout;
 	k->bias = bias;
 	k->relu = relu;
 }
 
 /*
  * The primitive and its memories for key k, into e (freed on failure).
- * Source and destination are asked for in format "any" too: at NCHW
- * oneDNN 2.x has only its GEMM-based convolution (an im2col of its own),
- * which measured slower than maas's im2col on the benchmark's CNN, while
- * its direct kernels on the blocked layout (nChw16c), reorders in and out
- * included, are faster.
+ * A source or destination in NCHW is asked for in format "any", and
+ * reordered from or to NCHW on each call: at NCHW oneDNN 2.x has only its
+ * GEMM-based convolution (an im2col of its own), which measured slower
+ * than maas's im2col on the benchmark's CNN, while its direct kernels on
+ * NHWC or blocked layouts, reorders in and out included, are faster.  One
+ * in NHWC (k->layout) is taken as it is, with no reorder: the layer
+ * runtime keeps that layout between its image layers.
  */
 static bool
-entry_make(ConvEntry *e, const MaasConv2d *p, const ConvKey *k)
+entry_make(ConvEntry *e, const MaasConv2d *p, const ConvKey *k, bool name_it)
 {
 	dnnl_memory_desc_t smd,
 				sany,
@@ -293,16 +316,20 @@ entry_make(ConvEntry *e, const MaasConv2d *p, const ConvKey *k)
 	dnnl_dims_t dilates = {p->dil_h - 1, p->dil_w - 1};
 	dnnl_dims_t pad_l = {p->pad_top, p->pad_left};
 	dnnl_dims_t pad_r = {p->pad_bottom, p->pad_right};
-	dnnl_format_tag_t io = dnnl_format_tag_any;
+	bool		in_nhwc = (k->layout & MAAS_CONV_IN_NHWC) != 0,
+				out_nhwc = (k->layout & MAAS_CONV_OUT_NHWC) != 0;
+	const dnnl_memory_desc_t *spad;
 	dnnl_status_t st;
 
-	st = cf.dnnl_memory_desc_init_by_tag(&smd, 4, sdims, dnnl_f32, dnnl_nchw);
+	st = cf.dnnl_memory_desc_init_by_tag(&smd, 4, sdims, dnnl_f32, in_nhwc ? dnnl_nhwc : dnnl_nchw);
 	if (st == dnnl_success)
-		st = cf.dnnl_memory_desc_init_by_tag(&sany, 4, sdims, dnnl_f32, io);
+		st = cf.dnnl_memory_desc_init_by_tag(&sany, 4, sdims, dnnl_f32,
+											 in_nhwc ? dnnl_nhwc : dnnl_format_tag_any);
 	if (st == dnnl_success)
-		st = cf.dnnl_memory_desc_init_by_tag(&dmd, 4, ddims, dnnl_f32, dnnl_nchw);
+		st = cf.dnnl_memory_desc_init_by_tag(&dmd, 4, ddims, dnnl_f32, out_nhwc ? dnnl_nhwc : dnnl_nchw);
 	if (st == dnnl_success)
-		st = cf.dnnl_memory_desc_init_by_tag(&dany, 4, ddims, dnnl_f32, io);
+		st = cf.dnnl_memory_desc_init_by_tag(&dany, 4, ddims, dnnl_f32,
+											 out_nhwc ? dnnl_nhwc : dnnl_format_tag_any);
 	if (st == dnnl_success)
 		st = g > 1 ? cf.dnnl_memory_desc_init_by_tag(&wany, 5, gdims, dnnl_f32, dnnl_format_tag_any)
 			: cf.dnnl_memory_desc_init_by_tag(&wany, 4, wdims, dnnl_f32, dnnl_format_tag_any);
@@ -316,13 +343,15 @@ entry_make(ConvEntry *e, const MaasConv2d *p, const ConvKey *k)
 														   dnnl_convolution_direct,
 														   &sany, &wany, k->bias ? &bmd : NULL,
 														   &dany, strides, dilates, pad_l, pad_r);
+	if (st == dnnl_success)
+		st = cf.dnnl_primitive_attr_create(&attr);
+	if (st == dnnl_success)
+		st = cf.dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
 	if (st == dnnl_success && k->relu)
 	{
 		st = cf.dnnl_post_ops_create(&po);
 		if (st == dnnl_success)
 			st = cf.dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f);
-		if (st == dnnl_success)
-			st = cf.dnnl_primitive_attr_create(&attr);
 		if (st == dnnl_success)
 			st = cf.dnnl_primitive_attr_set_post_ops(attr, po);
 	}
@@ -344,11 +373,23 @@ entry_make(ConvEntry *e, const MaasConv2d *p, const ConvKey *k)
 		st = staged_make(&e->dst, &dmd, cf.dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0), false);
 	if (st == dnnl_success && k->bias)
 		st = cf.dnnl_memory_create(&e->bmem, &bmd, engine, DNNL_MEMORY_NONE);
-	if (st == dnnl_success &&
+	spad = st == dnnl_success ? cf.dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0) : NULL;
+	if (spad != NULL && cf.dnnl_memory_desc_get_size(spad) > 0)
+	{
+		if (posix_memalign(&e->sbuf, 64, cf.dnnl_memory_desc_get_size(spad)) != 0)
+		{
+			e->sbuf = NULL;
+			st = dnnl_out_of_memory;
+		}
+		else
+			st = cf.dnnl_memory_create(&e->smem, spad, engine, e->sbuf);
+	}
+	if (st == dnnl_success && name_it &&
 		cf.dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success &&
 		impl != NULL)
 		snprintf(conv_impl, sizeof(conv_impl), "%s%s", impl,
-				 e->src.reorder || e->dst.reorder ? " (blocked)" : "");
+				 e->src.reorder || e->dst.reorder ? " (blocked)" :
+				 k->layout != 0 ? " (nhwc)" : "");
 	cf.dnnl_primitive_desc_destroy(pd);
 	if (st != dnnl_success)
 	{
@@ -362,19 +403,33 @@ entry_make(ConvEntry *e, const MaasConv2d *p, const ConvKey *k)
 
 static bool
 dnn_conv(const MaasConv2d *p, int threads, int n, const float *inp,
-		 const float *weight, const float *bias, bool relu, float *out)
+		 const float *weight, const float *bias, bool relu, float *out,
+		 int layout, int slot)
 {
 	ConvKey		k;
 	ConvEntry  *e = NULL;
+	ConvSlot   *sl = &slots[slot];
+	ConvEntry  *cache = sl->cache;
+	dnnl_stream_t stream;
 	dnnl_status_t st;
-	dnnl_exec_arg_t args[4];
+	dnnl_exec_arg_t args[5];
 	int			nargs = 0;
 	int			omp_was = 0;
 	bool		ok;
 
-	if (!conv_open())
+	/* slot 0's thread opened the library (maas_dnn_conv_ready) */
+	if (slot == 0 ? !conv_open() : lib == NULL)
 		return false;
-	key_of(&k, p, n, bias != NULL, relu, threads);
+	if (slot == 0)
+		sl->stream = stream0;
+	else if (sl->stream == NULL &&
+			 cf.dnnl_stream_create(&sl->stream, engine, dnnl_stream_default_flags) != dnnl_success)
+	{
+		sl->stream = NULL;
+		return false;
+	}
+	stream = sl->stream;
+	key_of(&k, p, n, bias != NULL, relu, threads, layout);
 	for (int i = 0; i < CONV_CACHE; i++)
 		if (cache[i].used && memcmp(&cache[i].key, &k, sizeof(k)) == 0)
 		{
@@ -392,14 +447,14 @@ dnn_conv(const MaasConv2d *p, int threads, int n, const float *inp,
 		e = MAAS_DNN_LRU_SLOT(cache, CONV_CACHE);
 		if (e->used)
 			entry_free(e);
-		if (!entry_make(e, p, &k))
+		if (!entry_make(e, p, &k, slot == 0))
 		{
 			/* remembered, so that the shape is not tried on every call */
 			e->used = true;
 			e->key = k;
 		}
 	}
-	e->stamp = ++clock_now;
+	e->stamp = ++sl->clock;
 	if (e->prim == NULL)
 	{
 		e = NULL;
@@ -407,18 +462,20 @@ dnn_conv(const MaasConv2d *p, int threads, int n, const float *inp,
 	}
 
 	/* oneDNN does not write through src, weights or bias */
-	st = staged_bind(&e->src, inp, true);
+	st = staged_bind(&e->src, inp, true, stream);
 	if (st == dnnl_success)
-		st = staged_bind(&e->wei, weight, true);
+		st = staged_bind(&e->wei, weight, true, stream);
 	if (st == dnnl_success && bias != NULL)
 		st = cf.dnnl_memory_set_data_handle(e->bmem, (void *) bias);
 	if (st == dnnl_success)
-		st = staged_bind(&e->dst, out, false);
+		st = staged_bind(&e->dst, out, false, stream);
 	args[nargs++] = (dnnl_exec_arg_t) {DNNL_ARG_SRC, staged_inner(&e->src)};
 	args[nargs++] = (dnnl_exec_arg_t) {DNNL_ARG_WEIGHTS, staged_inner(&e->wei)};
 	if (bias != NULL)
 		args[nargs++] = (dnnl_exec_arg_t) {DNNL_ARG_BIAS, e->bmem};
 	args[nargs++] = (dnnl_exec_arg_t) {DNNL_ARG_DST, staged_inner(&e->dst)};
+	if (e->smem)
+		args[nargs++] = (dnnl_exec_arg_t) {DNNL_ARG_SCRATCHPAD, e->smem};
 	if (st == dnnl_success)
 		st = cf.dnnl_primitive_execute(e->prim, stream, nargs, args);
 	if (st == dnnl_success && e->dst.reorder)
@@ -442,16 +499,30 @@ bool
 maas_dnn_conv2d(const MaasConv2d *p, int threads, int n, const float *inp,
 				const float *weight, const float *bias, bool relu, float *out)
 {
+	return maas_dnn_conv2d_at(p, threads, n, inp, weight, bias, relu, out, 0, 0);
+}
+
+bool
+maas_dnn_conv2d_at(const MaasConv2d *p, int threads, int n, const float *inp,
+				   const float *weight, const float *bias, bool relu, float *out,
+				   int layout, int slot)
+{
 	sigset_t	old;
 	bool		ok;
 
-	if (n < 1 || threads < 1)
+	if (n < 1 || threads < 1 || slot < 0 || slot >= MAAS_CONV_SLOTS)
 		return false;
 
 	maas_block_signals(&old);
-	ok = dnn_conv(p, threads, n, inp, weight, bias, relu, out);
+	ok = dnn_conv(p, threads, n, inp, weight, bias, relu, out, layout, slot);
 	maas_restore_signals(&old);
 	return ok;
+}
+
+bool
+maas_dnn_conv_ready(void)
+{
+	return conv_open();
 }
 
 void
@@ -459,9 +530,10 @@ maas_dnn_conv_clear(void)
 {
 	if (lib == NULL)
 		return;
-	for (int i = 0; i < CONV_CACHE; i++)
-		if (cache[i].used)
-			entry_free(&cache[i]);
+	for (int s = 0; s < MAAS_CONV_SLOTS; s++)
+		for (int i = 0; i < CONV_CACHE; i++)
+			if (slots[s].cache[i].used)
+				entry_free(&slots[s].cache[i]);
 }
 
 #else							/* !MAAS_ONEDNN */
@@ -469,6 +541,14 @@ maas_dnn_conv_clear(void)
 bool
 maas_dnn_conv2d(const MaasConv2d *p, int threads, int n, const float *inp,
 				const float *weight, const float *bias, bool relu, float *out)
+{
+	return maas_dnn_conv2d_at(p, threads, n, inp, weight, bias, relu, out, 0, 0);
+}
+
+bool
+maas_dnn_conv2d_at(const MaasConv2d *p, int threads, int n, const float *inp,
+				   const float *weight, const float *bias, bool relu, float *out,
+				   int layout, int slot)
 {
 	(void) p;
 	(void) threads;
@@ -478,6 +558,14 @@ maas_dnn_conv2d(const MaasConv2d *p, int threads, int n, const float *inp,
 	(void) bias;
 	(void) relu;
 	(void) out;
+	(void) layout;
+	(void) slot;
+	return false;
+}
+
+bool
+maas_dnn_conv_ready(void)
+{
 	return false;
 }
 

@@ -14,56 +14,14 @@
  * than the last runs only the layers it depends on, in order, and stops:
  * skipping layers only removes writes, so the plan stays valid.
  *
- * Tiles.  A network of image layers runs a large batch in tiles of rows,
- * each tile through every step before the next: a CNN's activations are
- * tens of kilobytes a row, so a layer-by-layer pass over 1,024 rows streams
- * tens of megabytes through memory at every layer, while a tile of a few
- * rows stays in the cache between the convolution, its activation and its
- * pooling (test/bench/cnn_net.c measures it: about 2-4x at the kernels).
- * The values of a tile lie at the start of their buffers, and the output
- * rows of each tile are copied into an area of the workspace of their own;
- * rows are independent in a feature model, so the results are a whole-batch
- * pass's but for GEMM blocking (float noise).
+ * Tiles, layouts and threads for image layers: net_tiles.c.
  */
-#include "net_ops.h"
+#include "net_plan.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-/* the most steps a plan run by maas_small_row has */
-#define MAAS_SMALL_STEPS	4
-
-/* one layer of a run, as the run loop wants it */
-typedef struct NetStep
-{
-	bool		(*forward) (const MaasLayer *l, MaasRun *run,
-							const float *const *in, float *out);
-	const MaasLayer *layer;
-	int			n_in;
-	int			in_buf[MAAS_LAYER_MAX_INPUTS];	/* -1: the batch's x */
-	int			out_buf;
-	bool		relu;			/* a conv2d that absorbed the relu after it */
-} NetStep;
-
-typedef struct NetPlan
-{
-	int			n_values;		/* n_layers + 1 */
-	NetStep    *steps;			/* the layers net->output needs, in order */
-	int			n_steps;
-	int		   *last_use;		/* per value: last layer reading it, or -1 */
-	size_t	   *seq_width;		/* per buffer: widest sequence vector */
-	size_t	   *row_width;		/* per buffer: widest row value (all of a row) */
-	bool	   *needed;			/* per layer: needed for net->output */
-	int			output;			/* value id of net->output */
-	size_t		tile_row_bytes;	/* bytes a row of every value takes, when
-								 * the net runs in tiles (see the top);
-								 * 0: one pass over the batch */
-	/* a chain of maas_small_step_ok layers, for maas_small_row, or 0 */
-	int			n_small;
-	const MaasLayer *small[MAAS_SMALL_STEPS];
-	size_t		small_off[MAAS_SMALL_STEPS];	/* where each writes its row */
-} NetPlan;
 
 /* the bytes of values a tile aims for (the benchmark may change it) */
 size_t		maas_net_tile_bytes = MAAS_NET_TILE_BYTES;
@@ -153,8 +111,8 @@ maas_op_from_name(const char *name, MaasOp *op)
 }
 
 /* the value ids layer i reads */
-static int
-layer_inputs(const MaasLayer *l, int i, int *ids)
+int
+maas_net_layer_inputs(const MaasLayer *l, int i, int *ids)
 {
 	if (l->n_inputs == 0)
 	{
@@ -212,7 +170,7 @@ check_layers(MaasNet *net, MaasError *err)
 		if (l->n_inputs < 0 || l->n_inputs > MAAS_LAYER_MAX_INPUTS)
 			return maas_error(err, MAAS_ERR_INVALID, "layer %d (%s) has %d inputs",
 							  i + 1, info->name, l->n_inputs);
-		n = layer_inputs(l, i, ids);
+		n = maas_net_layer_inputs(l, i, ids);
 		if (n < info->min_inputs || n > info->max_inputs)
 			return maas_error(err, MAAS_ERR_INVALID,
 							  "layer %d (%s) reads %d values but takes %d%s",
@@ -269,7 +227,7 @@ plan_buffers(MaasNet *net, NetPlan *plan, MaasError *err)
 		MaasLayer  *l = &net->layers[i];
 		const MaasOpInfo *info = maas_op_info(l->op);
 		int			ids[MAAS_LAYER_MAX_INPUTS];
-		int			n = layer_inputs(l, i, ids);
+		int			n = maas_net_layer_inputs(l, i, ids);
 		int			buf = -1;
 
 		if (info->elementwise && ids[0] != 0 && plan->last_use[ids[0]] == i)
@@ -343,10 +301,11 @@ fuse_relu(const MaasNet *net, NetPlan *plan)
 		plan->steps[k] = *s;
 		if (maas_op_info(s->layer->op)->fuses_relu && next != NULL &&
 			next->layer->op == MAAS_OP_RELU && v != plan->output &&
-			layer_inputs(next->layer, r, ids) == 1 && ids[0] == v &&
+			maas_net_layer_inputs(next->layer, r, ids) == 1 && ids[0] == v &&
 			plan->last_use[v] == r && next->out_buf == s->out_buf)
 		{
 			plan->steps[k].relu = true;
+			plan->steps[k].value = r + 1;
 			i++;
 		}
 		k++;
@@ -354,35 +313,6 @@ fuse_relu(const MaasNet *net, NetPlan *plan)
 	plan->n_steps = k;
 }
 
-/*
- * A feature model with an image layer among its steps, and only row
- * values, runs in tiles: the bytes of a row of its input and buffers.  A
- * remote layer (one request a call) or a KV cache keeps one pass.
- */
-static size_t
-tile_row_bytes(const MaasNet *net, const NetPlan *plan)
-{
-	bool		image = false;
-	size_t		floats = (size_t) net->n_in;
-
-	if (net->input != MAAS_NET_FEATURES)
-		return 0;
-	for (int i = 0; i < plan->n_steps; i++)
-	{
-		const MaasLayer *l = plan->steps[i].layer;
-
-		if (l->op == MAAS_OP_REMOTE || maas_op_info(l->op)->kv_cache || l->shape.seq)
-			return 0;
-		if (l->op == MAAS_OP_CONV2D || l->op == MAAS_OP_MAXPOOL2D ||
-			l->op == MAAS_OP_AVGPOOL2D || l->op == MAAS_OP_GLOBAL_AVGPOOL)
-			image = true;
-	}
-	if (!image)
-		return 0;
-	for (int b = 0; b < net->n_buffers; b++)
-		floats += plan->row_width[b] + plan->seq_width[b];
-	return floats * sizeof(float);
-}
 
 /*
  * A plan that is a short chain of small layers (a logistic or linear
@@ -456,7 +386,7 @@ maas_net_check(MaasNet *net, MaasError *err)
 	for (int i = 0; i < L; i++)
 	{
 		int			ids[MAAS_LAYER_MAX_INPUTS];
-		int			n = layer_inputs(&net->layers[i], i, ids);
+		int			n = maas_net_layer_inputs(&net->layers[i], i, ids);
 
 		for (int k = 0; k < n; k++)
 			plan->last_use[ids[k]] = i;
@@ -472,7 +402,7 @@ maas_net_check(MaasNet *net, MaasError *err)
 
 		if (!plan->needed[i])
 			continue;
-		n = layer_inputs(&net->layers[i], i, ids);
+		n = maas_net_layer_inputs(&net->layers[i], i, ids);
 		for (int k = 0; k < n; k++)
 			if (ids[k] > 0)
 				plan->needed[ids[k] - 1] = true;
@@ -496,11 +426,13 @@ maas_net_check(MaasNet *net, MaasError *err)
 		s = &plan->steps[plan->n_steps++];
 		s->layer = &net->layers[i];
 		s->forward = maas_op_info(net->layers[i].op)->forward;
-		s->n_in = layer_inputs(&net->layers[i], i, ids);
+		s->n_in = maas_net_layer_inputs(&net->layers[i], i, ids);
 		for (int k = 0; k < s->n_in; k++)
 			s->in_buf[k] = ids[k] == 0 ? -1 : net->layers[ids[k] - 1].buffer;
 		s->out_buf = net->layers[i].buffer;
 		s->relu = false;
+		s->value = i + 1;
+		s->layout = 0;
 	}
 	fuse_relu(net, plan);
 
@@ -513,7 +445,7 @@ maas_net_check(MaasNet *net, MaasError *err)
 	for (int i = 0; i < L; i++)
 		if (net->layers[i].shape.width > net->max_width)
 			net->max_width = net->layers[i].shape.width;
-	plan->tile_row_bytes = tile_row_bytes(net, plan);
+	maas_net_plan_tiles(net, plan);
 	net->plan = plan;
 	return true;
 }
@@ -531,7 +463,7 @@ scratch_floats(const MaasNet *net, int n, int t, int n_keys, size_t *out)
 		const MaasOpInfo *info = maas_op_info(l->op);
 		int			ids[MAAS_LAYER_MAX_INPUTS];
 		MaasShape	in[MAAS_LAYER_MAX_INPUTS];
-		int			k = layer_inputs(l, i, ids);
+		int			k = maas_net_layer_inputs(l, i, ids);
 		size_t		s;
 
 		if (info->scratch == NULL)
@@ -564,9 +496,9 @@ maas_net_workspace_kv(const MaasNet *net, int n_rows, int t, int n_keys,
 
 	if (n_rows <= 0 || t <= 0 || n_keys < t || plan == NULL)
 		return false;
-	/* a tiled net's output rows (see run_tiles) */
+	/* a tiled net's front: the rows of its tiled value (net_tiles.c) */
 	if (plan->tile_row_bytes > 0 &&
-		!maas_mul_size((size_t) n_rows, (size_t) net->n_out, &total))
+		!maas_mul_size((size_t) n_rows, plan->row_width[plan->tiled_buf], &total))
 		return false;
 	for (int b = 0; b < net->n_buffers; b++)
 	{
@@ -594,9 +526,9 @@ place_buffers(const MaasNet *net, const MaasBatch *batch, float *work, float **b
 	const NetPlan *plan = net->plan;
 	size_t		off = 0;
 
-	/* a tiled net's output rows first (see run_tiles) */
+	/* a tiled net's front first (net_tiles.c) */
 	if (plan->tile_row_bytes > 0)
-		off = (size_t) batch->n * net->n_out;
+		off = (size_t) batch->n * plan->row_width[plan->tiled_buf];
 	for (int b = 0; b < net->n_buffers; b++)
 	{
 		size_t		per_row = plan->seq_width[b] * (size_t) batch->t;
@@ -633,7 +565,7 @@ run_to(const MaasNet *net, MaasRun *run, float **bufs, int target)
 
 		if (!want[i])
 			continue;
-		n = layer_inputs(&net->layers[i], i, ids);
+		n = maas_net_layer_inputs(&net->layers[i], i, ids);
 		for (int k = 0; k < n; k++)
 			if (ids[k] > 0)
 				want[ids[k] - 1] = true;
@@ -647,7 +579,7 @@ run_to(const MaasNet *net, MaasRun *run, float **bufs, int target)
 
 		if (!want[i])
 			continue;
-		n = layer_inputs(l, i, ids);
+		n = maas_net_layer_inputs(l, i, ids);
 		for (int k = 0; k < n; k++)
 			in[k] = ids[k] == 0 ? run->batch->x : bufs[net->layers[ids[k] - 1].buffer];
 		if (!maas_op_info(l->op)->forward(l, run, in, bufs[l->buffer]))
@@ -657,11 +589,14 @@ run_to(const MaasNet *net, MaasRun *run, float **bufs, int target)
 	return result;
 }
 
-/* every step of the plan over run->batch, its input x */
-static bool
-run_steps(const NetPlan *plan, MaasRun *run, const float *x, float *const *bufs)
+/* steps [from, to) of the plan over run->batch, its input x */
+bool
+maas_net_run_steps(const NetPlan *plan, MaasRun *run, const float *x,
+				   float *const *bufs, int from, int to, bool nhwc)
 {
-	for (int i = 0; i < plan->n_steps; i++)
+	bool		ok = true;
+
+	for (int i = from; ok && i < to; i++)
 	{
 		const NetStep *s = &plan->steps[i];
 		const float *in[MAAS_LAYER_MAX_INPUTS];
@@ -669,44 +604,12 @@ run_steps(const NetPlan *plan, MaasRun *run, const float *x, float *const *bufs)
 		for (int k = 0; k < s->n_in; k++)
 			in[k] = s->in_buf[k] < 0 ? x : bufs[s->in_buf[k]];
 		run->relu = s->relu;
-		if (!s->forward(s->layer, run, in, bufs[s->out_buf]))
-		{
-			run->relu = false;
-			return false;
-		}
+		run->layout = nhwc ? s->layout : 0;
+		ok = s->forward(s->layer, run, in, bufs[s->out_buf]);
 	}
 	run->relu = false;
-	return true;
-}
-
-/*
- * The steps over tiles of rows (see the top): every tile's values at the
- * start of their buffers, so that they stay in the cache, and the output
- * rows of each copied to their place in out (workspace of its own); the
- * scratch is shared (sized for the whole batch, so for any tile).
- */
-static const float *
-run_tiles(const MaasNet *net, MaasRun *run, float *const *bufs, float *out,
-		  int tile)
-{
-	const NetPlan *plan = net->plan;
-	const MaasBatch *batch = run->batch;
-	MaasBatch	part = *batch;
-	const float *res = bufs[plan->steps[plan->n_steps - 1].out_buf];
-	bool		ok = true;
-
-	run->batch = &part;
-	for (int r0 = 0; ok && r0 < batch->n; r0 += tile)
-	{
-		part.n = batch->n - r0 < tile ? batch->n - r0 : tile;
-		part.x = batch->x + (size_t) r0 * net->n_in;
-		ok = run_steps(plan, run, part.x, bufs);
-		if (ok)
-			memcpy(out + (size_t) r0 * net->n_out, res,
-				   sizeof(float) * (size_t) part.n * net->n_out);
-	}
-	run->batch = batch;
-	return ok ? out : NULL;
+	run->layout = 0;
+	return ok;
 }
 
 /* the run loop; apart from maas_net_run so that a small row skips its frame */
@@ -723,6 +626,8 @@ run_loop(const MaasNet *net, const MaasBlas *blas, const MaasBatch *batch,
 	run.batch = batch;
 	run.err = err;
 	run.relu = false;
+	run.layout = 0;
+	run.thread = -1;
 	run.scratch = place_buffers(net, batch, work, bufs);
 
 	if (target > 0 && target != plan->output)
@@ -737,14 +642,15 @@ run_loop(const MaasNet *net, const MaasBlas *blas, const MaasBatch *batch,
 
 	if (plan->tile_row_bytes > 0)
 	{
-		size_t		threads = blas->info != NULL && blas->info->threads > 1 ? blas->info->threads : 1,
-					rows = maas_net_tile_bytes * threads / plan->tile_row_bytes;
-		int			tile = rows < 1 ? 1 : rows > (size_t) batch->n ? batch->n : (int) rows;
+		const float *out;
 
-		if (tile < batch->n)
-			return run_tiles(net, &run, bufs, work, tile);
+		if (!maas_net_run_tiles(net, &run, bufs, work, &out))
+			return NULL;
+		if (out != NULL)
+			return out;
 	}
-	if (!run_steps(plan, &run, batch->x, bufs))
+	if (!maas_net_run_steps(plan, &run, batch->x, bufs, 0, plan->n_steps,
+							plan->tile_row_bytes > 0 && maas_net_nhwc(plan, blas)))
 		return NULL;
 	return bufs[plan->steps[plan->n_steps - 1].out_buf];
 }

@@ -33,6 +33,13 @@ typedef struct MaasRun
 	MaasError  *err;
 	bool		relu;			/* write max(0, value): the relu after
 								 * this step fused into it (fuses_relu) */
+	int			layout;			/* image layers: MAAS_CONV_IN_NHWC and
+								 * MAAS_CONV_OUT_NHWC, the layouts of this
+								 * step's input and output (net.c) */
+	int			thread;			/* -1, or the thread of tiles in parallel
+								 * this step runs on (net.c): then it may
+								 * call no BLAS and return false (without
+								 * err) to have the tile run again apart */
 } MaasRun;
 
 /* how many vectors a value holds for a batch: rows, or rows * positions */

@@ -244,7 +244,42 @@ conv2d_scratch(const MaasLayer *l, const MaasShape *in, int n, int t, int n_keys
 	(void) n_keys;
 	if (!maas_conv2d_scratch(&p->geom, n, &floats))
 		return SIZE_MAX;
+	/* and a row of input and of output for the NHWC fallback */
+	if (!maas_add_size(floats, maas_conv2d_in_size(&p->geom), &floats) ||
+		!maas_add_size(floats, maas_conv2d_out_size(&p->geom), &floats))
+		return SIZE_MAX;
 	return floats;
+}
+
+/*
+ * A convolution with NHWC input or output (run->layout) that the backend
+ * did not run: im2col a row at a time, through the transposes
+ */
+static void
+conv2d_nhwc_apart(const ConvParams *p, MaasRun *run, const float *inp, float *out)
+{
+	const MaasConv2d *g = &p->geom;
+	size_t		isz = maas_conv2d_in_size(g),
+				osz = maas_conv2d_out_size(g);
+	float	   *xin = run->scratch,
+			   *yout = xin + isz,
+			   *rest = yout + osz;
+
+	for (int r = 0; r < run->batch->n; r++)
+	{
+		const float *x = inp + r * isz;
+		float	   *y = run->layout & MAAS_CONV_OUT_NHWC ? yout : out + r * osz;
+
+		if (run->layout & MAAS_CONV_IN_NHWC)
+		{
+			maas_image_to_nchw(1, g->c_in, g->h, g->w, x, xin);
+			x = xin;
+		}
+		maas_conv2d_forward_act(g, run->blas, 1, x, p->weight, p->bias, run->relu,
+								y, rest, NULL);
+		if (run->layout & MAAS_CONV_OUT_NHWC)
+			maas_image_to_nhwc(1, g->c_out, g->h_out, g->w_out, yout, out + r * osz);
+	}
 }
 
 static bool
@@ -253,6 +288,18 @@ conv2d_forward(const MaasLayer *l, MaasRun *run, const float *const *in, float *
 	const ConvParams *p = l->params;
 	const MaasBlas *blas = run->blas;
 
+	if (run->layout != 0 || run->thread >= 0)
+	{
+		if (blas->conv2d_at != NULL &&
+			blas->conv2d_at(&p->geom, run->batch->n, in[0], p->weight, p->bias, run->relu,
+							out, run->layout, run->thread))
+			return true;
+		/* no BLAS on a thread of tiles in parallel: the tile runs apart */
+		if (run->thread >= 0)
+			return false;
+		conv2d_nhwc_apart(p, run, in[0], out);
+		return true;
+	}
 	/* oneDNN's convolution when the backend has it for the shape */
 	if (blas->conv2d != NULL &&
 		blas->conv2d(&p->geom, run->batch->n, in[0], p->weight, p->bias, run->relu, out))
@@ -383,7 +430,11 @@ maxpool2d_forward(const MaasLayer *l, MaasRun *run, const float *const *in, floa
 {
 	const PoolParams *p = l->params;
 
-	maas_maxpool2d_forward(&p->geom, run->batch->n, in[0], out, NULL);
+	if (run->layout & MAAS_CONV_IN_NHWC)
+		maas_maxpool2d_nhwc(&p->geom, run->batch->n, in[0], out,
+							(run->layout & MAAS_CONV_OUT_NHWC) != 0);
+	else
+		maas_maxpool2d_forward(&p->geom, run->batch->n, in[0], out, NULL);
 	return true;
 }
 

@@ -135,6 +135,8 @@ main(int argc, char **argv)
 	/* the same backend with the conv2d op on im2col, for the comparison */
 	im2col = *blas;
 	im2col.conv2d = NULL;
+	im2col.conv2d_at = NULL;
+	im2col.conv2d_ready = NULL;
 	n = (int) (xlen / sizeof(float) / (size_t) on.net.n_in);
 	n_one = n > 2000 ? 2000 : n;
 	if (!maas_net_workspace(&on.net, BATCH, 1, &nwork))
@@ -153,6 +155,17 @@ main(int argc, char **argv)
 	 */
 	maas_net_tile_bytes = SIZE_MAX;
 	run_all(&on.net, blas, (const float *) xb, n, BATCH, work, ref, 1);
+	/* PROFILE=k: only the default variant, k passes (for perf record) */
+	if (getenv("PROFILE") != NULL)
+	{
+		int			k = atoi(getenv("PROFILE"));
+
+		maas_net_tile_bytes = MAAS_NET_TILE_BYTES;
+		t = run_all(&on.net, blas, (const float *) xb, n, BATCH, work, out, k > 0 ? k : 1);
+		printf("default, best of %d      %8.0f rows/s  max diff %.2g\n", k, n / t,
+			   max_diff(ref, out, (size_t) n * on.net.n_out));
+		return 0;
+	}
 	for (int r = 0; r < ROUNDS; r++)
 	{
 		maas_net_tile_bytes = SIZE_MAX;

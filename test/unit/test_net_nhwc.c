@@ -1,0 +1,364 @@
+/*
+ * test_net_nhwc.c
+ *		The layer runtime's image layers on oneDNN (net_tiles.c): the NHWC
+ *		layout kept between convolutions and pooling, the tiles run on two
+ *		threads, and the steps after the tiles over the whole batch, against
+ *		the same nets with every convolution on im2col, within 1e-5: tiles
+ *		of one row, a few and the whole batch, odd batch sizes, one and two
+ *		threads, maas.gemm_backend auto, onednn and blas, and a backend
+ *		that refuses the convolutions (everywhere, or on the second thread
+ *		only) so that the transposes and the tiles run again apart are
+ *		taken.  And the NHWC max pooling kernel against the NCHW one.
+ *		Without oneDNN only the NCHW paths run, and must agree too.
+ */
+#include <math.h>
+#include <stdlib.h>
+
+#include "conv.h"
+#include "cpu.h"
+#include "json.h"
+#include "net_build.h"
+#include "net_ops.h"
+#include "safetensors.h"
+#include "unit.h"
+
+static MaasError err;
+static uint64_t rng = 1414;
+
+static float *
+rand_floats(size_t n)
+{
+	float	   *v = maas_kalloc_array(n > 0 ? n : 1, sizeof(float));
+
+	for (size_t i = 0; i < n; i++)
+	{
+		uint64_t	z = (rng += UINT64_C(0x9E3779B97F4A7C15));
+
+		z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+		z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
+		z ^= z >> 31;
+		v[i] = (float) ((double) (z >> 11) * (2.0 / 9007199254740992.0) - 1.0);
+	}
+	return v;
+}
+
+/* max |got - want| <= tol * max(1, max |want|) */
+static bool
+agree(const char *what, size_t n, const float *got, const float *want, double tol)
+{
+	double		scale = 1.0,
+				worst = 0.0;
+	size_t		at = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (fabs(want[i]) > scale)
+			scale = fabs(want[i]);
+	for (size_t i = 0; i < n; i++)
+	{
+		double		e = fabs((double) got[i] - want[i]);
+
+		if (!(e <= worst))
+		{
+			worst = e;
+			at = i;
+		}
+	}
+	if (worst <= tol * scale)
+		return true;
+	fprintf(stderr, "    %s: element %zu is %.9g, want %.9g\n", what, at, got[at], want[at]);
+	return false;
+}
+
+/* ---- nets from configs ---- */
+
+#define MAX_TENSORS 16
+
+typedef struct Weights
+{
+	StWriteTensor t[MAX_TENSORS];
+	int64_t		shapes[MAX_TENSORS][4];
+	int			n;
+} Weights;
+
+static void
+add_tensor(Weights *w, const char *name, int ndim, int64_t d0, int64_t d1,
+		   int64_t d2, int64_t d3)
+{
+	int64_t		dims[4] = {d0, d1, d2, d3};
+	size_t		numel = 1;
+	int			i = w->n++;
+
+	for (int k = 0; k < ndim; k++)
+	{
+		w->shapes[i][k] = dims[k];
+		numel *= (size_t) dims[k];
+	}
+	w->t[i] = (StWriteTensor) {name, ST_F32, ndim, w->shapes[i], rand_floats(numel)};
+}
+
+static MaasNet *
+build(const char *config, const Weights *w)
+{
+	uint8_t    *buf;
+	size_t		len;
+	StFile	   *f = maas_kalloc(sizeof(StFile));
+	MaasJson   *cfg;
+	MaasNet    *net = maas_kalloc(sizeof(MaasNet));
+
+	buf = st_write(w->t, w->n, NULL, NULL, 0, &len, &err);
+	if (buf == NULL || !st_parse(buf, len, f, &err))
+		return NULL;
+	cfg = maas_json_parse(config, strlen(config), 0, NULL, &err);
+	if (cfg == NULL || !maas_net_build(net, cfg, f, true, &err))
+	{
+		fprintf(stderr, "    build: %s\n", err.msg);
+		return NULL;
+	}
+	return net;
+}
+
+/* the classic CNN, small: conv 3x3, relu, pool 2, conv 3x3, relu, pool 2, dense */
+static MaasNet *
+classic_cnn(void)
+{
+	Weights		w = {0};
+
+	add_tensor(&w, "c1.w", 4, 16, 1, 3, 3);
+	add_tensor(&w, "c1.b", 1, 16, 0, 0, 0);
+	add_tensor(&w, "c2.w", 4, 32, 16, 3, 3);
+	add_tensor(&w, "c2.b", 1, 32, 0, 0, 0);
+	add_tensor(&w, "d1.w", 2, 24, 32 * 2 * 2, 0, 0);
+	add_tensor(&w, "d1.b", 1, 24, 0, 0, 0);
+	add_tensor(&w, "d2.w", 2, 5, 24, 0, 0);
+	add_tensor(&w, "d2.b", 1, 5, 0, 0, 0);
+	return build("{\"n_features\": 196, \"input_shape\": [1, 14, 14], \"layers\": ["
+				 "{\"op\": \"conv2d\", \"weight\": \"c1.w\", \"bias\": \"c1.b\"}, {\"op\": \"relu\"},"
+				 "{\"op\": \"maxpool2d\", \"kernel\": 2},"
+				 "{\"op\": \"conv2d\", \"weight\": \"c2.w\", \"bias\": \"c2.b\"}, {\"op\": \"relu\"},"
+				 "{\"op\": \"maxpool2d\", \"kernel\": 2}, {\"op\": \"flatten\"},"
+				 "{\"op\": \"dense\", \"weight\": \"d1.w\", \"bias\": \"d1.b\"}, {\"op\": \"relu\"},"
+				 "{\"op\": \"dense\", \"weight\": \"d2.w\", \"bias\": \"d2.b\"},"
+				 "{\"op\": \"softmax\"}]}", &w);
+}
+
+/*
+ * Odd shapes: three input channels (NCHW in, NHWC out), stride 2 and
+ * padding, a 3x3 stride 2 padded pool (the general NHWC kernel), a 1x1
+ * convolution of 20 channels without relu, a pool of an odd map, and the
+ * output read right after the last pooling
+ */
+static MaasNet *
+odd_cnn(void)
+{
+	Weights		w = {0};
+
+	add_tensor(&w, "c1.w", 4, 12, 3, 3, 3);
+	add_tensor(&w, "c1.b", 1, 12, 0, 0, 0);
+	add_tensor(&w, "c2.w", 4, 20, 12, 1, 1);
+	add_tensor(&w, "d.w", 2, 7, 20 * 1 * 1, 0, 0);
+	return build("{\"n_features\": 297, \"input_shape\": [3, 11, 9], \"layers\": ["
+				 "{\"op\": \"conv2d\", \"weight\": \"c1.w\", \"bias\": \"c1.b\", \"stride\": 2, \"padding\": 1},"
+				 "{\"op\": \"relu\"},"
+				 "{\"op\": \"maxpool2d\", \"kernel\": 3, \"stride\": 2, \"padding\": 1},"
+				 "{\"op\": \"conv2d\", \"weight\": \"c2.w\"},"
+				 "{\"op\": \"maxpool2d\", \"kernel\": 2}, {\"op\": \"flatten\"},"
+				 "{\"op\": \"dense\", \"weight\": \"d.w\"}]}", &w);
+}
+
+/* ---- backends ---- */
+
+static const MaasBlas *
+open_with(MaasGemmBackend backend, int threads)
+{
+	MaasBlasConfig config = {.threads = threads, .backend = backend};
+	MaasError	e;
+
+	return maas_blas_open(&config, &e);
+}
+
+/* a backend as real but refusing convolutions: always, or on threads >= 1 */
+static const MaasBlas *real_blas;
+static bool refuse_all;
+
+static bool
+refusing_conv2d_at(const struct MaasConv2d *p, int n, const float *inp,
+				   const float *weight, const float *bias, bool relu, float *out,
+				   int layout, int thread)
+{
+	if (refuse_all || thread >= 1)
+		return false;
+	return real_blas->conv2d_at(p, n, inp, weight, bias, relu, out, layout, thread);
+}
+
+static bool
+refusing_conv2d(const struct MaasConv2d *p, int n, const float *inp,
+				const float *weight, const float *bias, bool relu, float *out)
+{
+	if (refuse_all)
+		return false;
+	return real_blas->conv2d(p, n, inp, weight, bias, relu, out);
+}
+
+static float *
+run(const MaasNet *net, const MaasBlas *blas, int n, const float *x)
+{
+	size_t		nf;
+	float	   *work;
+	const float *y;
+	float	   *out;
+
+	CHECK(maas_net_workspace(net, n, 1, &nf));
+	work = maas_kalloc_array(nf, sizeof(float));
+	y = maas_net_forward(net, blas, n, x, work);
+	CHECK(y != NULL);
+	out = maas_kalloc_array((size_t) n * net->n_out, sizeof(float));
+	if (y != NULL)
+		memcpy(out, y, sizeof(float) * (size_t) n * net->n_out);
+	return out;
+}
+
+/* every backend and tile size against im2col, for batches of n rows */
+static void
+check_net(const char *name, MaasNet *net)
+{
+	static const int sizes[] = {1, 2, 7, 33};
+	static const size_t tiles[] = {1, 30000, MAAS_NET_TILE_BYTES, SIZE_MAX};
+	MaasBlas	im2col,
+				refusing;
+	const MaasBlas *ref;
+
+	CHECK(net != NULL);
+	if (net == NULL)
+		return;
+	ref = open_with(MAAS_BACKEND_AUTO, 1);
+	CHECK(ref != NULL);
+	if (ref == NULL)
+		return;
+	im2col = *ref;
+	im2col.conv2d = NULL;
+	im2col.conv2d_at = NULL;
+	im2col.conv2d_ready = NULL;
+
+	for (int si = 0; si < (int) (sizeof(sizes) / sizeof(sizes[0])); si++)
+	{
+		int			n = sizes[si];
+		float	   *x = rand_floats((size_t) n * net->n_in);
+		float	   *want;
+		size_t		ny = (size_t) n * net->n_out;
+
+		maas_net_tile_bytes = MAAS_NET_TILE_BYTES;
+		want = run(net, &im2col, n, x);
+		for (int v = 0; v < 7; v++)
+			for (int ti = 0; ti < (int) (sizeof(tiles) / sizeof(tiles[0])); ti++)
+			{
+				const MaasBlas *blas;
+				char		what[128];
+				float	   *got;
+
+				/* auto 1 and 2 threads, onednn 2, blas 2, refusing */
+				blas = open_with(v == 2 ? MAAS_BACKEND_ONEDNN :
+								 v == 3 ? MAAS_BACKEND_BLAS : MAAS_BACKEND_AUTO,
+								 v == 0 ? 1 : 2);
+				if (blas == NULL)
+					blas = open_with(MAAS_BACKEND_AUTO, 2);	/* no oneDNN */
+				CHECK(blas != NULL);
+				if (blas == NULL)
+					continue;
+				if (v >= 4)
+				{
+					real_blas = blas;
+					refusing = *blas;
+					refusing.conv2d = refusing_conv2d;
+					refusing.conv2d_at = refusing_conv2d_at;
+					refuse_all = v == 4;
+					blas = &refusing;
+				}
+				maas_net_tile_bytes = tiles[ti];
+				got = run(net, blas, n, x);
+				snprintf(what, sizeof(what), "%s, %d rows, variant %d, tiles of %zu bytes",
+						 name, n, v, tiles[ti]);
+				CHECK(agree(what, ny, got, want, 1e-5));
+				/* twice: the primitives from the caches */
+				if (v == 1 && ti == 2)
+					CHECK(agree(what, ny, run(net, blas, n, x), want, 1e-5));
+			}
+	}
+	maas_net_tile_bytes = MAAS_NET_TILE_BYTES;
+	ref = open_with(MAAS_BACKEND_AUTO, 1);
+	printf("    %s: conv2d %s, on the backend: %s\n", name, ref->info->conv2d,
+		   ref->conv2d_ready() ? "yes" : "no");
+}
+
+static void
+test_classic_cnn(void)
+{
+	check_net("classic cnn", classic_cnn());
+}
+
+static void
+test_odd_cnn(void)
+{
+	check_net("odd cnn", odd_cnn());
+}
+
+/* ---- the NHWC max pooling against the NCHW kernel ---- */
+
+static void
+test_maxpool_nhwc(void)
+{
+	/* c, h, w, k, stride, pad, dilation */
+	static const int geoms[][7] = {
+		{32, 26, 26, 2, 2, 0, 1}, {64, 11, 11, 2, 2, 0, 1}, {5, 7, 9, 3, 2, 1, 1},
+		{17, 8, 8, 2, 1, 0, 2}, {3, 5, 5, 5, 1, 2, 1}, {300, 4, 4, 2, 2, 0, 1},
+	};
+
+	for (int g = 0; g < (int) (sizeof(geoms) / sizeof(geoms[0])); g++)
+	{
+		MaasPool2d	p;
+		int			n = 3;
+		size_t		in_sz,
+					out_sz;
+		float	   *x,
+				   *xn,
+				   *want,
+				   *got,
+				   *gotn;
+
+		maas_pool2d_init(&p, geoms[g][0], geoms[g][1], geoms[g][2], geoms[g][3], geoms[g][3]);
+		p.stride_h = p.stride_w = geoms[g][4];
+		p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = geoms[g][5];
+		p.dil_h = p.dil_w = geoms[g][6];
+		CHECK(maas_pool2d_check(&p, &err));
+		in_sz = (size_t) p.c * p.h * p.w;
+		out_sz = (size_t) p.c * p.h_out * p.w_out;
+		x = rand_floats(n * in_sz);
+		x[7] = NAN;				/* a NaN wins its windows */
+		xn = rand_floats(n * in_sz);
+		want = rand_floats(n * out_sz);
+		got = rand_floats(n * out_sz);
+		gotn = rand_floats(n * out_sz);
+		maas_maxpool2d_forward(&p, n, x, want, NULL);
+		maas_image_to_nhwc(n, p.c, p.h, p.w, x, xn);
+		maas_maxpool2d_nhwc(&p, n, xn, got, false);
+		maas_maxpool2d_nhwc(&p, n, xn, gotn, true);
+		maas_image_to_nchw(n, p.c, p.h_out, p.w_out, gotn, xn);
+		for (size_t i = 0; i < n * out_sz; i++)
+			if (!(got[i] == want[i] || (isnan(got[i]) && isnan(want[i]))) ||
+				!(xn[i] == want[i] || (isnan(xn[i]) && isnan(want[i]))))
+			{
+				fprintf(stderr, "    geometry %d, element %zu: %g and %g, want %g\n",
+						g, i, got[i], xn[i], want[i]);
+				CHECK(!"NHWC pooling gives the NCHW values");
+				break;
+			}
+	}
+}
+
+int
+main(void)
+{
+	UNIT_RUN(test_maxpool_nhwc);
+	UNIT_RUN(test_classic_cnn);
+	UNIT_RUN(test_odd_cnn);
+	return unit_finish("net_nhwc");
+}
