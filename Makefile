@@ -30,7 +30,7 @@ PG_CFLAGS = -Wextra -Wno-unused-parameter -Wno-sign-compare \
 # the trainers' elementwise kernels and the conv/pool loops must vectorise,
 # and the serving statistics' sums over each sampled row's features
 src/kernel/train_nn.o src/kernel/train_mlp.o src/kernel/train_cnn.o: CFLAGS += -O3 -fno-math-errno
-src/kernel/conv.o src/kernel/conv_direct.o src/kernel/pool.o: CFLAGS += -O3 -fno-math-errno
+src/kernel/conv.o src/kernel/conv_direct.o src/kernel/pool.o src/kernel/pool_nhwc.o: CFLAGS += -O3 -fno-math-errno
 src/kernel/drift.o: CFLAGS += -O3
 # and the passes of maas_train's preprocessing and the normal equations over
 # every row: their loops run across columns, so vectorising them keeps each
