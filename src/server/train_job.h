@@ -133,6 +133,17 @@ typedef struct TrainJob
 	HTAB	   *target_values;	/* numeric targets: distinct values */
 	int			n_target_values;
 
+	/*
+	 * Linear least squares: its normal equations summed while the rows are
+	 * read (train_load.c), when maas_train asks (want_gram) and the rows
+	 * allow it: numbers only, none NULL, no min-max scaling.  Then the rows
+	 * are not moved for the split: holdout lists the n_test holdout rows in
+	 * the split's order, where they lie in x, unscaled.
+	 */
+	bool		want_gram;
+	MaasGram   *gram;
+	int32	   *holdout;
+
 	/* after the split */
 	MaasTask	task;
 	int			n_classes;

@@ -35,6 +35,9 @@ typedef struct LoadReceiver
 	MaasSourceReader reader;	/* must be first */
 	TrainJob   *job;
 	bool		reals;			/* every input is a number of type real */
+	int			first;			/* reals in consecutive columns from this
+								 * one (0-based), each a slot in order; or -1 */
+	const MaasBlas *blas;		/* job->gram's */
 } LoadReceiver;
 
 
@@ -311,6 +314,7 @@ load_receive(MaasSourceReader *reader, TupleTableSlot *slot)
 	Datum		tv;
 	bool		tnull;
 	float	   *row;
+	bool		finite = false; /* every value of the row is known finite */
 	int64		rowno = job->n + job->skipped + 1;
 
 	slot_getallattrs(slot);
@@ -332,7 +336,19 @@ load_receive(MaasSourceReader *reader, TupleTableSlot *slot)
 	old = MemoryContextSwitchTo(job->row_cxt);
 	row = job->x + (size_t) job->n * job->raw_width;
 	/* a row of reals only, none NULL or not finite: in one plain loop */
-	if (((LoadReceiver *) reader)->reals)
+	if (((LoadReceiver *) reader)->first >= 0)
+	{
+		int			first = ((LoadReceiver *) reader)->first;
+
+		StaticAssertStmt(sizeof(Datum) == sizeof(uint64), "a Datum is 64 bits");
+		if (maas_prep_float_words((const uint64 *) slot->tts_values + first,
+								  slot->tts_isnull + first, job->inputs.n, row))
+		{
+			finite = true;
+			goto target;
+		}
+	}
+	else if (((LoadReceiver *) reader)->reals)
 	{
 		int			i;
 
@@ -346,7 +362,10 @@ load_receive(MaasSourceReader *reader, TupleTableSlot *slot)
 			row[job->inputs.in[i].offset] = f;
 		}
 		if (i == job->inputs.n)
+		{
+			finite = true;
 			goto target;
+		}
 	}
 	for (int i = 0; i < job->inputs.n; i++)
 	{
@@ -421,7 +440,50 @@ target:
 	}
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(job->row_cxt);
+
+	/* the normal equations, while the row is in the cache */
+	if (job->gram)
+	{
+		if (finite || maas_all_finite(row, (size_t) job->raw_width))
+			maas_gram_add(((LoadReceiver *) reader)->blas, job->gram, row,
+						  (float) job->y[job->n]);
+		else
+			job->gram = NULL;	/* a NULL: split and imputed as usual */
+	}
 	job->n++;
+}
+
+/*
+ * Sum linear least squares' normal equations while reading (train_job.h),
+ * when maas_train asks and the columns allow it: numbers, no category, no
+ * min-max scaling, a numeric target, at most MAX_GRAM_WIDTH slots, and the
+ * sums fit in maas.max_training_memory beside the rest.
+ */
+#define MAX_GRAM_WIDTH	1024
+
+static void
+start_gram(TrainJob *job, LoadReceiver *r)
+{
+	Size		need;
+	MaasError	err;
+	MaasGram   *gram;
+
+	job->gram = NULL;
+	if (!job->want_gram || job->target_is_text || job->target_attno == 0 ||
+		job->p.scale == MAAS_SCALE_MINMAX || job->raw_width > MAX_GRAM_WIDTH)
+		return;
+	for (int i = 0; i < job->inputs.n; i++)
+		if (job->inputs.in[i].kind == MAAS_INPUT_CATEGORY)
+			return;
+	need = sizeof(double) * (Size) (job->raw_width + 2) * (job->raw_width + 2 + MAAS_GRAM_BLOCK) +
+		sizeof(float) * (Size) job->raw_width;
+	if (MemoryContextMemAllocated(job->cxt, true) + job->reserved + need > job->limit)
+		return;
+	gram = palloc(sizeof(MaasGram));
+	if (!maas_gram_init(gram, job->raw_width, &err))
+		maas_raise(&err, 0, "out of memory while training", NULL);
+	r->blas = maas_get_blas_threads(maas_train_threads());
+	job->gram = gram;
 }
 
 static int
@@ -518,6 +580,10 @@ maas_train_load_rows(TrainJob *job)
 	for (int i = 0; i < job->inputs.n; i++)
 		if (job->inputs.in[i].kind != MAAS_INPUT_NUMBER || job->bind[i].typid != FLOAT4OID)
 			r.reals = false;
+	r.first = r.reals ? job->bind[0].attno - 1 : -1;
+	for (int i = 0; i < job->inputs.n && r.first >= 0; i++)
+		if (job->bind[i].attno - 1 != r.first + i || job->inputs.in[i].offset != i)
+			r.first = -1;
 
 	{
 		MemoryContext old = MemoryContextSwitchTo(job->cxt);
@@ -536,7 +602,10 @@ maas_train_load_rows(TrainJob *job)
 		MemoryContextSwitchTo(old);
 	}
 
+	start_gram(job, &r);
 	maas_source_scan(job->source_sql, &r.reader, false);
+	if (job->gram)
+		maas_gram_flush(r.blas, job->gram);
 	/* what an estimate of the rows left unused */
 	if (job->n > 0 && job->cap > job->n && job->cap_estimated)
 	{
@@ -699,6 +768,37 @@ too_few_rows(TrainJob *job, int64 n_train, int64 n_test)
 }
 
 /*
+ * The holdout rows out of job->gram: they were summed with the others as
+ * they were read.  Their targets are yf[n_train ..], in the order of
+ * job->holdout; each row is asked for a few ahead, as they are spread over
+ * the matrix.
+ */
+#define HOLDOUT_AHEAD	8
+
+static void
+remove_holdout(TrainJob *job)
+{
+	const MaasBlas *blas = maas_get_blas_threads(maas_train_threads());
+	size_t		rw = (size_t) job->raw_width;
+
+	maas_gram_remove_begin(blas, job->gram);
+	for (int64 i = 0; i < job->n_test; i++)
+	{
+		if ((i & 4095) == 0)
+			CHECK_FOR_INTERRUPTS();
+		if (i + HOLDOUT_AHEAD < job->n_test)
+		{
+			const char *p = (const char *) (job->x + job->holdout[i + HOLDOUT_AHEAD] * rw);
+
+			for (size_t off = 0; off < rw * sizeof(float) && off < 4096; off += 64)
+				__builtin_prefetch(p + off);
+		}
+		maas_gram_add(blas, job->gram, job->x + job->holdout[i] * rw, job->yf[job->n_train + i]);
+	}
+	maas_gram_flush(blas, job->gram);
+}
+
+/*
  * Split the rows (stratified for classification) and permute them so that
  * the training rows come first, then impute NULLs with the training rows'
  * means, expand categories to one-hot (those seen only in holdout rows are
@@ -717,9 +817,13 @@ maas_train_preprocess(TrainJob *job)
 	int64		n_test;
 	MaasPrepSet set;
 
-	/* the split and permutation: an order, its scratch, a flag a row */
+	/*
+	 * The split and permutation: an order, its scratch, a flag a row; or,
+	 * with the sums (job->gram), an order, the holdout's rows and targets.
+	 */
 	maas_train_check_memory(job, "Splitting the rows",
-							(Size) job->n * (2 * sizeof(int32) + sizeof(bool)) +
+							(Size) job->n * (job->gram ? 3 * sizeof(int32) :
+											 2 * sizeof(int32) + sizeof(bool)) +
 							sizeof(float) * (Size) job->raw_width);
 	split_cxt = AllocSetContextCreate(job->cxt, "maas training split",
 									  ALLOCSET_DEFAULT_SIZES);
@@ -734,11 +838,31 @@ maas_train_preprocess(TrainJob *job)
 	/* test_size 0: no holdout, asked for */
 	if ((job->n_test < 1 && job->p.test_size > 0) || job->n_train < 2)
 		too_few_rows(job, job->n_train, job->n_test);
-	if (!maas_prep_permute(job->n, order, job->x, job->raw_width, job->cls, job->yf,
-						   tick, &err))
+	if (job->gram)
+	{
+		/*
+		 * The rows stay where they are: the holdout rows listed, their
+		 * targets after the training rows' (yf[n_train ..], the rest of yf
+		 * is not read again), the rows taken away from the sums.
+		 */
+		float	   *yt;
+
+		MemoryContextSwitchTo(job->cxt);
+		job->holdout = palloc_extended(sizeof(int32) * Max(job->n_test, 1), MCXT_ALLOC_HUGE);
+		memcpy(job->holdout, order + job->n_train, sizeof(int32) * job->n_test);
+		MemoryContextSwitchTo(split_cxt);
+		yt = palloc_extended(sizeof(float) * Max(job->n_test, 1), MCXT_ALLOC_HUGE);
+		for (int64 i = 0; i < job->n_test; i++)
+			yt[i] = job->yf[job->holdout[i]];
+		memcpy(job->yf + job->n_train, yt, sizeof(float) * job->n_test);
+	}
+	else if (!maas_prep_permute(job->n, order, job->x, job->raw_width, job->cls, job->yf,
+								tick, &err))
 		maas_raise(&err, ERRCODE_INVALID_PARAMETER_VALUE, NULL, NULL);
 	MemoryContextSwitchTo(job->cxt);
 	MemoryContextDelete(split_cxt);
+	if (job->gram)
+		remove_holdout(job);
 
 	memset(&set, 0, sizeof(set));
 	set.n = job->n;
@@ -762,8 +886,18 @@ maas_train_preprocess(TrainJob *job)
 			col->seen = in->collect->items;
 		}
 	}
-	if (!maas_prep_impute(&set, job->p.impute, tick, &err) ||
-		!maas_prep_categories(&set, &err))
+	if (job->gram)
+	{
+		/* the statistics from the sums: the rows hold no NaN */
+		double	   *mean = palloc(sizeof(double) * Max(job->raw_width, 1));
+		double	   *var = palloc(sizeof(double) * Max(job->raw_width, 1));
+
+		maas_gram_moments(job->gram, mean, var);
+		if (!maas_prep_moments(&set, job->p.impute, job->p.scale, mean, var, &err))
+			maas_raise(&err, ERRCODE_INVALID_PARAMETER_VALUE, NULL, NULL);
+	}
+	else if (!maas_prep_impute(&set, job->p.impute, tick, &err) ||
+			 !maas_prep_categories(&set, &err))
 		maas_raise(&err, ERRCODE_INVALID_PARAMETER_VALUE, NULL,
 				   err.status == MAAS_ERR_INVALID ?
 				   "Leave the column out with params.features." : NULL);
@@ -807,7 +941,8 @@ maas_train_preprocess(TrainJob *job)
 	}
 	job->inputs.width = set.width;
 
-	if (!maas_prep_scale(&set, job->p.scale, tick, &err))
+	/* with the sums, the holdout rows are scaled as they are scored (train.c) */
+	if (!job->gram && !maas_prep_scale(&set, job->p.scale, tick, &err))
 		maas_raise(&err, ERRCODE_INVALID_PARAMETER_VALUE, NULL, NULL);
 	job->mean = set.mean;
 	job->std = set.std;
