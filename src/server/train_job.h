@@ -2,7 +2,8 @@
  * train_job.h
  *		One maas_train call, shared by the files of its phases: train.c (the
  *		entry point, settings and fitting), train_params.c (params),
- *		train_load.c (columns, rows, task, preprocessing) and train_report.c
+ *		train_load.c (columns, rows, task), train_prep.c (the split and
+ *		preprocessing) and train_report.c
  *		(metrics, the stored model, the deploy rule and the run record).
  */
 #ifndef MAAS_TRAIN_JOB_H
@@ -211,6 +212,8 @@ extern const char *maas_train_deploy_name(DeployRule rule);
 extern void maas_train_plan_columns(TrainJob *job);
 extern void maas_train_load_rows(TrainJob *job);
 extern void maas_train_resolve_task(TrainJob *job);
+
+/* train_prep.c */
 extern void maas_train_preprocess(TrainJob *job);
 
 /* train_cnn.c */
