@@ -440,6 +440,79 @@ scale_rows(float *x, int64_t n, int w, const MaasTick *tick,
 	}
 }
 
+/*
+ * The statistics of maas_prep_scale from each slot's mean and population
+ * variance, and what the standardize layer stores (lo and hi: the range,
+ * for min-max; hi becomes the divisor).
+ */
+static void
+scale_finish(MaasPrepSet *set, MaasScale scale, const double *mean,
+			 const double *var, float *lo, float *hi)
+{
+	int			w = set->width;
+
+	for (int j = 0; j < w; j++)
+	{
+		double		sd = sqrt(var[j]);
+
+		set->var[j] = var[j];
+		set->mean[j] = (float) mean[j];
+		set->std[j] = (float) (sd > 1e-6 * max_double(1.0, fabs(mean[j])) ? sd : 1.0);
+	}
+
+	/* what the standardize layer stores: shift and divisor */
+	set->shift = set->mean;
+	set->div = set->std;
+	if (scale == MAAS_SCALE_MINMAX)
+	{
+		set->shift = lo;
+		set->div = hi;
+		for (int j = 0; j < w; j++)
+		{
+			double		range = (double) hi[j] - (double) lo[j];
+
+			set->div[j] = (float) (range > 1e-6 * max_double(1.0, fabs(lo[j])) ? range : 1.0);
+		}
+	}
+}
+
+bool
+maas_prep_moments(MaasPrepSet *set, MaasImpute impute, MaasScale scale,
+				  const double *mean, const double *var, MaasError *err)
+{
+	int			w = set->raw_width;
+
+	if (scale == MAAS_SCALE_MINMAX)
+		return maas_error(err, MAAS_ERR_UNSUPPORTED, "min-max scaling needs the rows");
+	for (int i = 0; i < set->n_columns; i++)
+	{
+		MaasPrepColumn *col = &set->columns[i];
+
+		if (col->category)
+			return maas_error(err, MAAS_ERR_UNSUPPORTED, "categories need the rows");
+		col->fill = NULL;
+		if (impute == MAAS_IMPUTE_MEAN || impute == MAAS_IMPUTE_ZERO)
+		{
+			col->fill = maas_kalloc_array((size_t) col->width, sizeof(float));
+			if (col->fill == NULL)
+				return maas_error_nomem(err);
+			for (int j = 0; j < col->width; j++)
+				col->fill[j] = impute == MAAS_IMPUTE_MEAN ? (float) mean[col->offset + j] : 0.0f;
+		}
+		col->out_offset = col->offset;
+		col->out_width = col->width;
+	}
+	set->width = w;
+	set->has_categories = false;
+	set->mean = maas_kalloc_array((size_t) w, sizeof(float));
+	set->std = maas_kalloc_array((size_t) w, sizeof(float));
+	set->var = maas_kalloc_array((size_t) w, sizeof(double));
+	if (set->mean == NULL || set->std == NULL || set->var == NULL)
+		return maas_error_nomem(err);
+	scale_finish(set, scale, mean, var, NULL, NULL);
+	return true;
+}
+
 bool
 maas_prep_scale(MaasPrepSet *set, MaasScale scale, const MaasTick *tick,
 				MaasError *err)
@@ -477,31 +550,9 @@ maas_prep_scale(MaasPrepSet *set, MaasScale scale, const MaasTick *tick,
 		if (ss[j] < 0)
 			ss[j] = 0;
 		sum[j] = m + (double) x[j];
+		ss[j] /= (double) nt;
 	}
-	for (int j = 0; j < w; j++)
-	{
-		double		var = ss[j] / (double) nt;
-		double		sd = sqrt(var);
-
-		set->var[j] = var;
-		set->mean[j] = (float) sum[j];
-		set->std[j] = (float) (sd > 1e-6 * max_double(1.0, fabs(sum[j])) ? sd : 1.0);
-	}
-
-	/* what the standardize layer stores: shift and divisor */
-	set->shift = set->mean;
-	set->div = set->std;
-	if (scale == MAAS_SCALE_MINMAX)
-	{
-		set->shift = lo;
-		set->div = hi;
-		for (int j = 0; j < w; j++)
-		{
-			double		range = (double) hi[j] - (double) lo[j];
-
-			set->div[j] = (float) (range > 1e-6 * max_double(1.0, fabs(lo[j])) ? range : 1.0);
-		}
-	}
+	scale_finish(set, scale, sum, ss, lo, hi);
 	if (scale == MAAS_SCALE_NONE)
 		return true;
 
@@ -509,4 +560,43 @@ maas_prep_scale(MaasPrepSet *set, MaasScale scale, const MaasTick *tick,
 		inv[j] = 1.0f / set->div[j];	/* as the runtime computes it */
 	scale_rows(x, n, w, tick, set->shift, inv);
 	return true;
+}
+
+void
+maas_prep_gather(const float *x, int w, const int32_t *rows, int64_t n,
+				 const float *shift, const float *inv, float *dst)
+{
+	size_t		rb = sizeof(float) * (size_t) w;
+
+	for (int64_t i = 0; i < n; i++)
+	{
+		const float *restrict v = x + (size_t) rows[i] * w;
+		float	   *restrict o = dst + (size_t) i * w;
+
+		if (i + PERMUTE_AHEAD < n)
+			prefetch_row(x + (size_t) rows[i + PERMUTE_AHEAD] * w, rb);
+		if (shift == NULL)
+			memcpy(o, v, rb);
+		else
+			for (int j = 0; j < w; j++)
+				o[j] = (v[j] - shift[j]) * inv[j];
+	}
+}
+
+bool
+maas_prep_float_words(const uint64_t *restrict words, const bool *restrict isnull,
+					  int n, float *restrict dst)
+{
+	int			bad = 0;
+
+	for (int i = 0; i < n; i++)
+	{
+		uint32_t	bits = (uint32_t) words[i];
+		float		f;
+
+		memcpy(&f, &bits, sizeof(f));
+		dst[i] = f;
+		bad |= isnull[i] | !isfinite(f);
+	}
+	return bad == 0;
 }

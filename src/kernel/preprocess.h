@@ -142,4 +142,31 @@ extern void maas_prep_onehot(const MaasPrepSet *set, float *dst,
 extern bool maas_prep_scale(MaasPrepSet *set, MaasScale scale,
 							const MaasTick *tick, MaasError *err);
 
+/*
+ * Instead of maas_prep_impute, maas_prep_categories and maas_prep_scale
+ * when the rows are summed while read (train.h's MaasGram) and hold no
+ * NaN: the fill values, layout and scaling statistics from each slot's
+ * mean and population variance over the training rows (raw_width each),
+ * with the arithmetic of those steps; the rows are not touched.  Not for
+ * categories or min-max scaling, which need the rows.
+ */
+extern bool maas_prep_moments(MaasPrepSet *set, MaasImpute impute, MaasScale scale,
+							  const double *mean, const double *var, MaasError *err);
+
+/*
+ * Rows rows[0 .. n) of x (w floats each) copied to dst one after the
+ * other, scaled as maas_prep_scale scales them, (x - shift) * inv, unless
+ * shift is NULL.
+ */
+extern void maas_prep_gather(const float *x, int w, const int32_t *rows, int64_t n,
+							 const float *shift, const float *inv, float *dst);
+
+/*
+ * n float32 values from the low 32 bits of 64-bit words (a row of real
+ * columns as PostgreSQL passes them by value) into dst; false when one is
+ * flagged in isnull or is not finite (dst then holds what the words held).
+ */
+extern bool maas_prep_float_words(const uint64_t *words, const bool *isnull,
+								  int n, float *dst);
+
 #endif							/* MAAS_PREPROCESS_H */

@@ -114,6 +114,57 @@ extern bool maas_linear_fit(const MaasBlas *blas, const MaasTrainSet *data,
 							double l2, const MaasTrainHooks *hooks,
 							MaasLinearResult *result, MaasError *err);
 
+/*
+ * The same normal equations summed while the rows are read, for a caller
+ * that knows the holdout only once every row is in: each row is added
+ * (maas_gram_add), the sums are complete after maas_gram_flush, and the
+ * holdout rows are then taken away again (maas_gram_remove_begin, then
+ * maas_gram_add of each).  The rows are summed around the first one added
+ * (x0, y0) in double, in blocks of MAAS_GRAM_BLOCK rows widened while they
+ * are in the cache, by dsyrk.  Centring afterwards loses to cancellation
+ * a factor of 1 + (mean - x0)^2 / var of a column's precision, and x0 is
+ * one of the rows, so that factor is at most n (Samuelson's inequality)
+ * and for most data a few units: in double this is more precise than the
+ * float32 rows maas_linear_fit sums.
+ */
+#define MAAS_GRAM_BLOCK		2048
+
+typedef struct MaasGram
+{
+	int			d;
+	int64_t		n;				/* rows in the sums */
+	double		sign;			/* 1 adding, -1 taking away */
+	bool		have_x0;
+	float	   *x0;				/* the first row added, d values */
+	double		y0;
+
+	/*
+	 * (d + 2) x (d + 2), upper triangle, the sums over the rows of v v^T
+	 * for v = [x - x0, y - y0, 1]
+	 */
+	double	   *g;
+	int			pending;		/* rows in buf, not yet summed */
+	double	   *buf;			/* MAAS_GRAM_BLOCK rows of v */
+} MaasGram;
+
+extern bool maas_gram_init(MaasGram *gr, int d, MaasError *err);
+extern void maas_gram_add(const MaasBlas *blas, MaasGram *gr, const float *x, float y);
+extern void maas_gram_flush(const MaasBlas *blas, MaasGram *gr);
+extern void maas_gram_remove_begin(const MaasBlas *blas, MaasGram *gr);
+
+/* each column's mean and population variance over the rows summed (flushed) */
+extern void maas_gram_moments(const MaasGram *gr, double *mean, double *var);
+
+/*
+ * maas_linear_fit on the rows summed (flushed), as scaled by the
+ * standardize layer, z = (x - shift) * inv (either NULL: 0 and 1), with
+ * the centring done on the sums; the same solution up to rounding.
+ */
+extern bool maas_linear_fit_gram(const MaasBlas *blas, const MaasGram *gr,
+								 const float *shift, const float *inv, double l2,
+								 const MaasTrainHooks *hooks,
+								 MaasLinearResult *result, MaasError *err);
+
 /* ---- dense networks (logistic regression, MLP) ---- */
 
 typedef enum MaasLoss

@@ -270,6 +270,45 @@ training_blas(void)
 	return maas_get_blas_threads(training_threads);
 }
 
+/* 1 / div of each input slot, as the standardize layer computes it */
+static float *
+holdout_inv(TrainJob *job)
+{
+	float	   *inv = palloc(sizeof(float) * Max(job->width, 1));
+
+	for (int j = 0; j < job->width; j++)
+		inv[j] = 1.0f / job->div[j];
+	return inv;
+}
+
+/*
+ * The holdout's outputs when its rows were not moved (job->holdout, the
+ * normal equations summed while reading): a block of them at a time,
+ * gathered in the split's order and scaled as maas_prep_scale would have.
+ */
+#define HOLDOUT_BLOCK	256
+
+static void
+predict_holdout(TrainJob *job, const MaasBlas *blas, const MaasNnConfig *c,
+				const MaasNnModel *m, const MaasTrainHooks *hooks, float *out)
+{
+	bool		scaled = job->p.scale != MAAS_SCALE_NONE;
+	float	   *inv = scaled ? holdout_inv(job) : NULL;
+	float	   *block = palloc(sizeof(float) * HOLDOUT_BLOCK * job->width);
+	MaasError	err;
+
+	for (int64 i = 0; i < job->n_test; i += HOLDOUT_BLOCK)
+	{
+		int64		k = Min(HOLDOUT_BLOCK, job->n_test - i);
+
+		CHECK_FOR_INTERRUPTS();
+		maas_prep_gather(job->x, job->width, job->holdout + i, k,
+						 scaled ? job->shift : NULL, inv, block);
+		if (!maas_nn_predict(blas, c, m, block, k, hooks, out + i, &err))
+			train_failed(job, &err);
+	}
+}
+
 /*
  * Fit the algorithm on the training rows, score the holdout; returns the
  * net and fills out (holdout outputs).
@@ -288,6 +327,7 @@ fit(TrainJob *job, MaasNnConfig *c, MaasNnModel *m, float **out)
 	double		ymean = 0,
 				ystd = 1;
 	size_t		need;
+	bool		scaled = job->p.scale != MAAS_SCALE_NONE;
 
 	memset(&data, 0, sizeof(data));
 	memset(&val, 0, sizeof(val));
@@ -306,7 +346,14 @@ fit(TrainJob *job, MaasNnConfig *c, MaasNnModel *m, float **out)
 			!maas_mul_size(need, sizeof(double), &need))
 			need = SIZE_MAX;
 		maas_train_check_memory(job, "The normal equations", need);
-		if (!maas_linear_fit(blas, &data, job->p.l2, &hooks, &lr, &err))
+		if (job->gram)
+		{
+			if (!maas_linear_fit_gram(blas, job->gram, scaled ? job->shift : NULL,
+									  scaled ? holdout_inv(job) : NULL, job->p.l2,
+									  &hooks, &lr, &err))
+				train_failed(job, &err);
+		}
+		else if (!maas_linear_fit(blas, &data, job->p.l2, &hooks, &lr, &err))
 			train_failed(job, &err);
 		if (lr.jitter > 0)
 			ereport(NOTICE,
@@ -419,11 +466,13 @@ fit(TrainJob *job, MaasNnConfig *c, MaasNnModel *m, float **out)
 							sizeof(float) * (Size) k * Max(job->n_test, 1));
 	*out = MemoryContextAllocExtended(job->cxt, sizeof(float) * k * Max(job->n_test, 1),
 									  MCXT_ALLOC_HUGE);
-	if (!(job->p.algorithm == ALG_CNN ?
-		  maas_train_cnn_predict(job, blas, job->x + (size_t) nt * job->width, job->n_test,
-								 &hooks, *out, &err) :
-		  maas_nn_predict(blas, c, m, job->x + (size_t) nt * job->width, job->n_test,
-						  &hooks, *out, &err)))
+	if (job->holdout)
+		predict_holdout(job, blas, c, m, &hooks, *out);
+	else if (!(job->p.algorithm == ALG_CNN ?
+			   maas_train_cnn_predict(job, blas, job->x + (size_t) nt * job->width, job->n_test,
+									  &hooks, *out, &err) :
+			   maas_nn_predict(blas, c, m, job->x + (size_t) nt * job->width, job->n_test,
+							   &hooks, *out, &err)))
 		train_failed(job, &err);
 	/* back to the serving thread count */
 	(void) maas_get_blas();
@@ -501,6 +550,7 @@ maas_train(PG_FUNCTION_ARGS)
 		job->source_sql = MemoryContextStrdup(job->cxt, maas_source_sql(source));
 		job->source_relid = maas_source_relid(source);
 		maas_train_plan_columns(job);
+		job->want_gram = job->p.algorithm == ALG_LINEAR;
 		if (job->p.algorithm == ALG_CNN)
 			maas_train_cnn_check_inputs(job);
 		maas_train_load_rows(job);

@@ -2,7 +2,8 @@
  * train_job.h
  *		One maas_train call, shared by the files of its phases: train.c (the
  *		entry point, settings and fitting), train_params.c (params),
- *		train_load.c (columns, rows, task, preprocessing) and train_report.c
+ *		train_load.c (columns, rows, task), train_prep.c (the split and
+ *		preprocessing) and train_report.c
  *		(metrics, the stored model, the deploy rule and the run record).
  */
 #ifndef MAAS_TRAIN_JOB_H
@@ -133,6 +134,17 @@ typedef struct TrainJob
 	HTAB	   *target_values;	/* numeric targets: distinct values */
 	int			n_target_values;
 
+	/*
+	 * Linear least squares: its normal equations summed while the rows are
+	 * read (train_load.c), when maas_train asks (want_gram) and the rows
+	 * allow it: numbers only, none NULL, no min-max scaling.  Then the rows
+	 * are not moved for the split: holdout lists the n_test holdout rows in
+	 * the split's order, where they lie in x, unscaled.
+	 */
+	bool		want_gram;
+	MaasGram   *gram;
+	int32	   *holdout;
+
 	/* after the split */
 	MaasTask	task;
 	int			n_classes;
@@ -200,6 +212,8 @@ extern const char *maas_train_deploy_name(DeployRule rule);
 extern void maas_train_plan_columns(TrainJob *job);
 extern void maas_train_load_rows(TrainJob *job);
 extern void maas_train_resolve_task(TrainJob *job);
+
+/* train_prep.c */
 extern void maas_train_preprocess(TrainJob *job);
 
 /* train_cnn.c */

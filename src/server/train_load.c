@@ -3,8 +3,9 @@
  *		maas_train's data: the source's columns planned (the target, and
  *		each feature as a number, a flattened array or a one-hot category),
  *		every row read in one pass into a float32 matrix bounded by
- *		maas.max_training_memory, the task and classes decided, and the rows
- *		split and preprocessed for a trainer.
+ *		maas.max_training_memory (and, for linear least squares, its normal
+ *		equations summed as they come), and the task and classes decided.
+ *		The split and preprocessing are train_prep.c's.
  */
 #include "train_job.h"
 #include "progress.h"
@@ -35,6 +36,9 @@ typedef struct LoadReceiver
 	MaasSourceReader reader;	/* must be first */
 	TrainJob   *job;
 	bool		reals;			/* every input is a number of type real */
+	int			first;			/* reals in consecutive columns from this
+								 * one (0-based), each a slot in order; or -1 */
+	const MaasBlas *blas;		/* job->gram's */
 } LoadReceiver;
 
 
@@ -311,6 +315,7 @@ load_receive(MaasSourceReader *reader, TupleTableSlot *slot)
 	Datum		tv;
 	bool		tnull;
 	float	   *row;
+	bool		finite = false; /* every value of the row is known finite */
 	int64		rowno = job->n + job->skipped + 1;
 
 	slot_getallattrs(slot);
@@ -332,7 +337,19 @@ load_receive(MaasSourceReader *reader, TupleTableSlot *slot)
 	old = MemoryContextSwitchTo(job->row_cxt);
 	row = job->x + (size_t) job->n * job->raw_width;
 	/* a row of reals only, none NULL or not finite: in one plain loop */
-	if (((LoadReceiver *) reader)->reals)
+	if (((LoadReceiver *) reader)->first >= 0)
+	{
+		int			first = ((LoadReceiver *) reader)->first;
+
+		StaticAssertStmt(sizeof(Datum) == sizeof(uint64), "a Datum is 64 bits");
+		if (maas_prep_float_words((const uint64 *) slot->tts_values + first,
+								  slot->tts_isnull + first, job->inputs.n, row))
+		{
+			finite = true;
+			goto target;
+		}
+	}
+	else if (((LoadReceiver *) reader)->reals)
 	{
 		int			i;
 
@@ -346,7 +363,10 @@ load_receive(MaasSourceReader *reader, TupleTableSlot *slot)
 			row[job->inputs.in[i].offset] = f;
 		}
 		if (i == job->inputs.n)
+		{
+			finite = true;
 			goto target;
+		}
 	}
 	for (int i = 0; i < job->inputs.n; i++)
 	{
@@ -421,7 +441,50 @@ target:
 	}
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(job->row_cxt);
+
+	/* the normal equations, while the row is in the cache */
+	if (job->gram)
+	{
+		if (finite || maas_all_finite(row, (size_t) job->raw_width))
+			maas_gram_add(((LoadReceiver *) reader)->blas, job->gram, row,
+						  (float) job->y[job->n]);
+		else
+			job->gram = NULL;	/* a NULL: split and imputed as usual */
+	}
 	job->n++;
+}
+
+/*
+ * Sum linear least squares' normal equations while reading (train_job.h),
+ * when maas_train asks and the columns allow it: numbers, no category, no
+ * min-max scaling, a numeric target, at most MAX_GRAM_WIDTH slots, and the
+ * sums fit in maas.max_training_memory beside the rest.
+ */
+#define MAX_GRAM_WIDTH	1024
+
+static void
+start_gram(TrainJob *job, LoadReceiver *r)
+{
+	Size		need;
+	MaasError	err;
+	MaasGram   *gram;
+
+	job->gram = NULL;
+	if (!job->want_gram || job->target_is_text || job->target_attno == 0 ||
+		job->p.scale == MAAS_SCALE_MINMAX || job->raw_width > MAX_GRAM_WIDTH)
+		return;
+	for (int i = 0; i < job->inputs.n; i++)
+		if (job->inputs.in[i].kind == MAAS_INPUT_CATEGORY)
+			return;
+	need = sizeof(double) * (Size) (job->raw_width + 2) * (job->raw_width + 2 + MAAS_GRAM_BLOCK) +
+		sizeof(float) * (Size) job->raw_width;
+	if (MemoryContextMemAllocated(job->cxt, true) + job->reserved + need > job->limit)
+		return;
+	gram = palloc(sizeof(MaasGram));
+	if (!maas_gram_init(gram, job->raw_width, &err))
+		maas_raise(&err, 0, "out of memory while training", NULL);
+	r->blas = maas_get_blas_threads(maas_train_threads());
+	job->gram = gram;
 }
 
 static int
@@ -518,6 +581,10 @@ maas_train_load_rows(TrainJob *job)
 	for (int i = 0; i < job->inputs.n; i++)
 		if (job->inputs.in[i].kind != MAAS_INPUT_NUMBER || job->bind[i].typid != FLOAT4OID)
 			r.reals = false;
+	r.first = r.reals ? job->bind[0].attno - 1 : -1;
+	for (int i = 0; i < job->inputs.n && r.first >= 0; i++)
+		if (job->bind[i].attno - 1 != r.first + i || job->inputs.in[i].offset != i)
+			r.first = -1;
 
 	{
 		MemoryContext old = MemoryContextSwitchTo(job->cxt);
@@ -536,7 +603,10 @@ maas_train_load_rows(TrainJob *job)
 		MemoryContextSwitchTo(old);
 	}
 
+	start_gram(job, &r);
 	maas_source_scan(job->source_sql, &r.reader, false);
+	if (job->gram)
+		maas_gram_flush(r.blas, job->gram);
 	/* what an estimate of the rows left unused */
 	if (job->n > 0 && job->cap > job->n && job->cap_estimated)
 	{
@@ -682,136 +752,4 @@ maas_train_resolve_task(TrainJob *job)
 				 errmsg("target column \"%s\" has only one class", job->target),
 				 errdetail("Every row with a target has the value \"%s\".", job->label_text[0]),
 				 errhint("A classifier needs at least two classes.")));
-}
-
-static void
-too_few_rows(TrainJob *job, int64 n_train, int64 n_test)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("too few rows to train"),
-			 errdetail("The source has %lld rows with a target; with a test_size of %g "
-					   "the holdout would have %lld rows and the training set %lld.",
-					   (long long) job->n, job->p.test_size,
-					   (long long) n_test, (long long) n_train),
-			 errhint("Training needs at least 2 rows and the holdout at least 1; "
-					 "add rows or change test_size.")));
-}
-
-/*
- * Split the rows (stratified for classification) and permute them so that
- * the training rows come first, then impute NULLs with the training rows'
- * means, expand categories to one-hot (those seen only in holdout rows are
- * dropped, as at predict time) and scale every slot by the training rows'
- * statistics: the arithmetic is the kernel's (preprocess.h).  What the
- * split needs of the size of the rows lives in a context of its own, freed
- * before the rest, and the raw matrix is freed once expanded.
- */
-void
-maas_train_preprocess(TrainJob *job)
-{
-	const MaasTick *tick = &maas_interrupts_tick;
-	MaasError	err;
-	MemoryContext split_cxt;
-	int32	   *order;
-	int64		n_test;
-	MaasPrepSet set;
-
-	/* the split and permutation: an order, its scratch, a flag a row */
-	maas_train_check_memory(job, "Splitting the rows",
-							(Size) job->n * (2 * sizeof(int32) + sizeof(bool)) +
-							sizeof(float) * (Size) job->raw_width);
-	split_cxt = AllocSetContextCreate(job->cxt, "maas training split",
-									  ALLOCSET_DEFAULT_SIZES);
-	MemoryContextSwitchTo(split_cxt);
-	order = palloc_extended(sizeof(int32) * job->n, MCXT_ALLOC_HUGE);
-	if (!maas_prep_split(job->n, job->task == MAAS_TASK_CLASSIFICATION ? job->cls : NULL,
-						 job->n_classes, job->p.test_size, job->p.seed, order,
-						 &n_test, &err))
-		maas_raise(&err, ERRCODE_INVALID_PARAMETER_VALUE, NULL, NULL);
-	job->n_test = n_test;
-	job->n_train = job->n - n_test;
-	/* test_size 0: no holdout, asked for */
-	if ((job->n_test < 1 && job->p.test_size > 0) || job->n_train < 2)
-		too_few_rows(job, job->n_train, job->n_test);
-	if (!maas_prep_permute(job->n, order, job->x, job->raw_width, job->cls, job->yf,
-						   tick, &err))
-		maas_raise(&err, ERRCODE_INVALID_PARAMETER_VALUE, NULL, NULL);
-	MemoryContextSwitchTo(job->cxt);
-	MemoryContextDelete(split_cxt);
-
-	memset(&set, 0, sizeof(set));
-	set.n = job->n;
-	set.n_train = job->n_train;
-	set.raw_width = job->raw_width;
-	set.x = job->x;
-	set.n_columns = job->inputs.n;
-	set.columns = palloc0(sizeof(MaasPrepColumn) * Max(job->inputs.n, 1));
-	for (int i = 0; i < job->inputs.n; i++)
-	{
-		MaasInput  *in = &job->inputs.in[i];
-		MaasPrepColumn *col = &set.columns[i];
-
-		col->name = in->name;
-		col->category = in->kind == MAAS_INPUT_CATEGORY;
-		col->offset = in->offset;
-		col->width = in->width;
-		if (col->category)
-		{
-			col->n_seen = in->collect->n;
-			col->seen = in->collect->items;
-		}
-	}
-	if (!maas_prep_impute(&set, job->p.impute, tick, &err) ||
-		!maas_prep_categories(&set, &err))
-		maas_raise(&err, ERRCODE_INVALID_PARAMETER_VALUE, NULL,
-				   err.status == MAAS_ERR_INVALID ?
-				   "Leave the column out with params.features." : NULL);
-	job->width = set.width;
-
-	/*
-	 * The model's input slots are known: what scaling and the report take
-	 * of each (a category's slot is named by its text in the statistics and
-	 * the config, as text and as Jsonb), with the raw rows read.
-	 */
-	job->reserved = (Size) set.width * (TRAIN_PREP_BYTES_PER_SLOT + TRAIN_REPORT_BYTES_PER_SLOT);
-	for (int i = 0; i < job->inputs.n; i++)
-		for (int c = 0; c < set.columns[i].n_categories; c++)
-			job->reserved += 4 * strlen(set.columns[i].categories[c]);
-	maas_train_check_memory(job, psprintf("Preprocessing %d input slots", set.width), 0);
-
-	if (set.has_categories)
-	{
-		Size		need = sizeof(float) * (Size) set.width * job->n;
-		float	   *x;
-
-		maas_train_check_memory(job, "One-hot encoding the rows", need);
-		x = MemoryContextAllocExtended(job->cxt, need, MCXT_ALLOC_HUGE);
-		job->peak = Max(job->peak, MemoryContextMemAllocated(job->cxt, true));
-		maas_prep_onehot(&set, x, tick);
-		pfree(job->x);
-		job->x = set.x = x;
-	}
-
-	/* the inputs as the model reads them */
-	for (int i = 0; i < job->inputs.n; i++)
-	{
-		MaasInput  *in = &job->inputs.in[i];
-		MaasPrepColumn *col = &set.columns[i];
-
-		in->offset = col->out_offset;
-		in->width = col->out_width;
-		in->fill = col->fill;
-		in->n_categories = col->n_categories;
-		in->categories = col->categories;
-	}
-	job->inputs.width = set.width;
-
-	if (!maas_prep_scale(&set, job->p.scale, tick, &err))
-		maas_raise(&err, ERRCODE_INVALID_PARAMETER_VALUE, NULL, NULL);
-	job->mean = set.mean;
-	job->std = set.std;
-	job->var = set.var;
-	job->shift = set.shift;
-	job->div = set.div;
 }

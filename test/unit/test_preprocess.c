@@ -491,6 +491,70 @@ test_impute_none(void)
 	CHECK(s.width == 3 + cols[2].n_categories);
 }
 
+/*
+ * The statistics from moments match maas_prep_scale's on the same rows;
+ * gathering scales as maas_prep_scale does, bit for bit; a row of words
+ * becomes floats, and a NULL or a NaN is seen.
+ */
+static void
+test_moments_gather_words(void)
+{
+	float		x[8] = {1, 10, 2, 10, 3, 10, 4, 10};
+	float		xs[8];
+	float		g[4];
+	int32_t		rows[2] = {3, 1};
+	double		mean[2] = {2.0, 10.0},
+				var[2] = {2.0 / 3.0, 0.0};
+	MaasPrepColumn col[2] = {{.name = "a", .offset = 0, .width = 1},
+	{.name = "b", .offset = 1, .width = 1}};
+	MaasPrepColumn col2[2];
+	MaasPrepSet s = {.n = 4, .n_train = 3, .raw_width = 2, .x = xs, .n_columns = 2, .columns = col2};
+	MaasPrepSet m = {.n = 4, .n_train = 3, .raw_width = 2, .x = x, .n_columns = 2, .columns = col};
+	uint64_t	words[3];
+	bool		nulls[3] = {false, false, false};
+	float		out[3];
+	float		nan = NAN;
+
+	memcpy(xs, x, sizeof(x));
+	memcpy(col2, col, sizeof(col));
+	CHECK(maas_prep_categories(&s, &kerr));
+	CHECK(maas_prep_scale(&s, MAAS_SCALE_STANDARD, NULL, &kerr));
+	CHECK(maas_prep_moments(&m, MAAS_IMPUTE_MEAN, MAAS_SCALE_STANDARD, mean, var, &kerr));
+	CHECK(m.width == 2 && !m.has_categories);
+	CHECK(col[0].fill && col[0].fill[0] == 2.0f && col[1].fill[0] == 10.0f);
+	CHECK(col[1].out_offset == 1 && col[1].out_width == 1);
+	for (int j = 0; j < 2; j++)
+		CHECK(m.mean[j] == s.mean[j] && m.std[j] == s.std[j] && near(m.var[j], s.var[j], 1e-12));
+	{
+		float		inv[2] = {1.0f / m.div[0], 1.0f / m.div[1]};
+
+		maas_prep_gather(x, 2, rows, 2, m.shift, inv, g);
+		CHECK(memcmp(g, xs + 6, 2 * sizeof(float)) == 0);
+		CHECK(memcmp(g + 2, xs + 2, 2 * sizeof(float)) == 0);
+		maas_prep_gather(x, 2, rows, 2, NULL, NULL, g);
+		CHECK(g[0] == 4 && g[2] == 2);
+	}
+	CHECK(!maas_prep_moments(&m, MAAS_IMPUTE_MEAN, MAAS_SCALE_MINMAX, mean, var, &kerr));
+	CHECK(maas_prep_moments(&m, MAAS_IMPUTE_ERROR, MAAS_SCALE_NONE, mean, var, &kerr));
+	CHECK(col[0].fill == NULL);
+
+	for (int i = 0; i < 3; i++)
+	{
+		float		f = 1.5f * (float) (i - 1);
+		uint32_t	bits;
+
+		memcpy(&bits, &f, sizeof(bits));
+		words[i] = (uint64_t) (int64_t) (int32_t) bits;	/* sign-extended, as a Datum */
+	}
+	CHECK(maas_prep_float_words(words, nulls, 3, out));
+	CHECK(out[0] == -1.5f && out[1] == 0.0f && out[2] == 1.5f);
+	nulls[1] = true;
+	CHECK(!maas_prep_float_words(words, nulls, 3, out));
+	nulls[1] = false;
+	memcpy(&words[2], &nan, sizeof(nan));
+	CHECK(!maas_prep_float_words(words, nulls, 3, out));
+}
+
 int
 main(void)
 {
@@ -505,5 +569,6 @@ main(void)
 	UNIT_RUN(test_scale_standard);
 	UNIT_RUN(test_scale_minmax_and_none);
 	UNIT_RUN(test_out_of_memory);
+	UNIT_RUN(test_moments_gather_words);
 	return unit_finish("preprocess");
 }

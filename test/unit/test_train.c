@@ -153,6 +153,105 @@ test_linear_collinear(void)
 	CHECK(near(res.w[1], 1.5, 1e-2));
 }
 
+/*
+ * The normal equations summed as the rows come (MaasGram), a fifth of them
+ * taken away again, against the exact moments and against maas_linear_fit
+ * on the same training rows scaled: one column's mean is 30,000 times its
+ * spread, which the sums around the first row must survive.
+ */
+static void
+test_linear_gram(void)
+{
+	int			n = 3000,
+				d = 3,
+				nt = 0;
+	float	   *x = maas_kalloc(sizeof(float) * n * d);
+	float	   *y = maas_kalloc(sizeof(float) * n);
+	float	   *z = maas_kalloc(sizeof(float) * n * d);
+	float	   *zy = maas_kalloc(sizeof(float) * n);
+	float		shift[3],
+				inv[3];
+	double		mean[3],
+				var[3],
+				rm[3] = {0, 0, 0},
+				rv[3] = {0, 0, 0};
+	uint64_t	rng = 11;
+	MaasGram	gr;
+	MaasLinearResult res,
+				ref;
+	MaasTrainSet data;
+
+	for (int r = 0; r < n; r++)
+	{
+		x[r * d] = 10000.0f + (float) maas_rng_uniform(&rng);
+		x[r * d + 1] = (float) maas_rng_uniform(&rng) - 0.5f;
+		x[r * d + 2] = 4.0f;	/* constant */
+		y[r] = (float) (2.0 * ((double) x[r * d] - 10000.0) - 3.0 * x[r * d + 1] + 1.0);
+	}
+	CHECK(maas_gram_init(&gr, d, &kerr));
+	for (int r = 0; r < n; r++)
+		maas_gram_add(blas, &gr, x + r * d, y[r]);
+	maas_gram_remove_begin(blas, &gr);
+	for (int r = 0; r < n; r += 5)
+		maas_gram_add(blas, &gr, x + r * d, y[r]);
+	maas_gram_flush(blas, &gr);
+	CHECK(gr.n == n - n / 5);
+
+	/* the training rows' moments, in double */
+	for (int r = 0; r < n; r++)
+		if (r % 5 != 0)
+			for (int j = 0; j < d; j++)
+				rm[j] += x[r * d + j];
+	for (int j = 0; j < d; j++)
+		rm[j] /= gr.n;
+	for (int r = 0; r < n; r++)
+		if (r % 5 != 0)
+			for (int j = 0; j < d; j++)
+				rv[j] += (x[r * d + j] - rm[j]) * (x[r * d + j] - rm[j]);
+	maas_gram_moments(&gr, mean, var);
+	for (int j = 0; j < d; j++)
+	{
+		rv[j] /= gr.n;
+		CHECK(near(mean[j], rm[j], 1e-9 * fabs(rm[j])));
+		CHECK(near(var[j], rv[j], 1e-6 * rv[j] + 1e-12));
+	}
+	CHECK(var[2] == 0.0);
+
+	/* scaled as the standardize layer does, and fit both ways */
+	for (int j = 0; j < d; j++)
+	{
+		shift[j] = (float) mean[j];
+		inv[j] = 1.0f / (var[j] > 0 ? (float) sqrt(var[j]) : 1.0f);
+	}
+	for (int r = 0; r < n; r++)
+		if (r % 5 != 0)
+		{
+			for (int j = 0; j < d; j++)
+				z[nt * d + j] = (x[r * d + j] - shift[j]) * inv[j];
+			zy[nt++] = y[r];
+		}
+	data = (MaasTrainSet) {nt, d, z, NULL, zy};
+	CHECK(maas_linear_fit(blas, &data, 0.0, NULL, &ref, &kerr));
+	CHECK(maas_linear_fit_gram(blas, &gr, shift, inv, 0.0, NULL, &res, &kerr));
+	CHECK(res.dropped == 1 && res.w[2] == 0.0f);
+	CHECK(near(res.w[0] * inv[0], 2.0, 1e-4));
+	CHECK(near(res.w[1] * inv[1], -3.0, 1e-4));
+	for (int j = 0; j < 2; j++)
+		CHECK(near(res.w[j], ref.w[j], 1e-4 * fabs(ref.w[j])));
+	CHECK(near(res.b, ref.b, 1e-4 * fabs(ref.b)));
+
+	/* a ridge on the sums is the ridge on the scaled rows */
+	CHECK(maas_linear_fit(blas, &data, 100.0, NULL, &ref, &kerr));
+	CHECK(maas_linear_fit_gram(blas, &gr, shift, inv, 100.0, NULL, &res, &kerr));
+	for (int j = 0; j < 2; j++)
+		CHECK(near(res.w[j], ref.w[j], 1e-4 * fabs(ref.w[j])));
+
+	/* unscaled: the coefficients in the columns' units */
+	CHECK(maas_linear_fit_gram(blas, &gr, NULL, NULL, 0.0, NULL, &res, &kerr));
+	CHECK(near(res.w[0], 2.0, 1e-3));
+	CHECK(near(res.w[1], -3.0, 1e-3));
+}
+
 /* ---- networks ---- */
 
 static MaasNnConfig
@@ -482,6 +581,7 @@ main(void)
 	UNIT_RUN(test_reg_metrics);
 	UNIT_RUN(test_linear_exact);
 	UNIT_RUN(test_linear_collinear);
+	UNIT_RUN(test_linear_gram);
 	UNIT_RUN(test_logistic_binary);
 	UNIT_RUN(test_mlp_xor_deterministic);
 	UNIT_RUN(test_mlp_regression_early_stop);
