@@ -9,6 +9,7 @@
  * 0x7f so that code relying on zeroed memory shows up.  arena_fail_after()
  * makes a chosen allocation return NULL, to test out-of-memory paths.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,4 +112,73 @@ unit_finish(const char *suite)
 	printf("RESULT %s %d %d\n", suite, unit_passed, unit_failed);
 	fflush(stdout);
 	return unit_failed == 0 ? 0 : 1;
+}
+
+/*
+ * The worst element of got against want (floats or doubles: one of wf, wd),
+ * and the scale max(1, max |want|) its error is measured against.
+ */
+static double
+worst_error(size_t n, const float *got, const float *wf, const double *wd,
+			size_t *at, double *scale)
+{
+	double		worst = 0.0;
+
+	*scale = 1.0;
+	*at = 0;
+	for (size_t i = 0; i < n; i++)
+	{
+		double		w = wf ? wf[i] : wd[i];
+
+		if (fabs(w) > *scale)
+			*scale = fabs(w);
+	}
+	for (size_t i = 0; i < n; i++)
+	{
+		double		e = fabs((double) got[i] - (wf ? wf[i] : wd[i]));
+
+		if (!(e <= worst))
+		{
+			worst = e;
+			*at = i;
+		}
+	}
+	return worst;
+}
+
+static bool
+close_within(const char *what, size_t n, const float *got, const float *wf,
+			 const double *wd, double tol)
+{
+	size_t		at;
+	double		scale;
+	double		worst = worst_error(n, got, wf, wd, &at, &scale);
+
+	if (worst <= tol * scale)
+		return true;
+	fprintf(stderr, "    %s: element %zu is %.9g, want %.9g (error %.3g, allowed %.3g)\n",
+			what, at, got[at], wf ? wf[at] : wd[at], worst, tol * scale);
+	return false;
+}
+
+bool
+unit_close(const char *what, size_t n, const float *got, const double *want, double tol)
+{
+	return close_within(what, n, got, NULL, want, tol);
+}
+
+bool
+unit_close_f(const char *what, size_t n, const float *got, const float *want, double tol)
+{
+	return close_within(what, n, got, want, NULL, tol);
+}
+
+double
+unit_rel_diff_f(size_t n, const float *got, const float *want)
+{
+	size_t		at;
+	double		scale;
+	double		worst = worst_error(n, got, want, NULL, &at, &scale);
+
+	return worst / scale;
 }

@@ -67,41 +67,10 @@ widen(size_t n, const float *v)
 	return d;
 }
 
-/*
- * got within tol * max(1, max |want|) of want, element by element; prints
- * the worst element when not
- */
-static bool
-close_to(const char *what, size_t n, const float *got, const double *want, double tol)
-{
-	double		scale = 1.0,
-				worst = 0.0;
-	size_t		at = 0;
-
-	for (size_t i = 0; i < n; i++)
-		if (fabs(want[i]) > scale)
-			scale = fabs(want[i]);
-	for (size_t i = 0; i < n; i++)
-	{
-		double		e = fabs((double) got[i] - want[i]);
-
-		if (!(e <= worst))
-		{
-			worst = e;
-			at = i;
-		}
-	}
-	if (worst <= tol * scale)
-		return true;
-	fprintf(stderr, "    %s: element %zu is %.9g, want %.9g (error %.3g, allowed %.3g)\n",
-			what, at, got[at], want[at], worst, tol * scale);
-	return false;
-}
-
 static bool
 close_floats(const char *what, size_t n, const float *got, const float *want, double tol)
 {
-	return close_to(what, n, got, widen(n, want), tol);
+	return unit_close(what, n, got, widen(n, want), tol);
 }
 
 /* ---- references in double ---- */
@@ -339,7 +308,7 @@ test_conv_forward(void)
 			case_params(c, &p, algos[a]);
 			CHECK(maas_conv2d_check(&p, &err));
 			maas_conv2d_forward(&p, blas, c->n, x, w, b, y, scratch_for(&p, c->n), NULL);
-			if (!close_to("forward", ny, y, want, 1e-5))
+			if (!unit_close("forward", ny, y, want, 1e-5))
 			{
 				CHECK(!"forward matches the double reference");
 				report_case(i, algos[a]);
@@ -470,11 +439,11 @@ test_conv_backward(void)
 			CHECK(maas_conv2d_check(&p, &err));
 			scratch = scratch_for(&p, c->n);
 			maas_conv2d_backward(&p, blas, c->n, dy, x, w, dx, dw, db, scratch, NULL);
-			CHECK(close_to("dbias", c->c_out, db, gb, 1e-5));
+			CHECK(unit_close("dbias", c->c_out, db, gb, 1e-5));
 			if (small)
 			{
-				if (!close_to("dinp", nx, dx, gx, 1e-5) ||
-					!close_to("dweight", nw, dw, gw, 1e-5))
+				if (!unit_close("dinp", nx, dx, gx, 1e-5) ||
+					!unit_close("dweight", nw, dw, gw, 1e-5))
 				{
 					CHECK(!"backward matches numerical gradients");
 					report_case(i, algos[a]);
@@ -906,14 +875,14 @@ test_pool_forward(void)
 
 		ref_pool(&p, true, c->n, widen(nx, x), want, want_arg);
 		maas_maxpool2d_forward(&p, c->n, x, y, arg);
-		CHECK(close_to("maxpool", ny, y, want, 0.0));
+		CHECK(unit_close("maxpool", ny, y, want, 0.0));
 		CHECK(memcmp(arg, want_arg, sizeof(int32_t) * ny) == 0);
 		maas_maxpool2d_forward(&p, c->n, x, y, NULL);
-		CHECK(close_to("maxpool without argmax", ny, y, want, 0.0));
+		CHECK(unit_close("maxpool without argmax", ny, y, want, 0.0));
 
 		ref_pool(&p, false, c->n, widen(nx, x), want, NULL);
 		maas_avgpool2d_forward(&p, c->n, x, y);
-		if (!close_to("avgpool", ny, y, want, 1e-6))
+		if (!unit_close("avgpool", ny, y, want, 1e-6))
 		{
 			CHECK(!"avgpool matches the double reference");
 			fprintf(stderr, "    in case %d\n", i);
@@ -991,7 +960,7 @@ test_pool_backward(void)
 			}
 			else
 				maas_avgpool2d_backward(&p, c->n, dy, dx);
-			if (!close_to(is_max ? "maxpool dinp" : "avgpool dinp", nx, dx, g, 1e-5))
+			if (!unit_close(is_max ? "maxpool dinp" : "avgpool dinp", nx, dx, g, 1e-5))
 			{
 				CHECK(!"pool backward matches numerical gradients");
 				fprintf(stderr, "    in case %d\n", i);
@@ -1022,7 +991,7 @@ test_global_avgpool(void)
 		want[k] /= hw;
 	}
 	maas_global_avgpool_forward(n, c, hw, x, y);
-	CHECK(close_to("global avgpool", n * c, y, want, 1e-6));
+	CHECK(unit_close("global avgpool", n * c, y, want, 1e-6));
 
 	/* numerical gradient of sum(y * dy) */
 	for (size_t k = 0; k < nx; k++)
@@ -1041,7 +1010,7 @@ test_global_avgpool(void)
 		g[k] = (lp / hw - lm / hw) * dy[pl] / (2 * eps);
 	}
 	maas_global_avgpool_backward(n, c, hw, dy, dx);
-	CHECK(close_to("global avgpool dinp", nx, dx, g, 1e-6));
+	CHECK(unit_close("global avgpool dinp", nx, dx, g, 1e-6));
 
 	/* it is the average pooling whose window is the whole plane */
 	{
@@ -1313,10 +1282,10 @@ test_bn_fold_conv(void)
 
 		for (size_t i = 0; i < ny; i++)
 			f[i] = (float) folded[i];
-		CHECK(close_to("folded, double", ny, f, unfolded, 1e-6));
+		CHECK(unit_close("folded, double", ny, f, unfolded, 1e-6));
 	}
 	maas_conv2d_forward(&p, blas, n, x, wf, bf, y, scratch_for(&p, n), NULL);
-	CHECK(close_to("folded, kernel", ny, y, unfolded, 1e-5));
+	CHECK(unit_close("folded, kernel", ny, y, unfolded, 1e-5));
 
 	/* in place, and without a conv bias */
 	{

@@ -108,26 +108,6 @@ im2col_out(const MaasBlas *blas, const DnnCase *c, const float *x, const float *
 	return y;
 }
 
-/* max |got - want| over max(1, max |want|) */
-static double
-rel_diff(size_t n, const float *got, const float *want)
-{
-	double		scale = 1.0,
-				worst = 0.0;
-
-	for (size_t i = 0; i < n; i++)
-		if (fabs(want[i]) > scale)
-			scale = fabs(want[i]);
-	for (size_t i = 0; i < n; i++)
-	{
-		double		e = fabs((double) got[i] - want[i]);
-
-		if (!(e <= worst))
-			worst = e;
-	}
-	return worst / scale;
-}
-
 static void
 test_dnn_matches_im2col(void)
 {
@@ -167,7 +147,7 @@ test_dnn_matches_im2col(void)
 				fprintf(stderr, "    case %d\n", i);
 				continue;
 			}
-			d = rel_diff(ny, got, want);
+			d = unit_rel_diff_f(ny, got, want);
 			if (!(d <= 1e-5))
 			{
 				CHECK(!"oneDNN within 1e-5 of im2col");

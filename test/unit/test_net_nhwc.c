@@ -42,33 +42,6 @@ rand_floats(size_t n)
 	return v;
 }
 
-/* max |got - want| <= tol * max(1, max |want|) */
-static bool
-agree(const char *what, size_t n, const float *got, const float *want, double tol)
-{
-	double		scale = 1.0,
-				worst = 0.0;
-	size_t		at = 0;
-
-	for (size_t i = 0; i < n; i++)
-		if (fabs(want[i]) > scale)
-			scale = fabs(want[i]);
-	for (size_t i = 0; i < n; i++)
-	{
-		double		e = fabs((double) got[i] - want[i]);
-
-		if (!(e <= worst))
-		{
-			worst = e;
-			at = i;
-		}
-	}
-	if (worst <= tol * scale)
-		return true;
-	fprintf(stderr, "    %s: element %zu is %.9g, want %.9g\n", what, at, got[at], want[at]);
-	return false;
-}
-
 /* ---- nets from configs ---- */
 
 #define MAX_TENSORS 16
@@ -277,10 +250,10 @@ check_net(const char *name, MaasNet *net)
 				got = run(net, blas, n, x);
 				snprintf(what, sizeof(what), "%s, %d rows, variant %d, tiles of %zu bytes",
 						 name, n, v, tiles[ti]);
-				CHECK(agree(what, ny, got, want, 1e-5));
+				CHECK(unit_close_f(what, ny, got, want, 1e-5));
 				/* twice: the primitives from the caches */
 				if (v == 1 && ti == 2)
-					CHECK(agree(what, ny, run(net, blas, n, x), want, 1e-5));
+					CHECK(unit_close_f(what, ny, run(net, blas, n, x), want, 1e-5));
 			}
 	}
 	maas_net_tile_bytes = MAAS_NET_TILE_BYTES;

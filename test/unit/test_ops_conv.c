@@ -58,33 +58,6 @@ doubles(size_t n)
 	return v;
 }
 
-/* |got - want| <= tol * max(1, max |want|), reporting the worst element */
-static bool
-close_to(const char *what, size_t n, const float *got, const double *want, double tol)
-{
-	double		scale = 1.0,
-				worst = 0.0;
-	size_t		at = 0;
-
-	for (size_t i = 0; i < n; i++)
-		if (fabs(want[i]) > scale)
-			scale = fabs(want[i]);
-	for (size_t i = 0; i < n; i++)
-	{
-		double		e = fabs((double) got[i] - want[i]);
-
-		if (!(e <= worst))
-		{
-			worst = e;
-			at = i;
-		}
-	}
-	if (worst <= tol * scale)
-		return true;
-	fprintf(stderr, "    %s: element %zu is %.9g, want %.9g\n", what, at, got[at], want[at]);
-	return false;
-}
-
 /* ---- building nets from configs ---- */
 
 #define MAX_TENSORS 16
@@ -365,7 +338,7 @@ test_conv2d(void)
 		y = run(net, n, x);
 		want = doubles((size_t) n * net->n_out);
 		ref_conv(g, n, x, wt, bias, want);
-		CHECK(close_to("conv2d", (size_t) n * net->n_out, y, want, 1e-5));
+		CHECK(unit_close("conv2d", (size_t) n * net->n_out, y, want, 1e-5));
 		CHECK(rows_agree(net, n, x, y));
 	}
 }
@@ -400,7 +373,7 @@ test_conv2d_in_code(void)
 		CHECK(maas_net_check(&net, &err));
 		CHECK(net.n_out == 400 && !net.layers[1].shape.h);
 		y = run(&net, n, x);
-		CHECK(close_to("conv2d in code", (size_t) n * 400, y, want, 1e-5));
+		CHECK(unit_close("conv2d in code", (size_t) n * 400, y, want, 1e-5));
 	}
 }
 
@@ -466,7 +439,7 @@ test_pool2d(void)
 		y = run(net, n, x);
 		want = doubles((size_t) n * net->n_out);
 		ref_pool(g, pc.is_max, n, widen((size_t) n * n_in, x), want);
-		if (!close_to(pc.is_max ? "maxpool2d" : "avgpool2d", (size_t) n * net->n_out, y, want, 1e-6))
+		if (!unit_close(pc.is_max ? "maxpool2d" : "avgpool2d", (size_t) n * net->n_out, y, want, 1e-6))
 		{
 			fprintf(stderr, "    case %zu\n", c);
 			CHECK(false);
@@ -515,7 +488,7 @@ test_global_avgpool(void)
 			}
 			want[r * 2 + o] = s;
 		}
-	CHECK(close_to("global_avgpool", (size_t) n * 2, y, want, 1e-5));
+	CHECK(unit_close("global_avgpool", (size_t) n * 2, y, want, 1e-5));
 }
 
 /* ---- batchnorm ---- */
@@ -563,7 +536,7 @@ test_batchnorm(void)
 				want[(r * 3 + ch) * 4 + i] = (v - mean[ch]) / sqrt((double) var[ch] + 0.001) *
 					scale[ch] + shift[ch];
 			}
-	CHECK(close_to("batchnorm image", (size_t) n * 12, y, want, 1e-5));
+	CHECK(unit_close("batchnorm image", (size_t) n * 12, y, want, 1e-5));
 
 	/* per feature of a vector (BatchNorm1d), without weight and bias */
 	net = build("{\"n_features\": 3, \"layers\": [{\"op\": \"batchnorm\", "
@@ -575,7 +548,7 @@ test_batchnorm(void)
 	for (int r = 0; r < n; r++)
 		for (int j = 0; j < 3; j++)
 			want[r * 3 + j] = (x[r * 3 + j] - mean[j]) / sqrt((double) var[j] + 1e-5);
-	CHECK(close_to("batchnorm vector", (size_t) n * 3, y, want, 1e-5));
+	CHECK(unit_close("batchnorm vector", (size_t) n * 3, y, want, 1e-5));
 }
 
 /* ---- a small CNN, as the trainer stores one ---- */
@@ -663,7 +636,7 @@ test_small_cnn(void)
 		for (int o = 0; o < 3; o++)
 			want[r * 3 + o] = exp(z[o] - m) / s;
 	}
-	CHECK(close_to("small cnn", (size_t) n * 3, y, want, 1e-5));
+	CHECK(unit_close("small cnn", (size_t) n * 3, y, want, 1e-5));
 	CHECK(rows_agree(net, n, x, y));
 
 	/*
@@ -682,7 +655,7 @@ test_small_cnn(void)
 			t = run(net, n, x);
 			for (size_t j = 0; j < (size_t) n * 3; j++)
 				yd[j] = y[j];
-			if (!close_to("small cnn in tiles", (size_t) n * 3, t, yd, 1e-6))
+			if (!unit_close("small cnn in tiles", (size_t) n * 3, t, yd, 1e-6))
 			{
 				printf("    tiles of %zu bytes\n", bytes[i]);
 				CHECK(false);

@@ -27,6 +27,14 @@ extern void unit_fail(const char *file, int line, const char *what);
 extern void unit_run(const char *name, void (*fn) (void));
 extern int	unit_finish(const char *suite);
 
+/*
+ * got within tol * max(1, max |want|) of want, element by element (printing
+ * the worst element when not); the worst error over that scale
+ */
+extern bool unit_close(const char *what, size_t n, const float *got, const double *want, double tol);
+extern bool unit_close_f(const char *what, size_t n, const float *got, const float *want, double tol);
+extern double unit_rel_diff_f(size_t n, const float *got, const float *want);
+
 #define UNIT_RUN(fn) unit_run(#fn, fn)
 
 #define CHECK(cond) \
