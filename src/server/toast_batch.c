@@ -167,6 +167,23 @@ corrupt(Relation rel, Oid valueid, const char *what)
 							 RelationGetRelationName(rel))));
 }
 
+/*
+ * Where v's bytes go: a whole varlena when it has no destination, else
+ * its first skip bytes (the array's head) apart and the rest to dst
+ */
+static void
+make_room(MaasToastValue *v)
+{
+	if (v->dst == NULL)
+	{
+		v->data = palloc(VARHDRSZ + (Size) v->size);
+		SET_VARSIZE(v->data, VARHDRSZ + v->size);
+		v->head = VARDATA(v->data);
+	}
+	else
+		v->head = palloc(Max(v->skip, 1));
+}
+
 /* len bytes of v's data from off: to head, then dst */
 static inline void
 put(MaasToastValue *v, int32 off, const char *bytes, int32 len)
@@ -395,14 +412,7 @@ maas_toast_batch_fetch(MaasToastBatch *tb)
 				v->same = ids[m - 1];
 				continue;
 			}
-			if (v->dst == NULL)
-			{
-				v->data = palloc(VARHDRSZ + (Size) v->size);
-				SET_VARSIZE(v->data, VARHDRSZ + v->size);
-				v->head = VARDATA(v->data);
-			}
-			else
-				v->head = palloc(Max(v->skip, 1));
+			make_room(v);
 			ids[m++] = order[k];
 		}
 		fetch_table(tb, relid, ids, m);
@@ -422,14 +432,7 @@ maas_toast_batch_fetch(MaasToastBatch *tb)
 			char	   *all = palloc(Max(v->size, 1));
 
 			get(from, all);
-			if (v->dst == NULL)
-			{
-				v->data = palloc(VARHDRSZ + (Size) v->size);
-				SET_VARSIZE(v->data, VARHDRSZ + v->size);
-				v->head = VARDATA(v->data);
-			}
-			else
-				v->head = palloc(Max(v->skip, 1));
+			make_room(v);
 			put(v, 0, all, v->size);
 			pfree(all);
 		}
