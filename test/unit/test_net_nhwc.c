@@ -19,6 +19,7 @@
 #include "json.h"
 #include "net_build.h"
 #include "net_ops.h"
+#include "net_testutil.h"
 #include "safetensors.h"
 #include "unit.h"
 
@@ -44,74 +45,28 @@ rand_floats(size_t n)
 
 /* ---- nets from configs ---- */
 
-#define MAX_TENSORS 16
-
-typedef struct Weights
-{
-	StWriteTensor t[MAX_TENSORS];
-	int64_t		shapes[MAX_TENSORS][4];
-	int			n;
-} Weights;
-
-static void
-add_tensor(Weights *w, const char *name, int ndim, int64_t d0, int64_t d1,
-		   int64_t d2, int64_t d3)
-{
-	int64_t		dims[4] = {d0, d1, d2, d3};
-	size_t		numel = 1;
-	int			i = w->n++;
-
-	for (int k = 0; k < ndim; k++)
-	{
-		w->shapes[i][k] = dims[k];
-		numel *= (size_t) dims[k];
-	}
-	w->t[i] = (StWriteTensor) {name, ST_F32, ndim, w->shapes[i], rand_floats(numel)};
-}
-
-static MaasNet *
-build(const char *config, const Weights *w)
-{
-	uint8_t    *buf;
-	size_t		len;
-	StFile	   *f = maas_kalloc(sizeof(StFile));
-	MaasJson   *cfg;
-	MaasNet    *net = maas_kalloc(sizeof(MaasNet));
-
-	buf = st_write(w->t, w->n, NULL, NULL, 0, &len, &err);
-	if (buf == NULL || !st_parse(buf, len, f, &err))
-		return NULL;
-	cfg = maas_json_parse(config, strlen(config), 0, NULL, &err);
-	if (cfg == NULL || !maas_net_build(net, cfg, f, true, &err))
-	{
-		fprintf(stderr, "    build: %s\n", err.msg);
-		return NULL;
-	}
-	return net;
-}
-
 /* the classic CNN, small: conv 3x3, relu, pool 2, conv 3x3, relu, pool 2, dense */
 static MaasNet *
 classic_cnn(void)
 {
-	Weights		w = {0};
+	TestWeights w = {0};
 
-	add_tensor(&w, "c1.w", 4, 16, 1, 3, 3);
-	add_tensor(&w, "c1.b", 1, 16, 0, 0, 0);
-	add_tensor(&w, "c2.w", 4, 32, 16, 3, 3);
-	add_tensor(&w, "c2.b", 1, 32, 0, 0, 0);
-	add_tensor(&w, "d1.w", 2, 24, 32 * 2 * 2, 0, 0);
-	add_tensor(&w, "d1.b", 1, 24, 0, 0, 0);
-	add_tensor(&w, "d2.w", 2, 5, 24, 0, 0);
-	add_tensor(&w, "d2.b", 1, 5, 0, 0, 0);
-	return build("{\"n_features\": 196, \"input_shape\": [1, 14, 14], \"layers\": ["
-				 "{\"op\": \"conv2d\", \"weight\": \"c1.w\", \"bias\": \"c1.b\"}, {\"op\": \"relu\"},"
-				 "{\"op\": \"maxpool2d\", \"kernel\": 2},"
-				 "{\"op\": \"conv2d\", \"weight\": \"c2.w\", \"bias\": \"c2.b\"}, {\"op\": \"relu\"},"
-				 "{\"op\": \"maxpool2d\", \"kernel\": 2}, {\"op\": \"flatten\"},"
-				 "{\"op\": \"dense\", \"weight\": \"d1.w\", \"bias\": \"d1.b\"}, {\"op\": \"relu\"},"
-				 "{\"op\": \"dense\", \"weight\": \"d2.w\", \"bias\": \"d2.b\"},"
-				 "{\"op\": \"softmax\"}]}", &w);
+	tw_add(&w, rand_floats, "c1.w", 4, 16, 1, 3, 3);
+	tw_add(&w, rand_floats, "c1.b", 1, 16, 0, 0, 0);
+	tw_add(&w, rand_floats, "c2.w", 4, 32, 16, 3, 3);
+	tw_add(&w, rand_floats, "c2.b", 1, 32, 0, 0, 0);
+	tw_add(&w, rand_floats, "d1.w", 2, 24, 32 * 2 * 2, 0, 0);
+	tw_add(&w, rand_floats, "d1.b", 1, 24, 0, 0, 0);
+	tw_add(&w, rand_floats, "d2.w", 2, 5, 24, 0, 0);
+	tw_add(&w, rand_floats, "d2.b", 1, 5, 0, 0, 0);
+	return tw_build("{\"n_features\": 196, \"input_shape\": [1, 14, 14], \"layers\": ["
+				    "{\"op\": \"conv2d\", \"weight\": \"c1.w\", \"bias\": \"c1.b\"}, {\"op\": \"relu\"},"
+				    "{\"op\": \"maxpool2d\", \"kernel\": 2},"
+				    "{\"op\": \"conv2d\", \"weight\": \"c2.w\", \"bias\": \"c2.b\"}, {\"op\": \"relu\"},"
+				    "{\"op\": \"maxpool2d\", \"kernel\": 2}, {\"op\": \"flatten\"},"
+				    "{\"op\": \"dense\", \"weight\": \"d1.w\", \"bias\": \"d1.b\"}, {\"op\": \"relu\"},"
+				    "{\"op\": \"dense\", \"weight\": \"d2.w\", \"bias\": \"d2.b\"},"
+				    "{\"op\": \"softmax\"}]}", &w, &err);
 }
 
 /*
@@ -123,19 +78,19 @@ classic_cnn(void)
 static MaasNet *
 odd_cnn(void)
 {
-	Weights		w = {0};
+	TestWeights w = {0};
 
-	add_tensor(&w, "c1.w", 4, 12, 3, 3, 3);
-	add_tensor(&w, "c1.b", 1, 12, 0, 0, 0);
-	add_tensor(&w, "c2.w", 4, 20, 12, 1, 1);
-	add_tensor(&w, "d.w", 2, 7, 20 * 1 * 1, 0, 0);
-	return build("{\"n_features\": 297, \"input_shape\": [3, 11, 9], \"layers\": ["
-				 "{\"op\": \"conv2d\", \"weight\": \"c1.w\", \"bias\": \"c1.b\", \"stride\": 2, \"padding\": 1},"
-				 "{\"op\": \"relu\"},"
-				 "{\"op\": \"maxpool2d\", \"kernel\": 3, \"stride\": 2, \"padding\": 1},"
-				 "{\"op\": \"conv2d\", \"weight\": \"c2.w\"},"
-				 "{\"op\": \"maxpool2d\", \"kernel\": 2}, {\"op\": \"flatten\"},"
-				 "{\"op\": \"dense\", \"weight\": \"d.w\"}]}", &w);
+	tw_add(&w, rand_floats, "c1.w", 4, 12, 3, 3, 3);
+	tw_add(&w, rand_floats, "c1.b", 1, 12, 0, 0, 0);
+	tw_add(&w, rand_floats, "c2.w", 4, 20, 12, 1, 1);
+	tw_add(&w, rand_floats, "d.w", 2, 7, 20 * 1 * 1, 0, 0);
+	return tw_build("{\"n_features\": 297, \"input_shape\": [3, 11, 9], \"layers\": ["
+				    "{\"op\": \"conv2d\", \"weight\": \"c1.w\", \"bias\": \"c1.b\", \"stride\": 2, \"padding\": 1},"
+				    "{\"op\": \"relu\"},"
+				    "{\"op\": \"maxpool2d\", \"kernel\": 3, \"stride\": 2, \"padding\": 1},"
+				    "{\"op\": \"conv2d\", \"weight\": \"c2.w\"},"
+				    "{\"op\": \"maxpool2d\", \"kernel\": 2}, {\"op\": \"flatten\"},"
+				    "{\"op\": \"dense\", \"weight\": \"d.w\"}]}", &w, &err);
 }
 
 /* ---- backends ---- */
@@ -172,23 +127,7 @@ refusing_conv2d(const struct MaasConv2d *p, int n, const float *inp,
 	return real_blas->conv2d(p, n, inp, weight, bias, relu, out);
 }
 
-static float *
-run(const MaasNet *net, const MaasBlas *blas, int n, const float *x)
-{
-	size_t		nf;
-	float	   *work;
-	const float *y;
-	float	   *out;
 
-	CHECK(maas_net_workspace(net, n, 1, &nf));
-	work = maas_kalloc_array(nf, sizeof(float));
-	y = maas_net_forward(net, blas, n, x, work);
-	CHECK(y != NULL);
-	out = maas_kalloc_array((size_t) n * net->n_out, sizeof(float));
-	if (y != NULL)
-		memcpy(out, y, sizeof(float) * (size_t) n * net->n_out);
-	return out;
-}
 
 /* every backend and tile size against im2col, for batches of n rows */
 static void
@@ -220,7 +159,7 @@ check_net(const char *name, MaasNet *net)
 		size_t		ny = (size_t) n * net->n_out;
 
 		maas_net_tile_bytes = MAAS_NET_TILE_BYTES;
-		want = run(net, &im2col, n, x);
+		want = tw_run(net, &im2col, n, x);
 		for (int v = 0; v < 7; v++)
 			for (int ti = 0; ti < (int) (sizeof(tiles) / sizeof(tiles[0])); ti++)
 			{
@@ -247,13 +186,13 @@ check_net(const char *name, MaasNet *net)
 					blas = &refusing;
 				}
 				maas_net_tile_bytes = tiles[ti];
-				got = run(net, blas, n, x);
+				got = tw_run(net, blas, n, x);
 				snprintf(what, sizeof(what), "%s, %d rows, variant %d, tiles of %zu bytes",
 						 name, n, v, tiles[ti]);
 				CHECK(unit_close_f(what, ny, got, want, 1e-5));
 				/* twice: the primitives from the caches */
 				if (v == 1 && ti == 2)
-					CHECK(unit_close_f(what, ny, run(net, blas, n, x), want, 1e-5));
+					CHECK(unit_close_f(what, ny, tw_run(net, blas, n, x), want, 1e-5));
 			}
 	}
 	maas_net_tile_bytes = MAAS_NET_TILE_BYTES;

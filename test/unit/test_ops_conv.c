@@ -18,6 +18,7 @@
 #include "json.h"
 #include "net_build.h"
 #include "net_ops.h"
+#include "net_testutil.h"
 #include "safetensors.h"
 #include "unit.h"
 
@@ -60,78 +61,6 @@ doubles(size_t n)
 
 /* ---- building nets from configs ---- */
 
-#define MAX_TENSORS 16
-
-typedef struct Weights
-{
-	int			n;
-	StWriteTensor t[MAX_TENSORS];
-	int64_t		shapes[MAX_TENSORS][4];
-} Weights;
-
-static float *
-add_tensor(Weights *w, const char *name, int ndim, int64_t d0, int64_t d1,
-		   int64_t d2, int64_t d3)
-{
-	int64_t		dims[4] = {d0, d1, d2, d3};
-	size_t		numel = 1;
-	float	   *data;
-	int			i = w->n++;
-
-	for (int k = 0; k < ndim; k++)
-	{
-		w->shapes[i][k] = dims[k];
-		numel *= (size_t) dims[k];
-	}
-	data = rand_floats(numel);
-	w->t[i] = (StWriteTensor) {name, ST_F32, ndim, w->shapes[i], data};
-	return data;
-}
-
-/* the net a config makes over w, or NULL with err set */
-static MaasNet *
-build(const char *config, const Weights *w)
-{
-	uint8_t    *buf;
-	size_t		len;
-	StFile	   *f = maas_kalloc(sizeof(StFile));
-	MaasJson   *cfg;
-	MaasNet    *net = maas_kalloc(sizeof(MaasNet));
-
-	buf = st_write(w->t, w->n, NULL, NULL, 0, &len, &err);
-	if (buf == NULL || !st_parse(buf, len, f, &err))
-	{
-		fprintf(stderr, "    weights: %s\n", err.msg);
-		return NULL;
-	}
-	cfg = maas_json_parse(config, strlen(config), 0, NULL, &err);
-	if (cfg == NULL)
-	{
-		fprintf(stderr, "    config: %s\n", err.msg);
-		return NULL;
-	}
-	if (!maas_net_build(net, cfg, f, true, &err))
-		return NULL;
-	return net;
-}
-
-/* the net's output for n rows of x (a copy) */
-static float *
-run(const MaasNet *net, int n, const float *x)
-{
-	size_t		nf;
-	float	   *work;
-	const float *y;
-	float	   *out;
-
-	CHECK(maas_net_workspace(net, n, 1, &nf));
-	work = maas_kalloc_array(nf, sizeof(float));
-	y = maas_net_forward(net, blas, n, x, work);
-	out = maas_kalloc_array((size_t) n * net->n_out, sizeof(float));
-	memcpy(out, y, sizeof(float) * (size_t) n * net->n_out);
-	return out;
-}
-
 /* a batch gives what its rows give one at a time */
 static bool
 rows_agree(const MaasNet *net, int n, const float *x, const float *batch)
@@ -140,7 +69,7 @@ rows_agree(const MaasNet *net, int n, const float *x, const float *batch)
 
 	for (int r = 0; r < n && ok; r++)
 	{
-		float	   *one = run(net, 1, x + (size_t) r * net->n_in);
+		float	   *one = tw_run(net, blas, 1, x + (size_t) r * net->n_in);
 
 		for (int j = 0; j < net->n_out && ok; j++)
 			ok = fabsf(one[j] - batch[(size_t) r * net->n_out + j]) <=
@@ -305,7 +234,7 @@ test_conv2d(void)
 	{
 		ConvCase	cc = conv_cases[c];
 		Geom	   *g = &cc.g;
-		Weights		w = {0};
+		TestWeights w = {0};
 		float	   *wt,
 				   *bias = NULL;
 		char		config[1024];
@@ -317,14 +246,14 @@ test_conv2d(void)
 		size_t		n_in = (size_t) g->c * g->h * g->w;
 
 		geom_out(g);
-		wt = add_tensor(&w, "conv.weight", 4, g->c_out, g->c / g->groups, g->kh, g->kw);
+		wt = tw_add(&w, rand_floats, "conv.weight", 4, g->c_out, g->c / g->groups, g->kh, g->kw);
 		if (cc.bias)
-			bias = add_tensor(&w, "conv.bias", 1, g->c_out, 0, 0, 0);
+			bias = tw_add(&w, rand_floats, "conv.bias", 1, g->c_out, 0, 0, 0);
 		snprintf(config, sizeof(config),
 				 "{\"n_features\": %zu, \"input_shape\": [%d, %d, %d], \"layers\": ["
 				 "{\"op\": \"conv2d\", \"weight\": \"conv.weight\"%s%s}]}",
 				 n_in, g->c, g->h, g->w, cc.bias ? ", \"bias\": \"conv.bias\"" : "", cc.extra);
-		net = build(config, &w);
+		net = tw_build(config, &w, &err);
 		CHECK(net != NULL);
 		if (net == NULL)
 		{
@@ -335,7 +264,7 @@ test_conv2d(void)
 		CHECK(net->layers[0].shape.c == g->c_out && net->layers[0].shape.h == g->h_out &&
 			  net->layers[0].shape.w == g->w_out);
 		x = rand_floats((size_t) n * n_in);
-		y = run(net, n, x);
+		y = tw_run(net, blas, n, x);
 		want = doubles((size_t) n * net->n_out);
 		ref_conv(g, n, x, wt, bias, want);
 		CHECK(unit_close("conv2d", (size_t) n * net->n_out, y, want, 1e-5));
@@ -372,7 +301,7 @@ test_conv2d_in_code(void)
 		l[1].op = MAAS_OP_FLATTEN;
 		CHECK(maas_net_check(&net, &err));
 		CHECK(net.n_out == 400 && !net.layers[1].shape.h);
-		y = run(&net, n, x);
+		y = tw_run(&net, blas, n, x);
 		CHECK(unit_close("conv2d in code", (size_t) n * 400, y, want, 1e-5));
 	}
 }
@@ -412,7 +341,7 @@ test_pool2d(void)
 	{
 		PoolCase	pc = pool_cases[c];
 		Geom	   *g = &pc.g;
-		Weights		w = {0};
+		TestWeights w = {0};
 		char		config[1024];
 		MaasNet    *net;
 		int			n = 4;
@@ -426,8 +355,8 @@ test_pool2d(void)
 				 "{\"n_features\": %zu, \"input_shape\": [%d, %d, %d], \"layers\": ["
 				 "{\"op\": \"%s\", %s}]}", n_in, g->c, g->h, g->w,
 				 pc.is_max ? "maxpool2d" : "avgpool2d", pc.keys);
-		add_tensor(&w, "unused", 1, 1, 0, 0, 0);
-		net = build(config, &w);
+		tw_add(&w, rand_floats, "unused", 1, 1, 0, 0, 0);
+		net = tw_build(config, &w, &err);
 		CHECK(net != NULL);
 		if (net == NULL)
 		{
@@ -436,7 +365,7 @@ test_pool2d(void)
 		}
 		CHECK(net->n_out == g->c * g->h_out * g->w_out);
 		x = rand_floats((size_t) n * n_in);
-		y = run(net, n, x);
+		y = tw_run(net, blas, n, x);
 		want = doubles((size_t) n * net->n_out);
 		ref_pool(g, pc.is_max, n, widen((size_t) n * n_in, x), want);
 		if (!unit_close(pc.is_max ? "maxpool2d" : "avgpool2d", (size_t) n * net->n_out, y, want, 1e-6))
@@ -451,7 +380,7 @@ test_pool2d(void)
 static void
 test_global_avgpool(void)
 {
-	Weights		w = {0};
+	TestWeights w = {0};
 	MaasNet    *net;
 	float	   *x,
 			   *y,
@@ -460,18 +389,18 @@ test_global_avgpool(void)
 	double	   *want;
 	int			n = 3;
 
-	fc = add_tensor(&w, "fc.weight", 2, 2, 4, 0, 0);
-	fb = add_tensor(&w, "fc.bias", 1, 2, 0, 0, 0);
-	net = build("{\"n_features\": 60, \"input_shape\": [4, 3, 5], \"layers\": ["
-				"{\"op\": \"global_avgpool\", \"name\": \"gap\"}, {\"op\": \"flatten\"},"
-				"{\"op\": \"dense\", \"weight\": \"fc.weight\", \"bias\": \"fc.bias\"}]}", &w);
+	fc = tw_add(&w, rand_floats, "fc.weight", 2, 2, 4, 0, 0);
+	fb = tw_add(&w, rand_floats, "fc.bias", 1, 2, 0, 0, 0);
+	net = tw_build("{\"n_features\": 60, \"input_shape\": [4, 3, 5], \"layers\": ["
+				   "{\"op\": \"global_avgpool\", \"name\": \"gap\"}, {\"op\": \"flatten\"},"
+				   "{\"op\": \"dense\", \"weight\": \"fc.weight\", \"bias\": \"fc.bias\"}]}", &w, &err);
 	CHECK(net != NULL);
 	if (net == NULL)
 		return;
 	CHECK(net->layers[0].shape.c == 4 && net->layers[0].shape.h == 1 &&
 		  net->layers[0].shape.w == 1 && net->layers[0].shape.width == 4);
 	x = rand_floats((size_t) n * 60);
-	y = run(net, n, x);
+	y = tw_run(net, blas, n, x);
 	want = doubles((size_t) n * 2);
 	for (int r = 0; r < n; r++)
 		for (int o = 0; o < 2; o++)
@@ -496,7 +425,7 @@ test_global_avgpool(void)
 static void
 test_batchnorm(void)
 {
-	Weights		w = {0};
+	TestWeights w = {0};
 	MaasNet    *net;
 	float	   *mean,
 			   *var,
@@ -507,24 +436,24 @@ test_batchnorm(void)
 	double	   *want;
 	int			n = 3;
 
-	mean = add_tensor(&w, "bn.running_mean", 1, 3, 0, 0, 0);
-	var = add_tensor(&w, "bn.running_var", 1, 3, 0, 0, 0);
-	scale = add_tensor(&w, "bn.weight", 1, 3, 0, 0, 0);
-	shift = add_tensor(&w, "bn.bias", 1, 3, 0, 0, 0);
+	mean = tw_add(&w, rand_floats, "bn.running_mean", 1, 3, 0, 0, 0);
+	var = tw_add(&w, rand_floats, "bn.running_var", 1, 3, 0, 0, 0);
+	scale = tw_add(&w, rand_floats, "bn.weight", 1, 3, 0, 0, 0);
+	shift = tw_add(&w, rand_floats, "bn.bias", 1, 3, 0, 0, 0);
 	for (int i = 0; i < 3; i++)
 		var[i] = fabsf(var[i]) + 0.1f;
 
 	/* per channel of an image, in place after a relu */
-	net = build("{\"n_features\": 12, \"input_shape\": [3, 2, 2], \"layers\": [{\"op\": \"relu\"},"
-				"{\"op\": \"batchnorm\", \"mean\": \"bn.running_mean\", \"var\": \"bn.running_var\","
-				" \"weight\": \"bn.weight\", \"bias\": \"bn.bias\", \"eps\": 0.001}]}", &w);
+	net = tw_build("{\"n_features\": 12, \"input_shape\": [3, 2, 2], \"layers\": [{\"op\": \"relu\"},"
+				   "{\"op\": \"batchnorm\", \"mean\": \"bn.running_mean\", \"var\": \"bn.running_var\","
+				   " \"weight\": \"bn.weight\", \"bias\": \"bn.bias\", \"eps\": 0.001}]}", &w, &err);
 	CHECK(net != NULL);
 	if (net == NULL)
 		return;
 	CHECK(net->layers[1].buffer == net->layers[0].buffer);
 	CHECK(net->layers[1].shape.c == 3 && net->layers[1].shape.h == 2);
 	x = rand_floats((size_t) n * 12);
-	y = run(net, n, x);
+	y = tw_run(net, blas, n, x);
 	want = doubles((size_t) n * 12);
 	for (int r = 0; r < n; r++)
 		for (int ch = 0; ch < 3; ch++)
@@ -539,12 +468,12 @@ test_batchnorm(void)
 	CHECK(unit_close("batchnorm image", (size_t) n * 12, y, want, 1e-5));
 
 	/* per feature of a vector (BatchNorm1d), without weight and bias */
-	net = build("{\"n_features\": 3, \"layers\": [{\"op\": \"batchnorm\", "
-				"\"mean\": \"bn.running_mean\", \"var\": \"bn.running_var\"}]}", &w);
+	net = tw_build("{\"n_features\": 3, \"layers\": [{\"op\": \"batchnorm\", "
+				   "\"mean\": \"bn.running_mean\", \"var\": \"bn.running_var\"}]}", &w, &err);
 	CHECK(net != NULL);
 	if (net == NULL)
 		return;
-	y = run(net, n, x);
+	y = tw_run(net, blas, n, x);
 	for (int r = 0; r < n; r++)
 		for (int j = 0; j < 3; j++)
 			want[r * 3 + j] = (x[r * 3 + j] - mean[j]) / sqrt((double) var[j] + 1e-5);
@@ -556,7 +485,7 @@ test_batchnorm(void)
 static void
 test_small_cnn(void)
 {
-	Weights		w = {0};
+	TestWeights w = {0};
 	Geom		c1 = {1, 10, 10, 4, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 1},
 				p1 = {4, 8, 8, 0, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1, 1},
 				c2 = {4, 4, 4, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},
@@ -576,19 +505,19 @@ test_small_cnn(void)
 			   *want;
 	float	   *tmp;
 
-	w1 = add_tensor(&w, "conv1.weight", 4, 4, 1, 3, 3);
-	b1 = add_tensor(&w, "conv1.bias", 1, 4, 0, 0, 0);
-	w2 = add_tensor(&w, "conv2.weight", 4, 6, 4, 3, 3);
-	b2 = add_tensor(&w, "conv2.bias", 1, 6, 0, 0, 0);
-	fw = add_tensor(&w, "fc.weight", 2, 3, 24, 0, 0);
-	fb = add_tensor(&w, "fc.bias", 1, 3, 0, 0, 0);
-	net = build("{\"n_features\": 100, \"input_shape\": [1, 10, 10], \"layers\": ["
-				"{\"op\": \"conv2d\", \"weight\": \"conv1.weight\", \"bias\": \"conv1.bias\"},"
-				"{\"op\": \"maxpool2d\", \"kernel\": 2}, {\"op\": \"relu\"},"
-				"{\"op\": \"conv2d\", \"weight\": \"conv2.weight\", \"bias\": \"conv2.bias\", \"padding\": 1},"
-				"{\"op\": \"relu\"}, {\"op\": \"maxpool2d\", \"kernel\": 2}, {\"op\": \"flatten\"},"
-				"{\"op\": \"dense\", \"weight\": \"fc.weight\", \"bias\": \"fc.bias\"},"
-				"{\"op\": \"softmax\"}]}", &w);
+	w1 = tw_add(&w, rand_floats, "conv1.weight", 4, 4, 1, 3, 3);
+	b1 = tw_add(&w, rand_floats, "conv1.bias", 1, 4, 0, 0, 0);
+	w2 = tw_add(&w, rand_floats, "conv2.weight", 4, 6, 4, 3, 3);
+	b2 = tw_add(&w, rand_floats, "conv2.bias", 1, 6, 0, 0, 0);
+	fw = tw_add(&w, rand_floats, "fc.weight", 2, 3, 24, 0, 0);
+	fb = tw_add(&w, rand_floats, "fc.bias", 1, 3, 0, 0, 0);
+	net = tw_build("{\"n_features\": 100, \"input_shape\": [1, 10, 10], \"layers\": ["
+				   "{\"op\": \"conv2d\", \"weight\": \"conv1.weight\", \"bias\": \"conv1.bias\"},"
+				   "{\"op\": \"maxpool2d\", \"kernel\": 2}, {\"op\": \"relu\"},"
+				   "{\"op\": \"conv2d\", \"weight\": \"conv2.weight\", \"bias\": \"conv2.bias\", \"padding\": 1},"
+				   "{\"op\": \"relu\"}, {\"op\": \"maxpool2d\", \"kernel\": 2}, {\"op\": \"flatten\"},"
+				   "{\"op\": \"dense\", \"weight\": \"fc.weight\", \"bias\": \"fc.bias\"},"
+				   "{\"op\": \"softmax\"}]}", &w, &err);
 	CHECK(net != NULL);
 	if (net == NULL)
 	{
@@ -601,7 +530,7 @@ test_small_cnn(void)
 	geom_out(&c2);
 	geom_out(&p2);
 	x = rand_floats((size_t) n * 100);
-	y = run(net, n, x);
+	y = tw_run(net, blas, n, x);
 
 	/* the references, composed (relu and max pooling commute) */
 	a = doubles((size_t) n * 256);
@@ -652,7 +581,7 @@ test_small_cnn(void)
 			double	   *yd = doubles((size_t) n * 3);
 
 			maas_net_tile_bytes = bytes[i];
-			t = run(net, n, x);
+			t = tw_run(net, blas, n, x);
 			for (size_t j = 0; j < (size_t) n * 3; j++)
 				yd[j] = y[j];
 			if (!unit_close("small cnn in tiles", (size_t) n * 3, t, yd, 1e-6))
@@ -722,15 +651,15 @@ static const BadCase bad_cases[] = {
 static void
 test_errors(void)
 {
-	Weights		w = {0};
+	TestWeights w = {0};
 	float	   *neg;
 
-	add_tensor(&w, "w", 4, 2, 3, 2, 2);
-	add_tensor(&w, "w2", 4, 2, 2, 2, 2);
-	add_tensor(&w, "big", 4, 2, 3, 5, 5);
-	add_tensor(&w, "b2", 1, 2, 0, 0, 0);
-	add_tensor(&w, "b3", 1, 3, 0, 0, 0);
-	neg = add_tensor(&w, "neg", 1, 3, 0, 0, 0);
+	tw_add(&w, rand_floats, "w", 4, 2, 3, 2, 2);
+	tw_add(&w, rand_floats, "w2", 4, 2, 2, 2, 2);
+	tw_add(&w, rand_floats, "big", 4, 2, 3, 5, 5);
+	tw_add(&w, rand_floats, "b2", 1, 2, 0, 0, 0);
+	tw_add(&w, rand_floats, "b3", 1, 3, 0, 0, 0);
+	neg = tw_add(&w, rand_floats, "neg", 1, 3, 0, 0, 0);
 	neg[0] = -1.0f;
 	for (int i = 0; i < w.n; i++)
 		if (strcmp(w.t[i].name, "b3") == 0)
@@ -738,7 +667,7 @@ test_errors(void)
 				((float *) w.t[i].data)[j] = 0.5f;
 	for (size_t c = 0; c < sizeof(bad_cases) / sizeof(bad_cases[0]); c++)
 	{
-		MaasNet    *net = build(bad_cases[c].config, &w);
+		MaasNet    *net = tw_build(bad_cases[c].config, &w, &err);
 
 		if (bad_cases[c].message == NULL)
 		{
@@ -755,7 +684,7 @@ test_errors(void)
 	}
 
 	/* the hint that says how to make an image input */
-	CHECK(build(bad_cases[0].config, &w) == NULL);
+	CHECK(tw_build(bad_cases[0].config, &w, &err) == NULL);
 	CHECK(err.hint != NULL && strstr(err.hint, "input_shape") != NULL);
 
 	/* nets built in code are checked as well */
