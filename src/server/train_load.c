@@ -15,7 +15,9 @@
 #include <math.h>
 #include <sys/mman.h>
 
+#include "access/htup_details.h"
 #include "access/sysattr.h"
+#include "access/tupmacs.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_constraint.h"
 #include "catalog/pg_type.h"
@@ -39,6 +41,21 @@ typedef struct LoadReceiver
 	int			first;			/* reals in consecutive columns from this
 								 * one (0-based), each a slot in order; or -1 */
 	const MaasBlas *blas;		/* job->gram's */
+
+	/*
+	 * Reading a heap tuple's columns in place (plan_in_place): the
+	 * descriptor the plan is for, whether its columns allow it, how many
+	 * attributes a tuple must have, and the offsets in a tuple's data of
+	 * each attribute (of the first feature, when they follow one another,
+	 * or -1) and of the target.
+	 */
+	TupleDesc	in_place_desc;
+	bool		in_place;
+	int			in_place_natts;
+	int		   *in_place_off;
+	int			in_place_first;
+	int			in_place_target;
+	bool		in_place_target_f8;
 } LoadReceiver;
 
 
@@ -307,20 +324,133 @@ add_target_value(TrainJob *job, double v)
 		job->n_target_values++;
 }
 
+/*
+ * Whether the rows of a slot with descriptor td can be read in place: the
+ * features are all real and the target real or double precision, and
+ * every attribute up to the last of them has a fixed length, so that in a
+ * tuple without NULLs each is at an offset known in advance (the offsets
+ * heap_fill_tuple gives them).
+ */
+static void
+plan_in_place(LoadReceiver *r, TupleDesc td)
+{
+	TrainJob   *job = r->job;
+	int			last = job->target_attno;
+	int			off = 0;
+	Oid			ttype;
+
+	r->in_place_desc = td;
+	r->in_place = false;
+	if (!r->reals || job->target_attno == 0 || job->target_is_text ||
+		job->target_attno > td->natts)
+		return;
+	ttype = TupleDescAttr(td, job->target_attno - 1)->atttypid;
+	if (ttype != FLOAT4OID && ttype != FLOAT8OID)
+		return;
+	for (int i = 0; i < job->inputs.n; i++)
+	{
+		int			a = job->bind[i].attno;
+
+		if (a > td->natts || TupleDescAttr(td, a - 1)->atttypid != FLOAT4OID)
+			return;
+		last = Max(last, a);
+	}
+	if (r->in_place_off == NULL)
+		r->in_place_off = MemoryContextAlloc(job->cxt, sizeof(int) * td->natts);
+	else
+		r->in_place_off = repalloc(r->in_place_off, sizeof(int) * td->natts);
+	for (int a = 0; a < last; a++)
+	{
+		Form_pg_attribute att = TupleDescAttr(td, a);
+
+		if (att->attlen <= 0 || att->attisdropped)
+			return;
+		off = att_align_nominal(off, att->attalign);
+		r->in_place_off[a] = off;
+		off += att->attlen;
+	}
+	r->in_place_first = r->first >= 0 ? r->in_place_off[r->first] : -1;
+	r->in_place_target = r->in_place_off[job->target_attno - 1];
+	r->in_place_target_f8 = ttype == FLOAT8OID;
+	r->in_place_natts = last;
+	r->in_place = true;
+}
+
+/*
+ * The data of the slot's heap tuple when its columns can be read in place
+ * (plan_in_place) and it has no NULL, or NULL: then the slot is deformed
+ * as usual.  A table's sequential scan hands the receiver the heap tuple
+ * in its buffer, whose deforming into Datums would cost as much as the
+ * rest of the row's work.
+ */
+static const char *
+in_place_data(LoadReceiver *r, TupleTableSlot *slot)
+{
+	HeapTuple	tuple;
+
+	if (!r->reals || !(TTS_IS_BUFFERTUPLE(slot) || TTS_IS_HEAPTUPLE(slot)))
+		return NULL;
+	if (slot->tts_tupleDescriptor != r->in_place_desc)
+		plan_in_place(r, slot->tts_tupleDescriptor);
+	tuple = ((HeapTupleTableSlot *) slot)->tuple;
+	if (!r->in_place || tuple == NULL || HeapTupleHasNulls(tuple) ||
+		HeapTupleHeaderGetNatts(tuple->t_data) < r->in_place_natts)
+		return NULL;
+	return (const char *) tuple->t_data + tuple->t_data->t_hoff;
+}
+
+/* the row's features from the tuple's data; false if one is not finite */
+static bool
+in_place_row(LoadReceiver *r, const char *tp, float *row)
+{
+	TrainJob   *job = r->job;
+
+	if (r->in_place_first >= 0)
+		memcpy(row, tp + r->in_place_first, sizeof(float) * job->inputs.n);
+	else
+		for (int i = 0; i < job->inputs.n; i++)
+			memcpy(row + job->inputs.in[i].offset,
+				   tp + r->in_place_off[job->bind[i].attno - 1], sizeof(float));
+	return maas_all_finite(row, (size_t) job->raw_width);
+}
+
 static void
 load_receive(MaasSourceReader *reader, TupleTableSlot *slot)
 {
-	TrainJob   *job = ((LoadReceiver *) reader)->job;
+	LoadReceiver *r = (LoadReceiver *) reader;
+	TrainJob   *job = r->job;
 	MemoryContext old;
 	Datum		tv;
 	bool		tnull;
 	float	   *row;
 	bool		finite = false; /* every value of the row is known finite */
 	int64		rowno = job->n + job->skipped + 1;
+	const char *tp = in_place_data(r, slot);
 
-	slot_getallattrs(slot);
-	tv = job->target_attno ? slot->tts_values[job->target_attno - 1] : (Datum) 0;
-	tnull = job->target_attno ? slot->tts_isnull[job->target_attno - 1] : false;
+	if (tp)
+	{
+		if (r->in_place_target_f8)
+		{
+			double		v;
+
+			memcpy(&v, tp + r->in_place_target, sizeof(v));
+			tv = Float8GetDatum(v);
+		}
+		else
+		{
+			float		v;
+
+			memcpy(&v, tp + r->in_place_target, sizeof(v));
+			tv = Float4GetDatum(v);
+		}
+		tnull = false;
+	}
+	else
+	{
+		slot_getallattrs(slot);
+		tv = job->target_attno ? slot->tts_values[job->target_attno - 1] : (Datum) 0;
+		tnull = job->target_attno ? slot->tts_isnull[job->target_attno - 1] : false;
+	}
 	if (tnull)
 	{
 		job->skipped++;
@@ -336,10 +466,20 @@ load_receive(MaasSourceReader *reader, TupleTableSlot *slot)
 
 	old = MemoryContextSwitchTo(job->row_cxt);
 	row = job->x + (size_t) job->n * job->raw_width;
-	/* a row of reals only, none NULL or not finite: in one plain loop */
-	if (((LoadReceiver *) reader)->first >= 0)
+	if (tp)
 	{
-		int			first = ((LoadReceiver *) reader)->first;
+		if (in_place_row(r, tp, row))
+		{
+			finite = true;
+			goto target;
+		}
+		/* not finite: as any other row, which reports it */
+		slot_getallattrs(slot);
+	}
+	/* a row of reals only, none NULL or not finite: in one plain loop */
+	if (r->first >= 0)
+	{
+		int			first = r->first;
 
 		StaticAssertStmt(sizeof(Datum) == sizeof(uint64), "a Datum is 64 bits");
 		if (maas_prep_float_words((const uint64 *) slot->tts_values + first,
@@ -349,7 +489,7 @@ load_receive(MaasSourceReader *reader, TupleTableSlot *slot)
 			goto target;
 		}
 	}
-	else if (((LoadReceiver *) reader)->reals)
+	else if (r->reals)
 	{
 		int			i;
 
@@ -446,7 +586,7 @@ target:
 	if (job->gram)
 	{
 		if (finite || maas_all_finite(row, (size_t) job->raw_width))
-			maas_gram_add(((LoadReceiver *) reader)->blas, job->gram, row,
+			maas_gram_add(r->blas, job->gram, row,
 						  (float) job->y[job->n]);
 		else
 			job->gram = NULL;	/* a NULL: split and imputed as usual */
@@ -476,7 +616,8 @@ start_gram(TrainJob *job, LoadReceiver *r)
 	for (int i = 0; i < job->inputs.n; i++)
 		if (job->inputs.in[i].kind == MAAS_INPUT_CATEGORY)
 			return;
-	need = sizeof(double) * (Size) (job->raw_width + 2) * (job->raw_width + 2 + MAAS_GRAM_BLOCK) +
+	/* g and buf, their rows padded to 8 (maas_gram_init) */
+	need = sizeof(double) * (Size) (job->raw_width + 9) * (job->raw_width + 9 + MAAS_GRAM_BLOCK) +
 		sizeof(float) * (Size) job->raw_width;
 	if (MemoryContextMemAllocated(job->cxt, true) + job->reserved + need > job->limit)
 		return;
