@@ -122,7 +122,8 @@ extern bool maas_linear_fit(const MaasBlas *blas, const MaasTrainSet *data,
  * holdout rows are then taken away again (maas_gram_remove_begin, then
  * maas_gram_add of each).  The rows are summed around the first one added
  * (x0, y0) in double, in blocks of rows widened while they are in the
- * cache: up to MAAS_GRAM_NARROW columns by maas_syrk_upper from blocks of
+ * cache: up to MAAS_GRAM_NARROW columns by maas_syrk_upper (when the CPU
+ * has AVX2 or AVX-512; else by dsyrk) from blocks of
  * MAAS_GRAM_BLOCK_NARROW rows that stay in the L2 cache, wider ones by the
  * BLAS's dsyrk from blocks of MAAS_GRAM_BLOCK rows.  Centring afterwards
  * loses to cancellation a factor of 1 + (mean - x0)^2 / var of a column's

@@ -265,7 +265,11 @@ maas_gram_flush(const MaasBlas *blas, MaasGram *gr)
 
 	if (gr->pending == 0)
 		return;
-	if (w <= MAAS_GRAM_NARROW)
+	/*
+	 * maas's tiles where the CPU has AVX2 or AVX-512; without them the
+	 * BLAS's own SSE kernels beat a plain loop (5x, forced off on Zen 5)
+	 */
+	if (w <= MAAS_GRAM_NARROW && maas_syrk_isa(MAAS_SYRK_AUTO) != MAAS_SYRK_SCALAR)
 		maas_syrk_upper(MAAS_SYRK_AUTO, w, gr->ld, gr->pending, gr->sign, gr->buf, gr->g);
 	else
 	{
