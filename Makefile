@@ -36,7 +36,7 @@ src/kernel/drift.o: CFLAGS += -O3
 # every row: their loops run across columns, so vectorising them keeps each
 # column's sums in the same order (GCC reorders no sum without
 # -fassociative-math)
-src/kernel/preprocess.o src/kernel/train_linear.o: CFLAGS += -O3 -fno-math-errno
+src/kernel/preprocess.o src/kernel/train_linear.o src/kernel/gram_syrk.o: CFLAGS += -O3 -fno-math-errno
 # and the transformer kernels' (exp, GELU), the boosted trees' gradients and
 # the k-means silhouette: their clamps are selects that GCC if-converts only
 # without trapping math

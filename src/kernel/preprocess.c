@@ -584,6 +584,24 @@ maas_prep_gather(const float *x, int w, const int32_t *rows, int64_t n,
 }
 
 bool
+maas_prep_copy_finite(const void *restrict src, int n, float *restrict dst)
+{
+	const unsigned char *restrict p = src;
+	uint32_t	bad = 0;
+
+	/* in one loop the compiler vectorises: a copy, and the exponents' test */
+	for (int i = 0; i < n; i++)
+	{
+		uint32_t	bits;
+
+		memcpy(&bits, p + sizeof(bits) * i, sizeof(bits));
+		memcpy(dst + i, &bits, sizeof(bits));
+		bad |= (bits & 0x7f800000u) == 0x7f800000u;
+	}
+	return bad == 0;
+}
+
+bool
 maas_prep_float_words(const uint64_t *restrict words, const bool *restrict isnull,
 					  int n, float *restrict dst)
 {

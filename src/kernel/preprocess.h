@@ -162,6 +162,13 @@ extern void maas_prep_gather(const float *x, int w, const int32_t *rows, int64_t
 							 const float *shift, const float *inv, float *dst);
 
 /*
+ * n float32 values copied from src (any alignment: a row of real columns
+ * in a heap tuple) to dst; false when one is not finite (dst then holds
+ * them all the same).
+ */
+extern bool maas_prep_copy_finite(const void *src, int n, float *dst);
+
+/*
  * n float32 values from the low 32 bits of 64-bit words (a row of real
  * columns as PostgreSQL passes them by value) into dst; false when one is
  * flagged in isnull or is not finite (dst then holds what the words held).

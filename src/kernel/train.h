@@ -10,7 +10,8 @@
  *
  *	- maas_linear_fit: least squares with an optional L2 penalty, solved
  *	  from the normal equations (Gram matrix by dsyrk over chunks of rows
- *	  widened to double, Cholesky by LAPACK's dpotrf);
+ *	  widened to double, Cholesky by LAPACK's dpotrf); the same summed
+ *	  while reading by MaasGram;
  *	- maas_nn_fit: a stack of dense layers trained by mini-batch gradient
  *	  descent (Adam or SGD with momentum), which is the logistic regression
  *	  (no hidden layer) and the MLP;
@@ -120,18 +121,26 @@ extern bool maas_linear_fit(const MaasBlas *blas, const MaasTrainSet *data,
  * (maas_gram_add), the sums are complete after maas_gram_flush, and the
  * holdout rows are then taken away again (maas_gram_remove_begin, then
  * maas_gram_add of each).  The rows are summed around the first one added
- * (x0, y0) in double, in blocks of MAAS_GRAM_BLOCK rows widened while they
- * are in the cache, by dsyrk.  Centring afterwards loses to cancellation
- * a factor of 1 + (mean - x0)^2 / var of a column's precision, and x0 is
- * one of the rows, so that factor is at most n (Samuelson's inequality)
- * and for most data a few units: in double this is more precise than the
- * float32 rows maas_linear_fit sums.
+ * (x0, y0) in double, in blocks of rows widened while they are in the
+ * cache: up to MAAS_GRAM_NARROW columns by maas_syrk_upper (when the CPU
+ * has AVX2 or AVX-512; else by dsyrk) from blocks of
+ * MAAS_GRAM_BLOCK_NARROW rows that stay in the L2 cache, wider ones by the
+ * BLAS's dsyrk from blocks of MAAS_GRAM_BLOCK rows.  Centring afterwards
+ * loses to cancellation a factor of 1 + (mean - x0)^2 / var of a column's
+ * precision, and x0 is one of the rows, so that factor is at most n
+ * (Samuelson's inequality) and for most data a few units: in double this
+ * is more precise than the float32 rows maas_linear_fit sums.
  */
-#define MAAS_GRAM_BLOCK		2048
+#define MAAS_GRAM_BLOCK			2048
+#define MAAS_GRAM_BLOCK_NARROW	256
+#define MAAS_GRAM_NARROW		256
 
 typedef struct MaasGram
 {
 	int			d;
+	int			ld;				/* row stride of g and buf: d + 2 rounded
+								 * up to a multiple of 8 */
+	int			block;			/* rows buf holds */
 	int64_t		n;				/* rows in the sums */
 	double		sign;			/* 1 adding, -1 taking away */
 	bool		have_x0;
@@ -139,18 +148,40 @@ typedef struct MaasGram
 	double		y0;
 
 	/*
-	 * (d + 2) x (d + 2), upper triangle, the sums over the rows of v v^T
-	 * for v = [x - x0, y - y0, 1]
+	 * ld x ld, the upper triangle of its first d + 2 rows and columns: the
+	 * sums over the rows of v v^T for v = [x - x0, y - y0, 1]
 	 */
 	double	   *g;
 	int			pending;		/* rows in buf, not yet summed */
-	double	   *buf;			/* MAAS_GRAM_BLOCK rows of v */
+	double	   *buf;			/* block rows of v, zero after column d + 1 */
 } MaasGram;
 
 extern bool maas_gram_init(MaasGram *gr, int d, MaasError *err);
 extern void maas_gram_add(const MaasBlas *blas, MaasGram *gr, const float *x, float y);
 extern void maas_gram_flush(const MaasBlas *blas, MaasGram *gr);
 extern void maas_gram_remove_begin(const MaasBlas *blas, MaasGram *gr);
+
+/*
+ * G += sign B^T B (gram_syrk.c): B is m rows of w doubles with row stride
+ * ld, a multiple of 8, its columns w .. ld - 1 zero; G is ld x ld,
+ * row-major.  At least the upper triangle of G's first w rows and columns
+ * is updated; entries just below the diagonal may be too, to their
+ * symmetric values, and the padding columns get zeros added.  isa names a
+ * code path; one the CPU cannot run falls back to the next below it
+ * (maas_syrk_isa says which runs), MAAS_SYRK_AUTO is the best there is.
+ */
+typedef enum MaasSyrkIsa
+{
+	MAAS_SYRK_AUTO,
+	MAAS_SYRK_SCALAR,
+	MAAS_SYRK_AVX2,				/* AVX2 and FMA */
+	MAAS_SYRK_AVX512			/* AVX-512 F */
+} MaasSyrkIsa;
+
+extern MaasSyrkIsa maas_syrk_isa(MaasSyrkIsa want);
+extern const char *maas_syrk_isa_name(MaasSyrkIsa isa);
+extern void maas_syrk_upper(MaasSyrkIsa isa, int w, int ld, int m, double sign,
+							const double *b, double *g);
 
 /* each column's mean and population variance over the rows summed (flushed) */
 extern void maas_gram_moments(const MaasGram *gr, double *mean, double *var);

@@ -4,8 +4,8 @@
  *		each feature as a number, a flattened array or a one-hot category),
  *		every row read in one pass into a float32 matrix bounded by
  *		maas.max_training_memory (and, for linear least squares, its normal
- *		equations summed as they come), and the task and classes decided.
- *		The split and preprocessing are train_prep.c's.
+ *		equations summed as they come).  The task and classes are decided
+ *		in train_task.c, the split and preprocessing in train_prep.c.
  */
 #include "train_job.h"
 #include "progress.h"
@@ -15,21 +15,18 @@
 #include <math.h>
 #include <sys/mman.h>
 
+#include "access/htup_details.h"
 #include "access/sysattr.h"
+#include "access/tupmacs.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_constraint.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
-#include "utils/float.h"
-#include "utils/json.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/syscache.h"
-
-/* integer targets with at most this many values are classes by default */
-#define AUTO_CLASS_LIMIT		20
 
 typedef struct LoadReceiver
 {
@@ -39,6 +36,21 @@ typedef struct LoadReceiver
 	int			first;			/* reals in consecutive columns from this
 								 * one (0-based), each a slot in order; or -1 */
 	const MaasBlas *blas;		/* job->gram's */
+
+	/*
+	 * Reading a heap tuple's columns in place (plan_in_place): the
+	 * descriptor the plan is for, whether its columns allow it, how many
+	 * attributes a tuple must have, and the offsets in a tuple's data of
+	 * each attribute (of the first feature, when they follow one another,
+	 * or -1) and of the target.
+	 */
+	TupleDesc	in_place_desc;
+	bool		in_place;
+	int			in_place_natts;
+	int		   *in_place_off;
+	int			in_place_first;
+	int			in_place_target;
+	bool		in_place_target_f8;
 } LoadReceiver;
 
 
@@ -307,20 +319,146 @@ add_target_value(TrainJob *job, double v)
 		job->n_target_values++;
 }
 
+/*
+ * Whether the rows of a slot with descriptor td can be read in place: the
+ * features are all real and the target real or double precision, and
+ * every attribute up to the last of them has a fixed length, so that in a
+ * tuple without NULLs each is at an offset known in advance (the offsets
+ * heap_fill_tuple gives them).
+ */
+static void
+plan_in_place(LoadReceiver *r, TupleDesc td)
+{
+	TrainJob   *job = r->job;
+	int			last = job->target_attno;
+	int			off = 0;
+	Oid			ttype;
+
+	r->in_place_desc = td;
+	r->in_place = false;
+	if (!r->reals || job->target_attno == 0 || job->target_is_text ||
+		job->target_attno > td->natts)
+		return;
+	ttype = TupleDescAttr(td, job->target_attno - 1)->atttypid;
+	if (ttype != FLOAT4OID && ttype != FLOAT8OID)
+		return;
+	for (int i = 0; i < job->inputs.n; i++)
+	{
+		int			a = job->bind[i].attno;
+
+		if (a > td->natts || TupleDescAttr(td, a - 1)->atttypid != FLOAT4OID)
+			return;
+		last = Max(last, a);
+	}
+	if (r->in_place_off == NULL)
+		r->in_place_off = MemoryContextAlloc(job->cxt, sizeof(int) * td->natts);
+	else
+		r->in_place_off = repalloc(r->in_place_off, sizeof(int) * td->natts);
+	for (int a = 0; a < last; a++)
+	{
+		Form_pg_attribute att = TupleDescAttr(td, a);
+
+		if (att->attlen <= 0 || att->attisdropped)
+			return;
+		off = att_align_nominal(off, att->attalign);
+		r->in_place_off[a] = off;
+		off += att->attlen;
+	}
+	r->in_place_first = r->first >= 0 ? r->in_place_off[r->first] : -1;
+	r->in_place_target = r->in_place_off[job->target_attno - 1];
+	r->in_place_target_f8 = ttype == FLOAT8OID;
+	r->in_place_natts = last;
+	r->in_place = true;
+}
+
+/*
+ * The data of the slot's heap tuple when its columns can be read in place
+ * (plan_in_place) and it has no NULL, or NULL: then the slot is deformed
+ * as usual.  A table's sequential scan hands the receiver the heap tuple
+ * in its buffer, whose deforming into Datums would cost as much as the
+ * rest of the row's work.
+ */
+static const char *
+in_place_data(LoadReceiver *r, TupleTableSlot *slot)
+{
+	HeapTuple	tuple;
+
+	if (!r->reals || !(TTS_IS_BUFFERTUPLE(slot) || TTS_IS_HEAPTUPLE(slot)))
+		return NULL;
+	if (slot->tts_tupleDescriptor != r->in_place_desc)
+		plan_in_place(r, slot->tts_tupleDescriptor);
+	tuple = ((HeapTupleTableSlot *) slot)->tuple;
+	if (!r->in_place || tuple == NULL)
+		return NULL;
+
+	/*
+	 * A page holds its tuples one below the other: ask for the one after
+	 * the next (the next is too close to arrive in time).  A prefetch
+	 * cannot fault.
+	 */
+	{
+		const char *ahead = (const char *) tuple->t_data - 2 * (Size) tuple->t_len;
+
+		for (Size off = 0; off < tuple->t_len && off < 1024; off += 64)
+			__builtin_prefetch(ahead + off);
+	}
+	if (HeapTupleHasNulls(tuple) ||
+		HeapTupleHeaderGetNatts(tuple->t_data) < r->in_place_natts)
+		return NULL;
+	return (const char *) tuple->t_data + tuple->t_data->t_hoff;
+}
+
+/* the row's features from the tuple's data; false if one is not finite */
+static bool
+in_place_row(LoadReceiver *r, const char *tp, float *row)
+{
+	TrainJob   *job = r->job;
+
+	if (r->in_place_first >= 0)
+		return maas_prep_copy_finite(tp + r->in_place_first, job->inputs.n, row);
+	for (int i = 0; i < job->inputs.n; i++)
+		memcpy(row + job->inputs.in[i].offset,
+			   tp + r->in_place_off[job->bind[i].attno - 1], sizeof(float));
+	return maas_all_finite(row, (size_t) job->raw_width);
+}
+
 static void
 load_receive(MaasSourceReader *reader, TupleTableSlot *slot)
 {
-	TrainJob   *job = ((LoadReceiver *) reader)->job;
+	LoadReceiver *r = (LoadReceiver *) reader;
+	TrainJob   *job = r->job;
 	MemoryContext old;
 	Datum		tv;
 	bool		tnull;
 	float	   *row;
 	bool		finite = false; /* every value of the row is known finite */
 	int64		rowno = job->n + job->skipped + 1;
+	const char *tp = in_place_data(r, slot);
 
-	slot_getallattrs(slot);
-	tv = job->target_attno ? slot->tts_values[job->target_attno - 1] : (Datum) 0;
-	tnull = job->target_attno ? slot->tts_isnull[job->target_attno - 1] : false;
+	if (tp)
+	{
+		if (r->in_place_target_f8)
+		{
+			double		v;
+
+			memcpy(&v, tp + r->in_place_target, sizeof(v));
+			tv = Float8GetDatum(v);
+		}
+		else
+		{
+			float		v;
+
+			memcpy(&v, tp + r->in_place_target, sizeof(v));
+			tv = Float4GetDatum(v);
+		}
+		tnull = false;
+	}
+	else
+	{
+		slot_getallattrs(slot);
+		tv = job->target_attno ? slot->tts_values[job->target_attno - 1] : (Datum) 0;
+		tnull = job->target_attno ? slot->tts_isnull[job->target_attno - 1] : false;
+	}
 	if (tnull)
 	{
 		job->skipped++;
@@ -336,10 +474,20 @@ load_receive(MaasSourceReader *reader, TupleTableSlot *slot)
 
 	old = MemoryContextSwitchTo(job->row_cxt);
 	row = job->x + (size_t) job->n * job->raw_width;
-	/* a row of reals only, none NULL or not finite: in one plain loop */
-	if (((LoadReceiver *) reader)->first >= 0)
+	if (tp)
 	{
-		int			first = ((LoadReceiver *) reader)->first;
+		if (in_place_row(r, tp, row))
+		{
+			finite = true;
+			goto target;
+		}
+		/* not finite: as any other row, which reports it */
+		slot_getallattrs(slot);
+	}
+	/* a row of reals only, none NULL or not finite: in one plain loop */
+	if (r->first >= 0)
+	{
+		int			first = r->first;
 
 		StaticAssertStmt(sizeof(Datum) == sizeof(uint64), "a Datum is 64 bits");
 		if (maas_prep_float_words((const uint64 *) slot->tts_values + first,
@@ -349,7 +497,7 @@ load_receive(MaasSourceReader *reader, TupleTableSlot *slot)
 			goto target;
 		}
 	}
-	else if (((LoadReceiver *) reader)->reals)
+	else if (r->reals)
 	{
 		int			i;
 
@@ -446,7 +594,7 @@ target:
 	if (job->gram)
 	{
 		if (finite || maas_all_finite(row, (size_t) job->raw_width))
-			maas_gram_add(((LoadReceiver *) reader)->blas, job->gram, row,
+			maas_gram_add(r->blas, job->gram, row,
 						  (float) job->y[job->n]);
 		else
 			job->gram = NULL;	/* a NULL: split and imputed as usual */
@@ -476,7 +624,8 @@ start_gram(TrainJob *job, LoadReceiver *r)
 	for (int i = 0; i < job->inputs.n; i++)
 		if (job->inputs.in[i].kind == MAAS_INPUT_CATEGORY)
 			return;
-	need = sizeof(double) * (Size) (job->raw_width + 2) * (job->raw_width + 2 + MAAS_GRAM_BLOCK) +
+	/* g and buf, their rows padded to 8 (maas_gram_init) */
+	need = sizeof(double) * (Size) (job->raw_width + 9) * (job->raw_width + 9 + MAAS_GRAM_BLOCK) +
 		sizeof(float) * (Size) job->raw_width;
 	if (MemoryContextMemAllocated(job->cxt, true) + job->reserved + need > job->limit)
 		return;
@@ -617,139 +766,4 @@ maas_train_load_rows(TrainJob *job)
 	maas_progress_phase(MAAS_PHASE_PREPROCESSING, job->n);
 	job->peak = Max(job->peak, MemoryContextMemAllocated(job->cxt, true));
 	notice_key_features(job);
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double		x = *(const double *) a,
-				y = *(const double *) b;
-
-	return (x > y) - (x < y);
-}
-
-static char *
-json_number_text(double v)
-{
-	return float8out_internal(v);
-}
-
-/* decide the task, number the classes 0..k-1 in sorted label order */
-void
-maas_train_resolve_task(TrainJob *job)
-{
-	Oid			base = job->target_b.typid;
-	bool		integer = base == INT2OID || base == INT4OID || base == INT8OID;
-
-	if (job->n == 0)
-	{
-		if (job->skipped > 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("target column \"%s\" has only null values", job->target),
-					 errdetail("The source has %lld rows.", (long long) job->skipped)));
-		ereport(ERROR,
-				(errcode(ERRCODE_NO_DATA_FOUND),
-				 errmsg("the source has no rows")));
-	}
-
-	if (job->p.task_set)
-		job->task = job->p.task;
-	else if (job->target_is_text || base == BOOLOID)
-		job->task = MAAS_TASK_CLASSIFICATION;
-	else if (integer && job->n_target_values <= AUTO_CLASS_LIMIT)
-		job->task = MAAS_TASK_CLASSIFICATION;
-	else
-		job->task = MAAS_TASK_REGRESSION;
-
-	maas_train_check_memory(job, "The targets", sizeof(float) * (Size) job->n);
-	if (job->task == MAAS_TASK_REGRESSION)
-	{
-		if (job->target_is_text)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATATYPE_MISMATCH),
-					 errmsg("target column \"%s\" is not numeric, so it cannot be a regression target",
-							job->target),
-					 errhint("Use params.task \"classification\".")));
-		job->yf = MemoryContextAllocExtended(job->cxt, sizeof(float) * job->n, MCXT_ALLOC_HUGE);
-		for (int64 r = 0; r < job->n; r++)
-			job->yf[r] = (float) job->y[r];
-		return;
-	}
-
-	job->cls = MemoryContextAllocExtended(job->cxt, sizeof(int32) * job->n, MCXT_ALLOC_HUGE);
-	if (job->target_is_text)
-	{
-		MaasStringSet *set = job->target_set;
-		int		   *index = palloc(sizeof(int) * Max(set->n, 1));
-		int		   *map = palloc(sizeof(int) * Max(set->n, 1));
-		MaasError	err;
-
-		job->n_classes = set->n;
-		job->label_json = palloc(sizeof(char *) * Max(set->n, 1));
-		job->label_text = palloc(sizeof(char *) * Max(set->n, 1));
-		for (int i = 0; i < set->n; i++)
-		{
-			job->label_text[i] = set->items[i];
-			index[i] = i;
-		}
-		if (!maas_sort_texts(set->n, job->label_text, index, &err))
-			maas_raise(&err, ERRCODE_INVALID_PARAMETER_VALUE, NULL, NULL);
-		for (int i = 0; i < set->n; i++)
-		{
-			StringInfoData s;
-
-			map[index[i]] = i;
-			initStringInfo(&s);
-			escape_json(&s, job->label_text[i]);
-			job->label_json[i] = s.data;
-		}
-		for (int64 r = 0; r < job->n; r++)
-			job->cls[r] = map[(int) job->y[r]];
-	}
-	else
-	{
-		HASH_SEQ_STATUS seq;
-		double	   *e;
-		double	   *values;
-		int			k = 0;
-
-		if (job->n_target_values > MAAS_MAX_CLASSES)
-			ereport(ERROR,
-					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("target column \"%s\" has more than %d classes",
-							job->target, MAAS_MAX_CLASSES),
-					 errhint("Use params.task \"regression\" for a continuous target.")));
-		values = palloc(sizeof(double) * Max(job->n_target_values, 1));
-		hash_seq_init(&seq, job->target_values);
-		while ((e = hash_seq_search(&seq)) != NULL)
-			values[k++] = *e;
-		qsort(values, k, sizeof(double), cmp_double);
-		job->n_classes = k;
-		job->label_json = palloc(sizeof(char *) * Max(k, 1));
-		job->label_text = palloc(sizeof(char *) * Max(k, 1));
-		for (int i = 0; i < k; i++)
-		{
-			if (base == BOOLOID)
-				job->label_json[i] = pstrdup(values[i] != 0 ? "true" : "false");
-			else
-				job->label_json[i] = json_number_text(values[i]);
-			job->label_text[i] = job->label_json[i];
-		}
-		for (int64 r = 0; r < job->n; r++)
-		{
-			double	   *hit = bsearch(&job->y[r], values, k, sizeof(double), cmp_double);
-
-			if ((r & 65535) == 0)
-				CHECK_FOR_INTERRUPTS();
-
-			job->cls[r] = (int32) (hit - values);
-		}
-	}
-	if (job->n_classes < 2)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("target column \"%s\" has only one class", job->target),
-				 errdetail("Every row with a target has the value \"%s\".", job->label_text[0]),
-				 errhint("A classifier needs at least two classes.")));
 }
