@@ -166,6 +166,17 @@ main(int argc, char **argv)
 			   max_diff(ref, out, (size_t) n * on.net.n_out));
 		return 0;
 	}
+	/* PROFILE_ROW=k: one row a call over n_one rows, k passes (perf record) */
+	if (getenv("PROFILE_ROW") != NULL)
+	{
+		int			k = atoi(getenv("PROFILE_ROW"));
+
+		maas_net_tile_bytes = MAAS_NET_TILE_BYTES;
+		t = run_all(&on.net, blas, (const float *) xb, n_one, 1, work, out, k > 0 ? k : 1);
+		printf("one row a call, best of %d %8.0f rows/s  max diff %.2g\n", k, n_one / t,
+			   max_diff(ref, out, (size_t) n_one * on.net.n_out));
+		return 0;
+	}
 	for (int r = 0; r < ROUNDS; r++)
 	{
 		maas_net_tile_bytes = SIZE_MAX;
