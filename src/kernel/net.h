@@ -234,7 +234,9 @@ extern size_t maas_net_tile_bytes;
 
 /*
  * Pack the weights of every dense layer (n_out x n_in, float32) for the
- * backend blas chooses (MaasBlas.pack), in the caller's memory (maas_kalloc:
+ * backend blas chooses (MaasBlas.pack), and of the conv2d layers the
+ * backend's convolution runs in NHWC (MaasBlas.conv2d_pack, the layout its
+ * primitive for one row reads), in the caller's memory (maas_kalloc:
  * the packed copies live and go with the model).  Layers the backend has no
  * faster layout for stay as they are.  The weights must not change after.
  * False with err set when a copy could not be made (MAAS_ERR_NOMEM, or the

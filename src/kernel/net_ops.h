@@ -159,4 +159,14 @@ extern bool maas_small_step_ok(const MaasLayer *l);
 extern const float *maas_small_row(const MaasLayer *const *steps, const size_t *off,
 								   int n, const float *x, float *work, bool *x_finite);
 
+/*
+ * Packing the convolutions' weights at maas_net_pack: every conv2d step of
+ * the net's NHWC chain (net_tiles.c), each layer for the layout and ReLU
+ * its step runs with (ops_conv.c, MaasBlas.conv2d_pack).  False with err
+ * set on out of memory or a library failure; those layers stay unpacked.
+ */
+extern bool maas_net_pack_images(const MaasNet *net, const MaasBlas *blas, MaasError *err);
+extern bool maas_conv2d_pack(MaasLayer *l, const MaasBlas *blas, int layout, bool relu,
+							 MaasError *err);
+
 #endif							/* MAAS_NET_OPS_H */
