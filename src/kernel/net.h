@@ -245,6 +245,16 @@ extern size_t maas_net_tile_bytes;
 extern bool maas_net_pack(MaasNet *net, const MaasBlas *blas, MaasError *err);
 
 /*
+ * maas_net_pack's part for the convolutions alone: every conv2d step of the
+ * net's NHWC chain (net_tiles.c), each for the layout and ReLU its step
+ * runs with.  Their packed copies are about the weights' size (a few
+ * hundred kB for a CNN), so a model on a shared copy of its weights, whose
+ * dense layers stay unpacked, packs these.  False with err set on out of
+ * memory or a library failure; those layers stay unpacked.
+ */
+extern bool maas_net_pack_images(const MaasNet *net, const MaasBlas *blas, MaasError *err);
+
+/*
  * maas_net_run of one row x to the output, for a net whose plan is a short
  * chain of small layers (a logistic or linear model), without the run loop;
  * NULL when the net has no such plan or it cannot run so (the caller takes

@@ -160,12 +160,9 @@ extern const float *maas_small_row(const MaasLayer *const *steps, const size_t *
 								   int n, const float *x, float *work, bool *x_finite);
 
 /*
- * Packing the convolutions' weights at maas_net_pack: every conv2d step of
- * the net's NHWC chain (net_tiles.c), each layer for the layout and ReLU
- * its step runs with (ops_conv.c, MaasBlas.conv2d_pack).  False with err
- * set on out of memory or a library failure; those layers stay unpacked.
+ * A conv2d layer's weights packed for the layout and ReLU its step runs
+ * with (ops_conv.c, MaasBlas.conv2d_pack; maas_net_pack_images, net.h)
  */
-extern bool maas_net_pack_images(const MaasNet *net, const MaasBlas *blas, MaasError *err);
 extern bool maas_conv2d_pack(MaasLayer *l, const MaasBlas *blas, int layout, bool relu,
 							 MaasError *err);
 
