@@ -242,15 +242,29 @@ typedef struct MaasBlas
 	/*
 	 * conv2d with layouts and a thread: inp and out are NHWC rows (h, w,
 	 * c) when layout has MAAS_CONV_IN_NHWC and MAAS_CONV_OUT_NHWC, else
-	 * NCHW.  thread -1 runs on the backend's threads as conv2d; thread t
+	 * NCHW; packed is NULL or conv2d_pack's copy of weight.  thread -1 runs on the backend's threads as conv2d; thread t
 	 * in [0, MAAS_CONV_SLOTS) on the calling thread alone, with
 	 * primitives of slot t that only thread t of the layer runtime's
 	 * tiles in parallel (net.c) uses, so that two threads run at once.
 	 * Any other false: the caller computes it itself.
 	 */
 	bool		(*conv2d_at) (const struct MaasConv2d *p, int n, const float *inp,
-							  const float *weight, const float *bias, bool relu,
-							  float *out, int layout, int thread);
+							  const float *weight, const void *packed,
+							  const float *bias, bool relu, float *out,
+							  int layout, int thread);
+
+	/*
+	 * The weights of a conv2d run by conv2d_at with layout (and the ReLU,
+	 * a bias or not) packed once, as a model is loaded, in the layout the
+	 * backend's primitive for one row reads, so that a call does not copy
+	 * them into it: in maas_kalloc memory (the model's), for conv2d_at's
+	 * packed (NULL: none).  A call whose primitive reads another layout
+	 * ignores them.  True with *packed NULL when there is nothing to pack;
+	 * false with err set only on out of memory or a library failure.
+	 */
+	bool		(*conv2d_pack) (const struct MaasConv2d *p, const float *weight,
+								bool bias, bool relu, int layout,
+								const void **packed, MaasError *err);
 
 	/*
 	 * Whether conv2d runs on the backend now (oneDNN loaded, the backend

@@ -369,36 +369,47 @@ blas_gemm_s8_relu(const MaasWeights *w, int m, const float *x, int ldx, const fl
 #define CONV_DNN_MIN_CIG 8
 #define CONV_MACS_PER_THREAD (8.0 * 1024 * 1024)
 
-bool
-blas_conv2d_at(const struct MaasConv2d *p, int n, const float *inp,
-			   const float *weight, const float *bias, bool relu, float *out,
-			   int layout, int thread)
+/* does oneDNN take a convolution of this layout under the setting */
+static bool
+conv_on_dnn(const struct MaasConv2d *p, int layout, int thread)
 {
-	int			threads = blas_state.threads;
-	double		macs;
-
 	if (!blas_state.conv_dnn || thread < -1 || thread >= MAAS_CONV_SLOTS)
 		return false;
 	/*
 	 * The few-channel rule is for NCHW in and out, where the reorders
 	 * weigh; a layer of the layer runtime's NHWC chain has none
 	 */
-	if (blas_state.backend != MAAS_BACKEND_ONEDNN && layout == 0 &&
-		p->c_in / p->groups < CONV_DNN_MIN_CIG)
-		return false;
-	/*
-	 * As gemm_onednn.c's threads_for: an OpenMP team costs a wake-up and a
-	 * barrier a call, which a call of a few rows does not repay (one row
-	 * a call of the CNN ran 4x slower on two threads than on one)
-	 */
-	macs = (double) n * p->c_out * p->h_out * p->w_out *
+	return blas_state.backend == MAAS_BACKEND_ONEDNN || layout != 0 ||
+		p->c_in / p->groups >= CONV_DNN_MIN_CIG;
+}
+
+/*
+ * The OpenMP threads of a call of n rows; as gemm_onednn.c's threads_for:
+ * an OpenMP team costs a wake-up and a barrier a call, which a call of a
+ * few rows does not repay (one row a call of the CNN ran 4x slower on two
+ * threads than on one).  A thread of tiles (thread >= 0) runs on its own.
+ */
+static int
+conv_threads(const struct MaasConv2d *p, int n, int thread)
+{
+	int			threads = thread >= 0 ? 1 : blas_state.threads;
+	double		macs = (double) n * p->c_out * p->h_out * p->w_out *
 		(double) (p->c_in / p->groups) * p->kh * p->kw;
-	if (thread >= 0)
-		threads = 1;
+
 	while (threads > 1 && macs < CONV_MACS_PER_THREAD * threads)
 		threads--;
-	if (maas_dnn_conv2d_at(p, threads, n, inp, weight, bias, relu, out, layout,
-						   thread < 0 ? 0 : thread))
+	return threads;
+}
+
+bool
+blas_conv2d_at(const struct MaasConv2d *p, int n, const float *inp,
+			   const float *weight, const void *packed, const float *bias,
+			   bool relu, float *out, int layout, int thread)
+{
+	if (!conv_on_dnn(p, layout, thread))
+		return false;
+	if (maas_dnn_conv2d_at(p, conv_threads(p, n, thread), n, inp, weight, packed, bias,
+						   relu, out, layout, thread < 0 ? 0 : thread))
 		return true;
 	__atomic_fetch_add(&blas_state.info.onednn_failures, 1, __ATOMIC_RELAXED);
 	return false;
@@ -408,7 +419,19 @@ bool
 blas_conv2d(const struct MaasConv2d *p, int n, const float *inp,
 			const float *weight, const float *bias, bool relu, float *out)
 {
-	return blas_conv2d_at(p, n, inp, weight, bias, relu, out, 0, -1);
+	return blas_conv2d_at(p, n, inp, weight, NULL, bias, relu, out, 0, -1);
+}
+
+/* for one row a call on the backend's thread, as maas_predict runs it */
+bool
+blas_conv2d_pack(const struct MaasConv2d *p, const float *weight, bool bias,
+				 bool relu, int layout, const void **packed, MaasError *err)
+{
+	*packed = NULL;
+	if (!conv_on_dnn(p, layout, -1) || !maas_dnn_conv_ready())
+		return true;
+	return maas_dnn_conv2d_pack(p, conv_threads(p, 1, -1), weight, bias, relu, layout,
+								packed, err);
 }
 
 bool

@@ -79,8 +79,11 @@ extern bool blas_conv2d(const struct MaasConv2d *p, int n, const float *inp,
 						const float *weight, const float *bias, bool relu,
 						float *out);
 extern bool blas_conv2d_at(const struct MaasConv2d *p, int n, const float *inp,
-						   const float *weight, const float *bias, bool relu,
-						   float *out, int layout, int thread);
+						   const float *weight, const void *packed,
+						   const float *bias, bool relu, float *out, int layout,
+						   int thread);
+extern bool blas_conv2d_pack(const struct MaasConv2d *p, const float *weight, bool bias,
+							 bool relu, int layout, const void **packed, MaasError *err);
 extern bool blas_conv2d_ready(void);
 
 #endif							/* MAAS_BLAS_INT_H */

@@ -235,8 +235,19 @@ extern bool maas_dnn_conv2d(const struct MaasConv2d *p, int threads, int n,
  */
 extern bool maas_dnn_conv2d_at(const struct MaasConv2d *p, int threads, int n,
 							   const float *inp, const float *weight,
-							   const float *bias, bool relu, float *out,
-							   int layout, int slot);
+							   const void *packed, const float *bias, bool relu,
+							   float *out, int layout, int slot);
+/*
+ * A conv2d's weights packed for the primitive of one row (threads,
+ * layout, on slot 0, which it makes and keeps), in maas_kalloc memory, for
+ * maas_dnn_conv2d_at's packed: read as they are by every primitive whose
+ * weights layout is the same, ignored by the others.  True with *packed
+ * NULL when there is nothing to pack (oneDNN not loaded, no primitive,
+ * the plain layout); false only on out of memory or a failed reorder.
+ */
+extern bool maas_dnn_conv2d_pack(const struct MaasConv2d *p, int threads,
+								 const float *weight, bool bias, bool relu,
+								 int layout, const void **packed, MaasError *err);
 /* opens the library for the convolution: false when it cannot run */
 extern bool maas_dnn_conv_ready(void);
 /* the implementation of the last convolution primitive made, or "" */

@@ -12,11 +12,15 @@
  * or a failure.
  *
  * The weights: the primitive is made with weights of format "any", so it
- * picks its fast (blocked) layout; a reorder primitive kept in the cache
- * entry copies the layer's goihw weights into the entry's buffer on each
- * call (a few thousand floats against a tile of rows' convolution, well
- * under 1% of it on the benchmark's CNN), so nothing depends on the
- * weights' address staying the same model.
+ * picks its fast (blocked) layout.  A layer packed at model load
+ * (maas_dnn_conv2d_pack, into memory the caller owns, headed by the memory
+ * descriptor oneDNN chose) passes its packed copy, which a primitive whose
+ * weights descriptor is the same reads as it is.  Otherwise a reorder
+ * primitive kept in the cache entry copies the layer's goihw weights into
+ * the entry's buffer on each call: nothing depends on the weights' address
+ * staying the same model.  That copy is small against a tile of rows'
+ * convolution, but it was a fifth of the second layer's time with one row
+ * a call (18,432 weights against one 13x13 image, test/bench/cnn_net.c).
  *
  * The OpenMP thread count is the calling thread's; it is set to the
  * backend's for the call and put back.
@@ -133,7 +137,18 @@ typedef struct ConvEntry
 	dnnl_memory_t bmem;
 	dnnl_memory_t smem;			/* the scratchpad, or NULL */
 	void	   *sbuf;
+	dnnl_memory_desc_t wmd;		/* the weights' layout the primitive reads */
 } ConvEntry;
+
+/* what maas_dnn_conv2d_pack writes before the data */
+#define CONV_PACK_MAGIC 0x6d61617363707731ULL	/* "maascpw1" */
+
+typedef struct ConvPacked
+{
+	uint64_t	magic;
+	size_t		offset;			/* from the header to the data */
+	dnnl_memory_desc_t md;
+} ConvPacked;
 
 /*
  * Per slot (a thread of the layer runtime's tiles in parallel, net.c; 0
@@ -366,6 +381,8 @@ entry_make(ConvEntry *e, const MaasConv2d *p, const ConvKey *k, bool name_it)
 
 	st = cf.dnnl_primitive_create(&e->prim, pd);
 	if (st == dnnl_success)
+		e->wmd = *cf.dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+	if (st == dnnl_success)
 		st = staged_make(&e->src, &smd, cf.dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0), true);
 	if (st == dnnl_success)
 		st = staged_make(&e->wei, &wplain, cf.dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0), true);
@@ -401,15 +418,90 @@ entry_make(ConvEntry *e, const MaasConv2d *p, const ConvKey *k, bool name_it)
 	return true;
 }
 
-static bool
-dnn_conv(const MaasConv2d *p, int threads, int n, const float *inp,
-		 const float *weight, const float *bias, bool relu, float *out,
-		 int layout, int slot)
+/* slot's stream, made on its first call; NULL when oneDNN cannot run */
+static dnnl_stream_t
+slot_stream(int slot)
 {
-	ConvKey		k;
-	ConvEntry  *e = NULL;
+	ConvSlot   *sl = &slots[slot];
+
+	/* slot 0's thread opened the library (maas_dnn_conv_ready) */
+	if (slot == 0 ? !conv_open() : lib == NULL)
+		return NULL;
+	if (slot == 0)
+		sl->stream = stream0;
+	else if (sl->stream == NULL &&
+			 cf.dnnl_stream_create(&sl->stream, engine, dnnl_stream_default_flags) != dnnl_success)
+		sl->stream = NULL;
+	return sl->stream;
+}
+
+/*
+ * The cache entry of key k in slot, made when missing (with the OpenMP
+ * threads of the key set): NULL when oneDNN has no primitive for it
+ */
+static ConvEntry *
+entry_get(const MaasConv2d *p, const ConvKey *k, int slot)
+{
 	ConvSlot   *sl = &slots[slot];
 	ConvEntry  *cache = sl->cache;
+	ConvEntry  *e = NULL;
+
+	for (int i = 0; i < CONV_CACHE; i++)
+		if (cache[i].used && memcmp(&cache[i].key, k, sizeof(*k)) == 0)
+		{
+			e = &cache[i];
+			break;
+		}
+	if (e == NULL)
+	{
+		e = MAAS_DNN_LRU_SLOT(cache, CONV_CACHE);
+		if (e->used)
+			entry_free(e);
+		if (!entry_make(e, p, k, slot == 0))
+		{
+			/* remembered, so that the shape is not tried on every call */
+			e->used = true;
+			e->key = *k;
+		}
+	}
+	e->stamp = ++sl->clock;
+	return e->prim != NULL ? e : NULL;
+}
+
+/* packed weights made for what e reads, or NULL */
+static const void *
+packed_data(const ConvEntry *e, const void *packed)
+{
+	const ConvPacked *h = packed;
+
+	if (h == NULL || h->magic != CONV_PACK_MAGIC || e->wei.reorder == NULL ||
+		!cf.dnnl_memory_desc_equal(&h->md, &e->wmd))
+		return NULL;
+	return (const char *) h + h->offset;
+}
+
+/* bind the weights: the packed copy when e reads its layout, else reorder */
+static dnnl_status_t
+weights_bind(ConvEntry *e, const float *weight, const void *packed, dnnl_stream_t stream)
+{
+	const void *data = packed_data(e, packed);
+
+	if (e->wei.reorder == NULL)
+		return staged_bind(&e->wei, weight, true, stream);
+	if (data != NULL)
+		return cf.dnnl_memory_set_data_handle(e->wei.inner, (void *) data);
+	if (cf.dnnl_memory_set_data_handle(e->wei.inner, e->wei.buf) != dnnl_success)
+		return dnnl_runtime_error;
+	return staged_bind(&e->wei, weight, true, stream);
+}
+
+static bool
+dnn_conv(const MaasConv2d *p, int threads, int n, const float *inp,
+		 const float *weight, const void *packed, const float *bias, bool relu,
+		 float *out, int layout, int slot)
+{
+	ConvKey		k;
+	ConvEntry  *e;
 	dnnl_stream_t stream;
 	dnnl_status_t st;
 	dnnl_exec_arg_t args[5];
@@ -417,54 +509,22 @@ dnn_conv(const MaasConv2d *p, int threads, int n, const float *inp,
 	int			omp_was = 0;
 	bool		ok;
 
-	/* slot 0's thread opened the library (maas_dnn_conv_ready) */
-	if (slot == 0 ? !conv_open() : lib == NULL)
+	if ((stream = slot_stream(slot)) == NULL)
 		return false;
-	if (slot == 0)
-		sl->stream = stream0;
-	else if (sl->stream == NULL &&
-			 cf.dnnl_stream_create(&sl->stream, engine, dnnl_stream_default_flags) != dnnl_success)
-	{
-		sl->stream = NULL;
-		return false;
-	}
-	stream = sl->stream;
 	key_of(&k, p, n, bias != NULL, relu, threads, layout);
-	for (int i = 0; i < CONV_CACHE; i++)
-		if (cache[i].used && memcmp(&cache[i].key, &k, sizeof(k)) == 0)
-		{
-			e = &cache[i];
-			break;
-		}
 	if (omp_set != NULL && omp_get != NULL)
 	{
 		omp_was = omp_get();
 		if (omp_was != threads)
 			omp_set(threads);
 	}
-	if (e == NULL)
-	{
-		e = MAAS_DNN_LRU_SLOT(cache, CONV_CACHE);
-		if (e->used)
-			entry_free(e);
-		if (!entry_make(e, p, &k, slot == 0))
-		{
-			/* remembered, so that the shape is not tried on every call */
-			e->used = true;
-			e->key = k;
-		}
-	}
-	e->stamp = ++sl->clock;
-	if (e->prim == NULL)
-	{
-		e = NULL;
+	if ((e = entry_get(p, &k, slot)) == NULL)
 		goto done;
-	}
 
 	/* oneDNN does not write through src, weights or bias */
 	st = staged_bind(&e->src, inp, true, stream);
 	if (st == dnnl_success)
-		st = staged_bind(&e->wei, weight, true, stream);
+		st = weights_bind(e, weight, packed, stream);
 	if (st == dnnl_success && bias != NULL)
 		st = cf.dnnl_memory_set_data_handle(e->bmem, (void *) bias);
 	if (st == dnnl_success)
@@ -499,13 +559,13 @@ bool
 maas_dnn_conv2d(const MaasConv2d *p, int threads, int n, const float *inp,
 				const float *weight, const float *bias, bool relu, float *out)
 {
-	return maas_dnn_conv2d_at(p, threads, n, inp, weight, bias, relu, out, 0, 0);
+	return maas_dnn_conv2d_at(p, threads, n, inp, weight, NULL, bias, relu, out, 0, 0);
 }
 
 bool
 maas_dnn_conv2d_at(const MaasConv2d *p, int threads, int n, const float *inp,
-				   const float *weight, const float *bias, bool relu, float *out,
-				   int layout, int slot)
+				   const float *weight, const void *packed, const float *bias,
+				   bool relu, float *out, int layout, int slot)
 {
 	sigset_t	old;
 	bool		ok;
@@ -514,7 +574,85 @@ maas_dnn_conv2d_at(const MaasConv2d *p, int threads, int n, const float *inp,
 		return false;
 
 	maas_block_signals(&old);
-	ok = dnn_conv(p, threads, n, inp, weight, bias, relu, out, layout, slot);
+	ok = dnn_conv(p, threads, n, inp, weight, packed, bias, relu, out, layout, slot);
+	maas_restore_signals(&old);
+	return ok;
+}
+
+/*
+ * The weights of a conv2d in the layout the primitive for one row (slot
+ * 0, threads, layout) reads, into maas_kalloc memory after a header; that
+ * primitive is made now and stays in slot 0's cache, so that a model's
+ * first call has it.  *packed is NULL when the primitive reads the plain
+ * layout or oneDNN has none for the shape: nothing to pack.
+ */
+static bool
+dnn_conv_pack(const MaasConv2d *p, int threads, const float *weight, bool bias,
+			  bool relu, int layout, const void **packed, MaasError *err)
+{
+	ConvKey		k;
+	ConvEntry  *e;
+	ConvPacked *h;
+	char	   *buf;
+	size_t		size,
+				offset = (sizeof(ConvPacked) + 63) & ~(size_t) 63,
+				total;
+	dnnl_stream_t stream;
+	dnnl_status_t st;
+	int			omp_was = 0;
+
+	*packed = NULL;
+	if ((stream = slot_stream(0)) == NULL)
+		return true;
+	key_of(&k, p, 1, bias, relu, threads, layout);
+	if (omp_set != NULL && omp_get != NULL)
+	{
+		omp_was = omp_get();
+		if (omp_was != threads)
+			omp_set(threads);
+	}
+	e = entry_get(p, &k, 0);
+	if (omp_set != NULL && omp_get != NULL && omp_was != threads)
+		omp_set(omp_was);
+	if (e == NULL || e->wei.reorder == NULL)
+		return true;
+	size = cf.dnnl_memory_desc_get_size(&e->wmd);
+	if (!maas_add_size(offset + 64, size, &total) || (buf = maas_kalloc(total)) == NULL)
+		return maas_error_nomem(err);
+	/* the data starts 64-byte aligned; the header sits just before it */
+	h = (ConvPacked *) ((((uintptr_t) buf + offset + 63) & ~(uintptr_t) 63) - offset);
+	memset(h, 0, sizeof(*h));
+	h->offset = offset;
+	h->md = e->wmd;
+	st = cf.dnnl_memory_set_data_handle(e->wei.inner, (char *) h + offset);
+	if (st == dnnl_success)
+		st = staged_bind(&e->wei, weight, true, stream);
+	if (st == dnnl_success)
+		st = cf.dnnl_stream_wait(stream);
+	/* the entry's own buffer again, for calls without the packed copy */
+	if (cf.dnnl_memory_set_data_handle(e->wei.inner, e->wei.buf) != dnnl_success ||
+		st != dnnl_success)
+	{
+		maas_error(err, MAAS_ERR_LIBRARY, "oneDNN could not reorder a convolution's weights");
+		return false;
+	}
+	h->magic = CONV_PACK_MAGIC;
+	*packed = h;
+	return true;
+}
+
+bool
+maas_dnn_conv2d_pack(const MaasConv2d *p, int threads, const float *weight, bool bias,
+					 bool relu, int layout, const void **packed, MaasError *err)
+{
+	sigset_t	old;
+	bool		ok;
+
+	*packed = NULL;
+	if (threads < 1)
+		return true;
+	maas_block_signals(&old);
+	ok = dnn_conv_pack(p, threads, weight, bias, relu, layout, packed, err);
 	maas_restore_signals(&old);
 	return ok;
 }
@@ -542,19 +680,35 @@ bool
 maas_dnn_conv2d(const MaasConv2d *p, int threads, int n, const float *inp,
 				const float *weight, const float *bias, bool relu, float *out)
 {
-	return maas_dnn_conv2d_at(p, threads, n, inp, weight, bias, relu, out, 0, 0);
+	return maas_dnn_conv2d_at(p, threads, n, inp, weight, NULL, bias, relu, out, 0, 0);
+}
+
+bool
+maas_dnn_conv2d_pack(const MaasConv2d *p, int threads, const float *weight, bool bias,
+					 bool relu, int layout, const void **packed, MaasError *err)
+{
+	(void) p;
+	(void) threads;
+	(void) weight;
+	(void) bias;
+	(void) relu;
+	(void) layout;
+	(void) err;
+	*packed = NULL;
+	return true;
 }
 
 bool
 maas_dnn_conv2d_at(const MaasConv2d *p, int threads, int n, const float *inp,
-				   const float *weight, const float *bias, bool relu, float *out,
-				   int layout, int slot)
+				   const float *weight, const void *packed, const float *bias,
+				   bool relu, float *out, int layout, int slot)
 {
 	(void) p;
 	(void) threads;
 	(void) n;
 	(void) inp;
 	(void) weight;
+	(void) packed;
 	(void) bias;
 	(void) relu;
 	(void) out;

@@ -234,13 +234,25 @@ extern size_t maas_net_tile_bytes;
 
 /*
  * Pack the weights of every dense layer (n_out x n_in, float32) for the
- * backend blas chooses (MaasBlas.pack), in the caller's memory (maas_kalloc:
+ * backend blas chooses (MaasBlas.pack), and of the conv2d layers the
+ * backend's convolution runs in NHWC (MaasBlas.conv2d_pack, the layout its
+ * primitive for one row reads), in the caller's memory (maas_kalloc:
  * the packed copies live and go with the model).  Layers the backend has no
  * faster layout for stay as they are.  The weights must not change after.
  * False with err set when a copy could not be made (MAAS_ERR_NOMEM, or the
  * library failed); the net then still runs, unpacked where it failed.
  */
 extern bool maas_net_pack(MaasNet *net, const MaasBlas *blas, MaasError *err);
+
+/*
+ * maas_net_pack's part for the convolutions alone: every conv2d step of the
+ * net's NHWC chain (net_tiles.c), each for the layout and ReLU its step
+ * runs with.  Their packed copies are about the weights' size (a few
+ * hundred kB for a CNN), so a model on a shared copy of its weights, whose
+ * dense layers stay unpacked, packs these.  False with err set on out of
+ * memory or a library failure; those layers stay unpacked.
+ */
+extern bool maas_net_pack_images(const MaasNet *net, const MaasBlas *blas, MaasError *err);
 
 /*
  * maas_net_run of one row x to the output, for a net whose plan is a short

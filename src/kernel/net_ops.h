@@ -159,4 +159,11 @@ extern bool maas_small_step_ok(const MaasLayer *l);
 extern const float *maas_small_row(const MaasLayer *const *steps, const size_t *off,
 								   int n, const float *x, float *work, bool *x_finite);
 
+/*
+ * A conv2d layer's weights packed for the layout and ReLU its step runs
+ * with (ops_conv.c, MaasBlas.conv2d_pack; maas_net_pack_images, net.h)
+ */
+extern bool maas_conv2d_pack(MaasLayer *l, const MaasBlas *blas, int layout, bool relu,
+							 MaasError *err);
+
 #endif							/* MAAS_NET_OPS_H */

@@ -225,6 +225,32 @@ maas_net_nhwc(const NetPlan *plan, const MaasBlas *blas)
 		blas->conv2d_ready();
 }
 
+/*
+ * The conv2d steps' weights packed for the backend's convolution, for the
+ * layouts they run with (maas_net_pack, as the model is loaded)
+ */
+bool
+maas_net_pack_images(const MaasNet *net, const MaasBlas *blas, MaasError *err)
+{
+	const NetPlan *plan = net->plan;
+	bool		ok = true;
+	MaasError	later;
+
+	if (plan == NULL || !maas_net_nhwc(plan, blas))
+		return true;			/* NCHW runs conv2d, which packs nothing */
+	for (int i = 0; i < plan->n_steps; i++)
+	{
+		const NetStep *s = &plan->steps[i];
+
+		/* a failed layer stays unpacked; the first failure is reported */
+		if (s->layer->op == MAAS_OP_CONV2D && s->layout != 0 &&
+			!maas_conv2d_pack((MaasLayer *) s->layer, blas, s->layout, s->relu,
+							  ok ? err : &later))
+			ok = false;
+	}
+	return ok;
+}
+
 /* what the threads of one batch share */
 typedef struct TileJob
 {

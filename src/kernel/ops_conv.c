@@ -42,6 +42,7 @@ typedef struct ConvParams
 	MaasConv2d	geom;			/* c_in, h, w: from the input, at check */
 	const float *weight;
 	const float *bias;
+	const void *packed;			/* MaasBlas.conv2d_pack's copy, or NULL */
 } ConvParams;
 
 typedef struct PoolParams
@@ -291,8 +292,8 @@ conv2d_forward(const MaasLayer *l, MaasRun *run, const float *const *in, float *
 	if (run->layout != 0 || run->thread >= 0)
 	{
 		if (blas->conv2d_at != NULL &&
-			blas->conv2d_at(&p->geom, run->batch->n, in[0], p->weight, p->bias, run->relu,
-							out, run->layout, run->thread))
+			blas->conv2d_at(&p->geom, run->batch->n, in[0], p->weight, p->packed, p->bias,
+							run->relu, out, run->layout, run->thread))
 			return true;
 		/* no BLAS on a thread of tiles in parallel: the tile runs apart */
 		if (run->thread >= 0)
@@ -342,6 +343,26 @@ maas_layer_conv2d_point(MaasLayer *l, const float *weight, const float *bias)
 
 	p->weight = weight;
 	p->bias = bias;
+	p->packed = NULL;
+}
+
+/*
+ * Pack l's weights for the backend's convolution of one row with layout
+ * (and the ReLU it absorbed), as the run calls conv2d_at (maas_net_pack);
+ * false only on out of memory or a library failure, the layer unpacked
+ */
+bool
+maas_conv2d_pack(MaasLayer *l, const MaasBlas *blas, int layout, bool relu, MaasError *err)
+{
+	ConvParams *p = (ConvParams *) l->params;
+	const void *packed = NULL;
+
+	if (blas->conv2d_pack == NULL || p->packed != NULL)
+		return true;
+	if (!blas->conv2d_pack(&p->geom, p->weight, p->bias != NULL, relu, layout, &packed, err))
+		return false;
+	p->packed = packed;
+	return true;
 }
 
 /* ---- max and average pooling ---- */

@@ -470,6 +470,9 @@ maas_net_pack(MaasNet *net, const MaasBlas *blas, MaasError *err)
 		}
 		l->wt = w;
 	}
+	/* and the convolutions' */
+	if (!maas_net_pack_images(net, blas, ok ? err : &later))
+		ok = false;
 	return ok;
 }
 

@@ -197,11 +197,11 @@ cache_load(MaasCacheEntry *entry, const MaasVersionRef *ref)
 	 * a shared copy is there to avoid, and oneDNN's packed layout of a
 	 * narrow layer can be many times its weights (a 600000 -> 1 layer:
 	 * 2.4 MB of weights, 150 MB packed).  So a model on a shared copy runs
-	 * on its shared weights, unpacked, as text models do; a private load
-	 * packs.
+	 * on its shared weights, unpacked, as text models do, but for its
+	 * convolutions, whose packed copies are about their weights' size; a
+	 * private load packs.
 	 */
-	if (entry->copy == NULL)
-		maas_model_pack(entry->model);
+	maas_model_pack(entry->model, entry->copy != NULL);
 	MemoryContextDelete(load);
 }
 

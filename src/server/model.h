@@ -111,7 +111,7 @@ extern void maas_model_check_config(Jsonb *config, const MaasModel *model);
  * model's, so the copies go with it.  Text models keep their weights in
  * place.
  */
-extern void maas_model_pack(MaasModel *m);
+extern void maas_model_pack(MaasModel *m, bool convs_only);
 
 /* parse safetensors bytes or raise; tensors point into weights */
 extern void maas_parse_safetensors(bytea *weights, StFile *file);

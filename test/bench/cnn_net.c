@@ -89,7 +89,8 @@ main(int argc, char **argv)
 				nwork;
 	uint8_t    *buf,
 			   *xb;
-	OnnxNet		on;
+	OnnxNet		on,
+				raw;
 	MaasError	err;
 	const MaasBlas *blas;
 	int			threads = argc > 2 ? atoi(argv[2]) : 2;
@@ -100,9 +101,10 @@ main(int argc, char **argv)
 	double		t_ref,
 				t;
 	const size_t tiles[N_TILES] = {64 << 10, 256 << 10, 512 << 10, 1 << 20, 2 << 20, 4 << 20};
-	double		best[N_TILES + 4],
-				diff[N_TILES + 3];
-	MaasBlas	im2col;
+	double		best[N_TILES + 5],
+				diff[N_TILES + 4];
+	MaasBlas	im2col,
+				nopack;
 	int			n_one;
 
 	if (argc < 2)
@@ -130,6 +132,19 @@ main(int argc, char **argv)
 	if ((blas = maas_blas_load(NULL, threads, msg, sizeof(msg))) == NULL)
 	{
 		fprintf(stderr, "no BLAS: %s\n", msg);
+		return 1;
+	}
+	/*
+	 * Weights packed as the server packs a model it loads (maas_net_pack);
+	 * a second import with its convolutions unpacked (the dense layers
+	 * packed), for the comparison of one row a call
+	 */
+	nopack = *blas;
+	nopack.conv2d_pack = NULL;
+	if (!onnx_import(buf, len, NULL, &raw, &err) ||
+		!maas_net_pack(&on.net, blas, &err) || !maas_net_pack(&raw.net, &nopack, &err))
+	{
+		fprintf(stderr, "pack: %s\n", err.msg);
 		return 1;
 	}
 	/* the same backend with the conv2d op on im2col, for the comparison */
@@ -166,6 +181,19 @@ main(int argc, char **argv)
 			   max_diff(ref, out, (size_t) n * on.net.n_out));
 		return 0;
 	}
+	/* PROFILE_ROW=k: one row a call over n_one rows, k passes (perf record) */
+	if (getenv("PROFILE_ROW") != NULL)
+	{
+		int			k = atoi(getenv("PROFILE_ROW"));
+
+		maas_net_tile_bytes = MAAS_NET_TILE_BYTES;
+		t = run_all(getenv("UNPACKED") != NULL ? &raw.net : &on.net, blas, (const float *) xb,
+					n_one, 1, work, out, k > 0 ? k : 1);
+		printf("one row a call%s, best of %d %8.0f rows/s  max diff %.2g\n",
+			   getenv("UNPACKED") != NULL ? " (conv2d unpacked)" : "", k, n_one / t,
+			   max_diff(ref, out, (size_t) n_one * on.net.n_out));
+		return 0;
+	}
 	for (int r = 0; r < ROUNDS; r++)
 	{
 		maas_net_tile_bytes = SIZE_MAX;
@@ -182,6 +210,9 @@ main(int argc, char **argv)
 		t = run_all(&on.net, blas, (const float *) xb, n_one, 1, work, out, 1);
 		best[N_TILES + 1] = r == 0 || t < best[N_TILES + 1] ? t : best[N_TILES + 1];
 		diff[N_TILES] = max_diff(ref, out, (size_t) n_one * on.net.n_out);
+		t = run_all(&raw.net, blas, (const float *) xb, n_one, 1, work, out, 1);
+		best[N_TILES + 4] = r == 0 || t < best[N_TILES + 4] ? t : best[N_TILES + 4];
+		diff[N_TILES + 3] = max_diff(ref, out, (size_t) n_one * on.net.n_out);
 		t = run_all(&on.net, &im2col, (const float *) xb, n, BATCH, work, out, 1);
 		best[N_TILES + 2] = r == 0 || t < best[N_TILES + 2] ? t : best[N_TILES + 2];
 		diff[N_TILES + 1] = max_diff(ref, out, (size_t) n * on.net.n_out);
@@ -199,6 +230,8 @@ main(int argc, char **argv)
 			   tiles[i] == MAAS_NET_TILE_BYTES ? "  (the default)" : "");
 	printf("one row a call          %8.0f rows/s  max diff %.2g\n",
 		   n_one / best[N_TILES + 1], diff[N_TILES]);
+	printf("one row, conv2d unpacked %6.0f rows/s  max diff %.2g  (packed %.2fx)\n",
+		   n_one / best[N_TILES + 4], diff[N_TILES + 3], best[N_TILES + 4] / best[N_TILES + 1]);
 	printf("conv2d on im2col        %8.0f rows/s  %.2fx  max diff %.2g  (default tiles; "
 		   "the others: conv2d on %s)\n",
 		   n / best[N_TILES + 2], t_ref / best[N_TILES + 2], diff[N_TILES + 1],

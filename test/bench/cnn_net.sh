@@ -6,7 +6,9 @@
 # with --epochs 0 is enough for speed).  Prints figures; never fails on time.
 #
 #   [CPU=1] test/bench/cnn_net.sh [threads]   (MAAS_BENCH_DIR, default /var/tmp/maas-bench;
-#   CPU=1: CPU time, steadier under load with 1 thread)
+#   CPU=1: CPU time, steadier under load with 1 thread; PROFILE=k: the default
+#   tiles only, k passes; PROFILE_ROW=k: one row a call only, k passes, for perf;
+#   UNPACKED=1 with it: the convolutions' weights not packed)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 D=${MAAS_BENCH_DIR:-/var/tmp/maas-bench}

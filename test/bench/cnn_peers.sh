@@ -4,8 +4,10 @@
 # threads), times its batch and per-row inference, exports it to ONNX and
 # times ONNX Runtime on the same file.  The maas side (maas_train 'cnn', and
 # maas_predict over the same 10k rows) and the PL/Python + torch per-row peer
-# (test/bench/cnn_plpython.sql) run in a cluster: they come with the CNN
-# trainer and the layer runtime.  Prints figures; never fails on time.
+# (test/bench/cnn_plpython.sql) run in a cluster: test/bench/cnn_maas.py for
+# training, test/bench/cnn_infer.sh for inference beside ONNX Runtime and
+# PL/Python in one run (it installs plpython3u and the peer function).
+# Prints figures; never fails on time.
 #
 #   test/bench/cnn_peers.sh            (MAAS_BENCH_DIR, default /var/tmp/maas-bench)
 #   THREADS=1 EPOCHS=1 test/bench/cnn_peers.sh

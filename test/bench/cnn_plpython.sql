@@ -3,10 +3,11 @@
 -- kept in SD after the first call of a backend.  The per-row target is
 -- maas_predict at least 2x the rows/s of this function.
 --
--- Install into the benchmark's throw-away cluster (never the system server),
+-- test/bench/cnn_infer.sh installs and times it beside maas_predict.  By
+-- hand, into the benchmark's throw-away cluster (never the system server),
 -- after cnn_torch.py --save DIR has written DIR/cnn_pt.bytes:
 --
---   CREATE EXTENSION plpython3u;
+--   test/bench/plpython_install.sh         (plpython3u into that server)
 --   \set state_file 'DIR/cnn_pt.bytes'
 --   \i test/bench/cnn_plpython.sql
 --   SELECT sum(peer_cnn_torch(pixels)) FROM fmnist;          -- time this

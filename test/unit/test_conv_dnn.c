@@ -4,6 +4,8 @@
  *		gemm_onednn_conv.c) against the im2col algorithm it stands in for:
  *		within 1e-5 on shapes with stride 2, asymmetric padding, dilation,
  *		groups (depthwise too), with and without bias and the fused ReLU;
+ *		weights packed once for the primitive of one row (conv2d_pack)
+ *		read as they are, NCHW and NHWC, and ignored by another shape;
  *		and that maas.gemm_backend 'blas' and maas.cpu_features_disable put
  *		the op back on im2col.  Without oneDNN installed it checks only
  *		that the op falls back.
@@ -172,6 +174,133 @@ test_dnn_matches_im2col(void)
 	CHECK(strncmp(blas->info->conv2d, "onednn ", 7) == 0);
 }
 
+/* conv2d_at of case c with layout and packed weights, NCHW out */
+static float *
+dnn_at(const MaasBlas *blas, const DnnCase *c, int n, const float *x, const float *w,
+	   const void *packed, const float *b, bool relu, int layout)
+{
+	MaasConv2d	p;
+	MaasError	err;
+	float	   *xin = rand_floats((size_t) n * c->c_in * c->h * c->w),
+			   *y,
+			   *got;
+
+	params(c, &p, MAAS_CONV_AUTO);
+	CHECK(maas_conv2d_check(&p, &err));
+	y = rand_floats((size_t) n * maas_conv2d_out_size(&p));
+	got = rand_floats((size_t) n * maas_conv2d_out_size(&p));
+	if (layout & MAAS_CONV_IN_NHWC)
+		maas_image_to_nhwc(n, c->c_in, c->h, c->w, x, xin);
+	else
+		memcpy(xin, x, sizeof(float) * n * c->c_in * c->h * c->w);
+	if (!blas->conv2d_at(&p, n, xin, w, packed, b, relu, y, layout, -1))
+		return NULL;
+	if (layout & MAAS_CONV_OUT_NHWC)
+		maas_image_to_nchw(n, c->c_out, p.h_out, p.w_out, y, got);
+	else
+		memcpy(got, y, sizeof(float) * n * maas_conv2d_out_size(&p));
+	return got;
+}
+
+/*
+ * Weights packed for the primitive of one row (MaasBlas.conv2d_pack, as a
+ * model is loaded): read as they are by calls of one row and of n rows,
+ * NCHW and NHWC, within 1e-5 of im2col; a packed copy made for another
+ * shape is ignored, and a call without it after one with it reorders its
+ * own weights again
+ */
+static void
+test_dnn_packed(void)
+{
+	const MaasBlas *blas = open_with(MAAS_BACKEND_ONEDNN, NULL);
+	int			packed_some = 0;
+
+	if (blas == NULL)
+		return;
+	CHECK(blas->conv2d_pack != NULL);
+	for (int i = 0; i < N_CASES; i++)
+		for (int v = 0; v < 4; v++)
+		{
+			const DnnCase *c = &cases[i];
+			bool		relu = (v & 1) != 0;
+			int			layout = (v & 2) ? MAAS_CONV_IN_NHWC | MAAS_CONV_OUT_NHWC : 0;
+			const DnnCase *other = &cases[(i + 1) % N_CASES];
+			MaasConv2d	p;
+			MaasError	err;
+			const void *packed = NULL,
+					   *foreign = NULL;
+			float	   *x,
+					   *w,
+					   *w2,
+					   *b,
+					   *wo;
+
+			params(c, &p, MAAS_CONV_AUTO);
+			CHECK(maas_conv2d_check(&p, &err));
+			x = rand_floats((size_t) c->n * maas_conv2d_in_size(&p));
+			w = rand_floats(maas_conv2d_weights(&p));
+			w2 = rand_floats(maas_conv2d_weights(&p));
+			b = c->bias ? rand_floats(c->c_out) : NULL;
+			CHECK(blas->conv2d_pack(&p, w, b != NULL, relu, layout, &packed, &err));
+			packed_some += packed != NULL;
+			for (int n = 1; n <= c->n; n += c->n > 1 ? c->n - 1 : 1)
+			{
+				DnnCase		cn = *c;
+				float	   *want,
+						   *got;
+
+				cn.n = n;
+				want = im2col_out(blas, &cn, x, w, b, relu);
+				got = dnn_at(blas, c, n, x, w, packed, b, relu, layout);
+				CHECK(got != NULL);
+				if (got != NULL && !(unit_rel_diff_f((size_t) n * maas_conv2d_out_size(&p),
+													 got, want) <= 1e-5))
+				{
+					CHECK(!"packed weights within 1e-5 of im2col");
+					fprintf(stderr, "    case %d v %d n %d\n", i, v, n);
+				}
+				/* the same primitive without the packed copy, other weights */
+				want = im2col_out(blas, &cn, x, w2, b, relu);
+				got = dnn_at(blas, c, n, x, w2, NULL, b, relu, layout);
+				CHECK(got != NULL && unit_rel_diff_f((size_t) n * maas_conv2d_out_size(&p),
+													 got, want) <= 1e-5);
+			}
+			/* another shape's packed copy is not read */
+			params(other, &p, MAAS_CONV_AUTO);
+			CHECK(maas_conv2d_check(&p, &err));
+			wo = rand_floats(maas_conv2d_weights(&p));
+			CHECK(blas->conv2d_pack(&p, wo, other->bias, relu, layout, &foreign, &err));
+			params(c, &p, MAAS_CONV_AUTO);
+			CHECK(maas_conv2d_check(&p, &err));
+			if (foreign != NULL)
+			{
+				float	   *want = im2col_out(blas, c, x, w, b, relu),
+						   *got = dnn_at(blas, c, c->n, x, w, foreign, b, relu, layout);
+
+				CHECK(got != NULL && unit_rel_diff_f((size_t) c->n * maas_conv2d_out_size(&p),
+													 got, want) <= 1e-5);
+			}
+		}
+	printf("    %d of %d shapes and layouts packed\n", packed_some, N_CASES * 4);
+	CHECK(packed_some > 0);
+	/* im2col packs nothing */
+	blas = open_with(MAAS_BACKEND_BLAS, NULL);
+	CHECK(blas != NULL);
+	if (blas != NULL)
+	{
+		MaasConv2d	p;
+		MaasError	err;
+		const void *packed = (const void *) 1;
+
+		params(&cases[1], &p, MAAS_CONV_AUTO);
+		CHECK(maas_conv2d_check(&p, &err));
+		CHECK(blas->conv2d_pack(&p, rand_floats(maas_conv2d_weights(&p)), true, false,
+								MAAS_CONV_IN_NHWC | MAAS_CONV_OUT_NHWC, &packed, &err));
+		CHECK(packed == NULL);
+	}
+	blas = open_with(MAAS_BACKEND_AUTO, NULL);
+}
+
 /* a NaN in the input: the fused ReLU makes it 0, as maas's ReLU does */
 static void
 test_dnn_relu_nan(void)
@@ -279,6 +408,7 @@ main(void)
 {
 	UNIT_RUN(test_dnn_matches_im2col);
 	UNIT_RUN(test_dnn_relu_nan);
+	UNIT_RUN(test_dnn_packed);
 	UNIT_RUN(test_dnn_auto_rule);
 	UNIT_RUN(test_dnn_fallback);
 	return unit_finish("conv_dnn");

@@ -8,7 +8,9 @@
  *		threads, maas.gemm_backend auto, onednn and blas, and a backend
  *		that refuses the convolutions (everywhere, or on the second thread
  *		only) so that the transposes and the tiles run again apart are
- *		taken.  And the NHWC max pooling kernel against the NCHW one.
+ *		taken; each net also with its weights packed (maas_net_pack: the
+ *		convolutions' for oneDNN's primitive of one row).  And the NHWC
+ *		max pooling kernel against the NCHW one.
  *		Without oneDNN only the NCHW paths run, and must agree too.
  */
 #include <math.h>
@@ -110,12 +112,12 @@ static bool refuse_all;
 
 static bool
 refusing_conv2d_at(const struct MaasConv2d *p, int n, const float *inp,
-				   const float *weight, const float *bias, bool relu, float *out,
-				   int layout, int thread)
+				   const float *weight, const void *packed, const float *bias,
+				   bool relu, float *out, int layout, int thread)
 {
 	if (refuse_all || thread >= 1)
 		return false;
-	return real_blas->conv2d_at(p, n, inp, weight, bias, relu, out, layout, thread);
+	return real_blas->conv2d_at(p, n, inp, weight, packed, bias, relu, out, layout, thread);
 }
 
 static bool
@@ -201,16 +203,31 @@ check_net(const char *name, MaasNet *net)
 		   ref->conv2d_ready() ? "yes" : "no");
 }
 
+/* net with its weights packed as the server packs a model it loads */
+static MaasNet *
+packed(MaasNet *net)
+{
+	const MaasBlas *blas = open_with(MAAS_BACKEND_AUTO, 1);
+	MaasError	err;
+
+	CHECK(net != NULL && blas != NULL);
+	if (net != NULL && blas != NULL)
+		CHECK(maas_net_pack(net, blas, &err));
+	return net;
+}
+
 static void
 test_classic_cnn(void)
 {
 	check_net("classic cnn", classic_cnn());
+	check_net("classic cnn, packed", packed(classic_cnn()));
 }
 
 static void
 test_odd_cnn(void)
 {
 	check_net("odd cnn", odd_cnn());
+	check_net("odd cnn, packed", packed(odd_cnn()));
 }
 
 /* ---- the NHWC max pooling against the NCHW kernel ---- */
