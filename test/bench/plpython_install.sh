@@ -5,8 +5,9 @@
 # Debian's postgresql-plpython3-MAJOR of the server's major version is
 # fetched with apt-get download and unpacked (dpkg -x, nothing installed
 # system-wide by this script) into the server's own PKGLIBDIR and
-# SHAREDIR/extension, as its pg_config view reports them: the private copy
-# of a test cluster, or the system install when the cluster runs on it.
+# SHAREDIR/extension, as its pg_config view reports them, for the private
+# copy of a test cluster; a cluster on the system install gets the package
+# installed with apt-get instead.
 # Needs a superuser connection (the pg_config view) and write access there.
 # Then CREATE EXTENSION IF NOT EXISTS plpython3u in the current database.
 #
@@ -21,6 +22,15 @@ if [ "$(q "SELECT count(*) FROM pg_available_extensions WHERE name = 'plpython3u
 	trap 'rm -rf "$tmp"' EXIT
 	chmod 755 "$tmp"
 	pkg=postgresql-plpython3-$major
+	if [ "$lib" = "/usr/lib/postgresql/$major/lib" ]; then
+		# the system install: Debian's package, installed as a package
+		as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+		as_root apt-get install -y -qq "$pkg" >/dev/null ||
+			{ as_root apt-get update -qq && as_root apt-get install -y -qq "$pkg" >/dev/null; }
+		echo "plpython3u: $pkg installed"
+		q "SET client_min_messages = warning; CREATE EXTENSION IF NOT EXISTS plpython3u"
+		exit 0
+	fi
 	(cd "$tmp" && { apt-get download -q "$pkg" >/dev/null 2>&1 ||
 		{ apt-get update -q >/dev/null && apt-get download -q "$pkg" >/dev/null; }; })
 	dpkg -x "$tmp"/"$pkg"_*.deb "$tmp/x"
