@@ -27,7 +27,23 @@
  * Memory.  Two batches' rows and keys (the one read, the one in flight),
  * one workspace (one forward pass at a time), and the collected batch's
  * outputs and keys: maas_pipeline_row_bytes() tells maas_batch_rows() the
- * extra, so a batch still fits maas.batch_memory.
+ * extra, so a batch still fits maas.batch_memory.  Joined, the one
+ * workspace is made only if the batch must run again serially (a block
+ * failed); the two takers' workspaces are sized for a block of at most
+ * 255 rows each (together no more than the batch's own for batches of
+ * 510 rows or more; not counted), and the blocks' outputs are one more
+ * output a row (counted).
+ *
+ * Joined.  When the worker has fewer BLAS threads than maas.blas_threads
+ * (auto's case, oneDNN), the batch is cut into blocks (net_split.h): the
+ * worker takes them in turn, and the backend, once it has read the next
+ * batch or when there is none, takes them too on one thread (the core the
+ * worker leaves) rather than wait.  So the products run on both cores
+ * whenever there is nothing to read, and the last batch on both.  oneDNN
+ * gave a row the same bits in a block of 128 rows as in the batch (AVX-512
+ * brgemm; a CPU where it would not fails batch_pipeline.sql), and
+ * a block's rows never depend on which thread took it, so the answers are
+ * still the serial path's (batch_pipeline.sql, test_net_split.c).
  */
 #include "batch_pipeline.h"
 
