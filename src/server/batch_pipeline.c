@@ -288,7 +288,8 @@ join_blocks(MaasBatchPipeline *p, bool may_tick)
 	for (;;)
 	{
 		(void) maas_net_split_take(s, 0, p->split_work[0], flag);
-		if (!__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE) || s->failed)
+		if (!__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE) ||
+			__atomic_load_n(&s->failed, __ATOMIC_ACQUIRE))
 			break;
 		/* an interrupt: both stop, and the backend ticks */
 		maas_async_wait();
