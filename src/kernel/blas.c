@@ -504,6 +504,13 @@ maas_blas_bind_thread(void)
 		maas_dnn_bind_thread();
 }
 
+void
+maas_blas_cap_thread(int threads)
+{
+	if (blas_state.dnn)
+		maas_dnn_cap_thread(threads);
+}
+
 const char *
 maas_blas_library(void)
 {

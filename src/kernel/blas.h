@@ -344,10 +344,15 @@ extern const MaasBlasInfo *maas_blas_info(bool probe);
  * Products are about to run on the calling thread after another thread
  * ran them (the batch worker, then the backend again): give this thread
  * the thread count the interface was opened with.  One thread at a time
- * may run products; the caller takes turns, it never overlaps them.
+ * may run products; the caller takes turns, it never overlaps them, but
+ * for oneDNN's float32 matmul, which the backend's thread and the batch
+ * worker may run at once (gemm_onednn.c's slots; batch_pipeline.c).
  * (OpenBLAS's count is the process's; OpenMP's, oneDNN's, the thread's.)
  */
 extern void maas_blas_bind_thread(void);
+
+/* the calling thread's oneDNN products on at most threads threads (0: all) */
+extern void maas_blas_cap_thread(int threads);
 
 /*
  * maas_blas_open() for the postmaster, before it forks any backend: the

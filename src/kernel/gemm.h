@@ -167,6 +167,8 @@ extern bool maas_dnn_open(const char *library, int threads, MaasCpuMask features
 extern void maas_dnn_set_threads(int threads);
 /* give the calling thread, if it is not the one that set them, the threads */
 extern void maas_dnn_bind_thread(void);
+/* the calling thread's products on at most threads threads (0: no cap) */
+extern void maas_dnn_cap_thread(int threads);
 extern const MaasDnnInfo *maas_dnn_info(void);
 
 /* the ISA oneDNN would use with these features, as it names them */

@@ -27,6 +27,14 @@
  * them.  The library's ISA is capped with dnnl_set_max_cpu_isa() before
  * its first kernel is made, to what the enabled features allow.
  *
+ * Two callers at once.  The batch path's worker thread (threads.h) and the
+ * backend's thread may run products at the same time (batch_pipeline.c
+ * joins them on one batch): each has a slot of its own, the backend's 0
+ * and the other thread's 1, with its own primitive table (the memory objects
+ * bound to a call's buffers are per entry), stream and OpenMP thread
+ * count, so nothing the calls change is shared.  oneDNN's primitives and
+ * its own cache are safe to use from two threads.
+ *
  * Built only against oneDNN 2.x headers (Debian 12's libdnnl-dev); without
  * them every entry point reports that oneDNN is not available.
  */
@@ -155,11 +163,23 @@ static void *handle = NULL;
 static bool tried = false;
 static MaasError open_error;
 static dnnl_engine_t engine;
-static dnnl_stream_t stream;
+
+/*
+ * A caller's slot: 0 for the thread that opened oneDNN (the postmaster's,
+ * so a backend's own thread after the fork), 1 for any other.
+ */
+#define DNN_SLOTS 2
+#define SLOT() (pthread_equal(pthread_self(), owner) ? 0 : 1)
+
+static pthread_t owner;
+
+static dnnl_stream_t streams[DNN_SLOTS];
 static void (*omp_set_threads) (int);
 static void (*gomp_parallel) (void (*) (void *), void *, unsigned, unsigned);
 static int	threads_now = 1;		/* the setting */
-static int	threads_omp = 1;		/* what OpenMP was last told */
+static int	threads_omp[DNN_SLOTS] = {1, 1};	/* what each slot's OpenMP
+												 * was last told */
+static int	threads_cap[DNN_SLOTS];	/* a slot's most threads, 0: the setting */
 static int	threads_started = 1;
 
 /*
@@ -175,14 +195,17 @@ static int
 threads_for(int m, int n, int k)
 {
 	double		macs = (double) m * n * k;
+	int			slot = SLOT();
 	int			t = threads_now;
 
+	if (threads_cap[slot] > 0 && t > threads_cap[slot])
+		t = threads_cap[slot];
 	while (t > 1 && macs < DNN_MACS_PER_THREAD * t)
 		t--;
-	if (t != threads_omp && omp_set_threads != NULL)
+	if (t != threads_omp[slot] && omp_set_threads != NULL)
 	{
 		omp_set_threads(t);
-		threads_omp = t;
+		threads_omp[slot] = t;
 	}
 	return t;
 }
@@ -212,8 +235,8 @@ typedef struct DnnEntry
 				dst;
 } DnnEntry;
 
-static DnnEntry cache[DNN_CACHE];
-static uint64_t clock_now = 0;
+static DnnEntry caches[DNN_SLOTS][DNN_CACHE];
+static uint64_t clocks[DNN_SLOTS];
 
 /* what maas_dnn_pack writes before the data */
 #define PACK_MAGIC 0x6d61617364706b31ull	/* "maasdpk1" */
@@ -267,7 +290,7 @@ apply_threads(int threads)
 		threads = 1;
 	if (omp_set_threads != NULL)
 		omp_set_threads(threads);
-	threads_omp = threads;
+	threads_omp[SLOT()] = threads;
 	if (gomp_parallel != NULL && threads > threads_started)
 	{
 		maas_block_signals(&old);
@@ -294,7 +317,14 @@ void
 maas_dnn_bind_thread(void)
 {
 	if (handle != NULL && omp_set_threads != NULL)
-		omp_set_threads(threads_omp);
+		omp_set_threads(threads_omp[SLOT()]);
+}
+
+/* the calling thread's products on at most threads threads (0: no cap) */
+void
+maas_dnn_cap_thread(int threads)
+{
+	threads_cap[SLOT()] = threads > 0 ? threads : 0;
 }
 
 bool
@@ -304,7 +334,7 @@ maas_dnn_shared(void **library, dnnl_engine_t *eng, dnnl_stream_t *str)
 		return false;
 	*library = handle;
 	*eng = engine;
-	*str = stream;
+	*str = streams[0];
 	return true;
 }
 
@@ -336,6 +366,7 @@ maas_dnn_open(const char *library, int threads, MaasCpuMask features, MaasError 
 		return false;
 	}
 	tried = true;
+	owner = pthread_self();
 	if (library == NULL || library[0] == '\0')
 		library = "libdnnl.so.2";
 	set_str(info.library, sizeof(info.library), "%s", library);
@@ -407,7 +438,7 @@ maas_dnn_open(const char *library, int threads, MaasCpuMask features, MaasError 
 
 	st = dn.dnnl_engine_create(&engine, dnnl_cpu, 0);
 	if (st == dnnl_success)
-		st = dn.dnnl_stream_create(&stream, engine, dnnl_stream_default_flags);
+		st = dn.dnnl_stream_create(&streams[0], engine, dnnl_stream_default_flags);
 	if (st != dnnl_success)
 	{
 		dnn_fail(&open_error, st, "create its CPU engine");
@@ -480,9 +511,10 @@ maas_dnn_cache_clear(void)
 {
 	if (handle == NULL)
 		return;
-	for (int i = 0; i < DNN_CACHE; i++)
-		if (cache[i].used)
-			entry_free(&cache[i]);
+	for (int s = 0; s < DNN_SLOTS; s++)
+		for (int i = 0; i < DNN_CACHE; i++)
+			if (caches[s][i].used)
+				entry_free(&caches[s][i]);
 	/* and oneDNN's own cache of primitives */
 	dn.dnnl_set_primitive_cache_capacity(0);
 	dn.dnnl_set_primitive_cache_capacity(2 * DNN_CACHE);
@@ -540,7 +572,7 @@ entry_make(MaasDnnKind kind, int m, int n, int k, int lda, int ldw, int ldc,
 	dnnl_status_t st;
 	const char *impl = NULL;
 
-	e = MAAS_DNN_LRU_SLOT(cache, DNN_CACHE);
+	e = MAAS_DNN_LRU_SLOT(caches[SLOT()], DNN_CACHE);
 	if (e->used)
 		entry_free(e);
 
@@ -560,7 +592,7 @@ entry_make(MaasDnnKind kind, int m, int n, int k, int lda, int ldw, int ldc,
 								   engine, DNNL_MEMORY_NONE);
 	if (st == dnnl_success &&
 		dn.dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success &&
-		impl != NULL)
+		impl != NULL && SLOT() == 0)
 		set_str(info.impl[kind][m == 1], sizeof(info.impl[kind][m == 1]), "%s", impl);
 	if (pd != NULL)
 		dn.dnnl_primitive_desc_destroy(pd);
@@ -616,9 +648,20 @@ dnn_matmul(MaasDnnKind kind, int m, int n, int k,
 	dnnl_exec_arg_t args[4];
 	int			nargs = 0;
 	int			threads;
+	int			slot = SLOT();
+	DnnEntry   *cache = caches[slot];
 
 	if (handle == NULL)
 		return maas_error(err, MAAS_ERR_LIBRARY, "oneDNN is not loaded");
+	if (streams[slot] == NULL)
+	{
+		st = dn.dnnl_stream_create(&streams[slot], engine, dnnl_stream_default_flags);
+		if (st != dnnl_success)
+		{
+			streams[slot] = NULL;
+			return dnn_fail(err, st, "create a stream");
+		}
+	}
 	if (packed != NULL && maas_dnn_packed_ok(packed, kind, n, k))
 	{
 		const DnnPacked *h = packed_header(packed);
@@ -659,7 +702,7 @@ dnn_matmul(MaasDnnKind kind, int m, int n, int k,
 		if (e == NULL)
 			return false;
 	}
-	e->stamp = ++clock_now;
+	e->stamp = ++clocks[slot];
 
 	/* oneDNN does not write through src, weights or bias */
 	st = dn.dnnl_memory_set_data_handle(e->src, (void *) a);
@@ -677,9 +720,9 @@ dnn_matmul(MaasDnnKind kind, int m, int n, int k,
 	if (has_bias)
 		args[nargs++] = (dnnl_exec_arg_t) {DNNL_ARG_BIAS, e->bmem};
 	args[nargs++] = (dnnl_exec_arg_t) {DNNL_ARG_DST, e->dst};
-	st = dn.dnnl_primitive_execute(e->prim, stream, nargs, args);
+	st = dn.dnnl_primitive_execute(e->prim, streams[slot], nargs, args);
 	if (st == dnnl_success)
-		st = dn.dnnl_stream_wait(stream);
+		st = dn.dnnl_stream_wait(streams[slot]);
 	if (st != dnnl_success)
 		return dnn_fail(err, st, "run a matmul");
 	return true;
@@ -759,9 +802,9 @@ dnn_pack(MaasDnnKind kind, int n, int k, const void *w, int ldw, MaasError *err)
 	{
 		dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
 
-		st = dn.dnnl_primitive_execute(reorder, stream, 2, args);
+		st = dn.dnnl_primitive_execute(reorder, streams[0], 2, args);
 		if (st == dnnl_success)
-			st = dn.dnnl_stream_wait(stream);
+			st = dn.dnnl_stream_wait(streams[0]);
 	}
 	if (from)
 		dn.dnnl_memory_destroy(from);

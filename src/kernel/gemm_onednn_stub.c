@@ -33,6 +33,12 @@ maas_dnn_bind_thread(void)
 {
 }
 
+void
+maas_dnn_cap_thread(int threads)
+{
+	(void) threads;
+}
+
 bool
 maas_dnn_sgemm(bool ta, bool tb, int m, int n, int k, float alpha,
 			   const float *a, int lda, const float *b, int ldb,

@@ -27,10 +27,27 @@
  * Memory.  Two batches' rows and keys (the one read, the one in flight),
  * one workspace (one forward pass at a time), and the collected batch's
  * outputs and keys: maas_pipeline_row_bytes() tells maas_batch_rows() the
- * extra, so a batch still fits maas.batch_memory.
+ * extra, so a batch still fits maas.batch_memory.  Joined, the one
+ * workspace is made only if the batch must run again serially (a block
+ * failed); the two takers' workspaces are sized for a block of at most
+ * 255 rows each (together no more than the batch's own for batches of
+ * 510 rows or more; not counted), and the blocks' outputs are one more
+ * output a row (counted).
+ *
+ * Joined.  When the worker has fewer BLAS threads than maas.blas_threads
+ * (auto's case, oneDNN), the batch is cut into blocks (net_split.h): the
+ * worker takes them in turn, and the backend, once it has read the next
+ * batch or when there is none, takes them too on one thread (the core the
+ * worker leaves) rather than wait.  So the products run on both cores
+ * whenever there is nothing to read, and the last batch on both.  oneDNN
+ * gave a row the same bits in a block of 128 rows as in the batch (AVX-512
+ * brgemm; a CPU where it would not fails batch_pipeline.sql), and
+ * a block's rows never depend on which thread took it, so the answers are
+ * still the serial path's (batch_pipeline.sql, test_net_split.c).
  */
 #include "batch_pipeline.h"
 
+#include "miscadmin.h"
 #include "storage/ipc.h"
 #include "utils/guc.h"
 
@@ -56,6 +73,7 @@ static const struct config_enum_entry pipeline_options[] = {
 };
 
 static int	pipeline_setting = PIPELINE_AUTO;
+static bool join_setting = true;
 static bool exit_hook = false;
 
 void
@@ -70,6 +88,17 @@ maas_pipeline_init_setting(void)
 							 &pipeline_setting,
 							 PIPELINE_AUTO,
 							 pipeline_options,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
+	DefineCustomBoolVariable("maas.batch_join",
+							 "Whether the backend's thread, once it has read the next "
+							 "batch, takes part of the products of the batch in flight.",
+							 "When the pipeline's worker has fewer threads than "
+							 "maas.blas_threads, the batch is cut into blocks of rows "
+							 "that both threads take.",
+							 &join_setting,
+							 true,
 							 PGC_USERSET,
 							 0,
 							 NULL, NULL, NULL);
@@ -164,8 +193,9 @@ maas_pipeline_wanted(MaasServeState *st, int rows)
 size_t
 maas_pipeline_row_bytes(const MaasNet *net)
 {
-	/* the rows and key of the batch in flight, and a collected output */
-	return sizeof(float) * ((size_t) net->n_in + net->n_out) + 2 * sizeof(int64);
+	/* the rows and key of the batch in flight, a collected output, and the
+	 * joined blocks' outputs */
+	return sizeof(float) * ((size_t) net->n_in + 2 * net->n_out) + 2 * sizeof(int64);
 }
 
 /* a backend that exits with a batch in flight: the worker is done first */
@@ -184,6 +214,22 @@ maas_pipeline_start(MaasBatchPipeline *p, MaasServeState *st, int max_rows)
 	p->st = st;
 	p->threads = worker_threads(net);
 	maas_batch_buffers_init(&p->rows, net, max_rows, true);
+	/* the backend's thread is the core the worker leaves: it may join */
+	p->join = join_setting && p->threads < maas_blas_threads();
+	if (p->join)
+	{
+		size_t		nwork;
+
+		if (!maas_net_split_workspace(net, max_rows, MAAS_SPLIT_BLOCK, &nwork))
+			p->join = false;
+		else
+		{
+			for (int i = 0; i < 2; i++)
+				p->split_work[i] = MemoryContextAllocHuge(p->rows.cxt, sizeof(float) * nwork);
+			p->y_split = MemoryContextAllocHuge(p->rows.cxt, sizeof(float) *
+												(size_t) max_rows * net->n_out);
+		}
+	}
 	if (!exit_hook)
 	{
 		before_shmem_exit(pipeline_exit, 0);
@@ -211,27 +257,88 @@ job_run(void *arg)
 	MaasBatch	batch = {.n = j->n, .t = 1, .x = j->x};
 
 	maas_blas_bind_thread();
-	j->y = maas_net_run(j->net, j->blas, &batch, 0, j->work, &j->err);
+	if (j->split != NULL)
+		(void) maas_net_split_take(j->split, 1, j->work, NULL);
+	else
+		j->y = maas_net_run(j->net, j->blas, &batch, 0, j->work, &j->err);
+}
+
+/*
+ * Joined: the backend takes blocks of the batch in flight until none is
+ * left, then waits for the worker's last.  A pending interrupt stops both
+ * between blocks; if the tick returns, the rest goes on (the worker again
+ * too).  With may_tick false (an error unwinds) it only stops them.
+ */
+static void
+join_blocks(MaasBatchPipeline *p, bool may_tick)
+{
+	MaasNetSplit *s = &p->split;
+	const volatile sig_atomic_t *flag = &InterruptPending;
+	instr_time	t0,
+				t1;
+
+	if (!may_tick)
+	{
+		maas_net_split_stop(s);
+		return;
+	}
+	INSTR_TIME_SET_CURRENT(t0);
+	maas_blas_bind_thread();
+	maas_blas_cap_thread(1);
+	for (;;)
+	{
+		(void) maas_net_split_take(s, 0, p->split_work[0], flag);
+		if (!__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE) ||
+			__atomic_load_n(&s->failed, __ATOMIC_ACQUIRE))
+			break;
+		/* an interrupt: both stop, and the backend ticks */
+		maas_async_wait();
+		maas_blas_cap_thread(0);
+		CHECK_FOR_INTERRUPTS();
+		/* it returned: the rest, the worker too; no second tick this batch
+		 * if the flag stays set (interrupts held off) */
+		if (InterruptPending)
+			flag = NULL;
+		maas_net_split_resume(s);
+		/* no thread: the backend takes them all */
+		(void) maas_async_start(job_run, &p->job);
+		maas_blas_bind_thread();
+		maas_blas_cap_thread(1);
+	}
+	maas_blas_cap_thread(0);
+	INSTR_TIME_SET_CURRENT(t1);
+	INSTR_TIME_SUBTRACT(t1, t0);
+	p->join_ms += INSTR_TIME_GET_MILLISEC(t1);
 }
 
 /* the worker is done: the backend runs products again, with its count */
 static int
-join(MaasBatchPipeline *p)
+join(MaasBatchPipeline *p, bool may_tick)
 {
 	int			n = p->in_flight;
 	instr_time	t0,
 				t1;
+	double		joined = p->join_ms;
 
 	INSTR_TIME_SET_CURRENT(t0);
+	if (p->job.split != NULL)
+		join_blocks(p, may_tick);
+	joined = p->join_ms - joined;
 	maas_async_wait();
 	INSTR_TIME_SET_CURRENT(t1);
 	maas_blas_bind_thread();
 	INSTR_TIME_SUBTRACT(t1, t0);
-	p->wait_ms += INSTR_TIME_GET_MILLISEC(t1);
+	p->wait_ms += INSTR_TIME_GET_MILLISEC(t1) - joined;
 	INSTR_TIME_SUBTRACT(t0, p->sent_at);
 	p->read_ms += INSTR_TIME_GET_MILLISEC(t0);
 	p->batches++;
 	p->in_flight = 0;
+	if (p->job.split != NULL)
+	{
+		p->blocks[0] += p->split.taken[0];
+		p->blocks[1] += p->split.taken[1];
+		p->job.y = maas_net_split_done(&p->split) ? p->y_split : NULL;
+	}
 	return n;
 }
 
@@ -252,11 +359,12 @@ maas_pipeline_collect(MaasBatchPipeline *p, int *n)
 
 	if (p->in_flight == 0)
 		return NULL;
-	*n = join(p);
+	*n = join(p, true);
 	y = p->job.y;
 	/* it failed on the worker: again here, to raise what the serial path does */
 	if (y == NULL)
-		y = maas_serve_forward(p->st, p->blas, *n, p->rows.x, p->job.work);
+		y = maas_serve_forward(p->st, p->blas, *n, p->rows.x,
+							   maas_batch_work(&p->rows, *n));
 	maas_stats_end(p->st, *n, p->rows.x, y);
 	begin_next(p);
 	/* sized by the first batch, the largest but for a short query's one */
@@ -299,9 +407,18 @@ maas_pipeline_send(MaasBatchPipeline *p, MaasBatchBuffers *bb, int n)
 	p->job.blas = p->blas;
 	p->job.n = n;
 	p->job.x = r->x;
-	p->job.work = maas_batch_work(r, n);
 	p->job.y = NULL;
 	p->job.err.status = MAAS_OK;
+	p->job.split = NULL;
+	if (p->join)
+	{
+		maas_net_split_init(&p->split, p->job.net, p->blas, n, r->x, p->y_split,
+							MAAS_SPLIT_BLOCK);
+		p->job.split = &p->split;
+		p->job.work = p->split_work[1];
+	}
+	else
+		p->job.work = maas_batch_work(r, n);
 	p->in_flight = n;
 	INSTR_TIME_SET_CURRENT(p->sent_at);
 	if (!maas_async_start(job_run, &p->job))
@@ -317,6 +434,11 @@ maas_pipeline_end(MaasBatchPipeline *p)
 	elog(DEBUG1, "maas_predict_batch pipelined %d batches with %d BLAS thread%s: "
 		 "%.1f ms reading while the worker ran, %.1f ms waiting for it",
 		 p->batches, p->threads, p->threads > 1 ? "s" : "", p->read_ms, p->wait_ms);
+	if (p->join)
+		elog(DEBUG1, "maas_predict_batch joined: the backend ran %lld blocks of %d rows "
+			 "(%.1f ms), the worker %lld",
+			 (long long) p->blocks[0], MAAS_SPLIT_BLOCK, p->join_ms,
+			 (long long) p->blocks[1]);
 }
 
 void
@@ -326,7 +448,7 @@ maas_pipeline_abort(MaasBatchPipeline *p)
 
 	if (p->in_flight == 0)
 		return;
-	n = join(p);
+	n = join(p, false);
 	/* the batch scored: its call ended, the one being read raised */
 	if (p->job.y != NULL)
 		maas_stats_end(p->st, n, p->rows.x, p->job.y);

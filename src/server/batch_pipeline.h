@@ -15,6 +15,14 @@
  * batch again itself, so a kernel's error is raised there, after the
  * join, with the serial path's message.
  *
+ * Joined (when the worker has fewer BLAS threads than maas.blas_threads,
+ * which is auto's case): the batch is cut into blocks of rows (net_split.h)
+ * that the worker takes in turn, and the backend, once it has read the
+ * next batch (or when there is none), takes blocks too, on one thread,
+ * instead of waiting.  Computing, it calls nothing of PostgreSQL; between
+ * blocks it looks at InterruptPending, and when it is set stops both,
+ * ticks and, if the tick returns, goes on.
+ *
  * Whoever may unwind past a batch in flight (an error, a cancel) must call
  * maas_pipeline_abort() first: it waits for the worker.  A backend that
  * exits waits too (a before_shmem_exit callback).
@@ -26,6 +34,7 @@
 
 #include "portability/instr_time.h"
 
+#include "net_split.h"
 #include "predict_batch.h"
 
 typedef struct MaasBatchJob
@@ -37,6 +46,7 @@ typedef struct MaasBatchJob
 	float	   *work;
 	const float *y;				/* the outputs, or NULL: it failed */
 	MaasError	err;
+	MaasNetSplit *split;		/* joined: the blocks, else NULL */
 } MaasBatchJob;
 
 typedef struct MaasBatchPipeline
@@ -47,6 +57,11 @@ typedef struct MaasBatchPipeline
 	MaasBatchBuffers rows;		/* the batch in flight: rows, keys, workspace */
 	int			in_flight;		/* its rows, 0 when none */
 	MaasBatchJob job;
+	/* joined: the backend takes blocks of the batch once it has read */
+	bool		join;
+	MaasNetSplit split;
+	float	   *split_work[2];	/* the backend's (0) and the worker's (1) */
+	float	   *y_split;		/* the batch in flight's outputs */
 	bool		next_begun;		/* the next batch's first row was read ... */
 	instr_time	next_start;		/* ... then */
 	float	   *y_done;			/* the collected batch's outputs */
@@ -57,6 +72,8 @@ typedef struct MaasBatchPipeline
 	int			batches;
 	double		read_ms;		/* backend: from a send to the next collect */
 	double		wait_ms;		/* backend: waiting for the worker */
+	double		join_ms;		/* backend: taking blocks of its batch */
+	int64		blocks[2];		/* blocks the backend and the worker ran */
 } MaasBatchPipeline;
 
 /* maas.batch_pipeline, from maas_batch_init */

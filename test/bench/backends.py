@@ -20,7 +20,10 @@ as maas.blas_threads = 1 always is), 2 threads with maas.batch_pipeline =
 on (the worker thread runs batch k's products while the backend reads
 batch k + 1: with one BLAS thread where that changes no output, oneDNN's
 matmul, which is also what auto does; with both for OpenBLAS, which auto
-leaves serial) and 2 threads with maas.batch_pipeline = off (the
+leaves serial; maas.batch_join = on, its default: the backend's thread
+joins the products once it has read the next batch), the same with
+maas.batch_join = off (the worker alone on the products, as before the
+join), and 2 threads with maas.batch_pipeline = off (the
 libraries' two threads run each batch's products, serially with the
 reading).  With
 --floor, the best f32 GEMM floor of the MLP (test/bench/gemm_bench.c, a
@@ -118,7 +121,8 @@ def gemm_floor():
     with tempfile.TemporaryDirectory() as d:
         exe = os.path.join(d, "gemm_bench")
         srcs = [os.path.join(k, f) for f in ("blas.c", "blas_dispatch.c", "cpu.c", "quantize.c",
-                                             "gemm_int8.c", "gemm_bf16.c", "gemm_onednn.c", "error.c")]
+                                             "gemm_int8.c", "gemm_bf16.c", "gemm_onednn.c",
+                                             "gemm_onednn_conv.c", "gemm_onednn_stub.c", "error.c")]
         subprocess.run(["gcc", "-std=gnu99", "-O2", "-I" + k, "-o", exe,
                         os.path.join(HERE, "gemm_bench.c")] + srcs + ["-ldl", "-lpthread", "-lm"],
                        check=True)
@@ -169,12 +173,14 @@ SELECT count(*) FILTER (WHERE b.prediction = maas_predict('fmnist', t.pixels)) =
             r = {"cluster": label, "config": name}
             r["scan"] = timed(where, scan, serial, opts)
             r["row"] = timed(where, row, serial + "SET maas.blas_threads = 1;", opts)
-            r["batch1"], r["batch2"], r["batch2s"] = timed_rounds(where, batch, [
+            r["batch1"], r["batch2"], r["batch2n"], r["batch2s"] = timed_rounds(where, batch, [
                 "SET maas.blas_threads = 1; SET maas.batch_pipeline = off;",
-                "SET maas.blas_threads = 2; SET maas.batch_pipeline = on;",
+                "SET maas.blas_threads = 2; SET maas.batch_pipeline = on; SET maas.batch_join = on;",
+                "SET maas.blas_threads = 2; SET maas.batch_pipeline = on; SET maas.batch_join = off;",
                 "SET maas.blas_threads = 2; SET maas.batch_pipeline = off;"], serial, opts)
             print(f"[{label} {name}] scan {r['scan'] * 1e3:.1f} ms, per-row {r['row'] * 1e3:.1f} ms,"
-                  f" batch 1 thread {r['batch1'] * 1e3:.1f} ms, 2 threads pipelined {r['batch2'] * 1e3:.1f} ms,"
+                  f" batch 1 thread {r['batch1'] * 1e3:.1f} ms, 2 threads pipelined {r['batch2'] * 1e3:.1f} ms"
+                  f" (not joined {r['batch2n'] * 1e3:.1f} ms),"
                   f" 2 threads serial {r['batch2s'] * 1e3:.1f} ms", flush=True)
             res.append(r)
     floor = gemm_floor() if a.floor else None
@@ -185,13 +191,14 @@ SELECT count(*) FILTER (WHERE b.prediction = maas_predict('fmnist', t.pixels)) =
     print(f"\nmachine: {cpu}, {os.cpu_count()} CPUs, load average {' '.join(load)}; median of {a.runs} runs;"
           " 10k rows, EXTERNAL storage, no parallel query")
     hdr = ("build", "backend", "scan ms", "per-row us/row", "per-row us (less scan)",
-           "batch rows/s 1 thr", "batch rows/s 2 thr pipelined", "batch rows/s 2 thr serial",
+           "batch rows/s 1 thr", "batch rows/s 2 thr pipelined", "batch rows/s 2 thr not joined",
+           "batch rows/s 2 thr serial",
            "pipelined / serial 2 thr (speed)", "2 thr / scan")
     print(" | ".join(hdr))
     for r in res:
         print(" | ".join([r["cluster"], r["config"], f"{r['scan'] * 1e3:.1f}", f"{r['row'] / N * 1e6:.1f}",
                           f"{(r['row'] - r['scan']) / N * 1e6:.1f}", f"{N / r['batch1']:,.0f}",
-                          f"{N / r['batch2']:,.0f}", f"{N / r['batch2s']:,.0f}",
+                          f"{N / r['batch2']:,.0f}", f"{N / r['batch2n']:,.0f}", f"{N / r['batch2s']:,.0f}",
                           f"{r['batch2s'] / r['batch2']:.2f}x", f"{r['batch2'] / r['scan']:.2f}x"]))
     if floor or ort:
         print("\nbatch against the floor (scan + best f32 GEMM, same threads; time ratio, target <= 1.15x"
@@ -200,11 +207,13 @@ SELECT count(*) FILTER (WHERE b.prediction = maas_predict('fmnist', t.pixels)) =
         if floor:
             print(f"[{r['cluster']} {r['config']}] floor 1 thr {(r['scan'] + floor[1]) * 1e3:.1f} ms,"
                   f" 2 thr {(r['scan'] + floor[2]) * 1e3:.1f} ms; 1 thr serial {r['batch1'] / (r['scan'] + floor[1]):.2f}x,"
-                  f" 2 thr pipelined {r['batch2'] / (r['scan'] + floor[2]):.2f}x,"
+                  f" 2 thr pipelined {r['batch2'] / (r['scan'] + floor[2]):.2f}x"
+                  f" (not joined {r['batch2n'] / (r['scan'] + floor[2]):.2f}x),"
                   f" 2 thr serial {r['batch2s'] / (r['scan'] + floor[2]):.2f}x the floor")
         if ort:
             print(f"[{r['cluster']} {r['config']}] ONNX Runtime {N / ort:,.0f} rows/s;"
-                  f" 2 thr pipelined {ort / r['batch2']:.2f}x, 2 thr serial {ort / r['batch2s']:.2f}x its rows/s")
+                  f" 2 thr pipelined {ort / r['batch2']:.2f}x (not joined {ort / r['batch2n']:.2f}x),"
+                  f" 2 thr serial {ort / r['batch2s']:.2f}x its rows/s")
 
 
 main()

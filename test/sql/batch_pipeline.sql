@@ -130,6 +130,60 @@ RESET maas.batch_memory;
 SELECT maas_deploy('p_digits', 2, '{"strategy": "canary", "fraction": 0.5}');
 SELECT * FROM pg_temp.both('p_digits', 'SELECT id, features FROM p_rows', 7);
 
+-- joined (maas.batch_join): with two BLAS threads on oneDNN the backend's
+-- thread takes blocks of 128 rows of the batch in flight once it has read
+-- the next batch.  A 784-512-10 MLP (its products on oneDNN's matmul), 10k
+-- rows: serial, joined and not joined give the same bits for batches of
+-- 1 row (of the first 2,000), 7, 1024 and 10,000 rows.
+SET maas.blas_threads = 1;
+SET client_min_messages = warning;
+SELECT count(*) FROM maas_train('p_wide',
+  $q$SELECT ARRAY(SELECT ((i * 7 + j * 13) % 255) / 255.0 FROM generate_series(1, 784) j)::real[] AS f,
+            i % 10 AS label FROM generate_series(1, 200) i$q$,
+  'label', 'mlp', '{"hidden": [512], "epochs": 1, "seed": 1}');
+RESET client_min_messages;
+CREATE TEMP TABLE p_wide_rows AS
+SELECT i AS id, ARRAY(SELECT ((i * 3 + j * (1 + i % 5)) % 255) / 255.0 FROM generate_series(1, 784) j)::real[] AS f
+  FROM generate_series(1, 10000) i;
+CREATE FUNCTION pg_temp.wide(pipeline text, joined bool, bs int)
+RETURNS TABLE (id bigint, prediction float8, proba real[]) LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM set_config('maas.blas_threads', '2', true);
+	PERFORM set_config('maas.batch_pipeline', pipeline, true);
+	PERFORM set_config('maas.batch_join', joined::text, true);
+	RETURN QUERY SELECT b.id, b.prediction, b.proba FROM maas_predict_proba_batch('p_wide',
+	  CASE WHEN bs = 1 THEN 'SELECT id, f FROM p_wide_rows WHERE id <= 2000'
+	  ELSE 'SELECT id, f FROM p_wide_rows' END, bs) b;
+END
+$$;
+CREATE TEMP TABLE p_wide_out AS
+SELECT s.bs, m.mode, w.*
+  FROM (VALUES (1), (7), (1024), (10000)) s(bs)
+ CROSS JOIN (VALUES ('serial', 'off', false), ('joined', 'on', true),
+                    ('joined auto', 'auto', true), ('not joined', 'on', false)) m(mode, pipeline, joined)
+ CROSS JOIN LATERAL pg_temp.wide(m.pipeline, m.joined, s.bs) w;
+SELECT o.bs, o.mode, count(*) AS rows,
+       count(*) FILTER (WHERE o.prediction = s.prediction AND o.proba = s.proba) AS same
+  FROM p_wide_out o JOIN p_wide_out s ON s.bs = o.bs AND s.mode = 'serial' AND s.id = o.id
+ WHERE o.mode <> 'serial' GROUP BY 1, 2 ORDER BY 1, 2;
+-- joined: a bad row in a later batch raises the serial path's error; a
+-- small maas.batch_memory; maas.stats counts as serially
+SET maas.blas_threads = 2;
+SET maas.batch_pipeline = on;
+SELECT count(*) FROM maas_predict_batch('p_wide',
+  'SELECT id, CASE WHEN id = 3000 THEN ARRAY[1]::real[] ELSE f END FROM p_wide_rows ORDER BY id', 1024);
+SET maas.batch_memory = '4MB';
+SELECT count(*) AS rows, count(*) FILTER (WHERE b.prediction = s.prediction AND b.proba = s.proba) AS same
+  FROM maas_predict_proba_batch('p_wide', 'SELECT id, f FROM p_wide_rows', 10000) b
+  JOIN p_wide_out s ON s.bs = 10000 AND s.mode = 'serial' AND s.id = b.id;
+RESET maas.batch_memory;
+SELECT count(*) FROM (SELECT maas_stats_reset()) r;
+SELECT count(*) FROM maas_predict_batch('p_wide', 'SELECT id, f FROM p_wide_rows', 1000);
+SELECT s.calls, s.rows, s.errors FROM maas.stats s WHERE s.model = 'p_wide';
+SELECT maas_drop('p_wide');
+SET maas.batch_join = nonsense;
+RESET maas.batch_join;
+
 SET maas.batch_pipeline = nonsense;
 RESET maas.batch_pipeline;
 RESET maas.blas_threads;
