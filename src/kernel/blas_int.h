@@ -82,5 +82,8 @@ extern bool blas_conv2d_at(const struct MaasConv2d *p, int n, const float *inp,
 						   const float *weight, const float *bias, bool relu,
 						   float *out, int layout, int thread);
 extern bool blas_conv2d_ready(void);
+extern bool blas_conv2d_backward(const struct MaasConv2d *p, int n, const float *dout,
+								 const float *inp, const float *weight, float *dinp,
+								 float *dweight, float *dbias);
 
 #endif							/* MAAS_BLAS_INT_H */
