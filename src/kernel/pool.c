@@ -254,7 +254,8 @@ max2x2_planes(const MaasPool2d *p, size_t planes, const float *inp, float *out)
  * (1,1); NaN wins): the first max of a pair, then the top pair's unless
  * the bottom's is greater or NaN.  Rows are short (13 or 5 windows), so
  * both loops run flat over the plane, reading through index tables made
- * once a call (gathers), rather than row by row, where the vector loop
+ * once a call (gathers; the pairs need none when the width is even),
+ * rather than row by row, where the vector loop
  * never ran and the scalar tail branched on the data: a row kernel ran at
  * a sixth of the speed of the pooling without argmax.
  */
@@ -264,16 +265,28 @@ max2x2_argmax_plane(size_t oplane, int wo, const int32_t *restrict idx1,
 					float *restrict hm, int32_t *restrict hk,
 					float *restrict out, int32_t *restrict am)
 {
-	for (size_t j = 0; j < 2 * oplane; j++)
-	{
-		int32_t		i = idx1[j];
-		float		a = in[i],
-					b = in[i + 1];
-		bool		right = (b > a) | (b != b);
+	if (idx1 == NULL)
+		/* an even width: the pairs lie end to end, pair j at 2 j */
+		for (size_t j = 0; j < 2 * oplane; j++)
+		{
+			float		a = in[2 * j],
+						b = in[2 * j + 1];
+			bool		right = (b > a) | (b != b);
 
-		hm[j] = right ? b : a;
-		hk[j] = right ? i + 1 : i;
-	}
+			hm[j] = right ? b : a;
+			hk[j] = (int32_t) (2 * j) + right;
+		}
+	else
+		for (size_t j = 0; j < 2 * oplane; j++)
+		{
+			int32_t		i = idx1[j];
+			float		a = in[i],
+						b = in[i + 1];
+			bool		right = (b > a) | (b != b);
+
+			hm[j] = right ? b : a;
+			hk[j] = right ? i + 1 : i;
+		}
 	for (size_t j = 0; j < oplane; j++)
 	{
 		int32_t		r = idx2[j];
@@ -308,7 +321,8 @@ max2x2_argmax_planes(const MaasPool2d *p, size_t planes, const float *inp,
 	for (size_t j = 0; j < oplane; j++)
 		idx2[j] = (int32_t) (2 * (j / wo) * wo + j % wo);
 	for (size_t pl = 0; pl < planes; pl++)
-		max2x2_argmax_plane(oplane, wo, idx1, idx2, inp + pl * plane, hm, hk,
+		max2x2_argmax_plane(oplane, wo, p->w == 2 * wo ? NULL : idx1, idx2,
+							inp + pl * plane, hm, hk,
 							out + pl * oplane, argmax + pl * oplane);
 }
 
