@@ -26,6 +26,11 @@
  *				pooling's argmax; the convolution's backward pass (dW, db,
  *				and the gradient at its input, except for the first)
  *
+ * The convolutions run on the matrix backend's own (oneDNN's forward and
+ * backward primitives, MaasBlas.conv2d and conv2d_backward) where it has
+ * them, else on maas's kernels (conv.c: im2col for these shapes): see
+ * conv_forward and conv_backward.
+ *
  * The stored model is the same program as a layer program of ops_conv.c
  * (conv2d, maxpool2d, relu, ..., flatten, dense, softmax): validation and
  * prediction run through it.
