@@ -455,6 +455,7 @@ maas_blas_open(const MaasBlasConfig *config, MaasError *err)
 		blas_state.api.conv2d_at = blas_conv2d_at;
 		blas_state.api.conv2d_pack = blas_conv2d_pack;
 		blas_state.api.conv2d_ready = blas_conv2d_ready;
+		blas_state.api.conv2d_backward = blas_conv2d_backward;
 		blas_state.api.info = &blas_state.info;
 		blas_state.backend = (MaasGemmBackend) -1;
 	}

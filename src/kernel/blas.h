@@ -273,6 +273,18 @@ typedef struct MaasBlas
 	 */
 	bool		(*conv2d_ready) (void);
 
+	/*
+	 * A 2-D convolution's backward pass in training (conv.h: p checked,
+	 * NCHW rows), as maas_conv2d_backward: dweight and dbias (both
+	 * required) and, when dinp is not NULL, the gradient at the input,
+	 * overwritten; on oneDNN's backward primitives when it runs them, on
+	 * the backend's threads, from the backend's thread only.  False when
+	 * it does not (as conv2d), and the caller computes it itself.
+	 */
+	bool		(*conv2d_backward) (const struct MaasConv2d *p, int n, const float *dout,
+									const float *inp, const float *weight, float *dinp,
+									float *dweight, float *dbias);
+
 	/* what is loaded and chosen; valid as long as this struct */
 	const MaasBlasInfo *info;
 } MaasBlas;

@@ -434,6 +434,35 @@ blas_conv2d_pack(const struct MaasConv2d *p, const float *weight, bool bias,
 								packed, err);
 }
 
+/*
+ * The backward pass on the same rule as the forward one: few input
+ * channels a group stay on im2col under "auto" (the first layer's
+ * backward has no gradient at the input, and its weights' gradient is a
+ * GEMM of 9 rows), threads by the multiply-adds (backward has twice the
+ * forward's)
+ */
+bool
+blas_conv2d_backward(const struct MaasConv2d *p, int n, const float *dout,
+					 const float *inp, const float *weight, float *dinp,
+					 float *dweight, float *dbias)
+{
+	int			threads = blas_state.threads;
+	double		macs;
+
+	if (!blas_state.conv_dnn)
+		return false;
+	if (blas_state.backend != MAAS_BACKEND_ONEDNN && p->c_in / p->groups < CONV_DNN_MIN_CIG)
+		return false;
+	macs = 2.0 * n * p->c_out * p->h_out * p->w_out *
+		(double) (p->c_in / p->groups) * p->kh * p->kw;
+	while (threads > 1 && macs < CONV_MACS_PER_THREAD * threads)
+		threads--;
+	if (maas_dnn_conv2d_backward(p, threads, n, dout, inp, weight, dinp, dweight, dbias))
+		return true;
+	__atomic_fetch_add(&blas_state.info.onednn_failures, 1, __ATOMIC_RELAXED);
+	return false;
+}
+
 bool
 blas_conv2d_ready(void)
 {

@@ -85,5 +85,8 @@ extern bool blas_conv2d_at(const struct MaasConv2d *p, int n, const float *inp,
 extern bool blas_conv2d_pack(const struct MaasConv2d *p, const float *weight, bool bias,
 							 bool relu, int layout, const void **packed, MaasError *err);
 extern bool blas_conv2d_ready(void);
+extern bool blas_conv2d_backward(const struct MaasConv2d *p, int n, const float *dout,
+								 const float *inp, const float *weight, float *dinp,
+								 float *dweight, float *dbias);
 
 #endif							/* MAAS_BLAS_INT_H */

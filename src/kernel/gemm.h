@@ -256,4 +256,20 @@ extern bool maas_dnn_conv_ready(void);
 extern const char *maas_dnn_conv_impl(void);
 extern void maas_dnn_conv_clear(void);
 
+/* ---- its backward primitives (gemm_onednn_convbwd.c) ---- */
+
+/*
+ * The backward pass of p on n NCHW rows, as maas_conv2d_backward: dweight
+ * and dbias (both required) and, when dinp is not NULL, the gradient at
+ * the input, all overwritten; on oneDNN's backward weights and data
+ * primitives with threads OpenMP threads, cached by shape.  False when it
+ * did not run (the caller computes it itself).  The backend's thread
+ * only.  Signals blocked for the call.
+ */
+extern bool maas_dnn_conv2d_backward(const struct MaasConv2d *p, int threads, int n,
+									 const float *dout, const float *inp,
+									 const float *weight, float *dinp,
+									 float *dweight, float *dbias);
+extern void maas_dnn_conv_backward_clear(void);
+
 #endif							/* MAAS_GEMM_H */

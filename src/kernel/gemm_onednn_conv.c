@@ -46,38 +46,10 @@ maas_dnn_conv_impl(void)
 
 #ifdef MAAS_ONEDNN
 
-#define CONV_FUNCS(X) \
-	X(dnnl_stream_wait) \
-	X(dnnl_stream_create) \
-	X(dnnl_primitive_attr_set_scratchpad_mode) \
-	X(dnnl_memory_desc_init_by_tag) \
-	X(dnnl_memory_desc_get_size) \
-	X(dnnl_memory_desc_equal) \
-	X(dnnl_dilated_convolution_forward_desc_init) \
-	X(dnnl_post_ops_create) \
-	X(dnnl_post_ops_append_eltwise) \
-	X(dnnl_post_ops_destroy) \
-	X(dnnl_primitive_attr_create) \
-	X(dnnl_primitive_attr_set_post_ops) \
-	X(dnnl_primitive_attr_destroy) \
-	X(dnnl_primitive_desc_create) \
-	X(dnnl_primitive_desc_destroy) \
-	X(dnnl_primitive_desc_query) \
-	X(dnnl_primitive_desc_query_md) \
-	X(dnnl_reorder_primitive_desc_create) \
-	X(dnnl_primitive_create) \
-	X(dnnl_primitive_destroy) \
-	X(dnnl_primitive_execute) \
-	X(dnnl_memory_create) \
-	X(dnnl_memory_set_data_handle) \
-	X(dnnl_memory_destroy)
+/* the functions of gemm_onednn_int.h's table, looked up by conv_open */
+MaasDnnConvFuncs maas_dnn_cf;
 
-#define CONV_PTR(f) __typeof__(f) *f;
-
-static struct
-{
-	CONV_FUNCS(CONV_PTR)
-} cf;
+#define cf maas_dnn_cf
 
 static void *lib = NULL;
 static bool tried = false;
@@ -113,25 +85,13 @@ typedef struct ConvKey
 
 #define CONV_CACHE 16
 
-/*
- * A tensor as maas lays it (plain) and as the primitive wants it (inner,
- * in buf, with a reorder between them), or plain only when they agree
- */
-typedef struct Staged
-{
-	dnnl_memory_t plain,
-				inner;
-	dnnl_primitive_t reorder;
-	void	   *buf;
-} Staged;
-
 typedef struct ConvEntry
 {
 	bool		used;
 	uint64_t	stamp;
 	ConvKey		key;
 	dnnl_primitive_t prim;
-	Staged		src,
+	MaasDnnStaged		src,
 				wei,
 				dst;
 	dnnl_memory_t bmem;
@@ -176,7 +136,7 @@ conv_open(void)
 	cf.f = (__typeof__(f) *) dlsym(lib, #f); \
 	if (cf.f == NULL) \
 		goto fail;
-	CONV_FUNCS(CONV_SYM)
+	MAAS_DNN_CONV_FUNCS(CONV_SYM)
 #undef CONV_SYM
 	omp_set = (void (*) (int)) dlsym(lib, "omp_set_num_threads");
 	omp_get = (int (*) (void)) dlsym(lib, "omp_get_max_threads");
@@ -186,8 +146,21 @@ fail:
 	return false;
 }
 
-static void
-staged_free(Staged *t)
+bool
+maas_dnn_conv_env(dnnl_engine_t *eng, dnnl_stream_t *stream, void (**set) (int),
+				  int (**get) (void))
+{
+	if (!conv_open())
+		return false;
+	*eng = engine;
+	*stream = stream0;
+	*set = omp_set;
+	*get = omp_get;
+	return true;
+}
+
+void
+maas_dnn_staged_free(MaasDnnStaged *t)
 {
 	if (t->reorder)
 		cf.dnnl_primitive_destroy(t->reorder);
@@ -203,9 +176,9 @@ entry_free(ConvEntry *e)
 {
 	if (e->prim)
 		cf.dnnl_primitive_destroy(e->prim);
-	staged_free(&e->src);
-	staged_free(&e->wei);
-	staged_free(&e->dst);
+	maas_dnn_staged_free(&e->src);
+	maas_dnn_staged_free(&e->wei);
+	maas_dnn_staged_free(&e->dst);
 	if (e->bmem)
 		cf.dnnl_memory_destroy(e->bmem);
 	if (e->smem)
@@ -214,12 +187,9 @@ entry_free(ConvEntry *e)
 	memset(e, 0, sizeof(*e));
 }
 
-/*
- * t for plain (maas's layout) and want (the primitive's); to_inner: the
- * reorder goes plain to want (an input), else want to plain (the output)
- */
-static dnnl_status_t
-staged_make(Staged *t, const dnnl_memory_desc_t *plain,
+/* see gemm_onednn_int.h */
+dnnl_status_t
+maas_dnn_staged_make(MaasDnnStaged *t, const dnnl_memory_desc_t *plain,
 			const dnnl_memory_desc_t *want, bool to_inner)
 {
 	dnnl_primitive_desc_t rpd = NULL;
@@ -248,15 +218,15 @@ staged_make(Staged *t, const dnnl_memory_desc_t *plain,
 }
 
 /* the memory the primitive reads or writes */
-static dnnl_memory_t
-staged_inner(const Staged *t)
+dnnl_memory_t
+maas_dnn_staged_inner(const MaasDnnStaged *t)
 {
 	return t->reorder ? t->inner : t->plain;
 }
 
 /* bind data to t's plain side; run the reorder when to_inner */
-static dnnl_status_t
-staged_bind(Staged *t, const void *data, bool to_inner, dnnl_stream_t stream)
+dnnl_status_t
+maas_dnn_staged_bind(MaasDnnStaged *t, const void *data, bool to_inner, dnnl_stream_t stream)
 {
 	dnnl_status_t st = cf.dnnl_memory_set_data_handle(t->plain, (void *) data);
 
@@ -267,6 +237,16 @@ staged_bind(Staged *t, const void *data, bool to_inner, dnnl_stream_t stream)
 		st = cf.dnnl_primitive_execute(t->reorder, stream, 2, r);
 	}
 	return st;
+}
+
+dnnl_status_t
+maas_dnn_staged_out(MaasDnnStaged *t, dnnl_stream_t stream)
+{
+	dnnl_exec_arg_t r[2] = {{DNNL_ARG_FROM, t->inner}, {DNNL_ARG_TO, t->plain}};
+
+	if (t->reorder == NULL)
+		return dnnl_success;
+	return cf.dnnl_primitive_execute(t->reorder, stream, 2, r);
 }
 
 static void
@@ -383,11 +363,11 @@ entry_make(ConvEntry *e, const MaasConv2d *p, const ConvKey *k, bool name_it)
 	if (st == dnnl_success)
 		e->wmd = *cf.dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
 	if (st == dnnl_success)
-		st = staged_make(&e->src, &smd, cf.dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0), true);
+		st = maas_dnn_staged_make(&e->src, &smd, cf.dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0), true);
 	if (st == dnnl_success)
-		st = staged_make(&e->wei, &wplain, cf.dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0), true);
+		st = maas_dnn_staged_make(&e->wei, &wplain, cf.dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0), true);
 	if (st == dnnl_success)
-		st = staged_make(&e->dst, &dmd, cf.dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0), false);
+		st = maas_dnn_staged_make(&e->dst, &dmd, cf.dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0), false);
 	if (st == dnnl_success && k->bias)
 		st = cf.dnnl_memory_create(&e->bmem, &bmd, engine, DNNL_MEMORY_NONE);
 	spad = st == dnnl_success ? cf.dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0) : NULL;
@@ -487,12 +467,12 @@ weights_bind(ConvEntry *e, const float *weight, const void *packed, dnnl_stream_
 	const void *data = packed_data(e, packed);
 
 	if (e->wei.reorder == NULL)
-		return staged_bind(&e->wei, weight, true, stream);
+		return maas_dnn_staged_bind(&e->wei, weight, true, stream);
 	if (data != NULL)
 		return cf.dnnl_memory_set_data_handle(e->wei.inner, (void *) data);
 	if (cf.dnnl_memory_set_data_handle(e->wei.inner, e->wei.buf) != dnnl_success)
 		return dnnl_runtime_error;
-	return staged_bind(&e->wei, weight, true, stream);
+	return maas_dnn_staged_bind(&e->wei, weight, true, stream);
 }
 
 static bool
@@ -522,28 +502,24 @@ dnn_conv(const MaasConv2d *p, int threads, int n, const float *inp,
 		goto done;
 
 	/* oneDNN does not write through src, weights or bias */
-	st = staged_bind(&e->src, inp, true, stream);
+	st = maas_dnn_staged_bind(&e->src, inp, true, stream);
 	if (st == dnnl_success)
 		st = weights_bind(e, weight, packed, stream);
 	if (st == dnnl_success && bias != NULL)
 		st = cf.dnnl_memory_set_data_handle(e->bmem, (void *) bias);
 	if (st == dnnl_success)
-		st = staged_bind(&e->dst, out, false, stream);
-	args[nargs++] = (dnnl_exec_arg_t) {DNNL_ARG_SRC, staged_inner(&e->src)};
-	args[nargs++] = (dnnl_exec_arg_t) {DNNL_ARG_WEIGHTS, staged_inner(&e->wei)};
+		st = maas_dnn_staged_bind(&e->dst, out, false, stream);
+	args[nargs++] = (dnnl_exec_arg_t) {DNNL_ARG_SRC, maas_dnn_staged_inner(&e->src)};
+	args[nargs++] = (dnnl_exec_arg_t) {DNNL_ARG_WEIGHTS, maas_dnn_staged_inner(&e->wei)};
 	if (bias != NULL)
 		args[nargs++] = (dnnl_exec_arg_t) {DNNL_ARG_BIAS, e->bmem};
-	args[nargs++] = (dnnl_exec_arg_t) {DNNL_ARG_DST, staged_inner(&e->dst)};
+	args[nargs++] = (dnnl_exec_arg_t) {DNNL_ARG_DST, maas_dnn_staged_inner(&e->dst)};
 	if (e->smem)
 		args[nargs++] = (dnnl_exec_arg_t) {DNNL_ARG_SCRATCHPAD, e->smem};
 	if (st == dnnl_success)
 		st = cf.dnnl_primitive_execute(e->prim, stream, nargs, args);
-	if (st == dnnl_success && e->dst.reorder)
-	{
-		dnnl_exec_arg_t r[2] = {{DNNL_ARG_FROM, e->dst.inner}, {DNNL_ARG_TO, e->dst.plain}};
-
-		st = cf.dnnl_primitive_execute(e->dst.reorder, stream, 2, r);
-	}
+	if (st == dnnl_success)
+		st = maas_dnn_staged_out(&e->dst, stream);
 	if (st == dnnl_success)
 		st = cf.dnnl_stream_wait(stream);
 	if (st != dnnl_success)
@@ -626,7 +602,7 @@ dnn_conv_pack(const MaasConv2d *p, int threads, const float *weight, bool bias,
 	h->md = e->wmd;
 	st = cf.dnnl_memory_set_data_handle(e->wei.inner, (char *) h + offset);
 	if (st == dnnl_success)
-		st = staged_bind(&e->wei, weight, true, stream);
+		st = maas_dnn_staged_bind(&e->wei, weight, true, stream);
 	if (st == dnnl_success)
 		st = cf.dnnl_stream_wait(stream);
 	/* the entry's own buffer again, for calls without the packed copy */

@@ -52,6 +52,79 @@ extern void maas_dnn_set_status(const char *status);
  * loaded.
  */
 extern bool maas_dnn_shared(void **library, dnnl_engine_t *engine, dnnl_stream_t *stream);
+
+/*
+ * What gemm_onednn_conv.c looks up in the library for the convolutions,
+ * forward (there) and backward (gemm_onednn_convbwd.c): a table, filled
+ * in by maas_dnn_conv_env's first call.
+ */
+#define MAAS_DNN_CONV_FUNCS(X) \
+	X(dnnl_stream_wait) \
+	X(dnnl_stream_create) \
+	X(dnnl_primitive_attr_set_scratchpad_mode) \
+	X(dnnl_memory_desc_init_by_tag) \
+	X(dnnl_memory_desc_get_size) \
+	X(dnnl_memory_desc_equal) \
+	X(dnnl_dilated_convolution_forward_desc_init) \
+	X(dnnl_dilated_convolution_backward_data_desc_init) \
+	X(dnnl_dilated_convolution_backward_weights_desc_init) \
+	X(dnnl_post_ops_create) \
+	X(dnnl_post_ops_append_eltwise) \
+	X(dnnl_post_ops_destroy) \
+	X(dnnl_primitive_attr_create) \
+	X(dnnl_primitive_attr_set_post_ops) \
+	X(dnnl_primitive_attr_destroy) \
+	X(dnnl_primitive_desc_create) \
+	X(dnnl_primitive_desc_destroy) \
+	X(dnnl_primitive_desc_query) \
+	X(dnnl_primitive_desc_query_md) \
+	X(dnnl_reorder_primitive_desc_create) \
+	X(dnnl_primitive_create) \
+	X(dnnl_primitive_destroy) \
+	X(dnnl_primitive_execute) \
+	X(dnnl_memory_create) \
+	X(dnnl_memory_set_data_handle) \
+	X(dnnl_memory_destroy)
+
+#define MAAS_DNN_FUNC_PTR(f) __typeof__(f) *f;
+
+typedef struct MaasDnnConvFuncs
+{
+	MAAS_DNN_CONV_FUNCS(MAAS_DNN_FUNC_PTR)
+} MaasDnnConvFuncs;
+
+extern MaasDnnConvFuncs maas_dnn_cf;
+
+/*
+ * The convolution's library opened (the table filled in): its engine,
+ * the backend thread's stream and OpenMP's thread count setter and getter
+ * (NULL when the library has none); false when oneDNN cannot run.
+ */
+extern bool maas_dnn_conv_env(dnnl_engine_t *engine, dnnl_stream_t *stream,
+							  void (**omp_set) (int), int (**omp_get) (void));
+
+/*
+ * A tensor as maas lays it (plain) and as a primitive wants it (inner, in
+ * buf, with a reorder between them), or plain only when they agree.
+ * make: to_inner, the reorder goes plain to want (an input), else want to
+ * plain (an output).  bind: data becomes the plain side; an input is
+ * reordered in.  out: an output's reorder, inner to plain.
+ */
+typedef struct MaasDnnStaged
+{
+	dnnl_memory_t plain,
+				inner;
+	dnnl_primitive_t reorder;
+	void	   *buf;
+} MaasDnnStaged;
+
+extern dnnl_status_t maas_dnn_staged_make(MaasDnnStaged *t, const dnnl_memory_desc_t *plain,
+										  const dnnl_memory_desc_t *want, bool to_inner);
+extern dnnl_memory_t maas_dnn_staged_inner(const MaasDnnStaged *t);
+extern dnnl_status_t maas_dnn_staged_bind(MaasDnnStaged *t, const void *data, bool to_inner,
+										  dnnl_stream_t stream);
+extern dnnl_status_t maas_dnn_staged_out(MaasDnnStaged *t, dnnl_stream_t stream);
+extern void maas_dnn_staged_free(MaasDnnStaged *t);
 #endif
 
 #endif							/* MAAS_GEMM_ONEDNN_INT_H */

@@ -26,6 +26,11 @@
  *				pooling's argmax; the convolution's backward pass (dW, db,
  *				and the gradient at its input, except for the first)
  *
+ * The convolutions run on the matrix backend's own (oneDNN's forward and
+ * backward primitives, MaasBlas.conv2d and conv2d_backward) where it has
+ * them, else on maas's kernels (conv.c: im2col for these shapes): see
+ * conv_forward and conv_backward.
+ *
  * The stored model is the same program as a layer program of ops_conv.c
  * (conv2d, maxpool2d, relu, ..., flatten, dense, softmax): validation and
  * prediction run through it.
@@ -148,6 +153,31 @@ relu_inplace(size_t n, float *restrict v)
 		v[i] = v[i] > 0.0f ? v[i] : 0.0f;
 }
 
+/*
+ * A convolution forward and backward in training: on the backend's own
+ * convolution (oneDNN's primitives, MaasBlas.conv2d and conv2d_backward)
+ * when it runs it, else maas's (im2col for the CNN's shapes)
+ */
+static void
+conv_forward(const MaasConv2d *g, const MaasBlas *blas, int m, const float *x,
+			 const float *w, const float *b, float *out, float *scratch)
+{
+	if (blas->conv2d != NULL && blas->conv2d(g, m, x, w, b, false, out))
+		return;
+	maas_conv2d_forward(g, blas, m, x, w, b, out, scratch, NULL);
+}
+
+static void
+conv_backward(const MaasConv2d *g, const MaasBlas *blas, int m, const float *dz,
+			  const float *in, const float *w, float *dinp, float *dw, float *db,
+			  float *scratch)
+{
+	if (blas->conv2d_backward != NULL &&
+		blas->conv2d_backward(g, m, dz, in, w, dinp, dw, db))
+		return;
+	maas_conv2d_backward(g, blas, m, dz, in, w, dinp, dw, db, scratch, NULL);
+}
+
 /* ---- one mini-batch ---- */
 
 static double
@@ -169,11 +199,11 @@ cnn_step(NnFit *fit, const MaasBlas *blas, int m)
 
 		if (sh->pooled[i])
 		{
-			maas_conv2d_forward(&sh->conv[i], blas, m, x, w, b, st->z, st->scratch, NULL);
+			conv_forward(&sh->conv[i], blas, m, x, w, b, st->z, st->scratch);
 			maas_maxpool2d_forward(&sh->pool[i], m, st->z, st->out[i], st->argmax[i]);
 		}
 		else
-			maas_conv2d_forward(&sh->conv[i], blas, m, x, w, b, st->out[i], st->scratch, NULL);
+			conv_forward(&sh->conv[i], blas, m, x, w, b, st->out[i], st->scratch);
 		relu_inplace((size_t) m * st->out_size[i], st->out[i]);
 		x = st->out[i];
 	}
@@ -197,9 +227,9 @@ cnn_step(NnFit *fit, const MaasBlas *blas, int m)
 			dz = other;
 			other = g;
 		}
-		maas_conv2d_backward(&sh->conv[i], blas, m, dz, in, fit->params + st->w_off[i],
-							 i > 0 ? other : NULL, fit->grads + st->w_off[i],
-							 fit->grads + st->b_off[i], st->scratch, NULL);
+		conv_backward(&sh->conv[i], blas, m, dz, in, fit->params + st->w_off[i],
+					  i > 0 ? other : NULL, fit->grads + st->w_off[i],
+					  fit->grads + st->b_off[i], st->scratch);
 		/* the gradient at this convolution's input is the next one's g */
 		t = other;
 		other = dz;

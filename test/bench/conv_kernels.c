@@ -319,7 +319,10 @@ bench_gemm(const char *name, int m, int n, int k, int ta, int tb)
  * The CNN's forward pass, softmax cross-entropy, backward pass and an Adam
  * update over 64 rows, with the kernels as the trainer will call them
  * (AUTO algorithms, one shared scratch) and plain loops for ReLU, bias and
- * the loss: the figure to put beside torch's step (cnn_torch.py --steps).
+ * the loss: the figure to put beside torch's step (cnn_torch.py --steps);
+ * then the same step with the convolutions on the backend's own
+ * primitives where it runs them (oneDNN's forward and backward), as the
+ * trainer does.
  * Dropout is left out (one elementwise pass over 64 x 128).
  */
 typedef struct Step
@@ -368,7 +371,29 @@ typedef struct Step
 	int32_t    *labels;
 	float	   *scratch;
 	int			t;
+	bool		backend;		/* the convolutions on MaasBlas.conv2d and
+								 * conv2d_backward when they run them, as
+								 * the trainer (train_cnn.c) */
 } Step;
+
+static void
+step_conv_forward(const Step *s, const MaasConv2d *c, const float *x, const float *w,
+				  const float *b, float *y)
+{
+	if (s->backend && blas->conv2d != NULL && blas->conv2d(c, s->n, x, w, b, false, y))
+		return;
+	maas_conv2d_forward(c, blas, s->n, x, w, b, y, s->scratch, NULL);
+}
+
+static void
+step_conv_backward(const Step *s, const MaasConv2d *c, const float *dy, const float *x,
+				   const float *w, float *dx, float *dw, float *db)
+{
+	if (s->backend && blas->conv2d_backward != NULL &&
+		blas->conv2d_backward(c, s->n, dy, x, w, dx, dw, db))
+		return;
+	maas_conv2d_backward(c, blas, s->n, dy, x, w, dx, dw, db, s->scratch, NULL);
+}
 
 static void
 relu(size_t n, float *v)
@@ -417,10 +442,10 @@ run_step(void *arg)
 	size_t		na2 = (size_t) n * maas_conv2d_out_size(&s->c2);
 
 	/* forward */
-	maas_conv2d_forward(&s->c1, blas, n, s->x, s->w1, s->b1, s->a1, s->scratch, NULL);
+	step_conv_forward(s, &s->c1, s->x, s->w1, s->b1, s->a1);
 	relu(na1, s->a1);
 	maas_maxpool2d_forward(&s->p1, n, s->a1, s->q1, s->m1);
-	maas_conv2d_forward(&s->c2, blas, n, s->q1, s->w2, s->b2, s->a2, s->scratch, NULL);
+	step_conv_forward(s, &s->c2, s->q1, s->w2, s->b2, s->a2);
 	relu(na2, s->a2);
 	maas_maxpool2d_forward(&s->p2, n, s->a2, s->q2, s->m2);
 	dense_forward(n, 128, 1600, s->q2, s->wf1, s->bf1, s->h);
@@ -448,12 +473,10 @@ run_step(void *arg)
 	dense_backward(n, 128, 1600, s->d_h, s->q2, s->wf1, s->d_q2, s->gwf1, s->gbf1);
 	maas_maxpool2d_backward(&s->p2, n, s->d_q2, s->m2, s->d_a2);
 	relu_back(na2, s->d_a2, s->a2);
-	maas_conv2d_backward(&s->c2, blas, n, s->d_a2, s->q1, s->w2, s->d_q1, s->gw2, s->gb2,
-						 s->scratch, NULL);
+	step_conv_backward(s, &s->c2, s->d_a2, s->q1, s->w2, s->d_q1, s->gw2, s->gb2);
 	maas_maxpool2d_backward(&s->p1, n, s->d_q1, s->m1, s->d_a1);
 	relu_back(na1, s->d_a1, s->a1);
-	maas_conv2d_backward(&s->c1, blas, n, s->d_a1, s->x, s->w1, NULL, s->gw1, s->gb1,
-						 s->scratch, NULL);
+	step_conv_backward(s, &s->c1, s->d_a1, s->x, s->w1, NULL, s->gw1, s->gb1);
 	/* Adam */
 	s->t++;
 	{
@@ -544,6 +567,14 @@ bench_step(int n)
 	printf("## whole training step, n = %d, AUTO (conv1 %s, conv2 %s): %.2f ms;"
 		   " x 2814 steps (3 epochs of 60000) = %.1f s\n",
 		   n, algo_name(s.c1.chosen), algo_name(s.c2.chosen), t * 1e3, t * 2814);
+	/* as the trainer runs it: the backend's convolutions where it has them */
+	s.backend = true;
+	{
+		double		tb = timeit(run_step, &s);
+
+		printf("## whole training step, n = %d, the trainer's (backend convolutions: %s): %.2f ms;"
+			   " x 2814 steps = %.1f s\n", n, blas->info->conv2d, tb * 1e3, tb * 2814);
+	}
 	return t;
 }
 

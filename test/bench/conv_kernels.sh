@@ -18,7 +18,7 @@ OUT=${MAAS_BENCH_DIR:-/var/tmp/maas-bench}/conv
 mkdir -p "$OUT"
 SRCS="test/bench/conv_kernels.c src/kernel/conv.c src/kernel/conv_direct.c src/kernel/pool.c src/kernel/pool_nhwc.c src/kernel/error.c
 	src/kernel/blas.c src/kernel/blas_dispatch.c src/kernel/cpu.c src/kernel/quantize.c
-	src/kernel/gemm_int8.c src/kernel/gemm_bf16.c src/kernel/gemm_onednn.c src/kernel/gemm_onednn_conv.c src/kernel/gemm_onednn_stub.c"
+	src/kernel/gemm_int8.c src/kernel/gemm_bf16.c src/kernel/gemm_onednn.c src/kernel/gemm_onednn_conv.c src/kernel/gemm_onednn_convbwd.c src/kernel/gemm_onednn_stub.c"
 # the flags the extension builds conv.c with (Makefile), no -march=native
 CFLAGS="-std=gnu99 -O3 -fno-math-errno -Wall -Wextra -Isrc/kernel"
 for cols in 4096 1024 16384; do

@@ -7,8 +7,11 @@
  *		weights packed once for the primitive of one row (conv2d_pack)
  *		read as they are, NCHW and NHWC, and ignored by another shape;
  *		and that maas.gemm_backend 'blas' and maas.cpu_features_disable put
- *		the op back on im2col.  Without oneDNN installed it checks only
- *		that the op falls back.
+ *		the op back on im2col.  The backward primitives of the trainer
+ *		(MaasBlas.conv2d_backward, gemm_onednn_convbwd.c) against im2col's
+ *		backward pass, within 1e-4 relative, on the same shapes and odd
+ *		ones, with and without the gradient at the input.  Without oneDNN
+ *		installed it checks only that the ops fall back.
  */
 #include <math.h>
 #include <stdio.h>
@@ -403,6 +406,175 @@ test_dnn_fallback(void)
 	CHECK(blas != NULL);
 }
 
+/* shapes beside cases[] for the backward pass: odd batches and maps */
+static const DnnCase odd_cases[] = {
+	{3, 3, 9, 7, 5, 3, 3, 1, 0, 0, 0, 0, 1, 1, true},
+	{1, 5, 6, 5, 7, 2, 3, 2, 1, 0, 1, 1, 1, 1, true},
+	{13, 9, 5, 11, 3, 3, 1, 1, 1, 0, 0, 1, 1, 1, true},
+};
+#define N_ODD ((int) (sizeof(odd_cases) / sizeof(odd_cases[0])))
+
+/* im2col's backward pass of case c into dx (when not NULL), dw, db */
+static void
+im2col_backward(const MaasBlas *blas, const DnnCase *c, const float *dy,
+				const float *x, const float *w, float *dx, float *dw, float *db)
+{
+	MaasConv2d	p;
+	MaasError	err;
+	size_t		scratch;
+
+	params(c, &p, MAAS_CONV_IM2COL);
+	CHECK(maas_conv2d_check(&p, &err));
+	CHECK(maas_conv2d_scratch(&p, c->n, &scratch));
+	maas_conv2d_backward(&p, blas, c->n, dy, x, w, dx, dw, db, rand_floats(scratch), NULL);
+}
+
+static void
+check_backward(const MaasBlas *blas, const DnnCase *c, int i, bool with_dx)
+{
+	MaasConv2d	p;
+	MaasError	err;
+	size_t		nx,
+				ny,
+				nw;
+	float	   *x,
+			   *w,
+			   *dy,
+			   *dx = NULL,
+			   *dw,
+			   *db,
+			   *want_dx = NULL,
+			   *want_dw,
+			   *want_db;
+	double		d;
+
+	params(c, &p, MAAS_CONV_AUTO);
+	CHECK(maas_conv2d_check(&p, &err));
+	nx = (size_t) c->n * maas_conv2d_in_size(&p);
+	ny = (size_t) c->n * maas_conv2d_out_size(&p);
+	nw = maas_conv2d_weights(&p);
+	x = rand_floats(nx);
+	w = rand_floats(nw);
+	dy = rand_floats(ny);
+	want_dw = rand_floats(nw);
+	want_db = rand_floats(c->c_out);
+	dw = rand_floats(nw);
+	db = rand_floats(c->c_out);
+	if (with_dx)
+	{
+		want_dx = rand_floats(nx);
+		dx = rand_floats(nx);
+	}
+	im2col_backward(blas, c, dy, x, w, want_dx, want_dw, want_db);
+	if (!blas->conv2d_backward(&p, c->n, dy, x, w, dx, dw, db))
+	{
+		CHECK(!"oneDNN ran the backward pass");
+		fprintf(stderr, "    case %d dx %d\n", i, with_dx);
+		return;
+	}
+	d = unit_rel_diff_f(nw, dw, want_dw);
+	if (!(d <= 1e-4))
+	{
+		CHECK(!"oneDNN's weights gradient within 1e-4 of im2col's");
+		fprintf(stderr, "    case %d dx %d: %.3g\n", i, with_dx, d);
+	}
+	d = unit_rel_diff_f(c->c_out, db, want_db);
+	if (!(d <= 1e-4))
+	{
+		CHECK(!"oneDNN's bias gradient within 1e-4 of im2col's");
+		fprintf(stderr, "    case %d dx %d: %.3g\n", i, with_dx, d);
+	}
+	if (with_dx)
+	{
+		d = unit_rel_diff_f(nx, dx, want_dx);
+		if (!(d <= 1e-4))
+		{
+			CHECK(!"oneDNN's input gradient within 1e-4 of im2col's");
+			fprintf(stderr, "    case %d: %.3g\n", i, d);
+		}
+	}
+	/* again from the cache, into dirty buffers: the same values */
+	{
+		float	   *dw2 = rand_floats(nw),
+				   *db2 = rand_floats(c->c_out),
+				   *dx2 = with_dx ? rand_floats(nx) : NULL;
+
+		CHECK(blas->conv2d_backward(&p, c->n, dy, x, w, dx2, dw2, db2));
+		CHECK(memcmp(dw2, dw, nw * sizeof(float)) == 0);
+		CHECK(memcmp(db2, db, c->c_out * sizeof(float)) == 0);
+		if (with_dx)
+			CHECK(memcmp(dx2, dx, nx * sizeof(float)) == 0);
+	}
+}
+
+static void
+test_dnn_backward_matches_im2col(void)
+{
+	const MaasBlas *blas = open_with(MAAS_BACKEND_ONEDNN, NULL);
+
+	if (blas == NULL)
+		return;
+	CHECK(blas->conv2d_backward != NULL);
+	for (int with_dx = 0; with_dx < 2; with_dx++)
+	{
+		for (int i = 0; i < N_CASES; i++)
+			check_backward(blas, &cases[i], i, with_dx);
+		for (int i = 0; i < N_ODD; i++)
+			check_backward(blas, &odd_cases[i], N_CASES + i, with_dx);
+	}
+	blas = open_with(MAAS_BACKEND_AUTO, NULL);
+}
+
+/* "auto" keeps the first layer's backward on im2col; 'blas' every layer */
+static void
+test_dnn_backward_rule(void)
+{
+	const MaasBlas *blas = open_with(MAAS_BACKEND_AUTO, NULL);
+	const DnnCase *first = &cases[0],
+			   *second = &cases[1];
+	MaasConv2d	p1,
+				p2;
+	MaasError	err;
+	float	   *x1,
+			   *x2,
+			   *w1,
+			   *w2,
+			   *d1,
+			   *d2,
+			   *dw,
+			   *db,
+			   *dx;
+
+	CHECK(blas != NULL);
+	if (blas == NULL)
+		return;
+	params(first, &p1, MAAS_CONV_AUTO);
+	params(second, &p2, MAAS_CONV_AUTO);
+	CHECK(maas_conv2d_check(&p1, &err));
+	CHECK(maas_conv2d_check(&p2, &err));
+	x1 = rand_floats((size_t) first->n * maas_conv2d_in_size(&p1));
+	w1 = rand_floats(maas_conv2d_weights(&p1));
+	d1 = rand_floats((size_t) first->n * maas_conv2d_out_size(&p1));
+	x2 = rand_floats((size_t) second->n * maas_conv2d_in_size(&p2));
+	w2 = rand_floats(maas_conv2d_weights(&p2));
+	d2 = rand_floats((size_t) second->n * maas_conv2d_out_size(&p2));
+	dw = rand_floats(maas_conv2d_weights(&p2));
+	db = rand_floats(second->c_out);
+	dx = rand_floats((size_t) second->n * maas_conv2d_in_size(&p2));
+	CHECK(!blas->conv2d_backward(&p1, first->n, d1, x1, w1, NULL, dw, db));
+	CHECK(blas->conv2d_backward(&p2, second->n, d2, x2, w2, dx, dw, db) ==
+		  blas->info->onednn_loaded);
+	/* both gradients are required */
+	CHECK(!blas->conv2d_backward(&p2, second->n, d2, x2, w2, dx, dw, NULL));
+	blas = open_with(MAAS_BACKEND_BLAS, NULL);
+	CHECK(blas != NULL);
+	if (blas == NULL)
+		return;
+	CHECK(!blas->conv2d_backward(&p2, second->n, d2, x2, w2, dx, dw, db));
+	blas = open_with(MAAS_BACKEND_AUTO, NULL);
+	CHECK(blas != NULL);
+}
+
 int
 main(void)
 {
@@ -411,5 +583,7 @@ main(void)
 	UNIT_RUN(test_dnn_packed);
 	UNIT_RUN(test_dnn_auto_rule);
 	UNIT_RUN(test_dnn_fallback);
+	UNIT_RUN(test_dnn_backward_matches_im2col);
+	UNIT_RUN(test_dnn_backward_rule);
 	return unit_finish("conv_dnn");
 }
