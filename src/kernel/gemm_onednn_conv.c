@@ -61,24 +61,8 @@ static int	(*omp_get) (void);
 /* the shape a primitive is made for */
 typedef struct ConvKey
 {
-	int			n,
-				c_in,
-				h,
-				w,
-				c_out,
-				kh,
-				kw,
-				sh,
-				sw,
-				pt,
-				pl,
-				pb,
-				pr,
-				dh,
-				dw,
-				groups,
-				threads,
-				layout;			/* MAAS_CONV_IN_NHWC | MAAS_CONV_OUT_NHWC */
+	MaasDnnConvShape s;
+	int			layout;			/* MAAS_CONV_IN_NHWC | MAAS_CONV_OUT_NHWC */
 	bool		bias,
 				relu;
 } ConvKey;
@@ -249,28 +233,36 @@ maas_dnn_staged_out(MaasDnnStaged *t, dnnl_stream_t stream)
 	return cf.dnnl_primitive_execute(t->reorder, stream, 2, r);
 }
 
+/* the shape part of a cache key (gemm_onednn_int.h) */
+void
+maas_dnn_conv_shape(MaasDnnConvShape *s, const MaasConv2d *p, int n, int threads)
+{
+	memset(s, 0, sizeof(*s));
+	s->n = n;
+	s->c_in = p->c_in;
+	s->h = p->h;
+	s->w = p->w;
+	s->c_out = p->c_out;
+	s->kh = p->kh;
+	s->kw = p->kw;
+	s->sh = p->stride_h;
+	s->sw = p->stride_w;
+	s->pt = p->pad_top;
+	s->pl = p->pad_left;
+	s->pb = p->pad_bottom;
+	s->pr = p->pad_right;
+	s->dh = p->dil_h;
+	s->dw = p->dil_w;
+	s->groups = p->groups;
+	s->threads = threads;
+}
+
 static void
 key_of(ConvKey *k, const MaasConv2d *p, int n, bool bias, bool relu, int threads,
 	   int layout)
 {
 	memset(k, 0, sizeof(*k));
-	k->n = n;
-	k->c_in = p->c_in;
-	k->h = p->h;
-	k->w = p->w;
-	k->c_out = p->c_out;
-	k->kh = p->kh;
-	k->kw = p->kw;
-	k->sh = p->stride_h;
-	k->sw = p->stride_w;
-	k->pt = p->pad_top;
-	k->pl = p->pad_left;
-	k->pb = p->pad_bottom;
-	k->pr = p->pad_right;
-	k->dh = p->dil_h;
-	k->dw = p->dil_w;
-	k->groups = p->groups;
-	k->threads = threads;
+	maas_dnn_conv_shape(&k->s, p, n, threads);
 	k->layout = layout;
 	k->bias = bias;
 	k->relu = relu;
@@ -302,8 +294,8 @@ entry_make(ConvEntry *e, const MaasConv2d *p, const ConvKey *k, bool name_it)
 	dnnl_post_ops_t po = NULL;
 	const char *impl = NULL;
 	int			g = p->groups;
-	dnnl_dims_t sdims = {k->n, p->c_in, p->h, p->w};
-	dnnl_dims_t ddims = {k->n, p->c_out, p->h_out, p->w_out};
+	dnnl_dims_t sdims = {k->s.n, p->c_in, p->h, p->w};
+	dnnl_dims_t ddims = {k->s.n, p->c_out, p->h_out, p->w_out};
 	dnnl_dims_t wdims = {p->c_out, p->c_in, p->kh, p->kw};
 	dnnl_dims_t gdims = {g, p->c_out / g, p->c_in / g, p->kh, p->kw};
 	dnnl_dims_t bdims = {p->c_out};

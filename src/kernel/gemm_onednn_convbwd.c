@@ -35,23 +35,7 @@
 
 typedef struct BwdKey
 {
-	int			n,
-				c_in,
-				h,
-				w,
-				c_out,
-				kh,
-				kw,
-				sh,
-				sw,
-				pt,
-				pl,
-				pb,
-				pr,
-				dh,
-				dw,
-				groups,
-				threads;
+	MaasDnnConvShape s;
 	bool		data;			/* the gradient at the input too */
 } BwdKey;
 
@@ -112,23 +96,7 @@ static void
 key_of(BwdKey *k, const MaasConv2d *p, int n, int threads, bool data)
 {
 	memset(k, 0, sizeof(*k));
-	k->n = n;
-	k->c_in = p->c_in;
-	k->h = p->h;
-	k->w = p->w;
-	k->c_out = p->c_out;
-	k->kh = p->kh;
-	k->kw = p->kw;
-	k->sh = p->stride_h;
-	k->sw = p->stride_w;
-	k->pt = p->pad_top;
-	k->pl = p->pad_left;
-	k->pb = p->pad_bottom;
-	k->pr = p->pad_right;
-	k->dh = p->dil_h;
-	k->dw = p->dil_w;
-	k->groups = p->groups;
-	k->threads = threads;
+	maas_dnn_conv_shape(&k->s, p, n, threads);
 	k->data = data;
 }
 
@@ -173,8 +141,8 @@ entry_make(BwdEntry *e, const MaasConv2d *p, const BwdKey *k, dnnl_engine_t engi
 				wpd = NULL;
 	dnnl_primitive_attr_t attr = NULL;
 	int			g = p->groups;
-	dnnl_dims_t sdims = {k->n, p->c_in, p->h, p->w};
-	dnnl_dims_t ddims = {k->n, p->c_out, p->h_out, p->w_out};
+	dnnl_dims_t sdims = {k->s.n, p->c_in, p->h, p->w};
+	dnnl_dims_t ddims = {k->s.n, p->c_out, p->h_out, p->w_out};
 	dnnl_dims_t wdims = {p->c_out, p->c_in, p->kh, p->kw};
 	dnnl_dims_t gdims = {g, p->c_out / g, p->c_in / g, p->kh, p->kw};
 	dnnl_dims_t bdims = {p->c_out};

@@ -1,8 +1,9 @@
 /*
  * gemm_onednn_int.h
  *		What the oneDNN backend's files share (gemm_onednn.c, the matmuls
- *		and the library; gemm_onednn_conv.c, the convolution;
- *		gemm_onednn_stub.c, the build without oneDNN's headers).
+ *		and the library; gemm_onednn_conv.c and gemm_onednn_convbwd.c, the
+ *		convolution forward and backward; gemm_onednn_stub.c, the build
+ *		without oneDNN's headers).
  *
  * MAAS_ONEDNN is defined when oneDNN 2.x's headers were found at build
  * time (libdnnl-dev); the library itself is opened at run time.
@@ -10,6 +11,7 @@
 #ifndef MAAS_GEMM_ONEDNN_INT_H
 #define MAAS_GEMM_ONEDNN_INT_H
 
+#include "conv.h"
 #include "gemm.h"
 
 #if defined(__has_include) && !defined(MAAS_NO_ONEDNN)
@@ -102,6 +104,35 @@ extern MaasDnnConvFuncs maas_dnn_cf;
  */
 extern bool maas_dnn_conv_env(dnnl_engine_t *engine, dnnl_stream_t *stream,
 							  void (**omp_set) (int), int (**omp_get) (void));
+
+/*
+ * What a convolution primitive is made for, the part of a cache key both
+ * the forward (gemm_onednn_conv.c) and the backward primitives
+ * (gemm_onednn_convbwd.c) share: rows, the convolution's shape, threads.
+ * Keys are compared with memcmp, so one is zeroed before it is filled.
+ */
+typedef struct MaasDnnConvShape
+{
+	int			n,
+				c_in,
+				h,
+				w,
+				c_out,
+				kh,
+				kw,
+				sh,
+				sw,
+				pt,
+				pl,
+				pb,
+				pr,
+				dh,
+				dw,
+				groups,
+				threads;
+} MaasDnnConvShape;
+
+extern void maas_dnn_conv_shape(MaasDnnConvShape *s, const MaasConv2d *p, int n, int threads);
 
 /*
  * A tensor as maas lays it (plain) and as a primitive wants it (inner, in
