@@ -13,8 +13,15 @@
 #include "registry.h"
 #include "sha256.h"
 
-/* chunk n of a version's weights holds bytes [n, n + 1) MB */
-#define MAAS_WEIGHT_CHUNK	(1024 * 1024)
+/*
+ * Chunk n of a version's weights holds bytes [n * 8120, (n + 1) * 8120):
+ * a row of maas.weight_chunk then fills one 8 KB heap page, its bytes in
+ * line (weights_store.c).  Stored data: changing it changes the table.
+ */
+#define MAAS_WEIGHT_CHUNK	8120
+
+/* the buffers that copy weights from and to files, and maas_export_parts' parts */
+#define MAAS_WEIGHT_IO		(1024 * 1024)
 
 /* what a version's row says of its weights (maas_fetch_config) */
 typedef struct MaasWeightsInfo

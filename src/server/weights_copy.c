@@ -209,13 +209,13 @@ verify_file(const char *path, const MaasWeightsInfo *info)
 	ctx = pg_cryptohash_create(PG_SHA256);
 	if (pg_cryptohash_init(ctx) < 0)
 		elog(ERROR, "could not compute SHA-256: %s", pg_cryptohash_error(ctx));
-	buf = palloc(MAAS_WEIGHT_CHUNK);
+	buf = palloc(MAAS_WEIGHT_IO);
 	for (left = info->bytes; left > 0 && ok;)
 	{
 		ssize_t		n;
 
 		CHECK_FOR_INTERRUPTS();
-		n = read(fd, buf, Min((int64) MAAS_WEIGHT_CHUNK, left));
+		n = read(fd, buf, Min((int64) MAAS_WEIGHT_IO, left));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
