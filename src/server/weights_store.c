@@ -237,9 +237,12 @@ chunk_tuple_make(ChunkTuple *ct, TupleDesc desc, int64 version_id,
 /*
  * The chunks inserted straight into the heap and its primary key, as
  * PostgreSQL's TOAST code fills its own tables: one tuple a page (the chunk
- * is sized for it, STORAGE PLAIN), through a bulk-insert state, logged as
- * any heap insert (so replicated and recovered), with no executor, SPI
- * call or trigger event per chunk.
+ * is sized for it, STORAGE PLAIN), logged as any heap insert (so replicated
+ * and recovered), with no executor, SPI call or trigger event per chunk.
+ * No bulk-insert state: its ring of 16 MB of buffers makes this backend
+ * write each page out again as the ring comes round, flushing the WAL up
+ * to it first, and measured slower (doc/onnx.md); the pages go through
+ * shared buffers as any INSERT's do.
  */
 static void
 write_direct(Relation rel, Oid pkey, int64 version_id, const uint8 *data,
@@ -248,7 +251,6 @@ write_direct(Relation rel, Oid pkey, int64 version_id, const uint8 *data,
 	TupleDesc	desc = RelationGetDescr(rel);
 	Relation	index = index_open(pkey, RowExclusiveLock);
 	IndexInfo  *ii = BuildIndexInfo(index);
-	BulkInsertState bis = GetBulkInsertState();
 	CommandId	cid = GetCurrentCommandId(true);
 	ChunkTuple	ct = {NULL, NULL, NULL};
 	bool		in_place = false;
@@ -274,7 +276,7 @@ write_direct(Relation rel, Oid pkey, int64 version_id, const uint8 *data,
 		}
 		else
 			tup = form_chunk(desc, version_id, no, data + off, part);
-		heap_insert(rel, tup, cid, 0, bis);
+		heap_insert(rel, tup, cid, 0, NULL);
 		keys[1] = Int32GetDatum(no);
 		index_insert(index, keys, nulls, &tup->t_self, rel, UNIQUE_CHECK_YES,
 					 false, ii);
@@ -283,7 +285,6 @@ write_direct(Relation rel, Oid pkey, int64 version_id, const uint8 *data,
 	}
 	if (ct.tup != NULL)
 		heap_freetuple(ct.tup);
-	FreeBulkInsertState(bis);
 	index_close(index, NoLock);
 }
 
