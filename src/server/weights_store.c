@@ -33,12 +33,10 @@
 #include "access/htup_details.h"
 #include "access/stratnum.h"
 #include "access/table.h"
-#include "catalog/heap.h"
 #include "catalog/index.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_trigger.h"
-#include "commands/trigger.h"
 #include "catalog/pg_type.h"
 #include "common/cryptohash.h"
 #include "executor/spi.h"
@@ -165,6 +163,19 @@ direct_insert_ok(Relation rel, Oid *pkey)
 	*pkey = RelationGetPrimaryKeyIndex(rel);
 	if (list_length(indexes) != 1 || linitial_oid(indexes) != *pkey)
 		return false;
+	{
+		Relation	index = index_open(*pkey, AccessShareLock);
+		Form_pg_index ix = index->rd_index;
+		bool		plain = ix->indnatts == 2 && ix->indnkeyatts == 2 &&
+			ix->indkey.values[0] == Anum_weight_chunk_version_id &&
+			ix->indkey.values[1] == Anum_weight_chunk_chunk &&
+			RelationGetIndexExpressions(index) == NIL &&
+			RelationGetIndexPredicate(index) == NIL;
+
+		index_close(index, AccessShareLock);
+		if (!plain)
+			return false;
+	}
 	if (rel->trigdesc != NULL)
 	{
 		for (int i = 0; i < rel->trigdesc->numtriggers; i++)
