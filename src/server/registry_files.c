@@ -400,6 +400,7 @@ maas_export_file(PG_FUNCTION_ARGS)
 	char	   *path = arg_text(fcinfo, 1, "path");
 	MaasExport	ex;
 	FileOut		fo;
+	MaasGather	g;
 
 	require_role(ROLE_PG_WRITE_SERVER_FILES, "export a model to a file");
 	maas_export_prepare(model, !PG_ARGISNULL(2), PG_ARGISNULL(2) ? 0 : PG_GETARG_INT32(2),
@@ -419,7 +420,9 @@ maas_export_file(PG_FUNCTION_ARGS)
 	PG_TRY();
 	{
 		file_out(&fo, ex.header, ex.header_len);
-		maas_export_read(&ex, ex.data_start, ex.info.bytes, file_out, &fo);
+		maas_gather_init(&g, file_out, &fo);
+		maas_export_read(&ex, ex.data_start, ex.info.bytes, maas_gather_sink, &g);
+		maas_gather_flush(&g);
 		if (pg_fsync(fo.fd) != 0)
 			ereport(ERROR,
 					(errcode_for_file_access(),

@@ -51,6 +51,22 @@ extern void maas_weights_write(int64 version_id, const uint8 *data, size_t len);
 extern void maas_weights_read(const MaasVersionRef *ref, const MaasWeightsInfo *info,
 							  int64 start, int64 end, MaasWeightsSink sink, void *arg);
 
+/*
+ * A sink in front of another, handing it the bytes in pieces of
+ * MAAS_WEIGHT_IO (for sinks that write files); flush at the end.
+ */
+typedef struct MaasGather
+{
+	MaasWeightsSink sink;
+	void	   *arg;
+	uint8	   *buf;
+	size_t		fill;
+} MaasGather;
+
+extern void maas_gather_init(MaasGather *g, MaasWeightsSink sink, void *arg);
+extern void maas_gather_sink(void *arg, const uint8 *data, size_t len);
+extern void maas_gather_flush(MaasGather *g);
+
 /* all of a version's bytes into dst (info->bytes), or one huge allocation */
 extern void maas_weights_read_into(const MaasVersionRef *ref,
 								   const MaasWeightsInfo *info, uint8 *dst);

@@ -167,6 +167,7 @@ materialize(LoadState *ls, const MaasVersionRef *ref, const MaasWeightsInfo *inf
 			const char *path)
 {
 	FileSink	fs;
+	MaasGather	g;
 
 	snprintf(ls->tmp, MAXPGPATH, "%s.%d.tmp", path, MyProcPid);
 	fs.path = ls->tmp;
@@ -175,7 +176,10 @@ materialize(LoadState *ls, const MaasVersionRef *ref, const MaasWeightsInfo *inf
 		ereport(ERROR,
 				(errcode_for_file_access(),
 				 errmsg("could not create file \"%s\": %m", ls->tmp)));
-	maas_weights_read(ref, info, 0, info->bytes, file_sink, &fs);
+	maas_gather_init(&g, file_sink, &fs);
+	maas_weights_read(ref, info, 0, info->bytes, maas_gather_sink, &g);
+	maas_gather_flush(&g);
+	pfree(g.buf);
 	if (CloseTransientFile(fs.fd) != 0)
 		ereport(ERROR,
 				(errcode_for_file_access(),

@@ -448,6 +448,56 @@ maas_weights_read(const MaasVersionRef *ref, const MaasWeightsInfo *info,
 	weights_read_range(ref, info, start, end, sink, arg);
 }
 
+/*
+ * Gathering: the chunks a sink gets are 8120 bytes; one that writes a file
+ * would make a system call for each (130,000 a GB), so it gets them
+ * gathered into pieces of MAAS_WEIGHT_IO bytes instead.
+ */
+void
+maas_gather_init(MaasGather *g, MaasWeightsSink sink, void *arg)
+{
+	g->sink = sink;
+	g->arg = arg;
+	g->buf = palloc(MAAS_WEIGHT_IO);
+	g->fill = 0;
+}
+
+void
+maas_gather_sink(void *arg, const uint8 *data, size_t len)
+{
+	MaasGather *g = (MaasGather *) arg;
+
+	while (len > 0)
+	{
+		size_t		take = Min(len, (size_t) MAAS_WEIGHT_IO - g->fill);
+
+		/* a piece of a whole buffer or more, with nothing gathered: as it is */
+		if (g->fill == 0 && len >= MAAS_WEIGHT_IO)
+		{
+			g->sink(g->arg, data, len);
+			return;
+		}
+		memcpy(g->buf + g->fill, data, take);
+		g->fill += take;
+		data += take;
+		len -= take;
+		if (g->fill == MAAS_WEIGHT_IO)
+			maas_gather_flush(g);
+	}
+}
+
+void
+maas_gather_flush(MaasGather *g)
+{
+	if (g->fill > 0)
+	{
+		size_t		fill = g->fill;
+
+		g->fill = 0;
+		g->sink(g->arg, g->buf, fill);
+	}
+}
+
 typedef struct CopyInto
 {
 	uint8	   *dst;
