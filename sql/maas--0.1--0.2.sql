@@ -344,9 +344,13 @@ GRANT SELECT ON maas.stats TO PUBLIC;
 
 /*
  * A version's weights, the safetensors bytes whose sha256 and size
- * maas.version keeps, cut into chunks of 1 MB (the last one shorter):
- * chunk n holds bytes [n MB, (n + 1) MB).  So a version may be larger than
- * the 1 GB a value can hold, and is written and read a chunk at a time.
+ * maas.version keeps, cut into chunks of 8120 bytes (the last one
+ * shorter): chunk n holds bytes [n * 8120, (n + 1) * 8120).  So a version
+ * may be larger than the 1 GB a value can hold, and is written and read a
+ * chunk at a time.  A chunk's row fills an 8 KB page with its bytes in line
+ * (STORAGE PLAIN): no TOAST, whose own 2 KB pieces, index entries and WAL
+ * records cost most of a registration (doc/onnx.md).  maas_register inserts
+ * the rows straight into the heap and this primary key (weights_store.c).
  * Written with the version, never changed, dropped with it; dumped and
  * replicated as any table.
  */
@@ -358,7 +362,7 @@ CREATE TABLE maas.weight_chunk (
 	CONSTRAINT weight_chunk_version_fkey FOREIGN KEY (version_id)
 		REFERENCES maas.version (version_id) ON DELETE CASCADE
 );
-ALTER TABLE maas.weight_chunk ALTER COLUMN data SET STORAGE EXTERNAL;
+ALTER TABLE maas.weight_chunk ALTER COLUMN data SET STORAGE PLAIN;
 
 CREATE TRIGGER weight_chunk_immutable
 	BEFORE UPDATE ON maas.weight_chunk
@@ -468,9 +472,9 @@ GRANT SELECT ON maas.loaded_models TO PUBLIC;
  */
 INSERT INTO maas.weight_chunk (version_id, chunk, data)
 SELECT v.version_id, c.n,
-	   pg_catalog.substring(v.weights, c.n * 1048576 + 1, 1048576)
+	   pg_catalog.substring(v.weights, c.n * 8120 + 1, 8120)
   FROM maas.version v,
-	   pg_catalog.generate_series(0, (pg_catalog.length(v.weights) - 1) / 1048576) AS c(n)
+	   pg_catalog.generate_series(0, (pg_catalog.length(v.weights) - 1) / 8120) AS c(n)
  WHERE v.weights IS NOT NULL;
 
 ALTER TABLE maas.version ALTER COLUMN weights DROP NOT NULL;

@@ -422,9 +422,13 @@ CREATE EVENT TRIGGER maas_anchors_dropped ON sql_drop
 
 /*
  * A version's weights, the safetensors bytes whose sha256 and size
- * maas.version keeps, cut into chunks of 1 MB (the last one shorter):
- * chunk n holds bytes [n MB, (n + 1) MB).  So a version may be larger than
- * the 1 GB a value can hold, and is written and read a chunk at a time.
+ * maas.version keeps, cut into chunks of 8120 bytes (the last one
+ * shorter): chunk n holds bytes [n * 8120, (n + 1) * 8120).  So a version
+ * may be larger than the 1 GB a value can hold, and is written and read a
+ * chunk at a time.  A chunk's row fills an 8 KB page with its bytes in line
+ * (STORAGE PLAIN): no TOAST, whose own 2 KB pieces, index entries and WAL
+ * records cost most of a registration (doc/onnx.md).  maas_register inserts
+ * the rows straight into the heap and this primary key (weights_store.c).
  * Written with the version, never changed, dropped with it; dumped and
  * replicated as any table.
  */
@@ -436,7 +440,7 @@ CREATE TABLE maas.weight_chunk (
 	CONSTRAINT weight_chunk_version_fkey FOREIGN KEY (version_id)
 		REFERENCES maas.version (version_id) ON DELETE CASCADE
 );
-ALTER TABLE maas.weight_chunk ALTER COLUMN data SET STORAGE EXTERNAL;
+ALTER TABLE maas.weight_chunk ALTER COLUMN data SET STORAGE PLAIN;
 
 CREATE TRIGGER weight_chunk_immutable
 	BEFORE UPDATE ON maas.weight_chunk

@@ -4,11 +4,20 @@
  *
  * The message schedule is computed in a 16-word ring rather than all 64
  * words up front; each block is compressed straight from the caller's bytes
- * when they cover it, so large updates copy nothing.
+ * when they cover it, so large updates copy nothing.  On x86-64 CPUs with
+ * the SHA extensions (SHA-NI: AMD since Zen, Intel since Ice Lake and the
+ * Atoms), chosen at run time by CPUID, runs of whole blocks go through
+ * sha256_blocks_ni instead: several times the plain C's speed.
  */
 #include "sha256.h"
 
 #include <string.h>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <cpuid.h>
+#include <immintrin.h>
+#define MAAS_SHA_NI 1
+#endif
 
 static const uint32_t K[64] = {
 	0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1,
@@ -85,6 +94,114 @@ compress(uint32_t h[8], const uint8_t *block)
 	h[7] += k;
 }
 
+#ifdef MAAS_SHA_NI
+
+/*
+ * n blocks into h[8] with the SHA extensions.  The instructions keep the
+ * state as two vectors, (a, b, e, f) and (c, d, g, h), highest lane first;
+ * sha256rnds2 does two rounds, sha256msg1 and sha256msg2 the two halves of
+ * the message schedule's next four words.
+ */
+__attribute__((target("sha,sse4.1,ssse3")))
+static void
+sha256_blocks_ni(uint32_t h[8], const uint8_t *p, size_t n)
+{
+	const __m128i bswap = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
+	__m128i		t = _mm_loadu_si128((const __m128i *) &h[0]);
+	__m128i		s1 = _mm_loadu_si128((const __m128i *) &h[4]);
+	__m128i		s0;
+
+	t = _mm_shuffle_epi32(t, 0xB1);	/* (c, d, a, b) from lane 3 down */
+	s1 = _mm_shuffle_epi32(s1, 0x1B);	/* (e, f, g, h) */
+	s0 = _mm_alignr_epi8(t, s1, 8);	/* (a, b, e, f) */
+	s1 = _mm_blend_epi16(s1, t, 0xF0);	/* (c, d, g, h) */
+
+	for (; n > 0; n--, p += 64)
+	{
+		__m128i		save0 = s0;
+		__m128i		save1 = s1;
+		__m128i		w[4];
+
+		for (int g = 0; g < 16; g++)
+		{
+			__m128i		wk;
+
+			if (g < 4)
+				w[g] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *) (p + 16 * g)),
+										bswap);
+			else
+			{
+				/* words 4g .. 4g+3 from the four groups before, w[g & 3] the oldest */
+				__m128i		x = _mm_sha256msg1_epu32(w[g & 3], w[(g + 1) & 3]);
+
+				x = _mm_add_epi32(x, _mm_alignr_epi8(w[(g + 3) & 3], w[(g + 2) & 3], 4));
+				w[g & 3] = _mm_sha256msg2_epu32(x, w[(g + 3) & 3]);
+			}
+			wk = _mm_add_epi32(w[g & 3], _mm_loadu_si128((const __m128i *) &K[4 * g]));
+			s1 = _mm_sha256rnds2_epu32(s1, s0, wk);
+			s0 = _mm_sha256rnds2_epu32(s0, s1, _mm_shuffle_epi32(wk, 0x0E));
+		}
+		s0 = _mm_add_epi32(s0, save0);
+		s1 = _mm_add_epi32(s1, save1);
+	}
+
+	t = _mm_shuffle_epi32(s0, 0x1B);	/* (f, e, b, a) */
+	s1 = _mm_shuffle_epi32(s1, 0xB1);	/* (h, g, d, c) */
+	s0 = _mm_blend_epi16(t, s1, 0xF0);	/* (d, c, b, a) */
+	s1 = _mm_alignr_epi8(s1, t, 8);	/* (h, g, f, e) */
+	_mm_storeu_si128((__m128i *) &h[0], s0);
+	_mm_storeu_si128((__m128i *) &h[4], s1);
+}
+
+static bool sha_ni_allowed = true;
+
+/* does this CPU have the SHA extensions, SSE4.1 and SSSE3? (asked once) */
+static bool
+have_sha_ni(void)
+{
+	static int	known = -1;
+
+	if (known < 0)
+	{
+		unsigned int a, b, c, d;
+		bool		ok = false;
+
+		if (__get_cpuid(1, &a, &b, &c, &d) && (c & bit_SSE4_1) && (c & bit_SSSE3) &&
+			__get_cpuid_count(7, 0, &a, &b, &c, &d))
+			ok = (b & bit_SHA) != 0;
+		known = ok;
+	}
+	return known == 1;
+}
+#endif
+
+bool
+maas_sha256_use_extensions(bool use)
+{
+#ifdef MAAS_SHA_NI
+	sha_ni_allowed = use;
+	return have_sha_ni();
+#else
+	(void) use;
+	return false;
+#endif
+}
+
+/* n whole blocks into h[8] */
+static void
+compress_blocks(uint32_t h[8], const uint8_t *p, size_t n)
+{
+#ifdef MAAS_SHA_NI
+	if (sha_ni_allowed && have_sha_ni())
+	{
+		sha256_blocks_ni(h, p, n);
+		return;
+	}
+#endif
+	for (; n > 0; n--, p += 64)
+		compress(h, p);
+}
+
 void
 maas_sha256_init(MaasSha256 *ctx)
 {
@@ -116,14 +233,14 @@ maas_sha256_update(MaasSha256 *ctx, const void *data, size_t len)
 		len -= take;
 		if (ctx->fill < 64)
 			return;
-		compress(ctx->h, ctx->block);
+		compress_blocks(ctx->h, ctx->block, 1);
 		ctx->fill = 0;
 	}
-	while (len >= 64)
+	if (len >= 64)
 	{
-		compress(ctx->h, p);
-		p += 64;
-		len -= 64;
+		compress_blocks(ctx->h, p, len / 64);
+		p += len & ~(size_t) 63;
+		len &= 63;
 	}
 	if (len > 0)
 	{
@@ -142,13 +259,13 @@ maas_sha256_final(MaasSha256 *ctx, uint8_t digest[MAAS_SHA256_LEN])
 	if (ctx->fill > 56)
 	{
 		memset(ctx->block + ctx->fill, 0, 64 - ctx->fill);
-		compress(ctx->h, ctx->block);
+		compress_blocks(ctx->h, ctx->block, 1);
 		ctx->fill = 0;
 	}
 	memset(ctx->block + ctx->fill, 0, 56 - ctx->fill);
 	for (int i = 0; i < 8; i++)
 		ctx->block[56 + i] = (uint8_t) (bits >> (56 - 8 * i));
-	compress(ctx->h, ctx->block);
+	compress_blocks(ctx->h, ctx->block, 1);
 	for (int i = 0; i < 8; i++)
 	{
 		digest[4 * i] = (uint8_t) (ctx->h[i] >> 24);

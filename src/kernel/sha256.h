@@ -26,6 +26,14 @@ extern void maas_sha256_init(MaasSha256 *ctx);
 extern void maas_sha256_update(MaasSha256 *ctx, const void *data, size_t len);
 extern void maas_sha256_final(MaasSha256 *ctx, uint8_t digest[MAAS_SHA256_LEN]);
 
+/*
+ * Whole blocks go through the CPU's SHA extensions when it has them
+ * (x86-64 SHA-NI, chosen at run time); false here makes this process use
+ * the plain C (the unit tests compare the two).  Returns whether the
+ * extensions are there.
+ */
+extern bool maas_sha256_use_extensions(bool use);
+
 /* one call: digest of data[0 .. len) */
 extern void maas_sha256(const void *data, size_t len, uint8_t digest[MAAS_SHA256_LEN]);
 

@@ -209,13 +209,13 @@ maas_register_file(PG_FUNCTION_ARGS)
 
 	/* a copy of our own, which nobody can change under the mapping */
 	tmp = OpenTemporaryFile(false);
-	buf = palloc(MAAS_WEIGHT_CHUNK);
+	buf = palloc(MAAS_WEIGHT_IO);
 	for (;;)
 	{
 		ssize_t		n;
 
 		CHECK_FOR_INTERRUPTS();
-		n = read(src, buf, MAAS_WEIGHT_CHUNK);
+		n = read(src, buf, MAAS_WEIGHT_IO);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -312,7 +312,7 @@ maas_upload_append(PG_FUNCTION_ARGS)
 	len = VARSIZE_ANY_EXHDR(data);
 	while (done < len)
 	{
-		int			part = (int) Min(len - done, (size_t) MAAS_WEIGHT_CHUNK);
+		int			part = (int) Min(len - done, (size_t) MAAS_WEIGHT_IO);
 
 		CHECK_FOR_INTERRUPTS();
 		if (FileWrite(up->file, VARDATA_ANY(data) + done, part,
@@ -400,6 +400,7 @@ maas_export_file(PG_FUNCTION_ARGS)
 	char	   *path = arg_text(fcinfo, 1, "path");
 	MaasExport	ex;
 	FileOut		fo;
+	MaasGather	g;
 
 	require_role(ROLE_PG_WRITE_SERVER_FILES, "export a model to a file");
 	maas_export_prepare(model, !PG_ARGISNULL(2), PG_ARGISNULL(2) ? 0 : PG_GETARG_INT32(2),
@@ -419,7 +420,9 @@ maas_export_file(PG_FUNCTION_ARGS)
 	PG_TRY();
 	{
 		file_out(&fo, ex.header, ex.header_len);
-		maas_export_read(&ex, ex.data_start, ex.info.bytes, file_out, &fo);
+		maas_gather_init(&g, file_out, &fo);
+		maas_export_read(&ex, ex.data_start, ex.info.bytes, maas_gather_sink, &g);
+		maas_gather_flush(&g);
 		if (pg_fsync(fo.fd) != 0)
 			ereport(ERROR,
 					(errcode_for_file_access(),
@@ -519,9 +522,9 @@ maas_export_parts(PG_FUNCTION_ARGS)
 		}
 		else
 		{
-			/* to the end of the stored chunk pos is in */
+			/* to the next multiple of 1 MB of the stored bytes */
 			int64		end = Min(ps->ex.info.bytes,
-								  (ps->pos / MAAS_WEIGHT_CHUNK + 1) * MAAS_WEIGHT_CHUNK);
+								  (ps->pos / MAAS_WEIGHT_IO + 1) * MAAS_WEIGHT_IO);
 
 			po.out = palloc(VARHDRSZ + (end - ps->pos));
 			po.pos = 0;

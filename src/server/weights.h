@@ -13,8 +13,15 @@
 #include "registry.h"
 #include "sha256.h"
 
-/* chunk n of a version's weights holds bytes [n, n + 1) MB */
-#define MAAS_WEIGHT_CHUNK	(1024 * 1024)
+/*
+ * Chunk n of a version's weights holds bytes [n * 8120, (n + 1) * 8120):
+ * a row of maas.weight_chunk then fills one 8 KB heap page, its bytes in
+ * line (weights_store.c).  Stored data: changing it changes the table.
+ */
+#define MAAS_WEIGHT_CHUNK	8120
+
+/* the buffers that copy weights from and to files, and maas_export_parts' parts */
+#define MAAS_WEIGHT_IO		(1024 * 1024)
 
 /* what a version's row says of its weights (maas_fetch_config) */
 typedef struct MaasWeightsInfo
@@ -43,6 +50,22 @@ extern void maas_weights_write(int64 version_id, const uint8 *data, size_t len);
  */
 extern void maas_weights_read(const MaasVersionRef *ref, const MaasWeightsInfo *info,
 							  int64 start, int64 end, MaasWeightsSink sink, void *arg);
+
+/*
+ * A sink in front of another, handing it the bytes in pieces of
+ * MAAS_WEIGHT_IO (for sinks that write files); flush at the end.
+ */
+typedef struct MaasGather
+{
+	MaasWeightsSink sink;
+	void	   *arg;
+	uint8	   *buf;
+	size_t		fill;
+} MaasGather;
+
+extern void maas_gather_init(MaasGather *g, MaasWeightsSink sink, void *arg);
+extern void maas_gather_sink(void *arg, const uint8 *data, size_t len);
+extern void maas_gather_flush(MaasGather *g);
 
 /* all of a version's bytes into dst (info->bytes), or one huge allocation */
 extern void maas_weights_read_into(const MaasVersionRef *ref,

@@ -167,6 +167,7 @@ materialize(LoadState *ls, const MaasVersionRef *ref, const MaasWeightsInfo *inf
 			const char *path)
 {
 	FileSink	fs;
+	MaasGather	g;
 
 	snprintf(ls->tmp, MAXPGPATH, "%s.%d.tmp", path, MyProcPid);
 	fs.path = ls->tmp;
@@ -175,7 +176,10 @@ materialize(LoadState *ls, const MaasVersionRef *ref, const MaasWeightsInfo *inf
 		ereport(ERROR,
 				(errcode_for_file_access(),
 				 errmsg("could not create file \"%s\": %m", ls->tmp)));
-	maas_weights_read(ref, info, 0, info->bytes, file_sink, &fs);
+	maas_gather_init(&g, file_sink, &fs);
+	maas_weights_read(ref, info, 0, info->bytes, maas_gather_sink, &g);
+	maas_gather_flush(&g);
+	pfree(g.buf);
 	if (CloseTransientFile(fs.fd) != 0)
 		ereport(ERROR,
 				(errcode_for_file_access(),
@@ -209,13 +213,13 @@ verify_file(const char *path, const MaasWeightsInfo *info)
 	ctx = pg_cryptohash_create(PG_SHA256);
 	if (pg_cryptohash_init(ctx) < 0)
 		elog(ERROR, "could not compute SHA-256: %s", pg_cryptohash_error(ctx));
-	buf = palloc(MAAS_WEIGHT_CHUNK);
+	buf = palloc(MAAS_WEIGHT_IO);
 	for (left = info->bytes; left > 0 && ok;)
 	{
 		ssize_t		n;
 
 		CHECK_FOR_INTERRUPTS();
-		n = read(fd, buf, Min((int64) MAAS_WEIGHT_CHUNK, left));
+		n = read(fd, buf, Min((int64) MAAS_WEIGHT_IO, left));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)

@@ -3,13 +3,17 @@
  *		A version's weights as chunks in maas.weight_chunk: written with the
  *		version, read back a chunk at a time.
  *
- * Chunk n of a version holds bytes [n, n + 1) MB of its safetensors bytes,
- * every chunk full but the last, so a version may exceed the 1 GB a value
- * can hold, and reading or writing one never needs more than a chunk of
- * memory beyond the caller's own buffer.  Each chunk is a bytea stored
- * EXTERNAL (uncompressed, out of line: floats do not compress).  The
- * writer runs inside the registry's catalog session (registry_write.c),
- * as the catalog's owner; the reader is the serving path's, plain ordered
+ * Chunk n of a version holds bytes [n * C, (n + 1) * C) of its safetensors
+ * bytes, C = MAAS_WEIGHT_CHUNK = 8120, every chunk full but the last, so a
+ * version may exceed the 1 GB a value can hold, and reading or writing one
+ * never needs more than a chunk of memory beyond the caller's own buffer.
+ * Each chunk is a bytea stored PLAIN, in its row, a row filling a page: no
+ * TOAST (floats do not compress, and cutting each chunk again into 2 KB
+ * TOAST tuples, each with its own index entry and WAL record, cost most of
+ * a registration, doc/onnx.md).  The writer runs inside the registry's
+ * catalog session (registry_write.c), as the catalog's owner, and inserts
+ * the rows straight into the heap and the primary key (write_direct); the
+ * reader is the serving path's, plain ordered
  * index scans under the active snapshot, so it works in parallel workers
  * and on standbys.  Versions written by maas 0.1 and restored from a 0.1
  * dump keep their weights in maas.version.weights; the reader serves
@@ -25,10 +29,14 @@
 #include "weights.h"
 
 #include "access/genam.h"
+#include "access/heapam.h"
 #include "access/htup_details.h"
 #include "access/stratnum.h"
 #include "access/table.h"
+#include "catalog/index.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_am.h"
+#include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "common/cryptohash.h"
 #include "executor/spi.h"
@@ -38,12 +46,22 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/relcache.h"
 #include "utils/snapmgr.h"
 
 /* maas.weight_chunk */
 #define Anum_weight_chunk_version_id	1
 #define Anum_weight_chunk_chunk			2
 #define Anum_weight_chunk_data			3
+
+/*
+ * A full chunk's tuple (a 24-byte header, the bigint, the integer, the
+ * bytea's 4-byte header and its bytes) fills a heap page, so the chunks
+ * are stored in line (STORAGE PLAIN) one a page.
+ */
+StaticAssertDecl(MAXALIGN(SizeofHeapTupleHeader) + sizeof(int64) + sizeof(int32) +
+				 VARHDRSZ + MAAS_WEIGHT_CHUNK <= MaxHeapTupleSize,
+				 "a chunk of weights must fit in a heap page");
 
 /* ------------------------------------------------------------------------
  * SHA-256
@@ -81,20 +99,17 @@ maas_weights_chunked(void)
 }
 
 /*
- * Store data as the chunks of version_id.  The caller is connected to SPI
- * as the catalog's owner, in the transaction that inserts the version.
+ * The chunks through SPI, one INSERT each: what the writer falls back on
+ * when the table is not as the extension made it (write_direct).
  */
-void
-maas_weights_write(int64 version_id, const uint8 *data, size_t len)
+static void
+write_spi(int64 version_id, const uint8 *data, size_t len, size_t n_chunks)
 {
 	Oid			types[3] = {INT8OID, INT4OID, BYTEAOID};
 	Datum		values[3];
 	SPIPlanPtr	plan;
 	bytea	   *chunk = palloc(VARHDRSZ + MAAS_WEIGHT_CHUNK);
-	size_t		n_chunks = (len + MAAS_WEIGHT_CHUNK - 1) / MAAS_WEIGHT_CHUNK;
 
-	if (len == 0 || n_chunks > (size_t) PG_INT32_MAX)
-		elog(ERROR, "cannot store %zu bytes of weights", len);
 	plan = SPI_prepare("INSERT INTO maas.weight_chunk (version_id, chunk, data) "
 					   "VALUES ($1, $2, $3)", 3, types);
 	if (plan == NULL)
@@ -118,6 +133,195 @@ maas_weights_write(int64 version_id, const uint8 *data, size_t len)
 	}
 	SPI_freeplan(plan);
 	pfree(chunk);
+}
+
+/*
+ * May the chunks be inserted into rel directly?  When it is the table the
+ * extension made: a heap of (bigint, integer, bytea) whose one index is its
+ * primary key on the first two columns, and whose only insert trigger is
+ * its foreign key's check.  That check is what a direct insert skips: the
+ * writer inserts the version's row first, in the same transaction, so the
+ * key holds by construction (and ON DELETE CASCADE is maas.version's
+ * trigger, which sees these rows as any others).
+ */
+static bool
+direct_insert_ok(Relation rel, Oid *pkey)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	List	   *indexes;
+
+	if (rel->rd_rel->relam != HEAP_TABLE_AM_OID || desc->natts != 3 ||
+		TupleDescAttr(desc, 0)->atttypid != INT8OID ||
+		TupleDescAttr(desc, 1)->atttypid != INT4OID ||
+		TupleDescAttr(desc, 2)->atttypid != BYTEAOID ||
+		TupleDescAttr(desc, 0)->attisdropped ||
+		TupleDescAttr(desc, 1)->attisdropped ||
+		TupleDescAttr(desc, 2)->attisdropped ||
+		rel->rd_rel->relhasrules || rel->rd_rel->relforcerowsecurity)
+		return false;
+	indexes = RelationGetIndexList(rel);
+	*pkey = RelationGetPrimaryKeyIndex(rel);
+	if (list_length(indexes) != 1 || linitial_oid(indexes) != *pkey)
+		return false;
+	{
+		Relation	index = index_open(*pkey, AccessShareLock);
+		Form_pg_index ix = index->rd_index;
+		bool		plain = ix->indnatts == 2 && ix->indnkeyatts == 2 &&
+			ix->indkey.values[0] == Anum_weight_chunk_version_id &&
+			ix->indkey.values[1] == Anum_weight_chunk_chunk &&
+			RelationGetIndexExpressions(index) == NIL &&
+			RelationGetIndexPredicate(index) == NIL;
+
+		index_close(index, AccessShareLock);
+		if (!plain)
+			return false;
+	}
+	if (rel->trigdesc != NULL)
+	{
+		for (int i = 0; i < rel->trigdesc->numtriggers; i++)
+		{
+			Trigger    *t = &rel->trigdesc->triggers[i];
+
+			if (TRIGGER_FOR_INSERT(t->tgtype) && t->tgfoid != F_RI_FKEY_CHECK_INS)
+				return false;
+		}
+	}
+	return true;
+}
+
+/* a chunk's tuple */
+static HeapTuple
+form_chunk(TupleDesc desc, int64 version_id, int32 no, const uint8 *data,
+		   size_t part)
+{
+	bytea	   *chunk = palloc(VARHDRSZ + part);
+	Datum		values[3];
+	bool		nulls[3] = {false, false, false};
+	HeapTuple	tup;
+
+	SET_VARSIZE(chunk, VARHDRSZ + part);
+	memcpy(VARDATA(chunk), data, part);
+	values[0] = Int64GetDatum(version_id);
+	values[1] = Int32GetDatum(no);
+	values[2] = PointerGetDatum(chunk);
+	tup = heap_form_tuple(desc, values, nulls);
+	pfree(chunk);
+	return tup;
+}
+
+/*
+ * A full chunk's tuple, made once and refilled in place for the next ones:
+ * where its chunk number and bytes are.  False when they are not where
+ * heap_form_tuple puts them for this table (the integer after the bigint,
+ * the bytea after it with a 4-byte header): then each tuple is made anew.
+ */
+typedef struct ChunkTuple
+{
+	HeapTuple	tup;
+	char	   *chunk_no;
+	char	   *data;
+} ChunkTuple;
+
+static bool
+chunk_tuple_make(ChunkTuple *ct, TupleDesc desc, int64 version_id,
+				 const uint8 *data)
+{
+	char	   *base;
+	Pointer		d;
+	bool		isnull;
+	int32		probe = 12345;
+
+	ct->tup = form_chunk(desc, version_id, 0, data, MAAS_WEIGHT_CHUNK);
+	base = (char *) ct->tup->t_data + ct->tup->t_data->t_hoff;
+	d = DatumGetPointer(heap_getattr(ct->tup, Anum_weight_chunk_data, desc, &isnull));
+	if (!VARATT_IS_4B_U(d) || d != base + 2 * sizeof(int64) ||
+		VARSIZE(d) != VARHDRSZ + MAAS_WEIGHT_CHUNK)
+		return false;
+	ct->chunk_no = base + sizeof(int64);
+	ct->data = VARDATA(d);
+	memcpy(ct->chunk_no, &probe, sizeof(int32));
+	if (DatumGetInt32(heap_getattr(ct->tup, Anum_weight_chunk_chunk, desc, &isnull)) != probe)
+		return false;
+	return true;
+}
+
+/*
+ * The chunks inserted straight into the heap and its primary key, as
+ * PostgreSQL's TOAST code fills its own tables: one tuple a page (the chunk
+ * is sized for it, STORAGE PLAIN), logged as any heap insert (so replicated
+ * and recovered), with no executor, SPI call or trigger event per chunk.
+ * No bulk-insert state: its ring of 16 MB of buffers makes this backend
+ * write each page out again as the ring comes round, flushing the WAL up
+ * to it first, and measured slower (doc/onnx.md); the pages go through
+ * shared buffers as any INSERT's do.
+ */
+static void
+write_direct(Relation rel, Oid pkey, int64 version_id, const uint8 *data,
+			 size_t len, size_t n_chunks)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	Relation	index = index_open(pkey, RowExclusiveLock);
+	IndexInfo  *ii = BuildIndexInfo(index);
+	CommandId	cid = GetCurrentCommandId(true);
+	ChunkTuple	ct = {NULL, NULL, NULL};
+	bool		in_place = false;
+	Datum		keys[2];
+	bool		nulls[2] = {false, false};
+
+	keys[0] = Int64GetDatum(version_id);
+	if (len >= MAAS_WEIGHT_CHUNK)
+		in_place = chunk_tuple_make(&ct, desc, version_id, data);
+	for (size_t n = 0; n < n_chunks; n++)
+	{
+		size_t		off = n * MAAS_WEIGHT_CHUNK;
+		size_t		part = Min((size_t) MAAS_WEIGHT_CHUNK, len - off);
+		int32		no = (int32) n;
+		HeapTuple	tup;
+
+		CHECK_FOR_INTERRUPTS();
+		if (in_place && part == MAAS_WEIGHT_CHUNK)
+		{
+			memcpy(ct.chunk_no, &no, sizeof(int32));
+			memcpy(ct.data, data + off, part);
+			tup = ct.tup;
+		}
+		else
+			tup = form_chunk(desc, version_id, no, data + off, part);
+		heap_insert(rel, tup, cid, 0, NULL);
+		keys[1] = Int32GetDatum(no);
+		index_insert(index, keys, nulls, &tup->t_self, rel, UNIQUE_CHECK_YES,
+					 false, ii);
+		if (tup != ct.tup)
+			heap_freetuple(tup);
+	}
+	if (ct.tup != NULL)
+		heap_freetuple(ct.tup);
+	index_close(index, NoLock);
+}
+
+/*
+ * Store data as the chunks of version_id.  The caller is connected to SPI
+ * as the catalog's owner, in the transaction that has just inserted the
+ * version's row.
+ */
+void
+maas_weights_write(int64 version_id, const uint8 *data, size_t len)
+{
+	size_t		n_chunks = (len + MAAS_WEIGHT_CHUNK - 1) / MAAS_WEIGHT_CHUNK;
+	Oid			relid = get_relname_relid("weight_chunk", get_namespace_oid("maas", false));
+	Relation	rel;
+	Oid			pkey;
+
+	if (len == 0 || n_chunks > (size_t) PG_INT32_MAX)
+		elog(ERROR, "cannot store %zu bytes of weights", len);
+	if (!OidIsValid(relid))
+		elog(ERROR, "table maas.weight_chunk is missing");
+	rel = table_open(relid, RowExclusiveLock);
+	if (direct_insert_ok(rel, &pkey))
+		write_direct(rel, pkey, version_id, data, len, n_chunks);
+	else
+		write_spi(version_id, data, len, n_chunks);
+	table_close(rel, NoLock);
 }
 
 /* ------------------------------------------------------------------------
@@ -242,6 +446,56 @@ maas_weights_read(const MaasVersionRef *ref, const MaasWeightsInfo *info,
 		elog(ERROR, "bytes %lld to %lld of model weights of %lld bytes asked for",
 			 (long long) start, (long long) end, (long long) info->bytes);
 	weights_read_range(ref, info, start, end, sink, arg);
+}
+
+/*
+ * Gathering: the chunks a sink gets are 8120 bytes; one that writes a file
+ * would make a system call for each (130,000 a GB), so it gets them
+ * gathered into pieces of MAAS_WEIGHT_IO bytes instead.
+ */
+void
+maas_gather_init(MaasGather *g, MaasWeightsSink sink, void *arg)
+{
+	g->sink = sink;
+	g->arg = arg;
+	g->buf = palloc(MAAS_WEIGHT_IO);
+	g->fill = 0;
+}
+
+void
+maas_gather_sink(void *arg, const uint8 *data, size_t len)
+{
+	MaasGather *g = (MaasGather *) arg;
+
+	while (len > 0)
+	{
+		size_t		take = Min(len, (size_t) MAAS_WEIGHT_IO - g->fill);
+
+		/* a piece of a whole buffer or more, with nothing gathered: as it is */
+		if (g->fill == 0 && len >= MAAS_WEIGHT_IO)
+		{
+			g->sink(g->arg, data, len);
+			return;
+		}
+		memcpy(g->buf + g->fill, data, take);
+		g->fill += take;
+		data += take;
+		len -= take;
+		if (g->fill == MAAS_WEIGHT_IO)
+			maas_gather_flush(g);
+	}
+}
+
+void
+maas_gather_flush(MaasGather *g)
+{
+	if (g->fill > 0)
+	{
+		size_t		fill = g->fill;
+
+		g->fill = 0;
+		g->sink(g->arg, g->buf, fill);
+	}
 }
 
 typedef struct CopyInto

@@ -6,9 +6,10 @@
 #		server).  Each round times:
 #		  read      SELECT length(pg_read_binary_file(FILE))
 #		  sha256    the same bytes hashed (what maas_register hashes once)
-#		  store     the same bytes inserted into a bytea column stored
-#		            EXTERNAL, as maas.weight_chunk stores them (PostgreSQL's
-#		            own cost of keeping them: TOAST and WAL)
+#		  store     the same bytes inserted as one value into a bytea
+#		            column stored EXTERNAL (PostgreSQL's own cost of keeping
+#		            them as a value: TOAST and WAL; maas.weight_chunk keeps
+#		            them as rows of 8120 bytes in line instead, doc/onnx.md)
 #		  register  maas_register(..., 'onnx', pg_read_binary_file(FILE))
 #		and prints the best and median of each, and their ratios to read.
 #		The model is dropped at the end; the scratch table is a temp table.

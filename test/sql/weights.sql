@@ -20,8 +20,12 @@ SELECT maas_register('w_wide', 'linear', pg_temp.wide_model(600000),
                      '{"task": "regression", "n_features": 600000, "layers": [{"op": "dense", "weight": "w", "bias": "b"}]}');
 SELECT maas_deploy('w_digits', 1), maas_deploy('w_wide', 1);
 
--- chunks of 1 MB, the last one shorter, holding exactly the registered bytes
-SELECT model, version, chunk, bytes FROM chunks WHERE model LIKE 'w\_%' ORDER BY 1, 2, 3;
+-- chunks of 8120 bytes (a row a page), the last one shorter, numbered from 0,
+-- holding exactly the registered bytes
+SELECT model, version, count(*) AS chunks, max(chunk) AS last,
+       count(*) FILTER (WHERE bytes = 8120) AS full,
+       (array_agg(bytes ORDER BY chunk DESC))[1] AS last_bytes
+  FROM chunks WHERE model LIKE 'w\_%' GROUP BY 1, 2 ORDER BY 1, 2;
 SELECT c.model, sum(c.bytes) = v.bytes AS all_bytes,
        encode(sha256(string_agg(c.data, ''::bytea ORDER BY c.chunk)), 'hex') = v.sha256 AS same_sha256
   FROM chunks c JOIN maas.versions v USING (model, version)
@@ -30,6 +34,18 @@ SELECT sha256 = encode(sha256(pg_temp.wide_model(600000)), 'hex') AS stored_as_g
   FROM maas.versions WHERE model = 'w_wide';
 -- the row keeps none of them
 SELECT count(*) FROM maas.version WHERE weights IS NOT NULL;
+
+-- a table no longer as the extension made it (here an index of its own) is
+-- written through SQL instead, one INSERT a chunk: the same rows
+BEGIN;
+CREATE INDEX regress_weight_chunk_extra ON maas.weight_chunk (chunk);
+SELECT maas_register('w_spi', 'linear', pg_temp.wide_model(5000),
+                     '{"task": "regression", "n_features": 5000, "layers": [{"op": "dense", "weight": "w", "bias": "b"}]}');
+SELECT count(*) AS chunks, max(chunk) AS last, sum(c.bytes) = v.bytes AS all_bytes,
+       encode(sha256(string_agg(c.data, ''::bytea ORDER BY c.chunk)), 'hex') = v.sha256 AS same_sha256
+  FROM chunks c JOIN maas.versions v USING (model, version)
+ WHERE c.model = 'w_spi' GROUP BY v.bytes, v.sha256;
+ROLLBACK;
 
 -- nothing is loaded before a prediction; then one copy, mapped by this backend
 SELECT count(*) FROM maas.loaded_models WHERE model LIKE 'w\_%';
@@ -70,7 +86,7 @@ SELECT maas_unload('w_wide');
 SELECT maas_predict('w_wide', array_fill(1::real, ARRAY[600000]));
 ROLLBACK;
 BEGIN;
-INSERT INTO maas.weight_chunk SELECT version_id, 3, '\x00' FROM maas.version v
+INSERT INTO maas.weight_chunk SELECT version_id, 296, '\x00' FROM maas.version v
   JOIN maas.model m USING (model_id) WHERE m.name = 'w_wide';
 SELECT maas_unload('w_wide');
 SELECT maas_predict('w_wide', array_fill(1::real, ARRAY[600000]));

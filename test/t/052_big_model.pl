@@ -115,8 +115,8 @@ is( $node->safe_psql('postgres', "SELECT format('%s %s', bytes, sha256) FROM maa
 	"$bytes $sha", 'its size and sha256 are the file\'s');
 is( $node->safe_psql('postgres',
 		"SELECT format('%s %s', count(*), max(chunk)) FROM maas.weight_chunk c JOIN maas.version v USING (version_id)"),
-	sprintf('%d %d', int(($bytes + 1048575) / 1048576), int(($bytes + 1048575) / 1048576) - 1),
-	'in chunks of 1 MB');
+	sprintf('%d %d', int(($bytes + 8119) / 8120), int(($bytes + 8119) / 8120) - 1),
+	'in chunks of 8120 bytes');
 $node->safe_psql('postgres', "SELECT maas_deploy('big', 1)");
 
 # ---- it predicts ----

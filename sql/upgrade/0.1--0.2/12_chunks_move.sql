@@ -9,9 +9,9 @@
  */
 INSERT INTO maas.weight_chunk (version_id, chunk, data)
 SELECT v.version_id, c.n,
-	   pg_catalog.substring(v.weights, c.n * 1048576 + 1, 1048576)
+	   pg_catalog.substring(v.weights, c.n * 8120 + 1, 8120)
   FROM maas.version v,
-	   pg_catalog.generate_series(0, (pg_catalog.length(v.weights) - 1) / 1048576) AS c(n)
+	   pg_catalog.generate_series(0, (pg_catalog.length(v.weights) - 1) / 8120) AS c(n)
  WHERE v.weights IS NOT NULL;
 
 ALTER TABLE maas.version ALTER COLUMN weights DROP NOT NULL;
