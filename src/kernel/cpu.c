@@ -60,6 +60,7 @@ static const struct
 	[MAAS_CPU_AMX_TILE] = {"amx_tile", 0},
 	[MAAS_CPU_AMX_INT8] = {"amx_int8", B(AMX_TILE)},
 	[MAAS_CPU_AMX_BF16] = {"amx_bf16", B(AMX_TILE)},
+	[MAAS_CPU_SHA] = {"sha", B(SSE41)},
 };
 
 static const struct
@@ -216,6 +217,8 @@ detect(void)
 		m |= B(AVX512BW);
 	if (l7b & (1u << 31))
 		m |= B(AVX512VL);
+	if (l7b & (1u << 29))
+		m |= B(SHA);
 	if (l7c & (1u << 11))
 		m |= B(AVX512_VNNI);
 	if (l7d & (1u << 23))

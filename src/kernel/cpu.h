@@ -47,6 +47,7 @@ typedef enum MaasCpuFeature
 	MAAS_CPU_AMX_TILE,
 	MAAS_CPU_AMX_INT8,
 	MAAS_CPU_AMX_BF16,
+	MAAS_CPU_SHA,				/* SHA-256 instructions (SHA-NI) */
 	MAAS_CPU_N_FEATURES
 } MaasCpuFeature;
 

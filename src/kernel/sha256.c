@@ -6,15 +6,17 @@
  * words up front; each block is compressed straight from the caller's bytes
  * when they cover it, so large updates copy nothing.  On x86-64 CPUs with
  * the SHA extensions (SHA-NI: AMD since Zen, Intel since Ice Lake and the
- * Atoms), chosen at run time by CPUID, runs of whole blocks go through
- * sha256_blocks_ni instead: several times the plain C's speed.
+ * Atoms), chosen at run time from cpu.c's features (so that
+ * maas.cpu_features_disable = 'sha' turns them off), runs of whole blocks
+ * go through sha256_blocks_ni instead: several times the plain C's speed.
  */
 #include "sha256.h"
 
 #include <string.h>
 
 #if defined(__x86_64__) && defined(__GNUC__)
-#include <cpuid.h>
+#include "cpu.h"
+
 #include <immintrin.h>
 #define MAAS_SHA_NI 1
 #endif
@@ -155,23 +157,15 @@ sha256_blocks_ni(uint32_t h[8], const uint8_t *p, size_t n)
 
 static bool sha_ni_allowed = true;
 
-/* does this CPU have the SHA extensions, SSE4.1 and SSSE3? (asked once) */
+/*
+ * may the SHA extensions run: the CPU has them, with SSE4.1 and SSSE3, and
+ * maas.cpu_features_disable does not turn them off (cpu.c)
+ */
 static bool
 have_sha_ni(void)
 {
-	static int	known = -1;
-
-	if (known < 0)
-	{
-		unsigned int a, b, c, d;
-		bool		ok = false;
-
-		if (__get_cpuid(1, &a, &b, &c, &d) && (c & bit_SSE4_1) && (c & bit_SSSE3) &&
-			__get_cpuid_count(7, 0, &a, &b, &c, &d))
-			ok = (b & bit_SHA) != 0;
-		known = ok;
-	}
-	return known == 1;
+	return maas_cpu_has(MAAS_CPU_BIT(MAAS_CPU_SHA) | MAAS_CPU_BIT(MAAS_CPU_SSE41) |
+						MAAS_CPU_BIT(MAAS_CPU_SSSE3));
 }
 #endif
 

@@ -41,6 +41,7 @@ static const char *const proc_names[MAAS_CPU_N_FEATURES] = {
 	[MAAS_CPU_AMX_TILE] = "amx_tile",
 	[MAAS_CPU_AMX_INT8] = "amx_int8",
 	[MAAS_CPU_AMX_BF16] = "amx_bf16",
+	[MAAS_CPU_SHA] = "sha_ni",
 };
 
 /* the flags line of /proc/cpuinfo, padded with spaces, or NULL */
@@ -332,7 +333,7 @@ test_closure_and_mask(void)
 			B(AVX512_VNNI) | B(AVX512_BF16) | B(AVX512_FP16))) == 0);
 	CHECK(maas_cpu_close(all & ~B(AVX512F)) & B(AVX_VNNI));
 	CHECK((maas_cpu_close(all & ~B(AVX)) & ~(B(SSE3) | B(SSSE3) | B(SSE41) | B(SSE42) |
-											  B(AMX_TILE) | B(AMX_INT8) | B(AMX_BF16))) == 0);
+											  B(AMX_TILE) | B(AMX_INT8) | B(AMX_BF16) | B(SHA))) == 0);
 	CHECK((maas_cpu_close(all & ~B(AMX_TILE)) & (B(AMX_INT8) | B(AMX_BF16))) == 0);
 	CHECK(maas_cpu_close(all & ~B(AVX512BW)) & B(AVX512_VNNI));
 	CHECK(!(maas_cpu_close(all & ~B(AVX512BW)) & B(AVX512_FP16)));

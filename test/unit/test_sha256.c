@@ -7,6 +7,7 @@
  */
 #include <stdlib.h>
 
+#include "cpu.h"
 #include "sha256.h"
 #include "unit.h"
 
@@ -200,6 +201,12 @@ test_extensions_match_plain(void)
 	maas_sha256_use_extensions(true);
 	CHECK(bad == 0);
 	free(buf);
+
+	/* maas.cpu_features_disable = 'sha' turns the extensions off */
+	maas_cpu_set_disabled(MAAS_CPU_BIT(MAAS_CPU_SHA));
+	CHECK(!maas_sha256_use_extensions(true));
+	maas_cpu_set_disabled(0);
+	CHECK(maas_sha256_use_extensions(true) == have);
 }
 
 int
