@@ -122,7 +122,7 @@ def gemm_floor():
         exe = os.path.join(d, "gemm_bench")
         srcs = [os.path.join(k, f) for f in ("blas.c", "blas_dispatch.c", "cpu.c", "quantize.c",
                                              "gemm_int8.c", "gemm_bf16.c", "gemm_onednn.c",
-                                             "gemm_onednn_conv.c", "gemm_onednn_stub.c", "error.c")]
+                                             "gemm_onednn_conv.c", "gemm_onednn_convbwd.c", "gemm_onednn_stub.c", "error.c")]
         subprocess.run(["gcc", "-std=gnu99", "-O2", "-I" + k, "-o", exe,
                         os.path.join(HERE, "gemm_bench.c")] + srcs + ["-ldl", "-lpthread", "-lm"],
                        check=True)
