@@ -131,16 +131,33 @@ fail:
 }
 
 bool
-maas_dnn_conv_env(dnnl_engine_t *eng, dnnl_stream_t *stream, void (**set) (int),
-				  int (**get) (void))
+maas_dnn_conv_env(dnnl_engine_t *eng, dnnl_stream_t *stream)
 {
 	if (!conv_open())
 		return false;
 	*eng = engine;
 	*stream = stream0;
-	*set = omp_set;
-	*get = omp_get;
 	return true;
+}
+
+int
+maas_dnn_conv_threads_begin(int threads)
+{
+	int			was;
+
+	if (omp_set == NULL || omp_get == NULL)
+		return threads;
+	was = omp_get();
+	if (was != threads)
+		omp_set(threads);
+	return was;
+}
+
+void
+maas_dnn_conv_threads_end(int was, int threads)
+{
+	if (omp_set != NULL && was != threads)
+		omp_set(was);
 }
 
 void
@@ -478,18 +495,13 @@ dnn_conv(const MaasConv2d *p, int threads, int n, const float *inp,
 	dnnl_status_t st;
 	dnnl_exec_arg_t args[5];
 	int			nargs = 0;
-	int			omp_was = 0;
+	int			omp_was;
 	bool		ok;
 
 	if ((stream = slot_stream(slot)) == NULL)
 		return false;
 	key_of(&k, p, n, bias != NULL, relu, threads, layout);
-	if (omp_set != NULL && omp_get != NULL)
-	{
-		omp_was = omp_get();
-		if (omp_was != threads)
-			omp_set(threads);
-	}
+	omp_was = maas_dnn_conv_threads_begin(threads);
 	if ((e = entry_get(p, &k, slot)) == NULL)
 		goto done;
 
@@ -518,8 +530,7 @@ dnn_conv(const MaasConv2d *p, int threads, int n, const float *inp,
 		e = NULL;
 done:
 	ok = e != NULL;
-	if (omp_set != NULL && omp_get != NULL && omp_was != threads)
-		omp_set(omp_was);
+	maas_dnn_conv_threads_end(omp_was, threads);
 	return ok;
 }
 
@@ -567,21 +578,15 @@ dnn_conv_pack(const MaasConv2d *p, int threads, const float *weight, bool bias,
 				total;
 	dnnl_stream_t stream;
 	dnnl_status_t st;
-	int			omp_was = 0;
+	int			omp_was;
 
 	*packed = NULL;
 	if ((stream = slot_stream(0)) == NULL)
 		return true;
 	key_of(&k, p, 1, bias, relu, threads, layout);
-	if (omp_set != NULL && omp_get != NULL)
-	{
-		omp_was = omp_get();
-		if (omp_was != threads)
-			omp_set(threads);
-	}
+	omp_was = maas_dnn_conv_threads_begin(threads);
 	e = entry_get(p, &k, 0);
-	if (omp_set != NULL && omp_get != NULL && omp_was != threads)
-		omp_set(omp_was);
+	maas_dnn_conv_threads_end(omp_was, threads);
 	if (e == NULL || e->wei.reorder == NULL)
 		return true;
 	size = cf.dnnl_memory_desc_get_size(&e->wmd);

@@ -301,14 +301,12 @@ dnn_backward(const MaasConv2d *p, int threads, int n, const float *dout,
 {
 	dnnl_engine_t engine;
 	dnnl_stream_t stream;
-	void		(*omp_set) (int);
-	int			(*omp_get) (void);
-	int			omp_was = 0;
+	int			omp_was;
 	BwdKey		k;
 	BwdEntry   *e = NULL;
 	bool		ok;
 
-	if (!maas_dnn_conv_env(&engine, &stream, &omp_set, &omp_get))
+	if (!maas_dnn_conv_env(&engine, &stream))
 		return false;
 	key_of(&k, p, n, threads, dinp != NULL);
 	for (int i = 0; i < BWD_CACHE; i++)
@@ -319,12 +317,7 @@ dnn_backward(const MaasConv2d *p, int threads, int n, const float *dout,
 		}
 	if (e != NULL && e->failed)
 		return false;
-	if (omp_set != NULL && omp_get != NULL)
-	{
-		omp_was = omp_get();
-		if (omp_was != threads)
-			omp_set(threads);
-	}
+	omp_was = maas_dnn_conv_threads_begin(threads);
 	if (e == NULL)
 	{
 		e = MAAS_DNN_LRU_SLOT(cache, BWD_CACHE);
@@ -340,8 +333,7 @@ dnn_backward(const MaasConv2d *p, int threads, int n, const float *dout,
 	}
 	e->stamp = ++clock_now;
 	ok = !e->failed && run(e, stream, dout, inp, weight, dinp, dweight, dbias);
-	if (omp_set != NULL && omp_get != NULL && omp_was != threads)
-		omp_set(omp_was);
+	maas_dnn_conv_threads_end(omp_was, threads);
 	return ok;
 }
 

@@ -98,12 +98,19 @@ typedef struct MaasDnnConvFuncs
 extern MaasDnnConvFuncs maas_dnn_cf;
 
 /*
- * The convolution's library opened (the table filled in): its engine,
- * the backend thread's stream and OpenMP's thread count setter and getter
- * (NULL when the library has none); false when oneDNN cannot run.
+ * The convolution's library opened (the table filled in): its engine and
+ * the backend thread's stream; false when oneDNN cannot run.
  */
-extern bool maas_dnn_conv_env(dnnl_engine_t *engine, dnnl_stream_t *stream,
-							  void (**omp_set) (int), int (**omp_get) (void));
+extern bool maas_dnn_conv_env(dnnl_engine_t *engine, dnnl_stream_t *stream);
+
+/*
+ * The calling thread's OpenMP thread count set to threads for a
+ * convolution primitive; returns what to give maas_dnn_conv_threads_end
+ * to put the previous count back (nothing happens when the library has no
+ * OpenMP functions).
+ */
+extern int	maas_dnn_conv_threads_begin(int threads);
+extern void maas_dnn_conv_threads_end(int was, int threads);
 
 /*
  * What a convolution primitive is made for, the part of a cache key both

@@ -182,3 +182,14 @@ unit_rel_diff_f(size_t n, const float *got, const float *want)
 
 	return worst / scale;
 }
+
+double
+unit_urand(uint64_t *state)
+{
+	uint64_t	z = (*state += UINT64_C(0x9E3779B97F4A7C15));
+
+	z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+	z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
+	z ^= z >> 31;
+	return (double) (z >> 11) * (1.0 / 9007199254740992.0);
+}

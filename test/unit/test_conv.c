@@ -23,12 +23,7 @@ static uint64_t rng = 12345;
 static double
 urand(void)
 {
-	uint64_t	z = (rng += UINT64_C(0x9E3779B97F4A7C15));
-
-	z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
-	z ^= z >> 31;
-	return (double) (z >> 11) * (1.0 / 9007199254740992.0);
+	return unit_urand(&rng);
 }
 
 /* n floats uniform in [-1, 1) */

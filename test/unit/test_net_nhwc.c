@@ -34,14 +34,7 @@ rand_floats(size_t n)
 	float	   *v = maas_kalloc_array(n > 0 ? n : 1, sizeof(float));
 
 	for (size_t i = 0; i < n; i++)
-	{
-		uint64_t	z = (rng += UINT64_C(0x9E3779B97F4A7C15));
-
-		z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
-		z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
-		z ^= z >> 31;
-		v[i] = (float) ((double) (z >> 11) * (2.0 / 9007199254740992.0) - 1.0);
-	}
+		v[i] = (float) (2.0 * unit_urand(&rng) - 1.0);
 	return v;
 }
 

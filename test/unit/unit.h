@@ -35,6 +35,13 @@ extern bool unit_close(const char *what, size_t n, const float *got, const doubl
 extern bool unit_close_f(const char *what, size_t n, const float *got, const float *want, double tol);
 extern double unit_rel_diff_f(size_t n, const float *got, const float *want);
 
+/*
+ * The next number of a SplitMix64 sequence whose state is *state,
+ * uniform in [0, 1): each test keeps its own state, so that its numbers do
+ * not depend on other tests
+ */
+extern double unit_urand(uint64_t *state);
+
 #define UNIT_RUN(fn) unit_run(#fn, fn)
 
 #define CHECK(cond) \
