@@ -285,6 +285,27 @@ plan_buffers(MaasNet *net, NetPlan *plan, MaasError *err)
  * are, so a run to the op's own value (run_to) still sees it before the
  * ReLU.
  */
+/* does step b read step a's value alone, the last to, in place if in_place */
+static bool
+reads_only(const MaasNet *net, const NetPlan *plan, const NetStep *a, const NetStep *b,
+		   bool in_place)
+{
+	int			v = (int) (a->layer - net->layers) + 1;
+	int			r = (int) (b->layer - net->layers);
+	int			ids[MAAS_LAYER_MAX_INPUTS];
+
+	return v != plan->output && maas_net_layer_inputs(b->layer, r, ids) == 1 &&
+		ids[0] == v && plan->last_use[v] == r && (!in_place || b->out_buf == a->out_buf);
+}
+
+/*
+ * ... and a ReLU after a max pooling of such a step's value (conv2d, max
+ * pool, relu: PyTorch's relu(max_pool2d(conv(x))), and maas's own CNNs)
+ * the same way: the ReLU commutes with the max of each window, so the
+ * step writes the ReLU of its value, the pooling takes the relu's value
+ * id, and the relu step goes.  Then the convolution's value is read by a
+ * max pooling alone, and may stay NHWC (net_tiles.c).
+ */
 static void
 fuse_relu(const MaasNet *net, NetPlan *plan)
 {
@@ -294,19 +315,26 @@ fuse_relu(const MaasNet *net, NetPlan *plan)
 	{
 		NetStep    *s = &plan->steps[i];
 		NetStep    *next = i + 1 < plan->n_steps ? &plan->steps[i + 1] : NULL;
-		int			v = (int) (s->layer - net->layers) + 1;
-		int			r = next ? (int) (next->layer - net->layers) : -1;
-		int			ids[MAAS_LAYER_MAX_INPUTS];
+		NetStep    *after = i + 2 < plan->n_steps ? &plan->steps[i + 2] : NULL;
+		bool		fuses = maas_op_info(s->layer->op)->fuses_relu;
 
 		plan->steps[k] = *s;
-		if (maas_op_info(s->layer->op)->fuses_relu && next != NULL &&
-			next->layer->op == MAAS_OP_RELU && v != plan->output &&
-			maas_net_layer_inputs(next->layer, r, ids) == 1 && ids[0] == v &&
-			plan->last_use[v] == r && next->out_buf == s->out_buf)
+		if (fuses && next != NULL && next->layer->op == MAAS_OP_RELU &&
+			reads_only(net, plan, s, next, true))
 		{
 			plan->steps[k].relu = true;
-			plan->steps[k].value = r + 1;
+			plan->steps[k].value = (int) (next->layer - net->layers) + 1;
 			i++;
+		}
+		else if (fuses && next != NULL && after != NULL &&
+				 next->layer->op == MAAS_OP_MAXPOOL2D && after->layer->op == MAAS_OP_RELU &&
+				 reads_only(net, plan, s, next, false) &&
+				 reads_only(net, plan, next, after, true))
+		{
+			plan->steps[k].relu = true;
+			plan->steps[++k] = *next;
+			plan->steps[k].value = (int) (after->layer - net->layers) + 1;
+			i += 2;
 		}
 		k++;
 	}

@@ -63,7 +63,7 @@ apart_op(MaasOp op)
 {
 	return op == MAAS_OP_CONV2D || op == MAAS_OP_MAXPOOL2D || op == MAAS_OP_AVGPOOL2D ||
 		op == MAAS_OP_GLOBAL_AVGPOOL || op == MAAS_OP_BATCHNORM || op == MAAS_OP_RELU ||
-		op == MAAS_OP_DROPOUT;
+		op == MAAS_OP_DROPOUT || op == MAAS_OP_STANDARDIZE;
 }
 
 /* the value ids step s reads */
@@ -196,7 +196,10 @@ plan_layouts(const MaasNet *net, NetPlan *plan)
 			continue;
 		if (step_inputs(net, s, ids) != 1)
 			continue;
-		in = nhwc[ids[0]];
+		/* a value of one channel is NCHW and NHWC alike (a standardize's) */
+		in = nhwc[ids[0]] ||
+			(ids[0] > 0 && net->layers[ids[0] - 1].shape.h > 0 &&
+			 net->layers[ids[0] - 1].shape.c == 1);
 		if (op == MAAS_OP_MAXPOOL2D && !in)
 			continue;
 		nhwc[v] = nhwc_readers(net, plan, v, i + 1);

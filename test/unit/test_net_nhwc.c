@@ -10,7 +10,9 @@
  *		only) so that the transposes and the tiles run again apart are
  *		taken; each net also with its weights packed (maas_net_pack: the
  *		convolutions' for oneDNN's primitive of one row).  And the NHWC
- *		max pooling kernel against the NCHW one.
+ *		max pooling kernel against the NCHW one.  A CNN in PyTorch's order
+ *		(the ReLU after each pooling, a standardize first) plans as the
+ *		classic order does and gives its outputs.
  *		Without oneDNN only the NCHW paths run, and must agree too.
  */
 #include <math.h>
@@ -21,6 +23,7 @@
 #include "json.h"
 #include "net_build.h"
 #include "net_ops.h"
+#include "net_plan.h"
 #include "net_testutil.h"
 #include "safetensors.h"
 #include "unit.h"
@@ -86,6 +89,54 @@ odd_cnn(void)
 				    "{\"op\": \"conv2d\", \"weight\": \"c2.w\"},"
 				    "{\"op\": \"maxpool2d\", \"kernel\": 2}, {\"op\": \"flatten\"},"
 				    "{\"op\": \"dense\", \"weight\": \"d.w\"}]}", &w, &err);
+}
+
+/* 0.5 to 1.5: a standardize's std */
+static float *
+pos_floats(size_t n)
+{
+	float	   *v = rand_floats(n);
+
+	for (size_t i = 0; i < n; i++)
+		v[i] = 1.0f + 0.5f * v[i];
+	return v;
+}
+
+/*
+ * The classic CNN with each ReLU after its pooling, as PyTorch's
+ * relu(max_pool2d(conv(x))) and maas's own CNNs have it (torch_order), or
+ * before; with a standardize first (maas's CNNs), or not.  The same
+ * weights every time.
+ */
+static MaasNet *
+ordered_cnn(bool torch_order, bool standardize)
+{
+	TestWeights w = {0};
+	const char *block = torch_order ?
+		"{\"op\": \"maxpool2d\", \"kernel\": 2}, {\"op\": \"relu\"}," :
+		"{\"op\": \"relu\"}, {\"op\": \"maxpool2d\", \"kernel\": 2},";
+	char		config[1024];
+
+	rng = 2718;
+	tw_add(&w, rand_floats, "s.mean", 1, 196, 0, 0, 0);
+	tw_add(&w, pos_floats, "s.std", 1, 196, 0, 0, 0);
+	tw_add(&w, rand_floats, "c1.w", 4, 16, 1, 3, 3);
+	tw_add(&w, rand_floats, "c1.b", 1, 16, 0, 0, 0);
+	tw_add(&w, rand_floats, "c2.w", 4, 32, 16, 3, 3);
+	tw_add(&w, rand_floats, "c2.b", 1, 32, 0, 0, 0);
+	tw_add(&w, rand_floats, "d1.w", 2, 24, 32 * 2 * 2, 0, 0);
+	tw_add(&w, rand_floats, "d1.b", 1, 24, 0, 0, 0);
+	tw_add(&w, rand_floats, "d2.w", 2, 5, 24, 0, 0);
+	snprintf(config, sizeof(config),
+			 "{\"n_features\": 196, \"input_shape\": [1, 14, 14], \"layers\": [%s"
+			 "{\"op\": \"conv2d\", \"weight\": \"c1.w\", \"bias\": \"c1.b\"}, %s"
+			 "{\"op\": \"conv2d\", \"weight\": \"c2.w\", \"bias\": \"c2.b\"}, %s"
+			 "{\"op\": \"flatten\"},"
+			 "{\"op\": \"dense\", \"weight\": \"d1.w\", \"bias\": \"d1.b\"}, {\"op\": \"relu\"},"
+			 "{\"op\": \"dense\", \"weight\": \"d2.w\"}, {\"op\": \"softmax\"}]}",
+			 standardize ? "{\"op\": \"standardize\", \"mean\": \"s.mean\", \"std\": \"s.std\"}," : "",
+			 block, block);
+	return tw_build(config, &w, &err);
 }
 
 /* ---- backends ---- */
@@ -223,6 +274,69 @@ test_odd_cnn(void)
 	check_net("odd cnn, packed", packed(odd_cnn()));
 }
 
+/*
+ * PyTorch's order: the ReLU after a max pooling is fused into the
+ * convolution before it (net.c's fuse_relu; it commutes with the max of
+ * each window), so the plan has the classic order's steps, its values stay
+ * NHWC, and a standardize first runs on the tiles' threads too
+ * (net_tiles.c); the outputs are the classic order's, on every backend
+ */
+static void
+test_torch_order(void)
+{
+	static const int sizes[] = {1, 2, 7, 33};
+
+	for (int st = 0; st < 2; st++)
+	{
+		MaasNet    *torch = ordered_cnn(true, st == 1);
+		MaasNet    *classic = ordered_cnn(false, st == 1);
+		const NetPlan *tp,
+				   *cp;
+		const MaasBlas *one = open_with(MAAS_BACKEND_AUTO, 1);
+
+		CHECK(torch != NULL && classic != NULL && one != NULL);
+		if (torch == NULL || classic == NULL || one == NULL)
+			return;
+		tp = torch->plan;
+		cp = classic->plan;
+		/* standardize, conv+relu, pool, conv+relu, pool, flatten, dense+relu, dense, softmax */
+		CHECK(tp->n_steps == cp->n_steps && tp->n_steps == 8 + st);
+		CHECK(tp->tiles_apart && cp->tiles_apart);
+		CHECK(tp->nhwc == cp->nhwc);
+		if (one->conv2d_ready != NULL && one->conv2d_ready())
+			CHECK(maas_net_nhwc(tp, one));
+		for (int i = 0; i < tp->n_steps && i < cp->n_steps; i++)
+			CHECK(tp->steps[i].layer->op == cp->steps[i].layer->op &&
+				  tp->steps[i].relu == cp->steps[i].relu &&
+				  tp->steps[i].layout == cp->steps[i].layout);
+		for (int si = 0; si < (int) (sizeof(sizes) / sizeof(sizes[0])); si++)
+		{
+			int			n = sizes[si];
+			float	   *x = rand_floats((size_t) n * 196);
+
+			for (int v = 0; v < 4; v++)
+			{
+				const MaasBlas *blas = open_with(v == 2 ? MAAS_BACKEND_ONEDNN :
+												 v == 3 ? MAAS_BACKEND_BLAS : MAAS_BACKEND_AUTO,
+												 v == 0 ? 1 : 2);
+				char		what[96];
+				float	   *want;
+
+				if (blas == NULL)
+					blas = open_with(MAAS_BACKEND_AUTO, 2);
+				CHECK(blas != NULL);
+				if (blas == NULL)
+					continue;
+				want = tw_run(classic, blas, n, x);
+				snprintf(what, sizeof(what), "pytorch order%s, %d rows, variant %d",
+						 st ? ", standardized" : "", n, v);
+				CHECK(unit_close_f(what, (size_t) n * 5, tw_run(torch, blas, n, x), want, 0));
+			}
+		}
+		check_net(st ? "pytorch-order cnn, standardized" : "pytorch-order cnn", torch);
+	}
+}
+
 /* ---- the NHWC max pooling against the NCHW kernel ---- */
 
 static void
@@ -282,5 +396,6 @@ main(void)
 	UNIT_RUN(test_maxpool_nhwc);
 	UNIT_RUN(test_classic_cnn);
 	UNIT_RUN(test_odd_cnn);
+	UNIT_RUN(test_torch_order);
 	return unit_finish("net_nhwc");
 }
