@@ -36,6 +36,7 @@
  * prediction run through it.
  */
 #include "train_int.h"
+#include "threads.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -154,6 +155,84 @@ relu_inplace(size_t n, float *restrict v)
 }
 
 /*
+ * The step's own passes over the activations (pooling forward and
+ * backward, ReLU and its gradient) split by rows over the training
+ * threads (threads.h): the convolutions and products already run on them,
+ * and these passes, each a few hundred microseconds on one thread, left
+ * the other cores idle between them.  Each row's values are computed as
+ * on one thread, so a model trains to the same bits whatever the threads.
+ */
+typedef enum RowPass
+{
+	PASS_POOL,					/* max pooling forward, with its argmax */
+	PASS_RELU,					/* relu of the pooled (or unpooled) output */
+	PASS_POOL_BACK,				/* relu's gradient, then the pooling's */
+	PASS_RELU_BACK				/* relu's gradient alone */
+} RowPass;
+
+typedef struct RowJob
+{
+	RowPass		pass;
+	int			m;				/* rows */
+	const MaasPool2d *pool;
+	size_t		in_size,		/* floats a row of the pass's input */
+				out_size;		/* ... of its output (the pooled) */
+	const float *in;
+	float	   *out;
+	int32_t    *argmax;
+	float	   *g;				/* the gradient at the output */
+} RowJob;
+
+static void
+row_part(void *arg, int t, int parts)
+{
+	const RowJob *j = arg;
+	int64_t		r0,
+				r1;
+	size_t		n;
+
+	maas_split_range(j->m, t, parts, &r0, &r1);
+	n = (size_t) (r1 - r0);
+	if (n == 0)
+		return;
+	switch (j->pass)
+	{
+		case PASS_POOL:
+			maas_maxpool2d_forward(j->pool, (int) n, j->in + r0 * j->in_size,
+								   j->out + r0 * j->out_size, j->argmax + r0 * j->out_size);
+			relu_inplace(n * j->out_size, j->out + r0 * j->out_size);
+			break;
+		case PASS_RELU:
+			relu_inplace(n * j->out_size, j->out + r0 * j->out_size);
+			break;
+		case PASS_POOL_BACK:
+			maas_nn_relu_backward(n * j->out_size, j->g + r0 * j->out_size,
+								  j->in + r0 * j->out_size);
+			maas_maxpool2d_backward(j->pool, (int) n, j->g + r0 * j->out_size,
+									j->argmax + r0 * j->out_size, j->out + r0 * j->in_size);
+			break;
+		case PASS_RELU_BACK:
+			maas_nn_relu_backward(n * j->out_size, j->g + r0 * j->out_size,
+								  j->in + r0 * j->out_size);
+			break;
+	}
+}
+
+/* a pass over m rows: on as many threads as there are and rows for */
+static void
+row_pass(const MaasBlas *blas, RowJob *j)
+{
+	int			threads = blas->info != NULL ? blas->info->threads : 1;
+
+	if (threads > j->m)
+		threads = j->m;
+	if (threads > 1)
+		maas_parallel(threads, row_part, j);
+	else
+		row_part(j, 0, 1);
+}
+
+/*
  * A convolution forward and backward in training: on the backend's own
  * convolution (oneDNN's primitives, MaasBlas.conv2d and conv2d_backward)
  * when it runs it, else maas's (im2col for the CNN's shapes)
@@ -197,14 +276,20 @@ cnn_step(NnFit *fit, const MaasBlas *blas, int m)
 		const float *w = fit->params + st->w_off[i];
 		const float *b = fit->params + st->b_off[i];
 
+		RowJob		j = {.m = m, .pool = &sh->pool[i], .in_size = st->conv_size[i],
+		.out_size = st->out_size[i], .in = st->z, .out = st->out[i], .argmax = st->argmax[i]};
+
 		if (sh->pooled[i])
 		{
 			conv_forward(&sh->conv[i], blas, m, x, w, b, st->z, st->scratch);
-			maas_maxpool2d_forward(&sh->pool[i], m, st->z, st->out[i], st->argmax[i]);
+			j.pass = PASS_POOL;
 		}
 		else
+		{
 			conv_forward(&sh->conv[i], blas, m, x, w, b, st->out[i], st->scratch);
-		relu_inplace((size_t) m * st->out_size[i], st->out[i]);
+			j.pass = PASS_RELU;
+		}
+		row_pass(blas, &j);
 		x = st->out[i];
 	}
 	logits = maas_nn_dense_forward(&st->dense, blas, fit->params, x, m, &fit->rng);
@@ -220,10 +305,14 @@ cnn_step(NnFit *fit, const MaasBlas *blas, int m)
 		float	   *dz = g;
 		float	   *t;
 
-		maas_nn_relu_backward((size_t) m * st->out_size[i], g, st->out[i]);
+		RowJob		j = {.m = m, .pool = &sh->pool[i], .in_size = st->conv_size[i],
+		.out_size = st->out_size[i], .in = st->out[i], .out = other, .argmax = st->argmax[i],
+		.g = g};
+
+		j.pass = sh->pooled[i] ? PASS_POOL_BACK : PASS_RELU_BACK;
+		row_pass(blas, &j);
 		if (sh->pooled[i])
 		{
-			maas_maxpool2d_backward(&sh->pool[i], m, g, st->argmax[i], other);
 			dz = other;
 			other = g;
 		}
