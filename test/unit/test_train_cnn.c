@@ -11,6 +11,7 @@
  * CNN learns to tell bars from crosses; predictions go through the
  * runtime and match the reference forward pass; the memory estimate is
  * what the buffers take; bad geometries are refused with their messages.
+ * The gradient and the seed again on two threads.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -529,6 +530,27 @@ test_cnn_diverges(void)
 	CHECK(kerr.status == MAAS_ERR_DIVERGED && res.diverged_epoch >= 1);
 }
 
+/*
+ * The same on two threads: the step's passes over the activations split
+ * by rows (train_cnn.c's row_pass), the gradient still the reference's,
+ * the seed still the model
+ */
+static void
+test_cnn_two_threads(void)
+{
+	const MaasBlas *one = blas;
+	char		err[256];
+
+	blas = maas_blas_load(NULL, 2, err, sizeof(err));
+	CHECK(blas != NULL && blas->info->threads == 2);
+	if (blas != NULL)
+	{
+		test_cnn_gradient();
+		test_cnn_seed();
+	}
+	blas = one;
+}
+
 int
 main(void)
 {
@@ -547,5 +569,6 @@ main(void)
 	UNIT_RUN(test_cnn_memory);
 	UNIT_RUN(test_cnn_check_errors);
 	UNIT_RUN(test_cnn_diverges);
+	UNIT_RUN(test_cnn_two_threads);
 	return unit_finish("train_cnn");
 }
