@@ -277,13 +277,16 @@ typedef struct MaasBlas
 	 * A 2-D convolution's backward pass in training (conv.h: p checked,
 	 * NCHW rows), as maas_conv2d_backward: dweight and dbias (both
 	 * required) and, when dinp is not NULL, the gradient at the input,
-	 * overwritten; on oneDNN's backward primitives when it runs them, on
-	 * the backend's threads, from the backend's thread only.  False when
-	 * it does not (as conv2d), and the caller computes it itself.
+	 * overwritten; on oneDNN's backward primitives when it runs them.
+	 * thread -1: on the backend's threads, from the backend's thread;
+	 * thread t in [0, MAAS_CONV_SLOTS): on the calling thread alone, thread
+	 * t of maas_parallel, with primitives of slot t (as conv2d_at), so
+	 * that the threads each take a part of a mini-batch.  False when it
+	 * does not (as conv2d), and the caller computes it itself.
 	 */
 	bool		(*conv2d_backward) (const struct MaasConv2d *p, int n, const float *dout,
 									const float *inp, const float *weight, float *dinp,
-									float *dweight, float *dbias);
+									float *dweight, float *dbias, int thread);
 
 	/* what is loaded and chosen; valid as long as this struct */
 	const MaasBlasInfo *info;

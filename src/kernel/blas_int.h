@@ -87,6 +87,6 @@ extern bool blas_conv2d_pack(const struct MaasConv2d *p, const float *weight, bo
 extern bool blas_conv2d_ready(void);
 extern bool blas_conv2d_backward(const struct MaasConv2d *p, int n, const float *dout,
 								 const float *inp, const float *weight, float *dinp,
-								 float *dweight, float *dbias);
+								 float *dweight, float *dbias, int thread);
 
 #endif							/* MAAS_BLAS_INT_H */

@@ -262,14 +262,15 @@ extern void maas_dnn_conv_clear(void);
  * The backward pass of p on n NCHW rows, as maas_conv2d_backward: dweight
  * and dbias (both required) and, when dinp is not NULL, the gradient at
  * the input, all overwritten; on oneDNN's backward weights and data
- * primitives with threads OpenMP threads, cached by shape.  False when it
- * did not run (the caller computes it itself).  The backend's thread
- * only.  Signals blocked for the call.
+ * primitives with threads OpenMP threads, cached by shape, on slot (0
+ * to MAAS_CONV_SLOTS - 1; 0 the backend's thread, t thread t of
+ * maas_parallel; each slot's primitives its own).  False when it did not
+ * run (the caller computes it itself).  Signals blocked for the call.
  */
 extern bool maas_dnn_conv2d_backward(const struct MaasConv2d *p, int threads, int n,
 									 const float *dout, const float *inp,
 									 const float *weight, float *dinp,
-									 float *dweight, float *dbias);
+									 float *dweight, float *dbias, int slot);
 extern void maas_dnn_conv_backward_clear(void);
 
 #endif							/* MAAS_GEMM_H */

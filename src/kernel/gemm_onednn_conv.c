@@ -108,6 +108,8 @@ typedef struct ConvSlot
 
 static ConvSlot slots[MAAS_CONV_SLOTS];
 
+static dnnl_stream_t slot_stream(int slot);
+
 static bool
 conv_open(void)
 {
@@ -133,11 +135,7 @@ fail:
 bool
 maas_dnn_conv_env(dnnl_engine_t *eng, dnnl_stream_t *stream)
 {
-	if (!conv_open())
-		return false;
-	*eng = engine;
-	*stream = stream0;
-	return true;
+	return maas_dnn_conv_env_at(0, eng, stream);
 }
 
 int
@@ -422,6 +420,15 @@ slot_stream(int slot)
 			 cf.dnnl_stream_create(&sl->stream, engine, dnnl_stream_default_flags) != dnnl_success)
 		sl->stream = NULL;
 	return sl->stream;
+}
+
+bool
+maas_dnn_conv_env_at(int slot, dnnl_engine_t *eng, dnnl_stream_t *stream)
+{
+	if (slot < 0 || slot >= MAAS_CONV_SLOTS || (*stream = slot_stream(slot)) == NULL)
+		return false;
+	*eng = engine;
+	return true;
 }
 
 /*

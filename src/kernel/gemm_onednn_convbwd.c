@@ -15,12 +15,15 @@
  * once.  The backward descriptors need a forward one as their hint; it is
  * made for forward training with the same shapes and never run.
  *
- * Only the backend's thread calls this (the trainer's loop), on slot 0's
- * stream; the OpenMP thread count is set for the call and put back, and
- * signals are blocked, as for the forward primitive.  False (the caller
+ * The trainer's loop calls this on the backend's thread (slot 0), or on
+ * each of the threads that share its mini-batch (slot t for thread t of
+ * maas_parallel), each slot with its own primitives and stream, as the
+ * forward primitive's slots; the OpenMP thread count is set for the call
+ * and put back, and signals are blocked, as for the forward primitive.  False (the caller
  * then runs im2col) when oneDNN is not loaded, has no primitive for the
  * shape, or fails.
  */
+#include "blas.h"
 #include "conv.h"
 #include "gemm_onednn_int.h"
 #include "signals.h"
@@ -65,8 +68,8 @@ typedef struct BwdEntry
 
 #define BWD_CACHE 8
 
-static BwdEntry cache[BWD_CACHE];
-static uint64_t clock_now;
+static BwdEntry caches[MAAS_CONV_SLOTS][BWD_CACHE];
+static uint64_t clocks[MAAS_CONV_SLOTS];
 
 static void
 entry_free(BwdEntry *e)
@@ -297,8 +300,9 @@ run(BwdEntry *e, dnnl_stream_t stream, const float *dout, const float *inp,
 static bool
 dnn_backward(const MaasConv2d *p, int threads, int n, const float *dout,
 			 const float *inp, const float *weight, float *dinp, float *dweight,
-			 float *dbias)
+			 float *dbias, int slot)
 {
+	BwdEntry   *cache = caches[slot];
 	dnnl_engine_t engine;
 	dnnl_stream_t stream;
 	int			omp_was;
@@ -306,7 +310,7 @@ dnn_backward(const MaasConv2d *p, int threads, int n, const float *dout,
 	BwdEntry   *e = NULL;
 	bool		ok;
 
-	if (!maas_dnn_conv_env(&engine, &stream))
+	if (!maas_dnn_conv_env_at(slot, &engine, &stream))
 		return false;
 	key_of(&k, p, n, threads, dinp != NULL);
 	for (int i = 0; i < BWD_CACHE; i++)
@@ -331,7 +335,7 @@ dnn_backward(const MaasConv2d *p, int threads, int n, const float *dout,
 			e->key = k;
 		}
 	}
-	e->stamp = ++clock_now;
+	e->stamp = ++clocks[slot];
 	ok = !e->failed && run(e, stream, dout, inp, weight, dinp, dweight, dbias);
 	maas_dnn_conv_threads_end(omp_was, threads);
 	return ok;
@@ -340,15 +344,16 @@ dnn_backward(const MaasConv2d *p, int threads, int n, const float *dout,
 bool
 maas_dnn_conv2d_backward(const MaasConv2d *p, int threads, int n, const float *dout,
 						 const float *inp, const float *weight, float *dinp,
-						 float *dweight, float *dbias)
+						 float *dweight, float *dbias, int slot)
 {
 	sigset_t	old;
 	bool		ok;
 
-	if (n < 1 || threads < 1 || dweight == NULL || dbias == NULL)
+	if (n < 1 || threads < 1 || dweight == NULL || dbias == NULL || slot < 0 ||
+		slot >= MAAS_CONV_SLOTS)
 		return false;
 	maas_block_signals(&old);
-	ok = dnn_backward(p, threads, n, dout, inp, weight, dinp, dweight, dbias);
+	ok = dnn_backward(p, threads, n, dout, inp, weight, dinp, dweight, dbias, slot);
 	maas_restore_signals(&old);
 	return ok;
 }
@@ -356,9 +361,10 @@ maas_dnn_conv2d_backward(const MaasConv2d *p, int threads, int n, const float *d
 void
 maas_dnn_conv_backward_clear(void)
 {
-	for (int i = 0; i < BWD_CACHE; i++)
-		if (cache[i].used)
-			entry_free(&cache[i]);
+	for (int s = 0; s < MAAS_CONV_SLOTS; s++)
+		for (int i = 0; i < BWD_CACHE; i++)
+			if (caches[s][i].used)
+				entry_free(&caches[s][i]);
 }
 
 #else							/* !MAAS_ONEDNN */
@@ -366,8 +372,9 @@ maas_dnn_conv_backward_clear(void)
 bool
 maas_dnn_conv2d_backward(const MaasConv2d *p, int threads, int n, const float *dout,
 						 const float *inp, const float *weight, float *dinp,
-						 float *dweight, float *dbias)
+						 float *dweight, float *dbias, int slot)
 {
+	(void) slot;
 	(void) p;
 	(void) threads;
 	(void) n;

@@ -103,6 +103,9 @@ extern MaasDnnConvFuncs maas_dnn_cf;
  */
 extern bool maas_dnn_conv_env(dnnl_engine_t *engine, dnnl_stream_t *stream);
 
+/* the same for slot (0 to MAAS_CONV_SLOTS - 1, as maas_dnn_conv2d_at's) */
+extern bool maas_dnn_conv_env_at(int slot, dnnl_engine_t *engine, dnnl_stream_t *stream);
+
 /*
  * The calling thread's OpenMP thread count set to threads for a
  * convolution primitive; returns what to give maas_dnn_conv_threads_end

@@ -318,6 +318,10 @@ typedef struct MaasCnnConfig
 				in_w;
 	int			n_conv;
 	MaasCnnConv conv[MAAS_CNN_MAX_CONV];
+	int			threads;		/* the fit's BLAS threads, over which it splits
+								 * each convolution's mini-batch (conv_split in
+								 * train_cnn.c; maas_cnn_memory counts the
+								 * parts' gradients); 0 or 1: no split */
 } MaasCnnConfig;
 
 /* a CNN's layers: checked geometries and the weights in torch's layouts */
@@ -362,6 +366,9 @@ extern bool maas_cnn_memory(const MaasCnnConfig *cfg, int64_t n_train,
 							size_t *bytes);
 
 /* as maas_nn_fit; weights start as torch's defaults for Conv2d and Linear */
+/* the convolutions maas_cnn_fit ran split over its threads, counted (for the tests) */
+extern long maas_cnn_split_runs;
+
 extern bool maas_cnn_fit(const MaasBlas *blas, const MaasCnnConfig *cfg,
 						 const MaasTrainSet *data, const MaasTrainSet *val,
 						 const MaasTrainHooks *hooks, MaasCnnResult *result,

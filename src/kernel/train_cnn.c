@@ -69,6 +69,12 @@ typedef struct CnnState
 	float	   *g0;
 	float	   *g1;
 	float	   *scratch;
+	/* the split convolutions (conv_split): the other parts' gradients */
+	int			parts;			/* 1 to MAAS_CONV_SLOTS: cfg->threads */
+	size_t		part_floats;	/* floats of a convolution's weights and bias, the most */
+	float	   *part_grads;		/* parts - 1 of them */
+	bool		no_split[MAAS_CNN_MAX_CONV][2];	/* a part of the forward (0) or
+												 * backward (1) did not run */
 	MaasLayer	layers[MAX_NET_LAYERS];
 	int			conv_layer[MAAS_CNN_MAX_CONV];	/* in the evaluation net */
 } CnnState;
@@ -252,9 +258,103 @@ conv_backward(const MaasConv2d *g, const MaasBlas *blas, int m, const float *dz,
 			  float *scratch)
 {
 	if (blas->conv2d_backward != NULL &&
-		blas->conv2d_backward(g, m, dz, in, w, dinp, dw, db))
+		blas->conv2d_backward(g, m, dz, in, w, dinp, dw, db, -1))
 		return;
 	maas_conv2d_backward(g, blas, m, dz, in, w, dinp, dw, db, scratch, NULL);
+}
+
+/*
+ * A convolution of the mini-batch split by rows over the training threads,
+ * each part on oneDNN's primitives of its own slot, on one thread
+ * (MaasBlas.conv2d_at and conv2d_backward with a thread), instead of one
+ * call that oneDNN's threads share: on two threads such a call of 64 rows
+ * ran the second convolution's forward and backward only 1.3-1.4x faster
+ * than on one (AMD EPYC Zen 4, doc/training.md).  The parts' weight and
+ * bias gradients are summed in the parts' order, so a run is the same on
+ * the same threads.  False when a part did not run on the backend (no
+ * oneDNN, a shape it refused, few input channels under "auto"): the caller
+ * then runs the whole batch as before, and this convolution is not split
+ * again in this fit.
+ */
+typedef struct ConvSplit
+{
+	const MaasConv2d *g;
+	const MaasBlas *blas;
+	int			m;
+	bool		backward;
+	const float *x;				/* the convolution's input */
+	const float *w;
+	const float *b;				/* forward */
+	float	   *out;			/* forward: the output */
+	const float *dz;			/* backward: the gradient at the output */
+	float	   *dinp;			/* backward: at the input, or NULL */
+	float	   *dw[MAAS_CONV_SLOTS];
+	float	   *db[MAAS_CONV_SLOTS];
+	bool		ok[MAAS_CONV_SLOTS];
+	int			parts;			/* as maas_parallel ran them */
+} ConvSplit;
+
+long		maas_cnn_split_runs = 0;
+
+static void
+conv_part(void *arg, int t, int parts)
+{
+	ConvSplit  *j = arg;
+	size_t		isz = maas_conv2d_in_size(j->g),
+				osz = maas_conv2d_out_size(j->g);
+	int64_t		r0,
+				r1;
+	int			n;
+
+	j->parts = parts;
+	maas_split_range(j->m, t, parts, &r0, &r1);
+	n = (int) (r1 - r0);
+	if (!j->backward)
+		j->ok[t] = j->blas->conv2d_at(j->g, n, j->x + r0 * isz, j->w, NULL, j->b, false,
+									  j->out + r0 * osz, 0, t);
+	else
+		j->ok[t] = j->blas->conv2d_backward(j->g, n, j->dz + r0 * osz, j->x + r0 * isz, j->w,
+											j->dinp != NULL ? j->dinp + r0 * isz : NULL,
+											j->dw[t], j->db[t], t);
+}
+
+static bool
+conv_split(CnnState *st, int i, ConvSplit *j)
+{
+	int			parts = j->blas->info != NULL ? j->blas->info->threads : 1;
+	size_t		nw = maas_conv2d_weights(j->g);
+
+	if (parts > st->parts)
+		parts = st->parts;
+	if (parts > j->m)
+		parts = j->m;
+	if (parts < 2 || st->no_split[i][j->backward] || j->blas->conv2d_at == NULL ||
+		j->blas->conv2d_ready == NULL || !j->blas->conv2d_ready())
+		return false;
+	for (int t = 1; t < parts; t++)
+	{
+		j->dw[t] = st->part_grads + (size_t) (t - 1) * st->part_floats;
+		j->db[t] = j->dw[t] + nw;
+	}
+	memset(j->ok, 0, sizeof(j->ok));
+	j->parts = 0;
+	maas_parallel(parts, conv_part, j);
+	for (int t = 0; t < j->parts; t++)
+		if (!j->ok[t])
+		{
+			st->no_split[i][j->backward] = true;
+			return false;
+		}
+	maas_cnn_split_runs++;
+	if (j->backward)
+		for (int t = 1; t < j->parts; t++)
+		{
+			for (size_t k = 0; k < nw; k++)
+				j->dw[0][k] += j->dw[t][k];
+			for (int k = 0; k < j->g->c_out; k++)
+				j->db[0][k] += j->db[t][k];
+		}
+	return j->parts > 0;
 }
 
 /* ---- one mini-batch ---- */
@@ -279,16 +379,12 @@ cnn_step(NnFit *fit, const MaasBlas *blas, int m)
 		RowJob		j = {.m = m, .pool = &sh->pool[i], .in_size = st->conv_size[i],
 		.out_size = st->out_size[i], .in = st->z, .out = st->out[i], .argmax = st->argmax[i]};
 
-		if (sh->pooled[i])
-		{
-			conv_forward(&sh->conv[i], blas, m, x, w, b, st->z, st->scratch);
-			j.pass = PASS_POOL;
-		}
-		else
-		{
-			conv_forward(&sh->conv[i], blas, m, x, w, b, st->out[i], st->scratch);
-			j.pass = PASS_RELU;
-		}
+		ConvSplit	cs = {.g = &sh->conv[i], .blas = blas, .m = m, .x = x, .w = w, .b = b,
+		.out = sh->pooled[i] ? st->z : st->out[i]};
+
+		if (!conv_split(st, i, &cs))
+			conv_forward(&sh->conv[i], blas, m, x, w, b, cs.out, st->scratch);
+		j.pass = sh->pooled[i] ? PASS_POOL : PASS_RELU;
 		row_pass(blas, &j);
 		x = st->out[i];
 	}
@@ -309,6 +405,9 @@ cnn_step(NnFit *fit, const MaasBlas *blas, int m)
 		.out_size = st->out_size[i], .in = st->out[i], .out = other, .argmax = st->argmax[i],
 		.g = g};
 
+		ConvSplit	cs = {.g = &sh->conv[i], .blas = blas, .m = m, .backward = true, .x = in,
+		.w = fit->params + st->w_off[i]};
+
 		j.pass = sh->pooled[i] ? PASS_POOL_BACK : PASS_RELU_BACK;
 		row_pass(blas, &j);
 		if (sh->pooled[i])
@@ -316,9 +415,13 @@ cnn_step(NnFit *fit, const MaasBlas *blas, int m)
 			dz = other;
 			other = g;
 		}
-		conv_backward(&sh->conv[i], blas, m, dz, in, fit->params + st->w_off[i],
-					  i > 0 ? other : NULL, fit->grads + st->w_off[i],
-					  fit->grads + st->b_off[i], st->scratch);
+		cs.dz = dz;
+		cs.dinp = i > 0 ? other : NULL;
+		cs.dw[0] = fit->grads + st->w_off[i];
+		cs.db[0] = fit->grads + st->b_off[i];
+		if (!conv_split(st, i, &cs))
+			conv_backward(&sh->conv[i], blas, m, dz, in, fit->params + st->w_off[i],
+						  cs.dinp, cs.dw[0], cs.db[0], st->scratch);
 		/* the gradient at this convolution's input is the next one's g */
 		t = other;
 		other = dz;
@@ -362,6 +465,8 @@ cnn_setup(CnnState *st, const MaasCnnConfig *cfg, bool train, MaasError *err)
 
 	memset(st, 0, sizeof(*st));
 	st->cfg = cfg;
+	st->parts = cfg->threads < 1 ? 1 : cfg->threads > MAAS_CONV_SLOTS ? MAAS_CONV_SLOTS :
+		cfg->threads;
 	if (!maas_cnn_check(cfg, sh, err))
 		return false;
 	st->n_conv = sh->n_conv;
@@ -382,6 +487,8 @@ cnn_setup(CnnState *st, const MaasCnnConfig *cfg, bool train, MaasError *err)
 
 		st->w_off[i] = off;
 		st->b_off[i] = off + nw;
+		if (nw + (size_t) g->c_out > st->part_floats)
+			st->part_floats = nw + (size_t) g->c_out;
 		maas_nn_fit_segment(fit, off, nw, true);
 		maas_nn_fit_segment(fit, off + nw, (size_t) g->c_out, false);
 		off += nw + (size_t) g->c_out;
@@ -446,9 +553,10 @@ batch_floats(const CnnState *st, size_t B, size_t *floats)
 		if (!maas_mul_size(B, st->out_size[i] * (st->shapes.pooled[i] ? 2 : 1), &t) ||
 			!maas_add_size(sum, t, &sum))
 			return false;
-	/* z and two gradient buffers, the scratch, the dense stack */
+	/* z and two gradient buffers, the scratch, the dense stack, the parts' gradients */
 	if (!maas_mul_size(B, 3 * st->max_size, &t) ||
 		!maas_add_size(sum, t, &sum) ||
+		!maas_add_size(sum, (size_t) (st->parts - 1) * st->part_floats, &sum) ||
 		!maas_add_size(sum, st->scratch_floats, &sum) ||
 		!maas_nn_dense_floats(&st->dense, B, &t) ||
 		!maas_add_size(sum, t, floats))
@@ -472,6 +580,9 @@ batch_alloc(CnnState *st, size_t B)
 		(st->g1 = maas_kalloc_array(B * st->max_size, sizeof(float))) != NULL &&
 		(st->scratch = maas_kalloc_array(st->scratch_floats > 0 ? st->scratch_floats : 1,
 										 sizeof(float))) != NULL &&
+		(st->parts < 2 ||
+		 (st->part_grads = maas_kalloc_array((size_t) (st->parts - 1) * st->part_floats,
+											 sizeof(float))) != NULL) &&
 		maas_nn_dense_alloc(&st->dense, B);
 }
 

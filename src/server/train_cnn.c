@@ -189,6 +189,7 @@ cnn_config(const TrainParams *p, const MaasNnConfig *nn, MaasCnnConfig *cfg)
 	cfg->in_w = p->cnn.in_w;
 	cfg->n_conv = p->cnn.n_conv;
 	memcpy(cfg->conv, p->cnn.conv, sizeof(MaasCnnConv) * p->cnn.n_conv);
+	cfg->threads = maas_train_threads();
 }
 
 /* the dimensions of the first non-null value of an array column */

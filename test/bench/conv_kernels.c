@@ -390,7 +390,7 @@ step_conv_backward(const Step *s, const MaasConv2d *c, const float *dy, const fl
 				   const float *w, float *dx, float *dw, float *db)
 {
 	if (s->backend && blas->conv2d_backward != NULL &&
-		blas->conv2d_backward(c, s->n, dy, x, w, dx, dw, db))
+		blas->conv2d_backward(c, s->n, dy, x, w, dx, dw, db, -1))
 		return;
 	maas_conv2d_backward(c, blas, s->n, dy, x, w, dx, dw, db, s->scratch, NULL);
 }

@@ -182,5 +182,18 @@ SELECT * FROM maas_train('c_bad', 'cnn_train', 'digit', 'mlp', '{"input_shape": 
 SELECT count(*) AS stored FROM maas.versions WHERE model = 'c_bad';
 SELECT count(*) AS runs FROM maas.training_runs WHERE model = 'c_bad';
 
+-- two training threads: each convolution's mini-batch is split by rows
+-- over them (the second convolution has 8 input channels, so with oneDNN
+-- it runs on the primitives of each thread's own slot); the same seed on
+-- the same threads gives the same model again, and it learns
+SET maas.training_threads = 2;
+\set p2 '{"input_shape": [1, 8, 8], "conv": [{"filters": 8, "kernel": 3, "padding": 1}, {"filters": 8, "kernel": 3, "padding": 1}], "pool": 2, "hidden": [32], "epochs": 30, "batch_size": 32, "lr": 0.003, "seed": 7, "deploy": "always"}'
+SELECT version, (metrics->>'accuracy')::float8 > 0.85 AS accurate
+  FROM maas_train('c_two', 'cnn_train', 'digit', 'cnn', :'p2');
+SELECT version, (metrics->>'accuracy')::float8 > 0.85 AS accurate
+  FROM maas_train('c_two', 'cnn_train', 'digit', 'cnn', :'p2');
+SELECT count(*) AS versions, count(DISTINCT sha256) AS models FROM maas.versions WHERE model = 'c_two';
+RESET maas.training_threads;
+
 SELECT maas_drop('c_digits'), maas_drop('c_digits3'), maas_drop('c_reg'), maas_drop('c_early'),
-       maas_drop('c_torch'), maas_drop('c_copy'), maas_drop('c_iris');
+       maas_drop('c_torch'), maas_drop('c_copy'), maas_drop('c_iris'), maas_drop('c_two');

@@ -53,6 +53,7 @@ tiny_config(int c, int h, int w, int k)
 	cfg.nn.batch_size = 16;
 	cfg.nn.epochs = 3;
 	cfg.nn.seed = 42;
+	cfg.threads = blas != NULL && blas->info != NULL ? blas->info->threads : 1;
 	return cfg;
 }
 
@@ -217,7 +218,7 @@ rand_data(int n, int d, int k, float *x, int32_t *y, uint64_t seed)
 /* ---- tests ---- */
 
 static void
-test_cnn_gradient(void)
+check_gradient(int f0)
 {
 	enum
 	{
@@ -236,9 +237,9 @@ test_cnn_gradient(void)
 	int			checked = 0;
 
 	rand_data(N, C * H * W, K, x, y, 3);
-	/* conv 3x3 pad 1 -> 4 x 7 x 6, pool 2 -> 4 x 3 x 3; conv 2x2 stride 1 -> 3 x 2 x 2 */
+	/* conv 3x3 pad 1 -> f0 x 7 x 6, pool 2 -> f0 x 3 x 3; conv 2x2 stride 1 -> 3 x 2 x 2 */
 	cfg.n_conv = 2;
-	cfg.conv[0] = (MaasCnnConv) {4, 3, 1, 1, 2};
+	cfg.conv[0] = (MaasCnnConv) {f0, 3, 1, 1, 2};
 	cfg.conv[1] = (MaasCnnConv) {3, 2, 1, 0, 1};
 	cfg.nn.n_hidden = 1;
 	cfg.nn.hidden[0] = 5;
@@ -303,9 +304,15 @@ test_cnn_gradient(void)
 	if (worst > 5e-4)
 		fprintf(stderr, "    worst gradient error %g of %d parameters (largest gradient %g)\n",
 				worst, checked, scale);
-	CHECK(checked == 4 * 2 * 9 + 4 + 3 * 4 * 4 + 3 + 5 * 12 + 5 + 3 * 5 + 3);
+	CHECK(checked == f0 * 2 * 9 + f0 + 3 * f0 * 4 + 3 + 5 * 12 + 5 + 3 * 5 + 3);
 	CHECK(worst < 5e-4);
 	CHECK(scale > 1e-2);		/* the gradients are not all zero */
+}
+
+static void
+test_cnn_gradient(void)
+{
+	check_gradient(4);
 }
 
 /* images of 8x8: a vertical bar (class 0), a horizontal bar (1) or a cross (2) */
@@ -533,13 +540,18 @@ test_cnn_diverges(void)
 /*
  * The same on two threads: the step's passes over the activations split
  * by rows (train_cnn.c's row_pass), the gradient still the reference's,
- * the seed still the model
+ * the seed still the model.  Then on oneDNN (when it is there) with two
+ * threads, the convolutions split by rows too (conv_split): the second
+ * one's forward and backward (8 input channels), the first one's backward
+ * (no gradient at its input), each part on its own slot's primitives.
  */
 static void
 test_cnn_two_threads(void)
 {
 	const MaasBlas *one = blas;
+	MaasBlasConfig config = {.threads = 2, .backend = MAAS_BACKEND_AUTO};
 	char		err[256];
+	long		before;
 
 	blas = maas_blas_load(NULL, 2, err, sizeof(err));
 	CHECK(blas != NULL && blas->info->threads == 2);
@@ -547,6 +559,18 @@ test_cnn_two_threads(void)
 	{
 		test_cnn_gradient();
 		test_cnn_seed();
+	}
+	blas = maas_blas_open(&config, &kerr);
+	CHECK(blas != NULL);
+	if (blas != NULL)
+	{
+		before = maas_cnn_split_runs;
+		check_gradient(8);
+		test_cnn_seed();
+		if (blas->conv2d_ready != NULL && blas->conv2d_ready())
+			CHECK(maas_cnn_split_runs > before);
+		else
+			printf("    no oneDNN: the convolutions were not split\n");
 	}
 	blas = one;
 }
