@@ -43,19 +43,26 @@ rand_floats(size_t n)
 
 /* ---- nets from configs ---- */
 
+/* the classic CNN's convolutions and dense layers (but the last bias) */
+static void
+classic_weights(TestWeights *w)
+{
+	tw_add(w, rand_floats, "c1.w", 4, 16, 1, 3, 3);
+	tw_add(w, rand_floats, "c1.b", 1, 16, 0, 0, 0);
+	tw_add(w, rand_floats, "c2.w", 4, 32, 16, 3, 3);
+	tw_add(w, rand_floats, "c2.b", 1, 32, 0, 0, 0);
+	tw_add(w, rand_floats, "d1.w", 2, 24, 32 * 2 * 2, 0, 0);
+	tw_add(w, rand_floats, "d1.b", 1, 24, 0, 0, 0);
+	tw_add(w, rand_floats, "d2.w", 2, 5, 24, 0, 0);
+}
+
 /* the classic CNN, small: conv 3x3, relu, pool 2, conv 3x3, relu, pool 2, dense */
 static MaasNet *
 classic_cnn(void)
 {
 	TestWeights w = {0};
 
-	tw_add(&w, rand_floats, "c1.w", 4, 16, 1, 3, 3);
-	tw_add(&w, rand_floats, "c1.b", 1, 16, 0, 0, 0);
-	tw_add(&w, rand_floats, "c2.w", 4, 32, 16, 3, 3);
-	tw_add(&w, rand_floats, "c2.b", 1, 32, 0, 0, 0);
-	tw_add(&w, rand_floats, "d1.w", 2, 24, 32 * 2 * 2, 0, 0);
-	tw_add(&w, rand_floats, "d1.b", 1, 24, 0, 0, 0);
-	tw_add(&w, rand_floats, "d2.w", 2, 5, 24, 0, 0);
+	classic_weights(&w);
 	tw_add(&w, rand_floats, "d2.b", 1, 5, 0, 0, 0);
 	return tw_build("{\"n_features\": 196, \"input_shape\": [1, 14, 14], \"layers\": ["
 				    "{\"op\": \"conv2d\", \"weight\": \"c1.w\", \"bias\": \"c1.b\"}, {\"op\": \"relu\"},"
@@ -120,13 +127,7 @@ ordered_cnn(bool torch_order, bool standardize)
 	rng = 2718;
 	tw_add(&w, rand_floats, "s.mean", 1, 196, 0, 0, 0);
 	tw_add(&w, pos_floats, "s.std", 1, 196, 0, 0, 0);
-	tw_add(&w, rand_floats, "c1.w", 4, 16, 1, 3, 3);
-	tw_add(&w, rand_floats, "c1.b", 1, 16, 0, 0, 0);
-	tw_add(&w, rand_floats, "c2.w", 4, 32, 16, 3, 3);
-	tw_add(&w, rand_floats, "c2.b", 1, 32, 0, 0, 0);
-	tw_add(&w, rand_floats, "d1.w", 2, 24, 32 * 2 * 2, 0, 0);
-	tw_add(&w, rand_floats, "d1.b", 1, 24, 0, 0, 0);
-	tw_add(&w, rand_floats, "d2.w", 2, 5, 24, 0, 0);
+	classic_weights(&w);
 	snprintf(config, sizeof(config),
 			 "{\"n_features\": 196, \"input_shape\": [1, 14, 14], \"layers\": [%s"
 			 "{\"op\": \"conv2d\", \"weight\": \"c1.w\", \"bias\": \"c1.b\"}, %s"
