@@ -388,12 +388,14 @@ conv_on_dnn(const struct MaasConv2d *p, int layout, int thread)
  * an OpenMP team costs a wake-up and a barrier a call, which a call of a
  * few rows does not repay (one row a call of the CNN ran 4x slower on two
  * threads than on one).  A thread of tiles (thread >= 0) runs on its own.
+ * passes: 1 for the forward pass, 2 for the backward (twice its
+ * multiply-adds).
  */
 static int
-conv_threads(const struct MaasConv2d *p, int n, int thread)
+conv_threads(const struct MaasConv2d *p, int n, int thread, double passes)
 {
 	int			threads = thread >= 0 ? 1 : blas_state.threads;
-	double		macs = (double) n * p->c_out * p->h_out * p->w_out *
+	double		macs = passes * n * p->c_out * p->h_out * p->w_out *
 		(double) (p->c_in / p->groups) * p->kh * p->kw;
 
 	while (threads > 1 && macs < CONV_MACS_PER_THREAD * threads)
@@ -408,7 +410,7 @@ blas_conv2d_at(const struct MaasConv2d *p, int n, const float *inp,
 {
 	if (!conv_on_dnn(p, layout, thread))
 		return false;
-	if (maas_dnn_conv2d_at(p, conv_threads(p, n, thread), n, inp, weight, packed, bias,
+	if (maas_dnn_conv2d_at(p, conv_threads(p, n, thread, 1.0), n, inp, weight, packed, bias,
 						   relu, out, layout, thread < 0 ? 0 : thread))
 		return true;
 	__atomic_fetch_add(&blas_state.info.onednn_failures, 1, __ATOMIC_RELAXED);
@@ -430,7 +432,7 @@ blas_conv2d_pack(const struct MaasConv2d *p, const float *weight, bool bias,
 	*packed = NULL;
 	if (!conv_on_dnn(p, layout, -1) || !maas_dnn_conv_ready())
 		return true;
-	return maas_dnn_conv2d_pack(p, conv_threads(p, 1, -1), weight, bias, relu, layout,
+	return maas_dnn_conv2d_pack(p, conv_threads(p, 1, -1, 1.0), weight, bias, relu, layout,
 								packed, err);
 }
 
@@ -449,20 +451,13 @@ blas_conv2d_backward(const struct MaasConv2d *p, int n, const float *dout,
 					 const float *inp, const float *weight, float *dinp,
 					 float *dweight, float *dbias, int thread)
 {
-	int			threads = thread >= 0 ? 1 : blas_state.threads;
-	double		macs;
-
 	if (!blas_state.conv_dnn || thread < -1 || thread >= MAAS_CONV_SLOTS)
 		return false;
 	if (blas_state.backend != MAAS_BACKEND_ONEDNN && p->c_in / p->groups < CONV_DNN_MIN_CIG &&
 		dinp != NULL)
 		return false;
-	macs = 2.0 * n * p->c_out * p->h_out * p->w_out *
-		(double) (p->c_in / p->groups) * p->kh * p->kw;
-	while (threads > 1 && macs < CONV_MACS_PER_THREAD * threads)
-		threads--;
-	if (maas_dnn_conv2d_backward(p, threads, n, dout, inp, weight, dinp, dweight, dbias,
-								 thread < 0 ? 0 : thread))
+	if (maas_dnn_conv2d_backward(p, conv_threads(p, n, thread, 2.0), n, dout, inp, weight,
+								 dinp, dweight, dbias, thread < 0 ? 0 : thread))
 		return true;
 	__atomic_fetch_add(&blas_state.info.onednn_failures, 1, __ATOMIC_RELAXED);
 	return false;

@@ -108,8 +108,6 @@ typedef struct ConvSlot
 
 static ConvSlot slots[MAAS_CONV_SLOTS];
 
-static dnnl_stream_t slot_stream(int slot);
-
 static bool
 conv_open(void)
 {
@@ -130,12 +128,6 @@ conv_open(void)
 fail:
 	lib = NULL;					/* gemm_onednn.c's: not closed here */
 	return false;
-}
-
-bool
-maas_dnn_conv_env(dnnl_engine_t *eng, dnnl_stream_t *stream)
-{
-	return maas_dnn_conv_env_at(0, eng, stream);
 }
 
 int

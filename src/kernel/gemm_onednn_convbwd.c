@@ -19,11 +19,10 @@
  * each of the threads that share its mini-batch (slot t for thread t of
  * maas_parallel), each slot with its own primitives and stream, as the
  * forward primitive's slots; the OpenMP thread count is set for the call
- * and put back, and signals are blocked, as for the forward primitive.  False (the caller
- * then runs im2col) when oneDNN is not loaded, has no primitive for the
- * shape, or fails.
+ * and put back, and signals are blocked, as for the forward primitive.
+ * False (the caller then runs im2col) when oneDNN is not loaded, has no
+ * primitive for the shape, or fails.
  */
-#include "blas.h"
 #include "conv.h"
 #include "gemm_onednn_int.h"
 #include "signals.h"

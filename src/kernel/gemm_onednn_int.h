@@ -58,7 +58,7 @@ extern bool maas_dnn_shared(void **library, dnnl_engine_t *engine, dnnl_stream_t
 /*
  * What gemm_onednn_conv.c looks up in the library for the convolutions,
  * forward (there) and backward (gemm_onednn_convbwd.c): a table, filled
- * in by maas_dnn_conv_env's first call.
+ * in by maas_dnn_conv_env_at's first call.
  */
 #define MAAS_DNN_CONV_FUNCS(X) \
 	X(dnnl_stream_wait) \
@@ -99,11 +99,9 @@ extern MaasDnnConvFuncs maas_dnn_cf;
 
 /*
  * The convolution's library opened (the table filled in): its engine and
- * the backend thread's stream; false when oneDNN cannot run.
+ * the stream of slot (0 to MAAS_CONV_SLOTS - 1, as maas_dnn_conv2d_at's;
+ * 0 the backend thread's); false when oneDNN cannot run.
  */
-extern bool maas_dnn_conv_env(dnnl_engine_t *engine, dnnl_stream_t *stream);
-
-/* the same for slot (0 to MAAS_CONV_SLOTS - 1, as maas_dnn_conv2d_at's) */
 extern bool maas_dnn_conv_env_at(int slot, dnnl_engine_t *engine, dnnl_stream_t *stream);
 
 /*

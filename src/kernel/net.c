@@ -275,16 +275,6 @@ plan_buffers(MaasNet *net, NetPlan *plan, MaasError *err)
 	return true;
 }
 
-/*
- * A step whose op can apply a ReLU as it writes (MaasOpInfo.fuses_relu:
- * a conv2d as im2col's rows are written, maas_conv2d_forward_act; a dense
- * layer in its int8 dequantization or after its product), followed by a
- * relu step on its value alone, in place, which nobody else reads and
- * which is not the output, writes the relu's value itself, and the relu
- * step goes: one pass over the activations less.  The layers stay as they
- * are, so a run to the op's own value (run_to) still sees it before the
- * ReLU.
- */
 /* does step b read step a's value alone, the last to, in place if in_place */
 static bool
 reads_only(const MaasNet *net, const NetPlan *plan, const NetStep *a, const NetStep *b,
@@ -299,9 +289,16 @@ reads_only(const MaasNet *net, const NetPlan *plan, const NetStep *a, const NetS
 }
 
 /*
- * ... and a ReLU after a max pooling of such a step's value (conv2d, max
+ * A step whose op can apply a ReLU as it writes (MaasOpInfo.fuses_relu:
+ * a conv2d as im2col's rows are written, maas_conv2d_forward_act; a dense
+ * layer in its int8 dequantization or after its product), followed by a
+ * relu step on its value alone, in place, which nobody else reads and
+ * which is not the output, writes the relu's value itself, and the relu
+ * step goes: one pass over the activations less.  The layers stay as they
+ * are, so a run to the op's own value (run_to) still sees it before the
+ * ReLU.  A ReLU after a max pooling of such a step's value (conv2d, max
  * pool, relu: PyTorch's relu(max_pool2d(conv(x))), and maas's own CNNs)
- * the same way: the ReLU commutes with the max of each window, so the
+ * goes the same way: the ReLU commutes with the max of each window, so the
  * step writes the ReLU of its value, the pooling takes the relu's value
  * id, and the relu step goes.  Then the convolution's value is read by a
  * max pooling alone, and may stay NHWC (net_tiles.c).

@@ -365,10 +365,10 @@ extern bool maas_cnn_check(const MaasCnnConfig *cfg, MaasCnnModel *model,
 extern bool maas_cnn_memory(const MaasCnnConfig *cfg, int64_t n_train,
 							size_t *bytes);
 
-/* as maas_nn_fit; weights start as torch's defaults for Conv2d and Linear */
 /* the convolutions maas_cnn_fit ran split over its threads, counted (for the tests) */
 extern long maas_cnn_split_runs;
 
+/* as maas_nn_fit; weights start as torch's defaults for Conv2d and Linear */
 extern bool maas_cnn_fit(const MaasBlas *blas, const MaasCnnConfig *cfg,
 						 const MaasTrainSet *data, const MaasTrainSet *val,
 						 const MaasTrainHooks *hooks, MaasCnnResult *result,

@@ -224,43 +224,25 @@ row_part(void *arg, int t, int parts)
 	}
 }
 
-/* a pass over m rows: on as many threads as there are and rows for */
-static void
-row_pass(const MaasBlas *blas, RowJob *j)
+/* the parts m rows are split into: as many as there are threads and rows for */
+static int
+row_parts(const MaasBlas *blas, int m)
 {
 	int			threads = blas->info != NULL ? blas->info->threads : 1;
 
-	if (threads > j->m)
-		threads = j->m;
+	return threads < m ? threads : m;
+}
+
+/* a pass over m rows, in row_parts parts */
+static void
+row_pass(const MaasBlas *blas, RowJob *j)
+{
+	int			threads = row_parts(blas, j->m);
+
 	if (threads > 1)
 		maas_parallel(threads, row_part, j);
 	else
 		row_part(j, 0, 1);
-}
-
-/*
- * A convolution forward and backward in training: on the backend's own
- * convolution (oneDNN's primitives, MaasBlas.conv2d and conv2d_backward)
- * when it runs it, else maas's (im2col for the CNN's shapes)
- */
-static void
-conv_forward(const MaasConv2d *g, const MaasBlas *blas, int m, const float *x,
-			 const float *w, const float *b, float *out, float *scratch)
-{
-	if (blas->conv2d != NULL && blas->conv2d(g, m, x, w, b, false, out))
-		return;
-	maas_conv2d_forward(g, blas, m, x, w, b, out, scratch, NULL);
-}
-
-static void
-conv_backward(const MaasConv2d *g, const MaasBlas *blas, int m, const float *dz,
-			  const float *in, const float *w, float *dinp, float *dw, float *db,
-			  float *scratch)
-{
-	if (blas->conv2d_backward != NULL &&
-		blas->conv2d_backward(g, m, dz, in, w, dinp, dw, db, -1))
-		return;
-	maas_conv2d_backward(g, blas, m, dz, in, w, dinp, dw, db, scratch, NULL);
 }
 
 /*
@@ -321,13 +303,11 @@ conv_part(void *arg, int t, int parts)
 static bool
 conv_split(CnnState *st, int i, ConvSplit *j)
 {
-	int			parts = j->blas->info != NULL ? j->blas->info->threads : 1;
+	int			parts = row_parts(j->blas, j->m);
 	size_t		nw = maas_conv2d_weights(j->g);
 
 	if (parts > st->parts)
 		parts = st->parts;
-	if (parts > j->m)
-		parts = j->m;
 	if (parts < 2 || st->no_split[i][j->backward] || j->blas->conv2d_at == NULL ||
 		j->blas->conv2d_ready == NULL || !j->blas->conv2d_ready())
 		return false;
@@ -357,6 +337,40 @@ conv_split(CnnState *st, int i, ConvSplit *j)
 	return j->parts > 0;
 }
 
+/*
+ * Convolution i forward and backward in training: split over the threads
+ * (conv_split), else in one call on the backend's own convolution
+ * (oneDNN's primitives, MaasBlas.conv2d and conv2d_backward) when it runs
+ * it, else maas's (im2col for the CNN's shapes)
+ */
+static void
+conv_forward(CnnState *st, int i, const MaasBlas *blas, int m, const float *x,
+			 const float *w, const float *b, float *out)
+{
+	const MaasConv2d *g = &st->shapes.conv[i];
+	ConvSplit	cs = {.g = g, .blas = blas, .m = m, .x = x, .w = w, .b = b, .out = out};
+
+	if (conv_split(st, i, &cs) ||
+		(blas->conv2d != NULL && blas->conv2d(g, m, x, w, b, false, out)))
+		return;
+	maas_conv2d_forward(g, blas, m, x, w, b, out, st->scratch, NULL);
+}
+
+static void
+conv_backward(CnnState *st, int i, const MaasBlas *blas, int m, const float *dz,
+			  const float *in, const float *w, float *dinp, float *dw, float *db)
+{
+	const MaasConv2d *g = &st->shapes.conv[i];
+	ConvSplit	cs = {.g = g, .blas = blas, .m = m, .backward = true, .x = in, .w = w,
+	.dz = dz, .dinp = dinp, .dw = {dw}, .db = {db}};
+
+	if (conv_split(st, i, &cs) ||
+		(blas->conv2d_backward != NULL &&
+		 blas->conv2d_backward(g, m, dz, in, w, dinp, dw, db, -1)))
+		return;
+	maas_conv2d_backward(g, blas, m, dz, in, w, dinp, dw, db, st->scratch, NULL);
+}
+
 /* ---- one mini-batch ---- */
 
 static double
@@ -379,11 +393,7 @@ cnn_step(NnFit *fit, const MaasBlas *blas, int m)
 		RowJob		j = {.m = m, .pool = &sh->pool[i], .in_size = st->conv_size[i],
 		.out_size = st->out_size[i], .in = st->z, .out = st->out[i], .argmax = st->argmax[i]};
 
-		ConvSplit	cs = {.g = &sh->conv[i], .blas = blas, .m = m, .x = x, .w = w, .b = b,
-		.out = sh->pooled[i] ? st->z : st->out[i]};
-
-		if (!conv_split(st, i, &cs))
-			conv_forward(&sh->conv[i], blas, m, x, w, b, cs.out, st->scratch);
+		conv_forward(st, i, blas, m, x, w, b, sh->pooled[i] ? st->z : st->out[i]);
 		j.pass = sh->pooled[i] ? PASS_POOL : PASS_RELU;
 		row_pass(blas, &j);
 		x = st->out[i];
@@ -405,9 +415,6 @@ cnn_step(NnFit *fit, const MaasBlas *blas, int m)
 		.out_size = st->out_size[i], .in = st->out[i], .out = other, .argmax = st->argmax[i],
 		.g = g};
 
-		ConvSplit	cs = {.g = &sh->conv[i], .blas = blas, .m = m, .backward = true, .x = in,
-		.w = fit->params + st->w_off[i]};
-
 		j.pass = sh->pooled[i] ? PASS_POOL_BACK : PASS_RELU_BACK;
 		row_pass(blas, &j);
 		if (sh->pooled[i])
@@ -415,13 +422,9 @@ cnn_step(NnFit *fit, const MaasBlas *blas, int m)
 			dz = other;
 			other = g;
 		}
-		cs.dz = dz;
-		cs.dinp = i > 0 ? other : NULL;
-		cs.dw[0] = fit->grads + st->w_off[i];
-		cs.db[0] = fit->grads + st->b_off[i];
-		if (!conv_split(st, i, &cs))
-			conv_backward(&sh->conv[i], blas, m, dz, in, fit->params + st->w_off[i],
-						  cs.dinp, cs.dw[0], cs.db[0], st->scratch);
+		conv_backward(st, i, blas, m, dz, in, fit->params + st->w_off[i],
+					  i > 0 ? other : NULL, fit->grads + st->w_off[i],
+					  fit->grads + st->b_off[i]);
 		/* the gradient at this convolution's input is the next one's g */
 		t = other;
 		other = dz;
