@@ -10,7 +10,8 @@
 # oneDNN primitives included); and, warm, the batch over fmnist_test_plain,
 # the same rows with their arrays stored uncompressed (STORAGE PLAIN; made
 # here when missing), which spares maas_predict_batch the decompression of
-# each row that the default storage's compressed arrays cost.  ONNX Runtime (test/bench/cnn_ort.js) runs
+# each row that the default storage's compressed arrays cost.  ONNX Runtime
+# (test/bench/cnn_ort.js) runs
 # one batch of 10,000 and 1,000 single-row calls with THREADS threads (2);
 # the PL/Python + torch peer (test/bench/cnn_plpython.sql, torch's own
 # state dict of the same CNN, one thread as a backend) scores the same

@@ -57,7 +57,7 @@ def psql(sql):
 
 
 def psql_warm(setup, sql):
-    """sql's time in ms as the second call of one session (after setup), by psql's \\timing"""
+    """sql's time in seconds as the second call of one session (after setup), by psql's \\timing"""
     out = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1"], check=True,
                          capture_output=True, text=True,
                          input="%s\n%s \\g /dev/null\n\\timing on\n%s \\g /dev/null\n"
