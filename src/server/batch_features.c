@@ -5,6 +5,7 @@
  */
 #include "postgres.h"
 
+#include "access/toast_compression.h"
 #include "catalog/pg_type.h"
 #include "utils/datum.h"
 #include "utils/memutils.h"
@@ -37,6 +38,7 @@ maas_features_init(MaasBatchFeatures *bf, MaasServeState *st, MemoryContext pare
 	maas_toast_batch_init(&bf->toast, parent);
 	bf->cxt = AllocSetContextCreate(parent, "maas batch features", ALLOCSET_DEFAULT_SIZES);
 	bf->current = -1;
+	bf->threads = 1;
 }
 
 /* the size of a real[n_in] without nulls: it can go straight to the matrix */
@@ -46,15 +48,25 @@ flat_size(const MaasBatchFeatures *bf, int32 size)
 	return size == FLAT_HEAD + (int64) sizeof(float) * bf->st->m->net.n_in;
 }
 
+/*
+ * A real[n_in]'s size, compressed in its row by pglz: it is decoded with
+ * the others waiting (the header and the elements are checked then)
+ */
+static inline bool
+pglz_flat(const MaasBatchFeatures *bf, const struct varlena *attr)
+{
+	return VARATT_IS_COMPRESSED(attr) &&
+		VARDATA_COMPRESSED_GET_COMPRESS_METHOD(attr) == TOAST_PGLZ_COMPRESSION_ID &&
+		flat_size(bf, VARDATA_COMPRESSED_GET_EXTSIZE(attr));
+}
+
 bool
 maas_features_defer(MaasBatchFeatures *bf, Datum d, int row, uint64 rownum, float *x)
 {
 	struct varlena *attr = (struct varlena *) DatumGetPointer(d);
 	int			i = bf->n;
 
-	if (bf->off)
-		return false;
-	if (maas_toast_batchable(d))
+	if (maas_toast_batchable(d) || pglz_flat(bf, attr))
 		;
 	else if (bf->n == 0)
 		return false;			/* nothing waits: read it now */
@@ -72,6 +84,10 @@ maas_features_defer(MaasBatchFeatures *bf, Datum d, int row, uint64 rownum, floa
 			palloc(sizeof(uint64) * cap);
 		bf->value = bf->value ? repalloc(bf->value, sizeof(int) * cap) : palloc(sizeof(int) * cap);
 		bf->copy = bf->copy ? repalloc(bf->copy, sizeof(Datum) * cap) : palloc(sizeof(Datum) * cap);
+		bf->packed = bf->packed ? repalloc(bf->packed, sizeof(int) * cap) :
+			palloc(sizeof(int) * cap);
+		bf->arrays = bf->arrays ? repalloc(bf->arrays, sizeof(MaasPglzArray) * cap) :
+			palloc(sizeof(MaasPglzArray) * cap);
 		MemoryContextSwitchTo(old);
 		bf->cap = cap;
 	}
@@ -79,6 +95,7 @@ maas_features_defer(MaasBatchFeatures *bf, Datum d, int row, uint64 rownum, floa
 	bf->rownum[i] = rownum;
 	bf->copy[i] = (Datum) 0;
 	bf->value[i] = -1;
+	bf->packed[i] = -1;
 	if (!maas_toast_batchable(d))
 	{
 		/*
@@ -86,10 +103,22 @@ maas_features_defer(MaasBatchFeatures *bf, Datum d, int row, uint64 rownum, floa
 		 * compressed one's TOAST pointer, an expanded array flattened
 		 */
 		MemoryContext old = MemoryContextSwitchTo(bf->cxt);
+		struct varlena *copy;
 
 		bf->copy[i] = datumCopy(d, false, -1);
-		bf->bytes += VARSIZE_ANY(DatumGetPointer(bf->copy[i]));
+		copy = (struct varlena *) DatumGetPointer(bf->copy[i]);
+		bf->bytes += VARSIZE_ANY(copy);
 		MemoryContextSwitchTo(old);
+		if (pglz_flat(bf, copy))
+		{
+			MaasPglzArray *a = &bf->arrays[bf->n_arrays];
+
+			a->src = (const uint8 *) copy + VARHDRSZ_COMPRESSED;
+			a->srclen = VARSIZE(copy) - VARHDRSZ_COMPRESSED;
+			a->row = x;
+			a->ok = false;
+			bf->packed[i] = bf->n_arrays++;
+		}
 	}
 	else if (flat_size(bf, maas_toast_batch_size(d)))
 		bf->value[i] = maas_toast_batch_add_into(&bf->toast, d, x, FLAT_HEAD);
@@ -97,6 +126,28 @@ maas_features_defer(MaasBatchFeatures *bf, Datum d, int row, uint64 rownum, floa
 		bf->value[i] = maas_toast_batch_add(&bf->toast, d);
 	bf->n++;
 	return true;
+}
+
+/*
+ * Decode the compressed arrays waiting into their rows, on the
+ * batch's threads.  A clean real[n_in]'s header is this one but for its
+ * lower bound (which maas_serve_features does not look at either).
+ */
+static void
+decode_arrays(MaasBatchFeatures *bf)
+{
+	int			n_in = bf->st->m->net.n_in;
+	FlatHead	head = {1, 0, FLOAT4OID, n_in, 1};
+
+	if (bf->n_arrays == 0)
+		return;
+	if (bf->scratch == NULL)
+		bf->scratch = MemoryContextAlloc(MemoryContextGetParent(bf->cxt),
+										 (size_t) bf->threads *
+										 (FLAT_HEAD + sizeof(float) * n_in));
+	maas_pglz_arrays(bf->arrays, bf->n_arrays, &head, FLAT_HEAD, offsetof(FlatHead, lbound),
+					 n_in, bf->scratch, bf->threads);
+	bf->n_decoded += bf->n_arrays;
 }
 
 /* an error while the rows are fetched or checked names the row */
@@ -133,6 +184,7 @@ maas_features_resolve(MaasBatchFeatures *bf, float *x, const int64 *keys)
 	error_context_stack = &errcb;
 
 	maas_toast_batch_fetch(&bf->toast);
+	decode_arrays(bf);
 	/* what a row's check allocates (a decompressed copy) goes with the copies */
 	old = MemoryContextSwitchTo(bf->cxt);
 	for (int i = 0; i < bf->n; i++)
@@ -141,6 +193,9 @@ maas_features_resolve(MaasBatchFeatures *bf, float *x, const int64 *keys)
 		int			v = bf->value[i];
 
 		bf->current = i;
+		if (bf->packed[i] >= 0 && bf->arrays[bf->packed[i]].ok)
+			continue;
+		/* a bad or unclean one goes PostgreSQL's way, and raises its error */
 		if (v < 0)
 		{
 			maas_serve_features(bf->st, DatumGetArrayTypeP(bf->copy[i]), row);
@@ -165,6 +220,7 @@ maas_features_resolve(MaasBatchFeatures *bf, float *x, const int64 *keys)
 	MemoryContextReset(bf->cxt);
 	maas_toast_batch_reset(&bf->toast);
 	bf->n = 0;
+	bf->n_arrays = 0;
 	bf->bytes = 0;
 	bf->current = -1;
 }

@@ -12,14 +12,19 @@
  * alone.  maas_features_resolve fetches the values and checks each row with
  * maas_serve_features into its row of the matrix, exactly as the row would
  * have been read; a clean real[n_in] goes straight from the toast chunks to
- * the matrix.  A datum that cannot wait (in memory, another external kind)
- * makes the caller resolve first and read it as before.
+ * the matrix.  A real[n_in] compressed in its row with pglz (what the
+ * default storage makes of an array that compresses) waits too, even
+ * alone: the waiting ones are decoded together on the batch's threads
+ * (pglz.h), straight into their rows when they are clean.  A datum that
+ * cannot wait (in memory, another external kind) makes the caller resolve
+ * first and read it as before.
  */
 #ifndef MAAS_BATCH_FEATURES_H
 #define MAAS_BATCH_FEATURES_H
 
 #include "serve.h"
 
+#include "pglz.h"
 #include "toast_batch.h"
 
 typedef struct MaasBatchFeatures
@@ -33,10 +38,15 @@ typedef struct MaasBatchFeatures
 	uint64	   *rownum;			/* and of the query, for errors */
 	int		   *value;			/* its value in toast, or -1 */
 	Datum	   *copy;			/* or a copy of its datum */
+	int		   *packed;			/* its compressed array in arrays, or -1 */
+	MaasPglzArray *arrays;		/* the pglz-compressed real[n_in] waiting */
+	int			n_arrays;
+	int			threads;		/* to decode them on (1 by default) */
+	uint8	   *scratch;		/* threads x the size of one decoded */
+	uint64		n_decoded;		/* arrays decoded into their rows */
 	Size		bytes;			/* the copies' sizes */
 	int			current;		/* the row being checked, or -1 */
 	const int64 *keys;			/* while resolving: the batch's keys */
-	bool		off;			/* never wait (a test's reference path) */
 } MaasBatchFeatures;
 
 /* an empty set for st's model, in a child of parent */

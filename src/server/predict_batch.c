@@ -723,6 +723,8 @@ predict_batch(FunctionCallInfo fcinfo, BatchAnswer answer)
 	maas_features_init(&b.waiting, b.st, batch_cxt);
 	old = MemoryContextSwitchTo(batch_cxt);
 	batch_alloc(&b);
+	/* compressed features are decoded on the batch's threads, if idle */
+	b.waiting.threads = b.pipelined ? 1 : maas_blas_threads();
 	query = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	MemoryContextSwitchTo(old);
 
@@ -756,6 +758,9 @@ predict_batch(FunctionCallInfo fcinfo, BatchAnswer answer)
 			 (unsigned long long) b.waiting.toast.n_values,
 			 (unsigned long long) b.waiting.toast.n_scans,
 			 (unsigned long long) b.waiting.toast.n_skipped);
+	if (b.waiting.n_decoded > 0)
+		elog(DEBUG1, "maas_predict_batch decoded %llu compressed arrays",
+			 (unsigned long long) b.waiting.n_decoded);
 
 	SPI_finish();
 	MemoryContextDelete(batch_cxt);

@@ -1,9 +1,10 @@
 -- The batch path's reading of out-of-line features (src/server/toast_batch.c):
 -- rows whose real[] is stored out of line and uncompressed have their values
--- fetched a batch at a time.  Whatever the storage, the mix of rows and the
--- batch size, the answers are those of the rows read one by one (PLAIN rows
--- go the way they always went), and bad rows give the errors maas_predict
--- gives, naming the row.
+-- fetched a batch at a time; rows whose real[] is compressed in line (pglz)
+-- are decoded a batch at a time (src/kernel/pglz.c).  Whatever the storage,
+-- the mix of rows and the batch size, the answers are those of the rows
+-- read one by one (PLAIN rows go the way they always went), and bad rows
+-- give the errors maas_predict gives, naming the row.
 \set QUIET on
 SET max_parallel_workers_per_gather = 0;
 SET maas.batch_pipeline = off;
@@ -108,10 +109,24 @@ SELECT * FROM pg_temp.check('SELECT id, f FROM t_main');
 -- reads its rows before each growth: 8 scans; then 1 for the last 176)
 SET client_min_messages = debug1;
 SELECT count(*) FROM maas_predict_batch('t784', 'SELECT id, f FROM t_external');
--- EXTENDED: rows out of line and compressed ones alternate; these wait for
--- the others' values (a copy of each), so the batch is still read at once
+-- EXTENDED: rows out of line and compressed ones alternate; these wait
+-- too (a copy of each), decoded together once the others' values are
+-- read, so the batch is still read at once
 SELECT count(*) FROM maas_predict_batch('t784', 'SELECT id, f FROM t_extended');
+-- MAIN: the even rows compressed in line, the odd ones in line
+-- uncompressed; the compressed ones are decoded together, on one thread
+-- or on two (the others are read as they come)
+SELECT count(*) FROM maas_predict_batch('t784', 'SELECT id, f FROM t_main');
 RESET client_min_messages;
+SET maas.blas_threads = 2;
+SELECT * FROM pg_temp.check('SELECT id, f FROM t_main');
+SELECT * FROM pg_temp.check('SELECT id, f FROM t_extended');
+RESET maas.blas_threads;
+-- lz4-compressed rows are PostgreSQL's to decompress, as before
+CREATE TABLE t_lz4 (id int, f real[] COMPRESSION lz4);
+INSERT INTO t_lz4 SELECT id, f[1:784] FROM t_src ORDER BY id;
+SELECT pg_column_compression(f) AS compression, count(*) FROM t_lz4 GROUP BY 1 ORDER BY 1;
+SELECT * FROM pg_temp.check('SELECT id, f FROM t_lz4');
 
 -- mixed rows in one batch: out of line, compressed, inline, a double
 -- precision array, an integer one of a real[784]'s size (read into the
@@ -186,7 +201,34 @@ SELECT * FROM maas_predict_batch('t784', $q$
 SELECT maas_predict('t784', f) FROM t_external WHERE id = 2001;
 DELETE FROM t_external WHERE id > 2000;
 
-DROP TABLE t_src, t_external, t_extended, t_plain, t_main, t_ref, t_typed, t_external2;
+-- compressed rows of a real[784]'s size that are not clean real[784]s:
+-- decoded, found unclean, and read as maas_predict reads them, its error
+-- naming the row (an Infinity, a NaN); an int[] and a real[] whose
+-- subscripts start at 0 get maas_predict's answers
+INSERT INTO t_extended VALUES
+  (3001, array_fill(0.5::real, ARRAY[783]) || ARRAY['Infinity'::real]),
+  (3002, array_fill(0.5::real, ARRAY[783]) || ARRAY['NaN'::real]);
+SELECT id, pg_column_compression(f) AS compression FROM t_extended WHERE id > 3000 ORDER BY id;
+SELECT * FROM maas_predict_batch('t784', 'SELECT id, f FROM t_extended WHERE id <= 20 OR id = 3001');
+SELECT * FROM maas_predict_batch('t784', 'SELECT id, f FROM t_extended WHERE id = 3002');
+SELECT maas_predict('t784', f) FROM t_extended WHERE id = 3002;
+DELETE FROM t_extended WHERE id > 3000;
+CREATE TABLE t_odd (id int, n int[], z real[]);
+INSERT INTO t_odd
+SELECT id, ARRAY(SELECT (x * 4)::int FROM unnest(f) x), ('[0:783]=' || f::text)::real[]
+  FROM t_src WHERE id % 2 = 0 AND id <= 400;
+SELECT pg_column_compression(n) AS n_compression, pg_column_compression(z) AS z_compression,
+       array_lower(z, 1) AS z_lower, count(*)
+  FROM t_odd GROUP BY 1, 2, 3;
+SELECT count(*) AS rows,
+       count(*) FILTER (WHERE b.prediction = maas_predict('t784', t.n)) AS int_same
+  FROM maas_predict_batch('t784', 'SELECT id, n FROM t_odd', 64) b JOIN t_odd t USING (id);
+SELECT count(*) AS rows,
+       count(*) FILTER (WHERE b.prediction = maas_predict('t784', t.z)) AS same_class,
+       max(pg_temp.max_abs_diff(b.proba, maas_predict_proba('t784', t.z))) < 1e-6 AS proba_close
+  FROM maas_predict_proba_batch('t784', 'SELECT id, z FROM t_odd', 64) b JOIN t_odd t USING (id);
+
+DROP TABLE t_src, t_external, t_extended, t_plain, t_main, t_ref, t_typed, t_external2, t_lz4, t_odd;
 SELECT maas_drop('t784');
 RESET maas.batch_pipeline;
 RESET max_parallel_workers_per_gather;
