@@ -202,7 +202,7 @@ typedef struct MaasBlasInfo
 	const char *backend;		/* the setting: "auto", "blas", "onednn" */
 	MaasBlasOpInfo ops[MAAS_GEMM_N_OPS];
 	/* what runs the conv2d op at inference: "im2col", "onednn <impl>" */
-	char		conv2d[80];
+	char		conv2d[176];
 } MaasBlasInfo;
 
 typedef struct MaasBlas
@@ -291,6 +291,14 @@ typedef struct MaasBlas
 	/* what is loaded and chosen; valid as long as this struct */
 	const MaasBlasInfo *info;
 } MaasBlas;
+
+/*
+ * Whether a 3x3 convolution of stride 1, undilated and ungrouped, runs on
+ * oneDNN's Winograd primitive where it has one (true, the default), or
+ * always on its direct one (maas.conv_algorithm).  A primitive is cached
+ * with the choice it was made under.
+ */
+extern bool maas_dnn_conv_winograd;
 
 /* MaasBlas.conv2d_at's layouts, and its threads at once */
 #define MAAS_CONV_IN_NHWC	1

@@ -252,7 +252,7 @@ extern bool maas_dnn_conv2d_pack(const struct MaasConv2d *p, int threads,
 								 int layout, const void **packed, MaasError *err);
 /* opens the library for the convolution: false when it cannot run */
 extern bool maas_dnn_conv_ready(void);
-/* the implementation of the last convolution primitive made, or "" */
+/* the implementations of the convolution primitives made so far, or "" */
 extern const char *maas_dnn_conv_impl(void);
 extern void maas_dnn_conv_clear(void);
 

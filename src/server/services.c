@@ -49,6 +49,27 @@ static const struct config_enum_entry gemm_backend_options[] = {
 	{NULL, 0, false}
 };
 
+/* maas.conv_algorithm */
+typedef enum ConvAlgorithm
+{
+	CONV_AUTO,
+	CONV_DIRECT
+} ConvAlgorithm;
+
+static int	conv_algorithm = CONV_AUTO;
+
+static const struct config_enum_entry conv_algorithm_options[] = {
+	{"auto", CONV_AUTO, false},
+	{"direct", CONV_DIRECT, false},
+	{NULL, 0, false}
+};
+
+static void
+assign_conv_algorithm(int newval, void *extra)
+{
+	maas_dnn_conv_winograd = newval == CONV_AUTO;
+}
+
 /* a setting of the backend changed: ask the kernel at the next product */
 static void
 assign_blas_threads(int newval, void *extra)
@@ -131,6 +152,19 @@ maas_services_init(void)
 							 PGC_USERSET,
 							 0,
 							 NULL, assign_gemm_backend, NULL);
+
+	DefineCustomEnumVariable("maas.conv_algorithm",
+							 "How oneDNN computes 3x3 convolutions.",
+							 "auto uses its Winograd primitive for 3x3 convolutions of "
+							 "stride 1 where it has one (about half the time of the "
+							 "direct one, results within about 1e-6 of it); direct "
+							 "always uses the direct primitive.",
+							 &conv_algorithm,
+							 CONV_AUTO,
+							 conv_algorithm_options,
+							 PGC_USERSET,
+							 0,
+							 NULL, assign_conv_algorithm, NULL);
 
 	DefineCustomStringVariable("maas.cpu_features_disable",
 							   "CPU features the matrix kernels must not use.",

@@ -22,7 +22,9 @@
 # server (test/bench/plpython_install.sh), the peer function, and
 # DIR/cnn.onnx with torch's state (cnn_torch.py --save DIR; --epochs 0, an
 # untrained CNN, is enough for speed).  PEERS=maas skips ORT and PL/Python.
-# Prints figures; never fails on time.
+# Prints the CPU, its SIMD features, the peers' versions and the kernels
+# maas picked (maas_blas_info, after a batch), then figures; never fails
+# on time.
 #
 #   test/bench/cnn_infer.sh [rounds]     (MAAS_BENCH_DIR, default /var/tmp/maas-bench)
 set -euo pipefail
@@ -98,6 +100,17 @@ SELECT sum(peer_cnn_torch(pixels)) FROM (SELECT pixels FROM fmnist_test ORDER BY
 SELECT sum(peer_cnn_torch(pixels)) FROM $ROWS1K \\g /dev/null
 SQL
 }
+# the machine, and what each side runs on
+echo "cpu: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)" \
+	"(family $(sed -n 's/^cpu family[[:space:]]*: //p' /proc/cpuinfo | head -1)," \
+	"model $(sed -n 's/^model[[:space:]]*: //p' /proc/cpuinfo | head -1)), $(nproc) cores"
+echo "simd: $(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' |
+	grep -E '^(avx2|fma|avx512[a-z_0-9]*|amx[a-z_0-9]*)$' | tr '\n' ' ')"
+if [ "$PEERS" = all ]; then
+	echo "onnxruntime-node $(sed -n 's/^  "version": "\(.*\)",/\1/p' \
+		"$D/ortnode/node_modules/onnxruntime-node/package.json"), CPU execution provider (MLAS)"
+	/usr/bin/python3 -c 'import torch; c = [l.strip() for l in torch.__config__.show().splitlines() if "CPU capability" in l]; print("torch", torch.__version__, "(the PL/Python peer):", c[0].lstrip("- ") if c else "")'
+fi
 uptime
 res=()
 for r in $(seq "$ROUNDS"); do
@@ -116,6 +129,13 @@ for r in $(seq "$ROUNDS"); do
 	res+=("$m $cb $cr $p $o")
 done
 uptime
+# the kernels maas picked, in a session that ran the model's batch
+psql -X -q -A -F ' | ' -P footer=off -v ON_ERROR_STOP=1 <<SQL | sed 's/^/maas_blas_info: /'
+SET maas.blas_threads = $T;
+SELECT count(*) FROM maas_predict_batch('cnn_bench', 'SELECT id, pixels FROM fmnist_test WHERE id <= 500') \\g /dev/null
+SELECT component, backend, kernel, library, threads FROM maas_blas_info()
+ WHERE component IN ('blas', 'conv2d', 'onednn') OR component LIKE 'gemm%';
+SQL
 printf '%s\n' "${res[@]}" | /usr/bin/python3 -c '
 import sys, statistics as st
 rows = [list(map(float, l.split())) for l in sys.stdin if l.strip()]

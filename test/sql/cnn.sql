@@ -195,5 +195,29 @@ SELECT version, (metrics->>'accuracy')::float8 > 0.85 AS accurate
 SELECT count(*) AS versions, count(DISTINCT sha256) AS models FROM maas.versions WHERE model = 'c_two';
 RESET maas.training_threads;
 
+-- maas.conv_algorithm: a second convolution of 16 channels in and out
+-- runs on oneDNN's Winograd primitive in batches where the CPU has it
+-- (auto, the default), on the direct one with direct; the same classes
+-- either way, per row and in batches, the probabilities to float32
+-- rounding
+\set p16 '{"input_shape": [1, 8, 8], "conv": [{"filters": 16, "kernel": 3, "padding": 1}, {"filters": 16, "kernel": 3, "padding": 1}], "pool": 2, "hidden": [32], "epochs": 10, "batch_size": 32, "lr": 0.003, "seed": 7}'
+SELECT version, (metrics->>'accuracy')::float8 > 0.8 AS accurate
+  FROM maas_train('c_wide', 'cnn_train', 'digit', 'cnn', :'p16');
+SHOW maas.conv_algorithm;
+CREATE TEMP TABLE c_auto AS
+SELECT * FROM maas_predict_proba_batch('c_wide', 'SELECT id, pixels FROM cnn_new', 64);
+SET maas.conv_algorithm = direct;
+CREATE TEMP TABLE c_direct AS
+SELECT * FROM maas_predict_proba_batch('c_wide', 'SELECT id, pixels FROM cnn_new', 64);
+SELECT count(*) AS rows, count(*) FILTER (WHERE a.prediction = d.prediction) AS same_class,
+       count(*) FILTER (WHERE a.prediction = maas_predict('c_wide', n.pixels)) AS same_as_row,
+       max(pg_temp.max_abs_diff(a.proba, d.proba)) < 1e-5 AS proba_close
+  FROM c_auto a JOIN c_direct d USING (id) JOIN cnn_new n USING (id);
+RESET maas.conv_algorithm;
+-- only those two
+SET maas.conv_algorithm = winograd;
+DROP TABLE c_auto, c_direct;
+
 SELECT maas_drop('c_digits'), maas_drop('c_digits3'), maas_drop('c_reg'), maas_drop('c_early'),
-       maas_drop('c_torch'), maas_drop('c_copy'), maas_drop('c_iris'), maas_drop('c_two');
+       maas_drop('c_torch'), maas_drop('c_copy'), maas_drop('c_iris'), maas_drop('c_two'),
+       maas_drop('c_wide');

@@ -6,7 +6,8 @@
  *		groups (depthwise too), with and without bias and the fused ReLU;
  *		weights packed once for the primitive of one row (conv2d_pack)
  *		read as they are, NCHW and NHWC, and ignored by another shape;
- *		and that maas.gemm_backend 'blas' and maas.cpu_features_disable put
+ *		Winograd for the wide 3x3 layers, its transformed weights kept per
+ *		layer; and that maas.gemm_backend 'blas' and maas.cpu_features_disable put
  *		the op back on im2col.  The backward primitives of the trainer
  *		(MaasBlas.conv2d_backward, gemm_onednn_convbwd.c) against im2col's
  *		backward pass, within 1e-4 relative, on the same shapes and odd
@@ -20,6 +21,7 @@
 
 #include "conv.h"
 #include "cpu.h"
+#include "gemm.h"
 #include "unit.h"
 
 typedef struct DnnCase
@@ -305,6 +307,92 @@ test_dnn_packed(void)
 }
 
 /* a NaN in the input: the fused ReLU makes it 0, as maas's ReLU does */
+/*
+ * Winograd (maas_dnn_conv_winograd): a packed 3x3 layer of 16 channels or
+ * more on 4 rows or more runs on it where oneDNN has it, within 1e-5 of
+ * im2col, NCHW and NHWC, with and without the ReLU; the weights it keeps
+ * transformed are its layer's: two layers of one shape alternating on the
+ * same primitive, and the layer's plain weights without its packed copy,
+ * each get their own answers; and with the setting off the direct
+ * primitive gives them too
+ */
+static void
+test_dnn_winograd(void)
+{
+	const MaasBlas *blas = open_with(MAAS_BACKEND_ONEDNN, NULL);
+	const DnnCase shapes[] = {
+		{8, 32, 13, 13, 64, 3, 3, 1, 0, 0, 0, 0, 1, 1, true},	/* the CNN's second */
+		{5, 16, 9, 11, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1, false},	/* padded, odd */
+	};
+	bool		ran = false;
+	char		impl[200] = "";
+
+	if (blas == NULL)
+		return;
+	for (int i = 0; i < 2; i++)
+		for (int v = 0; v < 4; v++)
+			for (int wino = 1; wino >= 0; wino--)
+			{
+				const DnnCase *c = &shapes[i];
+				bool		relu = (v & 1) != 0;
+				int			layout = (v & 2) ? MAAS_CONV_IN_NHWC | MAAS_CONV_OUT_NHWC : 0;
+				size_t		out = (size_t) c->n * c->c_out * (c->h + c->pt + c->pb - 2) *
+					(c->w + c->pl + c->pr - 2);
+				MaasConv2d	p;
+				MaasError	err;
+				const void *pa = NULL,
+						   *pb = NULL;
+				float	   *x,
+						   *wa,
+						   *wb,
+						   *b,
+						   *want_a,
+						   *want_b;
+
+				maas_dnn_conv_winograd = wino;
+				maas_dnn_conv_clear();
+				params(c, &p, MAAS_CONV_AUTO);
+				CHECK(maas_conv2d_check(&p, &err));
+				x = rand_floats((size_t) c->n * maas_conv2d_in_size(&p));
+				wa = rand_floats(maas_conv2d_weights(&p));
+				wb = rand_floats(maas_conv2d_weights(&p));
+				b = c->bias ? rand_floats(c->c_out) : NULL;
+				want_a = im2col_out(blas, c, x, wa, b, relu);
+				want_b = im2col_out(blas, c, x, wb, b, relu);
+				CHECK(blas->conv2d_pack(&p, wa, b != NULL, relu, layout, &pa, &err));
+				CHECK(blas->conv2d_pack(&p, wb, b != NULL, relu, layout, &pb, &err));
+				/* a, a again (kept), b, a, the plain weights of b, a */
+				for (int k = 0; k < 6; k++)
+				{
+					bool		is_b = k == 2 || k == 4;
+					const void *packed = k == 4 ? NULL : is_b ? pb : pa;
+					float	   *got = dnn_at(blas, c, c->n, x, is_b ? wb : wa, packed, b,
+											 relu, layout);
+
+					CHECK(got != NULL);
+					if (got != NULL &&
+						!(unit_rel_diff_f(out, got, is_b ? want_b : want_a) <= 1e-5))
+					{
+						CHECK(!"Winograd within 1e-5 of im2col");
+						fprintf(stderr, "    shape %d v %d winograd %d call %d\n", i, v, wino, k);
+					}
+				}
+				if (wino && strstr(maas_dnn_conv_impl(), "wino") != NULL)
+				{
+					ran = true;
+					snprintf(impl, sizeof(impl), "%s", maas_dnn_conv_impl());
+				}
+				if (!wino)
+					CHECK(strstr(maas_dnn_conv_impl(), "wino") == NULL);
+			}
+	maas_dnn_conv_winograd = true;
+	maas_dnn_conv_clear();
+	printf("    Winograd %s%s%s\n", ran ? "ran: " : "did not run", impl, "");
+	/* oneDNN 2.6 has a float32 Winograd for AVX-512 only */
+	if (maas_cpu_has(MAAS_CPU_BIT(MAAS_CPU_AVX512F)))
+		CHECK(ran);
+}
+
 static void
 test_dnn_relu_nan(void)
 {
@@ -602,6 +690,7 @@ main(void)
 	UNIT_RUN(test_dnn_matches_im2col);
 	UNIT_RUN(test_dnn_relu_nan);
 	UNIT_RUN(test_dnn_packed);
+	UNIT_RUN(test_dnn_winograd);
 	UNIT_RUN(test_dnn_auto_rule);
 	UNIT_RUN(test_dnn_fallback);
 	UNIT_RUN(test_dnn_backward_matches_im2col);
