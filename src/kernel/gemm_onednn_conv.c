@@ -83,8 +83,7 @@ typedef struct ConvEntry
 				wei,
 				dst;
 	dnnl_memory_t bmem;
-	dnnl_memory_t smem;			/* the scratchpad, or NULL */
-	void	   *sbuf;
+	dnnl_memory_t smem;			/* the scratchpad (its slot's), or NULL */
 	dnnl_memory_desc_t wmd;		/* the weights' layout the primitive reads */
 	uint64_t	wei_id;			/* the packed layer whose weights wei holds
 								 * reordered, or 0 */
@@ -112,12 +111,16 @@ typedef struct ConvPacked
 /*
  * Per slot (a thread of the layer runtime's tiles in parallel, net.c; 0
  * the backend's own thread): the primitives, made and run on that thread
- * only, each with a scratchpad of its own (mode "user"), and a stream.
+ * only, one after the other, so they share one scratchpad (mode "user"),
+ * the size of the largest one's: a Winograd primitive's is about 6.7 MB
+ * whatever its rows, a direct one's a few kB; and a stream.
  */
 typedef struct ConvSlot
 {
 	ConvEntry	cache[CONV_CACHE];
 	uint64_t	clock;
+	void	   *scratch;
+	size_t		scratch_size;
 	dnnl_stream_t stream;
 } ConvSlot;
 
@@ -189,7 +192,6 @@ entry_free(ConvEntry *e)
 		cf.dnnl_memory_destroy(e->bmem);
 	if (e->smem)
 		cf.dnnl_memory_destroy(e->smem);
-	free(e->sbuf);
 	memset(e, 0, sizeof(*e));
 }
 
@@ -317,7 +319,7 @@ key_of(ConvKey *k, const MaasConv2d *p, int n, bool bias, bool relu, int threads
  * runtime keeps that layout between its image layers.
  */
 static bool
-entry_make(ConvEntry *e, const MaasConv2d *p, const ConvKey *k, bool name_it)
+entry_make(ConvEntry *e, const MaasConv2d *p, const ConvKey *k, ConvSlot *sl, bool name_it)
 {
 	dnnl_memory_desc_t smd,
 				sany,
@@ -418,13 +420,24 @@ entry_make(ConvEntry *e, const MaasConv2d *p, const ConvKey *k, bool name_it)
 	spad = st == dnnl_success ? cf.dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0) : NULL;
 	if (spad != NULL && cf.dnnl_memory_desc_get_size(spad) > 0)
 	{
-		if (posix_memalign(&e->sbuf, 64, cf.dnnl_memory_desc_get_size(spad)) != 0)
+		size_t		size = cf.dnnl_memory_desc_get_size(spad);
+
+		/* the slot's scratchpad grows to it; each call binds it (dnn_conv) */
+		if (size > sl->scratch_size)
 		{
-			e->sbuf = NULL;
-			st = dnnl_out_of_memory;
+			void	   *buf;
+
+			if (posix_memalign(&buf, 64, size) != 0)
+				st = dnnl_out_of_memory;
+			else
+			{
+				free(sl->scratch);
+				sl->scratch = buf;
+				sl->scratch_size = size;
+			}
 		}
-		else
-			st = cf.dnnl_memory_create(&e->smem, spad, engine, e->sbuf);
+		if (st == dnnl_success)
+			st = cf.dnnl_memory_create(&e->smem, spad, engine, DNNL_MEMORY_NONE);
 	}
 	if (st == dnnl_success && name_it &&
 		cf.dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success &&
@@ -490,7 +503,7 @@ entry_get(const MaasConv2d *p, const ConvKey *k, int slot)
 		e = MAAS_DNN_LRU_SLOT(cache, CONV_CACHE);
 		if (e->used)
 			entry_free(e);
-		if (!entry_make(e, p, k, slot == 0))
+		if (!entry_make(e, p, k, sl, slot == 0))
 		{
 			/* remembered, so that the shape is not tried on every call */
 			e->used = true;
@@ -595,7 +608,11 @@ dnn_conv(const MaasConv2d *p, int threads, int n, const float *inp,
 		args[nargs++] = (dnnl_exec_arg_t) {DNNL_ARG_BIAS, e->bmem};
 	args[nargs++] = (dnnl_exec_arg_t) {DNNL_ARG_DST, maas_dnn_staged_inner(&e->dst)};
 	if (e->smem)
+	{
+		if (st == dnnl_success)
+			st = cf.dnnl_memory_set_data_handle(e->smem, slots[slot].scratch);
 		args[nargs++] = (dnnl_exec_arg_t) {DNNL_ARG_SCRATCHPAD, e->smem};
+	}
 	if (st == dnnl_success)
 		st = cf.dnnl_primitive_execute(e->prim, stream, nargs, args);
 	if (st == dnnl_success)
@@ -724,9 +741,14 @@ maas_dnn_conv_clear(void)
 	if (lib == NULL)
 		return;
 	for (int s = 0; s < MAAS_CONV_SLOTS; s++)
+	{
 		for (int i = 0; i < CONV_CACHE; i++)
 			if (slots[s].cache[i].used)
 				entry_free(&slots[s].cache[i]);
+		free(slots[s].scratch);
+		slots[s].scratch = NULL;
+		slots[s].scratch_size = 0;
+	}
 }
 
 #else							/* !MAAS_ONEDNN */
