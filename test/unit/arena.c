@@ -193,3 +193,17 @@ unit_urand(uint64_t *state)
 	z ^= z >> 31;
 	return (double) (z >> 11) * (1.0 / 9007199254740992.0);
 }
+
+bool
+unit_write_file(const char *dir, const char *name, const void *data, size_t n)
+{
+	char		path[4096];
+	FILE	   *f;
+	bool		ok;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if ((f = fopen(path, "wb")) == NULL)
+		return false;
+	ok = fwrite(data, 1, n, f) == n;
+	return fclose(f) == 0 && ok;
+}

@@ -424,9 +424,8 @@ write_corpus(const char *dir)
 	{
 		uint8_t		raw[1000];
 		uint8_t		comp[1006];
-		char		path[4096];
+		char		name[32];
 		int32_t		clen;
-		FILE	   *f;
 
 		fill(raw, sizeof(raw), (Kind) kind, &seed);
 		clen = pglz_compress((const char *) raw, sizeof(raw), (char *) comp + 2,
@@ -435,11 +434,9 @@ write_corpus(const char *dir)
 			continue;
 		comp[0] = sizeof(raw) & 0xff;
 		comp[1] = sizeof(raw) >> 8;
-		snprintf(path, sizeof(path), "%s/kind%d", dir, kind);
-		if ((f = fopen(path, "wb")) == NULL)
+		snprintf(name, sizeof(name), "kind%d", kind);
+		if (!unit_write_file(dir, name, comp, (size_t) clen + 2))
 			return 1;
-		fwrite(comp, 1, (size_t) clen + 2, f);
-		fclose(f);
 	}
 	return 0;
 }

@@ -486,14 +486,11 @@ write_corpus(const char *dir)
 
 	for (int i = 0; i < (int) (sizeof(lens) / sizeof(lens[0])); i++)
 	{
-		char		path[1024];
-		FILE	   *f;
+		char		name[32];
 
-		snprintf(path, sizeof(path), "%s/seed_%d", dir, i);
-		if ((f = fopen(path, "wb")) == NULL)
+		snprintf(name, sizeof(name), "seed_%d", i);
+		if (!unit_write_file(dir, name, seeds[i], (size_t) lens[i]))
 			return 1;
-		fwrite(seeds[i], 1, (size_t) lens[i], f);
-		fclose(f);
 	}
 	return 0;
 }

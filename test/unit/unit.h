@@ -42,6 +42,12 @@ extern double unit_rel_diff_f(size_t n, const float *got, const float *want);
  */
 extern double unit_urand(uint64_t *state);
 
+/*
+ * Write n bytes of data to the file dir/name (a fuzzer's seed, for the
+ * --corpus option of the tests that have one); false when it cannot
+ */
+extern bool unit_write_file(const char *dir, const char *name, const void *data, size_t n);
+
 #define UNIT_RUN(fn) unit_run(#fn, fn)
 
 #define CHECK(cond) \
