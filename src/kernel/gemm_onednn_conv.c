@@ -22,6 +22,12 @@
  * convolution, but it was a fifth of the second layer's time with one row
  * a call (18,432 weights against one 13x13 image, test/bench/cnn_net.c).
  *
+ * Winograd: a packed layer's 3x3 convolution of stride 1 with 16 channels
+ * or more, on 4 rows or more, runs on oneDNN's Winograd primitive where it
+ * has one (maas_dnn_conv_winograd; dnn_conv says why those), in its own
+ * layouts; its weights, which its layout transforms, are reordered once
+ * per primitive and layer, not on every call (weights_bind).
+ *
  * The OpenMP thread count is the calling thread's; it is set to the
  * backend's for the call and put back.
  */
