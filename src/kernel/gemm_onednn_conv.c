@@ -24,7 +24,7 @@
  *
  * Winograd: a packed layer's 3x3 convolution of stride 1 with 16 channels
  * or more, on 4 rows or more, runs on oneDNN's Winograd primitive where it
- * has one (maas_dnn_conv_winograd; dnn_conv says why those), in its own
+ * has one (maas_dnn_conv_winograd; winograd_for says why those), in its own
  * layouts; its weights, which its layout transforms, are reordered once
  * per primitive and layer, not on every call (weights_bind).
  *
@@ -74,7 +74,7 @@ typedef struct ConvKey
 	int			layout;			/* MAAS_CONV_IN_NHWC | MAAS_CONV_OUT_NHWC */
 	bool		bias,
 				relu,
-				winograd;		/* tried first (see dnn_conv) */
+				winograd;		/* tried first (winograd_for) */
 } ConvKey;
 
 #define CONV_CACHE 16
@@ -95,7 +95,7 @@ typedef struct ConvEntry
 								 * reordered, or 0 */
 } ConvEntry;
 
-/* the fewest rows, and channels in and out, Winograd runs on (dnn_conv) */
+/* the fewest rows, and channels in and out, Winograd runs on (winograd_for) */
 #define CONV_WINOGRAD_ROWS 4
 #define CONV_WINOGRAD_CHANNELS 16
 
@@ -303,15 +303,37 @@ maas_dnn_conv_shape(MaasDnnConvShape *s, const MaasConv2d *p, int n, int threads
 	s->threads = threads;
 }
 
+/*
+ * Whether the primitive is Winograd's, where oneDNN has one: a 3x3
+ * convolution of stride 1 (undilated, ungrouped) of 16 channels or more in
+ * and out, of a packed layer on a few rows at least.  Measured on oneDNN
+ * 2.6, one thread, Zen 4, 16 rows a call: its F(4x4, 3x3) kernel took
+ * 0.50-0.83x the direct one's time from 16 channels (0.57x for the classic
+ * CNN's second layer, 32 to 64 on 13x13), and 1.5-6x below (it blocks
+ * channels by 16: one channel in, as a first layer has, is 16).  Its
+ * weights are transformed, 0.5 ms for that layer's 18,432, so only once
+ * per primitive and layer (weights_bind): a trainer's weights change every
+ * step, and one row is the direct kernel's.
+ */
+static bool
+winograd_for(const MaasConv2d *p, int n, bool packed)
+{
+	return maas_dnn_conv_winograd && packed && n >= CONV_WINOGRAD_ROWS &&
+		p->kh == 3 && p->kw == 3 && p->stride_h == 1 && p->stride_w == 1 &&
+		p->dil_h == 1 && p->dil_w == 1 && p->groups == 1 &&
+		p->c_in >= CONV_WINOGRAD_CHANNELS && p->c_out >= CONV_WINOGRAD_CHANNELS;
+}
+
 static void
 key_of(ConvKey *k, const MaasConv2d *p, int n, bool bias, bool relu, int threads,
-	   int layout)
+	   int layout, bool packed)
 {
 	memset(k, 0, sizeof(*k));
 	maas_dnn_conv_shape(&k->s, p, n, threads);
 	k->layout = layout;
 	k->bias = bias;
 	k->relu = relu;
+	k->winograd = winograd_for(p, n, packed);
 }
 
 /*
@@ -578,24 +600,7 @@ dnn_conv(const MaasConv2d *p, int threads, int n, const float *inp,
 
 	if ((stream = slot_stream(slot)) == NULL)
 		return false;
-	key_of(&k, p, n, bias != NULL, relu, threads, layout);
-
-	/*
-	 * Winograd, for a 3x3 convolution of stride 1 (undilated, ungrouped)
-	 * of 16 channels or more in and out, of a packed layer on a few rows at
-	 * least.  Measured on oneDNN 2.6, one thread, Zen 4, 16 rows a call:
-	 * its F(4x4, 3x3) kernel took 0.50-0.83x the direct one's time from 16
-	 * channels (0.57x for the classic CNN's second layer, 32 to 64 on
-	 * 13x13), and 1.5-6x below (it blocks channels by 16: one channel in,
-	 * as a first layer has, is 16).  Its weights are transformed, 0.5 ms
-	 * for that layer's 18,432, so only once per primitive and layer
-	 * (weights_bind): a trainer's weights change every step, and one row
-	 * is the direct kernel's.
-	 */
-	k.winograd = maas_dnn_conv_winograd && packed != NULL && n >= CONV_WINOGRAD_ROWS &&
-		p->kh == 3 && p->kw == 3 && p->stride_h == 1 && p->stride_w == 1 &&
-		p->dil_h == 1 && p->dil_w == 1 && p->groups == 1 &&
-		p->c_in >= CONV_WINOGRAD_CHANNELS && p->c_out >= CONV_WINOGRAD_CHANNELS;
+	key_of(&k, p, n, bias != NULL, relu, threads, layout, packed != NULL);
 	omp_was = maas_dnn_conv_threads_begin(threads);
 	if ((e = entry_get(p, &k, slot)) == NULL)
 		goto done;
@@ -685,7 +690,7 @@ dnn_conv_pack(const MaasConv2d *p, int threads, const float *weight, bool bias,
 	*packed = NULL;
 	if ((stream = slot_stream(0)) == NULL)
 		return true;
-	key_of(&k, p, 1, bias, relu, threads, layout);
+	key_of(&k, p, 1, bias, relu, threads, layout, true);
 	omp_was = maas_dnn_conv_threads_begin(threads);
 	e = entry_get(p, &k, 0);
 	maas_dnn_conv_threads_end(omp_was, threads);

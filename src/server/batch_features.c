@@ -65,8 +65,10 @@ maas_features_defer(MaasBatchFeatures *bf, Datum d, int row, uint64 rownum, floa
 {
 	struct varlena *attr = (struct varlena *) DatumGetPointer(d);
 	int			i = bf->n;
+	bool		batchable = maas_toast_batchable(d);
+	bool		packed = !batchable && pglz_flat(bf, attr);
 
-	if (maas_toast_batchable(d) || pglz_flat(bf, attr))
+	if (batchable || packed)
 		;
 	else if (bf->n == 0)
 		return false;			/* nothing waits: read it now */
@@ -96,7 +98,7 @@ maas_features_defer(MaasBatchFeatures *bf, Datum d, int row, uint64 rownum, floa
 	bf->copy[i] = (Datum) 0;
 	bf->value[i] = -1;
 	bf->packed[i] = -1;
-	if (!maas_toast_batchable(d))
+	if (!batchable)
 	{
 		/*
 		 * a copy, read in its turn: an inline value (maybe compressed), a
@@ -109,7 +111,7 @@ maas_features_defer(MaasBatchFeatures *bf, Datum d, int row, uint64 rownum, floa
 		copy = (struct varlena *) DatumGetPointer(bf->copy[i]);
 		bf->bytes += VARSIZE_ANY(copy);
 		MemoryContextSwitchTo(old);
-		if (pglz_flat(bf, copy))
+		if (packed)
 		{
 			MaasPglzArray *a = &bf->arrays[bf->n_arrays];
 

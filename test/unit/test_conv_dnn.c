@@ -208,6 +208,23 @@ dnn_at(const MaasBlas *blas, const DnnCase *c, int n, const float *x, const floa
 }
 
 /*
+ * Case c's geometry into p (checked), and random inputs: its n rows, two
+ * sets of weights, and a bias when it has one
+ */
+static void
+case_inputs(const DnnCase *c, MaasConv2d *p, float **x, float **w, float **w2, float **b)
+{
+	MaasError	err;
+
+	params(c, p, MAAS_CONV_AUTO);
+	CHECK(maas_conv2d_check(p, &err));
+	*x = rand_floats((size_t) c->n * maas_conv2d_in_size(p));
+	*w = rand_floats(maas_conv2d_weights(p));
+	*w2 = rand_floats(maas_conv2d_weights(p));
+	*b = c->bias ? rand_floats(c->c_out) : NULL;
+}
+
+/*
  * Weights packed for the primitive of one row (MaasBlas.conv2d_pack, as a
  * model is loaded): read as they are by calls of one row and of n rows,
  * NCHW and NHWC, within 1e-5 of im2col; a packed copy made for another
@@ -240,12 +257,7 @@ test_dnn_packed(void)
 					   *b,
 					   *wo;
 
-			params(c, &p, MAAS_CONV_AUTO);
-			CHECK(maas_conv2d_check(&p, &err));
-			x = rand_floats((size_t) c->n * maas_conv2d_in_size(&p));
-			w = rand_floats(maas_conv2d_weights(&p));
-			w2 = rand_floats(maas_conv2d_weights(&p));
-			b = c->bias ? rand_floats(c->c_out) : NULL;
+			case_inputs(c, &p, &x, &w, &w2, &b);
 			CHECK(blas->conv2d_pack(&p, w, b != NULL, relu, layout, &packed, &err));
 			packed_some += packed != NULL;
 			for (int n = 1; n <= c->n; n += c->n > 1 ? c->n - 1 : 1)
@@ -351,12 +363,7 @@ test_dnn_winograd(void)
 
 				maas_dnn_conv_winograd = wino;
 				maas_dnn_conv_clear();
-				params(c, &p, MAAS_CONV_AUTO);
-				CHECK(maas_conv2d_check(&p, &err));
-				x = rand_floats((size_t) c->n * maas_conv2d_in_size(&p));
-				wa = rand_floats(maas_conv2d_weights(&p));
-				wb = rand_floats(maas_conv2d_weights(&p));
-				b = c->bias ? rand_floats(c->c_out) : NULL;
+				case_inputs(c, &p, &x, &wa, &wb, &b);
 				want_a = im2col_out(blas, c, x, wa, b, relu);
 				want_b = im2col_out(blas, c, x, wb, b, relu);
 				CHECK(blas->conv2d_pack(&p, wa, b != NULL, relu, layout, &pa, &err));
